@@ -1,0 +1,14 @@
+//! Custodian's domain: types, rules and services, with no IO.
+//!
+//! Architecture invariant: this crate depends on no HTTP, SQL or filesystem crate. Time comes
+//! through [`clock::Clock`], storage through the ports in [`ports`]; everything here is pure
+//! and testable with a fixed clock.
+
+pub mod access;
+pub mod audit;
+pub mod clock;
+pub mod operator;
+pub mod ports;
+
+pub use jiff;
+pub use jiff::Timestamp;

@@ -1,0 +1,148 @@
+//! Storage ports: what the domain needs from a database, implemented once per backend.
+//!
+//! Architecture invariant: every method that changes state takes the [`AuditDraft`] of the
+//! change and writes both in one transaction, so a change without its audit event cannot be
+//! committed (fail closed). Adapter errors (sqlx, io) never cross this boundary: they become
+//! [`StoreError`] values with messages that hold no personal data.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::audit::{AuditDraft, AuditEvent, AuditHead, Hash};
+use crate::operator::{ApiKey, Operator};
+
+/// What went wrong in a store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or reference rule was broken; the value names the rule.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// `initialize` was called on a store that is already initialised.
+    #[error("the store is already initialised")]
+    AlreadyInitialized,
+    /// The audit event could not be written, so nothing was.
+    #[error("the audit log cannot be written: {0}")]
+    AuditUnavailable(String),
+    /// Stored data does not have the shape the code expects.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed or cannot be reached.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// Facts about this installation, written once by `initialize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    /// A random id for this installation.
+    pub id: String,
+    /// The origin line of audit checkpoints (a name for this log).
+    pub log_origin: String,
+    /// When the installation was initialised.
+    pub created_at: Timestamp,
+}
+
+/// One version of the Cedar policy set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySetRecord {
+    /// Increases by one with every save, from 1.
+    pub version: i64,
+    /// The Cedar policy text.
+    pub text: String,
+    /// When it was saved.
+    pub updated_at: Timestamp,
+    /// Who saved it (an audit actor string).
+    pub updated_by: String,
+}
+
+/// Everything `initialize` writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Initialization {
+    /// The installation facts.
+    pub installation: Installation,
+    /// The first admin operator.
+    pub admin: Operator,
+    /// The admin's first API key.
+    pub admin_key: ApiKey,
+    /// The default policy set.
+    pub policies: String,
+    /// The audit event of the initialisation.
+    pub audit: AuditDraft,
+}
+
+/// The database behind Custodian.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The installation, if initialised.
+    async fn installation(&self) -> Result<Option<Installation>, StoreError>;
+    /// Initialises an empty store; [`StoreError::AlreadyInitialized`] if it is not empty.
+    async fn initialize(&self, init: Initialization) -> Result<AuditEvent, StoreError>;
+
+    /// Creates an operator; [`StoreError::Conflict`] if the id exists.
+    async fn create_operator(
+        &self,
+        op: &Operator,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// All operators, oldest first.
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError>;
+    /// One operator.
+    async fn get_operator(&self, id: &str) -> Result<Option<Operator>, StoreError>;
+    /// Disables or re-enables an operator; [`StoreError::NotFound`] if there is none.
+    async fn set_operator_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+
+    /// Stores a new API key (its hash only).
+    async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// The keys of one operator, or of all, oldest first.
+    async fn list_api_keys(&self, operator_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes a key; [`StoreError::NotFound`] if there is no such unrevoked key.
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// The key with this SHA-256 (hex) and its operator.
+    async fn find_api_key(&self, hash: &str) -> Result<Option<(ApiKey, Operator)>, StoreError>;
+
+    /// The current policy set.
+    async fn policy_set(&self) -> Result<Option<PolicySetRecord>, StoreError>;
+    /// The current policy set's version, cheaply (0 when none).
+    async fn policy_version(&self) -> Result<i64, StoreError>;
+    /// Saves a new version of the policy set.
+    async fn put_policy_set(
+        &self,
+        text: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<PolicySetRecord, StoreError>;
+
+    /// Appends one audit event on its own (reads and refusals).
+    async fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError>;
+    /// The head of the audit log.
+    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
+    /// Up to `limit` events from `from_seq` on, in order.
+    async fn audit_events(&self, from_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The stored tree nodes at these coordinates (missing ones are left out).
+    async fn audit_nodes(
+        &self,
+        coords: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Hash>, StoreError>;
+}

@@ -1,0 +1,259 @@
+use custodian_core::Timestamp;
+use custodian_core::access::{AccessRequest, Action, Principal, Resource};
+use custodian_core::operator::Role;
+
+use super::*;
+
+fn engine() -> CedarEngine {
+    CedarEngine::new(DEFAULT_POLICIES, 1).expect("default policies load")
+}
+
+fn field(category: &str, sensitivity: &str) -> Resource {
+    Resource::Field {
+        collection: "customers".into(),
+        field: "f".into(),
+        category: category.into(),
+        sensitivity: sensitivity.into(),
+    }
+}
+
+/// One table-driven check: role, training, action, resource, purpose, expected decision.
+fn check(role: Role, trained: bool, action: Action, resource: Resource, purpose: &str, want: bool) {
+    let req = AccessRequest {
+        principal: Principal {
+            operator_id: "op-1".into(),
+            role,
+            training_current: trained,
+        },
+        action,
+        resource: resource.clone(),
+        purpose: (!purpose.is_empty()).then(|| purpose.to_owned()),
+        time: Timestamp::from_second(1_767_225_600).unwrap_or(Timestamp::UNIX_EPOCH),
+    };
+    let d = engine().decide(&req);
+    assert!(d.errors.is_empty(), "errors: {:?}", d.errors);
+    assert_eq!(
+        d.allowed, want,
+        "{role} {action} {resource:?} purpose={purpose:?}: {d:?}"
+    );
+}
+
+#[test]
+fn default_policies_grant_installation_actions_by_role() {
+    use Action::*;
+    for a in [
+        OperatorRead,
+        OperatorWrite,
+        PolicyRead,
+        PolicyWrite,
+        PolicyExplain,
+        AuditRead,
+    ] {
+        let res = match a {
+            OperatorRead | OperatorWrite => Resource::Operators,
+            AuditRead => Resource::AuditLog,
+            _ => Resource::PolicySet,
+        };
+        check(Role::Admin, false, a, res.clone(), "", true);
+        check(Role::Support, false, a, res.clone(), "", false);
+        check(Role::Marketing, false, a, res.clone(), "", false);
+        check(Role::Engineer, false, a, res.clone(), "", false);
+        check(Role::Dpo, false, a, res.clone(), "", a != OperatorWrite);
+        check(
+            Role::Auditor,
+            false,
+            a,
+            res,
+            "",
+            matches!(a, AuditRead | PolicyRead | PolicyExplain),
+        );
+    }
+}
+
+#[test]
+fn data_access_depends_on_purpose_category_and_training() {
+    let email = field("user.contact.email", "medium");
+    check(
+        Role::Support,
+        false,
+        Action::DataReveal,
+        email.clone(),
+        "support",
+        true,
+    );
+    check(
+        Role::Support,
+        false,
+        Action::DataReveal,
+        email.clone(),
+        "marketing",
+        false,
+    );
+    check(
+        Role::Support,
+        false,
+        Action::DataReveal,
+        email.clone(),
+        "",
+        false,
+    );
+    check(
+        Role::Support,
+        false,
+        Action::DataMask,
+        field("user.financial.bank_account", "high"),
+        "support",
+        true,
+    );
+    check(
+        Role::Support,
+        false,
+        Action::DataReveal,
+        field("user.financial.bank_account", "high"),
+        "support",
+        false,
+    );
+    check(
+        Role::Marketing,
+        false,
+        Action::DataReveal,
+        email.clone(),
+        "marketing",
+        true,
+    );
+    check(
+        Role::Marketing,
+        true,
+        Action::DataReveal,
+        field("user.contact.email", "special"),
+        "marketing",
+        false,
+    );
+    let health = field("user.health_and_medical", "special");
+    check(
+        Role::Dpo,
+        false,
+        Action::DataReveal,
+        health.clone(),
+        "dsr",
+        false,
+    );
+    check(
+        Role::Dpo,
+        true,
+        Action::DataReveal,
+        health.clone(),
+        "dsr",
+        true,
+    );
+    check(Role::Dpo, true, Action::DataDelete, health, "dsr", true);
+    check(
+        Role::Admin,
+        true,
+        Action::DataReveal,
+        email,
+        "support",
+        false,
+    );
+}
+
+#[test]
+fn explain_names_the_determining_policies() {
+    let req = AccessRequest {
+        principal: Principal {
+            operator_id: "op".into(),
+            role: Role::Marketing,
+            training_current: true,
+        },
+        action: Action::DataReveal,
+        resource: field("user.contact.email", "special"),
+        purpose: Some("marketing".into()),
+        time: Timestamp::UNIX_EPOCH,
+    };
+    let d = engine().explain(&req);
+    assert!(!d.allowed);
+    assert_eq!(
+        d.policies,
+        vec!["no-special-categories-for-marketing".to_owned()]
+    );
+}
+
+#[test]
+fn invalid_sets_are_refused_with_diagnostics_and_the_old_set_stays() {
+    let e = engine();
+    let syntax = e
+        .replace("permit(principal, action, resource", 2)
+        .expect_err("syntax error");
+    assert!(!syntax.diagnostics.is_empty());
+    let unknown_action = e
+        .replace(
+            r#"permit(principal, action == Custodian::Action::"data.steal", resource);"#,
+            2,
+        )
+        .expect_err("unknown action");
+    assert!(
+        unknown_action
+            .diagnostics
+            .iter()
+            .any(|d| d.contains("data.steal")),
+        "{unknown_action:?}"
+    );
+    let bad_attr = e
+        .replace(
+            r#"permit(principal, action, resource) when { principal.shoe_size > 3 };"#,
+            2,
+        )
+        .expect_err("unknown attribute");
+    assert!(!bad_attr.diagnostics.is_empty());
+    assert_eq!(e.version(), 1);
+    e.replace(r#"permit(principal in Custodian::Role::"support", action == Custodian::Action::"audit.read", resource);"#, 2)
+        .expect("valid set");
+    assert_eq!(e.version(), 2);
+    check_with(
+        &e,
+        Role::Support,
+        Action::AuditRead,
+        Resource::AuditLog,
+        true,
+    );
+    check_with(
+        &e,
+        Role::Admin,
+        Action::AuditRead,
+        Resource::AuditLog,
+        false,
+    );
+}
+
+fn check_with(e: &CedarEngine, role: Role, action: Action, resource: Resource, want: bool) {
+    let req = AccessRequest {
+        principal: Principal {
+            operator_id: "x".into(),
+            role,
+            training_current: false,
+        },
+        action,
+        resource,
+        purpose: None,
+        time: Timestamp::UNIX_EPOCH,
+    };
+    assert_eq!(e.decide(&req).allowed, want);
+}
+
+#[test]
+fn an_empty_set_denies_everything() {
+    let e = CedarEngine::new("", 1).expect("empty set is valid");
+    check_with(
+        &e,
+        Role::Admin,
+        Action::PolicyRead,
+        Resource::PolicySet,
+        false,
+    );
+}
+
+#[test]
+fn oversize_sets_are_refused() {
+    let big = "// x\n".repeat(MAX_POLICY_BYTES / 4);
+    assert!(engine().compile(&big).is_err());
+}

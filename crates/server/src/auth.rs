@@ -1,0 +1,166 @@
+//! Authentication (API keys), client addresses, and the purpose header.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use custodian_core::access::valid_purpose;
+use custodian_core::operator::Operator;
+use custodian_crypto::apikey;
+use ipnet::IpNet;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// The header that names the purpose of a read of personal data.
+pub const PURPOSE_HEADER: &str = "custodian-purpose";
+
+/// An authenticated operator.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The operator the key belongs to.
+    pub operator: Operator,
+    /// The id of the key used.
+    pub key_id: String,
+}
+
+impl Caller {
+    /// The audit actor string.
+    pub fn actor(&self) -> String {
+        format!("operator:{}", self.operator.id)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(parts, &state.config.trusted_proxies);
+        let now = state.clock.now();
+        if state.limiter.blocked(ip, now) {
+            metrics::counter!("custodian_auth_failures_total", "reason" => "rate_limited")
+                .increment(1);
+            return Err(ApiError::new(ErrorCode::TooManyRequests));
+        }
+        let fail = |reason: &'static str| {
+            state.limiter.record_failure(ip, now);
+            metrics::counter!("custodian_auth_failures_total", "reason" => reason).increment(1);
+            // One answer for every failure: it must not tell whether a key exists.
+            ApiError::new(ErrorCode::Unauthenticated)
+        };
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let Some(key) = presented else {
+            return Err(fail("missing"));
+        };
+        if !apikey::well_formed(key) {
+            return Err(fail("malformed"));
+        }
+        match state.store.find_api_key(&apikey::hash(key)).await? {
+            Some((k, operator)) if k.usable_at(now) && !operator.disabled => Ok(Caller {
+                operator,
+                key_id: k.id,
+            }),
+            _ => Err(fail("rejected")),
+        }
+    }
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(parts: &Parts, trusted: &[IpNet]) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    forwarded_client(peer, &parts.headers, trusted)
+}
+
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
+}
+
+/// The purpose named in the request, if any; a malformed one is refused.
+pub fn purpose(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get(PURPOSE_HEADER) else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(p) if valid_purpose(p.trim()) => Ok(Some(p.trim().to_owned())),
+        _ => Err(ApiError::new(ErrorCode::InvalidPurpose)),
+    }
+}
+
+/// The purpose named in the request; a read of personal data without one is refused.
+pub fn required_purpose(headers: &HeaderMap) -> Result<String, ApiError> {
+    purpose(headers)?.ok_or_else(|| ApiError::new(ErrorCode::PurposeRequired))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(xff: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        if let Ok(v) = xff.parse() {
+            m.insert("x-forwarded-for", v);
+        }
+        m
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_unless_the_peer_is_trusted() {
+        let peer: IpAddr = [203, 0, 113, 9].into();
+        assert_eq!(forwarded_client(peer, &h("1.2.3.4"), &[]), peer);
+        let proxy: IpAddr = [10, 0, 0, 5].into();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        assert_eq!(forwarded_client(proxy, &h("1.2.3.4"), &[]), proxy);
+        // The client can prepend anything; the right-most untrusted hop is the truth.
+        assert_eq!(
+            forwarded_client(proxy, &h("6.6.6.6, 198.51.100.7, 10.0.0.9"), &trusted),
+            "198.51.100.7".parse::<IpAddr>().expect("ip")
+        );
+        assert_eq!(forwarded_client(proxy, &h("garbage"), &trusted), proxy);
+    }
+
+    #[test]
+    fn purposes_are_checked() {
+        let mut m = HeaderMap::new();
+        assert!(matches!(purpose(&m), Ok(None)));
+        assert_eq!(
+            required_purpose(&m).map_err(|e| e.code()).err(),
+            Some(ErrorCode::PurposeRequired)
+        );
+        m.insert(PURPOSE_HEADER, "support".parse().expect("hv"));
+        assert_eq!(purpose(&m).ok().flatten().as_deref(), Some("support"));
+        m.insert(PURPOSE_HEADER, "Bad Purpose".parse().expect("hv"));
+        assert_eq!(
+            purpose(&m).map_err(|e| e.code()).err(),
+            Some(ErrorCode::InvalidPurpose)
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! The one error table of the HTTP API.
+//!
+//! Every error body is `{"error":{"code":"…","message":"…","request_id":"…"}}`, with an
+//! optional `details` object. Codes are stable; messages are one line and never carry a
+//! personal-data value. 5xx bodies hide internals, which go to the log instead.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use custodian_core::ports::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+tokio::task_local! {
+    /// The id of the request being handled, for error bodies.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request id, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "-".to_owned())
+}
+
+macro_rules! error_codes {
+    ($($variant:ident => ($status:ident, $code:literal, $doc:literal)),* $(,)?) => {
+        /// Every error the API can answer, with its HTTP status and stable code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, for documentation and tests.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The HTTP status.
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status,)* }
+            }
+
+            /// The stable machine-readable code.
+            pub fn code(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// What the code means, for the documentation table.
+            pub fn doc(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MalformedJson => (BAD_REQUEST, "malformed_json", "The body is not well-formed JSON."),
+    InvalidBody => (UNPROCESSABLE_ENTITY, "invalid_body", "The JSON does not match the expected shape (missing, unknown or mistyped fields)."),
+    UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "The body must be sent as application/json."),
+    PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than the server accepts."),
+    InvalidPathParameter => (BAD_REQUEST, "invalid_path_parameter", "A path parameter is malformed."),
+    InvalidQuery => (BAD_REQUEST, "invalid_query", "A query parameter is malformed or out of range."),
+    InvalidValue => (UNPROCESSABLE_ENTITY, "invalid_value", "A field's value breaks a validation rule."),
+    Unauthenticated => (UNAUTHORIZED, "unauthenticated", "No valid API key was presented."),
+    AccessDenied => (FORBIDDEN, "access_denied", "The policy does not allow this request."),
+    PurposeRequired => (BAD_REQUEST, "purpose_required", "Reading personal data needs a purpose in the Custodian-Purpose header."),
+    InvalidPurpose => (BAD_REQUEST, "invalid_purpose", "The Custodian-Purpose header is not a valid purpose name."),
+    NotFound => (NOT_FOUND, "not_found", "The resource does not exist."),
+    RouteNotFound => (NOT_FOUND, "route_not_found", "No endpoint has this path."),
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, "method_not_allowed", "The endpoint does not accept this method."),
+    Conflict => (CONFLICT, "conflict", "The request conflicts with the current state."),
+    InvalidPolicies => (UNPROCESSABLE_ENTITY, "invalid_policies", "The Cedar policy set does not parse or validate against the schema."),
+    TooManyRequests => (TOO_MANY_REQUESTS, "too_many_requests", "Too many failed attempts from this address; wait and retry."),
+    AuditUnavailable => (SERVICE_UNAVAILABLE, "audit_unavailable", "The audit log cannot be written, so the request was refused and nothing changed."),
+    StoreUnavailable => (SERVICE_UNAVAILABLE, "store_unavailable", "The database cannot be reached."),
+    Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+    details: Option<serde_json::Value>,
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorObject,
+}
+
+/// The error object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// One line for people; never holds personal data.
+    pub message: String,
+    /// The request id, also in the `x-request-id` response header and the server log.
+    pub request_id: String,
+    /// Extra structured information (e.g. Cedar diagnostics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with the code's standard message.
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: code.doc().to_owned(),
+            details: None,
+        }
+    }
+
+    /// An error with a specific message (which must hold no personal data).
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds structured details.
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// The error's code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorObject {
+                code: self.code.code(),
+                message: self.message,
+                request_id: current_request_id(),
+                details: self.details,
+            },
+        };
+        (self.code.status(), Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::new(ErrorCode::NotFound),
+            StoreError::Conflict(rule) => ApiError::with_message(
+                ErrorCode::Conflict,
+                format!("the request conflicts with the current state ({rule})"),
+            ),
+            StoreError::AlreadyInitialized => {
+                ApiError::with_message(ErrorCode::Conflict, "already initialised")
+            }
+            StoreError::AuditUnavailable(detail) => {
+                tracing::error!(error = %detail, "audit write failed; request refused");
+                metrics::counter!("custodian_audit_write_failures_total").increment(1);
+                ApiError::new(ErrorCode::AuditUnavailable)
+            }
+            StoreError::Backend(detail) => {
+                tracing::error!(error = %detail, "store failure");
+                ApiError::new(ErrorCode::StoreUnavailable)
+            }
+            StoreError::Corrupt(detail) => {
+                tracing::error!(error = %detail, "stored data is corrupt");
+                ApiError::new(ErrorCode::Internal)
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonDataError(e) => {
+                // serde's message names the field and the expectation, never the value.
+                ApiError::with_message(ErrorCode::InvalidBody, sanitize_serde(&e.body_text()))
+            }
+            JsonRejection::JsonSyntaxError(_) => ApiError::new(ErrorCode::MalformedJson),
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::new(ErrorCode::UnsupportedMediaType)
+            }
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(ErrorCode::PayloadTooLarge)
+            }
+            _ => ApiError::new(ErrorCode::MalformedJson),
+        }
+    }
+}
+
+/// Keeps serde's structural explanation but drops any quoted input it may echo.
+fn sanitize_serde(text: &str) -> String {
+    let text = text.split(" at line ").next().unwrap_or(text);
+    let mut out = String::with_capacity(text.len());
+    let mut in_quote = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                in_quote = !in_quote;
+                if in_quote {
+                    out.push_str("\"…");
+                } else {
+                    out.push('"');
+                }
+            }
+            _ if in_quote => {}
+            _ => out.push(c),
+        }
+    }
+    // Field names are safe and useful: serde quotes them with backticks, which are kept.
+    out
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::new(ErrorCode::InvalidPathParameter)
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(_: QueryRejection) -> Self {
+        ApiError::new(ErrorCode::InvalidQuery)
+    }
+}
+
+/// `Json` whose rejections answer from the error table.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}
+
+/// `Path` whose rejections answer from the error table.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query` whose rejections answer from the error table.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_errors() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.code()), "duplicate code {}", c.code());
+            assert!(c.status().is_client_error() || c.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn serde_messages_lose_quoted_values() {
+        let s = sanitize_serde(
+            "invalid value: string \"jane@example.com\", expected u32 at line 1 column 9",
+        );
+        assert!(!s.contains("jane"), "{s}");
+        assert!(s.contains("expected u32"));
+    }
+}

@@ -1,0 +1,221 @@
+//! Custodian's HTTP API: axum routes over the core, one error table, OpenAPI from the code.
+//!
+//! Architecture invariant: this is the only crate that knows HTTP or serialises wire formats;
+//! handlers convert between wire types ([`api`]) and domain types by hand.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod gate;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use custodian_core::Timestamp;
+use custodian_core::clock::Clock;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::routes::{audit, health, operators, policies};
+use crate::state::AppState;
+
+/// The wall clock: the one place the server reads real time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Custodian API",
+        description = "Self-hosted customer-data privacy platform. Every endpoint but /healthz, /readyz and /metrics needs `Authorization: Bearer <key>`. Errors are `{\"error\":{\"code\",\"message\",\"request_id\"}}`.",
+        license(name = "AGPL-3.0-only"),
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "operators", description = "Operators and API keys"),
+        (name = "policies", description = "Cedar authorization policies"),
+        (name = "audit", description = "The verifiable audit log"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(operators::me))
+        .routes(routes!(operators::list, operators::create))
+        .routes(routes!(operators::get, operators::patch))
+        .routes(routes!(operators::list_keys, operators::create_key))
+        .routes(routes!(operators::revoke_key))
+        .routes(routes!(policies::get, policies::put))
+        .routes(routes!(policies::explain))
+        .routes(routes!(audit::checkpoint))
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::inclusion))
+        .routes(routes!(audit::consistency))
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document, as served at `/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().1
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(ErrorCode::RouteNotFound)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    ApiError::new(ErrorCode::Internal).into_response()
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = api_router();
+    let max_body = state.config.max_body_bytes;
+    router
+        .merge(SwaggerUi::new("/docs").url("/v1/openapi.json", api))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::observe))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// The process-wide Prometheus recorder (installed once).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Keeps the engine's policy set in step with the store, for when another process saves one.
+pub fn spawn_policy_refresher(state: &AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    let (store, engine) = (state.store.clone(), state.engine.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let Ok(version) = store.policy_version().await else {
+                continue;
+            };
+            if version == engine.version() {
+                continue;
+            }
+            if let Ok(Some(rec)) = store.policy_set().await
+                && let Err(e) = engine.replace(&rec.text, rec.version)
+            {
+                tracing::error!(diagnostics = ?e.diagnostics, version = rec.version, "stored policy set does not validate; keeping the old one");
+            }
+        }
+    })
+}
+
+/// Serves `state` on an already-bound listener until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let refresher = spawn_policy_refresher(&state, Duration::from_secs(1));
+    let tls = state.config.tls.clone();
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    listener.set_nonblocking(true)?;
+    let result = match tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(files) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, config)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+    };
+    refresher.abort();
+    result
+}
+
+/// Re-exported so the CLI and tests build state without naming every crate.
+pub use state::{FailureLimiter, ServerConfig, TlsFiles};
+
+/// Builds the state from its parts.
+pub fn build_state(
+    store: Arc<dyn custodian_core::ports::Store>,
+    engine: Arc<custodian_policy::CedarEngine>,
+    clock: Arc<dyn Clock>,
+    signer: Arc<custodian_crypto::note::NoteSigner>,
+    config: ServerConfig,
+) -> AppState {
+    AppState {
+        store,
+        engine,
+        clock,
+        signer,
+        limiter: Arc::new(FailureLimiter::new(config.auth_failures_per_minute)),
+        config: Arc::new(config),
+        metrics: metrics_handle(),
+    }
+}

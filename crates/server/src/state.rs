@@ -1,0 +1,134 @@
+//! The state every handler shares, and the server's configuration.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use custodian_core::Timestamp;
+use custodian_core::clock::Clock;
+use custodian_core::ports::Store;
+use custodian_crypto::note::NoteSigner;
+use custodian_policy::CedarEngine;
+use ipnet::IpNet;
+use jiff::SignedDuration;
+
+/// How the HTTP server listens and whom it trusts.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Certificate and key (PEM) for in-process TLS; plain HTTP when absent.
+    pub tls: Option<TlsFiles>,
+    /// Proxies whose `X-Forwarded-For` is believed; by default none.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Failed authentications allowed per client address per minute.
+    pub auth_failures_per_minute: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: None,
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            auth_failures_per_minute: 20,
+        }
+    }
+}
+
+/// PEM files for TLS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The Cedar engine with the current policy set.
+    pub engine: Arc<CedarEngine>,
+    /// The source of time.
+    pub clock: Arc<dyn Clock>,
+    /// Signs audit checkpoints.
+    pub signer: Arc<NoteSigner>,
+    /// Counts failed authentications per client address.
+    pub limiter: Arc<FailureLimiter>,
+    /// Listening and trust settings.
+    pub config: Arc<ServerConfig>,
+    /// Renders the Prometheus metrics.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// Counts failed authentications per client address in fixed one-minute windows.
+#[derive(Debug)]
+pub struct FailureLimiter {
+    max: u32,
+    window: SignedDuration,
+    seen: Mutex<HashMap<IpAddr, (Timestamp, u32)>>,
+}
+
+const MAX_TRACKED: usize = 100_000;
+
+impl FailureLimiter {
+    /// A limiter allowing `max` failures per minute per address.
+    pub fn new(max: u32) -> Self {
+        Self {
+            max,
+            window: SignedDuration::from_secs(60),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `ip` has used up its failures for the current window.
+    pub fn blocked(&self, ip: IpAddr, now: Timestamp) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(&ip)
+            .is_some_and(|(start, n)| *n >= self.max && now.duration_since(*start) < self.window)
+    }
+
+    /// Records one failure from `ip`.
+    pub fn record_failure(&self, ip: IpAddr, now: Timestamp) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= MAX_TRACKED {
+            let window = self.window;
+            seen.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = seen.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_blocks_after_max_failures_until_the_window_passes() {
+        let l = FailureLimiter::new(3);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        let t0 = Timestamp::from_second(1_000).unwrap_or(Timestamp::UNIX_EPOCH);
+        for _ in 0..3 {
+            assert!(!l.blocked(ip, t0));
+            l.record_failure(ip, t0);
+        }
+        assert!(l.blocked(ip, t0));
+        assert!(!l.blocked(other, t0));
+        let later = t0.checked_add(SignedDuration::from_secs(61)).unwrap_or(t0);
+        assert!(!l.blocked(ip, later));
+        l.record_failure(ip, later);
+        assert!(!l.blocked(ip, later));
+    }
+}

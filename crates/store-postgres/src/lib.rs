@@ -1,0 +1,546 @@
+//! The PostgreSQL store, for several `custodian serve` processes over one database.
+//!
+//! Audit appends lock the single `audit_head` row (`SELECT ... FOR UPDATE`) inside the
+//! transaction of the change they record, so every process extends one chain and one tree.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use custodian_core::Timestamp;
+use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
+use custodian_core::operator::{ApiKey, Operator, Role};
+use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, query};
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict("unique");
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::Conflict("reference");
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn audit_failed(e: sqlx::Error) -> StoreError {
+    StoreError::AuditUnavailable(e.to_string())
+}
+
+fn ts(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms)
+        .map_err(|_| StoreError::Corrupt("timestamp out of range".into()))
+}
+
+fn opt_ts(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    ms.map(ts).transpose()
+}
+
+fn hash32(b: &[u8]) -> Result<Hash, StoreError> {
+    b.try_into()
+        .map_err(|_| StoreError::Corrupt("hash is not 32 bytes".into()))
+}
+
+impl PostgresStore {
+    /// Connects to `url` and applies migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(url).map_err(|_| {
+            StoreError::Backend("the database URL is not a valid PostgreSQL URL".into())
+        })?;
+        Self::connect_with(opts).await
+    }
+
+    /// Connects to `url` with `search_path` set to `schema` (created if missing), and applies
+    /// migrations there: one database can hold several isolated installations (tests do this).
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        if schema.is_empty()
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Backend(
+                "schema names are lower-case letters, digits and _".into(),
+            ));
+        }
+        let opts = PgConnectOptions::from_str(url).map_err(|_| {
+            StoreError::Backend("the database URL is not a valid PostgreSQL URL".into())
+        })?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await
+            .map_err(backend)?;
+        query(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(&admin)
+        .await
+        .map_err(backend)?;
+        admin.close().await;
+        Self::connect_with(opts.options([("search_path", schema)])).await
+    }
+
+    async fn connect_with(opts: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(backend)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations that have not run yet (under sqlx's advisory lock, so
+    /// several processes may start at once).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+    }
+
+    /// The pool, for tests that need to reach below the port.
+    pub fn raw_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(backend)
+    }
+}
+
+/// Appends an audit event inside the caller's transaction.
+async fn append_in(conn: &mut PgConnection, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+    let row = query("SELECT size, chain, frontier FROM audit_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(audit_failed)?;
+    let size: i64 = row.get(0);
+    let head = AuditHead::from_stored(size as u64, row.get::<&[u8], _>(1), row.get::<&[u8], _>(2))
+        .ok_or_else(|| StoreError::AuditUnavailable("the stored audit head is corrupt".into()))?;
+    let a = head.append(draft);
+    let e = &a.event;
+    query(
+        "INSERT INTO audit_events (seq, time_ms, request_id, actor, action, resource, subject, \
+         fields, purpose, decision, leaf_hash, chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(e.seq as i64)
+    .bind(e.draft.time.as_millisecond())
+    .bind(&e.draft.request_id)
+    .bind(&e.draft.actor)
+    .bind(&e.draft.action)
+    .bind(&e.draft.resource)
+    .bind(&e.draft.subject)
+    .bind(e.draft.fields.join("\n"))
+    .bind(&e.draft.purpose)
+    .bind(e.draft.decision.as_str())
+    .bind(&e.leaf_hash[..])
+    .bind(&e.chain_hash[..])
+    .execute(&mut *conn)
+    .await
+    .map_err(audit_failed)?;
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
+    qb.push_values(&a.nodes, |mut b, n| {
+        b.push_bind(n.level as i32)
+            .push_bind(n.index as i64)
+            .push_bind(n.hash.to_vec());
+    });
+    qb.build().execute(&mut *conn).await.map_err(audit_failed)?;
+    query("UPDATE audit_head SET size = $1, chain = $2, frontier = $3 WHERE id = 1")
+        .bind(a.head.size as i64)
+        .bind(&a.head.chain[..])
+        .bind(a.head.frontier_bytes())
+        .execute(&mut *conn)
+        .await
+        .map_err(audit_failed)?;
+    Ok(a.event)
+}
+
+fn operator_from(r: &PgRow) -> Result<Operator, StoreError> {
+    Ok(Operator {
+        id: r.get("id"),
+        name: r.get("name"),
+        role: Role::from_str(r.get::<&str, _>("role"))
+            .map_err(|_| StoreError::Corrupt("unknown role".into()))?,
+        training_valid_until: opt_ts(r.get("training_valid_until"))?,
+        disabled: r.get::<bool, _>("disabled"),
+        created_at: ts(r.get("created_at"))?,
+    })
+}
+
+fn key_from(r: &PgRow, prefix: &str) -> Result<ApiKey, StoreError> {
+    let c = |n: &str| format!("{prefix}{n}");
+    Ok(ApiKey {
+        id: r.get(c("id").as_str()),
+        operator_id: r.get(c("operator_id").as_str()),
+        prefix: r.get(c("prefix").as_str()),
+        hash: r.get(c("hash").as_str()),
+        created_at: ts(r.get(c("created_at").as_str()))?,
+        expires_at: opt_ts(r.get(c("expires_at").as_str()))?,
+        revoked_at: opt_ts(r.get(c("revoked_at").as_str()))?,
+    })
+}
+
+fn event_from(r: &PgRow) -> Result<AuditEvent, StoreError> {
+    let fields: String = r.get("fields");
+    Ok(AuditEvent {
+        seq: r.get::<i64, _>("seq") as u64,
+        draft: AuditDraft {
+            time: ts(r.get("time_ms"))?,
+            request_id: r.get("request_id"),
+            actor: r.get("actor"),
+            action: r.get("action"),
+            resource: r.get("resource"),
+            subject: r.get("subject"),
+            fields: if fields.is_empty() {
+                Vec::new()
+            } else {
+                fields.split('\n').map(str::to_owned).collect()
+            },
+            purpose: r.get("purpose"),
+            decision: Decision::parse(r.get("decision"))
+                .ok_or_else(|| StoreError::Corrupt("unknown decision".into()))?,
+        },
+        leaf_hash: hash32(r.get("leaf_hash"))?,
+        chain_hash: hash32(r.get("chain_hash"))?,
+    })
+}
+
+async fn insert_operator(conn: &mut PgConnection, op: &Operator) -> Result<(), StoreError> {
+    query("INSERT INTO operators (id, name, role, training_valid_until, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&op.id)
+        .bind(&op.name)
+        .bind(op.role.as_str())
+        .bind(op.training_valid_until.map(|t| t.as_millisecond()))
+        .bind(op.disabled)
+        .bind(op.created_at.as_millisecond())
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+async fn insert_key(conn: &mut PgConnection, k: &ApiKey) -> Result<(), StoreError> {
+    query("INSERT INTO api_keys (id, operator_id, prefix, hash, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(&k.id)
+        .bind(&k.operator_id)
+        .bind(&k.prefix)
+        .bind(&k.hash)
+        .bind(k.created_at.as_millisecond())
+        .bind(k.expires_at.map(|t| t.as_millisecond()))
+        .bind(k.revoked_at.map(|t| t.as_millisecond()))
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+async fn insert_policies(
+    conn: &mut PgConnection,
+    text: &str,
+    at: Timestamp,
+    by: &str,
+) -> Result<PolicySetRecord, StoreError> {
+    let version: i64 = query("SELECT COALESCE(MAX(version), 0) + 1 FROM policy_sets")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?
+        .get(0);
+    query(
+        "INSERT INTO policy_sets (version, text, updated_at, updated_by) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(version)
+    .bind(text)
+    .bind(at.as_millisecond())
+    .bind(by)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(PolicySetRecord {
+        version,
+        text: text.to_owned(),
+        updated_at: custodian_core::clock::to_millis(at),
+        updated_by: by.to_owned(),
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn installation(&self) -> Result<Option<Installation>, StoreError> {
+        let row = query("SELECT install_id, log_origin, created_at FROM installation WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok(Installation {
+                id: r.get(0),
+                log_origin: r.get(1),
+                created_at: ts(r.get(2))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn initialize(&self, init: Initialization) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let exists = query("SELECT 1 FROM installation WHERE id = 1 FOR UPDATE")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if exists.is_some() {
+            return Err(StoreError::AlreadyInitialized);
+        }
+        let i = &init.installation;
+        query("INSERT INTO installation (id, install_id, log_origin, created_at) VALUES (1, $1, $2, $3)")
+            .bind(&i.id)
+            .bind(&i.log_origin)
+            .bind(i.created_at.as_millisecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        insert_operator(&mut tx, &init.admin).await?;
+        insert_key(&mut tx, &init.admin_key).await?;
+        insert_policies(&mut tx, &init.policies, i.created_at, &init.audit.actor).await?;
+        let ev = append_in(&mut tx, init.audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn create_operator(
+        &self,
+        op: &Operator,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        insert_operator(&mut tx, op).await?;
+        let ev = append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        query("SELECT * FROM operators ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(operator_from)
+            .collect()
+    }
+
+    async fn get_operator(&self, id: &str) -> Result<Option<Operator>, StoreError> {
+        query("SELECT * FROM operators WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(operator_from)
+            .transpose()
+    }
+
+    async fn set_operator_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = query("UPDATE operators SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let ev = append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        insert_key(&mut tx, key).await?;
+        let ev = append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn list_api_keys(&self, operator_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+        query("SELECT * FROM api_keys WHERE $1::text IS NULL OR operator_id = $1 ORDER BY created_at, id")
+            .bind(operator_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| key_from(r, ""))
+            .collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(at.as_millisecond())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let ev = append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn find_api_key(&self, hash: &str) -> Result<Option<(ApiKey, Operator)>, StoreError> {
+        let row = query(
+            "SELECT k.id AS k_id, k.operator_id AS k_operator_id, k.prefix AS k_prefix, k.hash AS k_hash, \
+             k.created_at AS k_created_at, k.expires_at AS k_expires_at, k.revoked_at AS k_revoked_at, o.* \
+             FROM api_keys k JOIN operators o ON o.id = k.operator_id WHERE k.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| Ok((key_from(&r, "k_")?, operator_from(&r)?)))
+            .transpose()
+    }
+
+    async fn policy_set(&self) -> Result<Option<PolicySetRecord>, StoreError> {
+        let row = query("SELECT version, text, updated_at, updated_by FROM policy_sets ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok(PolicySetRecord {
+                version: r.get(0),
+                text: r.get(1),
+                updated_at: ts(r.get(2))?,
+                updated_by: r.get(3),
+            })
+        })
+        .transpose()
+    }
+
+    async fn policy_version(&self) -> Result<i64, StoreError> {
+        Ok(query("SELECT COALESCE(MAX(version), 0) FROM policy_sets")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?
+            .get(0))
+    }
+
+    async fn put_policy_set(
+        &self,
+        text: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<PolicySetRecord, StoreError> {
+        let mut tx = self.begin().await?;
+        let by = audit.actor.clone();
+        // The audit append comes first: on PostgreSQL it locks the log's head, which also
+        // serialises concurrent saves so versions never collide.
+        append_in(&mut tx, audit).await?;
+        let rec = insert_policies(&mut tx, text, at, &by).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(rec)
+    }
+
+    async fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        let mut tx = self
+            .begin()
+            .await
+            .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
+        let ev = append_in(&mut tx, draft).await?;
+        tx.commit().await.map_err(audit_failed)?;
+        Ok(ev)
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        let row = query("SELECT size, chain, frontier FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        AuditHead::from_stored(
+            row.get::<i64, _>(0) as u64,
+            row.get::<&[u8], _>(1),
+            row.get::<&[u8], _>(2),
+        )
+        .ok_or_else(|| StoreError::Corrupt("the stored audit head is corrupt".into()))
+    }
+
+    async fn audit_events(&self, from_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        query("SELECT * FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2")
+            .bind(from_seq as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(event_from)
+            .collect()
+    }
+
+    async fn audit_nodes(
+        &self,
+        coords: &[(u32, u64)],
+    ) -> Result<HashMap<(u32, u64), Hash>, StoreError> {
+        let mut out = HashMap::with_capacity(coords.len());
+        for chunk in coords.chunks(200) {
+            let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+                "SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN (VALUES ",
+            );
+            let mut sep = qb.separated(", ");
+            for (l, i) in chunk {
+                sep.push("(");
+                sep.push_bind_unseparated(*l as i32);
+                sep.push_unseparated(", ");
+                sep.push_bind_unseparated(*i as i64);
+                sep.push_unseparated(")");
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&self.pool).await.map_err(backend)? {
+                out.insert(
+                    (r.get::<i32, _>(0) as u32, r.get::<i64, _>(1) as u64),
+                    hash32(r.get(2))?,
+                );
+            }
+        }
+        Ok(out)
+    }
+}

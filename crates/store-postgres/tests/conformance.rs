@@ -1,0 +1,66 @@
+//! The shared storage conformance suite, run against PostgreSQL.
+//!
+//! Needs `CUSTODIAN_TEST_PG_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`); each test
+//! gets a schema of its own, dropped afterwards. Without the variable the tests are skipped,
+//! except under CI, where they fail.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use custodian_store_postgres::PostgresStore;
+
+/// Drops the test's schema when the test ends.
+struct SchemaGuard {
+    url: String,
+    schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                    )))
+                    .execute(&pool)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn fresh() -> Option<(SchemaGuard, PostgresStore)> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let url = match std::env::var("CUSTODIAN_TEST_PG_URL") {
+        Ok(u) => u,
+        Err(_) if std::env::var("CI").is_ok() => {
+            panic!("CUSTODIAN_TEST_PG_URL must be set under CI")
+        }
+        Err(_) => return None,
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let schema = format!(
+        "ct_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos
+    );
+    let store = PostgresStore::connect_in_schema(&url, &schema)
+        .await
+        .expect("connect to PostgreSQL");
+    Some((SchemaGuard { url, schema }, store))
+}
+
+custodian_store_tests::conformance_suite!(fresh);

@@ -1,0 +1,66 @@
+-- Installation facts, operators, API keys, policy sets and the audit log.
+CREATE TABLE installation (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    install_id  TEXT NOT NULL,
+    log_origin  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE operators (
+    id                    TEXT PRIMARY KEY,
+    name                  TEXT NOT NULL,
+    role                  TEXT NOT NULL,
+    training_valid_until  INTEGER,
+    disabled              INTEGER NOT NULL DEFAULT 0,
+    created_at            INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    operator_id  TEXT NOT NULL REFERENCES operators (id),
+    prefix       TEXT NOT NULL,
+    hash         TEXT NOT NULL UNIQUE,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    revoked_at   INTEGER
+);
+CREATE INDEX api_keys_operator ON api_keys (operator_id);
+
+-- Every saved version is kept; the current one has the highest version.
+CREATE TABLE policy_sets (
+    version     INTEGER PRIMARY KEY,
+    text        TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    updated_by  TEXT NOT NULL
+);
+
+CREATE TABLE audit_events (
+    seq         INTEGER PRIMARY KEY,
+    time_ms     INTEGER NOT NULL,
+    request_id  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    subject     TEXT,
+    fields      TEXT NOT NULL,
+    purpose     TEXT,
+    decision    TEXT NOT NULL,
+    leaf_hash   BLOB NOT NULL,
+    chain_hash  BLOB NOT NULL
+);
+
+-- Completed perfect subtrees of the RFC 9162 tree (level 0 = leaf hashes).
+CREATE TABLE audit_nodes (
+    level  INTEGER NOT NULL,
+    idx    INTEGER NOT NULL,
+    hash   BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE audit_head (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    size      INTEGER NOT NULL,
+    chain     BLOB NOT NULL,
+    frontier  BLOB NOT NULL
+);
+INSERT INTO audit_head (id, size, chain, frontier) VALUES (1, 0, zeroblob(32), x'');

@@ -1,0 +1,11 @@
+//! The shared storage conformance suite, run against SQLite.
+
+use custodian_store_sqlite::SqliteStore;
+
+async fn fresh() -> Option<(tempfile::TempDir, SqliteStore)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).await.expect("open store");
+    Some((dir, store))
+}
+
+custodian_store_tests::conformance_suite!(fresh);
