@@ -201,6 +201,17 @@ impl From<JsonRejection> for ApiError {
 /// Keeps serde's structural explanation but drops any quoted input it may echo.
 fn sanitize_serde(text: &str) -> String {
     let text = text.split(" at line ").next().unwrap_or(text);
+    // "unknown variant `x`, expected …" quotes the input with backticks: drop it.
+    let owned;
+    let text = match text.find("unknown variant `") {
+        Some(i) => {
+            let rest = &text[i + "unknown variant `".len()..];
+            let after = rest.find('`').map_or("", |j| &rest[j + 1..]);
+            owned = format!("{}unknown variant{after}", &text[..i]);
+            owned.as_str()
+        }
+        None => text,
+    };
     let mut out = String::with_capacity(text.len());
     let mut in_quote = false;
     for c in text.chars() {
@@ -274,5 +285,8 @@ mod tests {
         );
         assert!(!s.contains("jane"), "{s}");
         assert!(s.contains("expected u32"));
+        let v = sanitize_serde("role: unknown variant `jane`, expected one of `admin`, `dpo`");
+        assert!(!v.contains("jane"), "{v}");
+        assert!(v.contains("expected one of `admin`"), "{v}");
     }
 }

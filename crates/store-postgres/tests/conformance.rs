@@ -4,6 +4,14 @@
 //! gets a schema of its own, dropped afterwards. Without the variable the tests are skipped,
 //! except under CI, where they fail.
 
+// Test code: failed expectations panic, and tests may read the wall clock.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use custodian_store_postgres::PostgresStore;

@@ -4,6 +4,9 @@
 //! that returns a fresh, empty store and a guard that cleans it up when dropped, or `None`
 //! when the backend is not configured (the test is then skipped).
 
+// This crate is test code: a failed expectation must panic and fail the calling test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

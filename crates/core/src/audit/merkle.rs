@@ -134,7 +134,7 @@ impl NodeLookup for Recorder {
 /// Hash of leaves `[start, end)`, where the range is one the RFC recursion visits.
 fn range_hash(nodes: &dyn NodeLookup, start: u64, end: u64) -> Result<Hash, ProofError> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let level = n.trailing_zeros();
         let index = start >> level;
         return nodes

@@ -235,7 +235,7 @@ impl AuditHead {
     /// Decodes a stored frontier; `None` if its length does not fit `size`.
     pub fn from_stored(size: u64, chain: &[u8], frontier: &[u8]) -> Option<Self> {
         let chain: Hash = chain.try_into().ok()?;
-        if frontier.len() % 32 != 0 || frontier.len() / 32 != size.count_ones() as usize {
+        if !frontier.len().is_multiple_of(32) || frontier.len() / 32 != size.count_ones() as usize {
             return None;
         }
         let frontier = frontier

@@ -208,6 +208,15 @@ pub async fn consistency(
     caller: Caller,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<ApiJson<ConsistencyOut>, ApiError> {
+    let out_of_order = || {
+        ApiError::with_message(
+            ErrorCode::InvalidQuery,
+            "sizes must satisfy 1 <= from <= to <= the log's size",
+        )
+    };
+    if q.from == 0 || q.to.is_some_and(|to| to < q.from) {
+        return Err(out_of_order());
+    }
     let mut permit = authorize(
         &state,
         &caller,
@@ -221,11 +230,8 @@ pub async fn consistency(
     permit.record(&state).await?;
     let head = state.store.audit_head().await?;
     let to = q.to.unwrap_or(head.size);
-    if q.from == 0 || q.from > to || to > head.size {
-        return Err(ApiError::with_message(
-            ErrorCode::InvalidQuery,
-            "sizes must satisfy 1 <= from <= to <= the log's size",
-        ));
+    if q.from > to || to > head.size {
+        return Err(out_of_order());
     }
     let mut coords = merkle::nodes_for_consistency(q.from, to);
     coords.extend(merkle::nodes_for_root(q.from));

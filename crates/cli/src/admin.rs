@@ -1,0 +1,279 @@
+//! `custodian operators …` and `custodian keys …`: offline administration, audited as `cli`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use custodian_core::audit::{AuditDraft, Decision};
+use custodian_core::clock::Clock;
+use custodian_core::operator::{Operator, Role, validate_operator_name};
+use custodian_core::ports::{Installation, Store};
+use custodian_crypto::keyfile;
+use custodian_server::routes::operators::{MAX_KEY_DAYS, issue_key};
+
+use crate::config::StoreLocation;
+use crate::setup;
+
+/// Operator commands.
+#[derive(Subcommand)]
+pub enum OperatorsCommand {
+    /// List operators.
+    List,
+    /// Create an operator, optionally with a first API key.
+    #[command(
+        after_help = "Example:\n  custodian operators create --name \"Dana Auditor\" --role auditor --key-file dana.key"
+    )]
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Role: admin, dpo, support, marketing, engineer or auditor.
+        #[arg(long)]
+        role: String,
+        /// Also issue a key and write it to this file (mode 0600).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Disable an operator (its keys stop working).
+    Disable {
+        /// Operator id.
+        id: String,
+    },
+    /// Re-enable an operator.
+    Enable {
+        /// Operator id.
+        id: String,
+    },
+}
+
+/// Key commands.
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Issue an API key for an operator.
+    #[command(
+        after_help = "Example:\n  custodian keys create --operator 0192… --expires-in-days 90 --out key.txt"
+    )]
+    Create {
+        /// Operator id.
+        #[arg(long)]
+        operator: String,
+        /// Days until it expires (1 to 3650); never by default.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Write the key to this file (mode 0600) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Only this operator's keys.
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// Key id.
+        id: String,
+    },
+    /// Print the audit log's verifier (public) key, for `audit verify --public-key`.
+    LogPublicKey,
+}
+
+fn draft(clock: &dyn Clock, action: &str, resource: String) -> AuditDraft {
+    AuditDraft::new(
+        clock.now(),
+        format!("cli-{}", uuid::Uuid::now_v7()),
+        "cli",
+        action,
+        resource,
+        Decision::Allow,
+    )
+}
+
+/// Runs an operator command.
+pub async fn operators(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    cmd: OperatorsCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        OperatorsCommand::List => {
+            for o in store.list_operators().await? {
+                println!(
+                    "{}  {:<9}  {}{}",
+                    o.id,
+                    o.role,
+                    o.name,
+                    if o.disabled { "  (disabled)" } else { "" }
+                );
+            }
+        }
+        OperatorsCommand::Create {
+            name,
+            role,
+            key_file,
+        } => {
+            let role: Role = role.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "unknown role: use admin, dpo, support, marketing, engineer or auditor"
+                )
+            })?;
+            let name = validate_operator_name(&name).map_err(|e| anyhow::anyhow!("name: {e}"))?;
+            if let Some(f) = &key_file
+                && f.exists()
+            {
+                bail!("{} already exists", f.display());
+            }
+            let op = Operator {
+                id: uuid::Uuid::now_v7().to_string(),
+                name,
+                role,
+                training_valid_until: None,
+                disabled: false,
+                created_at: custodian_core::clock::to_millis(clock.now()),
+            };
+            store
+                .create_operator(
+                    &op,
+                    draft(clock, "operator.write", format!("operator:{}", op.id)),
+                )
+                .await?;
+            println!("created operator {} ({})", op.id, op.role);
+            if let Some(f) = key_file {
+                let (secret, key) = issue_key(&op, clock.now(), None)
+                    .map_err(|_| anyhow::anyhow!("cannot make a key"))?;
+                keyfile::create_secret_file(&f, format!("{}\n", secret.as_str()).as_bytes())
+                    .with_context(|| format!("cannot write {}", f.display()))?;
+                if let Err(e) = store
+                    .create_api_key(
+                        &key,
+                        draft(clock, "operator.write", format!("api_key:{}", key.id)),
+                    )
+                    .await
+                {
+                    let _ = std::fs::remove_file(&f);
+                    return Err(e.into());
+                }
+                println!("API key {} written to {} (mode 0600)", key.id, f.display());
+            }
+        }
+        OperatorsCommand::Disable { id } | OperatorsCommand::Enable { id }
+            if uuid::Uuid::parse_str(&id).is_err() =>
+        {
+            bail!("{id:?} is not an operator id")
+        }
+        OperatorsCommand::Disable { id } => {
+            store
+                .set_operator_disabled(
+                    &id,
+                    true,
+                    draft(clock, "operator.write", format!("operator:{id}")),
+                )
+                .await
+                .map_err(not_found("operator"))?;
+            println!("disabled operator {id}");
+        }
+        OperatorsCommand::Enable { id } => {
+            store
+                .set_operator_disabled(
+                    &id,
+                    false,
+                    draft(clock, "operator.write", format!("operator:{id}")),
+                )
+                .await
+                .map_err(not_found("operator"))?;
+            println!("enabled operator {id}");
+        }
+    }
+    Ok(())
+}
+
+fn not_found(what: &'static str) -> impl Fn(custodian_core::ports::StoreError) -> anyhow::Error {
+    move |e| match e {
+        custodian_core::ports::StoreError::NotFound => anyhow::anyhow!("no such {what}"),
+        e => e.into(),
+    }
+}
+
+/// Runs a key command.
+pub async fn keys(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    loc: &StoreLocation,
+    inst: &Installation,
+    cmd: KeysCommand,
+) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Create {
+            operator,
+            expires_in_days,
+            out,
+        } => {
+            if let Some(d) = expires_in_days
+                && !(1..=MAX_KEY_DAYS).contains(&d)
+            {
+                bail!("--expires-in-days must be between 1 and {MAX_KEY_DAYS}");
+            }
+            let op = store
+                .get_operator(&operator)
+                .await?
+                .context("no such operator")?;
+            let (secret, key) = issue_key(&op, clock.now(), expires_in_days)
+                .map_err(|_| anyhow::anyhow!("cannot make a key"))?;
+            if let Some(f) = &out {
+                keyfile::create_secret_file(f, format!("{}\n", secret.as_str()).as_bytes())
+                    .with_context(|| format!("cannot write {}", f.display()))?;
+            }
+            if let Err(e) = store
+                .create_api_key(
+                    &key,
+                    draft(clock, "operator.write", format!("api_key:{}", key.id)),
+                )
+                .await
+            {
+                if let Some(f) = &out {
+                    let _ = std::fs::remove_file(f);
+                }
+                return Err(e.into());
+            }
+            match out {
+                Some(f) => println!("API key {} written to {} (mode 0600)", key.id, f.display()),
+                None => println!("{}", secret.as_str()),
+            }
+        }
+        KeysCommand::List { operator } => {
+            for k in store.list_api_keys(operator.as_deref()).await? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else if !k.usable_at(clock.now()) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}  {}…  operator {}  {}",
+                    k.id, k.prefix, k.operator_id, state
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if uuid::Uuid::parse_str(&id).is_err() {
+                bail!("{id:?} is not a key id");
+            }
+            store
+                .revoke_api_key(
+                    &id,
+                    clock.now(),
+                    draft(clock, "operator.write", format!("api_key:{id}")),
+                )
+                .await
+                .map_err(not_found("unrevoked key"))?;
+            println!("revoked key {id}");
+        }
+        KeysCommand::LogPublicKey => {
+            let signer = setup::load_signer(&loc.data_dir, inst)?;
+            println!("{}", signer.verifier_key());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Configuration: command-line flags over `CUSTODIAN_*` environment variables over a TOML
+//! file over defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use custodian_server::{ServerConfig, TlsFiles};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The TOML configuration file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Data directory (keys; the SQLite database unless `database_url` is set).
+    pub data_dir: Option<PathBuf>,
+    /// Listen address.
+    pub listen: Option<SocketAddr>,
+    /// PostgreSQL URL.
+    pub database_url: Option<String>,
+    /// TLS certificate (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Proxies whose X-Forwarded-For is trusted (CIDR).
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest request body, bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Failed authentications allowed per client address per minute.
+    pub auth_failures_per_minute: Option<u32>,
+}
+
+impl FileConfig {
+    /// Reads a config file; a missing explicit file is an error.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub struct StoreLocation {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL, if not SQLite.
+    pub database_url: Option<String>,
+}
+
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./custodian-data";
+
+impl StoreLocation {
+    /// Merges flag/env values with the file.
+    pub fn resolve(
+        data_dir: Option<PathBuf>,
+        database_url: Option<String>,
+        file: &FileConfig,
+    ) -> Self {
+        Self {
+            data_dir: data_dir
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: database_url.or_else(|| file.database_url.clone()),
+        }
+    }
+}
+
+/// Merges the server settings.
+pub fn server_config(
+    listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    trusted_proxies: Vec<IpNet>,
+    file: &FileConfig,
+) -> anyhow::Result<ServerConfig> {
+    let defaults = ServerConfig::default();
+    let cert = tls_cert.or_else(|| file.tls_cert.clone());
+    let key = tls_key.or_else(|| file.tls_key.clone());
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    };
+    let max_body_bytes = file.max_body_bytes.unwrap_or(defaults.max_body_bytes);
+    anyhow::ensure!(
+        (1024..=64 * 1024 * 1024).contains(&max_body_bytes),
+        "max_body_bytes must be between 1 KiB and 64 MiB"
+    );
+    Ok(ServerConfig {
+        listen: listen.or(file.listen).unwrap_or(defaults.listen),
+        tls,
+        trusted_proxies: if trusted_proxies.is_empty() {
+            file.trusted_proxies.clone()
+        } else {
+            trusted_proxies
+        },
+        max_body_bytes,
+        auth_failures_per_minute: file
+            .auth_failures_per_minute
+            .unwrap_or(defaults.auth_failures_per_minute),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/c\"\nauth_failures_per_minute = 5\n",
+        )
+        .expect("parses");
+        let loc = StoreLocation::resolve(None, None, &file);
+        assert_eq!(loc.data_dir, PathBuf::from("/srv/c"));
+        let c = server_config(None, None, None, vec![], &file).expect("config");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.auth_failures_per_minute, 5);
+        let c = server_config(
+            Some("127.0.0.1:1".parse().expect("addr")),
+            None,
+            None,
+            vec![],
+            &file,
+        )
+        .expect("config");
+        assert_eq!(c.listen.port(), 1);
+        assert!(server_config(None, Some("c".into()), None, vec![], &file).is_err());
+        assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
+    }
+}

@@ -1,0 +1,316 @@
+//! The `custodian` command: the server and its administration commands, as a library so the
+//! integration tests can boot exactly what the binary boots.
+
+pub mod admin;
+pub mod audit;
+pub mod config;
+pub mod setup;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use custodian_core::clock::Clock;
+use custodian_policy::CedarEngine;
+use custodian_server::SystemClock;
+use ipnet::IpNet;
+
+use crate::config::{FileConfig, StoreLocation};
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "custodian",
+    version,
+    about = "Custodian: a self-hosted customer-data privacy platform",
+    after_help = "Examples:\n  custodian serve                          # start on 127.0.0.1:8080 with ./custodian-data\n  custodian audit verify                   # check the whole audit log\n  custodian operators create --name Dana --role dpo --key-file dana.key"
+)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data is.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Data directory: keys, and the SQLite database unless --database-url is given.
+    #[arg(long, env = "CUSTODIAN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…) instead of the embedded SQLite database.
+    #[arg(long, env = "CUSTODIAN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// TOML configuration file (flags and CUSTODIAN_* variables override it).
+    #[arg(long, env = "CUSTODIAN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn resolve(&self) -> anyhow::Result<(StoreLocation, FileConfig)> {
+        let file = FileConfig::load(self.config.as_deref())?;
+        Ok((
+            StoreLocation::resolve(self.data_dir.clone(), self.database_url.clone(), &file),
+            file,
+        ))
+    }
+}
+
+/// The commands.
+#[allow(missing_docs)] // variant fields are documented as clap help where it matters
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP server; on an empty data directory, initialise a development installation first.
+    #[command(
+        after_help = "Examples:\n  custodian serve\n  custodian serve --data-dir /var/lib/custodian --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem\n  custodian serve --database-url postgres://custodian@db/custodian --data-dir /etc/custodian"
+    )]
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "CUSTODIAN_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// TLS certificate chain (PEM), for TLS without a proxy.
+        #[arg(long, env = "CUSTODIAN_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, env = "CUSTODIAN_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A proxy (CIDR) whose X-Forwarded-For is trusted; repeatable. None by default.
+        #[arg(
+            long = "trusted-proxy",
+            env = "CUSTODIAN_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<IpNet>,
+    },
+    /// Initialise a new installation: database, key files (mode 0600), first admin operator.
+    #[command(
+        after_help = "Examples:\n  custodian init --data-dir /var/lib/custodian --admin-key-file /root/custodian-admin.key\n  custodian init --data-dir /etc/custodian --database-url postgres://custodian@db/custodian"
+    )]
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Where to write the first admin API key [default: DATA_DIR/admin.key].
+        #[arg(long)]
+        admin_key_file: Option<PathBuf>,
+    },
+    /// Apply database migrations (serve also applies them at start).
+    #[command(
+        after_help = "Example:\n  custodian migrate --database-url postgres://custodian@db/custodian"
+    )]
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage operators directly in the database (audited as actor `cli`).
+    Operators {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: admin::OperatorsCommand,
+    },
+    /// Manage API keys and show the audit log's public key.
+    Keys {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+    },
+    /// Verify or export the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// Audit commands.
+#[allow(missing_docs)]
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Verify the whole log (in the database, or an export file with only the public key).
+    #[command(
+        after_help = "Examples:\n  custodian audit verify --data-dir ./custodian-data\n  custodian audit verify --file audit.jsonl --public-key log.pub"
+    )]
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// An export file to verify offline instead of the database.
+        #[arg(long, requires = "public_key")]
+        file: Option<PathBuf>,
+        /// The verifier key (or a file holding it), from `custodian keys log-public-key`.
+        #[arg(long, requires = "file")]
+        public_key: Option<String>,
+    },
+    /// Export every event and a signed checkpoint to a file, for offline verification.
+    #[command(
+        after_help = "Example:\n  custodian audit export --out audit.jsonl && custodian keys log-public-key > log.pub"
+    )]
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve {
+            store,
+            listen,
+            tls_cert,
+            tls_key,
+            trusted_proxies,
+        } => {
+            let (loc, file) = store.resolve()?;
+            let server_config =
+                config::server_config(listen, tls_cert, tls_key, trusted_proxies, &file)?;
+            serve(loc, server_config, clock).await
+        }
+        Command::Init {
+            store,
+            admin_key_file,
+        } => {
+            let (loc, _) = store.resolve()?;
+            let s = setup::open_store(&loc).await?;
+            let done = setup::initialize(&loc, s.as_ref(), clock.as_ref(), admin_key_file).await?;
+            println!(
+                "initialised installation {} in {}",
+                done.installation.id,
+                loc.data_dir.display()
+            );
+            println!(
+                "first admin API key written to {} (mode 0600)",
+                done.admin_key_file.display()
+            );
+            Ok(())
+        }
+        Command::Migrate { store } => {
+            let (loc, _) = store.resolve()?;
+            setup::open_store(&loc).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Operators { store, command } => {
+            let (loc, _) = store.resolve()?;
+            let s = setup::open_store(&loc).await?;
+            setup::require_installation(s.as_ref()).await?;
+            admin::operators(s.as_ref(), clock.as_ref(), command).await
+        }
+        Command::Keys { store, command } => {
+            let (loc, _) = store.resolve()?;
+            let s = setup::open_store(&loc).await?;
+            let inst = setup::require_installation(s.as_ref()).await?;
+            admin::keys(s.as_ref(), clock.as_ref(), &loc, &inst, command).await
+        }
+        Command::Audit { command } => match command {
+            AuditCommand::Verify {
+                file: Some(file),
+                public_key: Some(key),
+                ..
+            } => {
+                let v = audit::verify_file(&file, &audit::read_vkey(&key)?)?;
+                println!("ok: {} events, root {}", v.size, hex::encode(v.root));
+                Ok(())
+            }
+            AuditCommand::Verify { store, .. } => {
+                let (loc, _) = store.resolve()?;
+                let s = setup::open_store(&loc).await?;
+                let v = audit::verify_store(s.as_ref()).await?;
+                println!("ok: {} events, root {}", v.size, hex::encode(v.root));
+                Ok(())
+            }
+            AuditCommand::Export { store, out } => {
+                let (loc, _) = store.resolve()?;
+                let s = setup::open_store(&loc).await?;
+                let inst = setup::require_installation(s.as_ref()).await?;
+                let signer = setup::load_signer(&loc.data_dir, &inst)?;
+                let v = audit::export(s.as_ref(), &signer, &out).await?;
+                println!(
+                    "exported {} events to {}, root {}",
+                    v.size,
+                    out.display(),
+                    hex::encode(v.root)
+                );
+                Ok(())
+            }
+        },
+    }
+}
+
+async fn serve(
+    loc: StoreLocation,
+    server_config: custodian_server::ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    let store = setup::open_store(&loc).await?;
+    let installation = match store.installation().await? {
+        Some(i) => i,
+        None => {
+            let done = setup::initialize(&loc, store.as_ref(), clock.as_ref(), None).await?;
+            println!(
+                "Initialised a new development installation in {}",
+                loc.data_dir.display()
+            );
+            println!(
+                "  The first admin API key is in {} (mode 0600).",
+                done.admin_key_file.display()
+            );
+            println!(
+                "  Try: curl -H \"Authorization: Bearer $(cat {})\" http://{}/v1/me",
+                done.admin_key_file.display(),
+                server_config.listen
+            );
+            done.installation
+        }
+    };
+    let signer = setup::load_signer(&loc.data_dir, &installation)?;
+    let policies = store
+        .policy_set()
+        .await?
+        .context("the database has no policy set")?;
+    let engine = CedarEngine::new(&policies.text, policies.version)
+        .context("the stored policy set does not load")?;
+    let listener = std::net::TcpListener::bind(server_config.listen)
+        .with_context(|| format!("cannot listen on {}", server_config.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = if server_config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = custodian_server::build_state(
+        store,
+        Arc::new(engine),
+        clock,
+        Arc::new(signer),
+        server_config,
+    );
+    println!("Custodian is listening on {scheme}://{addr} (API docs at {scheme}://{addr}/docs)");
+    tracing::info!(%addr, "listening");
+    custodian_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    tracing::info!("shutting down");
+}

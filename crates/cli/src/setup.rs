@@ -1,0 +1,172 @@
+//! Opening the store, initialising an installation, and loading its keys.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use custodian_core::audit::{AuditDraft, Decision};
+use custodian_core::clock::Clock;
+use custodian_core::operator::{Operator, Role};
+use custodian_core::ports::{Initialization, Installation, Store};
+use custodian_crypto::keyfile;
+use custodian_crypto::note::NoteSigner;
+use custodian_store_postgres::PostgresStore;
+use custodian_store_sqlite::SqliteStore;
+
+use crate::config::StoreLocation;
+
+/// The log-signing key's file name in the data directory.
+pub const SIGNING_KEY_FILE: &str = "log-signing.key";
+/// The local key-encryption key's file name in the data directory.
+pub const KEK_FILE: &str = "kek.key";
+/// The development admin key's default file name.
+pub const ADMIN_KEY_FILE: &str = "admin.key";
+
+/// Opens the store the location names (applying migrations).
+pub async fn open_store(loc: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
+    match &loc.database_url {
+        Some(url) => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!(
+                    "--database-url must be a postgres:// URL (SQLite lives in the data directory)"
+                );
+            }
+            let store = PostgresStore::connect(url)
+                .await
+                .context("cannot open the PostgreSQL database")?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            ensure_dir(&loc.data_dir)?;
+            let store = SqliteStore::open(&loc.data_dir).await.with_context(|| {
+                format!(
+                    "cannot open the SQLite database in {}",
+                    loc.data_dir.display()
+                )
+            })?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// What `initialize` made.
+pub struct Initialized {
+    /// Where the admin key was written.
+    pub admin_key_file: PathBuf,
+    /// The installation.
+    pub installation: Installation,
+}
+
+/// Initialises a new installation: key files, then the store (in one transaction). If the
+/// store refuses, the key files just written are removed, so nothing is half-written.
+pub async fn initialize(
+    loc: &StoreLocation,
+    store: &dyn Store,
+    clock: &dyn Clock,
+    admin_key_file: Option<PathBuf>,
+) -> anyhow::Result<Initialized> {
+    ensure_dir(&loc.data_dir)?;
+    let signing = loc.data_dir.join(SIGNING_KEY_FILE);
+    let kek = loc.data_dir.join(KEK_FILE);
+    let admin_file = admin_key_file.unwrap_or_else(|| loc.data_dir.join(ADMIN_KEY_FILE));
+    for f in [&signing, &kek, &admin_file] {
+        if f.exists() {
+            bail!(
+                "{} already exists: this data directory is initialised already",
+                f.display()
+            );
+        }
+    }
+    if store.installation().await?.is_some() {
+        bail!("the database is initialised already");
+    }
+    let now = custodian_core::clock::to_millis(clock.now());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let installation = Installation {
+        log_origin: format!("custodian.local/{}", &id[..12]),
+        id,
+        created_at: now,
+    };
+    let admin = Operator {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: "Administrator".into(),
+        role: Role::Admin,
+        training_valid_until: None,
+        disabled: false,
+        created_at: now,
+    };
+    let (secret, key) = custodian_server::routes::operators::issue_key(&admin, now, None)
+        .map_err(|_| anyhow::anyhow!("cannot generate the admin key"))?;
+    let signing_key = NoteSigner::generate_pkcs8()?;
+    let kek_bytes = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
+    keyfile::create_secret_file(&signing, &signing_key)
+        .with_context(|| format!("cannot write {}", signing.display()))?;
+    let written = [signing.clone(), kek.clone(), admin_file.clone()];
+    let cleanup = || {
+        for f in &written {
+            let _ = std::fs::remove_file(f);
+        }
+    };
+    let result = async {
+        keyfile::create_secret_file(&kek, kek_bytes.as_slice())
+            .with_context(|| format!("cannot write {}", kek.display()))?;
+        keyfile::create_secret_file(&admin_file, format!("{}\n", secret.as_str()).as_bytes())
+            .with_context(|| format!("cannot write {}", admin_file.display()))?;
+        store
+            .initialize(Initialization {
+                installation: installation.clone(),
+                admin: admin.clone(),
+                admin_key: key,
+                policies: custodian_policy::DEFAULT_POLICIES.to_owned(),
+                audit: AuditDraft::new(
+                    now,
+                    "init",
+                    "cli",
+                    "system.init",
+                    "installation",
+                    Decision::Allow,
+                ),
+            })
+            .await
+            .context("cannot initialise the database")?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        cleanup();
+        return Err(e);
+    }
+    Ok(Initialized {
+        admin_key_file: admin_file,
+        installation,
+    })
+}
+
+/// Loads the log-signing key, named after the installation's log origin.
+pub fn load_signer(data_dir: &Path, installation: &Installation) -> anyhow::Result<NoteSigner> {
+    let path = data_dir.join(SIGNING_KEY_FILE);
+    let pkcs8 = keyfile::read_secret_file(&path)
+        .with_context(|| format!("cannot read the log-signing key {}", path.display()))?;
+    NoteSigner::from_pkcs8(&installation.log_origin, &pkcs8)
+        .context("the log-signing key is invalid")
+}
+
+/// The installation, or an error telling the user to initialise.
+pub async fn require_installation(store: &dyn Store) -> anyhow::Result<Installation> {
+    store
+        .installation()
+        .await?
+        .context("this database is not initialised: run `custodian init` (or `custodian serve` on an empty data directory)")
+}

@@ -1,0 +1,312 @@
+//! The real `custodian` binary: durability under kill -9, graceful SIGTERM, refusing to
+//! re-initialise, two processes over one PostgreSQL database, and the README's quick start.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use custodian_cli::audit::verify_store;
+use custodian_core::ports::Store;
+use serde_json::json;
+
+use crate::harness::{PgDb, pg_url};
+
+const BIN: &str = env!("CARGO_BIN_EXE_custodian");
+
+/// A `custodian serve` child process, killed when dropped.
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `custodian serve` with `args` in `cwd` and waits for its listening line.
+fn spawn_serve(cwd: &Path, args: &[&str]) -> Proc {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .current_dir(cwd)
+        .env("CUSTODIAN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn custodian");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .expect("line");
+        if let Some(rest) = line.strip_prefix("Custodian is listening on ") {
+            break rest.split_whitespace().next().expect("url").to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Proc { child, base }
+}
+
+fn run(cwd: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run custodian")
+}
+
+fn admin_key(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("admin.key"))
+        .expect("admin key")
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_write_load_loses_no_acknowledged_write() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let data_s = data.to_str().expect("utf8");
+    let mut proc = spawn_serve(
+        tmp.path(),
+        &["--data-dir", data_s, "--listen", "127.0.0.1:0"],
+    );
+    let key = admin_key(&data);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let (http, base, key, acked) =
+            (http.clone(), proc.base.clone(), key.clone(), acked.clone());
+        workers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let r = http
+                    .post(format!("{base}/v1/operators"))
+                    .bearer_auth(&key)
+                    .json(&json!({"name": format!("w{w}-{i}"), "role": "support"}))
+                    .send()
+                    .await;
+                let Ok(r) = r else { break };
+                if r.status() == 201
+                    && let Ok(v) = r.json::<serde_json::Value>().await
+                    && let Some(id) = v["id"].as_str()
+                {
+                    acked.lock().expect("lock").push(id.to_owned());
+                }
+            }
+        }));
+    }
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proc.child.kill().expect("kill -9");
+    proc.child.wait().expect("reaped");
+    for w in workers {
+        let _ = w.await;
+    }
+    let acked = acked.lock().expect("lock").clone();
+    assert!(
+        acked.len() >= 20,
+        "the load generator got only {} writes through",
+        acked.len()
+    );
+
+    let store = custodian_store_sqlite::SqliteStore::open(&data)
+        .await
+        .expect("reopen after crash");
+    let ops: std::collections::HashSet<String> = store
+        .list_operators()
+        .await
+        .expect("ops")
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    let events = store.audit_events(0, 100_000).await.expect("events");
+    let audited: std::collections::HashSet<&str> =
+        events.iter().map(|e| e.draft.resource.as_str()).collect();
+    for id in &acked {
+        assert!(ops.contains(id), "acknowledged operator {id} was lost");
+        assert!(
+            audited.contains(format!("operator:{id}").as_str()),
+            "its audit event was lost"
+        );
+    }
+    verify_store(&store)
+        .await
+        .expect("the log verifies after the crash");
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut proc = spawn_serve(tmp.path(), &["--listen", "127.0.0.1:0"]);
+    let pid = proc.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = proc.child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not stop within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn init_writes_private_keys_and_refuses_an_initialised_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = run(
+        tmp.path(),
+        &["init", "--data-dir", "d", "--admin-key-file", "first.key"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["d/kek.key", "d/log-signing.key", "first.key"] {
+        let mode = std::fs::metadata(tmp.path().join(f))
+            .expect(f)
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    let again = run(tmp.path(), &["init", "--data-dir", "d"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("initialised already"));
+    let verify = run(tmp.path(), &["audit", "verify", "--data-dir", "d"]);
+    assert!(verify.status.success());
+    assert!(String::from_utf8_lossy(&verify.stdout).starts_with("ok: 1 events, root "));
+    let bad = run(
+        tmp.path(),
+        &["serve", "--data-dir", "d", "--listen", "not-an-address"],
+    );
+    assert!(!bad.status.success());
+    let bad = run(
+        tmp.path(),
+        &["serve", "--data-dir", "d", "--database-url", "mysql://x"],
+    );
+    assert!(!bad.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_over_postgres_append_to_one_verifiable_log() {
+    let Some(base) = pg_url() else { return };
+    let db = PgDb::create(&base).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = run(
+        tmp.path(),
+        &["init", "--data-dir", "d", "--database-url", &db.url],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = admin_key(&tmp.path().join("d"));
+    let args = [
+        "--data-dir",
+        "d",
+        "--database-url",
+        db.url.as_str(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let a = spawn_serve(tmp.path(), &args);
+    let b = spawn_serve(tmp.path(), &args);
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let (http, key) = (http.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/v1/operators"))
+                .bearer_auth(key)
+                .json(&json!({"name": format!("Op {i}"), "role": "support"}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    for t in futures::future::join_all(tasks).await {
+        assert_eq!(t.expect("task").expect("request"), 201);
+    }
+    let out = run(
+        tmp.path(),
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            "d",
+            "--database-url",
+            &db.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 61 events, root "));
+}
+
+/// The README's quick start, run verbatim with bash against `custodian serve` on its
+/// default address, from a fresh directory.
+#[test]
+fn readme_quick_start_runs_verbatim() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README");
+    let start = readme
+        .find("```sh quickstart")
+        .expect("README has a ```sh quickstart block");
+    let body = &readme[start..];
+    let body = &body[body.find('\n').expect("newline") + 1..];
+    let script = &body[..body.find("```").expect("block end")];
+    if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
+        panic!("port 8080 is taken; the quick start needs it (stop the other server)");
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin_dir = Path::new(BIN).parent().expect("bin dir");
+    let _server = spawn_serve(tmp.path(), &[]);
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(tmp.path())
+        .env("PATH", path)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "quick start failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
