@@ -291,26 +291,24 @@ async fn serve(
         Arc::new(signer),
         server_config,
     );
+    let shutdown = shutdown_signal()?;
     println!("Custodian is listening on {scheme}://{addr} (API docs at {scheme}://{addr}/docs)");
     tracing::info!(%addr, "listening");
-    custodian_server::serve(listener, state, shutdown_signal()).await?;
+    custodian_server::serve(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Registers the SIGTERM handler now, so a signal that arrives once the server has announced
+/// itself is never missed, and returns the future that completes on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
         }
-    };
-    tokio::select! {
-        _ = term => {},
-        _ = tokio::signal::ctrl_c() => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }

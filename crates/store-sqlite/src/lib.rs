@@ -1,7 +1,10 @@
 //! The SQLite store: one file in the data directory, WAL mode, `synchronous = FULL`.
 //!
-//! Writes go through a pool of one connection and `BEGIN IMMEDIATE`, so they never race for
-//! the write lock; reads use a separate pool. An acknowledged write has been fsynced.
+//! Writes go through one writer task ([`writer`]) that commits concurrent writes together
+//! (group commit: one `BEGIN IMMEDIATE` transaction, a savepoint per write, one fsync); reads
+//! use a separate pool. A write is acknowledged only after its transaction has committed.
+
+mod writer;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,8 +28,11 @@ pub const DB_FILE: &str = "custodian.db";
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Two connections: one held by the group-commit writer, one for migrations, backups
+    /// and tests that reach below the port.
     writer: SqlitePool,
     reader: SqlitePool,
+    group: writer::Writer,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -75,7 +81,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+            .max_connections(2)
             .connect_with(opts.clone())
             .await
             .map_err(backend)?;
@@ -84,9 +90,17 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await
             .map_err(backend)?;
-        let store = Self { writer, reader };
-        store.migrate().await?;
-        Ok(store)
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        let conn = writer.acquire().await.map_err(backend)?;
+        let group = writer::Writer::start(conn);
+        Ok(Self {
+            writer,
+            reader,
+            group,
+        })
     }
 
     /// Applies the embedded migrations that have not run yet.
@@ -113,13 +127,6 @@ impl SqliteStore {
     /// The write pool, for tests that need to reach below the port.
     pub fn raw_pool(&self) -> &SqlitePool {
         &self.writer
-    }
-
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(backend)
     }
 }
 
@@ -306,30 +313,34 @@ impl Store for SqliteStore {
     }
 
     async fn initialize(&self, init: Initialization) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.begin().await?;
-        let exists = query("SELECT 1 FROM installation WHERE id = 1")
-            .fetch_optional(&mut *tx)
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                        let exists = query("SELECT 1 FROM installation WHERE id = 1")
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                        if exists.is_some() {
+                            return Err(StoreError::AlreadyInitialized);
+                        }
+                        let i = &init.installation;
+                        query(
+                            "INSERT INTO installation (id, install_id, log_origin, created_at) VALUES (1, ?, ?, ?)",
+                        )
+                        .bind(&i.id)
+                        .bind(&i.log_origin)
+                        .bind(i.created_at.as_millisecond())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                        insert_operator(&mut *tx, &init.admin).await?;
+                        insert_key(&mut *tx, &init.admin_key).await?;
+                        insert_policies(&mut *tx, &init.policies, i.created_at, &init.audit.actor).await?;
+                        let ev = append_in(&mut *tx, init.audit).await?;
+                    Ok(ev)
+                })
+            })
             .await
-            .map_err(backend)?;
-        if exists.is_some() {
-            return Err(StoreError::AlreadyInitialized);
-        }
-        let i = &init.installation;
-        query(
-            "INSERT INTO installation (id, install_id, log_origin, created_at) VALUES (1, ?, ?, ?)",
-        )
-        .bind(&i.id)
-        .bind(&i.log_origin)
-        .bind(i.created_at.as_millisecond())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        insert_operator(&mut tx, &init.admin).await?;
-        insert_key(&mut tx, &init.admin_key).await?;
-        insert_policies(&mut tx, &init.policies, i.created_at, &init.audit.actor).await?;
-        let ev = append_in(&mut tx, init.audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(ev)
     }
 
     async fn create_operator(
@@ -337,11 +348,16 @@ impl Store for SqliteStore {
         op: &Operator,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.begin().await?;
-        insert_operator(&mut tx, op).await?;
-        let ev = append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(ev)
+        let op = op.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    insert_operator(&mut *tx, &op).await?;
+                    let ev = append_in(&mut *tx, audit).await?;
+                    Ok(ev)
+                })
+            })
+            .await
     }
 
     async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
@@ -371,20 +387,25 @@ impl Store for SqliteStore {
         disabled: bool,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = query("UPDATE operators SET disabled = ? WHERE id = ?")
-            .bind(disabled as i64)
-            .bind(id)
-            .execute(&mut *tx)
+        let id = id.to_owned();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let n = query("UPDATE operators SET disabled = ? WHERE id = ?")
+                        .bind(disabled as i64)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    if n == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let ev = append_in(&mut *tx, audit).await?;
+                    Ok(ev)
+                })
+            })
             .await
-            .map_err(backend)?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let ev = append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(ev)
     }
 
     async fn create_api_key(
@@ -392,11 +413,16 @@ impl Store for SqliteStore {
         key: &ApiKey,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.begin().await?;
-        insert_key(&mut tx, key).await?;
-        let ev = append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(ev)
+        let key = key.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    insert_key(&mut *tx, &key).await?;
+                    let ev = append_in(&mut *tx, audit).await?;
+                    Ok(ev)
+                })
+            })
+            .await
     }
 
     async fn list_api_keys(&self, operator_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
@@ -417,20 +443,27 @@ impl Store for SqliteStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(at.as_millisecond())
-            .bind(id)
-            .execute(&mut *tx)
+        let id = id.to_owned();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let n = query(
+                        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    )
+                    .bind(at.as_millisecond())
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    if n == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let ev = append_in(&mut *tx, audit).await?;
+                    Ok(ev)
+                })
+            })
             .await
-            .map_err(backend)?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let ev = append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(ev)
     }
 
     async fn find_api_key(&self, hash: &str) -> Result<Option<(ApiKey, Operator)>, StoreError> {
@@ -477,24 +510,29 @@ impl Store for SqliteStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<PolicySetRecord, StoreError> {
-        let mut tx = self.begin().await?;
-        let by = audit.actor.clone();
-        // The audit append comes first: on PostgreSQL it locks the log's head, which also
-        // serialises concurrent saves so versions never collide.
-        append_in(&mut tx, audit).await?;
-        let rec = insert_policies(&mut tx, text, at, &by).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(rec)
+        let text = text.to_owned();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let by = audit.actor.clone();
+                    // The audit append comes first: on PostgreSQL it locks the log's head, which also
+                    // serialises concurrent saves so versions never collide.
+                    append_in(&mut *tx, audit).await?;
+                    let rec = insert_policies(&mut *tx, &text, at, &by).await?;
+                    Ok(rec)
+                })
+            })
+            .await
     }
 
     async fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
-        let mut tx = self
-            .begin()
+        self.group
+            .write(move |tx| Box::pin(append_in(tx, draft)))
             .await
-            .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
-        let ev = append_in(&mut tx, draft).await?;
-        tx.commit().await.map_err(audit_failed)?;
-        Ok(ev)
+            .map_err(|e| match e {
+                StoreError::Backend(detail) => StoreError::AuditUnavailable(detail),
+                other => other,
+            })
     }
 
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {

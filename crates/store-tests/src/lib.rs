@@ -21,7 +21,8 @@ macro_rules! conformance_suite {
     ($fresh:path) => {
         $crate::conformance_suite!(@tests $fresh;
             initialize_once, operators, api_keys, policy_versions, audit_log_and_proofs,
-            failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain);
+            failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
+            concurrent_failures_roll_back_alone);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -306,4 +307,55 @@ pub async fn concurrent_appends_keep_one_chain(s: Arc<dyn Store>) {
         v.push(e).expect("verifies");
     }
     assert_eq!(v.head(), &s.audit_head().await.expect("head"));
+}
+
+/// Concurrent changes, some of which fail: each failure takes back only its own change and
+/// audit event, and every success is kept with its event.
+pub async fn concurrent_failures_roll_back_alone(s: Arc<dyn Store>) {
+    s.initialize(init()).await.expect("init");
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                // Every third write reuses the admin's id and must fail.
+                let id = if i % 3 == 0 {
+                    "admin".to_owned()
+                } else {
+                    format!("op-{i}")
+                };
+                s.create_operator(
+                    &operator(&id, Role::Support),
+                    draft(&format!("operator.write.{i}")),
+                )
+                .await
+                .map(|_| i)
+            })
+        })
+        .collect();
+    let mut ok = Vec::new();
+    for r in futures::future::join_all(tasks).await {
+        match r.expect("task") {
+            Ok(i) => ok.push(i),
+            Err(e) => assert_eq!(e, StoreError::Conflict("unique")),
+        }
+    }
+    assert_eq!(ok.len(), 26);
+    assert_eq!(s.list_operators().await.expect("ops").len(), 27);
+    let events = s.audit_events(0, 1000).await.expect("events");
+    assert_eq!(
+        events.len(),
+        27,
+        "one event per successful change, plus init"
+    );
+    for i in &ok {
+        assert!(
+            events
+                .iter()
+                .any(|e| e.draft.action == format!("operator.write.{i}"))
+        );
+    }
+    let mut v = ChainVerifier::new();
+    for e in &events {
+        v.push(e).expect("verifies");
+    }
 }

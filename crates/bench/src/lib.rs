@@ -1,0 +1,1 @@
+//! Helpers for `bench/run`: see the binaries `bench-hello` and `bench-appends`.
