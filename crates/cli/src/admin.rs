@@ -79,7 +79,8 @@ pub enum KeysCommand {
     LogPublicKey,
 }
 
-fn draft(clock: &dyn Clock, action: &str, resource: String) -> AuditDraft {
+/// The audit draft of an offline administration command (actor `cli`).
+pub fn draft(clock: &dyn Clock, action: &str, resource: String) -> AuditDraft {
     AuditDraft::new(
         clock.now(),
         format!("cli-{}", uuid::Uuid::now_v7()),
@@ -98,6 +99,9 @@ pub async fn operators(
 ) -> anyhow::Result<()> {
     match cmd {
         OperatorsCommand::List => {
+            store
+                .append_audit(draft(clock, "operator.read", "operators".into()))
+                .await?;
             for o in store.list_operators().await? {
                 println!(
                     "{}  {:<9}  {}{}",
@@ -152,7 +156,10 @@ pub async fn operators(
                     .await
                 {
                     let _ = std::fs::remove_file(&f);
-                    return Err(e.into());
+                    return Err(anyhow::Error::from(e).context(format!(
+                        "operator {} was created, but its key was not; issue one with `custodian keys create --operator {}`",
+                        op.id, op.id
+                    )));
                 }
                 println!("API key {} written to {} (mode 0600)", key.id, f.display());
             }
@@ -242,6 +249,12 @@ pub async fn keys(
             }
         }
         KeysCommand::List { operator } => {
+            let resource = operator
+                .as_ref()
+                .map_or_else(|| "operators".to_owned(), |o| format!("operator:{o}"));
+            store
+                .append_audit(draft(clock, "operator.read", resource))
+                .await?;
             for k in store.list_api_keys(operator.as_deref()).await? {
                 let state = if k.revoked_at.is_some() {
                     "revoked"

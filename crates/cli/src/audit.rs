@@ -105,22 +105,29 @@ pub struct Verified {
 
 /// Verifies the whole log in the store: every event's hashes, the chain, the stored head and
 /// the stored tree nodes that make up the root.
+///
+/// The head is read first, so a log that grows meanwhile (a running server) is verified up to
+/// that head.
 pub async fn verify_store(store: &dyn Store) -> anyhow::Result<Verified> {
+    let stored = store.audit_head().await?;
     let mut v = ChainVerifier::new();
     let mut from = 0u64;
-    loop {
-        let page = store.audit_events(from, PAGE).await?;
+    while from < stored.size {
+        let limit = PAGE.min((stored.size - from) as u32);
+        let page = store.audit_events(from, limit).await?;
+        if page.is_empty() {
+            bail!(
+                "audit log verification failed: event {from} is missing (the head counts {})",
+                stored.size
+            );
+        }
         for e in &page {
             v.push(e)
                 .map_err(|err| anyhow::anyhow!("audit log verification failed: {err}"))?;
         }
-        if page.len() < PAGE as usize {
-            break;
-        }
-        from += u64::from(PAGE);
+        from += page.len() as u64;
     }
     let built = v.head().clone();
-    let stored = store.audit_head().await?;
     if stored != built {
         bail!(
             "audit log verification failed: the stored head (size {}) does not match the {} events in the log",
@@ -142,12 +149,24 @@ pub async fn verify_store(store: &dyn Store) -> anyhow::Result<Verified> {
     })
 }
 
-/// Writes an export of the log as it is now.
+/// Writes an export of the log as it is now. The export is itself audited (actor `cli`),
+/// and includes its own event.
 pub async fn export(
     store: &dyn Store,
     signer: &NoteSigner,
+    clock: &dyn custodian_core::clock::Clock,
     out: &Path,
 ) -> anyhow::Result<Verified> {
+    if out.exists() {
+        bail!("{} already exists", out.display());
+    }
+    store
+        .append_audit(crate::admin::draft(
+            clock,
+            "audit.read",
+            "audit_log:export".into(),
+        ))
+        .await?;
     let head = store.audit_head().await?;
     let cp = Checkpoint {
         origin: signer.name().to_owned(),

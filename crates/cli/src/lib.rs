@@ -230,7 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let s = setup::open_store(&loc).await?;
                 let inst = setup::require_installation(s.as_ref()).await?;
                 let signer = setup::load_signer(&loc.data_dir, &inst)?;
-                let v = audit::export(s.as_ref(), &signer, &out).await?;
+                let v = audit::export(s.as_ref(), &signer, clock.as_ref(), &out).await?;
                 println!(
                     "exported {} events to {}, root {}",
                     v.size,

@@ -111,19 +111,18 @@ pub async fn initialize(
         .map_err(|_| anyhow::anyhow!("cannot generate the admin key"))?;
     let signing_key = NoteSigner::generate_pkcs8()?;
     let kek_bytes = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
-    keyfile::create_secret_file(&signing, &signing_key)
-        .with_context(|| format!("cannot write {}", signing.display()))?;
-    let written = [signing.clone(), kek.clone(), admin_file.clone()];
-    let cleanup = || {
-        for f in &written {
-            let _ = std::fs::remove_file(f);
-        }
-    };
+    // Only files this call created are removed on failure (create_new never overwrites).
+    let mut written: Vec<PathBuf> = Vec::new();
     let result = async {
+        keyfile::create_secret_file(&signing, &signing_key)
+            .with_context(|| format!("cannot write {}", signing.display()))?;
+        written.push(signing.clone());
         keyfile::create_secret_file(&kek, kek_bytes.as_slice())
             .with_context(|| format!("cannot write {}", kek.display()))?;
+        written.push(kek.clone());
         keyfile::create_secret_file(&admin_file, format!("{}\n", secret.as_str()).as_bytes())
             .with_context(|| format!("cannot write {}", admin_file.display()))?;
+        written.push(admin_file.clone());
         store
             .initialize(Initialization {
                 installation: installation.clone(),
@@ -145,7 +144,9 @@ pub async fn initialize(
     }
     .await;
     if let Err(e) = result {
-        cleanup();
+        for f in &written {
+            let _ = std::fs::remove_file(f);
+        }
         return Err(e);
     }
     Ok(Initialized {

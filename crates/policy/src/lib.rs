@@ -82,10 +82,15 @@ impl CedarEngine {
         compile_with(&self.schema, text).map(|_| ())
     }
 
-    /// Replaces the policy set (after validation); the old one stays if the new one is invalid.
+    /// Replaces the policy set (after validation) if `version` is newer than the loaded one;
+    /// the old set stays if the new one is invalid or older (concurrent saves may arrive out
+    /// of order).
     pub fn replace(&self, text: &str, version: i64) -> Result<(), InvalidPolicies> {
         let set = compile_with(&self.schema, text)?;
         let mut cur = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if version <= cur.version {
+            return Ok(());
+        }
         *cur = Arc::new(Loaded {
             version,
             policies: set,

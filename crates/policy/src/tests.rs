@@ -216,6 +216,16 @@ fn invalid_sets_are_refused_with_diagnostics_and_the_old_set_stays() {
         Resource::AuditLog,
         true,
     );
+    // An older version arriving late does not replace a newer one.
+    e.replace(DEFAULT_POLICIES, 1).expect("valid");
+    assert_eq!(e.version(), 2);
+    check_with(
+        &e,
+        Role::Support,
+        Action::AuditRead,
+        Resource::AuditLog,
+        true,
+    );
     check_with(
         &e,
         Role::Admin,

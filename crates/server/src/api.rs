@@ -203,9 +203,8 @@ pub struct ExplainIn {
     pub operator_id: Option<String>,
     /// A role to ask about (when no operator is named).
     pub role: Option<RoleName>,
-    /// Whether the hypothetical operator's training is current (with `role`).
-    #[serde(default)]
-    pub training_current: bool,
+    /// Whether the hypothetical operator's training is current (only with `role`; default false).
+    pub training_current: Option<bool>,
     /// The action, e.g. `data.reveal`.
     pub action: String,
     /// The resource.

@@ -81,7 +81,7 @@ pub fn client_ip(parts: &Parts, trusted: &[IpNet]) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip().to_canonical())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     forwarded_client(peer, &parts.headers, trusted)
 }
@@ -91,17 +91,26 @@ fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpA
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops: Vec<IpAddr> = headers
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|h| h.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .unwrap_or(peer)
+    // Walk from the right: our proxies append, so everything left of the first hop we cannot
+    // read is the client's to invent; stop there and keep the last address we could trust.
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
 }
 
 /// The purpose named in the request, if any; a malformed one is refused.
@@ -145,6 +154,21 @@ mod tests {
             "198.51.100.7".parse::<IpAddr>().expect("ip")
         );
         assert_eq!(forwarded_client(proxy, &h("garbage"), &trusted), proxy);
+        // An unreadable hop ends the walk: what stands left of it is the client's invention.
+        assert_eq!(
+            forwarded_client(proxy, &h("6.6.6.6, 198.51.100.7:443"), &trusted),
+            proxy
+        );
+        assert_eq!(
+            forwarded_client(proxy, &h("6.6.6.6, garbage, 10.0.0.7"), &trusted),
+            "10.0.0.7".parse::<IpAddr>().expect("ip")
+        );
+        // IPv4-mapped IPv6 addresses match IPv4 networks.
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().expect("ip");
+        assert_eq!(
+            forwarded_client(mapped.to_canonical(), &h("198.51.100.7"), &trusted),
+            "198.51.100.7".parse::<IpAddr>().expect("ip")
+        );
     }
 
     #[test]

@@ -198,37 +198,61 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-/// Keeps serde's structural explanation but drops any quoted input it may echo.
+/// Describes a JSON body that does not fit its type without echoing any of the input:
+/// the path (when it is identifier-like), a fixed kind of problem, and what was expected
+/// (text that comes from our own types, always the last `, expected …` of serde's message).
 fn sanitize_serde(text: &str) -> String {
-    let text = text.split(" at line ").next().unwrap_or(text);
-    // "unknown variant `x`, expected …" quotes the input with backticks: drop it.
-    let owned;
-    let text = match text.find("unknown variant `") {
-        Some(i) => {
-            let rest = &text[i + "unknown variant `".len()..];
-            let after = rest.find('`').map_or("", |j| &rest[j + 1..]);
-            owned = format!("{}unknown variant{after}", &text[..i]);
-            owned.as_str()
-        }
-        None => text,
+    let text = text
+        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .unwrap_or(text);
+    let text = text.rsplit_once(" at line ").map_or(text, |(head, _)| head);
+    let safe_path = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 100
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'[' | b']'))
     };
-    let mut out = String::with_capacity(text.len());
-    let mut in_quote = false;
-    for c in text.chars() {
-        match c {
-            '"' => {
-                in_quote = !in_quote;
-                if in_quote {
-                    out.push_str("\"…");
-                } else {
-                    out.push('"');
-                }
-            }
-            _ if in_quote => {}
-            _ => out.push(c),
+    // serde_path_to_error puts the path first; a path has no spaces, a message does.
+    let (path, inner) = match text.split_once(": ") {
+        Some((p, rest)) if !p.contains(' ') => (safe_path(p).then_some(p), rest),
+        _ => (None, text),
+    };
+    let identifier = |s: &str| {
+        !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    let kind = if let Some(rest) = inner.strip_prefix("missing field `") {
+        match rest.split_once('`') {
+            Some((name, _)) if identifier(name) => format!("missing field `{name}`"),
+            _ => "missing field".to_owned(),
         }
+    } else {
+        [
+            "unknown field",
+            "unknown variant",
+            "invalid type",
+            "invalid value",
+            "invalid length",
+            "duplicate field",
+        ]
+        .into_iter()
+        .find(|k| inner.starts_with(k))
+        .unwrap_or("does not match the expected shape")
+        .to_owned()
+    };
+    let expected = inner
+        .rfind(", expected ")
+        .map(|i| &inner[i + 2..])
+        .filter(|e| !e.contains('"') && e.len() <= 300);
+    let mut out = String::new();
+    if let Some(p) = path {
+        out.push_str(p);
+        out.push_str(": ");
     }
-    // Field names are safe and useful: serde quotes them with backticks, which are kept.
+    out.push_str(&kind);
+    if let Some(e) = expected {
+        out.push_str(", ");
+        out.push_str(e);
+    }
     out
 }
 

@@ -18,6 +18,7 @@ use crate::middleware::RequestId;
 use crate::state::AppState;
 
 /// An allowed request and the audit event it owes.
+#[must_use = "an allowed request owes its audit event: pass the draft to the store or record() it"]
 pub struct Permit {
     /// The capability.
     pub authorized: Authorized,

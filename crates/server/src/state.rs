@@ -78,6 +78,17 @@ pub struct FailureLimiter {
 
 const MAX_TRACKED: usize = 100_000;
 
+/// IPv6 clients are counted per /64 (one host usually owns a whole /64); IPv4 per address.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 impl FailureLimiter {
     /// A limiter allowing `max` failures per minute per address.
     pub fn new(max: u32) -> Self {
@@ -90,6 +101,7 @@ impl FailureLimiter {
 
     /// Whether `ip` has used up its failures for the current window.
     pub fn blocked(&self, ip: IpAddr, now: Timestamp) -> bool {
+        let ip = bucket(ip);
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.get(&ip)
             .is_some_and(|(start, n)| *n >= self.max && now.duration_since(*start) < self.window)
@@ -97,10 +109,16 @@ impl FailureLimiter {
 
     /// Records one failure from `ip`.
     pub fn record_failure(&self, ip: IpAddr, now: Timestamp) {
+        let ip = bucket(ip);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.len() >= MAX_TRACKED {
             let window = self.window;
             seen.retain(|_, (start, _)| now.duration_since(*start) < window);
+            // Still full of live entries: forget them all rather than let the map, and the
+            // cost of scanning it, grow without bound.
+            if seen.len() >= MAX_TRACKED / 2 {
+                seen.clear();
+            }
         }
         let entry = seen.entry(ip).or_insert((now, 0));
         if now.duration_since(entry.0) >= self.window {
@@ -130,5 +148,18 @@ mod tests {
         assert!(!l.blocked(ip, later));
         l.record_failure(ip, later);
         assert!(!l.blocked(ip, later));
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_64() {
+        let l = FailureLimiter::new(2);
+        let t = Timestamp::from_second(1_000).unwrap_or(Timestamp::UNIX_EPOCH);
+        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2::ffff".parse().expect("ip");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        l.record_failure(a, t);
+        l.record_failure(b, t);
+        assert!(l.blocked(a, t));
+        assert!(!l.blocked(other, t));
     }
 }

@@ -139,9 +139,11 @@ async fn append_in(
         .fetch_one(&mut *conn)
         .await
         .map_err(audit_failed)?;
-    let size: i64 = row.get(0);
-    let head = AuditHead::from_stored(size as u64, row.get::<&[u8], _>(1), row.get::<&[u8], _>(2))
-        .ok_or_else(|| StoreError::AuditUnavailable("the stored audit head is corrupt".into()))?;
+    let corrupt = || StoreError::AuditUnavailable("the stored audit head is corrupt".into());
+    let size: i64 = row.try_get(0).map_err(|_| corrupt())?;
+    let chain: &[u8] = row.try_get(1).map_err(|_| corrupt())?;
+    let frontier: &[u8] = row.try_get(2).map_err(|_| corrupt())?;
+    let head = AuditHead::from_stored(size as u64, chain, frontier).ok_or_else(corrupt)?;
     let a = head.append(draft);
     let e = &a.event;
     query(
@@ -155,7 +157,7 @@ async fn append_in(
     .bind(&e.draft.action)
     .bind(&e.draft.resource)
     .bind(&e.draft.subject)
-    .bind(e.draft.fields.join("\n"))
+    .bind(serde_json::to_string(&e.draft.fields).map_err(|e| StoreError::AuditUnavailable(e.to_string()))?)
     .bind(&e.draft.purpose)
     .bind(e.draft.decision.as_str())
     .bind(&e.leaf_hash[..])
@@ -217,11 +219,9 @@ fn event_from(r: &SqliteRow) -> Result<AuditEvent, StoreError> {
             action: r.get("action"),
             resource: r.get("resource"),
             subject: r.get("subject"),
-            fields: if fields.is_empty() {
-                Vec::new()
-            } else {
-                fields.split('\n').map(str::to_owned).collect()
-            },
+            fields: serde_json::from_str(&fields).map_err(|_| {
+                StoreError::Corrupt("an audit event's field list is malformed".into())
+            })?,
             purpose: r.get("purpose"),
             decision: Decision::parse(r.get("decision"))
                 .ok_or_else(|| StoreError::Corrupt("unknown decision".into()))?,

@@ -5,6 +5,9 @@
 //! committed (one fsync for the whole batch) before any job of the batch is answered, so an
 //! acknowledged write is as durable as with one transaction per write.
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteConnection;
@@ -104,7 +107,16 @@ async fn run(mut conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Job>) {
                 drop(job);
                 continue;
             }
-            let (ok, completion) = job(&mut conn).await;
+            // A job that panics is rolled back alone; its caller's channel is dropped (an
+            // error for that caller) and the writer goes on serving the others.
+            let (ok, completion) = match AssertUnwindSafe(job(&mut conn)).catch_unwind().await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::error!("a write job panicked; it was rolled back");
+                    let noop: Completion = Box::new(|_| {});
+                    (false, noop)
+                }
+            };
             let end = if ok {
                 exec(&mut conn, "RELEASE job").await
             } else {

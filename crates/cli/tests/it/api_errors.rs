@@ -286,6 +286,56 @@ async fn bad_inputs_answer_from_the_error_table_and_write_nothing() {
             404,
             "not_found",
         ),
+        (
+            Method::POST,
+            "/v1/policies/explain",
+            Body::Json(
+                json!({"role": "support", "action": "data.reveal", "resource": {"kind": "field", "collection": "customers", "field": "email", "category": "user.contact.email", "sensitivity": "extreme"}}),
+            ),
+            &[],
+            422,
+            "invalid_value",
+        ),
+        (
+            Method::POST,
+            "/v1/policies/explain",
+            Body::Json(
+                json!({"role": "support", "action": "data.reveal", "resource": {"kind": "field", "collection": "a.b", "field": "email", "category": "user.contact.email", "sensitivity": "low"}}),
+            ),
+            &[],
+            422,
+            "invalid_value",
+        ),
+        (
+            Method::POST,
+            "/v1/policies/explain",
+            Body::Json(
+                json!({"role": "support", "action": "data.reveal", "resource": {"kind": "field", "collection": "customers", "field": "email", "category": "user..email", "sensitivity": "low"}}),
+            ),
+            &[],
+            422,
+            "invalid_value",
+        ),
+        (
+            Method::POST,
+            "/v1/policies/explain",
+            Body::Json(
+                json!({"operator_id": "01a20aff-3988-7225-9dcf-b31965aa3350", "training_current": true, "action": "policy.read", "resource": {"kind": "policies"}}),
+            ),
+            &[],
+            422,
+            "invalid_value",
+        ),
+        (
+            Method::PUT,
+            "/v1/policies",
+            Body::Json(
+                json!({"text": "permit (principal in Custodian::Role::\"dpo\", action == Custodian::Action::\"policy.write\", resource);"}),
+            ),
+            &[],
+            422,
+            "invalid_policies",
+        ),
     ];
     for (method, path, body, headers, status, code) in cases {
         let r = s
@@ -369,6 +419,10 @@ async fn health_endpoints_and_docs_need_no_key() {
         docs.text().await.expect("html").contains("swagger"),
         "vendored Swagger UI is served"
     );
+    let odd = reqwest::Method::from_bytes(b"JANEDOE").expect("method");
+    s.call(odd, "/v1/me", None, Body::None)
+        .await
+        .assert_error(405, "method_not_allowed");
     let spec = s
         .call(Method::GET, "/v1/openapi.json", None, Body::None)
         .await;
@@ -393,6 +447,11 @@ async fn health_endpoints_and_docs_need_no_key() {
         !metrics.contains("01a20aff-3988"),
         "ids leak into metric labels"
     );
+    assert!(
+        !metrics.contains("JANEDOE"),
+        "clients must not mint metric labels"
+    );
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use custodian_crypto::note::{Checkpoint, NoteVerifier};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{Body, Options, PgDb, TestServer, pg_url};
+use crate::harness::{Body, TestServer};
 
 fn h(v: &serde_json::Value) -> [u8; 32] {
     hex::decode(v.as_str().expect("hex"))
@@ -154,7 +154,7 @@ async fn when_the_audit_write_fails_the_request_fails_and_nothing_changes() {
         Method::PUT,
         "/v1/policies",
         Some(&admin),
-        Body::Json(json!({"text": "// nothing is allowed\n"})),
+        Body::Json(json!({"text": "permit (principal in Custodian::Role::\"admin\", action == Custodian::Action::\"policy.write\", resource);\n"})),
     )
     .await
     .assert_error(503, "audit_unavailable");
@@ -195,9 +195,14 @@ async fn verify_names_the_first_altered_event_and_exports_verify_offline() {
     let file = dir.path().join("audit.jsonl");
     let installation = s.store.installation().await.expect("i").expect("some");
     let signer = custodian_cli::setup::load_signer(&s.data_dir, &installation).expect("signer");
-    let exported = export(s.store.as_ref(), &signer, &file)
-        .await
-        .expect("export");
+    let exported = export(
+        s.store.as_ref(),
+        &signer,
+        &custodian_server::SystemClock,
+        &file,
+    )
+    .await
+    .expect("export");
     let verified = verify_file(&file, &signer.verifier_key()).expect("offline verify");
     assert_eq!(verified.size, exported.size);
 
@@ -242,19 +247,9 @@ async fn verify_names_the_first_altered_event_and_exports_verify_offline() {
 
 #[tokio::test]
 async fn two_servers_over_one_postgres_database_build_one_log() {
-    let Some(base) = pg_url() else { return };
-    let db = PgDb::create(&base).await;
-    let a = TestServer::start_with(Options {
-        database_url: Some(db.url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let b = TestServer::start_with(Options {
-        database_url: Some(db.url.clone()),
-        data_dir: Some(a.data_dir.clone()),
-        ..Options::default()
-    })
-    .await;
+    let Some((_db, a, b)) = TestServer::two_over_postgres().await else {
+        return;
+    };
     let admin = a.admin_key.clone();
     let mut tasks = Vec::new();
     for i in 0..40 {

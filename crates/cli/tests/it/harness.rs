@@ -254,6 +254,24 @@ impl TestServer {
         }
     }
 
+    /// Two servers over one fresh PostgreSQL database, sharing one data directory (keys), as
+    /// several `custodian serve` processes would; `None` when PostgreSQL is not configured.
+    pub async fn two_over_postgres() -> Option<(PgDb, TestServer, TestServer)> {
+        let db = PgDb::create(&pg_url()?).await;
+        let a = Self::start_with(Options {
+            database_url: Some(db.url.clone()),
+            ..Options::default()
+        })
+        .await;
+        let b = Self::start_with(Options {
+            database_url: Some(db.url.clone()),
+            data_dir: Some(a.data_dir.clone()),
+            ..Options::default()
+        })
+        .await;
+        Some((db, a, b))
+    }
+
     /// Sends one request and returns the answer.
     pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Body) -> Resp {
         self.call_with(method, path, key, body, &[]).await

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{Body, Options, PgDb, TestServer, pg_url};
+use crate::harness::{Body, TestServer};
 
 #[tokio::test]
 async fn roles_are_enforced_and_refusals_audited() {
@@ -72,8 +72,12 @@ async fn a_saved_policy_set_takes_effect_and_versions_increase() {
     let s = TestServer::start().await;
     let admin = s.admin_key.clone();
     let (_, support) = s.operator_with_key("Sam Support", "support").await;
+    let before = s.audit_size().await;
     let current = s.get("/v1/policies").await;
     assert_eq!(current.json["version"], 1);
+    let read = s.store.audit_events(before, 10).await.expect("events");
+    assert_eq!(read.len(), 1, "reading the policies is audited");
+    assert_eq!(read[0].draft.action, "policy.read");
     assert!(
         current.json["schema"]
             .as_str()
@@ -166,19 +170,9 @@ async fn explain_names_the_deciding_policies() {
 
 #[tokio::test]
 async fn a_policy_saved_on_one_server_is_enforced_by_another() {
-    let Some(base) = pg_url() else { return };
-    let db = PgDb::create(&base).await;
-    let a = TestServer::start_with(Options {
-        database_url: Some(db.url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let b = TestServer::start_with(Options {
-        database_url: Some(db.url.clone()),
-        data_dir: Some(a.data_dir.clone()),
-        ..Options::default()
-    })
-    .await;
+    let Some((_db, a, b)) = TestServer::two_over_postgres().await else {
+        return;
+    };
     let admin = a.admin_key.clone();
     let (_, support) = a.operator_with_key("Sam Support", "support").await;
     b.call(Method::GET, "/v1/policies", Some(&support), Body::None)
@@ -186,7 +180,7 @@ async fn a_policy_saved_on_one_server_is_enforced_by_another() {
         .assert_error(403, "access_denied");
     let r = a
         .call(Method::PUT, "/v1/policies", Some(&admin), Body::Json(json!({"text":
-            "permit (principal in Custodian::Role::\"support\", action == Custodian::Action::\"policy.read\", resource);"})))
+            "permit (principal in Custodian::Role::\"support\", action == Custodian::Action::\"policy.read\", resource);\npermit (principal in Custodian::Role::\"admin\", action == Custodian::Action::\"policy.write\", resource);"})))
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     let mut ok = false;

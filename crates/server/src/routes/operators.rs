@@ -135,12 +135,6 @@ pub async fn patch(
     ApiJson(input): ApiJson<PatchOperatorIn>,
 ) -> Result<ApiJson<OperatorOut>, ApiError> {
     check_id(&id)?;
-    if id == caller.operator.id && input.disabled {
-        return Err(ApiError::with_message(
-            ErrorCode::Conflict,
-            "operators cannot disable themselves",
-        ));
-    }
     let mut permit = authorize(
         &state,
         &caller,
@@ -150,6 +144,12 @@ pub async fn patch(
         None,
     )
     .await?;
+    if id == caller.operator.id && input.disabled {
+        return Err(ApiError::with_message(
+            ErrorCode::Conflict,
+            "operators cannot disable themselves",
+        ));
+    }
     permit.draft.resource = format!("operator:{id}");
     state
         .store

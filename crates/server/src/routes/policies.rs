@@ -2,7 +2,7 @@
 
 use axum::Extension;
 use axum::extract::State;
-use custodian_core::access::{AccessRequest, Action, Principal, Resource};
+use custodian_core::access::{AccessRequest, Action, PolicyEngine, Principal, Resource};
 use custodian_core::operator::Role;
 use serde_json::json;
 
@@ -23,7 +23,7 @@ pub async fn get(
     Extension(rid): Extension<RequestId>,
     caller: Caller,
 ) -> Result<ApiJson<PolicySetOut>, ApiError> {
-    authorize(
+    let permit = authorize(
         &state,
         &caller,
         &rid,
@@ -32,6 +32,7 @@ pub async fn get(
         None,
     )
     .await?;
+    permit.record(&state).await?;
     let rec = state
         .store
         .policy_set()
@@ -69,9 +70,21 @@ pub async fn put(
         None,
     )
     .await?;
-    state.engine.compile(&input.text).map_err(|e| {
-        ApiError::new(ErrorCode::InvalidPolicies).details(json!({ "diagnostics": e.diagnostics }))
+    let candidate = custodian_policy::CedarEngine::new(&input.text, 0).map_err(|e| match e {
+        custodian_policy::EngineInitError::Policies(p) => ApiError::new(ErrorCode::InvalidPolicies)
+            .details(json!({ "diagnostics": p.diagnostics })),
+        custodian_policy::EngineInitError::Schema(_) => ApiError::new(ErrorCode::Internal),
     })?;
+    // A set under which the caller could no longer save policies would lock everyone out
+    // but a database administrator: refuse it.
+    if !candidate
+        .decide(&permit.authorized.request().clone())
+        .allowed
+    {
+        return Err(ApiError::new(ErrorCode::InvalidPolicies).details(json!({ "diagnostics": [
+            "this policy set would deny you policy.write, so nobody could repair it through the API; keep a policy that permits it"
+        ]})));
+    }
     let rec = state
         .store
         .put_policy_set(&input.text, state.clock.now(), permit.draft)
@@ -88,6 +101,48 @@ pub async fn put(
         updated_by: rec.updated_by,
         schema: custodian_policy::SCHEMA.to_owned(),
     }))
+}
+
+/// The sensitivities a field can have.
+pub const SENSITIVITIES: [&str; 4] = ["low", "medium", "high", "special"];
+
+fn identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(x) if x.is_ascii_lowercase())
+        && s.len() <= 64
+        && c.all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
+}
+
+/// Checks the parts of a field resource: identifiers, a dotted category key, a known sensitivity.
+pub fn validate_field_resource(
+    collection: &str,
+    field: &str,
+    category: &str,
+    sensitivity: &str,
+) -> Result<(), ApiError> {
+    let bad = |m: &str| {
+        Err(ApiError::with_message(
+            ErrorCode::InvalidValue,
+            m.to_owned(),
+        ))
+    };
+    if !identifier(collection) {
+        return bad(
+            "resource.collection: lower-case letters, digits and _ (at most 64), starting with a letter",
+        );
+    }
+    if !identifier(field) {
+        return bad(
+            "resource.field: lower-case letters, digits and _ (at most 64), starting with a letter",
+        );
+    }
+    if category.len() > 200 || !category.split('.').all(identifier) {
+        return bad("resource.category: a dotted taxonomy key such as user.contact.email");
+    }
+    if !SENSITIVITIES.contains(&sensitivity) {
+        return bad("resource.sensitivity: one of low, medium, high, special");
+    }
+    Ok(())
 }
 
 /// Explains what the current policies decide for a request, and which policies decide it.
@@ -121,13 +176,36 @@ pub async fn explain(
             field,
             category,
             sensitivity,
-        } => Resource::Field {
-            collection,
-            field,
-            category,
-            sensitivity,
-        },
+        } => {
+            validate_field_resource(&collection, &field, &category, &sensitivity)?;
+            Resource::Field {
+                collection,
+                field,
+                category,
+                sensitivity,
+            }
+        }
     };
+    match (&input.operator_id, &input.role, input.training_current) {
+        (Some(id), None, None) => {
+            check_id(id).map_err(|_| {
+                ApiError::with_message(ErrorCode::InvalidValue, "operator_id: not an id")
+            })?;
+        }
+        (None, Some(_), _) => {}
+        (Some(_), None, Some(_)) => {
+            return Err(ApiError::with_message(
+                ErrorCode::InvalidValue,
+                "training_current goes with role; a named operator's training is looked up",
+            ));
+        }
+        _ => {
+            return Err(ApiError::with_message(
+                ErrorCode::InvalidValue,
+                "give exactly one of operator_id and role",
+            ));
+        }
+    }
     let mut permit = authorize(
         &state,
         &caller,
@@ -137,18 +215,19 @@ pub async fn explain(
         None,
     )
     .await?;
+    if let Some(id) = &input.operator_id {
+        permit.draft.resource = format!("policies:explain:operator:{id}");
+    }
+    // The explanation may concern another operator: the event comes before any lookup.
+    permit.record(&state).await?;
     let now = state.clock.now();
     let principal = match (input.operator_id, input.role) {
-        (Some(id), None) => {
-            check_id(&id).map_err(|_| {
-                ApiError::with_message(ErrorCode::InvalidValue, "operator_id: not an id")
-            })?;
+        (Some(id), _) => {
             let op = state
                 .store
                 .get_operator(&id)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
-            permit.draft.resource = format!("policies:explain:operator:{id}");
             Principal {
                 operator_id: op.id.clone(),
                 role: op.role,
@@ -158,16 +237,10 @@ pub async fn explain(
         (None, Some(role)) => Principal {
             operator_id: "hypothetical".into(),
             role: Role::from(role),
-            training_current: input.training_current,
+            training_current: input.training_current.unwrap_or(false),
         },
-        _ => {
-            return Err(ApiError::with_message(
-                ErrorCode::InvalidValue,
-                "give exactly one of operator_id and role",
-            ));
-        }
+        (None, None) => return Err(ApiError::new(ErrorCode::Internal)),
     };
-    permit.record(&state).await?;
     let d = state.engine.explain(&AccessRequest {
         principal,
         action,
