@@ -7,9 +7,11 @@
 //! - [`random`]: the system CSPRNG.
 
 pub mod apikey;
+pub mod ff1;
 pub mod keyfile;
 pub mod note;
 pub mod random;
+pub mod vault;
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -1,0 +1,619 @@
+//! Field types, and the validation and normalisation of values by type.
+
+use std::net::IpAddr;
+
+/// A national identifier scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NationalIdScheme {
+    /// US Social Security Number.
+    UsSsn,
+    /// UK National Insurance number.
+    UkNino,
+}
+
+/// The type of a vault field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Free text.
+    Text,
+    /// An email address.
+    Email,
+    /// A phone number, stored in E.164.
+    Phone,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An instant, RFC 3339.
+    Datetime,
+    /// A finite number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// A payment card number (Luhn-checked).
+    CardNumber,
+    /// An IBAN (length per country and mod-97 checked).
+    Iban,
+    /// A national identifier of a given scheme.
+    NationalId(NationalIdScheme),
+    /// An IPv4 or IPv6 address.
+    IpAddress,
+}
+
+/// Why a value was refused: the rule it broke. Never holds the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub &'static str);
+
+/// The longest text value accepted, in bytes.
+pub const MAX_TEXT: usize = 64 * 1024;
+
+impl FieldType {
+    /// Validates `raw` and returns its normal form (what is stored, indexed and compared).
+    pub fn normalize(self, raw: &str) -> Result<String, ValueError> {
+        match self {
+            FieldType::Text => text(raw),
+            FieldType::Email => email(raw),
+            FieldType::Phone => phone(raw),
+            FieldType::Date => date(raw),
+            FieldType::Datetime => datetime(raw),
+            FieldType::Number => number(raw),
+            FieldType::Boolean => boolean(raw),
+            FieldType::CardNumber => card(raw),
+            FieldType::Iban => iban(raw),
+            FieldType::NationalId(NationalIdScheme::UsSsn) => us_ssn(raw),
+            FieldType::NationalId(NationalIdScheme::UkNino) => uk_nino(raw),
+            FieldType::IpAddress => ip(raw),
+        }
+    }
+}
+
+fn text(raw: &str) -> Result<String, ValueError> {
+    if raw.len() > MAX_TEXT {
+        return Err(ValueError("text: longer than 65536 bytes"));
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Err(ValueError("text: contains a control character"));
+    }
+    Ok(raw.to_owned())
+}
+
+fn email(raw: &str) -> Result<String, ValueError> {
+    let v = raw.trim();
+    if v.len() > 254 {
+        return Err(ValueError("email: longer than 254 characters"));
+    }
+    let Some((local, domain)) = v.rsplit_once('@') else {
+        return Err(ValueError("email: must have the form local@domain"));
+    };
+    if local.is_empty() || local.len() > 64 {
+        return Err(ValueError(
+            "email: the local part must have 1 to 64 characters",
+        ));
+    }
+    if local.chars().any(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '@' | '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | '\\' | ']'
+            )
+    }) || local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+    {
+        return Err(ValueError(
+            "email: the local part has a character or dot placement that is not allowed",
+        ));
+    }
+    let domain = domain.to_ascii_lowercase();
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.len() > 63
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+    {
+        return Err(ValueError(
+            "email: the domain must be dot-separated labels of letters, digits and hyphens",
+        ));
+    }
+    Ok(format!("{local}@{domain}"))
+}
+
+fn phone(raw: &str) -> Result<String, ValueError> {
+    let v = raw.trim();
+    let Some(rest) = v.strip_prefix('+') else {
+        return Err(ValueError(
+            "phone: must be in international form, starting with + and the country code",
+        ));
+    };
+    let mut digits = String::with_capacity(15);
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => {
+                return Err(ValueError(
+                    "phone: may hold only digits, spaces, dots, hyphens and parentheses",
+                ));
+            }
+        }
+    }
+    if !(8..=15).contains(&digits.len()) {
+        return Err(ValueError("phone: E.164 numbers have 8 to 15 digits"));
+    }
+    if digits.starts_with('0') {
+        return Err(ValueError("phone: country codes do not start with 0"));
+    }
+    Ok(format!("+{digits}"))
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn date(raw: &str) -> Result<String, ValueError> {
+    let v = raw.trim();
+    let b = v.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return Err(ValueError("date: must be YYYY-MM-DD"));
+    }
+    let y: i32 = v[..4]
+        .parse()
+        .map_err(|_| ValueError("date: must be YYYY-MM-DD"))?;
+    let m: u32 = v[5..7]
+        .parse()
+        .map_err(|_| ValueError("date: must be YYYY-MM-DD"))?;
+    let d: u32 = v[8..]
+        .parse()
+        .map_err(|_| ValueError("date: must be YYYY-MM-DD"))?;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || y == 0 {
+        return Err(ValueError("date: no such calendar day"));
+    }
+    Ok(v.to_owned())
+}
+
+fn datetime(raw: &str) -> Result<String, ValueError> {
+    let t: jiff::Timestamp = raw.trim().parse().map_err(|_| {
+        ValueError("datetime: must be RFC 3339 with an offset, e.g. 2026-01-31T12:00:00Z")
+    })?;
+    Ok(t.to_string())
+}
+
+fn number(raw: &str) -> Result<String, ValueError> {
+    let v = raw.trim();
+    let n: f64 = v.parse().map_err(|_| ValueError("number: not a number"))?;
+    if !n.is_finite() || v.eq_ignore_ascii_case("inf") || v.to_ascii_lowercase().contains("nan") {
+        return Err(ValueError("number: must be finite"));
+    }
+    Ok(n.to_string())
+}
+
+fn boolean(raw: &str) -> Result<String, ValueError> {
+    match raw.trim() {
+        "true" => Ok("true".into()),
+        "false" => Ok("false".into()),
+        _ => Err(ValueError("boolean: must be true or false")),
+    }
+}
+
+fn digits_only(raw: &str, allowed_separators: &[char]) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.trim().chars() {
+        if c.is_ascii_digit() {
+            out.push(c);
+        } else if !allowed_separators.contains(&c) {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Whether a digit string passes the Luhn check.
+pub fn luhn_valid(digits: &str) -> bool {
+    let mut sum = 0u32;
+    for (i, c) in digits.bytes().rev().enumerate() {
+        let mut d = u32::from(c - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    !digits.is_empty() && sum.is_multiple_of(10)
+}
+
+fn card(raw: &str) -> Result<String, ValueError> {
+    let d = digits_only(raw, &[' ', '-']).ok_or(ValueError(
+        "card_number: may hold only digits, spaces and hyphens",
+    ))?;
+    if !(12..=19).contains(&d.len()) {
+        return Err(ValueError("card_number: must have 12 to 19 digits"));
+    }
+    if !luhn_valid(&d) {
+        return Err(ValueError("card_number: fails the Luhn check"));
+    }
+    Ok(d)
+}
+
+/// IBAN lengths per country (ISO 13616 registry, as published by SWIFT).
+const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BI", 27),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DJ", 27),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FK", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("LY", 25),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MN", 20),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NI", 28),
+    ("NL", 18),
+    ("NO", 15),
+    ("OM", 23),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("RU", 33),
+    ("SA", 24),
+    ("SC", 31),
+    ("SD", 18),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("SO", 23),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
+    ("YE", 30),
+];
+
+fn iban(raw: &str) -> Result<String, ValueError> {
+    let v: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if !v.bytes().all(|b| b.is_ascii_alphanumeric()) || v.len() < 4 {
+        return Err(ValueError(
+            "iban: must be a country code, two check digits and the account letters and digits",
+        ));
+    }
+    let country = &v[..2];
+    let Some((_, len)) = IBAN_LENGTHS.iter().find(|(c, _)| *c == country) else {
+        return Err(ValueError("iban: unknown country code"));
+    };
+    if v.len() != *len {
+        return Err(ValueError("iban: wrong length for its country"));
+    }
+    if !v[2..4].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ValueError("iban: the check digits must be digits"));
+    }
+    // ISO 7064 mod 97-10 over the rearranged string, letters as 10..35, computed piecewise.
+    let mut rem = 0u32;
+    for b in v[4..].bytes().chain(v[..4].bytes()) {
+        let n = if b.is_ascii_digit() {
+            u32::from(b - b'0')
+        } else {
+            u32::from(b - b'A') + 10
+        };
+        rem = if n >= 10 {
+            (rem * 100 + n) % 97
+        } else {
+            (rem * 10 + n) % 97
+        };
+    }
+    if rem != 1 {
+        return Err(ValueError("iban: fails the mod-97 check"));
+    }
+    Ok(v)
+}
+
+fn us_ssn(raw: &str) -> Result<String, ValueError> {
+    let d = digits_only(raw, &['-', ' '])
+        .ok_or(ValueError("national_id.us_ssn: must be ###-##-####"))?;
+    if d.len() != 9 {
+        return Err(ValueError("national_id.us_ssn: must have 9 digits"));
+    }
+    let (area, group, serial) = (&d[..3], &d[3..5], &d[5..]);
+    if area == "000" || area == "666" || area.starts_with('9') {
+        return Err(ValueError(
+            "national_id.us_ssn: the area number is never issued",
+        ));
+    }
+    if group == "00" || serial == "0000" {
+        return Err(ValueError(
+            "national_id.us_ssn: the group or serial number is never issued",
+        ));
+    }
+    Ok(format!("{area}-{group}-{serial}"))
+}
+
+fn uk_nino(raw: &str) -> Result<String, ValueError> {
+    let v: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    let b = v.as_bytes();
+    if b.len() != 9
+        || !b[..2].iter().all(u8::is_ascii_uppercase)
+        || !b[2..8].iter().all(u8::is_ascii_digit)
+    {
+        return Err(ValueError(
+            "national_id.uk_nino: must be two letters, six digits and a letter A to D",
+        ));
+    }
+    if !matches!(b[8], b'A'..=b'D') {
+        return Err(ValueError(
+            "national_id.uk_nino: the suffix must be A, B, C or D",
+        ));
+    }
+    if b"DFIQUV".contains(&b[0]) || b"DFIOQUV".contains(&b[1]) {
+        return Err(ValueError(
+            "national_id.uk_nino: the prefix uses a letter that is never issued",
+        ));
+    }
+    if ["BG", "GB", "KN", "NK", "NT", "TN", "ZZ"].contains(&&v[..2]) {
+        return Err(ValueError(
+            "national_id.uk_nino: the prefix is never issued",
+        ));
+    }
+    Ok(v)
+}
+
+fn ip(raw: &str) -> Result<String, ValueError> {
+    raw.trim()
+        .parse::<IpAddr>()
+        .map(|ip| ip.to_canonical().to_string())
+        .map_err(|_| ValueError("ip_address: not an IPv4 or IPv6 address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(t: FieldType, raw: &str, want: &str) {
+        assert_eq!(t.normalize(raw).as_deref(), Ok(want), "{t:?} {raw:?}");
+    }
+
+    fn bad(t: FieldType, raw: &str) {
+        let e = t.normalize(raw).expect_err(raw);
+        if raw.trim().len() >= 3 {
+            assert!(!e.0.contains(raw.trim()), "the error echoes the value: {e}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        ok(
+            FieldType::Email,
+            " Jane.Doe+x@Example.COM ",
+            "Jane.Doe+x@example.com",
+        );
+        for b in [
+            "",
+            "jane",
+            "@example.com",
+            "jane@",
+            "jane@example",
+            "ja ne@example.com",
+            "jane@exa_mple.com",
+            ".jane@example.com",
+            "ja..ne@example.com",
+            "jane@-example.com",
+            "jane@example..com",
+        ] {
+            bad(FieldType::Email, b);
+        }
+    }
+
+    #[test]
+    fn phones_normalise_to_e164() {
+        ok(FieldType::Phone, "+44 20 7946 0958", "+442079460958");
+        ok(FieldType::Phone, "+1 (415) 555-0132", "+14155550132");
+        for b in [
+            "020 7946 0958",
+            "+12",
+            "+0123456789",
+            "+44 20 7946 0958 ext 2",
+            "+1234567890123456",
+        ] {
+            bad(FieldType::Phone, b);
+        }
+    }
+
+    #[test]
+    fn cards_are_luhn_checked() {
+        ok(
+            FieldType::CardNumber,
+            "4111 1111 1111 1111",
+            "4111111111111111",
+        );
+        ok(
+            FieldType::CardNumber,
+            "5500-0000-0000-0004",
+            "5500000000000004",
+        );
+        for b in ["4111 1111 1111 1112", "4111", "4111x111111111111", ""] {
+            bad(FieldType::CardNumber, b);
+        }
+    }
+
+    #[test]
+    fn ibans_check_length_and_mod_97() {
+        ok(
+            FieldType::Iban,
+            "GB82 WEST 1234 5698 7654 32",
+            "GB82WEST12345698765432",
+        );
+        ok(
+            FieldType::Iban,
+            "de89370400440532013000",
+            "DE89370400440532013000",
+        );
+        ok(FieldType::Iban, "NO9386011117947", "NO9386011117947");
+        for b in [
+            "GB82 WEST 1234 5698 7654 33",
+            "GB82WEST123456987654",
+            "XX82WEST12345698765432",
+            "GB8XWEST12345698765432",
+            "GB82-WEST",
+        ] {
+            bad(FieldType::Iban, b);
+        }
+    }
+
+    #[test]
+    fn ssns_exclude_ranges_never_issued() {
+        let ssn = FieldType::NationalId(NationalIdScheme::UsSsn);
+        ok(ssn, "123-45-6789", "123-45-6789");
+        ok(ssn, "123456789", "123-45-6789");
+        for b in [
+            "000-12-3456",
+            "666-12-3456",
+            "900-12-3456",
+            "123-00-4567",
+            "123-45-0000",
+            "12-345-678",
+            "123-45-678a",
+        ] {
+            bad(ssn, b);
+        }
+    }
+
+    #[test]
+    fn ninos_follow_the_issuing_rules() {
+        let nino = FieldType::NationalId(NationalIdScheme::UkNino);
+        ok(nino, "ab 12 34 56 c", "AB123456C");
+        for b in [
+            "AB123456E",
+            "DA123456A",
+            "AO123456A",
+            "GB123456A",
+            "AB12345C",
+            "A1123456C",
+        ] {
+            bad(nino, b);
+        }
+    }
+
+    #[test]
+    fn dates_and_times() {
+        ok(FieldType::Date, "2024-02-29", "2024-02-29");
+        for b in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "01/02/2024",
+            "0000-01-01",
+            "2024-04-31",
+        ] {
+            bad(FieldType::Date, b);
+        }
+        ok(
+            FieldType::Datetime,
+            "2026-01-31T12:00:00+01:00",
+            "2026-01-31T11:00:00Z",
+        );
+        bad(FieldType::Datetime, "2026-01-31 12:00");
+    }
+
+    #[test]
+    fn numbers_booleans_ips_and_text() {
+        ok(FieldType::Number, " 42.50 ", "42.5");
+        for b in ["NaN", "inf", "1e400", "forty"] {
+            bad(FieldType::Number, b);
+        }
+        ok(FieldType::Boolean, "true", "true");
+        bad(FieldType::Boolean, "yes");
+        ok(FieldType::IpAddress, "::ffff:192.0.2.1", "192.0.2.1");
+        ok(FieldType::IpAddress, "2001:DB8::1", "2001:db8::1");
+        bad(FieldType::IpAddress, "300.1.1.1");
+        ok(FieldType::Text, "line one\nline two", "line one\nline two");
+        bad(FieldType::Text, "bell\u{7}");
+        assert!(
+            FieldType::Text
+                .normalize(&"x".repeat(MAX_TEXT + 1))
+                .is_err()
+        );
+    }
+}
