@@ -9,6 +9,7 @@ pub mod audit;
 pub mod clock;
 pub mod operator;
 pub mod ports;
+pub mod taxonomy;
 pub mod vault;
 
 pub use jiff;

@@ -4,4 +4,5 @@
 //! it can go into an API error as it is.
 
 pub mod mask;
+pub mod schema;
 pub mod value;

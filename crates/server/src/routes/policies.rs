@@ -136,8 +136,10 @@ pub fn validate_field_resource(
             "resource.field: lower-case letters, digits and _ (at most 64), starting with a letter",
         );
     }
-    if category.len() > 200 || !category.split('.').all(identifier) {
-        return bad("resource.category: a dotted taxonomy key such as user.contact.email");
+    if !custodian_core::taxonomy::contains(custodian_core::taxonomy::Kind::DataCategory, category) {
+        return bad(
+            "resource.category: not a data category of the taxonomy (e.g. user.contact.email)",
+        );
     }
     if !SENSITIVITIES.contains(&sensitivity) {
         return bad("resource.sensitivity: one of low, medium, high, special");
