@@ -12,6 +12,8 @@ use jiff::Timestamp;
 
 use crate::audit::{AuditDraft, AuditEvent, AuditHead, Hash};
 use crate::operator::{ApiKey, Operator};
+use crate::vault::record::{Erased, IndexEntry, Record, StoredCollection, SubjectKey};
+use crate::vault::schema::CollectionSchema;
 
 /// What went wrong in a store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,4 +147,66 @@ pub trait Store: Send + Sync {
         &self,
         coords: &[(u32, u64)],
     ) -> Result<HashMap<(u32, u64), Hash>, StoreError>;
+
+    /// Declares a collection (`expected_version` none) or replaces its schema (`Some` of the
+    /// version that was read, checked against changes made meanwhile); returns the new version.
+    /// [`StoreError::Conflict`]`("collection_exists")` or `("version")` otherwise.
+    async fn put_collection(
+        &self,
+        schema: &CollectionSchema,
+        expected_version: Option<i64>,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<i64, StoreError>;
+    /// One collection.
+    async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError>;
+    /// All collections, by name.
+    async fn list_collections(&self) -> Result<Vec<StoredCollection>, StoreError>;
+    /// Whether the collection holds any record.
+    async fn collection_has_records(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// A subject's wrapped data key.
+    async fn subject_key(&self, subject_id: &str) -> Result<Option<SubjectKey>, StoreError>;
+    /// Stores a record, its blind indexes and (for a subject's first record) its new key, in one
+    /// transaction. [`StoreError::Conflict`]`("subject_key")` when `new_key` is given but the
+    /// subject has a key already, or is not given and the subject has no key of the record's
+    /// version (erased meanwhile, or a concurrent first write won): re-read the key and retry.
+    async fn insert_record(
+        &self,
+        record: &Record,
+        new_key: Option<&SubjectKey>,
+        indexes: &[IndexEntry],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// One record with its cells.
+    async fn get_record(&self, collection: &str, id: &str) -> Result<Option<Record>, StoreError>;
+    /// Records whose `field` has blind index `index`, ordered by id, after `after`.
+    async fn find_records(
+        &self,
+        collection: &str,
+        field: &str,
+        index: &[u8],
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, StoreError>;
+    /// Every record of a subject, across collections.
+    async fn subject_records(&self, subject_id: &str) -> Result<Vec<Record>, StoreError>;
+    /// Deletes one record and its indexes; [`StoreError::NotFound`] if there is none.
+    async fn delete_record(
+        &self,
+        collection: &str,
+        id: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Crypto-shreds a subject: destroys its data key, deletes its records and indexes, and
+    /// appends its pseudonym to the erasure ledger, in one transaction.
+    async fn erase_subject(
+        &self,
+        subject_id: &str,
+        pseudonym: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Erased, StoreError>;
+    /// The erasure ledger: pseudonyms and times, oldest first.
+    async fn erasure_ledger(&self) -> Result<Vec<(String, Timestamp)>, StoreError>;
 }

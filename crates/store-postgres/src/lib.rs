@@ -3,6 +3,7 @@
 //! Audit appends lock the single `audit_head` row (`SELECT ... FOR UPDATE`) inside the
 //! transaction of the change they record, so every process extends one chain and one tree.
 
+mod vault;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,6 +13,8 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
+use custodian_core::vault::record::{Erased, IndexEntry, Record, StoredCollection, SubjectKey};
+use custodian_core::vault::schema::CollectionSchema;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, query};
 
@@ -542,5 +545,165 @@ impl Store for PostgresStore {
             }
         }
         Ok(out)
+    }
+
+    async fn put_collection(
+        &self,
+        schema: &CollectionSchema,
+        expected_version: Option<i64>,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        append_in(&mut tx, audit).await?;
+        let v = vault::put_collection(&mut tx, schema, expected_version, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(v)
+    }
+
+    async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {
+        query("SELECT * FROM vault_collections WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(vault::collection_from)
+            .transpose()
+    }
+
+    async fn list_collections(&self) -> Result<Vec<StoredCollection>, StoreError> {
+        query("SELECT * FROM vault_collections ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(vault::collection_from)
+            .collect()
+    }
+
+    async fn collection_has_records(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(
+            query("SELECT 1 FROM vault_records WHERE collection = $1 LIMIT 1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?
+                .is_some(),
+        )
+    }
+
+    async fn subject_key(&self, subject_id: &str) -> Result<Option<SubjectKey>, StoreError> {
+        query("SELECT * FROM vault_subject_keys WHERE subject_id = $1")
+            .bind(subject_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(vault::subject_key_from)
+            .transpose()
+    }
+
+    async fn insert_record(
+        &self,
+        record: &Record,
+        new_key: Option<&SubjectKey>,
+        indexes: &[IndexEntry],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let ev = append_in(&mut tx, audit).await?;
+        vault::insert_record(&mut tx, record, new_key, indexes).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn get_record(&self, collection: &str, id: &str) -> Result<Option<Record>, StoreError> {
+        let rows = query("SELECT * FROM vault_records WHERE collection = $1 AND id = $2")
+            .bind(collection)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(vault::with_cells(&self.pool, rows)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn find_records(
+        &self,
+        collection: &str,
+        field: &str,
+        index: &[u8],
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, StoreError> {
+        let rows = query(
+            "SELECT r.* FROM vault_index i JOIN vault_records r ON r.id = i.record_id \
+             WHERE i.collection = $1 AND i.field = $2 AND i.idx = $3 AND ($4::text IS NULL OR r.id > $4) \
+             ORDER BY r.id LIMIT $5",
+        )
+        .bind(collection)
+        .bind(field)
+        .bind(index)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        vault::with_cells(&self.pool, rows).await
+    }
+
+    async fn subject_records(&self, subject_id: &str) -> Result<Vec<Record>, StoreError> {
+        let rows =
+            query("SELECT * FROM vault_records WHERE subject_id = $1 ORDER BY collection, id")
+                .bind(subject_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        vault::with_cells(&self.pool, rows).await
+    }
+
+    async fn delete_record(
+        &self,
+        collection: &str,
+        id: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let ev = append_in(&mut tx, audit).await?;
+        vault::delete_record(&mut tx, collection, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn erase_subject(
+        &self,
+        subject_id: &str,
+        pseudonym: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Erased, StoreError> {
+        let mut tx = self.begin().await?;
+        append_in(&mut tx, audit).await?;
+        let erased = vault::erase_subject(&mut tx, subject_id, pseudonym, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(erased)
+    }
+
+    async fn erasure_ledger(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        query("SELECT pseudonym, erased_at FROM vault_erasure_ledger ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(backend)?,
+                    ts(r.try_get(1).map_err(backend)?)?,
+                ))
+            })
+            .collect()
     }
 }

@@ -4,6 +4,7 @@
 //! (group commit: one `BEGIN IMMEDIATE` transaction, a savepoint per write, one fsync); reads
 //! use a separate pool. A write is acknowledged only after its transaction has committed.
 
+mod vault;
 mod writer;
 
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
+use custodian_core::vault::record::{Erased, IndexEntry, Record, StoredCollection, SubjectKey};
+use custodian_core::vault::schema::CollectionSchema;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -586,5 +589,182 @@ impl Store for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    async fn put_collection(
+        &self,
+        schema: &CollectionSchema,
+        expected_version: Option<i64>,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<i64, StoreError> {
+        let schema = schema.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    append_in(&mut *tx, audit).await?;
+                    vault::put_collection(&mut *tx, &schema, expected_version, at).await
+                })
+            })
+            .await
+    }
+
+    async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {
+        query("SELECT * FROM vault_collections WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(vault::collection_from)
+            .transpose()
+    }
+
+    async fn list_collections(&self) -> Result<Vec<StoredCollection>, StoreError> {
+        query("SELECT * FROM vault_collections ORDER BY name")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(vault::collection_from)
+            .collect()
+    }
+
+    async fn collection_has_records(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(
+            query("SELECT 1 FROM vault_records WHERE collection = ? LIMIT 1")
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(backend)?
+                .is_some(),
+        )
+    }
+
+    async fn subject_key(&self, subject_id: &str) -> Result<Option<SubjectKey>, StoreError> {
+        query("SELECT * FROM vault_subject_keys WHERE subject_id = ?")
+            .bind(subject_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(vault::subject_key_from)
+            .transpose()
+    }
+
+    async fn insert_record(
+        &self,
+        record: &Record,
+        new_key: Option<&SubjectKey>,
+        indexes: &[IndexEntry],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let (record, new_key, indexes) = (record.clone(), new_key.cloned(), indexes.to_vec());
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let ev = append_in(&mut *tx, audit).await?;
+                    vault::insert_record(&mut *tx, &record, new_key.as_ref(), &indexes).await?;
+                    Ok(ev)
+                })
+            })
+            .await
+    }
+
+    async fn get_record(&self, collection: &str, id: &str) -> Result<Option<Record>, StoreError> {
+        let rows = query("SELECT * FROM vault_records WHERE collection = ? AND id = ?")
+            .bind(collection)
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        Ok(vault::with_cells(&self.reader, rows)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn find_records(
+        &self,
+        collection: &str,
+        field: &str,
+        index: &[u8],
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, StoreError> {
+        let rows = query(
+            "SELECT r.* FROM vault_index i JOIN vault_records r ON r.id = i.record_id              WHERE i.collection = ? AND i.field = ? AND i.idx = ? AND (? IS NULL OR r.id > ?)              ORDER BY r.id LIMIT ?",
+        )
+        .bind(collection)
+        .bind(field)
+        .bind(index)
+        .bind(after)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        vault::with_cells(&self.reader, rows).await
+    }
+
+    async fn subject_records(&self, subject_id: &str) -> Result<Vec<Record>, StoreError> {
+        let rows =
+            query("SELECT * FROM vault_records WHERE subject_id = ? ORDER BY collection, id")
+                .bind(subject_id)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(backend)?;
+        vault::with_cells(&self.reader, rows).await
+    }
+
+    async fn delete_record(
+        &self,
+        collection: &str,
+        id: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let (collection, id) = (collection.to_owned(), id.to_owned());
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let ev = append_in(&mut *tx, audit).await?;
+                    vault::delete_record(&mut *tx, &collection, &id).await?;
+                    Ok(ev)
+                })
+            })
+            .await
+    }
+
+    async fn erase_subject(
+        &self,
+        subject_id: &str,
+        pseudonym: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Erased, StoreError> {
+        let (subject_id, pseudonym) = (subject_id.to_owned(), pseudonym.to_owned());
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    append_in(&mut *tx, audit).await?;
+                    vault::erase_subject(&mut *tx, &subject_id, &pseudonym, at).await
+                })
+            })
+            .await
+    }
+
+    async fn erasure_ledger(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        query("SELECT pseudonym, erased_at FROM vault_erasure_ledger ORDER BY seq")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(backend)?,
+                    ts(r.try_get(1).map_err(backend)?)?,
+                ))
+            })
+            .collect()
     }
 }

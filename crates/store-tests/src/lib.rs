@@ -14,6 +14,9 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, ChainVerifier, Decision, merkle};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store, StoreError};
+use custodian_core::vault::record::{Cell, IndexEntry, Record, SubjectKey};
+use custodian_core::vault::schema::{CollectionSchema, FieldSpec, Sensitivity, Tokenization};
+use custodian_core::vault::value::FieldType;
 
 /// Expands to one `#[tokio::test]` per conformance test, each on a fresh store from `$fresh`.
 #[macro_export]
@@ -22,7 +25,8 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@tests $fresh;
             initialize_once, operators, api_keys, policy_versions, audit_log_and_proofs,
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
-            concurrent_failures_roll_back_alone);
+            concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
+            vault_subject_keys_are_race_safe, vault_erasure);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -358,4 +362,368 @@ pub async fn concurrent_failures_roll_back_alone(s: Arc<dyn Store>) {
     for e in &events {
         v.push(e).expect("verifies");
     }
+}
+
+fn collection(name: &str) -> CollectionSchema {
+    let f = |n: &str, t, c: &str, searchable| FieldSpec {
+        name: n.into(),
+        field_type: t,
+        category: c.into(),
+        sensitivity: Sensitivity::Medium,
+        required: false,
+        searchable,
+        tokenization: Tokenization::None,
+    };
+    CollectionSchema {
+        name: name.into(),
+        fields: vec![
+            f("email", FieldType::Email, "user.contact.email", true),
+            f(
+                "phone",
+                FieldType::Phone,
+                "user.contact.phone_number",
+                false,
+            ),
+        ],
+    }
+}
+
+fn subject_key(subject: &str) -> SubjectKey {
+    SubjectKey {
+        subject_id: subject.into(),
+        key_version: 1,
+        kek_id: "kek-1".into(),
+        wrapped_dek: vec![9; 60],
+        created_at: t(3),
+    }
+}
+
+fn record(id: &str, collection: &str, subject: &str) -> Record {
+    Record {
+        id: id.into(),
+        collection: collection.into(),
+        subject_id: subject.into(),
+        key_version: 1,
+        cells: vec![
+            Cell {
+                field: "email".into(),
+                ciphertext: format!("sealed-email-{id}").into_bytes(),
+            },
+            Cell {
+                field: "phone".into(),
+                ciphertext: format!("sealed-phone-{id}").into_bytes(),
+            },
+        ],
+        created_at: t(4),
+        updated_at: t(4),
+    }
+}
+
+fn index(v: u8) -> Vec<IndexEntry> {
+    vec![IndexEntry {
+        field: "email".into(),
+        index: vec![v; 16],
+    }]
+}
+
+/// Collections are declared once, then changed only from the version that was read.
+pub async fn vault_collections(s: Arc<dyn Store>) {
+    let c = collection("customers");
+    assert_eq!(
+        s.put_collection(&c, None, t(1), draft("collection.write"))
+            .await,
+        Ok(1)
+    );
+    assert_eq!(
+        s.put_collection(&c, None, t(1), draft("collection.write"))
+            .await,
+        Err(StoreError::Conflict("collection_exists"))
+    );
+    let mut changed = c.clone();
+    changed.fields[1].sensitivity = Sensitivity::High;
+    assert_eq!(
+        s.put_collection(&changed, Some(1), t(2), draft("collection.write"))
+            .await,
+        Ok(2)
+    );
+    assert_eq!(
+        s.put_collection(&changed, Some(1), t(2), draft("collection.write"))
+            .await,
+        Err(StoreError::Conflict("version")),
+        "a change from a stale version is refused"
+    );
+    let stored = s
+        .get_collection("customers")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(stored.schema, changed);
+    assert_eq!(
+        (stored.version, stored.created_at, stored.updated_at),
+        (2, t(1), t(2))
+    );
+    s.put_collection(&collection("leads"), None, t(1), draft("collection.write"))
+        .await
+        .expect("put");
+    let names: Vec<String> = s
+        .list_collections()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.schema.name)
+        .collect();
+    assert_eq!(names, ["customers", "leads"]);
+    assert_eq!(s.get_collection("nope").await, Ok(None));
+    assert_eq!(s.collection_has_records("customers").await, Ok(false));
+    assert_eq!(
+        s.audit_head().await.expect("head").size,
+        3,
+        "failed changes leave no event"
+    );
+}
+
+/// Records keep their sealed cells; blind indexes find them; deletion removes both.
+pub async fn vault_records_and_search(s: Arc<dyn Store>) {
+    for c in ["customers", "leads"] {
+        s.put_collection(&collection(c), None, t(1), draft("collection.write"))
+            .await
+            .expect("put");
+    }
+    let k = subject_key("subj-1");
+    s.insert_record(
+        &record("r1", "customers", "subj-1"),
+        Some(&k),
+        &index(1),
+        draft("data.write"),
+    )
+    .await
+    .expect("first");
+    s.insert_record(
+        &record("r2", "customers", "subj-1"),
+        None,
+        &index(1),
+        draft("data.write"),
+    )
+    .await
+    .expect("second");
+    s.insert_record(
+        &record("r3", "leads", "subj-1"),
+        None,
+        &index(1),
+        draft("data.write"),
+    )
+    .await
+    .expect("third");
+    s.insert_record(
+        &record("r4", "customers", "subj-2"),
+        Some(&subject_key("subj-2")),
+        &index(2),
+        draft("data.write"),
+    )
+    .await
+    .expect("other subject");
+    assert_eq!(s.subject_key("subj-1").await, Ok(Some(k)));
+    assert_eq!(s.collection_has_records("customers").await, Ok(true));
+    assert_eq!(
+        s.get_record("customers", "r1").await,
+        Ok(Some(record("r1", "customers", "subj-1")))
+    );
+    assert_eq!(
+        s.get_record("leads", "r1").await,
+        Ok(None),
+        "records are found in their own collection only"
+    );
+
+    let found = s
+        .find_records("customers", "email", &[1; 16], None, 10)
+        .await
+        .expect("find");
+    assert_eq!(
+        found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2"]
+    );
+    assert_eq!(found[1], record("r2", "customers", "subj-1"));
+    let page = s
+        .find_records("customers", "email", &[1; 16], Some("r1"), 10)
+        .await
+        .expect("page");
+    assert_eq!(
+        page.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r2"]
+    );
+    assert_eq!(
+        s.find_records("customers", "email", &[1; 16], None, 1)
+            .await
+            .expect("limit")
+            .len(),
+        1
+    );
+    assert!(
+        s.find_records("customers", "phone", &[1; 16], None, 10)
+            .await
+            .expect("find")
+            .is_empty()
+    );
+    let all = s.subject_records("subj-1").await.expect("subject");
+    assert_eq!(
+        all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2", "r3"]
+    );
+
+    s.delete_record("customers", "r1", draft("data.delete"))
+        .await
+        .expect("delete");
+    assert_eq!(s.get_record("customers", "r1").await, Ok(None));
+    assert_eq!(
+        s.find_records("customers", "email", &[1; 16], None, 10)
+            .await
+            .expect("find")
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.delete_record("customers", "r1", draft("data.delete"))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        s.delete_record("leads", "r2", draft("data.delete")).await,
+        Err(StoreError::NotFound)
+    );
+    let mut v = ChainVerifier::new();
+    for e in &s.audit_events(0, 1000).await.expect("events") {
+        v.push(e).expect("verifies");
+    }
+}
+
+/// Two first writes for one subject cannot both store a key: the loser is told to retry.
+pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
+    s.put_collection(
+        &collection("customers"),
+        None,
+        t(1),
+        draft("collection.write"),
+    )
+    .await
+    .expect("put");
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut k = subject_key("subj-race");
+                k.wrapped_dek = vec![i as u8; 60];
+                s.insert_record(
+                    &record(&format!("r{i}"), "customers", "subj-race"),
+                    Some(&k),
+                    &[],
+                    draft("data.write"),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for r in futures::future::join_all(tasks).await {
+        match r.expect("task") {
+            Ok(_) => won += 1,
+            Err(e) => assert_eq!(e, StoreError::Conflict("subject_key")),
+        }
+    }
+    assert_eq!(won, 1, "exactly one first write stores its key");
+    assert_eq!(
+        s.subject_records("subj-race").await.expect("records").len(),
+        1,
+        "losers wrote nothing"
+    );
+    // A record without a key of its version is refused.
+    assert_eq!(
+        s.insert_record(
+            &record("rx", "customers", "subj-none"),
+            None,
+            &[],
+            draft("data.write")
+        )
+        .await,
+        Err(StoreError::Conflict("subject_key"))
+    );
+}
+
+/// Erasure destroys the key, the records and the indexes, and leaves a pseudonym in the ledger.
+pub async fn vault_erasure(s: Arc<dyn Store>) {
+    s.put_collection(
+        &collection("customers"),
+        None,
+        t(1),
+        draft("collection.write"),
+    )
+    .await
+    .expect("put");
+    s.insert_record(
+        &record("r1", "customers", "subj-1"),
+        Some(&subject_key("subj-1")),
+        &index(1),
+        draft("data.write"),
+    )
+    .await
+    .expect("insert");
+    s.insert_record(
+        &record("r2", "customers", "subj-1"),
+        None,
+        &index(1),
+        draft("data.write"),
+    )
+    .await
+    .expect("insert");
+    s.insert_record(
+        &record("r3", "customers", "subj-2"),
+        Some(&subject_key("subj-2")),
+        &index(1),
+        draft("data.write"),
+    )
+    .await
+    .expect("insert");
+    let erased = s
+        .erase_subject("subj-1", "pseudo-1", t(9), draft("data.erase"))
+        .await
+        .expect("erase");
+    assert_eq!((erased.records, erased.key_destroyed), (2, true));
+    assert_eq!(s.subject_key("subj-1").await, Ok(None));
+    assert!(
+        s.subject_records("subj-1")
+            .await
+            .expect("records")
+            .is_empty()
+    );
+    let left = s
+        .find_records("customers", "email", &[1; 16], None, 10)
+        .await
+        .expect("find");
+    assert_eq!(
+        left.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r3"],
+        "only the other subject's index remains"
+    );
+    assert_eq!(
+        s.insert_record(
+            &record("r9", "customers", "subj-1"),
+            None,
+            &[],
+            draft("data.write")
+        )
+        .await,
+        Err(StoreError::Conflict("subject_key")),
+        "nothing can be written under a destroyed key"
+    );
+    let again = s
+        .erase_subject("subj-1", "pseudo-1", t(10), draft("data.erase"))
+        .await
+        .expect("erase again");
+    assert_eq!((again.records, again.key_destroyed), (0, false));
+    assert_eq!(
+        s.erasure_ledger().await.expect("ledger"),
+        vec![
+            ("pseudo-1".to_owned(), t(9)),
+            ("pseudo-1".to_owned(), t(10))
+        ]
+    );
 }

@@ -4,5 +4,6 @@
 //! it can go into an API error as it is.
 
 pub mod mask;
+pub mod record;
 pub mod schema;
 pub mod value;

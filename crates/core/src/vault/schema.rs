@@ -99,23 +99,7 @@ impl FieldType {
 
     /// Parses [`FieldType::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        use FieldType::*;
-        [
-            Text,
-            Email,
-            Phone,
-            Date,
-            Datetime,
-            Number,
-            Boolean,
-            CardNumber,
-            Iban,
-            NationalId(NationalIdScheme::UsSsn),
-            NationalId(NationalIdScheme::UkNino),
-            IpAddress,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
+        FieldType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
     /// Whether normalised values are all decimal digits (after dropping separators), so FF1
@@ -285,9 +269,87 @@ impl CollectionSchema {
     }
 }
 
+impl CollectionSchema {
+    /// A line-based encoding for storage: one field per line, tab-separated
+    /// (`name type category sensitivity required searchable tokenization`). Names and keys
+    /// never hold tabs or newlines, so the encoding is unambiguous.
+    pub fn encode_fields(&self) -> String {
+        self.fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    f.name,
+                    f.field_type.as_str(),
+                    f.category,
+                    f.sensitivity.as_str(),
+                    f.required,
+                    f.searchable,
+                    f.tokenization.as_str()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Decodes [`CollectionSchema::encode_fields`]; `None` if the text is not such an encoding.
+    pub fn decode(name: &str, fields: &str) -> Option<Self> {
+        let parse_bool = |s: &str| match s {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        };
+        let fields = fields
+            .lines()
+            .map(|line| {
+                let p: Vec<&str> = line.split('\t').collect();
+                let [
+                    name,
+                    t,
+                    category,
+                    sensitivity,
+                    required,
+                    searchable,
+                    tokenization,
+                ] = p.as_slice()
+                else {
+                    return None;
+                };
+                Some(FieldSpec {
+                    name: (*name).to_owned(),
+                    field_type: FieldType::parse(t)?,
+                    category: (*category).to_owned(),
+                    sensitivity: Sensitivity::parse(sensitivity)?,
+                    required: parse_bool(required)?,
+                    searchable: parse_bool(searchable)?,
+                    tokenization: Tokenization::parse(tokenization)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            name: name.to_owned(),
+            fields,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_storage_encoding_round_trips_and_rejects_garbage() {
+        let s = customers();
+        assert_eq!(
+            CollectionSchema::decode("customers", &s.encode_fields()),
+            Some(s)
+        );
+        assert_eq!(CollectionSchema::decode("c", "email\temail"), None);
+        assert_eq!(
+            CollectionSchema::decode("c", "email\temial\tuser\tlow\ttrue\tfalse\tnone"),
+            None
+        );
+    }
 
     fn field(name: &str, t: FieldType, category: &str) -> FieldSpec {
         FieldSpec {

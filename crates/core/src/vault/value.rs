@@ -47,6 +47,22 @@ pub struct ValueError(pub &'static str);
 pub const MAX_TEXT: usize = 64 * 1024;
 
 impl FieldType {
+    /// Every type, in a stable order.
+    pub const ALL: [FieldType; 12] = [
+        FieldType::Text,
+        FieldType::Email,
+        FieldType::Phone,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Number,
+        FieldType::Boolean,
+        FieldType::CardNumber,
+        FieldType::Iban,
+        FieldType::NationalId(NationalIdScheme::UsSsn),
+        FieldType::NationalId(NationalIdScheme::UkNino),
+        FieldType::IpAddress,
+    ];
+
     /// Validates `raw` and returns its normal form (what is stored, indexed and compared).
     pub fn normalize(self, raw: &str) -> Result<String, ValueError> {
         match self {

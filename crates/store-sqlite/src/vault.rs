@@ -1,0 +1,268 @@
+//! The vault's tables: collections, subject keys, records, cells, blind indexes, erasure ledger.
+
+use std::collections::HashMap;
+
+use custodian_core::Timestamp;
+use custodian_core::ports::StoreError;
+use custodian_core::vault::record::{
+    Cell, Erased, IndexEntry, Record, StoredCollection, SubjectKey,
+};
+use custodian_core::vault::schema::CollectionSchema;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query};
+
+use crate::{backend, ts};
+
+pub(crate) fn collection_from(r: &SqliteRow) -> Result<StoredCollection, StoreError> {
+    let name: String = r.try_get("name").map_err(backend)?;
+    let fields: String = r.try_get("fields").map_err(backend)?;
+    Ok(StoredCollection {
+        schema: CollectionSchema::decode(&name, &fields)
+            .ok_or_else(|| StoreError::Corrupt("a stored collection schema is malformed".into()))?,
+        version: r.try_get("version").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+pub(crate) async fn put_collection(
+    conn: &mut SqliteConnection,
+    schema: &CollectionSchema,
+    expected: Option<i64>,
+    at: Timestamp,
+) -> Result<i64, StoreError> {
+    let at = at.as_millisecond();
+    match expected {
+        None => {
+            let n = query(
+                "INSERT INTO vault_collections (name, fields, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&schema.name)
+            .bind(schema.encode_fields())
+            .bind(at)
+            .bind(at)
+            .execute(conn)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::Conflict("collection_exists"));
+            }
+            Ok(1)
+        }
+        Some(v) => {
+            let n = query("UPDATE vault_collections SET fields = ?, version = version + 1, updated_at = ? WHERE name = ? AND version = ?")
+                .bind(schema.encode_fields())
+                .bind(at)
+                .bind(&schema.name)
+                .bind(v)
+                .execute(conn)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::Conflict("version"));
+            }
+            Ok(v + 1)
+        }
+    }
+}
+
+pub(crate) fn subject_key_from(r: &SqliteRow) -> Result<SubjectKey, StoreError> {
+    Ok(SubjectKey {
+        subject_id: r.try_get("subject_id").map_err(backend)?,
+        key_version: r.try_get::<i64, _>("key_version").map_err(backend)? as u32,
+        kek_id: r.try_get("kek_id").map_err(backend)?,
+        wrapped_dek: r.try_get("wrapped_dek").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+    })
+}
+
+pub(crate) async fn insert_record(
+    conn: &mut SqliteConnection,
+    record: &Record,
+    new_key: Option<&SubjectKey>,
+    indexes: &[IndexEntry],
+) -> Result<(), StoreError> {
+    match new_key {
+        Some(k) => {
+            let n = query(
+                "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (subject_id) DO NOTHING",
+            )
+            .bind(&k.subject_id)
+            .bind(i64::from(k.key_version))
+            .bind(&k.kek_id)
+            .bind(&k.wrapped_dek)
+            .bind(k.created_at.as_millisecond())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+            if n == 0 || k.subject_id != record.subject_id || k.key_version != record.key_version {
+                return Err(StoreError::Conflict("subject_key"));
+            }
+        }
+        None => {
+            let v: Option<i64> =
+                query("SELECT key_version FROM vault_subject_keys WHERE subject_id = ?")
+                    .bind(&record.subject_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(backend)?
+                    .map(|r| r.get(0));
+            if v != Some(i64::from(record.key_version)) {
+                return Err(StoreError::Conflict("subject_key"));
+            }
+        }
+    }
+    query("INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&record.id)
+        .bind(&record.collection)
+        .bind(&record.subject_id)
+        .bind(i64::from(record.key_version))
+        .bind(record.created_at.as_millisecond())
+        .bind(record.updated_at.as_millisecond())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if !record.cells.is_empty() {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO vault_cells (record_id, field, ciphertext) ");
+        qb.push_values(&record.cells, |mut b, c| {
+            b.push_bind(&record.id)
+                .push_bind(&c.field)
+                .push_bind(&c.ciphertext);
+        });
+        qb.build().execute(&mut *conn).await.map_err(backend)?;
+    }
+    if !indexes.is_empty() {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO vault_index (collection, field, idx, record_id) ");
+        qb.push_values(indexes, |mut b, i| {
+            b.push_bind(&record.collection)
+                .push_bind(&i.field)
+                .push_bind(&i.index)
+                .push_bind(&record.id);
+        });
+        qb.build().execute(&mut *conn).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Loads the cells of these records and assembles them, keeping the rows' order.
+pub(crate) async fn with_cells(
+    pool: &SqlitePool,
+    rows: Vec<SqliteRow>,
+) -> Result<Vec<Record>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut records = Vec::with_capacity(rows.len());
+    for r in &rows {
+        records.push(Record {
+            id: r.try_get("id").map_err(backend)?,
+            collection: r.try_get("collection").map_err(backend)?,
+            subject_id: r.try_get("subject_id").map_err(backend)?,
+            key_version: r.try_get::<i64, _>("key_version").map_err(backend)? as u32,
+            cells: Vec::new(),
+            created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+            updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+        });
+    }
+    let mut by_id: HashMap<String, Vec<Cell>> = HashMap::new();
+    for chunk in records.chunks(500) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT record_id, field, ciphertext FROM vault_cells WHERE record_id IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for r in chunk {
+            sep.push_bind(r.id.clone());
+        }
+        qb.push(") ORDER BY record_id, field");
+        for row in qb.build().fetch_all(pool).await.map_err(backend)? {
+            by_id
+                .entry(row.try_get("record_id").map_err(backend)?)
+                .or_default()
+                .push(Cell {
+                    field: row.try_get("field").map_err(backend)?,
+                    ciphertext: row.try_get("ciphertext").map_err(backend)?,
+                });
+        }
+    }
+    for r in &mut records {
+        r.cells = by_id.remove(&r.id).unwrap_or_default();
+    }
+    Ok(records)
+}
+
+pub(crate) async fn delete_record(
+    conn: &mut SqliteConnection,
+    collection: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    query("DELETE FROM vault_index WHERE record_id = ? AND collection = ?")
+        .bind(id)
+        .bind(collection)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    query("DELETE FROM vault_cells WHERE record_id = ? AND record_id IN (SELECT id FROM vault_records WHERE collection = ?)")
+        .bind(id)
+        .bind(collection)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let n = query("DELETE FROM vault_records WHERE id = ? AND collection = ?")
+        .bind(id)
+        .bind(collection)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) async fn erase_subject(
+    conn: &mut SqliteConnection,
+    subject_id: &str,
+    pseudonym: &str,
+    at: Timestamp,
+) -> Result<Erased, StoreError> {
+    query("DELETE FROM vault_index WHERE record_id IN (SELECT id FROM vault_records WHERE subject_id = ?)")
+        .bind(subject_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    query("DELETE FROM vault_cells WHERE record_id IN (SELECT id FROM vault_records WHERE subject_id = ?)")
+        .bind(subject_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let records = query("DELETE FROM vault_records WHERE subject_id = ?")
+        .bind(subject_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    let keys = query("DELETE FROM vault_subject_keys WHERE subject_id = ?")
+        .bind(subject_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    query("INSERT INTO vault_erasure_ledger (pseudonym, erased_at) VALUES (?, ?)")
+        .bind(pseudonym)
+        .bind(at.as_millisecond())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(Erased {
+        records,
+        key_destroyed: keys > 0,
+    })
+}
