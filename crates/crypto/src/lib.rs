@@ -9,6 +9,7 @@
 pub mod apikey;
 pub mod ff1;
 pub mod keyfile;
+pub mod keys;
 pub mod note;
 pub mod random;
 pub mod vault;

@@ -191,6 +191,10 @@ fn init_writes_private_keys_and_refuses_an_initialised_directory() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
+    // The KEK that init wrote is what the vault's file key provider loads.
+    let provider = custodian_crypto::keys::FileKeyProvider::load(&tmp.path().join("d/kek.key"))
+        .expect("kek loads");
+    assert!(custodian_crypto::keys::KeyProvider::kek_id(&provider).starts_with("file:"));
     let again = run(tmp.path(), &["init", "--data-dir", "d"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("initialised already"));
