@@ -18,6 +18,7 @@ use crate::setup;
 #[derive(Subcommand)]
 pub enum OperatorsCommand {
     /// List operators.
+    #[command(after_help = "Example:\n  custodian operators list --data-dir /var/lib/custodian")]
     List,
     /// Create an operator, optionally with a first API key.
     #[command(
@@ -35,11 +36,17 @@ pub enum OperatorsCommand {
         key_file: Option<PathBuf>,
     },
     /// Disable an operator (its keys stop working).
+    #[command(
+        after_help = "Example:\n  custodian operators disable 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10"
+    )]
     Disable {
         /// Operator id.
         id: String,
     },
     /// Re-enable an operator.
+    #[command(
+        after_help = "Example:\n  custodian operators enable 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10"
+    )]
     Enable {
         /// Operator id.
         id: String,
@@ -51,7 +58,7 @@ pub enum OperatorsCommand {
 pub enum KeysCommand {
     /// Issue an API key for an operator.
     #[command(
-        after_help = "Example:\n  custodian keys create --operator 0192… --expires-in-days 90 --out key.txt"
+        after_help = "Example:\n  custodian keys create --operator 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10 --expires-in-days 90 --out key.txt"
     )]
     Create {
         /// Operator id.
@@ -65,17 +72,24 @@ pub enum KeysCommand {
         out: Option<PathBuf>,
     },
     /// List keys (never their secrets).
+    #[command(
+        after_help = "Example:\n  custodian keys list --operator 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10"
+    )]
     List {
         /// Only this operator's keys.
         #[arg(long)]
         operator: Option<String>,
     },
     /// Revoke a key.
+    #[command(
+        after_help = "Example:\n  custodian keys revoke 0192f0c2-1b7e-7d40-8a55-6f0e9c3d2b11"
+    )]
     Revoke {
         /// Key id.
         id: String,
     },
     /// Print the audit log's verifier (public) key, for `audit verify --public-key`.
+    #[command(after_help = "Example:\n  custodian keys log-public-key > log.pub")]
     LogPublicKey,
 }
 

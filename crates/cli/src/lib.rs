@@ -105,6 +105,9 @@ pub enum Command {
         store: StoreArgs,
     },
     /// Manage operators directly in the database (audited as actor `cli`).
+    #[command(
+        after_help = "Examples:\n  custodian operators list\n  custodian operators create --name \"Dana Auditor\" --role auditor --key-file dana.key\n  custodian operators disable 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10"
+    )]
     Operators {
         #[command(flatten)]
         store: StoreArgs,
@@ -112,6 +115,9 @@ pub enum Command {
         command: admin::OperatorsCommand,
     },
     /// Manage API keys and show the audit log's public key.
+    #[command(
+        after_help = "Examples:\n  custodian keys create --operator 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10 --expires-in-days 90 --out key.txt\n  custodian keys list\n  custodian keys revoke 0192f0c2-1b7e-7d40-8a55-6f0e9c3d2b11\n  custodian keys log-public-key > log.pub"
+    )]
     Keys {
         #[command(flatten)]
         store: StoreArgs,
@@ -119,6 +125,9 @@ pub enum Command {
         command: admin::KeysCommand,
     },
     /// Verify or export the audit log.
+    #[command(
+        after_help = "Examples:\n  custodian audit verify\n  custodian audit export --out audit.jsonl\n  custodian audit verify --file audit.jsonl --public-key log.pub"
+    )]
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -311,4 +320,31 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
         }
         tracing::info!("shutting down");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command's `--help` ends with examples.
+    #[test]
+    fn every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                let has = sub
+                    .get_after_help()
+                    .is_some_and(|h| h.to_string().contains("Example"));
+                if !has {
+                    missing.push(name.clone());
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "custodian", &mut missing);
+        assert!(missing.is_empty(), "commands without examples: {missing:?}");
+    }
 }
