@@ -69,14 +69,6 @@ impl Action {
     pub fn parse(s: &str) -> Option<Self> {
         Action::ALL.into_iter().find(|a| a.as_str() == s)
     }
-
-    /// Whether the action acts on a field of personal data.
-    pub fn is_data_action(self) -> bool {
-        matches!(
-            self,
-            Action::DataReveal | Action::DataMask | Action::DataWrite | Action::DataDelete
-        )
-    }
 }
 
 impl fmt::Display for Action {

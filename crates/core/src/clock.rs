@@ -29,11 +29,6 @@ impl FixedClock {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
         *now = now.checked_add(by).unwrap_or(*now);
     }
-
-    /// Sets the clock to `at`.
-    pub fn set(&self, at: Timestamp) {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = at;
-    }
 }
 
 impl Clock for FixedClock {

@@ -87,6 +87,9 @@ pub(crate) async fn insert_record(
 ) -> Result<(), StoreError> {
     match new_key {
         Some(k) => {
+            if k.subject_id != record.subject_id || k.key_version != record.key_version {
+                return Err(StoreError::Conflict("subject_key"));
+            }
             let n = query(
                 "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_id) DO NOTHING",
@@ -100,7 +103,7 @@ pub(crate) async fn insert_record(
             .await
             .map_err(backend)?
             .rows_affected();
-            if n == 0 || k.subject_id != record.subject_id || k.key_version != record.key_version {
+            if n == 0 {
                 return Err(StoreError::Conflict("subject_key"));
             }
         }

@@ -69,7 +69,11 @@ impl Writer {
             })
         });
         self.tx.send(job).await.map_err(|_| stopped())?;
-        done_rx.await.map_err(|_| stopped())?
+        // A dropped answer means the job panicked or its batch could not begin (both logged),
+        // not that the writer stopped.
+        done_rx.await.map_err(|_| {
+            StoreError::Backend("the write was abandoned; the server log says why".into())
+        })?
     }
 }
 
