@@ -293,11 +293,13 @@ async fn serve(
     } else {
         "http"
     };
+    let vault_crypto = setup::load_vault_crypto(&loc.data_dir, store.as_ref()).await?;
     let state = custodian_server::build_state(
         store,
         Arc::new(engine),
         clock,
         Arc::new(signer),
+        Arc::new(vault_crypto),
         server_config,
     );
     let shutdown = shutdown_signal()?;

@@ -8,8 +8,11 @@ use custodian_core::audit::{AuditDraft, Decision};
 use custodian_core::clock::Clock;
 use custodian_core::operator::{Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store};
+use custodian_crypto::envelope::EnvelopeCrypto;
 use custodian_crypto::keyfile;
+use custodian_crypto::keys::FileKeyProvider;
 use custodian_crypto::note::NoteSigner;
+use custodian_crypto::vault::Key256;
 use custodian_store_postgres::PostgresStore;
 use custodian_store_sqlite::SqliteStore;
 
@@ -19,6 +22,8 @@ use crate::config::StoreLocation;
 pub const SIGNING_KEY_FILE: &str = "log-signing.key";
 /// The local key-encryption key's file name in the data directory.
 pub const KEK_FILE: &str = "kek.key";
+/// The vault's root secret (blind indexes, pseudonyms, deterministic and FF1 tokens).
+pub const VAULT_KEY_FILE: &str = "vault.key";
 /// The development admin key's default file name.
 pub const ADMIN_KEY_FILE: &str = "admin.key";
 
@@ -80,8 +85,9 @@ pub async fn initialize(
     ensure_dir(&loc.data_dir)?;
     let signing = loc.data_dir.join(SIGNING_KEY_FILE);
     let kek = loc.data_dir.join(KEK_FILE);
+    let vault_key = loc.data_dir.join(VAULT_KEY_FILE);
     let admin_file = admin_key_file.unwrap_or_else(|| loc.data_dir.join(ADMIN_KEY_FILE));
-    for f in [&signing, &kek, &admin_file] {
+    for f in [&signing, &kek, &vault_key, &admin_file] {
         if f.exists() {
             bail!(
                 "{} already exists: this data directory is initialised already",
@@ -111,6 +117,7 @@ pub async fn initialize(
         .map_err(|_| anyhow::anyhow!("cannot generate the admin key"))?;
     let signing_key = NoteSigner::generate_pkcs8()?;
     let kek_bytes = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
+    let vault_bytes = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
     // Only files this call created are removed on failure (create_new never overwrites).
     let mut written: Vec<PathBuf> = Vec::new();
     let result = async {
@@ -120,6 +127,9 @@ pub async fn initialize(
         keyfile::create_secret_file(&kek, kek_bytes.as_slice())
             .with_context(|| format!("cannot write {}", kek.display()))?;
         written.push(kek.clone());
+        keyfile::create_secret_file(&vault_key, vault_bytes.as_slice())
+            .with_context(|| format!("cannot write {}", vault_key.display()))?;
+        written.push(vault_key.clone());
         keyfile::create_secret_file(&admin_file, format!("{}\n", secret.as_str()).as_bytes())
             .with_context(|| format!("cannot write {}", admin_file.display()))?;
         written.push(admin_file.clone());
@@ -162,6 +172,34 @@ pub fn load_signer(data_dir: &Path, installation: &Installation) -> anyhow::Resu
         .with_context(|| format!("cannot read the log-signing key {}", path.display()))?;
     NoteSigner::from_pkcs8(&installation.log_origin, &pkcs8)
         .context("the log-signing key is invalid")
+}
+
+/// The vault's cryptography: the KEK from `kek.key` (the file key provider) and the root
+/// secret from `vault.key`.
+///
+/// A data directory initialised before the vault existed has no `vault.key`; one is made if
+/// the vault holds no subject yet (otherwise the key is missing, and that is an error: a new
+/// one would not find what the old one indexed).
+pub async fn load_vault_crypto(
+    data_dir: &Path,
+    store: &dyn Store,
+) -> anyhow::Result<EnvelopeCrypto> {
+    let kek = data_dir.join(KEK_FILE);
+    let provider = FileKeyProvider::load(&kek)
+        .with_context(|| format!("cannot load the key-encryption key {}", kek.display()))?;
+    let path = data_dir.join(VAULT_KEY_FILE);
+    if !path.exists() && store.subject_keys(None, 1).await?.is_empty() {
+        let fresh = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
+        keyfile::create_secret_file(&path, fresh.as_slice())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "created the vault key (this data directory predates the vault)");
+    }
+    let root = keyfile::read_secret_file(&path)
+        .with_context(|| format!("cannot read the vault key {}", path.display()))?;
+    let root = Key256::from_bytes(&root)
+        .map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()))?;
+    EnvelopeCrypto::new(Arc::new(provider), &root)
+        .map_err(|e| anyhow::anyhow!("cannot set up the vault's keys: {e}"))
 }
 
 /// The installation, or an error telling the user to initialise.

@@ -32,11 +32,17 @@ pub enum Action {
     DataWrite,
     /// Erase personal data.
     DataDelete,
+    /// Read collection schemas.
+    SchemaRead,
+    /// Declare or change collection schemas.
+    SchemaWrite,
+    /// Record or lift a subject's restriction of processing or objection.
+    SubjectLimit,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 13] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -47,6 +53,9 @@ impl Action {
         Action::DataMask,
         Action::DataWrite,
         Action::DataDelete,
+        Action::SchemaRead,
+        Action::SchemaWrite,
+        Action::SubjectLimit,
     ];
 
     /// The Cedar action id and audit action name.
@@ -62,6 +71,9 @@ impl Action {
             Action::DataMask => "data.mask",
             Action::DataWrite => "data.write",
             Action::DataDelete => "data.delete",
+            Action::SchemaRead => "schema.read",
+            Action::SchemaWrite => "schema.write",
+            Action::SubjectLimit => "subject.limit",
         }
     }
 
@@ -86,6 +98,13 @@ pub enum Resource {
     PolicySet,
     /// The operator directory (operators and their keys).
     Operators,
+    /// A vault collection (its schema).
+    Collection {
+        /// The collection's name.
+        name: String,
+    },
+    /// The register of data subjects' restrictions and objections.
+    Subjects,
     /// A field of a vault collection.
     Field {
         /// The collection's name.
@@ -106,6 +125,8 @@ impl Resource {
             Resource::AuditLog => "audit_log".into(),
             Resource::PolicySet => "policies".into(),
             Resource::Operators => "operators".into(),
+            Resource::Collection { name } => format!("collection:{name}"),
+            Resource::Subjects => "subjects".into(),
             Resource::Field {
                 collection, field, ..
             } => format!("field:{collection}.{field}"),

@@ -12,7 +12,10 @@ use jiff::Timestamp;
 
 use crate::audit::{AuditDraft, AuditEvent, AuditHead, Hash};
 use crate::operator::{ApiKey, Operator};
-use crate::vault::record::{Erased, IndexEntry, Record, StoredCollection, SubjectKey};
+use crate::vault::record::{
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, StoredCollection, SubjectKey,
+    TokenRecord,
+};
 use crate::vault::schema::CollectionSchema;
 
 /// What went wrong in a store.
@@ -209,4 +212,54 @@ pub trait Store: Send + Sync {
     ) -> Result<Erased, StoreError>;
     /// The erasure ledger: pseudonyms and times, oldest first.
     async fn erasure_ledger(&self) -> Result<Vec<(String, Timestamp)>, StoreError>;
+    /// When the subject with this pseudonym was last erased, if ever.
+    async fn erased_at(&self, pseudonym: &str) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Replaces a record's cells and blind indexes (rectification) if it has not changed since
+    /// `expected_updated_at` and its key is still the subject's; [`StoreError::NotFound`] if it
+    /// is gone, [`StoreError::Conflict`]`("record_version")` if it changed meanwhile,
+    /// `("subject_key")` if its key did.
+    async fn update_record(
+        &self,
+        record: &Record,
+        expected_updated_at: Timestamp,
+        indexes: &[IndexEntry],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+
+    /// Stores a token (and, for a subject's first value, its new key, as
+    /// [`Store::insert_record`] does). Storing a token the subject already holds is a no-op.
+    async fn put_token(
+        &self,
+        token: &TokenRecord,
+        new_key: Option<&SubjectKey>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// A token's records (one per subject holding it; deterministic tokens may have several).
+    async fn get_token(&self, token: &str) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Subject keys in subject-id order after `after` (for key rotation and ledger replay).
+    async fn subject_keys(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SubjectKey>, StoreError>;
+
+    /// Records a restriction or objection (recording one that exists is a no-op).
+    async fn put_processing_limit(
+        &self,
+        limit: &ProcessingLimit,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Lifts one; [`StoreError::NotFound`] if there is none.
+    async fn lift_processing_limit(
+        &self,
+        subject_id: &str,
+        kind: LimitKind,
+        purpose: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// A subject's restrictions and objections.
+    async fn processing_limits(&self, subject_id: &str)
+    -> Result<Vec<ProcessingLimit>, StoreError>;
 }

@@ -7,6 +7,7 @@
 //! - [`random`]: the system CSPRNG.
 
 pub mod apikey;
+pub mod envelope;
 pub mod ff1;
 pub mod keyfile;
 pub mod keys;

@@ -76,18 +76,7 @@ impl Key256 {
     }
 }
 
-/// Where a cell lives: bound into its ciphertext as associated data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CellPlace<'a> {
-    /// Collection name.
-    pub collection: &'a str,
-    /// Record id.
-    pub record: &'a str,
-    /// Field name.
-    pub field: &'a str,
-    /// Version of the data key that sealed it.
-    pub key_version: u32,
-}
+pub use custodian_core::vault::record::CellPlace;
 
 fn length_prefixed(out: &mut Vec<u8>, parts: &[&[u8]]) {
     for p in parts {
@@ -96,20 +85,18 @@ fn length_prefixed(out: &mut Vec<u8>, parts: &[&[u8]]) {
     }
 }
 
-impl CellPlace<'_> {
-    fn aad(&self) -> Vec<u8> {
-        let mut out = CELL_TAG.to_vec();
-        length_prefixed(
-            &mut out,
-            &[
-                self.collection.as_bytes(),
-                self.record.as_bytes(),
-                self.field.as_bytes(),
-            ],
-        );
-        out.extend_from_slice(&self.key_version.to_be_bytes());
-        out
-    }
+fn cell_aad(place: &CellPlace<'_>) -> Vec<u8> {
+    let mut out = CELL_TAG.to_vec();
+    length_prefixed(
+        &mut out,
+        &[
+            place.collection.as_bytes(),
+            place.record.as_bytes(),
+            place.field.as_bytes(),
+        ],
+    );
+    out.extend_from_slice(&place.key_version.to_be_bytes());
+    out
 }
 
 fn seal_with(key: &Key256, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, VaultCryptoError> {
@@ -152,7 +139,7 @@ pub fn seal_cell(
     place: &CellPlace<'_>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, VaultCryptoError> {
-    seal_with(dek, &place.aad(), plaintext)
+    seal_with(dek, &cell_aad(place), plaintext)
 }
 
 /// Opens a cell sealed by [`seal_cell`] at the same place with the same key.
@@ -161,7 +148,7 @@ pub fn open_cell(
     place: &CellPlace<'_>,
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, VaultCryptoError> {
-    open_with(dek, &place.aad(), sealed)
+    open_with(dek, &cell_aad(place), sealed)
 }
 
 fn wrap_aad(subject: &str) -> Vec<u8> {
@@ -302,7 +289,7 @@ mod tests {
             field: "f",
             key_version: 1,
         };
-        assert_ne!(a.aad(), b.aad());
+        assert_ne!(cell_aad(&a), cell_aad(&b));
     }
 
     #[test]

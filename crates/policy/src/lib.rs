@@ -171,6 +171,12 @@ impl CedarEngine {
             Resource::AuditLog => uid("Custodian::AuditLog", "audit_log"),
             Resource::PolicySet => uid("Custodian::PolicySet", "policies"),
             Resource::Operators => uid("Custodian::OperatorDirectory", "operators"),
+            Resource::Collection { name } => {
+                let coll = uid("Custodian::Collection", name);
+                entities.push(Entity::new_no_attrs(coll.clone(), HashSet::new()));
+                coll
+            }
+            Resource::Subjects => uid("Custodian::SubjectRegister", "subjects"),
             Resource::Field {
                 collection,
                 field,

@@ -9,6 +9,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use custodian_core::ports::StoreError;
+use custodian_core::vault::service::VaultError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -74,6 +75,20 @@ error_codes! {
     TooManyRequests => (TOO_MANY_REQUESTS, "too_many_requests", "Too many failed attempts from this address; wait and retry."),
     AuditUnavailable => (SERVICE_UNAVAILABLE, "audit_unavailable", "The audit log cannot be written, so the request was refused and nothing changed."),
     StoreUnavailable => (SERVICE_UNAVAILABLE, "store_unavailable", "The database cannot be reached."),
+    CollectionNotFound => (NOT_FOUND, "collection_not_found", "No collection has this name."),
+    InvalidSchema => (UNPROCESSABLE_ENTITY, "invalid_schema", "The collection schema breaks a rule (named in the message)."),
+    SchemaIncompatible => (CONFLICT, "schema_incompatible", "The schema change would break stored records; the message says why."),
+    UnknownField => (UNPROCESSABLE_ENTITY, "unknown_field", "The collection has no such field."),
+    MissingField => (UNPROCESSABLE_ENTITY, "missing_field", "A required field is missing (or a required field cannot be removed)."),
+    FieldNotSearchable => (BAD_REQUEST, "field_not_searchable", "The field has no blind index; declare it searchable to search it."),
+    FieldNotTokenized => (UNPROCESSABLE_ENTITY, "field_not_tokenized", "The field's tokenization mode is none."),
+    InvalidSubjectId => (UNPROCESSABLE_ENTITY, "invalid_subject_id", "Subject ids are 1 to 128 characters of A-Z, a-z, 0-9, _, -, . and :, starting with a letter or digit."),
+    RecordNotFound => (NOT_FOUND, "record_not_found", "No record has this id in this collection."),
+    SubjectNotFound => (NOT_FOUND, "subject_not_found", "Nothing is held about this subject."),
+    SubjectErased => (GONE, "subject_erased", "The subject was erased; its data is gone for good."),
+    TokenNotFound => (NOT_FOUND, "token_not_found", "The token does not resolve (unknown, or its subject was erased)."),
+    ProcessingRestricted => (FORBIDDEN, "processing_restricted", "The subject restricted processing or objected to this purpose; the refusal was audited."),
+    ConcurrentChange => (CONFLICT, "concurrent_change", "The data changed concurrently; retry the request."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 
@@ -175,6 +190,64 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %detail, "stored data is corrupt");
                 ApiError::new(ErrorCode::Internal)
             }
+        }
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        let field = |code, f: String, rule: &str| {
+            ApiError::with_message(code, format!("{f}: {rule}"))
+                .details(serde_json::json!({ "field": f, "rule": rule }))
+        };
+        match e {
+            VaultError::CollectionNotFound => ApiError::new(ErrorCode::CollectionNotFound),
+            VaultError::InvalidSchema(s) => {
+                ApiError::with_message(ErrorCode::InvalidSchema, s.to_string())
+                    .details(serde_json::json!({ "field": s.field, "rule": s.rule }))
+            }
+            VaultError::IncompatibleSchema(s) => {
+                ApiError::with_message(ErrorCode::SchemaIncompatible, s.to_string())
+                    .details(serde_json::json!({ "field": s.field, "rule": s.rule }))
+            }
+            VaultError::SchemaChanged => ApiError::with_message(
+                ErrorCode::ConcurrentChange,
+                "the collection changed meanwhile; read it and retry",
+            ),
+            VaultError::InvalidValue { field: f, rule } => field(ErrorCode::InvalidValue, f, rule),
+            VaultError::UnknownField(f) => field(
+                ErrorCode::UnknownField,
+                f,
+                "the collection has no such field",
+            ),
+            VaultError::MissingField(f) => {
+                field(ErrorCode::MissingField, f, "the field is required")
+            }
+            VaultError::NotSearchable(f) => field(
+                ErrorCode::FieldNotSearchable,
+                f,
+                "the field is not searchable",
+            ),
+            VaultError::NotTokenized(f) => field(
+                ErrorCode::FieldNotTokenized,
+                f,
+                "the field is not tokenized",
+            ),
+            VaultError::InvalidSubject => ApiError::new(ErrorCode::InvalidSubjectId),
+            VaultError::RecordNotFound => ApiError::new(ErrorCode::RecordNotFound),
+            VaultError::SubjectNotFound => ApiError::new(ErrorCode::SubjectNotFound),
+            VaultError::SubjectErased(at) => ApiError::new(ErrorCode::SubjectErased)
+                .details(serde_json::json!({ "erased_at": at.to_string() })),
+            VaultError::TokenNotFound => ApiError::new(ErrorCode::TokenNotFound),
+            VaultError::NotGranted(f) => {
+                ApiError::new(ErrorCode::AccessDenied).details(serde_json::json!({ "field": f }))
+            }
+            VaultError::Busy => ApiError::new(ErrorCode::ConcurrentChange),
+            VaultError::Crypto(c) => {
+                tracing::error!(error = %c, "vault cryptography failed");
+                ApiError::new(ErrorCode::Internal)
+            }
+            VaultError::Store(s) => s.into(),
         }
     }
 }

@@ -7,9 +7,11 @@
 //! written, the request fails with 503 and nothing is returned or changed.
 
 use custodian_core::access::{
-    AccessRequest, Action, Authorized, Principal, Resource, authorize as decide,
+    AccessRequest, Action, Authorized, Principal, Resource, authorize as decide_core,
 };
 use custodian_core::audit::{AuditDraft, AuditEvent, Decision};
+use custodian_core::vault::schema::{CollectionSchema, FieldSpec};
+use custodian_core::vault::service::{Grants, WriteGrant};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -30,6 +32,143 @@ impl Permit {
     /// Appends the audit event on its own (for reads); fails closed.
     pub async fn record(self, state: &AppState) -> Result<AuditEvent, ApiError> {
         Ok(state.store.append_audit(self.draft).await?)
+    }
+}
+
+/// The request as the policy engine sees it.
+fn request(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    resource: Resource,
+    purpose: Option<&str>,
+) -> AccessRequest {
+    let now = state.clock.now();
+    AccessRequest {
+        principal: Principal {
+            operator_id: caller.operator.id.clone(),
+            role: caller.operator.role,
+            training_current: caller.operator.training_current(now),
+        },
+        action,
+        resource,
+        purpose: purpose.map(str::to_owned),
+        time: now,
+    }
+}
+
+/// Asks the engine without auditing: for requests made of many decisions (one per field),
+/// which the caller audits as one event.
+pub fn decide(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    resource: Resource,
+    purpose: Option<&str>,
+) -> Option<Authorized> {
+    let ok = decide_core(
+        state.engine.as_ref(),
+        request(state, caller, action, resource, purpose),
+    )
+    .ok();
+    metrics::counter!("custodian_authz_decisions_total", "action" => action.as_str(), "decision" => if ok.is_some() { "allow" } else { "deny" })
+        .increment(1);
+    ok
+}
+
+/// The resource a vault field is, for the policy engine.
+pub fn field_resource(collection: &str, f: &FieldSpec) -> Resource {
+    Resource::Field {
+        collection: collection.to_owned(),
+        field: f.name.clone(),
+        category: f.category.clone(),
+        sensitivity: f.sensitivity.as_str().to_owned(),
+    }
+}
+
+/// Adds to `grants` what the caller may read of `schema`'s fields under `purpose`: each
+/// field in plaintext if `data.reveal` is allowed, else masked if `data.mask` is.
+pub fn read_grants(
+    state: &AppState,
+    caller: &Caller,
+    schema: &CollectionSchema,
+    purpose: &str,
+    grants: &mut Grants,
+) {
+    for f in &schema.fields {
+        for action in [Action::DataReveal, Action::DataMask] {
+            if let Some(a) = decide(
+                state,
+                caller,
+                action,
+                field_resource(&schema.name, f),
+                Some(purpose),
+            ) {
+                grants.add(&a);
+                break;
+            }
+        }
+    }
+}
+
+/// The grant to `action` (`data.write` or `data.delete`) on each named field of `schema`;
+/// the first field refused is the error.
+pub fn field_grant<'f>(
+    state: &AppState,
+    caller: &Caller,
+    schema: &CollectionSchema,
+    fields: impl IntoIterator<Item = &'f str>,
+    action: Action,
+    purpose: Option<&str>,
+    grant: &mut WriteGrant,
+) -> Result<(), String> {
+    for name in fields {
+        // Unknown fields are the vault's to refuse (422), not the policy's.
+        let Some(f) = schema.field(name) else {
+            continue;
+        };
+        match decide(
+            state,
+            caller,
+            action,
+            field_resource(&schema.name, f),
+            purpose,
+        ) {
+            Some(a) => {
+                grant.add(&a);
+            }
+            None => return Err(name.to_owned()),
+        }
+    }
+    Ok(())
+}
+
+/// The audit draft of this request.
+pub fn draft(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    action: &str,
+    resource: impl Into<String>,
+    decision: Decision,
+    purpose: Option<&str>,
+) -> AuditDraft {
+    AuditDraft::new(
+        state.clock.now(),
+        &request_id.0,
+        caller.actor(),
+        action,
+        resource,
+        decision,
+    )
+    .with_purpose(purpose)
+}
+
+/// Audits a refusal and returns the error to answer with (or 503 if the audit failed).
+pub async fn refuse(state: &AppState, draft: AuditDraft, error: ApiError) -> ApiError {
+    match state.store.append_audit(draft).await {
+        Ok(_) => error,
+        Err(e) => e.into(),
     }
 }
 
@@ -66,7 +205,7 @@ pub async fn authorize(
         )
         .with_purpose(purpose.as_deref())
     };
-    match decide(state.engine.as_ref(), request) {
+    match decide_core(state.engine.as_ref(), request) {
         Ok(authorized) => {
             metrics::counter!("custodian_authz_decisions_total", "action" => action.as_str(), "decision" => "allow")
                 .increment(1);

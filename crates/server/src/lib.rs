@@ -30,7 +30,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::{audit, health, operators, policies};
+use crate::routes::{audit, health, operators, policies, vault};
 use crate::state::AppState;
 
 /// The wall clock: the one place the server reads real time.
@@ -57,6 +57,7 @@ impl Clock for SystemClock {
         (name = "operators", description = "Operators and API keys"),
         (name = "policies", description = "Cedar authorization policies"),
         (name = "audit", description = "The verifiable audit log"),
+        (name = "vault", description = "Collections, records, subjects, tokens: personal data, encrypted per subject"),
     )
 )]
 struct ApiDoc;
@@ -89,6 +90,20 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::events))
         .routes(routes!(audit::inclusion))
         .routes(routes!(audit::consistency))
+        .routes(routes!(vault::list_collections))
+        .routes(routes!(vault::get_collection, vault::put_collection))
+        .routes(routes!(vault::create_record, vault::search))
+        .routes(routes!(
+            vault::get_record,
+            vault::patch_record,
+            vault::delete_record
+        ))
+        .routes(routes!(vault::get_subject, vault::erase_subject))
+        .routes(routes!(vault::get_limits))
+        .routes(routes!(vault::restrict, vault::unrestrict))
+        .routes(routes!(vault::object, vault::unobject))
+        .routes(routes!(vault::tokenize))
+        .routes(routes!(vault::detokenize))
         .split_for_parts()
 }
 
@@ -207,6 +222,7 @@ pub fn build_state(
     engine: Arc<custodian_policy::CedarEngine>,
     clock: Arc<dyn Clock>,
     signer: Arc<custodian_crypto::note::NoteSigner>,
+    vault_crypto: Arc<dyn custodian_core::vault::service::VaultCrypto>,
     config: ServerConfig,
 ) -> AppState {
     AppState {
@@ -214,6 +230,7 @@ pub fn build_state(
         engine,
         clock,
         signer,
+        vault_crypto,
         limiter: Arc::new(FailureLimiter::new(config.auth_failures_per_minute)),
         config: Arc::new(config),
         metrics: metrics_handle(),

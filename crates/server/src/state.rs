@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use custodian_core::Timestamp;
 use custodian_core::clock::Clock;
 use custodian_core::ports::Store;
+use custodian_core::vault::service::{Vault, VaultCrypto};
 use custodian_crypto::note::NoteSigner;
 use custodian_policy::CedarEngine;
 use ipnet::IpNet;
@@ -60,12 +61,21 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Signs audit checkpoints.
     pub signer: Arc<NoteSigner>,
+    /// The vault's cryptography (data keys through the key provider, keyed functions).
+    pub vault_crypto: Arc<dyn VaultCrypto>,
     /// Counts failed authentications per client address.
     pub limiter: Arc<FailureLimiter>,
     /// Listening and trust settings.
     pub config: Arc<ServerConfig>,
     /// Renders the Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl AppState {
+    /// The vault service over this state's store and crypto.
+    pub fn vault(&self) -> Vault<'_> {
+        Vault::new(self.store.as_ref(), self.vault_crypto.as_ref())
+    }
 }
 
 /// Counts failed authentications per client address in fixed one-minute windows.

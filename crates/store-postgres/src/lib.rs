@@ -13,7 +13,10 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
-use custodian_core::vault::record::{Erased, IndexEntry, Record, StoredCollection, SubjectKey};
+use custodian_core::vault::record::{
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, StoredCollection, SubjectKey,
+    TokenRecord,
+};
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, query};
@@ -704,6 +707,112 @@ impl Store for PostgresStore {
                     ts(r.try_get(1).map_err(backend)?)?,
                 ))
             })
+            .collect()
+    }
+
+    async fn erased_at(&self, pseudonym: &str) -> Result<Option<Timestamp>, StoreError> {
+        let ms: Option<i64> =
+            query("SELECT MAX(erased_at) FROM vault_erasure_ledger WHERE pseudonym = $1")
+                .bind(pseudonym)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?
+                .try_get(0)
+                .map_err(backend)?;
+        opt_ts(ms)
+    }
+
+    async fn update_record(
+        &self,
+        record: &Record,
+        expected_updated_at: Timestamp,
+        indexes: &[IndexEntry],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let ev = append_in(&mut tx, audit).await?;
+        vault::update_record(&mut tx, record, expected_updated_at, indexes).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn put_token(
+        &self,
+        token: &TokenRecord,
+        new_key: Option<&SubjectKey>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let ev = append_in(&mut tx, audit).await?;
+        vault::put_token(&mut tx, token, new_key).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn get_token(&self, token: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        query("SELECT * FROM vault_tokens WHERE token = $1 ORDER BY created_at, subject_id")
+            .bind(token)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(vault::token_from)
+            .collect()
+    }
+
+    async fn subject_keys(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SubjectKey>, StoreError> {
+        query("SELECT * FROM vault_subject_keys WHERE subject_id > $1 ORDER BY subject_id LIMIT $2")
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(vault::subject_key_from)
+            .collect()
+    }
+
+    async fn put_processing_limit(
+        &self,
+        limit: &ProcessingLimit,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let ev = append_in(&mut tx, audit).await?;
+        vault::put_limit(&mut tx, limit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn lift_processing_limit(
+        &self,
+        subject_id: &str,
+        kind: LimitKind,
+        purpose: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let ev = append_in(&mut tx, audit).await?;
+        vault::lift_limit(&mut tx, subject_id, kind, purpose).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
+    async fn processing_limits(
+        &self,
+        subject_id: &str,
+    ) -> Result<Vec<ProcessingLimit>, StoreError> {
+        query("SELECT * FROM vault_processing_limits WHERE subject_id = $1 ORDER BY kind, purpose")
+            .bind(subject_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(vault::limit_from)
             .collect()
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
 use custodian_core::vault::record::{
-    Cell, Erased, IndexEntry, Record, StoredCollection, SubjectKey,
+    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, StoredCollection, SubjectKey,
+    TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::postgres::{PgConnection, PgRow};
@@ -79,15 +80,18 @@ pub(crate) fn subject_key_from(r: &PgRow) -> Result<SubjectKey, StoreError> {
     })
 }
 
-pub(crate) async fn insert_record(
+/// Checks that the subject's key is `key_version`, or stores `new_key` as its first key.
+/// The check and the write it guards share one transaction; an erasure that destroys the key
+/// meanwhile makes one of them fail.
+async fn ensure_key(
     conn: &mut PgConnection,
-    record: &Record,
+    subject_id: &str,
+    key_version: u32,
     new_key: Option<&SubjectKey>,
-    indexes: &[IndexEntry],
 ) -> Result<(), StoreError> {
     match new_key {
         Some(k) => {
-            if k.subject_id != record.subject_id || k.key_version != record.key_version {
+            if k.subject_id != subject_id || k.key_version != key_version {
                 return Err(StoreError::Conflict("subject_key"));
             }
             let n = query(
@@ -109,17 +113,27 @@ pub(crate) async fn insert_record(
         }
         None => {
             let v: Option<i64> =
-                query("SELECT key_version FROM vault_subject_keys WHERE subject_id = $1")
-                    .bind(&record.subject_id)
+                query("SELECT key_version FROM vault_subject_keys WHERE subject_id = $1 FOR SHARE")
+                    .bind(subject_id)
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(backend)?
                     .map(|r| r.get(0));
-            if v != Some(i64::from(record.key_version)) {
+            if v != Some(i64::from(key_version)) {
                 return Err(StoreError::Conflict("subject_key"));
             }
         }
     }
+    Ok(())
+}
+
+pub(crate) async fn insert_record(
+    conn: &mut PgConnection,
+    record: &Record,
+    new_key: Option<&SubjectKey>,
+    indexes: &[IndexEntry],
+) -> Result<(), StoreError> {
+    ensure_key(&mut *conn, &record.subject_id, record.key_version, new_key).await?;
     query("INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&record.id)
         .bind(&record.collection)
@@ -130,28 +144,8 @@ pub(crate) async fn insert_record(
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-    if !record.cells.is_empty() {
-        let mut qb: QueryBuilder<Postgres> =
-            QueryBuilder::new("INSERT INTO vault_cells (record_id, field, ciphertext) ");
-        qb.push_values(&record.cells, |mut b, c| {
-            b.push_bind(&record.id)
-                .push_bind(&c.field)
-                .push_bind(&c.ciphertext);
-        });
-        qb.build().execute(&mut *conn).await.map_err(backend)?;
-    }
-    if !indexes.is_empty() {
-        let mut qb: QueryBuilder<Postgres> =
-            QueryBuilder::new("INSERT INTO vault_index (collection, field, idx, record_id) ");
-        qb.push_values(indexes, |mut b, i| {
-            b.push_bind(&record.collection)
-                .push_bind(&i.field)
-                .push_bind(&i.index)
-                .push_bind(&record.id);
-        });
-        qb.build().execute(&mut *conn).await.map_err(backend)?;
-    }
-    Ok(())
+    insert_cells(&mut *conn, record).await?;
+    insert_indexes(&mut *conn, record, indexes).await
 }
 
 /// Loads the cells of these records and assembles them, keeping the rows' order.
@@ -249,6 +243,16 @@ pub(crate) async fn erase_subject(
         .await
         .map_err(backend)?
         .rows_affected();
+    for sql in [
+        "DELETE FROM vault_tokens WHERE subject_id = $1",
+        "DELETE FROM vault_processing_limits WHERE subject_id = $1",
+    ] {
+        query(sql)
+            .bind(subject_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
     let keys = query("DELETE FROM vault_subject_keys WHERE subject_id = $1")
         .bind(subject_id)
         .execute(&mut *conn)
@@ -265,4 +269,177 @@ pub(crate) async fn erase_subject(
         records,
         key_destroyed: keys > 0,
     })
+}
+
+/// Writes the index entries of a record (its old ones must be gone).
+async fn insert_indexes(
+    conn: &mut PgConnection,
+    record: &Record,
+    indexes: &[IndexEntry],
+) -> Result<(), StoreError> {
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("INSERT INTO vault_index (collection, field, idx, record_id) ");
+    qb.push_values(indexes, |mut b, i| {
+        b.push_bind(&record.collection)
+            .push_bind(&i.field)
+            .push_bind(&i.index)
+            .push_bind(&record.id);
+    });
+    qb.build().execute(&mut *conn).await.map_err(backend)?;
+    Ok(())
+}
+
+/// Writes the cells of a record (its old ones must be gone).
+async fn insert_cells(conn: &mut PgConnection, record: &Record) -> Result<(), StoreError> {
+    if record.cells.is_empty() {
+        return Ok(());
+    }
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("INSERT INTO vault_cells (record_id, field, ciphertext) ");
+    qb.push_values(&record.cells, |mut b, c| {
+        b.push_bind(&record.id)
+            .push_bind(&c.field)
+            .push_bind(&c.ciphertext);
+    });
+    qb.build().execute(&mut *conn).await.map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn update_record(
+    conn: &mut PgConnection,
+    record: &Record,
+    expected_updated_at: Timestamp,
+    indexes: &[IndexEntry],
+) -> Result<(), StoreError> {
+    ensure_key(&mut *conn, &record.subject_id, record.key_version, None).await?;
+    let n = query("UPDATE vault_records SET updated_at = $1 WHERE id = $2 AND collection = $3 AND subject_id = $4 AND key_version = $5 AND updated_at = $6")
+        .bind(record.updated_at.as_millisecond())
+        .bind(&record.id)
+        .bind(&record.collection)
+        .bind(&record.subject_id)
+        .bind(i64::from(record.key_version))
+        .bind(expected_updated_at.as_millisecond())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    if n == 0 {
+        let exists = query("SELECT 1 FROM vault_records WHERE id = $1 AND collection = $2")
+            .bind(&record.id)
+            .bind(&record.collection)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?
+            .is_some();
+        return Err(if exists {
+            StoreError::Conflict("record_version")
+        } else {
+            StoreError::NotFound
+        });
+    }
+    for sql in [
+        "DELETE FROM vault_cells WHERE record_id = $1",
+        "DELETE FROM vault_index WHERE record_id = $1",
+    ] {
+        query(sql)
+            .bind(&record.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    insert_cells(&mut *conn, record).await?;
+    insert_indexes(&mut *conn, record, indexes).await
+}
+
+pub(crate) async fn put_token(
+    conn: &mut PgConnection,
+    t: &TokenRecord,
+    new_key: Option<&SubjectKey>,
+) -> Result<(), StoreError> {
+    let held = query("SELECT key_version FROM vault_tokens WHERE token = $1 AND subject_id = $2")
+        .bind(&t.token)
+        .bind(&t.subject_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if held.is_some() && new_key.is_none() {
+        return Ok(());
+    }
+    ensure_key(&mut *conn, &t.subject_id, t.key_version, new_key).await?;
+    query("INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token, subject_id) DO NOTHING")
+        .bind(&t.token)
+        .bind(&t.subject_id)
+        .bind(&t.collection)
+        .bind(&t.field)
+        .bind(i64::from(t.key_version))
+        .bind(&t.ciphertext)
+        .bind(t.created_at.as_millisecond())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn token_from(r: &PgRow) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        token: r.try_get("token").map_err(backend)?,
+        collection: r.try_get("collection").map_err(backend)?,
+        field: r.try_get("field").map_err(backend)?,
+        subject_id: r.try_get("subject_id").map_err(backend)?,
+        key_version: r.try_get::<i64, _>("key_version").map_err(backend)? as u32,
+        ciphertext: r.try_get("ciphertext").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+    })
+}
+
+pub(crate) fn limit_from(r: &PgRow) -> Result<ProcessingLimit, StoreError> {
+    let kind: String = r.try_get("kind").map_err(backend)?;
+    Ok(ProcessingLimit {
+        subject_id: r.try_get("subject_id").map_err(backend)?,
+        kind: LimitKind::parse(&kind).ok_or_else(|| {
+            StoreError::Corrupt("a stored processing limit has an unknown kind".into())
+        })?,
+        purpose: r.try_get("purpose").map_err(backend)?,
+        since: ts(r.try_get("since").map_err(backend)?)?,
+    })
+}
+
+pub(crate) async fn put_limit(
+    conn: &mut PgConnection,
+    l: &ProcessingLimit,
+) -> Result<(), StoreError> {
+    query("INSERT INTO vault_processing_limits (subject_id, kind, purpose, since) VALUES ($1, $2, $3, $4) ON CONFLICT (subject_id, kind, purpose) DO NOTHING")
+        .bind(&l.subject_id)
+        .bind(l.kind.as_str())
+        .bind(&l.purpose)
+        .bind(l.since.as_millisecond())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn lift_limit(
+    conn: &mut PgConnection,
+    subject_id: &str,
+    kind: LimitKind,
+    purpose: &str,
+) -> Result<(), StoreError> {
+    let n = query(
+        "DELETE FROM vault_processing_limits WHERE subject_id = $1 AND kind = $2 AND purpose = $3",
+    )
+    .bind(subject_id)
+    .bind(kind.as_str())
+    .bind(purpose)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }

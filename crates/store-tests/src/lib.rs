@@ -14,7 +14,9 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, ChainVerifier, Decision, merkle};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store, StoreError};
-use custodian_core::vault::record::{Cell, IndexEntry, Record, SubjectKey};
+use custodian_core::vault::record::{
+    Cell, IndexEntry, LimitKind, ProcessingLimit, Record, SubjectKey, TokenRecord,
+};
 use custodian_core::vault::schema::{CollectionSchema, FieldSpec, Sensitivity, Tokenization};
 use custodian_core::vault::value::FieldType;
 
@@ -26,7 +28,8 @@ macro_rules! conformance_suite {
             initialize_once, operators, api_keys, policy_versions, audit_log_and_proofs,
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
-            vault_subject_keys_are_race_safe, vault_erasure);
+            vault_subject_keys_are_race_safe, vault_erasure,
+            vault_rectification_tokens_and_limits);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -726,4 +729,158 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
             ("pseudo-1".to_owned(), t(10))
         ]
     );
+}
+
+fn token(token: &str, subject: &str) -> TokenRecord {
+    TokenRecord {
+        token: token.into(),
+        collection: "customers".into(),
+        field: "email".into(),
+        subject_id: subject.into(),
+        key_version: 1,
+        ciphertext: b"sealed-token".to_vec(),
+        created_at: t(5),
+    }
+}
+
+/// Rectification replaces cells and indexes from the version read; tokens, processing limits,
+/// subject-key listing and the ledger lookup; erasure takes tokens and limits too.
+pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
+    s.put_collection(
+        &collection("customers"),
+        None,
+        t(1),
+        draft("collection.write"),
+    )
+    .await
+    .expect("put");
+    let r1 = record("r1", "customers", "subj-1");
+    s.insert_record(&r1, Some(&subject_key("subj-1")), &index(1), draft("w"))
+        .await
+        .expect("insert");
+    let mut changed = r1.clone();
+    changed.cells.truncate(1);
+    changed.cells[0].ciphertext = b"sealed-email-new".to_vec();
+    changed.updated_at = t(6);
+    s.update_record(&changed, t(4), &index(2), draft("data.rectify"))
+        .await
+        .expect("update");
+    let got = s
+        .get_record("customers", "r1")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(
+        (got.cells.clone(), got.updated_at),
+        (changed.cells.clone(), t(6))
+    );
+    assert!(
+        s.find_records("customers", "email", &[1; 16], None, 10)
+            .await
+            .expect("find")
+            .is_empty(),
+        "the old index is gone"
+    );
+    assert_eq!(
+        s.find_records("customers", "email", &[2; 16], None, 10)
+            .await
+            .expect("find")
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.update_record(&changed, t(4), &[], draft("data.rectify"))
+            .await
+            .map(|_| ()),
+        Err(StoreError::Conflict("record_version")),
+        "a change from a stale read is refused"
+    );
+    let mut gone = changed.clone();
+    gone.id = "nope".into();
+    assert_eq!(
+        s.update_record(&gone, t(6), &[], draft("data.rectify"))
+            .await
+            .map(|_| ()),
+        Err(StoreError::NotFound)
+    );
+
+    // Tokens: idempotent per subject, several subjects may hold one deterministic token, a
+    // new subject's first token stores its key.
+    s.put_token(&token("dtk_a", "subj-1"), None, draft("token.issue"))
+        .await
+        .expect("token");
+    s.put_token(&token("dtk_a", "subj-1"), None, draft("token.issue"))
+        .await
+        .expect("again");
+    s.put_token(
+        &token("dtk_a", "subj-2"),
+        Some(&subject_key("subj-2")),
+        draft("token.issue"),
+    )
+    .await
+    .expect("second subject");
+    assert_eq!(s.get_token("dtk_a").await.expect("get").len(), 2);
+    assert_eq!(
+        s.put_token(&token("dtk_b", "subj-3"), None, draft("token.issue"))
+            .await
+            .map(|_| ()),
+        Err(StoreError::Conflict("subject_key")),
+        "no token without a key"
+    );
+    let keys = s.subject_keys(None, 10).await.expect("keys");
+    assert_eq!(
+        keys.iter()
+            .map(|k| k.subject_id.as_str())
+            .collect::<Vec<_>>(),
+        ["subj-1", "subj-2"]
+    );
+    assert_eq!(
+        s.subject_keys(Some("subj-1"), 10).await.expect("k").len(),
+        1
+    );
+
+    // Limits.
+    let limit = ProcessingLimit {
+        subject_id: "subj-1".into(),
+        kind: LimitKind::Objection,
+        purpose: "marketing".into(),
+        since: t(7),
+    };
+    s.put_processing_limit(&limit, draft("subject.limit"))
+        .await
+        .expect("limit");
+    s.put_processing_limit(&limit, draft("subject.limit"))
+        .await
+        .expect("idempotent");
+    assert_eq!(
+        s.processing_limits("subj-1").await.expect("limits"),
+        vec![limit.clone()]
+    );
+    s.lift_processing_limit("subj-1", LimitKind::Objection, "marketing", draft("lift"))
+        .await
+        .expect("lift");
+    assert_eq!(
+        s.lift_processing_limit("subj-1", LimitKind::Objection, "marketing", draft("lift"))
+            .await
+            .map(|_| ()),
+        Err(StoreError::NotFound)
+    );
+    s.put_processing_limit(&limit, draft("subject.limit"))
+        .await
+        .expect("limit");
+
+    // Erasure takes tokens and limits; the ledger answers for the pseudonym.
+    assert_eq!(s.erased_at("pseudo-1").await, Ok(None));
+    s.erase_subject("subj-1", "pseudo-1", t(9), draft("data.erase"))
+        .await
+        .expect("erase");
+    let left = s.get_token("dtk_a").await.expect("get");
+    assert_eq!(
+        left.iter()
+            .map(|t| t.subject_id.as_str())
+            .collect::<Vec<_>>(),
+        ["subj-2"]
+    );
+    assert!(s.processing_limits("subj-1").await.expect("l").is_empty());
+    assert_eq!(s.erased_at("pseudo-1").await, Ok(Some(t(9))));
 }

@@ -231,11 +231,15 @@ impl TestServer {
             auth_failures_per_minute: opts.auth_failures_per_minute,
             ..ServerConfig::default()
         };
+        let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())
+            .await
+            .expect("vault keys");
         let state = custodian_server::build_state(
             store.clone(),
             Arc::new(engine),
             clock,
             Arc::new(signer),
+            Arc::new(vault_crypto),
             config,
         );
         let (tx, rx) = oneshot::channel::<()>();

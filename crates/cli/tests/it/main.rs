@@ -18,3 +18,4 @@ mod auth;
 mod policies;
 mod process;
 mod tls;
+mod vault;

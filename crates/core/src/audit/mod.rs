@@ -106,6 +106,12 @@ impl AuditDraft {
         self.purpose = purpose.map(|p| truncate(p.to_owned()));
         self
     }
+
+    /// Sets the subject's pseudonym.
+    pub fn with_subject(mut self, pseudonym: Option<String>) -> Self {
+        self.subject = pseudonym.map(truncate);
+        self
+    }
 }
 
 fn truncate(mut s: String) -> String {

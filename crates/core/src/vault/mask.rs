@@ -42,8 +42,18 @@ pub fn default_mask(t: FieldType, category: &str, value: &str) -> String {
         }
         FieldType::Date | FieldType::Datetime => value.get(..4).map_or_else(stars, str::to_owned),
         FieldType::IpAddress => network(value),
+        FieldType::PostalAddress => address_country(value),
+        FieldType::Json => stars(),
         FieldType::Text | FieldType::Number | FieldType::Boolean => stars(),
     }
+}
+
+/// An address masked to its country: `*** (GB)`.
+fn address_country(value: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(value)
+        .ok()
+        .and_then(|v| v.get("country").and_then(|c| c.as_str()).map(str::to_owned))
+        .map_or_else(stars, |c| format!("*** ({c})"))
 }
 
 fn stars() -> String {

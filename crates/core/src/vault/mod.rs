@@ -6,4 +6,5 @@
 pub mod mask;
 pub mod record;
 pub mod schema;
+pub mod service;
 pub mod value;

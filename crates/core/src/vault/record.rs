@@ -78,3 +78,95 @@ pub struct Erased {
     /// Whether a data key was destroyed.
     pub key_destroyed: bool,
 }
+
+/// Where a sealed value lives: bound into its ciphertext as associated data, so a
+/// ciphertext moved to another cell does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellPlace<'a> {
+    /// Collection name.
+    pub collection: &'a str,
+    /// Record id (for a token's sealed value, `token:<token>`).
+    pub record: &'a str,
+    /// Field name.
+    pub field: &'a str,
+    /// Version of the data key that sealed it.
+    pub key_version: u32,
+}
+
+/// A token and the value it stands for, sealed under its subject's data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The token.
+    pub token: String,
+    /// The collection whose field typed the value.
+    pub collection: String,
+    /// The field.
+    pub field: String,
+    /// The subject the value belongs to.
+    pub subject_id: String,
+    /// The data-key version that sealed the value.
+    pub key_version: u32,
+    /// The sealed normalised value (place: `token:<token>` in the collection and field).
+    pub ciphertext: Vec<u8>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+}
+
+/// A limit on processing that the vault enforces on reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// Restriction of processing (GDPR Art. 18): reads only for exempt purposes.
+    Restriction,
+    /// Objection to one purpose (GDPR Art. 21, or an opt-out): no reads for that purpose.
+    Objection,
+}
+
+impl LimitKind {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::Restriction => "restriction",
+            LimitKind::Objection => "objection",
+        }
+    }
+
+    /// Parses [`LimitKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [LimitKind::Restriction, LimitKind::Objection]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A subject's restriction, or objection to one purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessingLimit {
+    /// The subject.
+    pub subject_id: String,
+    /// Restriction or objection.
+    pub kind: LimitKind,
+    /// For an objection, the purpose objected to; for a restriction, `*`.
+    pub purpose: String,
+    /// Since when.
+    pub since: Timestamp,
+}
+
+/// Purposes a restriction of processing does not stop (GDPR Art. 18(2) and the handling of
+/// the subject's own requests): `dsr`, `legal_claims`, `protection_of_rights`,
+/// `public_interest`.
+pub const RESTRICTION_EXEMPT_PURPOSES: [&str; 4] = [
+    "dsr",
+    "legal_claims",
+    "protection_of_rights",
+    "public_interest",
+];
+
+impl ProcessingLimit {
+    /// Whether this limit refuses a read under `purpose`.
+    pub fn refuses(&self, purpose: &str) -> bool {
+        match self.kind {
+            LimitKind::Restriction => !RESTRICTION_EXEMPT_PURPOSES.contains(&purpose),
+            LimitKind::Objection => self.purpose == purpose,
+        }
+    }
+}

@@ -94,6 +94,8 @@ impl FieldType {
             FieldType::NationalId(NationalIdScheme::UsSsn) => "national_id:us_ssn",
             FieldType::NationalId(NationalIdScheme::UkNino) => "national_id:uk_nino",
             FieldType::IpAddress => "ip_address",
+            FieldType::PostalAddress => "postal_address",
+            FieldType::Json => "json",
         }
     }
 

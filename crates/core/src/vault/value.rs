@@ -36,6 +36,12 @@ pub enum FieldType {
     NationalId(NationalIdScheme),
     /// An IPv4 or IPv6 address.
     IpAddress,
+    /// A postal address: an object of `lines` (1 to 4 strings), `city`, `region`,
+    /// `postal_code` and `country` (ISO 3166-1 alpha-2), of which `lines`, `city` and
+    /// `country` are required.
+    PostalAddress,
+    /// Any JSON value (kept in a canonical form: object keys sorted, no spaces).
+    Json,
 }
 
 /// Why a value was refused: the rule it broke. Never holds the value.
@@ -48,7 +54,7 @@ pub const MAX_TEXT: usize = 64 * 1024;
 
 impl FieldType {
     /// Every type, in a stable order.
-    pub const ALL: [FieldType; 12] = [
+    pub const ALL: [FieldType; 14] = [
         FieldType::Text,
         FieldType::Email,
         FieldType::Phone,
@@ -61,6 +67,8 @@ impl FieldType {
         FieldType::NationalId(NationalIdScheme::UsSsn),
         FieldType::NationalId(NationalIdScheme::UkNino),
         FieldType::IpAddress,
+        FieldType::PostalAddress,
+        FieldType::Json,
     ];
 
     /// Validates `raw` and returns its normal form (what is stored, indexed and compared).
@@ -78,8 +86,117 @@ impl FieldType {
             FieldType::NationalId(NationalIdScheme::UsSsn) => us_ssn(raw),
             FieldType::NationalId(NationalIdScheme::UkNino) => uk_nino(raw),
             FieldType::IpAddress => ip(raw),
+            FieldType::PostalAddress => postal_address(&parse_json(raw)?),
+            FieldType::Json => json(&parse_json(raw)?),
         }
     }
+
+    /// Validates a value as it arrives in JSON and returns its normal form. Strings are
+    /// accepted for every type; numbers for `number` (and digit-shaped types), booleans for
+    /// `boolean`, objects for `postal_address`, anything for `json`.
+    pub fn normalize_json(self, v: &serde_json::Value) -> Result<String, ValueError> {
+        use serde_json::Value as J;
+        match (self, v) {
+            (FieldType::Json, v) => json(v),
+            (FieldType::PostalAddress, v @ J::Object(_)) => postal_address(v),
+            (FieldType::PostalAddress, _) => Err(ValueError("postal_address: must be an object")),
+            (FieldType::Boolean, J::Bool(b)) => Ok(b.to_string()),
+            (FieldType::Number | FieldType::Phone | FieldType::CardNumber, J::Number(n)) => {
+                self.normalize(&n.to_string())
+            }
+            (_, J::String(s)) => self.normalize(s),
+            (_, J::Null) => Err(ValueError(
+                "value: null is not a value (leave the field out)",
+            )),
+            _ => Err(ValueError("value: wrong JSON type for the field's type")),
+        }
+    }
+
+    /// A normalised value as JSON: numbers and booleans as such, addresses and JSON values
+    /// parsed, everything else a string.
+    pub fn to_json(self, normalized: &str) -> serde_json::Value {
+        use serde_json::Value as J;
+        let parsed = match self {
+            FieldType::Number | FieldType::Boolean | FieldType::PostalAddress | FieldType::Json => {
+                serde_json::from_str(normalized).ok()
+            }
+            _ => None,
+        };
+        parsed.unwrap_or_else(|| J::String(normalized.to_owned()))
+    }
+}
+
+/// The largest JSON value accepted, in bytes of its canonical form.
+pub const MAX_JSON: usize = 64 * 1024;
+
+fn parse_json(raw: &str) -> Result<serde_json::Value, ValueError> {
+    if raw.len() > MAX_JSON {
+        return Err(ValueError("json: longer than 65536 bytes"));
+    }
+    serde_json::from_str(raw).map_err(|_| ValueError("json: not valid JSON"))
+}
+
+fn json(v: &serde_json::Value) -> Result<String, ValueError> {
+    // serde_json's map is ordered by key, so serialising gives one canonical text.
+    let s = serde_json::to_string(v).map_err(|_| ValueError("json: not serialisable"))?;
+    if s.len() > MAX_JSON {
+        return Err(ValueError("json: longer than 65536 bytes"));
+    }
+    Ok(s)
+}
+
+fn address_part(v: Option<&serde_json::Value>, max: usize) -> Result<Option<String>, ValueError> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => {
+            let t = s.trim();
+            if t.is_empty() || t.len() > max || t.chars().any(char::is_control) {
+                return Err(ValueError(
+                    "postal_address: parts are non-empty single-line strings of limited length",
+                ));
+            }
+            Ok(Some(t.to_owned()))
+        }
+        Some(_) => Err(ValueError("postal_address: parts are strings")),
+    }
+}
+
+fn postal_address(v: &serde_json::Value) -> Result<String, ValueError> {
+    const KEYS: [&str; 5] = ["lines", "city", "region", "postal_code", "country"];
+    let serde_json::Value::Object(m) = v else {
+        return Err(ValueError("postal_address: must be an object"));
+    };
+    if m.keys().any(|k| !KEYS.contains(&k.as_str())) {
+        return Err(ValueError(
+            "postal_address: only lines, city, region, postal_code and country are allowed",
+        ));
+    }
+    let lines = match m.get("lines") {
+        Some(serde_json::Value::Array(a)) if (1..=4).contains(&a.len()) => a
+            .iter()
+            .map(|l| address_part(Some(l), 200)?.ok_or(ValueError("postal_address: empty line")))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(ValueError("postal_address: lines must be 1 to 4 strings")),
+    };
+    let city =
+        address_part(m.get("city"), 100)?.ok_or(ValueError("postal_address: city is required"))?;
+    let country = address_part(m.get("country"), 2)?
+        .map(|c| c.to_ascii_uppercase())
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        .ok_or(ValueError(
+            "postal_address: country must be an ISO 3166-1 alpha-2 code",
+        ))?;
+    let mut out = serde_json::Map::new();
+    out.insert("lines".into(), lines.into());
+    out.insert("city".into(), city.into());
+    if let Some(r) = address_part(m.get("region"), 100)? {
+        out.insert("region".into(), r.into());
+    }
+    if let Some(p) = address_part(m.get("postal_code"), 20)? {
+        out.insert("postal_code".into(), p.to_ascii_uppercase().into());
+    }
+    out.insert("country".into(), country.into());
+    json(&serde_json::Value::Object(out))
 }
 
 fn text(raw: &str) -> Result<String, ValueError> {
@@ -631,5 +748,46 @@ mod tests {
                 .normalize(&"x".repeat(MAX_TEXT + 1))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn postal_addresses_and_json_take_a_canonical_form() {
+        use serde_json::json;
+        let a = FieldType::PostalAddress;
+        let v = json!({"country": "gb", "city": " London ", "lines": ["1 Main St"], "postal_code": "sw1a 1aa"});
+        assert_eq!(
+            a.normalize_json(&v).as_deref(),
+            Ok(
+                r#"{"city":"London","country":"GB","lines":["1 Main St"],"postal_code":"SW1A 1AA"}"#
+            )
+        );
+        for bad in [
+            json!({"city": "London", "country": "GB"}),
+            json!({"lines": ["x"], "city": "London", "country": "GBR"}),
+            json!({"lines": ["x"], "city": "London", "country": "GB", "phone": "1"}),
+            json!({"lines": [1], "city": "London", "country": "GB"}),
+            json!("1 Main St, London"),
+        ] {
+            assert!(a.normalize_json(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            FieldType::Json
+                .normalize_json(&json!({"b": 1, "a": [true]}))
+                .as_deref(),
+            Ok(r#"{"a":[true],"b":1}"#)
+        );
+        assert_eq!(FieldType::Json.to_json(r#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(
+            FieldType::Number.normalize_json(&json!(42.50)).as_deref(),
+            Ok("42.5")
+        );
+        assert_eq!(FieldType::Number.to_json("42.5"), json!(42.5));
+        assert_eq!(
+            FieldType::Boolean.normalize_json(&json!(false)).as_deref(),
+            Ok("false")
+        );
+        assert!(FieldType::Email.normalize_json(&json!(3)).is_err());
+        assert!(FieldType::Email.normalize_json(&json!(null)).is_err());
+        assert!(FieldType::Json.normalize("{").is_err());
     }
 }

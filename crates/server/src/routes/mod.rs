@@ -4,6 +4,7 @@ pub mod audit;
 pub mod health;
 pub mod operators;
 pub mod policies;
+pub mod vault;
 
 use crate::error::{ApiError, ErrorCode};
 

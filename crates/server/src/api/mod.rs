@@ -334,3 +334,4 @@ pub struct HealthOut {
     /// `ok` or `ready`.
     pub status: &'static str,
 }
+pub mod vault;

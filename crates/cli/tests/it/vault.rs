@@ -1,0 +1,806 @@
+//! The vault over HTTP, as a new user meets it: declare a collection, store customers, read
+//! them under different purposes and roles, search, tokenize, restrict, erase, and look for
+//! plaintext where it must not be. Run on SQLite and on PostgreSQL.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Body, Options, PgDb, TestServer, pg_url};
+
+const EMAIL: &str = "jane.doe@example.com";
+const PHONE: &str = "+44 20 7946 0958";
+const PHONE_E164: &str = "+442079460958";
+const CARD: &str = "4111 1111 1111 1111";
+const CARD_DIGITS: &str = "4111111111111111";
+const SSN: &str = "078-05-1121";
+const NAME: &str = "Jane Mary Doe";
+
+fn customers() -> Value {
+    json!({"fields": [
+        {"name": "email", "type": "email", "category": "user.contact.email", "sensitivity": "medium", "required": true, "searchable": true},
+        {"name": "phone", "type": "phone", "category": "user.contact.phone_number", "sensitivity": "medium", "searchable": true},
+        {"name": "name", "type": "text", "category": "user.name", "sensitivity": "medium"},
+        {"name": "card", "type": "card_number", "category": "user.financial.credit_card", "sensitivity": "high", "tokenization": "format_preserving"},
+        {"name": "ssn", "type": "national_id:us_ssn", "category": "user.government_id", "sensitivity": "special"},
+        {"name": "dob", "type": "date", "category": "user.demographic.date_of_birth", "sensitivity": "medium"},
+        {"name": "address", "type": "postal_address", "category": "user.contact.address", "sensitivity": "medium"}
+    ]})
+}
+
+struct Keys {
+    engineer: String,
+    support: String,
+    marketing: String,
+    dpo: String,
+}
+
+async fn keys(s: &TestServer) -> Keys {
+    Keys {
+        engineer: s.operator_with_key("Eve Engineer", "engineer").await.1,
+        support: s.operator_with_key("Sam Support", "support").await.1,
+        marketing: s.operator_with_key("Mia Marketing", "marketing").await.1,
+        dpo: s.operator_with_key("Dan DPO", "dpo").await.1,
+    }
+}
+
+async fn as_(
+    s: &TestServer,
+    key: &str,
+    purpose: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Body,
+) -> crate::harness::Resp {
+    let headers: Vec<(&str, &str)> = purpose
+        .map(|p| vec![("custodian-purpose", p)])
+        .unwrap_or_default();
+    s.call_with(method, path, Some(key), body, &headers).await
+}
+
+async fn create(s: &TestServer, k: &Keys, subject: &str, fields: Value) -> crate::harness::Resp {
+    as_(
+        s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::POST,
+        "/v1/collections/customers/records",
+        Body::Json(json!({"subject_id": subject, "fields": fields})),
+    )
+    .await
+}
+
+fn jane() -> Value {
+    json!({
+        "email": EMAIL, "phone": PHONE, "name": NAME, "card": CARD, "ssn": SSN,
+        "dob": "1990-07-14",
+        "address": {"lines": ["1 Main Street"], "city": "London", "postal_code": "sw1a 1aa", "country": "gb"}
+    })
+}
+
+/// Declares the collection and stores Jane (cus_1) and John (cus_2); returns Jane's record id
+/// and card token.
+async fn seed(s: &TestServer, k: &Keys) -> (String, String) {
+    let r = as_(
+        s,
+        &k.engineer,
+        None,
+        Method::PUT,
+        "/v1/collections/customers",
+        Body::Json(customers()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = create(s, k, "cus_1", jane()).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = r.json["id"].as_str().expect("id").to_owned();
+    let token = r.json["tokens"]["card"]
+        .as_str()
+        .expect("card token")
+        .to_owned();
+    let r = create(
+        s,
+        k,
+        "cus_2",
+        json!({"email": "john@example.org", "phone": "+1 415 555 2671"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    (id, token)
+}
+
+async fn scenario(s: &TestServer) {
+    let k = keys(s).await;
+    let (id, card_token) = seed(s, &k).await;
+    let rec = format!("/v1/collections/customers/records/{id}");
+
+    // Format-preserving token: 16 digits, last four kept, Luhn-valid, not the card.
+    assert_eq!(card_token.len(), 16);
+    assert!(card_token.ends_with("1111") && card_token != CARD_DIGITS);
+
+    // Support, for support: contact details in plaintext, the rest masked, special left out.
+    let r = as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        &rec,
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let f = &r.json["fields"];
+    assert_eq!(f["email"], EMAIL);
+    assert_eq!(f["phone"], PHONE_E164);
+    assert_eq!(f["name"], "J. M. D.");
+    assert_eq!(f["card"], "**** **** **** 1111");
+    assert_eq!(f["dob"], "1990");
+    assert_eq!(
+        f["address"],
+        json!({"lines": ["1 Main Street"], "city": "London", "postal_code": "SW1A 1AA", "country": "GB"})
+    );
+    assert!(f.get("ssn").is_none());
+    assert_eq!(r.json["access"]["email"], "reveal");
+    assert_eq!(r.json["access"]["name"], "mask");
+    assert_eq!(r.json["omitted"], json!(["ssn"]));
+
+    // Marketing, for marketing: contact details only.
+    let r = as_(
+        s,
+        &k.marketing,
+        Some("marketing"),
+        Method::GET,
+        &rec,
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["fields"]["email"], EMAIL);
+    assert!(r.json["fields"].get("name").is_none());
+    assert!(r.json["fields"].get("card").is_none());
+
+    // No purpose, or a purpose the role has nothing under: refused.
+    as_(s, &k.support, None, Method::GET, &rec, Body::None)
+        .await
+        .assert_error(400, "purpose_required");
+    as_(
+        s,
+        &k.support,
+        Some("marketing"),
+        Method::GET,
+        &rec,
+        Body::None,
+    )
+    .await
+    .assert_error(403, "access_denied");
+
+    // Search by email (normalised first), by phone in another format; paging.
+    let r = as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records?email=jane.doe@EXAMPLE.com",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["records"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r.json["records"][0]["id"], id.as_str());
+    let r = as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records?phone=%2B44%2020%207946%200958&limit=1",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.json["records"][0]["subject_id"], "cus_1", "{r:?}");
+    as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records?name=Jane",
+        Body::None,
+    )
+    .await
+    .assert_error(400, "field_not_searchable");
+    as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records",
+        Body::None,
+    )
+    .await
+    .assert_error(400, "invalid_query");
+
+    // Rectification moves the index with the value.
+    let r = as_(
+        s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::PATCH,
+        &rec,
+        Body::Json(json!({"fields": {"email": "jane@example.net", "dob": null}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let found = |q: &'static str| {
+        let (s, key) = (s, k.support.clone());
+        async move {
+            as_(
+                s,
+                &key,
+                Some("support"),
+                Method::GET,
+                &format!("/v1/collections/customers/records?{q}"),
+                Body::None,
+            )
+            .await
+            .json["records"]
+                .as_array()
+                .map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(found("email=jane.doe@example.com").await, 0);
+    assert_eq!(found("email=jane@example.net").await, 1);
+    assert_eq!(
+        found("phone=%2B442079460958").await,
+        1,
+        "kept fields stay indexed"
+    );
+    as_(
+        s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::PATCH,
+        &rec,
+        Body::Json(json!({"fields": {"email": null}})),
+    )
+    .await
+    .assert_error(422, "missing_field");
+
+    // Tokens: the field's mode decides; deterministic FF1 gives the record's token again.
+    let r = as_(
+        s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::POST,
+        "/v1/tokenize",
+        Body::Json(json!({"collection": "customers", "field": "card", "subject_id": "cus_1", "value": CARD})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["token"], card_token.as_str());
+    as_(
+        s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::POST,
+        "/v1/tokenize",
+        Body::Json(json!({"collection": "customers", "field": "email", "subject_id": "cus_1", "value": EMAIL})),
+    )
+    .await
+    .assert_error(422, "field_not_tokenized");
+    let detok = |key: String, purpose: &'static str| {
+        let (s, t) = (s, card_token.clone());
+        async move {
+            as_(
+                s,
+                &key,
+                Some(purpose),
+                Method::POST,
+                "/v1/detokenize",
+                Body::Json(json!({"token": t})),
+            )
+            .await
+        }
+    };
+    let r = detok(k.dpo.clone(), "dsr").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["value"], CARD_DIGITS);
+    assert_eq!(r.json["subject_id"], "cus_1");
+    detok(k.support.clone(), "support")
+        .await
+        .assert_error(403, "access_denied");
+
+    // Restriction: refused for support, still open for the subject's own request (dsr).
+    let r = as_(
+        s,
+        &k.dpo,
+        None,
+        Method::PUT,
+        "/v1/subjects/cus_1/restriction",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        &rec,
+        Body::None,
+    )
+    .await
+    .assert_error(403, "processing_restricted");
+    assert_eq!(
+        as_(s, &k.dpo, Some("dsr"), Method::GET, &rec, Body::None)
+            .await
+            .status,
+        200
+    );
+    let r = as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records?phone=%2B442079460958",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.json["withheld"], 1, "{r:?}");
+    assert_eq!(r.json["records"], json!([]));
+    as_(
+        s,
+        &k.dpo,
+        None,
+        Method::DELETE,
+        "/v1/subjects/cus_1/restriction",
+        Body::None,
+    )
+    .await;
+    assert_eq!(
+        as_(
+            s,
+            &k.support,
+            Some("support"),
+            Method::GET,
+            &rec,
+            Body::None
+        )
+        .await
+        .status,
+        200
+    );
+    // Objection to marketing: marketing refused, support not.
+    as_(
+        s,
+        &k.dpo,
+        None,
+        Method::PUT,
+        "/v1/subjects/cus_1/objections/marketing",
+        Body::None,
+    )
+    .await;
+    as_(
+        s,
+        &k.marketing,
+        Some("marketing"),
+        Method::GET,
+        &rec,
+        Body::None,
+    )
+    .await
+    .assert_error(403, "processing_restricted");
+    assert_eq!(
+        as_(
+            s,
+            &k.support,
+            Some("support"),
+            Method::GET,
+            &rec,
+            Body::None
+        )
+        .await
+        .status,
+        200
+    );
+
+    // Everything about a subject.
+    let r = as_(
+        s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_1",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["records"].as_array().map(Vec::len), Some(1));
+    assert!(
+        r.json["pseudonym"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("sp_"))
+    );
+
+    // Nothing personal in the audit log; the pseudonym is there.
+    let events = s.store.audit_events(0, 10_000).await.expect("events");
+    let dump = format!("{events:?}");
+    // (Long needles only: hashes in the dump may hold any short digit string.)
+    for secret in ["jane", "Jane", PHONE_E164, CARD_DIGITS, SSN, "London"] {
+        assert!(!dump.contains(secret), "audit events hold {secret}");
+    }
+    assert!(dump.contains(r.json["pseudonym"].as_str().expect("p")));
+
+    // Erasure: the support role cannot; the DPO can, once.
+    as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::DELETE,
+        "/v1/subjects/cus_1",
+        Body::None,
+    )
+    .await
+    .assert_error(403, "access_denied");
+    let r = as_(
+        s,
+        &k.dpo,
+        Some("dsr"),
+        Method::DELETE,
+        "/v1/subjects/cus_1",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["key_destroyed"], true);
+    assert_eq!(r.json["records_deleted"], 1);
+    // Every way back is closed.
+    as_(s, &k.dpo, Some("dsr"), Method::GET, &rec, Body::None)
+        .await
+        .assert_error(404, "record_not_found");
+    as_(
+        s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_1",
+        Body::None,
+    )
+    .await
+    .assert_error(410, "subject_erased");
+    assert_eq!(found("email=jane@example.net").await, 0);
+    detok(k.dpo.clone(), "dsr")
+        .await
+        .assert_error(404, "token_not_found");
+    as_(
+        s,
+        &k.dpo,
+        Some("dsr"),
+        Method::DELETE,
+        "/v1/subjects/cus_1",
+        Body::None,
+    )
+    .await
+    .assert_error(410, "subject_erased");
+    // John is untouched.
+    assert_eq!(found("email=john@example.org").await, 1);
+}
+
+#[tokio::test]
+async fn vault_end_to_end_on_sqlite() {
+    let s = TestServer::start().await;
+    scenario(&s).await;
+}
+
+#[tokio::test]
+async fn vault_end_to_end_on_postgres() {
+    let Some(base) = pg_url() else { return };
+    let db = PgDb::create(&base).await;
+    let s = TestServer::start_with(Options {
+        database_url: Some(db.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    scenario(&s).await;
+}
+
+#[tokio::test]
+async fn schemas_change_compatibly_or_not_at_all() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    seed(&s, &k).await;
+    let put = |body: Value, key: String| {
+        let s = &s;
+        async move {
+            as_(
+                s,
+                &key,
+                None,
+                Method::PUT,
+                "/v1/collections/customers",
+                Body::Json(body),
+            )
+            .await
+        }
+    };
+    // The same schema again: nothing changes.
+    let r = put(customers(), k.engineer.clone()).await;
+    assert_eq!(
+        (r.status, r.json["version"].clone()),
+        (200, json!(1)),
+        "{r:?}"
+    );
+    // A new optional field: accepted.
+    let mut added = customers();
+    added["fields"].as_array_mut().expect("fields").push(
+        json!({"name": "nickname", "type": "text", "category": "user.name", "sensitivity": "low"}),
+    );
+    let r = put(added.clone(), k.engineer.clone()).await;
+    assert_eq!(
+        (r.status, r.json["version"].clone()),
+        (200, json!(2)),
+        "{r:?}"
+    );
+    // Removing a field, retyping one, or making one searchable now: 409 with the reason.
+    let mut removed = added.clone();
+    removed["fields"].as_array_mut().expect("fields").remove(1);
+    let r = put(removed, k.engineer.clone()).await;
+    r.assert_error(409, "schema_incompatible");
+    assert_eq!(r.json["error"]["details"]["field"], "phone");
+    let mut retyped = added.clone();
+    retyped["fields"][2]["type"] = json!("email");
+    put(retyped, k.engineer.clone())
+        .await
+        .assert_error(409, "schema_incompatible");
+    let mut searchable = added.clone();
+    searchable["fields"][2]["searchable"] = json!(true);
+    put(searchable, k.engineer.clone())
+        .await
+        .assert_error(409, "schema_incompatible");
+    // Invalid schemas: 422 naming the field.
+    let mut bad_category = added.clone();
+    bad_category["fields"][0]["category"] = json!("user.contact.carrier_pigeon");
+    let r = put(bad_category, k.engineer.clone()).await;
+    r.assert_error(422, "invalid_schema");
+    assert_eq!(r.json["error"]["details"]["field"], "email");
+    let mut bad_type = added.clone();
+    bad_type["fields"][0]["type"] = json!("emial");
+    put(bad_type, k.engineer.clone())
+        .await
+        .assert_error(422, "invalid_schema");
+    let mut ff1_on_email = added.clone();
+    ff1_on_email["fields"][0]["tokenization"] = json!("format_preserving");
+    put(ff1_on_email, k.engineer.clone())
+        .await
+        .assert_error(422, "invalid_schema");
+    put(json!({"fields": []}), k.engineer.clone())
+        .await
+        .assert_error(422, "invalid_schema");
+    as_(
+        &s,
+        &k.engineer,
+        None,
+        Method::PUT,
+        "/v1/collections/Bad-Name",
+        Body::Json(customers()),
+    )
+    .await
+    .assert_error(422, "invalid_schema");
+    // Only some roles may declare.
+    put(customers(), k.support.clone())
+        .await
+        .assert_error(403, "access_denied");
+    let r = as_(&s, &k.dpo, None, Method::GET, "/v1/collections", Body::None).await;
+    assert_eq!(r.json["collections"][0]["version"], 2, "{r:?}");
+    as_(
+        &s,
+        &k.dpo,
+        None,
+        Method::GET,
+        "/v1/collections/nope",
+        Body::None,
+    )
+    .await
+    .assert_error(404, "collection_not_found");
+}
+
+#[tokio::test]
+async fn every_malformed_value_is_refused_by_rule_without_echo() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    seed(&s, &k).await;
+    let cases: [(&str, Value, &str); 16] = [
+        ("email", json!("not-an-email"), "invalid_value"),
+        ("email", json!(42), "invalid_value"),
+        ("phone", json!("020 7946 0958"), "invalid_value"),
+        ("card", json!("4111 1111 1111 1112"), "invalid_value"),
+        ("ssn", json!("666-12-3456"), "invalid_value"),
+        ("ssn", json!("123-00-4567"), "invalid_value"),
+        ("dob", json!("2023-02-29"), "invalid_value"),
+        ("dob", json!("14/07/1990"), "invalid_value"),
+        ("name", json!("bell\u{7}ring"), "invalid_value"),
+        ("name", json!(null), "invalid_value"),
+        ("address", json!("1 Main Street, London"), "invalid_value"),
+        (
+            "address",
+            json!({"lines": ["x"], "city": "London", "country": "GBR"}),
+            "invalid_value",
+        ),
+        (
+            "address",
+            json!({"lines": [], "city": "London", "country": "GB"}),
+            "invalid_value",
+        ),
+        (
+            "address",
+            json!({"lines": ["x"], "city": "London", "country": "GB", "phone": "1"}),
+            "invalid_value",
+        ),
+        ("shoe_size", json!(42), "unknown_field"),
+        (
+            "card",
+            json!({"number": "4111111111111111"}),
+            "invalid_value",
+        ),
+    ];
+    for (field, value, code) in cases {
+        let mut fields = json!({"email": "ok@example.com"});
+        fields[field] = value.clone();
+        let r = create(&s, &k, "cus_9", fields).await;
+        r.assert_error(422, code);
+        assert_eq!(r.json["error"]["details"]["field"], field, "{r:?}");
+        let text = r.json.to_string();
+        if let Some(v) = value.as_str().filter(|v| v.len() > 3) {
+            assert!(!text.contains(v), "the error echoes the value: {text}");
+        }
+    }
+    create(&s, &k, "cus_9", json!({"phone": PHONE}))
+        .await
+        .assert_error(422, "missing_field");
+    create(&s, &k, EMAIL, json!({"email": EMAIL}))
+        .await
+        .assert_error(422, "invalid_subject_id");
+    // IBAN and NINO in a second collection.
+    let r = as_(
+        &s,
+        &k.engineer,
+        None,
+        Method::PUT,
+        "/v1/collections/payroll",
+        Body::Json(json!({"fields": [
+            {"name": "iban", "type": "iban", "category": "user.financial.bank_account", "sensitivity": "high"},
+            {"name": "nino", "type": "national_id:uk_nino", "category": "user.government_id", "sensitivity": "high"}
+        ]})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    for (field, value) in [
+        ("iban", "GB82 WEST 1234 5698 7654 33"),
+        ("iban", "GB82 WEST 1234 5698 7654"),
+        ("nino", "QQ123456C"),
+        ("nino", "AB123456E"),
+    ] {
+        let r = as_(
+            &s,
+            &k.engineer,
+            Some("service_delivery"),
+            Method::POST,
+            "/v1/collections/payroll/records",
+            Body::Json(json!({"subject_id": "emp_1", "fields": {field: value}})),
+        )
+        .await;
+        r.assert_error(422, "invalid_value");
+        assert!(!r.json.to_string().contains(value));
+    }
+    let r = as_(
+        &s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::POST,
+        "/v1/collections/payroll/records",
+        Body::Json(json!({"subject_id": "emp_1", "fields": {"iban": "GB82 WEST 1234 5698 7654 32", "nino": "ab 12 34 56 c"}})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    // A write without the purpose the policy needs is refused and audited.
+    let r = as_(
+        &s,
+        &k.engineer,
+        None,
+        Method::POST,
+        "/v1/collections/customers/records",
+        Body::Json(json!({"subject_id": "cus_9", "fields": {"email": EMAIL}})),
+    )
+    .await;
+    r.assert_error(403, "access_denied");
+    as_(
+        &s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::POST,
+        "/v1/collections/nope/records",
+        Body::Json(json!({"subject_id": "cus_9", "fields": {}})),
+    )
+    .await
+    .assert_error(404, "collection_not_found");
+    as_(
+        &s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records/not-a-uuid",
+        Body::None,
+    )
+    .await
+    .assert_error(400, "invalid_path_parameter");
+}
+
+/// Bytes of `needle` or its hex, anywhere in `hay`.
+fn holds(hay: &[u8], needle: &str) -> bool {
+    let hex = hex::encode(needle);
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+        || hay.windows(hex.len()).any(|w| w == hex.as_bytes())
+}
+
+const SEEDED: [&str; 7] = [
+    EMAIL,
+    PHONE_E164,
+    CARD_DIGITS,
+    SSN,
+    NAME,
+    "1 Main Street",
+    "john@example.org",
+];
+
+#[tokio::test]
+async fn no_plaintext_in_the_sqlite_files() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    seed(&s, &k).await;
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&s.data_dir).expect("dir") {
+        let p = entry.expect("entry").path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with("custodian.db") {
+            bytes.extend(std::fs::read(&p).expect("read"));
+        }
+    }
+    assert!(bytes.len() > 10_000, "the database files were read");
+    for v in SEEDED {
+        assert!(!holds(&bytes, v), "{v} is in the database files");
+    }
+}
+
+#[tokio::test]
+async fn no_plaintext_in_the_postgres_tables() {
+    let Some(base) = pg_url() else { return };
+    let db = PgDb::create(&base).await;
+    let s = TestServer::start_with(Options {
+        database_url: Some(db.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let k = keys(&s).await;
+    seed(&s, &k).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tables");
+    assert!(tables.iter().any(|t| t == "vault_cells"));
+    let mut dump = Vec::new();
+    for t in tables {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT row_to_json(t)::text FROM {t} t"
+        )))
+        .fetch_all(&pool)
+        .await
+        .expect("rows");
+        for r in rows {
+            dump.extend(r.into_bytes());
+        }
+    }
+    assert!(dump.len() > 1_000);
+    for v in SEEDED {
+        assert!(!holds(&dump, v), "{v} is in a PostgreSQL table");
+    }
+}

@@ -1,0 +1,1106 @@
+//! The vault service: validation, sealing, blind indexing, tokenization and erasure, over the
+//! [`Store`] port and the [`VaultCrypto`] port. No IO of its own.
+//!
+//! Architecture invariants:
+//! - plaintext is only produced by [`Vault::open_record`] and [`Vault::open_token`], which take
+//!   [`Grants`] built from [`Authorized`] capabilities, and which append the audit event before
+//!   opening anything (fail closed);
+//! - writes take a [`WriteGrant`]: a field without a `data.write` capability is not written;
+//! - every event names the subject by its keyed pseudonym, never its id or a value.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::Timestamp;
+use zeroize::Zeroizing;
+
+use super::record::{
+    Cell, CellPlace, Erased, IndexEntry, ProcessingLimit, Record, StoredCollection, SubjectKey,
+    TokenRecord,
+};
+use super::schema::{CollectionSchema, FieldSpec, SchemaError, Tokenization};
+use super::value::{FieldType, luhn_valid};
+use crate::access::{Action, Authorized, Resource};
+use crate::audit::{AuditDraft, AuditEvent};
+use crate::ports::{Store, StoreError};
+
+/// Why the crypto port failed. Holds no key material and no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CryptoFailure(pub &'static str);
+
+/// A subject's unwrapped data key, usable only through this interface.
+pub trait DataKey: Send + Sync {
+    /// Seals `plaintext` for `place`.
+    fn seal(&self, place: &CellPlace<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoFailure>;
+    /// Opens what [`DataKey::seal`] sealed for the same place.
+    fn open(
+        &self,
+        place: &CellPlace<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoFailure>;
+}
+
+/// A fresh data key and its wrapped form.
+pub struct NewDataKey {
+    /// The key.
+    pub key: Box<dyn DataKey>,
+    /// The id of the KEK that wrapped it.
+    pub kek_id: String,
+    /// The wrapped key.
+    pub wrapped: Vec<u8>,
+}
+
+/// The cryptography the vault needs; `custodian-crypto` implements it.
+pub trait VaultCrypto: Send + Sync {
+    /// A new data key for `subject_id`, with its wrapped form.
+    fn new_data_key(&self, subject_id: &str) -> Result<NewDataKey, CryptoFailure>;
+    /// Unwraps a stored subject key.
+    fn data_key(&self, key: &SubjectKey) -> Result<Box<dyn DataKey>, CryptoFailure>;
+    /// The blind index of a normalised value in one field.
+    fn blind_index(
+        &self,
+        collection: &str,
+        field: &str,
+        normalized: &str,
+    ) -> Result<Vec<u8>, CryptoFailure>;
+    /// The keyed pseudonym of a subject, for audit events and the erasure ledger.
+    fn pseudonym(&self, subject_id: &str) -> String;
+    /// A random token.
+    fn random_token(&self) -> Result<String, CryptoFailure>;
+    /// The deterministic token of a normalised value in a scope.
+    fn deterministic_token(&self, scope: &str, normalized: &str) -> Result<String, CryptoFailure>;
+    /// FF1 (AES-256, radix 10) of a digit string under the scope's key.
+    fn ff1_digits(&self, scope: &str, digits: &str) -> Result<String, CryptoFailure>;
+}
+
+/// What the vault refuses, and why. Messages hold no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VaultError {
+    /// No such collection.
+    #[error("the collection does not exist")]
+    CollectionNotFound,
+    /// The schema breaks a rule.
+    #[error("invalid schema: {0}")]
+    InvalidSchema(SchemaError),
+    /// The change would break stored records.
+    #[error("incompatible schema change: {0}")]
+    IncompatibleSchema(SchemaError),
+    /// The collection changed while this request ran.
+    #[error("the collection changed meanwhile; read it again")]
+    SchemaChanged,
+    /// A value breaks its type's rule.
+    #[error("{field}: {rule}")]
+    InvalidValue {
+        /// The field.
+        field: String,
+        /// The rule.
+        rule: &'static str,
+    },
+    /// The collection has no such field.
+    #[error("{0}: the collection has no such field")]
+    UnknownField(String),
+    /// A required field is missing.
+    #[error("{0}: the field is required")]
+    MissingField(String),
+    /// The field has no blind index.
+    #[error("{0}: the field is not searchable")]
+    NotSearchable(String),
+    /// The field is not tokenized.
+    #[error("{0}: the field is not tokenized")]
+    NotTokenized(String),
+    /// The subject id breaks the rule.
+    #[error(
+        "subject_id: 1 to 128 characters of A-Z, a-z, 0-9, _, -, . and :, starting with a letter or digit"
+    )]
+    InvalidSubject,
+    /// No such record.
+    #[error("the record does not exist")]
+    RecordNotFound,
+    /// Nothing is held about this subject.
+    #[error("nothing is held about this subject")]
+    SubjectNotFound,
+    /// The subject was erased.
+    #[error("the subject was erased")]
+    SubjectErased(Timestamp),
+    /// No such token (or its subject was erased).
+    #[error("the token does not resolve")]
+    TokenNotFound,
+    /// A field was to be written or opened without its capability.
+    #[error("{0}: not authorized for this field")]
+    NotGranted(String),
+    /// Concurrent changes kept winning; try again.
+    #[error("the subject's data changed concurrently; try again")]
+    Busy,
+    /// The crypto port failed.
+    #[error("cryptography failed: {0}")]
+    Crypto(CryptoFailure),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        VaultError::Store(e)
+    }
+}
+
+impl From<CryptoFailure> for VaultError {
+    fn from(e: CryptoFailure) -> Self {
+        VaultError::Crypto(e)
+    }
+}
+
+/// Checks a subject id: 1 to 128 of `A-Z a-z 0-9 _ - . :`, starting with a letter or digit.
+/// (No `@`, spaces or other characters, so an email address cannot be used as an id.)
+pub fn valid_subject_id(s: &str) -> bool {
+    matches!(s.chars().next(), Some(c) if c.is_ascii_alphanumeric())
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+/// How a field may be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FieldAccess {
+    /// Masked.
+    Mask,
+    /// In plaintext.
+    Reveal,
+}
+
+impl FieldAccess {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldAccess::Mask => "mask",
+            FieldAccess::Reveal => "reveal",
+        }
+    }
+}
+
+/// The fields of one collection a caller may read, each from an [`Authorized`] capability.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    fields: HashMap<(String, String), FieldAccess>,
+}
+
+impl Grants {
+    /// No grants.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the access an allowed `data.reveal` or `data.mask` request gives to its field;
+    /// other capabilities add nothing (and return false).
+    pub fn add(&mut self, a: &Authorized) -> bool {
+        let access = match a.request().action {
+            Action::DataReveal => FieldAccess::Reveal,
+            Action::DataMask => FieldAccess::Mask,
+            _ => return false,
+        };
+        let Resource::Field {
+            collection, field, ..
+        } = &a.request().resource
+        else {
+            return false;
+        };
+        let e = self
+            .fields
+            .entry((collection.clone(), field.clone()))
+            .or_insert(access);
+        *e = (*e).max(access);
+        true
+    }
+
+    /// The access granted to a field.
+    pub fn access(&self, collection: &str, field: &str) -> Option<FieldAccess> {
+        self.fields
+            .get(&(collection.to_owned(), field.to_owned()))
+            .copied()
+    }
+
+    /// Whether nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// The fields of one collection a caller may write, from `data.write` capabilities.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGrant {
+    fields: HashSet<(String, String)>,
+}
+
+impl WriteGrant {
+    /// No grants.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an allowed `data.write` (or, for deletions, `data.delete`) request's field.
+    pub fn add(&mut self, a: &Authorized) -> bool {
+        if !matches!(a.request().action, Action::DataWrite | Action::DataDelete) {
+            return false;
+        }
+        let Resource::Field {
+            collection, field, ..
+        } = &a.request().resource
+        else {
+            return false;
+        };
+        self.fields.insert((collection.clone(), field.clone()));
+        true
+    }
+
+    fn check(&self, collection: &str, field: &str) -> Result<(), VaultError> {
+        if self
+            .fields
+            .contains(&(collection.to_owned(), field.to_owned()))
+        {
+            Ok(())
+        } else {
+            Err(VaultError::NotGranted(field.to_owned()))
+        }
+    }
+}
+
+/// One field of an opened record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedField {
+    /// The field.
+    pub field: String,
+    /// How it was opened.
+    pub access: FieldAccess,
+    /// The value: the normalised value as JSON, or the mask as a string.
+    pub value: serde_json::Value,
+}
+
+/// An opened record: what the grants allowed, and which fields were left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedRecord {
+    /// Record id.
+    pub id: String,
+    /// Collection.
+    pub collection: String,
+    /// Subject.
+    pub subject_id: String,
+    /// The fields opened, in schema order.
+    pub fields: Vec<OpenedField>,
+    /// Fields present in the record but not granted.
+    pub omitted: Vec<String>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A new record's values, by field name (JSON as received).
+pub type Values = BTreeMap<String, serde_json::Value>;
+
+/// What a write returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The record.
+    pub id: String,
+    /// Tokens issued for the record's tokenized fields, by field.
+    pub tokens: BTreeMap<String, String>,
+    /// The audit event.
+    pub event: AuditEvent,
+}
+
+const ATTEMPTS: usize = 4;
+/// The largest page of search results.
+pub const MAX_PAGE: u32 = 100;
+
+/// The vault over a store and a crypto provider.
+#[derive(Clone, Copy)]
+pub struct Vault<'a> {
+    /// The store.
+    pub store: &'a dyn Store,
+    /// The cryptography.
+    pub crypto: &'a dyn VaultCrypto,
+}
+
+/// A subject's data key, and whether it still has to be stored.
+struct KeyInUse {
+    key: Box<dyn DataKey>,
+    version: u32,
+    new: Option<SubjectKey>,
+}
+
+impl<'a> Vault<'a> {
+    /// A vault over `store` and `crypto`.
+    pub fn new(store: &'a dyn Store, crypto: &'a dyn VaultCrypto) -> Self {
+        Self { store, crypto }
+    }
+
+    /// The pseudonym of a subject, as audit events and the ledger name it.
+    pub fn pseudonym(&self, subject_id: &str) -> String {
+        self.crypto.pseudonym(subject_id)
+    }
+
+    /// The collection, or [`VaultError::CollectionNotFound`].
+    pub async fn collection(&self, name: &str) -> Result<StoredCollection, VaultError> {
+        self.store
+            .get_collection(name)
+            .await?
+            .ok_or(VaultError::CollectionNotFound)
+    }
+
+    /// Declares a collection or changes its schema; returns the version and whether it was new.
+    /// An identical schema changes nothing (the event is still recorded).
+    pub async fn declare(
+        &self,
+        schema: &CollectionSchema,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(i64, bool), VaultError> {
+        schema.validate().map_err(VaultError::InvalidSchema)?;
+        match self.store.get_collection(&schema.name).await? {
+            None => match self.store.put_collection(schema, None, at, audit).await {
+                Ok(v) => Ok((v, true)),
+                Err(StoreError::Conflict(_)) => Err(VaultError::SchemaChanged),
+                Err(e) => Err(e.into()),
+            },
+            Some(old) if old.schema == *schema => {
+                self.store.append_audit(audit).await?;
+                Ok((old.version, false))
+            }
+            Some(old) => {
+                let has_records = self.store.collection_has_records(&schema.name).await?;
+                old.schema
+                    .check_change(schema, has_records)
+                    .map_err(VaultError::IncompatibleSchema)?;
+                match self
+                    .store
+                    .put_collection(schema, Some(old.version), at, audit)
+                    .await
+                {
+                    Ok(v) => Ok((v, false)),
+                    Err(StoreError::Conflict(_)) => Err(VaultError::SchemaChanged),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// Validates and normalises `values` against the schema: unknown fields, missing required
+    /// fields (when `complete`) and bad values are refused, naming the field.
+    pub fn normalize<'s>(
+        schema: &'s CollectionSchema,
+        values: &Values,
+        complete: bool,
+    ) -> Result<Vec<(&'s FieldSpec, Zeroizing<String>)>, VaultError> {
+        if let Some(unknown) = values.keys().find(|k| schema.field(k).is_none()) {
+            return Err(VaultError::UnknownField(unknown.clone()));
+        }
+        let mut out = Vec::with_capacity(values.len());
+        for f in &schema.fields {
+            match values.get(&f.name) {
+                Some(v) => {
+                    let n =
+                        f.field_type
+                            .normalize_json(v)
+                            .map_err(|e| VaultError::InvalidValue {
+                                field: f.name.clone(),
+                                rule: e.0,
+                            })?;
+                    out.push((f, Zeroizing::new(n)));
+                }
+                None if complete && f.required => {
+                    return Err(VaultError::MissingField(f.name.clone()));
+                }
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+
+    async fn key_for(&self, subject_id: &str, at: Timestamp) -> Result<KeyInUse, VaultError> {
+        match self.store.subject_key(subject_id).await? {
+            Some(k) => Ok(KeyInUse {
+                key: self.crypto.data_key(&k)?,
+                version: k.key_version,
+                new: None,
+            }),
+            None => {
+                let NewDataKey {
+                    key,
+                    kek_id,
+                    wrapped: wrapped_dek,
+                } = self.crypto.new_data_key(subject_id)?;
+                Ok(KeyInUse {
+                    key,
+                    version: 1,
+                    new: Some(SubjectKey {
+                        subject_id: subject_id.to_owned(),
+                        key_version: 1,
+                        kek_id,
+                        wrapped_dek,
+                        created_at: at,
+                    }),
+                })
+            }
+        }
+    }
+
+    fn index_entries(
+        &self,
+        collection: &str,
+        values: &[(&FieldSpec, Zeroizing<String>)],
+    ) -> Result<Vec<IndexEntry>, VaultError> {
+        values
+            .iter()
+            .filter(|(f, _)| f.searchable)
+            .map(|(f, v)| {
+                Ok(IndexEntry {
+                    field: f.name.clone(),
+                    index: self.crypto.blind_index(collection, &f.name, v)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a new record for `subject_id` with id `record_id`, issuing tokens for its
+    /// tokenized fields. `audit` is the event of the request (its subject is set here).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_record(
+        &self,
+        collection: &str,
+        record_id: &str,
+        subject_id: &str,
+        values: &Values,
+        grant: &WriteGrant,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Written, VaultError> {
+        if !valid_subject_id(subject_id) {
+            return Err(VaultError::InvalidSubject);
+        }
+        let coll = self.collection(collection).await?;
+        let normalized = Self::normalize(&coll.schema, values, true)?;
+        for (f, _) in &normalized {
+            grant.check(collection, &f.name)?;
+        }
+        let indexes = self.index_entries(collection, &normalized)?;
+        let mut audit = audit.with_subject(Some(self.pseudonym(subject_id)));
+        audit.fields = normalized.iter().map(|(f, _)| f.name.clone()).collect();
+        for _ in 0..ATTEMPTS {
+            let k = self.key_for(subject_id, at).await?;
+            let cells = normalized
+                .iter()
+                .map(|(f, v)| {
+                    let place = CellPlace {
+                        collection,
+                        record: record_id,
+                        field: &f.name,
+                        key_version: k.version,
+                    };
+                    Ok(Cell {
+                        field: f.name.clone(),
+                        ciphertext: k.key.seal(&place, v.as_bytes())?,
+                    })
+                })
+                .collect::<Result<Vec<_>, VaultError>>()?;
+            let record = Record {
+                id: record_id.to_owned(),
+                collection: collection.to_owned(),
+                subject_id: subject_id.to_owned(),
+                key_version: k.version,
+                cells,
+                created_at: at,
+                updated_at: at,
+            };
+            match self
+                .store
+                .insert_record(&record, k.new.as_ref(), &indexes, audit.clone())
+                .await
+            {
+                Ok(event) => {
+                    let tokens = self
+                        .issue_record_tokens(&coll.schema, subject_id, &normalized, at, &audit)
+                        .await?;
+                    return Ok(Written {
+                        id: record_id.to_owned(),
+                        tokens,
+                        event,
+                    });
+                }
+                Err(StoreError::Conflict("subject_key")) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Busy)
+    }
+
+    async fn issue_record_tokens(
+        &self,
+        schema: &CollectionSchema,
+        subject_id: &str,
+        normalized: &[(&FieldSpec, Zeroizing<String>)],
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<BTreeMap<String, String>, VaultError> {
+        let mut tokens = BTreeMap::new();
+        for (f, v) in normalized {
+            if f.tokenization == Tokenization::None {
+                continue;
+            }
+            let mut draft = audit.clone();
+            draft.action = "token.issue".into();
+            draft.fields = vec![f.name.clone()];
+            let token = self
+                .store_token(&schema.name, f, subject_id, v, at, draft)
+                .await?;
+            tokens.insert(f.name.clone(), token);
+        }
+        Ok(tokens)
+    }
+
+    /// The token of a normalised value in a field, by the field's tokenization mode.
+    fn make_token(
+        &self,
+        collection: &str,
+        f: &FieldSpec,
+        normalized: &str,
+    ) -> Result<String, VaultError> {
+        let scope = format!("{collection}.{}", f.name);
+        match f.tokenization {
+            Tokenization::None => Err(VaultError::NotTokenized(f.name.clone())),
+            Tokenization::Random => Ok(self.crypto.random_token()?),
+            Tokenization::Deterministic => {
+                Ok(self.crypto.deterministic_token(&scope, normalized)?)
+            }
+            Tokenization::FormatPreserving => {
+                format_preserving(self.crypto, &scope, f.field_type, normalized)
+            }
+        }
+    }
+
+    async fn store_token(
+        &self,
+        collection: &str,
+        f: &FieldSpec,
+        subject_id: &str,
+        normalized: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<String, VaultError> {
+        let token = self.make_token(collection, f, normalized)?;
+        let record = format!("token:{token}");
+        for _ in 0..ATTEMPTS {
+            let k = self.key_for(subject_id, at).await?;
+            let place = CellPlace {
+                collection,
+                record: &record,
+                field: &f.name,
+                key_version: k.version,
+            };
+            let t = TokenRecord {
+                token: token.clone(),
+                collection: collection.to_owned(),
+                field: f.name.clone(),
+                subject_id: subject_id.to_owned(),
+                key_version: k.version,
+                ciphertext: k.key.seal(&place, normalized.as_bytes())?,
+                created_at: at,
+            };
+            match self
+                .store
+                .put_token(&t, k.new.as_ref(), audit.clone())
+                .await
+            {
+                Ok(_) => return Ok(token),
+                Err(StoreError::Conflict("subject_key")) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Busy)
+    }
+
+    /// Tokenizes one value of a tokenized field for a subject.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn tokenize(
+        &self,
+        collection: &str,
+        field: &str,
+        subject_id: &str,
+        value: &serde_json::Value,
+        grant: &WriteGrant,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<String, VaultError> {
+        if !valid_subject_id(subject_id) {
+            return Err(VaultError::InvalidSubject);
+        }
+        let coll = self.collection(collection).await?;
+        let f = coll
+            .schema
+            .field(field)
+            .ok_or_else(|| VaultError::UnknownField(field.to_owned()))?;
+        if f.tokenization == Tokenization::None {
+            return Err(VaultError::NotTokenized(field.to_owned()));
+        }
+        grant.check(collection, field)?;
+        let normalized = Zeroizing::new(f.field_type.normalize_json(value).map_err(|e| {
+            VaultError::InvalidValue {
+                field: field.to_owned(),
+                rule: e.0,
+            }
+        })?);
+        let mut audit = audit.with_subject(Some(self.pseudonym(subject_id)));
+        audit.fields = vec![field.to_owned()];
+        self.store_token(collection, f, subject_id, &normalized, at, audit)
+            .await
+    }
+
+    /// The live records of a token (none: it does not resolve).
+    pub async fn resolve_token(&self, token: &str) -> Result<Vec<TokenRecord>, VaultError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(VaultError::TokenNotFound);
+        }
+        Ok(self.store.get_token(token).await?)
+    }
+
+    /// Opens a token's value, after appending `audit` (which must record the reveal).
+    pub async fn open_token(
+        &self,
+        t: &TokenRecord,
+        grants: &Grants,
+        audit: AuditDraft,
+    ) -> Result<serde_json::Value, VaultError> {
+        if grants.access(&t.collection, &t.field) != Some(FieldAccess::Reveal) {
+            return Err(VaultError::NotGranted(t.field.clone()));
+        }
+        let coll = self.collection(&t.collection).await?;
+        let f = coll
+            .schema
+            .field(&t.field)
+            .ok_or_else(|| VaultError::UnknownField(t.field.clone()))?;
+        let key = self
+            .store
+            .subject_key(&t.subject_id)
+            .await?
+            .filter(|k| k.key_version == t.key_version)
+            .ok_or(VaultError::TokenNotFound)?;
+        let dek = self.crypto.data_key(&key)?;
+        self.store.append_audit(audit).await?;
+        let record = format!("token:{}", t.token);
+        let place = CellPlace {
+            collection: &t.collection,
+            record: &record,
+            field: &t.field,
+            key_version: t.key_version,
+        };
+        let plain = dek.open(&place, &t.ciphertext)?;
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| VaultError::Crypto(CryptoFailure("a sealed value is not text")))?;
+        Ok(f.field_type.to_json(text))
+    }
+
+    /// One sealed record, or [`VaultError::RecordNotFound`].
+    pub async fn record(&self, collection: &str, id: &str) -> Result<Record, VaultError> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(VaultError::RecordNotFound);
+        }
+        self.store
+            .get_record(collection, id)
+            .await?
+            .ok_or(VaultError::RecordNotFound)
+    }
+
+    /// The restriction or objection that refuses reads of `subject_id` under `purpose`, if any.
+    pub async fn limit_refusing(
+        &self,
+        subject_id: &str,
+        purpose: &str,
+    ) -> Result<Option<ProcessingLimit>, VaultError> {
+        Ok(self
+            .store
+            .processing_limits(subject_id)
+            .await?
+            .into_iter()
+            .find(|l| l.refuses(purpose)))
+    }
+
+    /// Opens the granted fields of records (masked or in plaintext), after appending `audits`
+    /// (one per record; nothing is opened if any fails to be written).
+    pub async fn open_records(
+        &self,
+        schemas: &HashMap<String, CollectionSchema>,
+        records: &[Record],
+        grants: &Grants,
+        audits: Vec<AuditDraft>,
+    ) -> Result<Vec<OpenedRecord>, VaultError> {
+        let mut keys: HashMap<&str, Box<dyn DataKey>> = HashMap::new();
+        for r in records {
+            if keys.contains_key(r.subject_id.as_str()) {
+                continue;
+            }
+            let key = self
+                .store
+                .subject_key(&r.subject_id)
+                .await?
+                .filter(|k| k.key_version == r.key_version)
+                .ok_or(VaultError::RecordNotFound)?;
+            keys.insert(&r.subject_id, self.crypto.data_key(&key)?);
+        }
+        for a in audits {
+            self.store.append_audit(a).await?;
+        }
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let schema = schemas
+                .get(&r.collection)
+                .ok_or(VaultError::CollectionNotFound)?;
+            let dek = keys
+                .get(r.subject_id.as_str())
+                .ok_or(VaultError::RecordNotFound)?;
+            out.push(open_one(schema, r, dek.as_ref(), grants)?);
+        }
+        Ok(out)
+    }
+
+    /// Opens one record: see [`Vault::open_records`].
+    pub async fn open_record(
+        &self,
+        schema: &CollectionSchema,
+        record: &Record,
+        grants: &Grants,
+        audit: AuditDraft,
+    ) -> Result<OpenedRecord, VaultError> {
+        let schemas = HashMap::from([(schema.name.clone(), schema.clone())]);
+        let mut v = self
+            .open_records(&schemas, std::slice::from_ref(record), grants, vec![audit])
+            .await?;
+        v.pop().ok_or(VaultError::RecordNotFound)
+    }
+
+    /// Rectifies a record: the given fields are replaced (`null` removes an optional field),
+    /// indexes follow, tokens are issued for new values of tokenized fields.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_record(
+        &self,
+        collection: &str,
+        id: &str,
+        changes: &Values,
+        grant: &WriteGrant,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Written, VaultError> {
+        let coll = self.collection(collection).await?;
+        let schema = &coll.schema;
+        let (removals, sets): (Values, Values) = changes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .partition(|(_, v)| v.is_null());
+        let normalized = Self::normalize(schema, &sets, false)?;
+        for name in removals.keys() {
+            let f = schema
+                .field(name)
+                .ok_or_else(|| VaultError::UnknownField(name.clone()))?;
+            if f.required {
+                return Err(VaultError::MissingField(name.clone()));
+            }
+        }
+        for name in changes.keys() {
+            grant.check(collection, name)?;
+        }
+        for _ in 0..ATTEMPTS {
+            let old = self.record(collection, id).await?;
+            let key = self
+                .store
+                .subject_key(&old.subject_id)
+                .await?
+                .filter(|k| k.key_version == old.key_version)
+                .ok_or(VaultError::RecordNotFound)?;
+            let dek = self.crypto.data_key(&key)?;
+            let mut cells: Vec<Cell> = old
+                .cells
+                .iter()
+                .filter(|c| !changes.contains_key(&c.field))
+                .cloned()
+                .collect();
+            // Indexes of the fields kept are recomputed from their (opened) values.
+            let mut kept = Vec::new();
+            for c in &cells {
+                if let Some(f) = schema.field(&c.field).filter(|f| f.searchable) {
+                    let place = CellPlace {
+                        collection,
+                        record: id,
+                        field: &c.field,
+                        key_version: old.key_version,
+                    };
+                    let plain = dek.open(&place, &c.ciphertext)?;
+                    let text = String::from_utf8(plain.to_vec()).map_err(|_| {
+                        VaultError::Crypto(CryptoFailure("a sealed value is not text"))
+                    })?;
+                    kept.push((f, Zeroizing::new(text)));
+                }
+            }
+            for (f, v) in &normalized {
+                let place = CellPlace {
+                    collection,
+                    record: id,
+                    field: &f.name,
+                    key_version: old.key_version,
+                };
+                cells.push(Cell {
+                    field: f.name.clone(),
+                    ciphertext: dek.seal(&place, v.as_bytes())?,
+                });
+            }
+            let mut indexes = self.index_entries(collection, &kept)?;
+            indexes.extend(self.index_entries(collection, &normalized)?);
+            let record = Record {
+                cells,
+                updated_at: at.max(old.updated_at),
+                ..old.clone()
+            };
+            let mut draft = audit
+                .clone()
+                .with_subject(Some(self.pseudonym(&old.subject_id)));
+            draft.fields = changes.keys().cloned().collect();
+            match self
+                .store
+                .update_record(&record, old.updated_at, &indexes, draft.clone())
+                .await
+            {
+                Ok(event) => {
+                    let tokens = self
+                        .issue_record_tokens(schema, &old.subject_id, &normalized, at, &draft)
+                        .await?;
+                    return Ok(Written {
+                        id: id.to_owned(),
+                        tokens,
+                        event,
+                    });
+                }
+                Err(StoreError::NotFound) => return Err(VaultError::RecordNotFound),
+                Err(StoreError::Conflict("record_version" | "subject_key")) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Busy)
+    }
+
+    /// Deletes one record (its subject's key and other records stay).
+    pub async fn delete_record(
+        &self,
+        collection: &str,
+        id: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, VaultError> {
+        let old = self.record(collection, id).await?;
+        let draft = audit.with_subject(Some(self.pseudonym(&old.subject_id)));
+        match self.store.delete_record(collection, id, draft).await {
+            Ok(e) => Ok(e),
+            Err(StoreError::NotFound) => Err(VaultError::RecordNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records whose searchable `field` equals `value` (normalised by the field's type).
+    pub async fn search(
+        &self,
+        collection: &StoredCollection,
+        field: &str,
+        value: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Record>, VaultError> {
+        let name = &collection.schema.name;
+        let f = collection
+            .schema
+            .field(field)
+            .ok_or_else(|| VaultError::UnknownField(field.to_owned()))?;
+        if !f.searchable {
+            return Err(VaultError::NotSearchable(field.to_owned()));
+        }
+        let normalized = Zeroizing::new(f.field_type.normalize(value).map_err(|e| {
+            VaultError::InvalidValue {
+                field: field.to_owned(),
+                rule: e.0,
+            }
+        })?);
+        let index = self.crypto.blind_index(name, field, &normalized)?;
+        Ok(self
+            .store
+            .find_records(name, field, &index, after, limit.clamp(1, MAX_PAGE))
+            .await?)
+    }
+
+    /// Everything held about a subject: its records. [`VaultError::SubjectErased`] if it was
+    /// erased and nothing was stored since; [`VaultError::SubjectNotFound`] if nothing is held.
+    pub async fn subject_records(&self, subject_id: &str) -> Result<Vec<Record>, VaultError> {
+        if !valid_subject_id(subject_id) {
+            return Err(VaultError::InvalidSubject);
+        }
+        let records = self.store.subject_records(subject_id).await?;
+        if records.is_empty() {
+            return Err(self.absent(subject_id).await?);
+        }
+        Ok(records)
+    }
+
+    /// Why nothing is held about a subject.
+    async fn absent(&self, subject_id: &str) -> Result<VaultError, VaultError> {
+        Ok(
+            match self.store.erased_at(&self.pseudonym(subject_id)).await? {
+                Some(at) => VaultError::SubjectErased(at),
+                None => VaultError::SubjectNotFound,
+            },
+        )
+    }
+
+    /// Erases a subject by crypto-shredding: its data key, records, indexes, tokens and
+    /// limits go, and its pseudonym enters the erasure ledger.
+    pub async fn erase(
+        &self,
+        subject_id: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Erased, VaultError> {
+        if !valid_subject_id(subject_id) {
+            return Err(VaultError::InvalidSubject);
+        }
+        if self.store.subject_key(subject_id).await?.is_none() {
+            return Err(self.absent(subject_id).await?);
+        }
+        let pseudonym = self.pseudonym(subject_id);
+        let audit = audit.with_subject(Some(pseudonym.clone()));
+        Ok(self
+            .store
+            .erase_subject(subject_id, &pseudonym, at, audit)
+            .await?)
+    }
+
+    /// Re-applies the erasure ledger `ledger` (pseudonyms and times) to this store: every
+    /// subject whose pseudonym is in it and whose key predates the erasure is erased again.
+    /// Returns how many subjects were erased.
+    pub async fn replay_erasures(
+        &self,
+        ledger: &[(String, Timestamp)],
+        at: Timestamp,
+        audit: impl Fn(&str) -> AuditDraft,
+    ) -> Result<u64, VaultError> {
+        let mut latest: HashMap<&str, Timestamp> = HashMap::new();
+        for (p, t) in ledger {
+            let e = latest.entry(p.as_str()).or_insert(*t);
+            *e = (*e).max(*t);
+        }
+        let mut after: Option<String> = None;
+        let mut erased = 0;
+        loop {
+            let keys = self.store.subject_keys(after.as_deref(), 500).await?;
+            let Some(last) = keys.last() else { break };
+            after = Some(last.subject_id.clone());
+            for k in &keys {
+                let p = self.pseudonym(&k.subject_id);
+                if latest.get(p.as_str()).is_some_and(|t| k.created_at <= *t) {
+                    let draft = audit(&p).with_subject(Some(p.clone()));
+                    self.store
+                        .erase_subject(&k.subject_id, &p, at, draft)
+                        .await?;
+                    erased += 1;
+                }
+            }
+        }
+        Ok(erased)
+    }
+}
+
+fn open_one(
+    schema: &CollectionSchema,
+    r: &Record,
+    dek: &dyn DataKey,
+    grants: &Grants,
+) -> Result<OpenedRecord, VaultError> {
+    let mut fields = Vec::new();
+    let mut omitted = Vec::new();
+    for f in &schema.fields {
+        let Some(cell) = r.cells.iter().find(|c| c.field == f.name) else {
+            continue;
+        };
+        let Some(access) = grants.access(&r.collection, &f.name) else {
+            omitted.push(f.name.clone());
+            continue;
+        };
+        let place = CellPlace {
+            collection: &r.collection,
+            record: &r.id,
+            field: &f.name,
+            key_version: r.key_version,
+        };
+        let plain = dek.open(&place, &cell.ciphertext)?;
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| VaultError::Crypto(CryptoFailure("a sealed value is not text")))?;
+        let value = match access {
+            FieldAccess::Reveal => f.field_type.to_json(text),
+            FieldAccess::Mask => serde_json::Value::String(super::mask::default_mask(
+                f.field_type,
+                &f.category,
+                text,
+            )),
+        };
+        fields.push(OpenedField {
+            field: f.name.clone(),
+            access,
+            value,
+        });
+    }
+    Ok(OpenedRecord {
+        id: r.id.clone(),
+        collection: r.collection.clone(),
+        subject_id: r.subject_id.clone(),
+        fields,
+        omitted,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+/// Format-preserving token: the digits of the value are enciphered with FF1 and put back in
+/// place of the original digits (separators and a leading `+` stay). Card numbers keep their
+/// last four digits and stay Luhn-valid: the leading digits are re-enciphered (cycle walking,
+/// which keeps the mapping one-to-one) until the whole number passes the Luhn check.
+pub fn format_preserving(
+    crypto: &dyn VaultCrypto,
+    scope: &str,
+    t: FieldType,
+    normalized: &str,
+) -> Result<String, VaultError> {
+    let digits: String = normalized.chars().filter(char::is_ascii_digit).collect();
+    let bad = |rule| VaultError::InvalidValue {
+        field: scope.rsplit('.').next().unwrap_or(scope).to_owned(),
+        rule,
+    };
+    let token_digits = if t == FieldType::CardNumber {
+        let (head, last4) = digits.split_at(digits.len().saturating_sub(4));
+        let mut body = crypto.ff1_digits(scope, head).map_err(|e| bad(e.0))?;
+        // Luhn validity holds for one number in ten: the expected walk is ten steps.
+        let mut steps = 0;
+        while !luhn_valid(&format!("{body}{last4}")) {
+            body = crypto.ff1_digits(scope, &body).map_err(|e| bad(e.0))?;
+            steps += 1;
+            if steps > 1000 {
+                return Err(bad("format-preserving token: no Luhn-valid cycle found"));
+            }
+        }
+        format!("{body}{last4}")
+    } else {
+        crypto.ff1_digits(scope, &digits).map_err(|e| bad(e.0))?
+    };
+    let mut it = token_digits.chars();
+    Ok(normalized
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                it.next().unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect())
+}

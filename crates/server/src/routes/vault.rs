@@ -1,0 +1,983 @@
+//! The vault: collections, records, search, subjects (view and erasure), restrictions and
+//! objections, tokens.
+//!
+//! Reads name a purpose (`Custodian-Purpose`). Each field is decided on its own: plaintext if
+//! the policy allows `data.reveal`, masked if it allows `data.mask`, left out otherwise; a read
+//! that may see nothing is refused. A subject who restricted processing, or objected to the
+//! purpose, is refused with `processing_restricted`. Every read and refusal is audited, with
+//! the subject's pseudonym and the fields touched, before any value leaves the vault.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use custodian_core::access::{Action, Resource, valid_purpose};
+use custodian_core::audit::{AuditDraft, Decision};
+use custodian_core::vault::record::{
+    LimitKind, ProcessingLimit, RESTRICTION_EXEMPT_PURPOSES, Record,
+};
+use custodian_core::vault::schema::CollectionSchema;
+use custodian_core::vault::service::{Grants, MAX_PAGE, OpenedRecord, WriteGrant};
+use serde_json::json;
+
+use super::check_id;
+use crate::api::time;
+use crate::api::vault::{
+    CollectionIn, CollectionList, CollectionOut, DetokenizeIn, DetokenizeOut, ErasureOut,
+    LimitList, LimitOut, RecordIn, RecordOut, RecordPage, RecordPatch, RecordWritten, SubjectOut,
+    TokenOut, TokenizeIn,
+};
+use crate::auth::{Caller, purpose, required_purpose};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
+use crate::gate::{self, authorize, draft, field_grant, read_grants, refuse};
+use crate::middleware::RequestId;
+use crate::state::AppState;
+
+/// A request's context: who, which request, and the purpose named.
+struct Ctx<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    rid: &'a RequestId,
+    purpose: Option<String>,
+}
+
+impl Ctx<'_> {
+    fn draft(&self, action: &str, resource: impl Into<String>, decision: Decision) -> AuditDraft {
+        draft(
+            self.state,
+            self.caller,
+            self.rid,
+            action,
+            resource,
+            decision,
+            self.purpose.as_deref(),
+        )
+    }
+
+    /// Grants `action` on each named field, or audits the refusal and answers 403.
+    async fn write_grant<'f>(
+        &self,
+        schema: &CollectionSchema,
+        fields: impl IntoIterator<Item = &'f str>,
+        action: Action,
+        subject: Option<String>,
+    ) -> Result<WriteGrant, ApiError> {
+        let mut grant = WriteGrant::new();
+        if let Err(field) = field_grant(
+            self.state,
+            self.caller,
+            schema,
+            fields,
+            action,
+            self.purpose.as_deref(),
+            &mut grant,
+        ) {
+            let mut d = self
+                .draft(
+                    action.as_str(),
+                    format!("collection:{}", schema.name),
+                    Decision::Deny,
+                )
+                .with_subject(subject);
+            d.fields = vec![field.clone()];
+            return Err(refuse(
+                self.state,
+                d,
+                ApiError::new(ErrorCode::AccessDenied)
+                    .details(json!({ "action": action.as_str(), "field": field })),
+            )
+            .await);
+        }
+        Ok(grant)
+    }
+
+    /// Refuses (audited) a read of a subject who restricted processing or objected.
+    async fn check_limits(&self, subject_id: &str, resource: &str) -> Result<(), ApiError> {
+        let purpose = self.purpose.as_deref().unwrap_or_default();
+        let vault = self.state.vault();
+        if let Some(limit) = vault.limit_refusing(subject_id, purpose).await? {
+            let d = self
+                .draft("data.read", resource, Decision::Deny)
+                .with_subject(Some(vault.pseudonym(subject_id)));
+            return Err(refuse(
+                self.state,
+                d,
+                ApiError::new(ErrorCode::ProcessingRestricted)
+                    .details(json!({ "kind": limit.kind.as_str(), "purpose": purpose })),
+            )
+            .await);
+        }
+        Ok(())
+    }
+
+    /// The read grants on `schema`'s fields, or (audited) 403 when nothing may be seen.
+    async fn read_grants(
+        &self,
+        schemas: &[&CollectionSchema],
+        resource: &str,
+        subject: Option<String>,
+    ) -> Result<Grants, ApiError> {
+        let purpose = self.purpose.as_deref().unwrap_or_default();
+        let mut grants = Grants::new();
+        for s in schemas {
+            read_grants(self.state, self.caller, s, purpose, &mut grants);
+        }
+        if grants.is_empty() {
+            let d = self
+                .draft("data.read", resource, Decision::Deny)
+                .with_subject(subject);
+            return Err(refuse(
+                self.state,
+                d,
+                ApiError::new(ErrorCode::AccessDenied).details(json!({
+                    "action": "data.reveal",
+                    "reason": "no field of this data may be revealed or masked for this purpose and role"
+                })),
+            )
+            .await);
+        }
+        Ok(grants)
+    }
+
+    /// The audit event of a read of `record`'s fields under `grants`.
+    fn read_draft(&self, record: &Record, grants: &Grants) -> AuditDraft {
+        let vault = self.state.vault();
+        let mut fields = Vec::new();
+        let mut any_reveal = false;
+        for c in &record.cells {
+            if let Some(a) = grants.access(&record.collection, &c.field) {
+                any_reveal |= a == custodian_core::vault::service::FieldAccess::Reveal;
+                fields.push(format!("{}:{}", c.field, a.as_str()));
+            }
+        }
+        let action = if any_reveal {
+            "data.reveal"
+        } else {
+            "data.mask"
+        };
+        let mut d = self
+            .draft(
+                action,
+                format!("record:{}/{}", record.collection, record.id),
+                Decision::Allow,
+            )
+            .with_subject(Some(vault.pseudonym(&record.subject_id)));
+        d.fields = fields;
+        d
+    }
+}
+
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+fn schema_map(schemas: &[CollectionSchema]) -> HashMap<String, CollectionSchema> {
+    schemas
+        .iter()
+        .map(|s| (s.name.clone(), s.clone()))
+        .collect()
+}
+
+/// Declared collections the caller may read.
+#[utoipa::path(get, path = "/v1/collections", tag = "vault", security(("bearer" = [])), responses(
+    (status = 200, body = CollectionList),
+))]
+pub async fn list_collections(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+) -> Result<ApiJson<CollectionList>, ApiError> {
+    let all = state.store.list_collections().await?;
+    let visible: Vec<CollectionOut> = all
+        .iter()
+        .filter(|c| {
+            gate::decide(
+                &state,
+                &caller,
+                Action::SchemaRead,
+                Resource::Collection {
+                    name: c.schema.name.clone(),
+                },
+                None,
+            )
+            .is_some()
+        })
+        .map(CollectionOut::from)
+        .collect();
+    state
+        .store
+        .append_audit(draft(
+            &state,
+            &caller,
+            &rid,
+            "schema.read",
+            "collections",
+            Decision::Allow,
+            None,
+        ))
+        .await?;
+    Ok(ApiJson(CollectionList {
+        collections: visible,
+    }))
+}
+
+/// One collection's schema.
+#[utoipa::path(get, path = "/v1/collections/{name}", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name")), responses(
+    (status = 200, body = CollectionOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn get_collection(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<ApiJson<CollectionOut>, ApiError> {
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::SchemaRead,
+        Resource::Collection { name: name.clone() },
+        None,
+    )
+    .await?;
+    let c = state.vault().collection(&name).await?;
+    permit.record(&state).await?;
+    Ok(ApiJson(CollectionOut::from(&c)))
+}
+
+/// Declares a collection (201) or changes its schema (200). Fields may be added and
+/// reclassified; a change that would break stored records is refused with 409
+/// `schema_incompatible` naming the field and the rule.
+#[utoipa::path(put, path = "/v1/collections/{name}", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name")),
+    request_body = CollectionIn, responses(
+    (status = 200, body = CollectionOut), (status = 201, body = CollectionOut),
+    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "schema_incompatible"),
+    (status = 422, body = ErrorBody, description = "invalid_schema"),
+))]
+pub async fn put_collection(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<CollectionIn>,
+) -> Result<(StatusCode, ApiJson<CollectionOut>), ApiError> {
+    let schema = input
+        .schema(&name)
+        .map_err(custodian_core::vault::service::VaultError::InvalidSchema)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::SchemaWrite,
+        Resource::Collection { name: name.clone() },
+        None,
+    )
+    .await?;
+    let mut audit = permit.draft;
+    audit.fields = schema.fields.iter().map(|f| f.name.clone()).collect();
+    let vault = state.vault();
+    let (_, created) = vault.declare(&schema, state.clock.now(), audit).await?;
+    let c = vault.collection(&name).await?;
+    Ok((created_or_ok(created), ApiJson(CollectionOut::from(&c))))
+}
+
+/// Stores a record about a subject. Values are validated and normalised by type; a bad value
+/// is refused (422) naming the field and the rule, never the value. Tokenized fields get
+/// tokens, returned here.
+#[utoipa::path(post, path = "/v1/collections/{name}/records", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name"),
+        ("custodian-purpose" = Option<String>, Header, description = "Purpose of the write")),
+    request_body = RecordIn, responses(
+    (status = 201, body = RecordWritten), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+pub async fn create_record(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<RecordIn>,
+) -> Result<(StatusCode, ApiJson<RecordWritten>), ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: purpose(&headers)?,
+    };
+    let vault = state.vault();
+    let coll = vault.collection(&name).await?;
+    let grant = ctx
+        .write_grant(
+            &coll.schema,
+            input.fields.keys().map(String::as_str),
+            Action::DataWrite,
+            None,
+        )
+        .await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let w = vault
+        .create_record(
+            &name,
+            &id,
+            &input.subject_id,
+            &input.fields,
+            &grant,
+            state.clock.now(),
+            ctx.draft("data.write", format!("record:{name}/{id}"), Decision::Allow),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(RecordWritten {
+            id: w.id,
+            tokens: w.tokens,
+            audit_seq: w.event.seq,
+        }),
+    ))
+}
+
+/// Reads a record under a purpose: each field in plaintext, masked, or left out, as the
+/// policy decides for its category, the caller's role and the purpose.
+#[utoipa::path(get, path = "/v1/collections/{name}/records/{id}", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name"), ("id" = String, Path, description = "Record id"),
+        ("custodian-purpose" = String, Header, description = "Purpose of the read (required)")),
+    responses(
+    (status = 200, body = RecordOut), (status = 400, body = ErrorBody, description = "purpose_required"),
+    (status = 403, body = ErrorBody, description = "access_denied or processing_restricted"),
+    (status = 404, body = ErrorBody),
+))]
+pub async fn get_record(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+) -> Result<ApiJson<RecordOut>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: Some(required_purpose(&headers)?),
+    };
+    check_id(&id)?;
+    let vault = state.vault();
+    let coll = vault.collection(&name).await?;
+    let record = vault.record(&name, &id).await?;
+    let resource = format!("record:{name}/{id}");
+    ctx.check_limits(&record.subject_id, &resource).await?;
+    let grants = ctx
+        .read_grants(
+            &[&coll.schema],
+            &resource,
+            Some(vault.pseudonym(&record.subject_id)),
+        )
+        .await?;
+    let audit = ctx.read_draft(&record, &grants);
+    let opened = vault
+        .open_record(&coll.schema, &record, &grants, audit)
+        .await?;
+    Ok(ApiJson(RecordOut::from(opened)))
+}
+
+/// Rectifies a record: the given fields are replaced; `null` removes an optional field.
+#[utoipa::path(patch, path = "/v1/collections/{name}/records/{id}", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name"), ("id" = String, Path, description = "Record id")),
+    request_body = RecordPatch, responses(
+    (status = 200, body = RecordWritten), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+pub async fn patch_record(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+    ApiJson(input): ApiJson<RecordPatch>,
+) -> Result<ApiJson<RecordWritten>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: purpose(&headers)?,
+    };
+    check_id(&id)?;
+    let vault = state.vault();
+    let coll = vault.collection(&name).await?;
+    let grant = ctx
+        .write_grant(
+            &coll.schema,
+            input.fields.keys().map(String::as_str),
+            Action::DataWrite,
+            None,
+        )
+        .await?;
+    let w = vault
+        .update_record(
+            &name,
+            &id,
+            &input.fields,
+            &grant,
+            state.clock.now(),
+            ctx.draft(
+                "data.rectify",
+                format!("record:{name}/{id}"),
+                Decision::Allow,
+            ),
+        )
+        .await?;
+    Ok(ApiJson(RecordWritten {
+        id: w.id,
+        tokens: w.tokens,
+        audit_seq: w.event.seq,
+    }))
+}
+
+/// Deletes one record (needs `data.delete` on every field of the collection).
+#[utoipa::path(delete, path = "/v1/collections/{name}/records/{id}", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name"), ("id" = String, Path, description = "Record id")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_record(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath((name, id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: purpose(&headers)?,
+    };
+    check_id(&id)?;
+    let vault = state.vault();
+    let coll = vault.collection(&name).await?;
+    ctx.write_grant(
+        &coll.schema,
+        coll.schema.fields.iter().map(|f| f.name.as_str()),
+        Action::DataDelete,
+        None,
+    )
+    .await?;
+    vault
+        .delete_record(
+            &name,
+            &id,
+            ctx.draft(
+                "data.delete",
+                format!("record:{name}/{id}"),
+                Decision::Allow,
+            ),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Exact-match search on one searchable field: `?email=jane@example.com`, with `after` (the
+/// last id of the previous page) and `limit` (1 to 100, default 50). The value is normalised
+/// by the field's type first, so `?phone=+44 20 7946 0958` finds `+442079460958`.
+#[utoipa::path(get, path = "/v1/collections/{name}/records", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name"),
+        ("custodian-purpose" = String, Header, description = "Purpose of the read (required)")),
+    responses(
+    (status = 200, body = RecordPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+))]
+pub async fn search(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(mut query): ApiQuery<HashMap<String, String>>,
+) -> Result<ApiJson<RecordPage>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: Some(required_purpose(&headers)?),
+    };
+    let bad = |m: &str| ApiError::with_message(ErrorCode::InvalidQuery, m.to_owned());
+    let limit = match query.remove("limit") {
+        None => 50,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE).contains(l))
+            .ok_or_else(|| bad("limit must be 1 to 100"))?,
+    };
+    let after = query.remove("after");
+    if let Some(a) = &after {
+        check_id(a).map_err(|_| bad("after must be a record id"))?;
+    }
+    let mut terms = query.into_iter();
+    let (field, value) = match (terms.next(), terms.next()) {
+        (Some(t), None) => t,
+        _ => {
+            return Err(bad(
+                "search needs exactly one field=value (plus optional after and limit)",
+            ));
+        }
+    };
+    let vault = state.vault();
+    let coll = vault.collection(&name).await?;
+    let found = vault
+        .search(&coll, &field, &value, after.as_deref(), limit)
+        .await?;
+    let next_after = (found.len() == limit as usize)
+        .then(|| found.last().map(|r| r.id.clone()))
+        .flatten();
+    let resource = format!("collection:{name}");
+    let grants = ctx.read_grants(&[&coll.schema], &resource, None).await?;
+    let purpose = ctx.purpose.as_deref().unwrap_or_default();
+    let mut visible = Vec::with_capacity(found.len());
+    let mut audits = Vec::with_capacity(found.len());
+    let mut withheld = 0;
+    let mut refused: HashMap<String, bool> = HashMap::new();
+    for r in found {
+        let limited = match refused.get(&r.subject_id) {
+            Some(l) => *l,
+            None => {
+                let l = vault
+                    .limit_refusing(&r.subject_id, purpose)
+                    .await?
+                    .is_some();
+                refused.insert(r.subject_id.clone(), l);
+                l
+            }
+        };
+        if limited {
+            withheld += 1;
+            let d = ctx
+                .draft(
+                    "data.read",
+                    format!("record:{name}/{}", r.id),
+                    Decision::Deny,
+                )
+                .with_subject(Some(vault.pseudonym(&r.subject_id)));
+            audits.push(d);
+            continue;
+        }
+        audits.push(ctx.read_draft(&r, &grants));
+        visible.push(r);
+    }
+    let schemas = schema_map(std::slice::from_ref(&coll.schema));
+    let opened = vault
+        .open_records(&schemas, &visible, &grants, audits)
+        .await?;
+    Ok(ApiJson(RecordPage {
+        records: opened.into_iter().map(RecordOut::from).collect(),
+        next_after,
+        withheld,
+    }))
+}
+
+/// Everything held about one subject, across collections, as the policy lets the caller see
+/// it. 410 `subject_erased` once the subject was erased.
+#[utoipa::path(get, path = "/v1/subjects/{subject_id}", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id"),
+        ("custodian-purpose" = String, Header, description = "Purpose of the read (required)")),
+    responses(
+    (status = 200, body = SubjectOut), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 410, body = ErrorBody, description = "subject_erased"),
+))]
+pub async fn get_subject(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(subject_id): ApiPath<String>,
+) -> Result<ApiJson<SubjectOut>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: Some(required_purpose(&headers)?),
+    };
+    let vault = state.vault();
+    let records = vault.subject_records(&subject_id).await?;
+    let pseudonym = vault.pseudonym(&subject_id);
+    ctx.check_limits(&subject_id, "subject").await?;
+    let mut schemas = Vec::new();
+    for r in &records {
+        if !schemas
+            .iter()
+            .any(|s: &CollectionSchema| s.name == r.collection)
+        {
+            schemas.push(vault.collection(&r.collection).await?.schema);
+        }
+    }
+    let refs: Vec<&CollectionSchema> = schemas.iter().collect();
+    let grants = ctx
+        .read_grants(&refs, "subject", Some(pseudonym.clone()))
+        .await?;
+    let audits = records.iter().map(|r| ctx.read_draft(r, &grants)).collect();
+    let opened: Vec<OpenedRecord> = vault
+        .open_records(&schema_map(&schemas), &records, &grants, audits)
+        .await?;
+    Ok(ApiJson(SubjectOut {
+        subject_id,
+        pseudonym,
+        records: opened.into_iter().map(RecordOut::from).collect(),
+    }))
+}
+
+/// Erases a subject by crypto-shredding: the data key is destroyed and the records, blind
+/// indexes, tokens and limits deleted; the subject's pseudonym enters the erasure ledger,
+/// which a restore replays. Needs `data.delete` on every field of every collection.
+#[utoipa::path(delete, path = "/v1/subjects/{subject_id}", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id")),
+    responses(
+    (status = 200, body = ErasureOut), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 410, body = ErrorBody, description = "subject_erased"),
+))]
+pub async fn erase_subject(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(subject_id): ApiPath<String>,
+) -> Result<ApiJson<ErasureOut>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: purpose(&headers)?,
+    };
+    let vault = state.vault();
+    let pseudonym = custodian_core::vault::service::valid_subject_id(&subject_id)
+        .then(|| vault.pseudonym(&subject_id));
+    for c in state.store.list_collections().await? {
+        ctx.write_grant(
+            &c.schema,
+            c.schema.fields.iter().map(|f| f.name.as_str()),
+            Action::DataDelete,
+            pseudonym.clone(),
+        )
+        .await?;
+    }
+    let at = state.clock.now();
+    let erased = vault
+        .erase(
+            &subject_id,
+            at,
+            ctx.draft("data.erase", "subject", Decision::Allow),
+        )
+        .await?;
+    Ok(ApiJson(ErasureOut {
+        pseudonym: pseudonym.unwrap_or_default(),
+        records_deleted: erased.records,
+        key_destroyed: erased.key_destroyed,
+        erased_at: time(at),
+    }))
+}
+
+async fn limits_out(state: &AppState, subject_id: &str) -> Result<LimitList, ApiError> {
+    let limits = state.store.processing_limits(subject_id).await?;
+    Ok(LimitList {
+        subject_id: subject_id.to_owned(),
+        limits: limits.iter().map(LimitOut::from).collect(),
+        restriction_exempt_purposes: RESTRICTION_EXEMPT_PURPOSES
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect(),
+    })
+}
+
+/// Records or lifts a limit; `purpose` is `*` for a restriction.
+async fn change_limit(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    subject_id: &str,
+    kind: LimitKind,
+    purpose: &str,
+    lift: bool,
+) -> Result<LimitList, ApiError> {
+    if !custodian_core::vault::service::valid_subject_id(subject_id) {
+        return Err(ApiError::new(ErrorCode::InvalidSubjectId));
+    }
+    if kind == LimitKind::Objection && !valid_purpose(purpose) {
+        return Err(ApiError::new(ErrorCode::InvalidPathParameter));
+    }
+    let permit = authorize(
+        state,
+        caller,
+        rid,
+        Action::SubjectLimit,
+        Resource::Subjects,
+        None,
+    )
+    .await?;
+    let vault = state.vault();
+    let mut audit = permit.draft.with_subject(Some(vault.pseudonym(subject_id)));
+    audit.action = format!(
+        "subject.{}.{}",
+        kind.as_str(),
+        if lift { "lift" } else { "record" }
+    );
+    audit.fields = vec![purpose.to_owned()];
+    if lift {
+        state
+            .store
+            .lift_processing_limit(subject_id, kind, purpose, audit)
+            .await?;
+    } else {
+        let limit = ProcessingLimit {
+            subject_id: subject_id.to_owned(),
+            kind,
+            purpose: purpose.to_owned(),
+            since: state.clock.now(),
+        };
+        state.store.put_processing_limit(&limit, audit).await?;
+    }
+    limits_out(state, subject_id).await
+}
+
+/// A subject's restriction of processing and objections.
+#[utoipa::path(get, path = "/v1/subjects/{subject_id}/limits", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id")),
+    responses((status = 200, body = LimitList), (status = 403, body = ErrorBody)))]
+pub async fn get_limits(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(subject_id): ApiPath<String>,
+) -> Result<ApiJson<LimitList>, ApiError> {
+    if !custodian_core::vault::service::valid_subject_id(&subject_id) {
+        return Err(ApiError::new(ErrorCode::InvalidSubjectId));
+    }
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::SubjectLimit,
+        Resource::Subjects,
+        None,
+    )
+    .await?;
+    let d = permit
+        .draft
+        .with_subject(Some(state.vault().pseudonym(&subject_id)));
+    state.store.append_audit(d).await?;
+    Ok(ApiJson(limits_out(&state, &subject_id).await?))
+}
+
+/// Restricts processing (GDPR Art. 18): reads are refused but for the exempt purposes.
+#[utoipa::path(put, path = "/v1/subjects/{subject_id}/restriction", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id")),
+    responses((status = 200, body = LimitList), (status = 403, body = ErrorBody)))]
+pub async fn restrict(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(subject_id): ApiPath<String>,
+) -> Result<ApiJson<LimitList>, ApiError> {
+    change_limit(
+        &state,
+        &caller,
+        &rid,
+        &subject_id,
+        LimitKind::Restriction,
+        "*",
+        false,
+    )
+    .await
+    .map(ApiJson)
+}
+
+/// Lifts a restriction of processing.
+#[utoipa::path(delete, path = "/v1/subjects/{subject_id}/restriction", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id")),
+    responses((status = 200, body = LimitList), (status = 404, body = ErrorBody)))]
+pub async fn unrestrict(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(subject_id): ApiPath<String>,
+) -> Result<ApiJson<LimitList>, ApiError> {
+    change_limit(
+        &state,
+        &caller,
+        &rid,
+        &subject_id,
+        LimitKind::Restriction,
+        "*",
+        true,
+    )
+    .await
+    .map(ApiJson)
+}
+
+/// Records an objection to one purpose (GDPR Art. 21, or an opt-out): reads for it are refused.
+#[utoipa::path(put, path = "/v1/subjects/{subject_id}/objections/{purpose}", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id"), ("purpose" = String, Path, description = "Purpose")),
+    responses((status = 200, body = LimitList), (status = 403, body = ErrorBody)))]
+pub async fn object(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath((subject_id, purpose)): ApiPath<(String, String)>,
+) -> Result<ApiJson<LimitList>, ApiError> {
+    change_limit(
+        &state,
+        &caller,
+        &rid,
+        &subject_id,
+        LimitKind::Objection,
+        &purpose,
+        false,
+    )
+    .await
+    .map(ApiJson)
+}
+
+/// Withdraws an objection.
+#[utoipa::path(delete, path = "/v1/subjects/{subject_id}/objections/{purpose}", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id"), ("purpose" = String, Path, description = "Purpose")),
+    responses((status = 200, body = LimitList), (status = 404, body = ErrorBody)))]
+pub async fn unobject(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath((subject_id, purpose)): ApiPath<(String, String)>,
+) -> Result<ApiJson<LimitList>, ApiError> {
+    change_limit(
+        &state,
+        &caller,
+        &rid,
+        &subject_id,
+        LimitKind::Objection,
+        &purpose,
+        true,
+    )
+    .await
+    .map(ApiJson)
+}
+
+/// Tokenizes a value of a tokenized field for a subject: a random token, a deterministic one
+/// (same value and field, same token), or a format-preserving FF1 token, as the field declares.
+#[utoipa::path(post, path = "/v1/tokenize", tag = "vault", security(("bearer" = [])),
+    request_body = TokenizeIn, responses(
+    (status = 200, body = TokenOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+pub async fn tokenize(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<TokenizeIn>,
+) -> Result<ApiJson<TokenOut>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: purpose(&headers)?,
+    };
+    let vault = state.vault();
+    let coll = vault.collection(&input.collection).await?;
+    let grant = ctx
+        .write_grant(
+            &coll.schema,
+            [input.field.as_str()],
+            Action::DataWrite,
+            None,
+        )
+        .await?;
+    let token = vault
+        .tokenize(
+            &input.collection,
+            &input.field,
+            &input.subject_id,
+            &input.value,
+            &grant,
+            state.clock.now(),
+            ctx.draft(
+                "token.issue",
+                format!("collection:{}", input.collection),
+                Decision::Allow,
+            ),
+        )
+        .await?;
+    Ok(ApiJson(TokenOut { token }))
+}
+
+/// Resolves a token to its value: needs a purpose under which the policy allows `data.reveal`
+/// of the token's field, is refused for a subject under restriction or objection, and is
+/// audited. Tokens of an erased subject no longer resolve.
+#[utoipa::path(post, path = "/v1/detokenize", tag = "vault", security(("bearer" = [])),
+    params(("custodian-purpose" = String, Header, description = "Purpose (required)")),
+    request_body = DetokenizeIn, responses(
+    (status = 200, body = DetokenizeOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn detokenize(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<DetokenizeIn>,
+) -> Result<ApiJson<DetokenizeOut>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: Some(required_purpose(&headers)?),
+    };
+    let vault = state.vault();
+    let rows = vault.resolve_token(&input.token).await?;
+    let t = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::new(ErrorCode::TokenNotFound))?;
+    let coll = vault.collection(&t.collection).await?;
+    let f = coll
+        .schema
+        .field(&t.field)
+        .ok_or_else(|| ApiError::new(ErrorCode::TokenNotFound))?;
+    let resource = format!("token:{}.{}", t.collection, t.field);
+    let pseudonym = vault.pseudonym(&t.subject_id);
+    ctx.check_limits(&t.subject_id, &resource).await?;
+    let mut grants = Grants::new();
+    match gate::decide(
+        &state,
+        &caller,
+        Action::DataReveal,
+        gate::field_resource(&t.collection, f),
+        ctx.purpose.as_deref(),
+    ) {
+        Some(a) => {
+            grants.add(&a);
+        }
+        None => {
+            let mut d = ctx
+                .draft("token.resolve", resource, Decision::Deny)
+                .with_subject(Some(pseudonym));
+            d.fields = vec![t.field.clone()];
+            return Err(refuse(
+                &state,
+                d,
+                ApiError::new(ErrorCode::AccessDenied)
+                    .details(json!({ "action": "data.reveal", "field": t.field })),
+            )
+            .await);
+        }
+    }
+    let mut d = ctx
+        .draft("token.resolve", resource, Decision::Allow)
+        .with_subject(Some(pseudonym));
+    d.fields = vec![format!("{}:reveal", t.field)];
+    let value = vault.open_token(&t, &grants, d).await?;
+    Ok(ApiJson(DetokenizeOut {
+        value,
+        collection: t.collection,
+        field: t.field,
+        subject_id: t.subject_id,
+    }))
+}
