@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod setup;
 
@@ -33,17 +34,22 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Where the data is.
+/// Where the data is (accepted before or after a subcommand).
 #[derive(Args, Clone)]
 pub struct StoreArgs {
     /// Data directory: keys, and the SQLite database unless --database-url is given.
-    #[arg(long, env = "CUSTODIAN_DATA_DIR")]
+    #[arg(long, global = true, env = "CUSTODIAN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// PostgreSQL URL (postgres://…) instead of the embedded SQLite database.
-    #[arg(long, env = "CUSTODIAN_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTODIAN_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// TOML configuration file (flags and CUSTODIAN_* variables override it).
-    #[arg(long, env = "CUSTODIAN_CONFIG")]
+    #[arg(long, global = true, env = "CUSTODIAN_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
@@ -124,6 +130,39 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::KeysCommand,
     },
+    /// Take a consistent backup of the SQLite database while the server runs.
+    #[command(after_help = "Example:\n  custodian backup --out /backups/custodian-$(date +%F).db")]
+    Backup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a SQLite backup and re-apply every erasure made since (stop the server first).
+    #[command(
+        after_help = "Examples:\n  custodian restore --from /backups/custodian-2026-11-01.db\n  custodian restore --from old.db --ledger erasures.jsonl   # plus a ledger exported elsewhere\n\nThe erasures known to the database being replaced, to the backup and to --ledger are\nre-applied, so restoring a backup never brings an erased person back. The replaced database\nis kept beside it as custodian.db.pre-restore-<ms>."
+    )]
+    Restore {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// An exported erasure ledger (JSON Lines) to re-apply as well.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+    },
+    /// The erasure ledger: export it (keep a copy off the database), or replay it.
+    #[command(
+        after_help = "Examples:\n  custodian erasures export --out erasures.jsonl\n  custodian erasures replay --database-url postgres://custodian@db/custodian --ledger erasures.jsonl"
+    )]
+    Erasures {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: ErasuresCommand,
+    },
     /// Verify or export the audit log.
     #[command(
         after_help = "Examples:\n  custodian audit verify\n  custodian audit export --out audit.jsonl\n  custodian audit verify --file audit.jsonl --public-key log.pub"
@@ -131,6 +170,26 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+/// Erasure-ledger commands.
+#[derive(Subcommand)]
+pub enum ErasuresCommand {
+    /// Write the ledger (pseudonyms and times, no personal data) as JSON Lines.
+    #[command(after_help = "Example:\n  custodian erasures export --out erasures.jsonl")]
+    Export {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-apply the database's ledger, and optionally an exported one, to the database (after
+    /// restoring a PostgreSQL dump, for instance).
+    #[command(after_help = "Example:\n  custodian erasures replay --ledger erasures.jsonl")]
+    Replay {
+        /// An exported ledger to re-apply as well.
+        #[arg(long)]
+        ledger: Option<PathBuf>,
     },
 }
 
@@ -216,6 +275,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let s = setup::open_store(&loc).await?;
             let inst = setup::require_installation(s.as_ref()).await?;
             admin::keys(s.as_ref(), clock.as_ref(), &loc, &inst, command).await
+        }
+        Command::Backup { store, out } => {
+            let (loc, _) = store.resolve()?;
+            backup::backup(&loc, clock.as_ref(), &out).await?;
+            println!("backup written to {}", out.display());
+            Ok(())
+        }
+        Command::Restore {
+            store,
+            from,
+            ledger,
+        } => {
+            let (loc, _) = store.resolve()?;
+            let r = backup::restore(&loc, clock.as_ref(), &from, ledger.as_deref()).await?;
+            println!(
+                "restored {}; {} erasure ledger entries known, {} subjects erased again",
+                from.display(),
+                r.ledger_entries,
+                r.erased
+            );
+            if let Some(p) = r.previous {
+                println!("the replaced database was kept as {}", p.display());
+            }
+            Ok(())
+        }
+        Command::Erasures { store, command } => {
+            let (loc, _) = store.resolve()?;
+            match command {
+                ErasuresCommand::Export { out } => {
+                    let s = setup::open_store(&loc).await?;
+                    let n = backup::export_ledger(s.as_ref(), &out).await?;
+                    println!("exported {n} erasure ledger entries to {}", out.display());
+                }
+                ErasuresCommand::Replay { ledger } => {
+                    let n = backup::replay_command(&loc, clock.as_ref(), ledger.as_deref()).await?;
+                    println!("{n} subjects erased again");
+                }
+            }
+            Ok(())
         }
         Command::Audit { command } => match command {
             AuditCommand::Verify {

@@ -212,6 +212,13 @@ pub trait Store: Send + Sync {
     ) -> Result<Erased, StoreError>;
     /// The erasure ledger: pseudonyms and times, oldest first.
     async fn erasure_ledger(&self) -> Result<Vec<(String, Timestamp)>, StoreError>;
+    /// Adds the entries of another copy of the erasure ledger that this one lacks (same
+    /// pseudonym and time); returns how many were added.
+    async fn merge_erasure_ledger(
+        &self,
+        entries: &[(String, Timestamp)],
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError>;
     /// When the subject with this pseudonym was last erased, if ever.
     async fn erased_at(&self, pseudonym: &str) -> Result<Option<Timestamp>, StoreError>;
 

@@ -710,6 +710,18 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn merge_erasure_ledger(
+        &self,
+        entries: &[(String, Timestamp)],
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        append_in(&mut tx, audit).await?;
+        let n = vault::merge_ledger(&mut tx, entries).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(n)
+    }
+
     async fn erased_at(&self, pseudonym: &str) -> Result<Option<Timestamp>, StoreError> {
         let ms: Option<i64> =
             query("SELECT MAX(erased_at) FROM vault_erasure_ledger WHERE pseudonym = $1")

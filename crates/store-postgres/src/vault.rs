@@ -443,3 +443,30 @@ pub(crate) async fn lift_limit(
     }
     Ok(())
 }
+
+pub(crate) async fn merge_ledger(
+    conn: &mut PgConnection,
+    entries: &[(String, Timestamp)],
+) -> Result<u64, StoreError> {
+    let mut added = 0;
+    for (pseudonym, at) in entries {
+        let held =
+            query("SELECT 1 FROM vault_erasure_ledger WHERE pseudonym = $1 AND erased_at = $2")
+                .bind(pseudonym)
+                .bind(at.as_millisecond())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?
+                .is_some();
+        if !held {
+            query("INSERT INTO vault_erasure_ledger (pseudonym, erased_at) VALUES ($1, $2)")
+                .bind(pseudonym)
+                .bind(at.as_millisecond())
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+            added += 1;
+        }
+    }
+    Ok(added)
+}

@@ -130,6 +130,19 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Stops the group-commit writer and closes every connection (the last close checkpoints
+    /// the WAL into the database file).
+    pub async fn close(self) {
+        let Self {
+            writer,
+            reader,
+            group,
+        } = self;
+        drop(group);
+        reader.close().await;
+        writer.close().await;
+    }
+
     /// The write pool, for tests that need to reach below the port.
     pub fn raw_pool(&self) -> &SqlitePool {
         &self.writer
@@ -769,6 +782,22 @@ impl Store for SqliteStore {
                 ))
             })
             .collect()
+    }
+
+    async fn merge_erasure_ledger(
+        &self,
+        entries: &[(String, Timestamp)],
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        let entries = entries.to_vec();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    append_in(&mut *tx, audit).await?;
+                    vault::merge_ledger(&mut *tx, &entries).await
+                })
+            })
+            .await
     }
 
     async fn erased_at(&self, pseudonym: &str) -> Result<Option<Timestamp>, StoreError> {

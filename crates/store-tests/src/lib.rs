@@ -883,4 +883,15 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     );
     assert!(s.processing_limits("subj-1").await.expect("l").is_empty());
     assert_eq!(s.erased_at("pseudo-1").await, Ok(Some(t(9))));
+    // Merging another copy of the ledger adds only what is missing.
+    let other = vec![("pseudo-1".to_owned(), t(9)), ("pseudo-2".to_owned(), t(8))];
+    assert_eq!(
+        s.merge_erasure_ledger(&other, draft("ledger.merge")).await,
+        Ok(1)
+    );
+    assert_eq!(
+        s.merge_erasure_ledger(&other, draft("ledger.merge")).await,
+        Ok(0)
+    );
+    assert_eq!(s.erased_at("pseudo-2").await, Ok(Some(t(8))));
 }

@@ -976,15 +976,18 @@ impl<'a> Vault<'a> {
             .await?)
     }
 
-    /// Re-applies the erasure ledger `ledger` (pseudonyms and times) to this store: every
-    /// subject whose pseudonym is in it and whose key predates the erasure is erased again.
-    /// Returns how many subjects were erased.
+    /// Re-applies the erasure ledger `ledger` (pseudonyms and times) to this store: its entries
+    /// join this store's ledger, and every subject whose pseudonym is in it and whose key
+    /// predates the erasure is erased again (recorded at the original erasure time, so a
+    /// subject who came back later is not erased by a later replay). Returns how many
+    /// subjects were erased.
     pub async fn replay_erasures(
         &self,
         ledger: &[(String, Timestamp)],
-        at: Timestamp,
+        merge_audit: AuditDraft,
         audit: impl Fn(&str) -> AuditDraft,
     ) -> Result<u64, VaultError> {
+        self.store.merge_erasure_ledger(ledger, merge_audit).await?;
         let mut latest: HashMap<&str, Timestamp> = HashMap::new();
         for (p, t) in ledger {
             let e = latest.entry(p.as_str()).or_insert(*t);
@@ -998,10 +1001,10 @@ impl<'a> Vault<'a> {
             after = Some(last.subject_id.clone());
             for k in &keys {
                 let p = self.pseudonym(&k.subject_id);
-                if latest.get(p.as_str()).is_some_and(|t| k.created_at <= *t) {
+                if let Some(at) = latest.get(p.as_str()).filter(|t| k.created_at <= **t) {
                     let draft = audit(&p).with_subject(Some(p.clone()));
                     self.store
-                        .erase_subject(&k.subject_id, &p, at, draft)
+                        .erase_subject(&k.subject_id, &p, *at, draft)
                         .await?;
                     erased += 1;
                 }
