@@ -88,6 +88,17 @@ pub enum KeysCommand {
         /// Key id.
         id: String,
     },
+    /// Make a new key-encryption key and re-wrap every subject's data key under it, while the
+    /// servers run (they pick up the new KEK on their next wrap). The old KEK is kept as
+    /// `kek-retired-<id>.key` until no data key needs it.
+    #[command(
+        after_help = "Examples:\n  custodian keys rotate\n  custodian keys rotate --rewrap-only   # finish or repeat the re-wrap, no new KEK"
+    )]
+    Rotate {
+        /// Only re-wrap keys not yet under the current KEK.
+        #[arg(long)]
+        rewrap_only: bool,
+    },
     /// Print the audit log's verifier (public) key, for `audit verify --public-key`.
     #[command(after_help = "Example:\n  custodian keys log-public-key > log.pub")]
     LogPublicKey,
@@ -225,6 +236,25 @@ pub async fn keys(
     cmd: KeysCommand,
 ) -> anyhow::Result<()> {
     match cmd {
+        KeysCommand::Rotate { rewrap_only } => {
+            let r = crate::kek::rotate(store, &loc.data_dir, clock, rewrap_only).await?;
+            if let Some(old) = &r.retired {
+                println!(
+                    "retired key-encryption key {old}; the current one is {}",
+                    r.current
+                );
+            }
+            println!("re-wrapped {} data keys", r.rewrapped);
+            if r.left.is_empty() {
+                println!("every data key is wrapped by {}", r.current);
+            } else {
+                for (kek, n) in &r.left {
+                    println!(
+                        "{n} data keys still wrapped by {kek}: run `custodian keys rotate --rewrap-only`"
+                    );
+                }
+            }
+        }
         KeysCommand::Create {
             operator,
             expires_in_days,

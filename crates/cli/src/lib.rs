@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod config;
+pub mod kek;
 pub mod setup;
 
 use std::net::SocketAddr;

@@ -185,7 +185,7 @@ pub async fn load_vault_crypto(
     store: &dyn Store,
 ) -> anyhow::Result<EnvelopeCrypto> {
     let kek = data_dir.join(KEK_FILE);
-    let provider = FileKeyProvider::load(&kek)
+    let provider = FileKeyProvider::load_dir(data_dir)
         .with_context(|| format!("cannot load the key-encryption key {}", kek.display()))?;
     let path = data_dir.join(VAULT_KEY_FILE);
     if !path.exists() && store.subject_keys(None, 1).await?.is_empty() {

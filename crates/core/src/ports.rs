@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use crate::audit::{AuditDraft, AuditEvent, AuditHead, Hash};
 use crate::operator::{ApiKey, Operator};
 use crate::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, StoredCollection, SubjectKey,
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
     TokenRecord,
 };
 use crate::vault::schema::CollectionSchema;
@@ -251,6 +251,14 @@ pub trait Store: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<SubjectKey>, StoreError>;
+
+    /// Replaces wrapped subject keys (KEK rotation), each only if its stored KEK is still the
+    /// old one (an erased or already re-wrapped key is skipped); returns how many changed.
+    async fn rewrap_subject_keys(
+        &self,
+        rewraps: &[Rewrap],
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError>;
 
     /// Records a restriction or objection (recording one that exists is a no-op).
     async fn put_processing_limit(

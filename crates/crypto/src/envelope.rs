@@ -68,7 +68,7 @@ pub struct EnvelopeCrypto {
 impl std::fmt::Debug for EnvelopeCrypto {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnvelopeCrypto")
-            .field("kek_id", &self.provider.kek_id())
+            .field("kek_id", &self.provider.current_kek_id().ok())
             .finish_non_exhaustive()
     }
 }
@@ -120,14 +120,14 @@ fn key_failure(e: &KeyError) -> CryptoFailure {
 impl VaultCrypto for EnvelopeCrypto {
     fn new_data_key(&self, subject_id: &str) -> Result<NewDataKey, CryptoFailure> {
         let dek = Key256::generate().map_err(|_| CryptoFailure("randomness failed"))?;
-        let wrapped = self
+        let w = self
             .provider
             .wrap(subject_id, &dek)
             .map_err(|e| key_failure(&e))?;
         Ok(NewDataKey {
             key: Box::new(Dek(dek)),
-            kek_id: self.provider.kek_id().to_owned(),
-            wrapped,
+            kek_id: w.kek_id,
+            wrapped: w.bytes,
         })
     }
 

@@ -5,7 +5,10 @@
 //! for development and single-host installations. A PKCS#11 provider (the KEK inside an HSM)
 //! implements the same trait.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
 
 use crate::keyfile;
 use crate::vault::{Key256, VaultCryptoError, unwrap_dek, wrap_dek};
@@ -29,27 +32,48 @@ pub enum KeyError {
     Wrap,
 }
 
+/// A data key wrapped by a KEK, and which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    /// The KEK's id.
+    pub kek_id: String,
+    /// The wrapped key.
+    pub bytes: Vec<u8>,
+}
+
 /// Wraps and unwraps subjects' data keys.
 pub trait KeyProvider: Send + Sync {
-    /// The id of the KEK new wraps use; stored with every wrapped key.
-    fn kek_id(&self) -> &str;
-    /// Wraps `dek` for `subject`.
-    fn wrap(&self, subject: &str, dek: &Key256) -> Result<Vec<u8>, KeyError>;
+    /// The id of the KEK new wraps use.
+    fn current_kek_id(&self) -> Result<String, KeyError>;
+    /// Wraps `dek` for `subject` under the current KEK.
+    fn wrap(&self, subject: &str, dek: &Key256) -> Result<Wrapped, KeyError>;
     /// Unwraps a key that KEK `kek_id` wrapped for `subject`.
     fn unwrap(&self, kek_id: &str, subject: &str, wrapped: &[u8]) -> Result<Key256, KeyError>;
 }
 
-/// A KEK held in a local file.
-pub struct FileKeyProvider {
+/// The current KEK's file in a keyring directory.
+pub const CURRENT_KEK_FILE: &str = "kek.key";
+/// Retired KEKs are kept as `kek-retired-<hex id>.key` until no data key needs them.
+const RETIRED_PREFIX: &str = "kek-retired-";
+
+/// A key-encryption key held in memory, with its id.
+pub struct FileKek {
     id: String,
     kek: Key256,
 }
 
-impl std::fmt::Debug for FileKeyProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileKeyProvider")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+impl FileKek {
+    /// A KEK from its 32 bytes.
+    pub fn from_key(kek: Key256) -> Self {
+        Self {
+            id: kek_id_of(&kek),
+            kek,
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 }
 
@@ -60,40 +84,169 @@ fn kek_id_of(kek: &Key256) -> String {
     format!("file:{}", hex::encode(&crate::sha256(&input)[..8]))
 }
 
+fn load_kek(path: &Path) -> Result<FileKek, KeyError> {
+    let bytes =
+        keyfile::read_secret_file(path).map_err(|e| KeyError::Unavailable(e.to_string()))?;
+    let kek = Key256::from_bytes(&bytes).map_err(|_| {
+        KeyError::Unavailable(format!("{} must hold exactly 32 bytes", path.display()))
+    })?;
+    Ok(FileKek::from_key(kek))
+}
+
+struct Ring {
+    current: String,
+    keys: HashMap<String, Key256>,
+    /// The current file's modification time when it was read.
+    seen: Option<SystemTime>,
+}
+
+/// KEKs held in local files: the current one in `kek.key`, retired ones beside it. A
+/// rotation (`custodian keys rotate`) replaces `kek.key` atomically; a running provider notices
+/// the change on its next wrap, or on an unwrap under a KEK it does not know, and reloads.
+pub struct FileKeyProvider {
+    dir: Option<PathBuf>,
+    ring: RwLock<Ring>,
+}
+
+impl std::fmt::Debug for FileKeyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileKeyProvider")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn read_ring(dir: &Path) -> Result<Ring, KeyError> {
+    let current_path = dir.join(CURRENT_KEK_FILE);
+    let seen = mtime(&current_path);
+    let current = load_kek(&current_path)?;
+    let mut keys = HashMap::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| KeyError::Unavailable(e.to_string()))?;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(RETIRED_PREFIX) && name.ends_with(".key") {
+            let k = load_kek(&e.path())?;
+            keys.insert(k.id, k.kek);
+        }
+    }
+    let id = current.id.clone();
+    keys.insert(current.id, current.kek);
+    Ok(Ring {
+        current: id,
+        keys,
+        seen,
+    })
+}
+
 impl FileKeyProvider {
-    /// Loads the KEK from `path` (exactly 32 bytes; refused if others can read the file).
-    pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let bytes =
-            keyfile::read_secret_file(path).map_err(|e| KeyError::Unavailable(e.to_string()))?;
-        let kek = Key256::from_bytes(&bytes).map_err(|_| {
-            KeyError::Unavailable(format!("{} must hold exactly 32 bytes", path.display()))
-        })?;
-        Ok(Self::from_key(kek))
+    /// Loads the keyring of a data directory (`kek.key` and any retired KEKs beside it).
+    pub fn load_dir(dir: &Path) -> Result<Self, KeyError> {
+        Ok(Self {
+            dir: Some(dir.to_owned()),
+            ring: RwLock::new(read_ring(dir)?),
+        })
     }
 
-    /// A provider over a KEK already in memory.
+    /// A provider over one KEK already in memory (no files, no rotation).
     pub fn from_key(kek: Key256) -> Self {
+        let k = FileKek::from_key(kek);
         Self {
-            id: kek_id_of(&kek),
-            kek,
+            dir: None,
+            ring: RwLock::new(Ring {
+                current: k.id.clone(),
+                keys: HashMap::from([(k.id, k.kek)]),
+                seen: None,
+            }),
         }
+    }
+
+    /// Re-reads the keyring if `kek.key` changed since it was read (or `force`).
+    fn refresh(&self, force: bool) -> Result<(), KeyError> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let now = mtime(&dir.join(CURRENT_KEK_FILE));
+        let stale = {
+            let ring = self.ring.read().unwrap_or_else(|e| e.into_inner());
+            force || ring.seen != now
+        };
+        if stale {
+            let fresh = read_ring(dir)?;
+            *self.ring.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        }
+        Ok(())
+    }
+
+    /// Ids of every KEK held (current and retired).
+    pub fn kek_ids(&self) -> Vec<String> {
+        let ring = self.ring.read().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = ring.keys.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Makes a new current KEK in `dir`: the old `kek.key` is kept as a retired KEK, the new
+    /// one replaces it atomically. Returns (old id, new id).
+    pub fn rotate_dir(dir: &Path) -> Result<(String, String), KeyError> {
+        let io = |e: std::io::Error| KeyError::Unavailable(e.to_string());
+        let current_path = dir.join(CURRENT_KEK_FILE);
+        let old = load_kek(&current_path)?;
+        let retired = dir.join(format!(
+            "{RETIRED_PREFIX}{}.key",
+            old.id.trim_start_matches("file:")
+        ));
+        if !retired.exists() {
+            keyfile::create_secret_file(&retired, old.kek.expose()).map_err(io)?;
+        }
+        let fresh = Key256::generate().map_err(|_| KeyError::Wrap)?;
+        let staged = dir.join(format!("{CURRENT_KEK_FILE}.new"));
+        let _ = std::fs::remove_file(&staged);
+        keyfile::create_secret_file(&staged, fresh.expose()).map_err(io)?;
+        std::fs::rename(&staged, &current_path).map_err(io)?;
+        Ok((old.id, kek_id_of(&fresh)))
     }
 }
 
 impl KeyProvider for FileKeyProvider {
-    fn kek_id(&self) -> &str {
-        &self.id
+    fn current_kek_id(&self) -> Result<String, KeyError> {
+        self.refresh(false)?;
+        Ok(self
+            .ring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .current
+            .clone())
     }
 
-    fn wrap(&self, subject: &str, dek: &Key256) -> Result<Vec<u8>, KeyError> {
-        wrap_dek(&self.kek, subject, dek).map_err(|_| KeyError::Wrap)
+    fn wrap(&self, subject: &str, dek: &Key256) -> Result<Wrapped, KeyError> {
+        self.refresh(false)?;
+        let ring = self.ring.read().unwrap_or_else(|e| e.into_inner());
+        let kek = ring.keys.get(&ring.current).ok_or(KeyError::Wrap)?;
+        Ok(Wrapped {
+            kek_id: ring.current.clone(),
+            bytes: wrap_dek(kek, subject, dek).map_err(|_| KeyError::Wrap)?,
+        })
     }
 
     fn unwrap(&self, kek_id: &str, subject: &str, wrapped: &[u8]) -> Result<Key256, KeyError> {
-        if kek_id != self.id {
-            return Err(KeyError::UnknownKek(kek_id.to_owned()));
+        let known = self
+            .ring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys
+            .contains_key(kek_id);
+        if !known {
+            self.refresh(true)?;
         }
-        unwrap_dek(&self.kek, subject, wrapped).map_err(|e| match e {
+        let ring = self.ring.read().unwrap_or_else(|e| e.into_inner());
+        let kek = ring
+            .keys
+            .get(kek_id)
+            .ok_or_else(|| KeyError::UnknownKek(kek_id.to_owned()))?;
+        unwrap_dek(kek, subject, wrapped).map_err(|e| match e {
             VaultCryptoError::Open | VaultCryptoError::Key => KeyError::Unwrap,
             VaultCryptoError::Random => KeyError::Wrap,
         })
@@ -106,53 +259,74 @@ mod tests {
 
     use super::*;
 
+    fn ring_dir(bytes: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tmp");
+        keyfile::create_secret_file(&dir.path().join(CURRENT_KEK_FILE), bytes).expect("write");
+        dir
+    }
+
     #[test]
     fn a_file_provider_wraps_for_one_subject_and_names_its_kek() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("kek.key");
-        keyfile::create_secret_file(&path, &[5u8; 32]).expect("write");
-        let p = FileKeyProvider::load(&path).expect("load");
-        assert!(p.kek_id().starts_with("file:"));
-        assert!(
-            !p.kek_id().contains("0505"),
-            "the id does not reveal the key"
-        );
+        let dir = ring_dir(&[5u8; 32]);
+        let p = FileKeyProvider::load_dir(dir.path()).expect("load");
+        let id = p.current_kek_id().expect("id");
+        assert!(id.starts_with("file:"));
+        assert!(!id.contains("0505"), "the id does not reveal the key");
         let dek = Key256::generate().expect("dek");
-        let wrapped = p.wrap("subj-1", &dek).expect("wrap");
+        let w = p.wrap("subj-1", &dek).expect("wrap");
+        assert_eq!(w.kek_id, id);
         assert_eq!(
-            p.unwrap(p.kek_id(), "subj-1", &wrapped)
-                .expect("unwrap")
-                .expose(),
+            p.unwrap(&id, "subj-1", &w.bytes).expect("unwrap").expose(),
             dek.expose()
         );
         assert!(matches!(
-            p.unwrap(p.kek_id(), "subj-2", &wrapped),
+            p.unwrap(&id, "subj-2", &w.bytes),
             Err(KeyError::Unwrap)
         ));
         assert!(matches!(
-            p.unwrap("file:00", "subj-1", &wrapped),
+            p.unwrap("file:00", "subj-1", &w.bytes),
             Err(KeyError::UnknownKek(_))
         ));
         let other = FileKeyProvider::from_key(Key256::from_bytes(&[6u8; 32]).expect("k"));
-        assert_ne!(other.kek_id(), p.kek_id());
+        assert_ne!(other.current_kek_id().expect("id"), id);
+    }
+
+    #[test]
+    fn a_rotation_is_picked_up_by_a_running_provider_and_old_wraps_still_open() {
+        let dir = ring_dir(&[5u8; 32]);
+        let running = FileKeyProvider::load_dir(dir.path()).expect("load");
+        let dek = Key256::generate().expect("dek");
+        let before = running.wrap("subj-1", &dek).expect("wrap");
+        let (old, new) = FileKeyProvider::rotate_dir(dir.path()).expect("rotate");
+        assert_eq!(old, before.kek_id);
+        assert_ne!(old, new);
+        let after = running.wrap("subj-2", &dek).expect("wrap");
+        assert_eq!(after.kek_id, new, "new wraps use the new KEK at once");
+        assert!(running.unwrap(&old, "subj-1", &before.bytes).is_ok());
+        let fresh = FileKeyProvider::load_dir(dir.path()).expect("reload");
+        assert_eq!(fresh.kek_ids().len(), 2);
+        assert!(fresh.unwrap(&old, "subj-1", &before.bytes).is_ok());
+        assert!(fresh.unwrap(&new, "subj-2", &after.bytes).is_ok());
     }
 
     #[test]
     fn bad_key_files_are_refused() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let short = dir.path().join("short.key");
-        keyfile::create_secret_file(&short, &[1u8; 31]).expect("write");
+        let short = ring_dir(&[1u8; 31]);
         assert!(matches!(
-            FileKeyProvider::load(&short),
+            FileKeyProvider::load_dir(short.path()),
             Err(KeyError::Unavailable(_))
         ));
-        let open = dir.path().join("open.key");
-        keyfile::create_secret_file(&open, &[1u8; 32]).expect("write");
-        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let open = ring_dir(&[1u8; 32]);
+        std::fs::set_permissions(
+            open.path().join(CURRENT_KEK_FILE),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
         assert!(matches!(
-            FileKeyProvider::load(&open),
+            FileKeyProvider::load_dir(open.path()),
             Err(KeyError::Unavailable(_))
         ));
-        assert!(FileKeyProvider::load(&dir.path().join("missing.key")).is_err());
+        let empty = tempfile::tempdir().expect("tmp");
+        assert!(FileKeyProvider::load_dir(empty.path()).is_err());
     }
 }

@@ -14,7 +14,7 @@ use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
 use custodian_core::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, StoredCollection, SubjectKey,
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
     TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
@@ -786,6 +786,18 @@ impl Store for PostgresStore {
             .iter()
             .map(vault::subject_key_from)
             .collect()
+    }
+
+    async fn rewrap_subject_keys(
+        &self,
+        rewraps: &[Rewrap],
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        append_in(&mut tx, audit).await?;
+        let n = vault::rewrap(&mut tx, rewraps).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(n)
     }
 
     async fn put_processing_limit(

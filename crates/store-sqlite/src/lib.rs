@@ -18,7 +18,7 @@ use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
 use custodian_core::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, StoredCollection, SubjectKey,
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
     TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
@@ -874,6 +874,22 @@ impl Store for SqliteStore {
             .iter()
             .map(vault::subject_key_from)
             .collect()
+    }
+
+    async fn rewrap_subject_keys(
+        &self,
+        rewraps: &[Rewrap],
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        let rewraps = rewraps.to_vec();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    append_in(&mut *tx, audit).await?;
+                    vault::rewrap(&mut *tx, &rewraps).await
+                })
+            })
+            .await
     }
 
     async fn put_processing_limit(

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
 use custodian_core::vault::record::{
-    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, StoredCollection, SubjectKey,
-    TokenRecord,
+    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection,
+    SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -472,4 +472,23 @@ pub(crate) async fn merge_ledger(
         }
     }
     Ok(added)
+}
+
+pub(crate) async fn rewrap(
+    conn: &mut SqliteConnection,
+    rewraps: &[Rewrap],
+) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for r in rewraps {
+        n += query("UPDATE vault_subject_keys SET kek_id = ?, wrapped_dek = ? WHERE subject_id = ? AND kek_id = ?")
+            .bind(&r.new_kek_id)
+            .bind(&r.wrapped_dek)
+            .bind(&r.subject_id)
+            .bind(&r.old_kek_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    }
+    Ok(n)
 }

@@ -184,7 +184,7 @@ fn init_writes_private_keys_and_refuses_an_initialised_directory() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for f in ["d/kek.key", "d/log-signing.key", "first.key"] {
+    for f in ["d/kek.key", "d/vault.key", "d/log-signing.key", "first.key"] {
         let mode = std::fs::metadata(tmp.path().join(f))
             .expect(f)
             .permissions()
@@ -192,9 +192,13 @@ fn init_writes_private_keys_and_refuses_an_initialised_directory() {
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
     // The KEK that init wrote is what the vault's file key provider loads.
-    let provider = custodian_crypto::keys::FileKeyProvider::load(&tmp.path().join("d/kek.key"))
+    let provider = custodian_crypto::keys::FileKeyProvider::load_dir(&tmp.path().join("d"))
         .expect("kek loads");
-    assert!(custodian_crypto::keys::KeyProvider::kek_id(&provider).starts_with("file:"));
+    assert!(
+        custodian_crypto::keys::KeyProvider::current_kek_id(&provider)
+            .expect("id")
+            .starts_with("file:")
+    );
     let again = run(tmp.path(), &["init", "--data-dir", "d"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("initialised already"));

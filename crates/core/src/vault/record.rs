@@ -33,6 +33,19 @@ pub struct SubjectKey {
     pub created_at: Timestamp,
 }
 
+/// A subject key re-wrapped under another KEK (key rotation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrap {
+    /// The subject.
+    pub subject_id: String,
+    /// The KEK that wrapped the stored key (the update applies only if it still does).
+    pub old_kek_id: String,
+    /// The new KEK.
+    pub new_kek_id: String,
+    /// The key wrapped by the new KEK.
+    pub wrapped_dek: Vec<u8>,
+}
+
 /// One field's sealed value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {

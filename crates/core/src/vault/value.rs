@@ -136,9 +136,26 @@ fn parse_json(raw: &str) -> Result<serde_json::Value, ValueError> {
     serde_json::from_str(raw).map_err(|_| ValueError("json: not valid JSON"))
 }
 
+/// The value with every object's keys in sorted order (serde_json keeps insertion order when
+/// another crate in the build enables its `preserve_order` feature, so sort explicitly).
+fn sorted(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn json(v: &serde_json::Value) -> Result<String, ValueError> {
-    // serde_json's map is ordered by key, so serialising gives one canonical text.
-    let s = serde_json::to_string(v).map_err(|_| ValueError("json: not serialisable"))?;
+    let s = serde_json::to_string(&sorted(v)).map_err(|_| ValueError("json: not serialisable"))?;
     if s.len() > MAX_JSON {
         return Err(ValueError("json: longer than 65536 bytes"));
     }

@@ -1,0 +1,123 @@
+//! Key-encryption-key rotation: a new KEK, and every subject's data key re-wrapped under it
+//! while the servers keep serving.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use custodian_core::clock::Clock;
+use custodian_core::ports::Store;
+use custodian_core::vault::record::Rewrap;
+use custodian_crypto::keys::{FileKeyProvider, KeyProvider};
+
+use crate::admin::draft;
+
+/// What a rotation did.
+#[derive(Debug, Default)]
+pub struct Rotation {
+    /// The KEK retired by this rotation, if one was made.
+    pub retired: Option<String>,
+    /// The current KEK.
+    pub current: String,
+    /// Data keys re-wrapped.
+    pub rewrapped: u64,
+    /// Data keys still wrapped by another KEK, by KEK id (should be none).
+    pub left: BTreeMap<String, u64>,
+}
+
+const PAGE: u32 = 500;
+
+/// Re-wraps every data key not wrapped by the current KEK; repeats (up to three passes) while
+/// keys wrapped meanwhile by a server that had not yet seen the new KEK turn up.
+pub async fn rewrap_all(
+    store: &dyn Store,
+    provider: &FileKeyProvider,
+    clock: &dyn Clock,
+) -> anyhow::Result<Rotation> {
+    let current = provider.current_kek_id()?;
+    let mut report = Rotation {
+        current: current.clone(),
+        ..Rotation::default()
+    };
+    for _pass in 0..3 {
+        let mut changed = 0;
+        let mut left = BTreeMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let keys = store.subject_keys(after.as_deref(), PAGE).await?;
+            let Some(last) = keys.last() else { break };
+            after = Some(last.subject_id.clone());
+            let mut batch = Vec::new();
+            for k in keys.iter().filter(|k| k.kek_id != current) {
+                let dek = provider
+                    .unwrap(&k.kek_id, &k.subject_id, &k.wrapped_dek)
+                    .with_context(|| format!("cannot unwrap a data key wrapped by {}", k.kek_id))?;
+                let w = provider.wrap(&k.subject_id, &dek)?;
+                if w.kek_id != current {
+                    *left.entry(k.kek_id.clone()).or_insert(0) += 1;
+                    continue;
+                }
+                batch.push(Rewrap {
+                    subject_id: k.subject_id.clone(),
+                    old_kek_id: k.kek_id.clone(),
+                    new_kek_id: w.kek_id,
+                    wrapped_dek: w.bytes,
+                });
+            }
+            if !batch.is_empty() {
+                let n = store
+                    .rewrap_subject_keys(
+                        &batch,
+                        draft(clock, "keys.rewrap", format!("kek:{current}")),
+                    )
+                    .await?;
+                changed += n;
+                let missed = batch.len() as u64 - n;
+                if missed > 0 {
+                    // Erased or re-wrapped concurrently: a later pass sees the truth.
+                    *left.entry("(changed meanwhile)".to_owned()).or_insert(0) += missed;
+                }
+            }
+        }
+        report.rewrapped += changed;
+        report.left = left;
+        if changed == 0 {
+            break;
+        }
+    }
+    // What still needs an old KEK, after the passes.
+    let mut after: Option<String> = None;
+    report.left.clear();
+    loop {
+        let keys = store.subject_keys(after.as_deref(), PAGE).await?;
+        let Some(last) = keys.last() else { break };
+        after = Some(last.subject_id.clone());
+        for k in keys.iter().filter(|k| k.kek_id != current) {
+            *report.left.entry(k.kek_id.clone()).or_insert(0) += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Makes a new KEK in `data_dir` (the old one is kept as retired) and re-wraps every data key.
+pub async fn rotate(
+    store: &dyn Store,
+    data_dir: &Path,
+    clock: &dyn Clock,
+    rewrap_only: bool,
+) -> anyhow::Result<Rotation> {
+    let retired = if rewrap_only {
+        None
+    } else {
+        let (old, new) = FileKeyProvider::rotate_dir(data_dir)
+            .context("cannot make the new key-encryption key")?;
+        store
+            .append_audit(draft(clock, "keys.rotate", format!("kek:{old}->{new}")))
+            .await?;
+        Some(old)
+    };
+    let provider = FileKeyProvider::load_dir(data_dir)?;
+    let mut r = rewrap_all(store, &provider, clock).await?;
+    r.retired = retired;
+    Ok(r)
+}
