@@ -106,6 +106,11 @@ pub async fn rotate(
     clock: &dyn Clock,
     rewrap_only: bool,
 ) -> anyhow::Result<Rotation> {
+    if crate::setup::pkcs11_config()?.is_some() {
+        anyhow::bail!(
+            "`keys rotate` rotates the file keyring; with a PKCS#11 KEK, rotate the key in the token with its own tools"
+        );
+    }
     let retired = if rewrap_only {
         None
     } else {

@@ -10,8 +10,9 @@ use custodian_core::operator::{Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store};
 use custodian_crypto::envelope::EnvelopeCrypto;
 use custodian_crypto::keyfile;
-use custodian_crypto::keys::FileKeyProvider;
+use custodian_crypto::keys::{FileKeyProvider, KeyProvider};
 use custodian_crypto::note::NoteSigner;
+use custodian_crypto::pkcs11::{Pkcs11Config, Pkcs11KeyProvider};
 use custodian_crypto::vault::Key256;
 use custodian_store_postgres::PostgresStore;
 use custodian_store_sqlite::SqliteStore;
@@ -184,9 +185,7 @@ pub async fn load_vault_crypto(
     data_dir: &Path,
     store: &dyn Store,
 ) -> anyhow::Result<EnvelopeCrypto> {
-    let kek = data_dir.join(KEK_FILE);
-    let provider = FileKeyProvider::load_dir(data_dir)
-        .with_context(|| format!("cannot load the key-encryption key {}", kek.display()))?;
+    let provider = key_provider(data_dir)?;
     let path = data_dir.join(VAULT_KEY_FILE);
     if !path.exists() && store.subject_keys(None, 1).await?.is_empty() {
         let fresh = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
@@ -198,8 +197,53 @@ pub async fn load_vault_crypto(
         .with_context(|| format!("cannot read the vault key {}", path.display()))?;
     let root = Key256::from_bytes(&root)
         .map_err(|_| anyhow::anyhow!("{} must hold exactly 32 bytes", path.display()))?;
-    EnvelopeCrypto::new(Arc::new(provider), &root)
+    EnvelopeCrypto::new(provider, &root)
         .map_err(|e| anyhow::anyhow!("cannot set up the vault's keys: {e}"))
+}
+
+/// The PKCS#11 settings, when `CUSTODIAN_KEY_PROVIDER=pkcs11`.
+pub fn pkcs11_config() -> anyhow::Result<Option<Pkcs11Config>> {
+    match std::env::var("CUSTODIAN_KEY_PROVIDER").as_deref() {
+        Err(_) | Ok("file") => return Ok(None),
+        Ok("pkcs11") => {}
+        Ok(_) => bail!("CUSTODIAN_KEY_PROVIDER must be file or pkcs11"),
+    }
+    let var = |name: &str| {
+        std::env::var(name)
+            .with_context(|| format!("{name} must be set for the pkcs11 key provider"))
+    };
+    let pin = match std::env::var("CUSTODIAN_PKCS11_PIN_FILE") {
+        Ok(f) => keyfile::read_secret_file(Path::new(&f))
+            .with_context(|| format!("cannot read the PIN file {f}"))
+            .and_then(|b| String::from_utf8(b.to_vec()).context("the PIN file is not UTF-8"))?
+            .trim()
+            .to_owned(),
+        Err(_) => var("CUSTODIAN_PKCS11_PIN")?,
+    };
+    Ok(Some(Pkcs11Config {
+        module: var("CUSTODIAN_PKCS11_MODULE")?,
+        token: var("CUSTODIAN_PKCS11_TOKEN")?,
+        pin,
+        key_label: std::env::var("CUSTODIAN_PKCS11_KEY_LABEL")
+            .unwrap_or_else(|_| "custodian-kek".to_owned()),
+    }))
+}
+
+/// The key provider the environment selects: the data directory's keyring (default), or a
+/// PKCS#11 token (`CUSTODIAN_KEY_PROVIDER=pkcs11`; the KEK is generated in the token if the
+/// label is not there yet).
+pub fn key_provider(data_dir: &Path) -> anyhow::Result<Arc<dyn KeyProvider>> {
+    match pkcs11_config()? {
+        Some(c) => Ok(Arc::new(
+            Pkcs11KeyProvider::open(&c, true).context("cannot use the PKCS#11 key provider")?,
+        )),
+        None => {
+            let kek = data_dir.join(KEK_FILE);
+            Ok(Arc::new(FileKeyProvider::load_dir(data_dir).with_context(
+                || format!("cannot load the key-encryption key {}", kek.display()),
+            )?))
+        }
+    }
 }
 
 /// The installation, or an error telling the user to initialise.

@@ -12,6 +12,7 @@ pub mod ff1;
 pub mod keyfile;
 pub mod keys;
 pub mod note;
+pub mod pkcs11;
 pub mod random;
 pub mod vault;
 

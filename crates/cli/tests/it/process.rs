@@ -30,10 +30,16 @@ impl Drop for Proc {
 
 /// Starts `custodian serve` with `args` in `cwd` and waits for its listening line.
 fn spawn_serve(cwd: &Path, args: &[&str]) -> Proc {
+    spawn_serve_env(cwd, args, &[])
+}
+
+/// [`spawn_serve`] with extra environment variables.
+fn spawn_serve_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut child = Command::new(BIN)
         .arg("serve")
         .args(args)
         .current_dir(cwd)
+        .envs(env.iter().copied())
         .env("CUSTODIAN_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -317,4 +323,157 @@ fn readme_quick_start_runs_verbatim() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The vault with its KEK in a PKCS#11 token (SoftHSM2): data keys are wrapped by the token,
+/// a restarted server unwraps them again, and without the token nothing opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vault_keeps_its_kek_in_a_pkcs11_token() {
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    if !Path::new(MODULE).exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "SoftHSM2 must be installed under CI"
+        );
+        eprintln!("skipped: SoftHSM2 is not installed");
+        return;
+    }
+    let label = format!("cst-it-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let init = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            &label,
+            "--so-pin",
+            "0000",
+            "--pin",
+            "4321",
+        ])
+        .output()
+        .expect("softhsm2-util");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    struct DeleteToken(String);
+    impl Drop for DeleteToken {
+        fn drop(&mut self) {
+            let _ = Command::new("softhsm2-util")
+                .args(["--delete-token", "--token", &self.0])
+                .output();
+        }
+    }
+    let _cleanup = DeleteToken(label.clone());
+    let env = [
+        ("CUSTODIAN_KEY_PROVIDER", "pkcs11"),
+        ("CUSTODIAN_PKCS11_MODULE", MODULE),
+        ("CUSTODIAN_PKCS11_TOKEN", label.as_str()),
+        ("CUSTODIAN_PKCS11_PIN", "4321"),
+    ];
+    let tmp = tempfile::tempdir().expect("tmp");
+    let args = ["--data-dir", "data", "--listen", "127.0.0.1:0"];
+    let server = spawn_serve_env(tmp.path(), &args, &env);
+    let data = tmp.path().join("data");
+    for (name, role) in [("eng", "engineer"), ("dpo", "dpo")] {
+        let out = run(
+            tmp.path(),
+            &[
+                "operators",
+                "create",
+                "--data-dir",
+                "data",
+                "--name",
+                name,
+                "--role",
+                role,
+                "--key-file",
+                &format!("{name}.key"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let key = |name: &str| admin_key_at(&tmp.path().join(format!("{name}.key")));
+    let http = reqwest::Client::new();
+    let r = http
+        .put(format!("{}/v1/collections/customers", server.base))
+        .bearer_auth(key("eng"))
+        .json(&json!({"fields": [{"name": "email", "type": "email", "category": "user.contact.email", "sensitivity": "medium"}]}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 201);
+    let r: serde_json::Value = http
+        .post(format!("{}/v1/collections/customers/records", server.base))
+        .bearer_auth(key("eng"))
+        .header("custodian-purpose", "service_delivery")
+        .json(&json!({"subject_id": "cus_1", "fields": {"email": "jane@example.com"}}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let path = format!(
+        "/v1/collections/customers/records/{}",
+        r["id"].as_str().expect("id")
+    );
+    let read = |base: String| {
+        let (http, path, dpo) = (http.clone(), path.clone(), key("dpo"));
+        async move {
+            let r = http
+                .get(format!("{base}{path}"))
+                .bearer_auth(dpo)
+                .header("custodian-purpose", "dsr")
+                .send()
+                .await
+                .expect("get");
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (status, body) = read(server.base.clone()).await;
+    assert_eq!(
+        (status, body["fields"]["email"].clone()),
+        (200, json!("jane@example.com"))
+    );
+    drop(server);
+
+    // The wrapped key names the token's KEK; a restarted server opens it through the token.
+    let store = custodian_store_sqlite::SqliteStore::open(&data)
+        .await
+        .expect("open");
+    let keys = store.subject_keys(None, 10).await.expect("keys");
+    assert!(
+        keys[0].kek_id.starts_with("pkcs11:"),
+        "{:?}",
+        keys[0].kek_id
+    );
+    store.close().await;
+    let server = spawn_serve_env(tmp.path(), &args, &env);
+    let (status, body) = read(server.base.clone()).await;
+    assert_eq!(
+        (status, body["fields"]["email"].clone()),
+        (200, json!("jane@example.com"))
+    );
+    drop(server);
+    // Without the token, the data key does not open (the file KEK is not the one).
+    let server = spawn_serve(tmp.path(), &args);
+    let (status, _) = read(server.base.clone()).await;
+    assert_eq!(status, 500);
+}
+
+fn admin_key_at(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .expect("key file")
+        .trim()
+        .to_owned()
 }
