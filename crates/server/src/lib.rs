@@ -93,6 +93,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(vault::list_collections))
         .routes(routes!(vault::get_collection, vault::put_collection))
         .routes(routes!(vault::create_record, vault::search))
+        .routes(routes!(vault::import))
         .routes(routes!(
             vault::get_record,
             vault::patch_record,

@@ -338,7 +338,10 @@ async fn the_vault_keeps_its_kek_in_a_pkcs11_token() {
         eprintln!("skipped: SoftHSM2 is not installed");
         return;
     }
-    let label = format!("cst-it-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let label = format!(
+        "cst-it-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
     let init = Command::new("softhsm2-util")
         .args([
             "--init-token",

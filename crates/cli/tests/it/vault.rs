@@ -1053,3 +1053,172 @@ async fn the_kek_rotates_while_requests_run() {
             .starts_with("kek-retired-")
     }));
 }
+
+#[tokio::test]
+async fn imports_report_refused_rows_by_line_and_store_the_rest() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    seed(&s, &k).await;
+    let body = [
+        r#"{"subject_id":"imp_a","fields":{"email":"a@example.com","phone":"+14155552671"}}"#,
+        r#"{"subject_id":"imp_b","fields":{"email":"secret-not-an-email"}}"#,
+        r#"{"subject_id":"imp_c","fields":{"email":"c@example.com","shoe":1}}"#,
+        r#"{"subject_id":"imp_d","#,
+        "",
+        r#"{"subject_id":"imp_a","fields":{"email":"a2@example.com"}}"#,
+    ]
+    .join("\n");
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/collections/customers/records:import",
+            Some(&k.engineer),
+            Body::Raw("application/x-ndjson", body.into_bytes()),
+            &[("custodian-purpose", "service_delivery")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (&r.json["rows"], &r.json["imported"], &r.json["failed"]),
+        (&json!(5), &json!(2), &json!(3)),
+        "{r:?}"
+    );
+    let errors = r.json["errors"].as_array().expect("errors");
+    let summary: Vec<(u64, &str, Value)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().expect("row"),
+                e["code"].as_str().expect("code"),
+                e["field"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (2, "invalid_value", json!("email")),
+            (3, "unknown_field", json!("shoe")),
+            (4, "invalid_body", Value::Null),
+        ]
+    );
+    assert!(!r.json.to_string().contains("secret-not-an-email"));
+    let r = as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/imp_a",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.json["records"].as_array().map(Vec::len), Some(2), "{r:?}");
+    as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/imp_b",
+        Body::None,
+    )
+    .await
+    .assert_error(404, "subject_not_found");
+
+    // Wrong media type; a CSV header naming an unknown field; a caller who may write nothing.
+    s.call_with(
+        Method::POST,
+        "/v1/collections/customers/records:import",
+        Some(&k.engineer),
+        Body::Raw("text/plain", b"x".to_vec()),
+        &[("custodian-purpose", "service_delivery")],
+    )
+    .await
+    .assert_error(415, "unsupported_media_type");
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/collections/customers/records:import",
+            Some(&k.engineer),
+            Body::Raw("text/csv", b"subject_id,shoe\ncus_x,42\n".to_vec()),
+            &[("custodian-purpose", "service_delivery")],
+        )
+        .await;
+    r.assert_error(422, "unknown_field");
+    s.call_with(
+        Method::POST,
+        "/v1/collections/customers/records:import",
+        Some(&k.support),
+        Body::Raw(
+            "text/csv",
+            b"subject_id,email\ncus_x,x@example.com\n".to_vec(),
+        ),
+        &[("custodian-purpose", "support")],
+    )
+    .await
+    .assert_error(403, "access_denied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_command_streams_a_csv_file() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    seed(&s, &k).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let csv = tmp.path().join("customers.csv");
+    let mut text = String::from("subject_id,email,phone,name\n");
+    for i in 0..3000 {
+        if i == 1234 {
+            text.push_str("cus_bad,not-an-email,,\n");
+        } else {
+            text.push_str(&format!(
+                "cus_{i},user{i}@example.com,+1415555{:04},\"Doe, Jane {i}\"\n",
+                i % 10_000
+            ));
+        }
+    }
+    std::fs::write(&csv, text).expect("write");
+    let key_file = tmp.path().join("eng.key");
+    std::fs::write(&key_file, &k.engineer).expect("key");
+    let base = s.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+            .args([
+                "import",
+                csv.to_str().expect("p"),
+                "--collection",
+                "customers",
+                "--server",
+                &base,
+                "--key-file",
+                key_file.to_str().expect("p"),
+                "--purpose",
+                "service_delivery",
+            ])
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a refused row makes the exit status 1"
+    );
+    assert!(
+        stdout.contains("3000 rows: 2999 imported, 1 refused"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("line 1236"), "{stdout}");
+    let r = as_(
+        &s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records?email=user2999@example.com",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.json["records"][0]["subject_id"], "cus_2999", "{r:?}");
+    assert_eq!(r.json["records"][0]["fields"]["name"], "D. J. 2.", "{r:?}");
+}

@@ -139,6 +139,22 @@ pub enum VaultError {
     Store(StoreError),
 }
 
+impl VaultError {
+    /// The field the error is about, if one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            VaultError::InvalidValue { field, .. } => Some(field),
+            VaultError::UnknownField(f)
+            | VaultError::MissingField(f)
+            | VaultError::NotSearchable(f)
+            | VaultError::NotTokenized(f)
+            | VaultError::NotGranted(f) => Some(f),
+            VaultError::InvalidSchema(e) | VaultError::IncompatibleSchema(e) => e.field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 impl From<StoreError> for VaultError {
     fn from(e: StoreError) -> Self {
         VaultError::Store(e)

@@ -320,3 +320,31 @@ pub struct DetokenizeOut {
     /// Its subject.
     pub subject_id: String,
 }
+
+/// One refused row of an import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportRowError {
+    /// Line number in the upload (1-based; a CSV header is line 1).
+    pub row: u64,
+    /// The error code, as the single-record endpoint would answer.
+    pub code: String,
+    /// The field concerned, if one.
+    pub field: Option<String>,
+    /// What rule the row broke (never its content).
+    pub message: String,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ImportReport {
+    /// Data rows read (blank lines and a CSV header are not counted).
+    pub rows: u64,
+    /// Rows stored.
+    pub imported: u64,
+    /// Rows refused (nothing of them was stored).
+    pub failed: u64,
+    /// The first 1,000 refused rows, by row number.
+    pub errors: Vec<ImportRowError>,
+    /// Whether more rows failed than are listed.
+    pub errors_truncated: bool,
+}

@@ -25,8 +25,8 @@ use super::check_id;
 use crate::api::time;
 use crate::api::vault::{
     CollectionIn, CollectionList, CollectionOut, DetokenizeIn, DetokenizeOut, ErasureOut,
-    LimitList, LimitOut, RecordIn, RecordOut, RecordPage, RecordPatch, RecordWritten, SubjectOut,
-    TokenOut, TokenizeIn,
+    ImportReport, ImportRowError, LimitList, LimitOut, RecordIn, RecordOut, RecordPage,
+    RecordPatch, RecordWritten, SubjectOut, TokenOut, TokenizeIn,
 };
 use crate::auth::{Caller, purpose, required_purpose};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
@@ -980,4 +980,254 @@ pub async fn detokenize(
         field: t.field,
         subject_id: t.subject_id,
     }))
+}
+
+/// The most rows an import processes at once.
+const IMPORT_IN_FLIGHT: usize = 32;
+/// The most refused rows an import report lists.
+const IMPORT_MAX_ERRORS: usize = 1000;
+
+enum ImportFormat {
+    Ndjson,
+    Csv,
+}
+
+/// Imports records in bulk from NDJSON (`application/x-ndjson`: one
+/// `{"subject_id", "fields"}` object per line) or CSV (`text/csv`: a header with `subject_id`
+/// and field names, then one record per line; empty cells are absent values). The body is
+/// streamed with bounded memory; each row is validated, stored and audited on its own like a
+/// single create, so a refused row stores nothing and the others are not held back. The
+/// report lists refused rows by line number.
+#[utoipa::path(post, path = "/v1/collections/{name}/records:import", tag = "vault", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Collection name"),
+        ("custodian-purpose" = Option<String>, Header, description = "Purpose of the writes")),
+    request_body(content = String, content_type = "application/x-ndjson", description = "NDJSON rows, or CSV with Content-Type text/csv"),
+    responses(
+    (status = 200, body = ImportReport), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 415, body = ErrorBody),
+))]
+pub async fn import(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(name): ApiPath<String>,
+    body: axum::body::Body,
+) -> Result<ApiJson<ImportReport>, ApiError> {
+    use custodian_core::vault::import::{CsvHeader, Line, LineSplitter, parse_ndjson};
+    use futures::StreamExt;
+    use futures::stream::FuturesUnordered;
+
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: purpose(&headers)?,
+    };
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    let format = match content_type {
+        "application/x-ndjson" | "application/jsonl" | "application/json-lines" => {
+            ImportFormat::Ndjson
+        }
+        "text/csv" => ImportFormat::Csv,
+        _ => {
+            return Err(ApiError::with_message(
+                ErrorCode::UnsupportedMediaType,
+                "an import is application/x-ndjson or text/csv",
+            ));
+        }
+    };
+    let vault = state.vault();
+    let coll = vault.collection(&name).await?;
+    // What the caller may write; a row writing any other field is refused on its own.
+    let mut grant = WriteGrant::new();
+    let mut granted = 0;
+    for f in &coll.schema.fields {
+        let one = [f.name.as_str()];
+        let purpose = ctx.purpose.as_deref();
+        if field_grant(
+            &state,
+            &caller,
+            &coll.schema,
+            one,
+            Action::DataWrite,
+            purpose,
+            &mut grant,
+        )
+        .is_ok()
+        {
+            granted += 1;
+        }
+    }
+    if granted == 0 {
+        // Nothing may be written: refused (and audited) as a whole.
+        ctx.write_grant(
+            &coll.schema,
+            coll.schema.fields.iter().map(|f| f.name.as_str()),
+            Action::DataWrite,
+            None,
+        )
+        .await?;
+    }
+
+    let mut report = ImportReport::default();
+    let mut failures: Vec<(u64, ApiError, Option<String>)> = Vec::new();
+    let mut stream = body.into_data_stream();
+    let mut splitter = LineSplitter::new();
+    let mut header: Option<CsvHeader> = None;
+    let mut line_no = 0u64;
+    let mut pending = FuturesUnordered::new();
+    let mut done = false;
+    while !done {
+        let lines = match stream.next().await {
+            Some(Ok(chunk)) => splitter.push(&chunk),
+            Some(Err(_)) => {
+                return Err(ApiError::with_message(
+                    ErrorCode::MalformedJson,
+                    "the upload broke off; rows before the break were imported",
+                ));
+            }
+            None => {
+                done = true;
+                splitter.finish().into_iter().collect()
+            }
+        };
+        for line in lines {
+            line_no += 1;
+            let row = line_no;
+            let bytes = match line {
+                Line::TooLong => {
+                    report.rows += 1;
+                    fail(
+                        &mut report,
+                        &mut failures,
+                        row,
+                        ApiError::with_message(
+                            ErrorCode::InvalidBody,
+                            "the row is longer than 262144 bytes",
+                        ),
+                        None,
+                    );
+                    continue;
+                }
+                Line::Row(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Row(b) => b,
+            };
+            let parsed = match (&format, &header) {
+                (ImportFormat::Csv, None) => {
+                    match CsvHeader::parse(&bytes) {
+                        Ok(h) => {
+                            if let Some(unknown) =
+                                h.fields().find(|f| coll.schema.field(f).is_none())
+                            {
+                                return Err(ApiError::from(
+                                    custodian_core::vault::service::VaultError::UnknownField(
+                                        unknown.to_owned(),
+                                    ),
+                                ));
+                            }
+                            header = Some(h);
+                        }
+                        Err(e) => {
+                            return Err(ApiError::with_message(
+                                ErrorCode::InvalidBody,
+                                format!("the CSV header: {e}"),
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                (ImportFormat::Csv, Some(h)) => h.row(&bytes),
+                (ImportFormat::Ndjson, _) => parse_ndjson(&bytes),
+            };
+            report.rows += 1;
+            let (subject, values) = match parsed {
+                Ok(p) => p,
+                Err(e) => {
+                    fail(
+                        &mut report,
+                        &mut failures,
+                        row,
+                        ApiError::with_message(ErrorCode::InvalidBody, e.0),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            while pending.len() >= IMPORT_IN_FLIGHT {
+                if let Some((row, result)) = pending.next().await {
+                    tally(&mut report, &mut failures, row, result);
+                }
+            }
+            let (vault, grant, name, ctx) = (&vault, &grant, &name, &ctx);
+            pending.push(async move {
+                let id = uuid::Uuid::now_v7().to_string();
+                let result = vault
+                    .create_record(
+                        name,
+                        &id,
+                        &subject,
+                        &values,
+                        grant,
+                        ctx.state.clock.now(),
+                        ctx.draft("data.write", format!("record:{name}/{id}"), Decision::Allow),
+                    )
+                    .await;
+                (row, result)
+            });
+        }
+    }
+    while let Some((row, result)) = pending.next().await {
+        tally(&mut report, &mut failures, row, result);
+    }
+    failures.sort_by_key(|(row, _, _)| *row);
+    report.errors_truncated = failures.len() > IMPORT_MAX_ERRORS;
+    report.errors = failures
+        .into_iter()
+        .take(IMPORT_MAX_ERRORS)
+        .map(|(row, e, field)| ImportRowError {
+            row,
+            code: e.code().code().to_owned(),
+            field,
+            message: e.message().to_owned(),
+        })
+        .collect();
+    Ok(ApiJson(report))
+}
+
+fn fail(
+    report: &mut ImportReport,
+    failures: &mut Vec<(u64, ApiError, Option<String>)>,
+    row: u64,
+    e: ApiError,
+    field: Option<String>,
+) {
+    report.failed += 1;
+    failures.push((row, e, field));
+}
+
+fn tally(
+    report: &mut ImportReport,
+    failures: &mut Vec<(u64, ApiError, Option<String>)>,
+    row: u64,
+    result: Result<
+        custodian_core::vault::service::Written,
+        custodian_core::vault::service::VaultError,
+    >,
+) {
+    match result {
+        Ok(_) => report.imported += 1,
+        Err(e) => {
+            report.failed += 1;
+            let field = e.field().map(str::to_owned);
+            // Storage and audit failures are not the row's fault: they stop nothing here but
+            // are logged by the conversion like any other request's.
+            failures.push((row, ApiError::from(e), field));
+        }
+    }
 }
