@@ -599,6 +599,18 @@ async fn schemas_change_compatibly_or_not_at_all() {
     )
     .await
     .assert_error(404, "collection_not_found");
+    // A caller who may see nothing cannot probe which subjects or records exist.
+    let (_, auditor) = s.operator_with_key("Ada Auditor", "auditor").await;
+    for path in [
+        "/v1/subjects/cus_1".to_owned(),
+        "/v1/subjects/nobody".to_owned(),
+        format!("/v1/collections/customers/records/{}", uuid::Uuid::now_v7()),
+        "/v1/collections/customers/records?email=jane.doe@example.com".to_owned(),
+    ] {
+        as_(&s, &auditor, Some("audit"), Method::GET, &path, Body::None)
+            .await
+            .assert_error(403, "access_denied");
+    }
 }
 
 #[tokio::test]

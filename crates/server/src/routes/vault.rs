@@ -370,16 +370,12 @@ pub async fn get_record(
     check_id(&id)?;
     let vault = state.vault();
     let coll = vault.collection(&name).await?;
-    let record = vault.record(&name, &id).await?;
     let resource = format!("record:{name}/{id}");
+    // Decided before the record is looked up, so a caller who may see nothing of the
+    // collection cannot learn which records exist.
+    let grants = ctx.read_grants(&[&coll.schema], &resource, None).await?;
+    let record = vault.record(&name, &id).await?;
     ctx.check_limits(&record.subject_id, &resource).await?;
-    let grants = ctx
-        .read_grants(
-            &[&coll.schema],
-            &resource,
-            Some(vault.pseudonym(&record.subject_id)),
-        )
-        .await?;
     let audit = ctx.read_draft(&record, &grants);
     let opened = vault
         .open_record(&coll.schema, &record, &grants, audit)
@@ -528,14 +524,14 @@ pub async fn search(
     };
     let vault = state.vault();
     let coll = vault.collection(&name).await?;
+    let resource = format!("collection:{name}");
+    let grants = ctx.read_grants(&[&coll.schema], &resource, None).await?;
     let found = vault
         .search(&coll, &field, &value, after.as_deref(), limit)
         .await?;
     let next_after = (found.len() == limit as usize)
         .then(|| found.last().map(|r| r.id.clone()))
         .flatten();
-    let resource = format!("collection:{name}");
-    let grants = ctx.read_grants(&[&coll.schema], &resource, None).await?;
     let purpose = ctx.purpose.as_deref().unwrap_or_default();
     let mut visible = Vec::with_capacity(found.len());
     let mut audits = Vec::with_capacity(found.len());
@@ -602,22 +598,20 @@ pub async fn get_subject(
         purpose: Some(required_purpose(&headers)?),
     };
     let vault = state.vault();
+    // Decided before anything about the subject is looked up, so a caller who may see
+    // nothing cannot learn whom the vault holds.
+    let schemas: Vec<CollectionSchema> = state
+        .store
+        .list_collections()
+        .await?
+        .into_iter()
+        .map(|c| c.schema)
+        .collect();
+    let refs: Vec<&CollectionSchema> = schemas.iter().collect();
+    let grants = ctx.read_grants(&refs, "subject", None).await?;
     let records = vault.subject_records(&subject_id).await?;
     let pseudonym = vault.pseudonym(&subject_id);
     ctx.check_limits(&subject_id, "subject").await?;
-    let mut schemas = Vec::new();
-    for r in &records {
-        if !schemas
-            .iter()
-            .any(|s: &CollectionSchema| s.name == r.collection)
-        {
-            schemas.push(vault.collection(&r.collection).await?.schema);
-        }
-    }
-    let refs: Vec<&CollectionSchema> = schemas.iter().collect();
-    let grants = ctx
-        .read_grants(&refs, "subject", Some(pseudonym.clone()))
-        .await?;
     let audits = records.iter().map(|r| ctx.read_draft(r, &grants)).collect();
     let opened: Vec<OpenedRecord> = vault
         .open_records(&schema_map(&schemas), &records, &grants, audits)
