@@ -99,6 +99,16 @@ pub enum KeysCommand {
         #[arg(long)]
         rewrap_only: bool,
     },
+    /// Give subjects new data keys, re-encrypting their records and tokens (one subject at a
+    /// time, while the servers run).
+    #[command(
+        after_help = "Examples:\n  custodian keys rotate-data-keys                 # every subject\n  custodian keys rotate-data-keys --subject cus_1042"
+    )]
+    RotateDataKeys {
+        /// Only this subject.
+        #[arg(long)]
+        subject: Option<String>,
+    },
     /// Print the audit log's verifier (public) key, for `audit verify --public-key`.
     #[command(after_help = "Example:\n  custodian keys log-public-key > log.pub")]
     LogPublicKey,
@@ -236,6 +246,11 @@ pub async fn keys(
     cmd: KeysCommand,
 ) -> anyhow::Result<()> {
     match cmd {
+        KeysCommand::RotateDataKeys { subject } => {
+            let crypto = crate::setup::load_vault_crypto(&loc.data_dir, store).await?;
+            let n = crate::kek::rotate_data_keys(store, &crypto, clock, subject.as_deref()).await?;
+            println!("{n} subjects have a new data key");
+        }
         KeysCommand::Rotate { rewrap_only } => {
             let r = crate::kek::rotate(store, &loc.data_dir, clock, rewrap_only).await?;
             if let Some(old) = &r.retired {

@@ -99,6 +99,42 @@ pub async fn rewrap_all(
     Ok(report)
 }
 
+/// Rotates the data key of `only` one subject, or of every subject: a job that can run
+/// while the servers serve (each subject's rotation is one transaction, retried when its data
+/// changes meanwhile). Returns how many subjects got a new key.
+pub async fn rotate_data_keys(
+    store: &dyn Store,
+    crypto: &dyn custodian_core::vault::service::VaultCrypto,
+    clock: &dyn Clock,
+    only: Option<&str>,
+) -> anyhow::Result<u64> {
+    let vault = custodian_core::vault::service::Vault::new(store, crypto);
+    let draft = || draft(clock, "keys.rotate_data_key", "subject".to_owned());
+    if let Some(subject) = only {
+        vault.rotate_data_key(subject, draft()).await?;
+        return Ok(1);
+    }
+    let mut n = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let keys = store.subject_keys(after.as_deref(), PAGE).await?;
+        let Some(last) = keys.last() else { break };
+        after = Some(last.subject_id.clone());
+        for k in &keys {
+            match vault.rotate_data_key(&k.subject_id, draft()).await {
+                Ok(_) => n += 1,
+                // Erased meanwhile: nothing left to rotate.
+                Err(
+                    custodian_core::vault::service::VaultError::SubjectErased(_)
+                    | custodian_core::vault::service::VaultError::SubjectNotFound,
+                ) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(n)
+}
+
 /// Makes a new KEK in `data_dir` (the old one is kept as retired) and re-wraps every data key.
 pub async fn rotate(
     store: &dyn Store,

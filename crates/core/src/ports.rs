@@ -245,6 +245,20 @@ pub trait Store: Send + Sync {
     /// A token's records (one per subject holding it; deterministic tokens may have several).
     async fn get_token(&self, token: &str) -> Result<Vec<TokenRecord>, StoreError>;
 
+    /// A subject's tokens.
+    async fn subject_tokens(&self, subject_id: &str) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Replaces a subject's data key by `new_key` (a higher version) together with every one of
+    /// its records and tokens, re-sealed under it, in one transaction.
+    /// [`StoreError::Conflict`]`("subject_key")` if the stored key is no longer `old_version`,
+    /// `("record_version")` if the subject's records or tokens changed since they were read.
+    async fn rotate_subject_key(
+        &self,
+        old_version: u32,
+        new_key: &SubjectKey,
+        records: &[Record],
+        tokens: &[TokenRecord],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
     /// Subject keys in subject-id order after `after` (for key rotation and ledger replay).
     async fn subject_keys(
         &self,

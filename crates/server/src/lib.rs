@@ -101,6 +101,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(vault::get_subject, vault::erase_subject))
         .routes(routes!(vault::get_limits))
+        .routes(routes!(vault::rotate_data_key))
         .routes(routes!(vault::restrict, vault::unrestrict))
         .routes(routes!(vault::object, vault::unobject))
         .routes(routes!(vault::tokenize))

@@ -772,6 +772,32 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn subject_tokens(&self, subject_id: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        query("SELECT * FROM vault_tokens WHERE subject_id = $1 ORDER BY token")
+            .bind(subject_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(vault::token_from)
+            .collect()
+    }
+
+    async fn rotate_subject_key(
+        &self,
+        old_version: u32,
+        new_key: &SubjectKey,
+        records: &[Record],
+        tokens: &[TokenRecord],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let ev = append_in(&mut tx, audit).await?;
+        vault::rotate_key(&mut tx, old_version, new_key, records, tokens).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ev)
+    }
+
     async fn subject_keys(
         &self,
         after: Option<&str>,

@@ -860,6 +860,37 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn subject_tokens(&self, subject_id: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        query("SELECT * FROM vault_tokens WHERE subject_id = ? ORDER BY token")
+            .bind(subject_id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(vault::token_from)
+            .collect()
+    }
+
+    async fn rotate_subject_key(
+        &self,
+        old_version: u32,
+        new_key: &SubjectKey,
+        records: &[Record],
+        tokens: &[TokenRecord],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let (new_key, records, tokens) = (new_key.clone(), records.to_vec(), tokens.to_vec());
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let ev = append_in(&mut *tx, audit).await?;
+                    vault::rotate_key(&mut *tx, old_version, &new_key, &records, &tokens).await?;
+                    Ok(ev)
+                })
+            })
+            .await
+    }
+
     async fn subject_keys(
         &self,
         after: Option<&str>,

@@ -492,3 +492,88 @@ pub(crate) async fn rewrap(
     }
     Ok(n)
 }
+
+pub(crate) async fn rotate_key(
+    conn: &mut SqliteConnection,
+    old_version: u32,
+    new_key: &SubjectKey,
+    records: &[Record],
+    tokens: &[TokenRecord],
+) -> Result<(), StoreError> {
+    let subject = &new_key.subject_id;
+    let current: Option<i64> =
+        query("SELECT key_version FROM vault_subject_keys WHERE subject_id = ?")
+            .bind(subject)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?
+            .map(|r| r.get(0));
+    if current != Some(i64::from(old_version)) || new_key.key_version <= old_version {
+        return Err(StoreError::Conflict("subject_key"));
+    }
+    let mut held: Vec<(String, i64)> =
+        query("SELECT id, updated_at FROM vault_records WHERE subject_id = ?")
+            .bind(subject)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    let mut given: Vec<(String, i64)> = records
+        .iter()
+        .map(|r| (r.id.clone(), r.updated_at.as_millisecond()))
+        .collect();
+    held.sort();
+    given.sort();
+    let mut held_tokens: Vec<String> = query("SELECT token FROM vault_tokens WHERE subject_id = ?")
+        .bind(subject)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut given_tokens: Vec<String> = tokens.iter().map(|t| t.token.clone()).collect();
+    held_tokens.sort();
+    given_tokens.sort();
+    if held != given
+        || held_tokens != given_tokens
+        || records.iter().any(|r| &r.subject_id != subject)
+    {
+        return Err(StoreError::Conflict("record_version"));
+    }
+    query("UPDATE vault_subject_keys SET key_version = ?, kek_id = ?, wrapped_dek = ? WHERE subject_id = ?")
+        .bind(i64::from(new_key.key_version))
+        .bind(&new_key.kek_id)
+        .bind(&new_key.wrapped_dek)
+        .bind(subject)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    for r in records {
+        query("UPDATE vault_records SET key_version = ? WHERE id = ?")
+            .bind(i64::from(new_key.key_version))
+            .bind(&r.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        query("DELETE FROM vault_cells WHERE record_id = ?")
+            .bind(&r.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        insert_cells(&mut *conn, r).await?;
+    }
+    for t in tokens {
+        query("UPDATE vault_tokens SET key_version = ?, ciphertext = ? WHERE token = ? AND subject_id = ?")
+            .bind(i64::from(new_key.key_version))
+            .bind(&t.ciphertext)
+            .bind(&t.token)
+            .bind(subject)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}

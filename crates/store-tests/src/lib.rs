@@ -869,6 +869,80 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
         .await
         .expect("limit");
 
+    // Data-key rotation: all of the subject's records and tokens move to the new version
+    // together, or nothing does.
+    assert_eq!(s.subject_tokens("subj-1").await.expect("t").len(), 1);
+    let current = s
+        .get_record("customers", "r1")
+        .await
+        .expect("get")
+        .expect("some");
+    let mut resealed = current.clone();
+    resealed.key_version = 2;
+    resealed.cells[0].ciphertext = b"resealed".to_vec();
+    let mut tok = token("dtk_a", "subj-1");
+    tok.key_version = 2;
+    tok.ciphertext = b"resealed-token".to_vec();
+    let new_key = SubjectKey {
+        key_version: 2,
+        ..subject_key("subj-1")
+    };
+    assert_eq!(
+        s.rotate_subject_key(
+            1,
+            &new_key,
+            &[],
+            std::slice::from_ref(&tok),
+            draft("rotate")
+        )
+        .await
+        .map(|_| ()),
+        Err(StoreError::Conflict("record_version")),
+        "a record left out"
+    );
+    assert_eq!(
+        s.rotate_subject_key(
+            2,
+            &new_key,
+            std::slice::from_ref(&resealed),
+            std::slice::from_ref(&tok),
+            draft("rotate")
+        )
+        .await
+        .map(|_| ()),
+        Err(StoreError::Conflict("subject_key")),
+        "a stale key version"
+    );
+    s.rotate_subject_key(
+        1,
+        &new_key,
+        std::slice::from_ref(&resealed),
+        std::slice::from_ref(&tok),
+        draft("rotate"),
+    )
+    .await
+    .expect("rotate");
+    let got = s
+        .get_record("customers", "r1")
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(
+        (got.key_version, got.cells.clone()),
+        (2, resealed.cells.clone())
+    );
+    assert_eq!(
+        s.subject_key("subj-1")
+            .await
+            .expect("k")
+            .map(|k| k.key_version),
+        Some(2)
+    );
+    assert_eq!(
+        s.subject_tokens("subj-1").await.expect("t")[0].ciphertext,
+        b"resealed-token".to_vec()
+    );
+
     // Erasure takes tokens and limits; the ledger answers for the pseudonym.
     assert_eq!(s.erased_at("pseudo-1").await, Ok(None));
     s.erase_subject("subj-1", "pseudo-1", t(9), draft("data.erase"))

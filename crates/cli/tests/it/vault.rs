@@ -1234,3 +1234,135 @@ async fn the_import_command_streams_a_csv_file() {
     assert_eq!(r.json["records"][0]["subject_id"], "cus_2999", "{r:?}");
     assert_eq!(r.json["records"][0]["fields"]["name"], "D. J. 2.", "{r:?}");
 }
+
+/// A subject's data key rotates: cells and tokens are re-sealed under the new version and
+/// everything still opens; the job form rotates every subject while the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_keys_rotate_per_subject_and_everything_still_opens() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("data");
+    let s = TestServer::start_with(Options {
+        data_dir: Some(dir.clone()),
+        ..Options::default()
+    })
+    .await;
+    let k = keys(&s).await;
+    let (id, card_token) = seed(&s, &k).await;
+    let before = s
+        .store
+        .get_record("customers", &id)
+        .await
+        .expect("get")
+        .expect("some");
+    let r = as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::POST,
+        "/v1/subjects/cus_1/key:rotate",
+        Body::None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["key_version"].clone()),
+        (200, json!(2)),
+        "{r:?}"
+    );
+    let after = s
+        .store
+        .get_record("customers", &id)
+        .await
+        .expect("get")
+        .expect("some");
+    assert_eq!(after.key_version, 2);
+    assert!(
+        before
+            .cells
+            .iter()
+            .zip(&after.cells)
+            .all(|(a, b)| a.ciphertext != b.ciphertext),
+        "every cell was re-sealed"
+    );
+    let rec = format!("/v1/collections/customers/records/{id}");
+    let r = as_(
+        &s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        &rec,
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.json["fields"]["email"], EMAIL, "{r:?}");
+    let r = as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::POST,
+        "/v1/detokenize",
+        Body::Json(json!({"token": card_token})),
+    )
+    .await;
+    assert_eq!(r.json["value"], CARD_DIGITS, "{r:?}");
+    as_(
+        &s,
+        &k.support,
+        Some("support"),
+        Method::POST,
+        "/v1/subjects/cus_1/key:rotate",
+        Body::None,
+    )
+    .await
+    .assert_error(403, "access_denied");
+    as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::POST,
+        "/v1/subjects/nobody/key:rotate",
+        Body::None,
+    )
+    .await
+    .assert_error(404, "subject_not_found");
+
+    // The job: every subject, while the server runs.
+    let dir_s = dir.to_str().expect("utf-8").to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        cli(&["keys", "rotate-data-keys", "--data-dir", &dir_s])
+    })
+    .await
+    .expect("join");
+    assert!(out.contains("2 subjects have a new data key"), "{out}");
+    let versions: Vec<u32> = s
+        .store
+        .subject_keys(None, 10)
+        .await
+        .expect("keys")
+        .iter()
+        .map(|k| k.key_version)
+        .collect();
+    assert_eq!(versions, [3, 2]);
+    let r = as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_2",
+        Body::None,
+    )
+    .await;
+    assert_eq!(
+        r.json["records"][0]["fields"]["email"], "john@example.org",
+        "{r:?}"
+    );
+    let r = as_(
+        &s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        &rec,
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.json["fields"]["email"], EMAIL, "{r:?}");
+}

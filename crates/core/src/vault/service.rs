@@ -992,6 +992,82 @@ impl<'a> Vault<'a> {
             .await?)
     }
 
+    /// Rotates a subject's data key: a new key (the next version) is made and every record
+    /// cell and token of the subject is re-sealed under it (their associated data names the new
+    /// version), in one transaction with the key's replacement; the old key is gone with it.
+    /// Retries when the subject's data changes meanwhile. Returns the new version.
+    pub async fn rotate_data_key(
+        &self,
+        subject_id: &str,
+        audit: AuditDraft,
+    ) -> Result<u32, VaultError> {
+        if !valid_subject_id(subject_id) {
+            return Err(VaultError::InvalidSubject);
+        }
+        let audit = audit.with_subject(Some(self.pseudonym(subject_id)));
+        for _ in 0..ATTEMPTS {
+            let Some(old) = self.store.subject_key(subject_id).await? else {
+                return Err(self.absent(subject_id).await?);
+            };
+            let old_dek = self.crypto.data_key(&old)?;
+            let NewDataKey {
+                key: new_dek,
+                kek_id,
+                wrapped,
+            } = self.crypto.new_data_key(subject_id)?;
+            let version = old.key_version + 1;
+            let reseal = |collection: &str, record: &str, field: &str, sealed: &[u8]| {
+                let from = CellPlace {
+                    collection,
+                    record,
+                    field,
+                    key_version: old.key_version,
+                };
+                let plain = old_dek.open(&from, sealed)?;
+                let to = CellPlace {
+                    key_version: version,
+                    ..from
+                };
+                new_dek.seal(&to, &plain)
+            };
+            let mut records = self.store.subject_records(subject_id).await?;
+            for r in &mut records {
+                if r.key_version != old.key_version {
+                    return Err(VaultError::Crypto(CryptoFailure(
+                        "a record is sealed under another key version than its subject's",
+                    )));
+                }
+                for c in &mut r.cells {
+                    c.ciphertext = reseal(&r.collection, &r.id, &c.field, &c.ciphertext)?;
+                }
+                r.key_version = version;
+            }
+            let mut tokens = self.store.subject_tokens(subject_id).await?;
+            for t in &mut tokens {
+                let place = format!("token:{}", t.token);
+                t.ciphertext = reseal(&t.collection, &place, &t.field, &t.ciphertext)?;
+                t.key_version = version;
+            }
+            let new_key = SubjectKey {
+                subject_id: subject_id.to_owned(),
+                key_version: version,
+                kek_id,
+                wrapped_dek: wrapped,
+                created_at: old.created_at,
+            };
+            match self
+                .store
+                .rotate_subject_key(old.key_version, &new_key, &records, &tokens, audit.clone())
+                .await
+            {
+                Ok(_) => return Ok(version),
+                Err(StoreError::Conflict("subject_key" | "record_version")) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Busy)
+    }
+
     /// Re-applies the erasure ledger `ledger` (pseudonyms and times) to this store: its entries
     /// join this store's ledger, and every subject whose pseudonym is in it and whose key
     /// predates the erasure is erased again (recorded at the original erasure time, so a

@@ -348,3 +348,12 @@ pub struct ImportReport {
     /// Whether more rows failed than are listed.
     pub errors_truncated: bool,
 }
+
+/// A subject's data key after a rotation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataKeyOut {
+    /// The subject.
+    pub subject_id: String,
+    /// The new key's version.
+    pub key_version: u32,
+}

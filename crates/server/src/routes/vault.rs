@@ -24,8 +24,8 @@ use serde_json::json;
 use super::check_id;
 use crate::api::time;
 use crate::api::vault::{
-    CollectionIn, CollectionList, CollectionOut, DetokenizeIn, DetokenizeOut, ErasureOut,
-    ImportReport, ImportRowError, LimitList, LimitOut, RecordIn, RecordOut, RecordPage,
+    CollectionIn, CollectionList, CollectionOut, DataKeyOut, DetokenizeIn, DetokenizeOut,
+    ErasureOut, ImportReport, ImportRowError, LimitList, LimitOut, RecordIn, RecordOut, RecordPage,
     RecordPatch, RecordWritten, SubjectOut, TokenOut, TokenizeIn,
 };
 use crate::auth::{Caller, purpose, required_purpose};
@@ -1224,4 +1224,48 @@ fn tally(
             failures.push((row, ApiError::from(e), field));
         }
     }
+}
+
+/// Gives a subject a new data key: every record cell and token of the subject is re-sealed
+/// under it in one transaction, and the old key is destroyed. Needs `data.write` on every
+/// field of every collection.
+#[utoipa::path(post, path = "/v1/subjects/{subject_id}/key:rotate", tag = "vault", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id")),
+    responses(
+    (status = 200, body = DataKeyOut), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
+))]
+pub async fn rotate_data_key(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath(subject_id): ApiPath<String>,
+) -> Result<ApiJson<DataKeyOut>, ApiError> {
+    let ctx = Ctx {
+        state: &state,
+        caller: &caller,
+        rid: &rid,
+        purpose: purpose(&headers)?,
+    };
+    for c in state.store.list_collections().await? {
+        ctx.write_grant(
+            &c.schema,
+            c.schema.fields.iter().map(|f| f.name.as_str()),
+            Action::DataWrite,
+            None,
+        )
+        .await?;
+    }
+    let version = state
+        .vault()
+        .rotate_data_key(
+            &subject_id,
+            ctx.draft("keys.rotate_data_key", "subject", Decision::Allow),
+        )
+        .await?;
+    Ok(ApiJson(DataKeyOut {
+        subject_id,
+        key_version: version,
+    }))
 }
