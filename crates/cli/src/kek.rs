@@ -60,6 +60,7 @@ pub async fn rewrap_all(
                 batch.push(Rewrap {
                     subject_id: k.subject_id.clone(),
                     old_kek_id: k.kek_id.clone(),
+                    old_wrapped_dek: k.wrapped_dek.clone(),
                     new_kek_id: w.kek_id,
                     wrapped_dek: w.bytes,
                 });

@@ -187,7 +187,13 @@ pub async fn load_vault_crypto(
 ) -> anyhow::Result<EnvelopeCrypto> {
     let provider = key_provider(data_dir)?;
     let path = data_dir.join(VAULT_KEY_FILE);
-    if !path.exists() && store.subject_keys(None, 1).await?.is_empty() {
+    // Only a vault that never held anything may get a fresh root secret: otherwise indexes,
+    // pseudonyms (and the erasure ledger's matching) would silently stop agreeing.
+    if !path.exists()
+        && store.subject_keys(None, 1).await?.is_empty()
+        && store.list_collections().await?.is_empty()
+        && store.erasure_ledger().await?.is_empty()
+    {
         let fresh = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
         keyfile::create_secret_file(&path, fresh.as_slice())
             .with_context(|| format!("cannot write {}", path.display()))?;

@@ -170,8 +170,9 @@ pub trait Store: Send + Sync {
 
     /// A subject's wrapped data key.
     async fn subject_key(&self, subject_id: &str) -> Result<Option<SubjectKey>, StoreError>;
-    /// Stores a record, its blind indexes and (for a subject's first record) its new key, in one
-    /// transaction. [`StoreError::Conflict`]`("subject_key")` when `new_key` is given but the
+    /// Stores a record, its blind indexes, the tokens of its tokenized values (sealed under the
+    /// record's key; one the subject already holds is kept) and (for a subject's first record)
+    /// its new key, in one transaction. [`StoreError::Conflict`]`("subject_key")` when `new_key` is given but the
     /// subject has a key already, or is not given and the subject has no key of the record's
     /// version (erased meanwhile, or a concurrent first write won): re-read the key and retry.
     async fn insert_record(
@@ -179,6 +180,7 @@ pub trait Store: Send + Sync {
         record: &Record,
         new_key: Option<&SubjectKey>,
         indexes: &[IndexEntry],
+        tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
     /// One record with its cells.
@@ -222,7 +224,8 @@ pub trait Store: Send + Sync {
     /// When the subject with this pseudonym was last erased, if ever.
     async fn erased_at(&self, pseudonym: &str) -> Result<Option<Timestamp>, StoreError>;
 
-    /// Replaces a record's cells and blind indexes (rectification) if it has not changed since
+    /// Replaces a record's cells and blind indexes (rectification), and adds `tokens` as
+    /// [`Store::insert_record`] does, if it has not changed since
     /// `expected_updated_at` and its key is still the subject's; [`StoreError::NotFound`] if it
     /// is gone, [`StoreError::Conflict`]`("record_version")` if it changed meanwhile,
     /// `("subject_key")` if its key did.
@@ -231,6 +234,7 @@ pub trait Store: Send + Sync {
         record: &Record,
         expected_updated_at: Timestamp,
         indexes: &[IndexEntry],
+        tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
 

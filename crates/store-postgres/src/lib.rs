@@ -612,11 +612,13 @@ impl Store for PostgresStore {
         record: &Record,
         new_key: Option<&SubjectKey>,
         indexes: &[IndexEntry],
+        tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
         let mut tx = self.begin().await?;
         let ev = append_in(&mut tx, audit).await?;
         vault::insert_record(&mut tx, record, new_key, indexes).await?;
+        vault::insert_tokens(&mut tx, tokens).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ev)
     }
@@ -739,11 +741,13 @@ impl Store for PostgresStore {
         record: &Record,
         expected_updated_at: Timestamp,
         indexes: &[IndexEntry],
+        tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
         let mut tx = self.begin().await?;
         let ev = append_in(&mut tx, audit).await?;
         vault::update_record(&mut tx, record, expected_updated_at, indexes).await?;
+        vault::insert_tokens(&mut tx, tokens).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ev)
     }

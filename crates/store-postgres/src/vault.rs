@@ -474,11 +474,12 @@ pub(crate) async fn merge_ledger(
 pub(crate) async fn rewrap(conn: &mut PgConnection, rewraps: &[Rewrap]) -> Result<u64, StoreError> {
     let mut n = 0;
     for r in rewraps {
-        n += query("UPDATE vault_subject_keys SET kek_id = $1, wrapped_dek = $2 WHERE subject_id = $3 AND kek_id = $4")
+        n += query("UPDATE vault_subject_keys SET kek_id = $1, wrapped_dek = $2 WHERE subject_id = $3 AND kek_id = $4 AND wrapped_dek = $5")
             .bind(&r.new_kek_id)
             .bind(&r.wrapped_dek)
             .bind(&r.subject_id)
             .bind(&r.old_kek_id)
+            .bind(&r.old_wrapped_dek)
             .execute(&mut *conn)
             .await
             .map_err(backend)?
@@ -566,6 +567,28 @@ pub(crate) async fn rotate_key(
             .bind(&t.ciphertext)
             .bind(&t.token)
             .bind(subject)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Adds tokens whose subject key was checked in the same transaction; one the subject already
+/// holds is kept.
+pub(crate) async fn insert_tokens(
+    conn: &mut PgConnection,
+    tokens: &[TokenRecord],
+) -> Result<(), StoreError> {
+    for t in tokens {
+        query("INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token, subject_id) DO NOTHING")
+            .bind(&t.token)
+            .bind(&t.subject_id)
+            .bind(&t.collection)
+            .bind(&t.field)
+            .bind(i64::from(t.key_version))
+            .bind(&t.ciphertext)
+            .bind(t.created_at.as_millisecond())
             .execute(&mut *conn)
             .await
             .map_err(backend)?;

@@ -673,14 +673,21 @@ impl Store for SqliteStore {
         record: &Record,
         new_key: Option<&SubjectKey>,
         indexes: &[IndexEntry],
+        tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let (record, new_key, indexes) = (record.clone(), new_key.cloned(), indexes.to_vec());
+        let (record, new_key, indexes, tokens) = (
+            record.clone(),
+            new_key.cloned(),
+            indexes.to_vec(),
+            tokens.to_vec(),
+        );
         self.group
             .write(move |tx| {
                 Box::pin(async move {
                     let ev = append_in(&mut *tx, audit).await?;
                     vault::insert_record(&mut *tx, &record, new_key.as_ref(), &indexes).await?;
+                    vault::insert_tokens(&mut *tx, &tokens).await?;
                     Ok(ev)
                 })
             })
@@ -817,14 +824,16 @@ impl Store for SqliteStore {
         record: &Record,
         expected_updated_at: Timestamp,
         indexes: &[IndexEntry],
+        tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let (record, indexes) = (record.clone(), indexes.to_vec());
+        let (record, indexes, tokens) = (record.clone(), indexes.to_vec(), tokens.to_vec());
         self.group
             .write(move |tx| {
                 Box::pin(async move {
                     let ev = append_in(&mut *tx, audit).await?;
                     vault::update_record(&mut *tx, &record, expected_updated_at, &indexes).await?;
+                    vault::insert_tokens(&mut *tx, &tokens).await?;
                     Ok(ev)
                 })
             })

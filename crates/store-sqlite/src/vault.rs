@@ -480,11 +480,12 @@ pub(crate) async fn rewrap(
 ) -> Result<u64, StoreError> {
     let mut n = 0;
     for r in rewraps {
-        n += query("UPDATE vault_subject_keys SET kek_id = ?, wrapped_dek = ? WHERE subject_id = ? AND kek_id = ?")
+        n += query("UPDATE vault_subject_keys SET kek_id = ?, wrapped_dek = ? WHERE subject_id = ? AND kek_id = ? AND wrapped_dek = ?")
             .bind(&r.new_kek_id)
             .bind(&r.wrapped_dek)
             .bind(&r.subject_id)
             .bind(&r.old_kek_id)
+            .bind(&r.old_wrapped_dek)
             .execute(&mut *conn)
             .await
             .map_err(backend)?
@@ -571,6 +572,28 @@ pub(crate) async fn rotate_key(
             .bind(&t.ciphertext)
             .bind(&t.token)
             .bind(subject)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Adds tokens whose subject key was checked in the same transaction; one the subject already
+/// holds is kept.
+pub(crate) async fn insert_tokens(
+    conn: &mut SqliteConnection,
+    tokens: &[TokenRecord],
+) -> Result<(), StoreError> {
+    for t in tokens {
+        query("INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token, subject_id) DO NOTHING")
+            .bind(&t.token)
+            .bind(&t.subject_id)
+            .bind(&t.collection)
+            .bind(&t.field)
+            .bind(i64::from(t.key_version))
+            .bind(&t.ciphertext)
+            .bind(t.created_at.as_millisecond())
             .execute(&mut *conn)
             .await
             .map_err(backend)?;

@@ -497,6 +497,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
         &record("r1", "customers", "subj-1"),
         Some(&k),
         &index(1),
+        &[],
         draft("data.write"),
     )
     .await
@@ -505,6 +506,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
         &record("r2", "customers", "subj-1"),
         None,
         &index(1),
+        &[],
         draft("data.write"),
     )
     .await
@@ -513,6 +515,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
         &record("r3", "leads", "subj-1"),
         None,
         &index(1),
+        &[],
         draft("data.write"),
     )
     .await
@@ -521,6 +524,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
         &record("r4", "customers", "subj-2"),
         Some(&subject_key("subj-2")),
         &index(2),
+        &[],
         draft("data.write"),
     )
     .await
@@ -619,6 +623,7 @@ pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
                     &record(&format!("r{i}"), "customers", "subj-race"),
                     Some(&k),
                     &[],
+                    &[],
                     draft("data.write"),
                 )
                 .await
@@ -644,6 +649,7 @@ pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
             &record("rx", "customers", "subj-none"),
             None,
             &[],
+            &[],
             draft("data.write")
         )
         .await,
@@ -665,6 +671,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
         &record("r1", "customers", "subj-1"),
         Some(&subject_key("subj-1")),
         &index(1),
+        &[],
         draft("data.write"),
     )
     .await
@@ -673,6 +680,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
         &record("r2", "customers", "subj-1"),
         None,
         &index(1),
+        &[],
         draft("data.write"),
     )
     .await
@@ -681,6 +689,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
         &record("r3", "customers", "subj-2"),
         Some(&subject_key("subj-2")),
         &index(1),
+        &[],
         draft("data.write"),
     )
     .await
@@ -710,6 +719,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
         s.insert_record(
             &record("r9", "customers", "subj-1"),
             None,
+            &[],
             &[],
             draft("data.write")
         )
@@ -755,14 +765,20 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     .await
     .expect("put");
     let r1 = record("r1", "customers", "subj-1");
-    s.insert_record(&r1, Some(&subject_key("subj-1")), &index(1), draft("w"))
-        .await
-        .expect("insert");
+    s.insert_record(
+        &r1,
+        Some(&subject_key("subj-1")),
+        &index(1),
+        &[],
+        draft("w"),
+    )
+    .await
+    .expect("insert");
     let mut changed = r1.clone();
     changed.cells.truncate(1);
     changed.cells[0].ciphertext = b"sealed-email-new".to_vec();
     changed.updated_at = t(6);
-    s.update_record(&changed, t(4), &index(2), draft("data.rectify"))
+    s.update_record(&changed, t(4), &index(2), &[], draft("data.rectify"))
         .await
         .expect("update");
     let got = s
@@ -789,7 +805,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
         1
     );
     assert_eq!(
-        s.update_record(&changed, t(4), &[], draft("data.rectify"))
+        s.update_record(&changed, t(4), &[], &[], draft("data.rectify"))
             .await
             .map(|_| ()),
         Err(StoreError::Conflict("record_version")),
@@ -798,7 +814,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     let mut gone = changed.clone();
     gone.id = "nope".into();
     assert_eq!(
-        s.update_record(&gone, t(6), &[], draft("data.rectify"))
+        s.update_record(&gone, t(6), &[], &[], draft("data.rectify"))
             .await
             .map(|_| ()),
         Err(StoreError::NotFound)

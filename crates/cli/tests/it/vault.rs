@@ -711,6 +711,41 @@ async fn every_malformed_value_is_refused_by_rule_without_echo() {
     )
     .await;
     assert_eq!(r.status, 201, "{r:?}");
+    // Searching by a field the caller may not see is refused, even if other fields are open.
+    let r = as_(
+        &s,
+        &k.engineer,
+        None,
+        Method::PUT,
+        "/v1/collections/patients",
+        Body::Json(json!({"fields": [
+            {"name": "email", "type": "email", "category": "user.contact.email", "sensitivity": "medium", "searchable": true},
+            {"name": "diagnosis", "type": "text", "category": "user.health_and_medical", "sensitivity": "special", "searchable": true}
+        ]})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = as_(
+        &s,
+        &k.marketing,
+        Some("marketing"),
+        Method::GET,
+        "/v1/collections/patients/records?diagnosis=flu",
+        Body::None,
+    )
+    .await;
+    r.assert_error(403, "access_denied");
+    assert_eq!(r.json["error"]["details"]["field"], "diagnosis");
+    let r = as_(
+        &s,
+        &k.marketing,
+        Some("marketing"),
+        Method::GET,
+        "/v1/collections/patients/records?email=a@example.com",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
     // A write without the purpose the policy needs is refused and audited.
     let r = as_(
         &s,

@@ -40,6 +40,9 @@ pub struct Rewrap {
     pub subject_id: String,
     /// The KEK that wrapped the stored key (the update applies only if it still does).
     pub old_kek_id: String,
+    /// The stored wrapped key that was read (likewise: a key rotated or re-made meanwhile is
+    /// left alone).
+    pub old_wrapped_dek: Vec<u8>,
     /// The new KEK.
     pub new_kek_id: String,
     /// The key wrapped by the new KEK.

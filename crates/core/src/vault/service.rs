@@ -528,18 +528,23 @@ impl<'a> Vault<'a> {
                 created_at: at,
                 updated_at: at,
             };
+            let tokens = self.seal_tokens(
+                collection,
+                subject_id,
+                &normalized,
+                k.key.as_ref(),
+                k.version,
+                at,
+            )?;
             match self
                 .store
-                .insert_record(&record, k.new.as_ref(), &indexes, audit.clone())
+                .insert_record(&record, k.new.as_ref(), &indexes, &tokens, audit.clone())
                 .await
             {
                 Ok(event) => {
-                    let tokens = self
-                        .issue_record_tokens(&coll.schema, subject_id, &normalized, at, &audit)
-                        .await?;
                     return Ok(Written {
                         id: record_id.to_owned(),
-                        tokens,
+                        tokens: token_map(&tokens),
                         event,
                     });
                 }
@@ -550,28 +555,40 @@ impl<'a> Vault<'a> {
         Err(VaultError::Busy)
     }
 
-    async fn issue_record_tokens(
+    /// The tokens of a record's tokenized values, sealed under the record's key (so they are
+    /// stored in the record's own transaction, and die with its key).
+    fn seal_tokens(
         &self,
-        schema: &CollectionSchema,
+        collection: &str,
         subject_id: &str,
         normalized: &[(&FieldSpec, Zeroizing<String>)],
+        key: &dyn DataKey,
+        version: u32,
         at: Timestamp,
-        audit: &AuditDraft,
-    ) -> Result<BTreeMap<String, String>, VaultError> {
-        let mut tokens = BTreeMap::new();
-        for (f, v) in normalized {
-            if f.tokenization == Tokenization::None {
-                continue;
-            }
-            let mut draft = audit.clone();
-            draft.action = "token.issue".into();
-            draft.fields = vec![f.name.clone()];
-            let token = self
-                .store_token(&schema.name, f, subject_id, v, at, draft)
-                .await?;
-            tokens.insert(f.name.clone(), token);
-        }
-        Ok(tokens)
+    ) -> Result<Vec<TokenRecord>, VaultError> {
+        normalized
+            .iter()
+            .filter(|(f, _)| f.tokenization != Tokenization::None)
+            .map(|(f, v)| {
+                let token = self.make_token(collection, f, v)?;
+                let record = format!("token:{token}");
+                let place = CellPlace {
+                    collection,
+                    record: &record,
+                    field: &f.name,
+                    key_version: version,
+                };
+                Ok(TokenRecord {
+                    ciphertext: key.seal(&place, v.as_bytes())?,
+                    token,
+                    collection: collection.to_owned(),
+                    field: f.name.clone(),
+                    subject_id: subject_id.to_owned(),
+                    key_version: version,
+                    created_at: at,
+                })
+            })
+            .collect()
     }
 
     /// The token of a normalised value in a field, by the field's tokenization mode.
@@ -694,12 +711,11 @@ impl<'a> Vault<'a> {
             .schema
             .field(&t.field)
             .ok_or_else(|| VaultError::UnknownField(t.field.clone()))?;
-        let key = self
-            .store
-            .subject_key(&t.subject_id)
-            .await?
-            .filter(|k| k.key_version == t.key_version)
-            .ok_or(VaultError::TokenNotFound)?;
+        let key = match self.store.subject_key(&t.subject_id).await? {
+            Some(k) if k.key_version == t.key_version => k,
+            Some(_) => return Err(VaultError::Busy),
+            None => return Err(VaultError::TokenNotFound),
+        };
         let dek = self.crypto.data_key(&key)?;
         self.store.append_audit(audit).await?;
         let record = format!("token:{}", t.token);
@@ -754,12 +770,12 @@ impl<'a> Vault<'a> {
             if keys.contains_key(r.subject_id.as_str()) {
                 continue;
             }
-            let key = self
-                .store
-                .subject_key(&r.subject_id)
-                .await?
-                .filter(|k| k.key_version == r.key_version)
-                .ok_or(VaultError::RecordNotFound)?;
+            let key = match self.store.subject_key(&r.subject_id).await? {
+                Some(k) if k.key_version == r.key_version => k,
+                // Rotated between the reads: the caller may retry (409 concurrent_change).
+                Some(_) => return Err(VaultError::Busy),
+                None => return Err(VaultError::RecordNotFound),
+            };
             keys.insert(&r.subject_id, self.crypto.data_key(&key)?);
         }
         for a in audits {
@@ -825,12 +841,15 @@ impl<'a> Vault<'a> {
         }
         for _ in 0..ATTEMPTS {
             let old = self.record(collection, id).await?;
-            let key = self
+            let Some(key) = self
                 .store
                 .subject_key(&old.subject_id)
                 .await?
                 .filter(|k| k.key_version == old.key_version)
-                .ok_or(VaultError::RecordNotFound)?;
+            else {
+                // The subject's key rotated (or was erased) between the two reads: read again.
+                continue;
+            };
             let dek = self.crypto.data_key(&key)?;
             let mut cells: Vec<Cell> = old
                 .cells
@@ -871,25 +890,35 @@ impl<'a> Vault<'a> {
             indexes.extend(self.index_entries(collection, &normalized)?);
             let record = Record {
                 cells,
-                updated_at: at.max(old.updated_at),
+                // Strictly later than what was read, so the store's check sees every change.
+                updated_at: at.max(
+                    old.updated_at
+                        .checked_add(jiff::SignedDuration::from_millis(1))
+                        .unwrap_or(old.updated_at),
+                ),
                 ..old.clone()
             };
             let mut draft = audit
                 .clone()
                 .with_subject(Some(self.pseudonym(&old.subject_id)));
             draft.fields = changes.keys().cloned().collect();
+            let tokens = self.seal_tokens(
+                collection,
+                &old.subject_id,
+                &normalized,
+                dek.as_ref(),
+                old.key_version,
+                at,
+            )?;
             match self
                 .store
-                .update_record(&record, old.updated_at, &indexes, draft.clone())
+                .update_record(&record, old.updated_at, &indexes, &tokens, draft.clone())
                 .await
             {
                 Ok(event) => {
-                    let tokens = self
-                        .issue_record_tokens(schema, &old.subject_id, &normalized, at, &draft)
-                        .await?;
                     return Ok(Written {
                         id: id.to_owned(),
-                        tokens,
+                        tokens: token_map(&tokens),
                         event,
                     });
                 }
@@ -1154,6 +1183,13 @@ fn open_one(
         created_at: r.created_at,
         updated_at: r.updated_at,
     })
+}
+
+fn token_map(tokens: &[TokenRecord]) -> BTreeMap<String, String> {
+    tokens
+        .iter()
+        .map(|t| (t.field.clone(), t.token.clone()))
+        .collect()
 }
 
 /// Format-preserving token: the digits of the value are enciphered with FF1 and put back in

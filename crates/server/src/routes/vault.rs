@@ -526,6 +526,18 @@ pub async fn search(
     let coll = vault.collection(&name).await?;
     let resource = format!("collection:{name}");
     let grants = ctx.read_grants(&[&coll.schema], &resource, None).await?;
+    // Searching by a field uses its value: the caller must be allowed to see that field.
+    if coll.schema.field(&field).is_some() && grants.access(&name, &field).is_none() {
+        let mut d = ctx.draft("data.search", resource, Decision::Deny);
+        d.fields = vec![field.clone()];
+        return Err(refuse(
+            &state,
+            d,
+            ApiError::new(ErrorCode::AccessDenied)
+                .details(json!({ "action": "data.mask", "field": field })),
+        )
+        .await);
+    }
     let found = vault
         .search(&coll, &field, &value, after.as_deref(), limit)
         .await?;
@@ -609,7 +621,21 @@ pub async fn get_subject(
         .collect();
     let refs: Vec<&CollectionSchema> = schemas.iter().collect();
     let grants = ctx.read_grants(&refs, "subject", None).await?;
-    let records = vault.subject_records(&subject_id).await?;
+    let records: Vec<Record> = vault
+        .subject_records(&subject_id)
+        .await?
+        .into_iter()
+        // Records of collections the caller may see nothing of are not even listed.
+        .filter(|r| {
+            schemas.iter().any(|sc| {
+                sc.name == r.collection
+                    && sc
+                        .fields
+                        .iter()
+                        .any(|f| grants.access(&sc.name, &f.name).is_some())
+            })
+        })
+        .collect();
     let pseudonym = vault.pseudonym(&subject_id);
     ctx.check_limits(&subject_id, "subject").await?;
     let audits = records.iter().map(|r| ctx.read_draft(r, &grants)).collect();
@@ -937,7 +963,6 @@ pub async fn detokenize(
         .ok_or_else(|| ApiError::new(ErrorCode::TokenNotFound))?;
     let resource = format!("token:{}.{}", t.collection, t.field);
     let pseudonym = vault.pseudonym(&t.subject_id);
-    ctx.check_limits(&t.subject_id, &resource).await?;
     let mut grants = Grants::new();
     match gate::decide(
         &state,
@@ -963,6 +988,7 @@ pub async fn detokenize(
             .await);
         }
     }
+    ctx.check_limits(&t.subject_id, &resource).await?;
     let mut d = ctx
         .draft("token.resolve", resource, Decision::Allow)
         .with_subject(Some(pseudonym));
@@ -1070,7 +1096,7 @@ pub async fn import(
     }
 
     let mut report = ImportReport::default();
-    let mut failures: Vec<(u64, ApiError, Option<String>)> = Vec::new();
+    let mut failures = Failures::default();
     let mut stream = body.into_data_stream();
     let mut splitter = LineSplitter::new();
     let mut header: Option<CsvHeader> = None;
@@ -1179,35 +1205,67 @@ pub async fn import(
     while let Some((row, result)) = pending.next().await {
         tally(&mut report, &mut failures, row, result);
     }
-    failures.sort_by_key(|(row, _, _)| *row);
-    report.errors_truncated = failures.len() > IMPORT_MAX_ERRORS;
-    report.errors = failures
-        .into_iter()
-        .take(IMPORT_MAX_ERRORS)
-        .map(|(row, e, field)| ImportRowError {
+    report.errors_truncated = report.failed > IMPORT_MAX_ERRORS as u64;
+    report.errors = failures.into_sorted();
+    Ok(ApiJson(report))
+}
+
+/// The refused rows with the lowest line numbers, at most [`IMPORT_MAX_ERRORS`] of them (rows
+/// finish out of order, so the list is a max-heap by line that drops its largest).
+#[derive(Default)]
+struct Failures(std::collections::BinaryHeap<FailedRow>);
+
+struct FailedRow(ImportRowError);
+
+impl PartialEq for FailedRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.row == other.0.row
+    }
+}
+impl Eq for FailedRow {}
+impl PartialOrd for FailedRow {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for FailedRow {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.row.cmp(&other.0.row)
+    }
+}
+
+impl Failures {
+    fn push(&mut self, row: u64, e: &ApiError, field: Option<String>) {
+        self.0.push(FailedRow(ImportRowError {
             row,
             code: e.code().code().to_owned(),
             field,
             message: e.message().to_owned(),
-        })
-        .collect();
-    Ok(ApiJson(report))
+        }));
+        if self.0.len() > IMPORT_MAX_ERRORS {
+            self.0.pop();
+        }
+    }
+
+    fn into_sorted(self) -> Vec<ImportRowError> {
+        self.0.into_sorted_vec().into_iter().map(|f| f.0).collect()
+    }
 }
 
 fn fail(
     report: &mut ImportReport,
-    failures: &mut Vec<(u64, ApiError, Option<String>)>,
+    failures: &mut Failures,
     row: u64,
     e: ApiError,
     field: Option<String>,
 ) {
     report.failed += 1;
-    failures.push((row, e, field));
+    failures.push(row, &e, field);
 }
 
 fn tally(
     report: &mut ImportReport,
-    failures: &mut Vec<(u64, ApiError, Option<String>)>,
+    failures: &mut Failures,
     row: u64,
     result: Result<
         custodian_core::vault::service::Written,
@@ -1217,11 +1275,9 @@ fn tally(
     match result {
         Ok(_) => report.imported += 1,
         Err(e) => {
-            report.failed += 1;
             let field = e.field().map(str::to_owned);
-            // Storage and audit failures are not the row's fault: they stop nothing here but
-            // are logged by the conversion like any other request's.
-            failures.push((row, ApiError::from(e), field));
+            // Storage and audit failures are logged by the conversion like any request's.
+            fail(report, failures, row, ApiError::from(e), field);
         }
     }
 }
