@@ -151,14 +151,18 @@ pub async fn rotate(
     let retired = if rewrap_only {
         None
     } else {
-        let (old, new) = FileKeyProvider::rotate_dir(data_dir)
-            .context("cannot make the new key-encryption key")?;
+        let passphrase = crate::setup::kek_passphrase()?;
+        let (old, new) =
+            FileKeyProvider::rotate_dir_with(data_dir, passphrase.as_deref().map(String::as_str))
+                .context("cannot make the new key-encryption key")?;
         store
             .append_audit(draft(clock, "keys.rotate", format!("kek:{old}->{new}")))
             .await?;
         Some(old)
     };
-    let provider = FileKeyProvider::load_dir(data_dir)?;
+    let passphrase = crate::setup::kek_passphrase()?;
+    let provider =
+        FileKeyProvider::load_dir_with(data_dir, passphrase.as_deref().map(String::as_str))?;
     let mut r = rewrap_all(store, &provider, clock).await?;
     r.retired = retired;
     Ok(r)

@@ -10,7 +10,7 @@ use custodian_core::operator::{Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store};
 use custodian_crypto::envelope::EnvelopeCrypto;
 use custodian_crypto::keyfile;
-use custodian_crypto::keys::{FileKeyProvider, KeyProvider};
+use custodian_crypto::keys::{FileKeyProvider, KeyProvider, encode_kek};
 use custodian_crypto::note::NoteSigner;
 use custodian_crypto::pkcs11::{Pkcs11Config, Pkcs11KeyProvider};
 use custodian_crypto::vault::Key256;
@@ -117,7 +117,11 @@ pub async fn initialize(
     let (secret, key) = custodian_server::routes::operators::issue_key(&admin, now, None)
         .map_err(|_| anyhow::anyhow!("cannot generate the admin key"))?;
     let signing_key = NoteSigner::generate_pkcs8()?;
-    let kek_bytes = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
+    let passphrase = kek_passphrase()?;
+    let kek_bytes = zeroize::Zeroizing::new(encode_kek(
+        &Key256::generate().map_err(|_| anyhow::anyhow!("cannot make the KEK"))?,
+        passphrase.as_deref().map(String::as_str),
+    )?);
     let vault_bytes = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
     // Only files this call created are removed on failure (create_new never overwrites).
     let mut written: Vec<PathBuf> = Vec::new();
@@ -207,6 +211,22 @@ pub async fn load_vault_crypto(
         .map_err(|e| anyhow::anyhow!("cannot set up the vault's keys: {e}"))
 }
 
+/// The passphrase protecting the file keyring, from `CUSTODIAN_KEK_PASSPHRASE` or the file
+/// `CUSTODIAN_KEK_PASSPHRASE_FILE` names; none when neither is set.
+pub fn kek_passphrase() -> anyhow::Result<Option<zeroize::Zeroizing<String>>> {
+    if let Ok(f) = std::env::var("CUSTODIAN_KEK_PASSPHRASE_FILE") {
+        let bytes = keyfile::read_secret_file(Path::new(&f))
+            .with_context(|| format!("cannot read the passphrase file {f}"))?;
+        let text = String::from_utf8(bytes.to_vec()).context("the passphrase file is not UTF-8")?;
+        return Ok(Some(zeroize::Zeroizing::new(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        )));
+    }
+    Ok(std::env::var("CUSTODIAN_KEK_PASSPHRASE")
+        .ok()
+        .map(zeroize::Zeroizing::new))
+}
+
 /// The PKCS#11 settings, when `CUSTODIAN_KEY_PROVIDER=pkcs11`.
 pub fn pkcs11_config() -> anyhow::Result<Option<Pkcs11Config>> {
     match std::env::var("CUSTODIAN_KEY_PROVIDER").as_deref() {
@@ -245,9 +265,13 @@ pub fn key_provider(data_dir: &Path) -> anyhow::Result<Arc<dyn KeyProvider>> {
         )),
         None => {
             let kek = data_dir.join(KEK_FILE);
-            Ok(Arc::new(FileKeyProvider::load_dir(data_dir).with_context(
-                || format!("cannot load the key-encryption key {}", kek.display()),
-            )?))
+            let passphrase = kek_passphrase()?;
+            let passphrase = passphrase.as_deref().map(String::as_str);
+            Ok(Arc::new(
+                FileKeyProvider::load_dir_with(data_dir, passphrase).with_context(|| {
+                    format!("cannot load the key-encryption key {}", kek.display())
+                })?,
+            ))
         }
     }
 }

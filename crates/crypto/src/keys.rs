@@ -11,7 +11,7 @@ use std::sync::RwLock;
 use std::time::SystemTime;
 
 use crate::keyfile;
-use crate::vault::{Key256, VaultCryptoError, unwrap_dek, wrap_dek};
+use crate::vault::{Key256, VaultCryptoError, open_with, seal_with, unwrap_dek, wrap_dek};
 
 /// Why a provider could not wrap or unwrap.
 #[derive(Debug, thiserror::Error)]
@@ -84,13 +84,81 @@ fn kek_id_of(kek: &Key256) -> String {
     format!("file:{}", hex::encode(&crate::sha256(&input)[..8]))
 }
 
-fn load_kek(path: &Path) -> Result<FileKek, KeyError> {
+/// The header of a passphrase-protected KEK file.
+const PROTECTED_MAGIC: &[u8] = b"custodian-kek-pbkdf2-v1\n";
+/// PBKDF2-HMAC-SHA256 iterations for a protected KEK file (OWASP's 2023 figure).
+const PBKDF2_ITERATIONS: u32 = 600_000;
+
+fn passphrase_key(passphrase: &str, salt: &[u8], iterations: u32) -> Result<Key256, KeyError> {
+    let rounds = std::num::NonZeroU32::new(iterations)
+        .ok_or_else(|| KeyError::Unavailable("a KEK file has zero PBKDF2 iterations".into()))?;
+    let mut out = zeroize::Zeroizing::new([0u8; 32]);
+    aws_lc_rs::pbkdf2::derive(
+        aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        salt,
+        passphrase.as_bytes(),
+        out.as_mut_slice(),
+    );
+    Key256::from_bytes(out.as_slice()).map_err(|_| KeyError::Wrap)
+}
+
+/// The bytes of a KEK file: the raw 32 bytes, or, with a passphrase, the KEK sealed
+/// (AES-256-GCM-SIV) under a key derived from it with PBKDF2-HMAC-SHA256:
+/// `magic || salt(16) || iterations(u32 BE) || sealed`.
+pub fn encode_kek(kek: &Key256, passphrase: Option<&str>) -> Result<Vec<u8>, KeyError> {
+    let Some(p) = passphrase else {
+        return Ok(kek.expose().to_vec());
+    };
+    if p.is_empty() {
+        return Err(KeyError::Unavailable("the KEK passphrase is empty".into()));
+    }
+    let salt = crate::random::bytes::<16>().map_err(|_| KeyError::Wrap)?;
+    let key = passphrase_key(p, &salt, PBKDF2_ITERATIONS)?;
+    let sealed = seal_with(&key, PROTECTED_MAGIC, kek.expose()).map_err(|_| KeyError::Wrap)?;
+    let mut out = PROTECTED_MAGIC.to_vec();
+    out.extend_from_slice(&salt);
+    out.extend_from_slice(&PBKDF2_ITERATIONS.to_be_bytes());
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+fn decode_kek(bytes: &[u8], path: &Path, passphrase: Option<&str>) -> Result<Key256, KeyError> {
+    let Some(rest) = bytes.strip_prefix(PROTECTED_MAGIC) else {
+        return Key256::from_bytes(bytes).map_err(|_| {
+            KeyError::Unavailable(format!("{} must hold exactly 32 bytes", path.display()))
+        });
+    };
+    let p = passphrase.ok_or_else(|| {
+        KeyError::Unavailable(format!(
+            "{} is passphrase-protected: set CUSTODIAN_KEK_PASSPHRASE (or _FILE)",
+            path.display()
+        ))
+    })?;
+    if rest.len() < 20 {
+        return Err(KeyError::Unavailable(format!(
+            "{} is truncated",
+            path.display()
+        )));
+    }
+    let (salt, rest) = rest.split_at(16);
+    let (iterations, sealed) = rest.split_at(4);
+    let iterations =
+        u32::from_be_bytes([iterations[0], iterations[1], iterations[2], iterations[3]]);
+    let key = passphrase_key(p, salt, iterations)?;
+    let raw = open_with(&key, PROTECTED_MAGIC, sealed).map_err(|_| {
+        KeyError::Unavailable(format!(
+            "{} does not open with this passphrase",
+            path.display()
+        ))
+    })?;
+    Key256::from_bytes(&raw).map_err(|_| KeyError::Unwrap)
+}
+
+fn load_kek(path: &Path, passphrase: Option<&str>) -> Result<FileKek, KeyError> {
     let bytes =
         keyfile::read_secret_file(path).map_err(|e| KeyError::Unavailable(e.to_string()))?;
-    let kek = Key256::from_bytes(&bytes).map_err(|_| {
-        KeyError::Unavailable(format!("{} must hold exactly 32 bytes", path.display()))
-    })?;
-    Ok(FileKek::from_key(kek))
+    Ok(FileKek::from_key(decode_kek(&bytes, path, passphrase)?))
 }
 
 struct Ring {
@@ -105,6 +173,7 @@ struct Ring {
 /// the change on its next wrap, or on an unwrap under a KEK it does not know, and reloads.
 pub struct FileKeyProvider {
     dir: Option<PathBuf>,
+    passphrase: Option<zeroize::Zeroizing<String>>,
     ring: RwLock<Ring>,
 }
 
@@ -120,17 +189,17 @@ fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn read_ring(dir: &Path) -> Result<Ring, KeyError> {
+fn read_ring(dir: &Path, passphrase: Option<&str>) -> Result<Ring, KeyError> {
     let current_path = dir.join(CURRENT_KEK_FILE);
     let seen = mtime(&current_path);
-    let current = load_kek(&current_path)?;
+    let current = load_kek(&current_path, passphrase)?;
     let mut keys = HashMap::new();
     let entries = std::fs::read_dir(dir).map_err(|e| KeyError::Unavailable(e.to_string()))?;
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(RETIRED_PREFIX) && name.ends_with(".key") {
-            let k = load_kek(&e.path())?;
+            let k = load_kek(&e.path(), passphrase)?;
             keys.insert(k.id, k.kek);
         }
     }
@@ -146,9 +215,15 @@ fn read_ring(dir: &Path) -> Result<Ring, KeyError> {
 impl FileKeyProvider {
     /// Loads the keyring of a data directory (`kek.key` and any retired KEKs beside it).
     pub fn load_dir(dir: &Path) -> Result<Self, KeyError> {
+        Self::load_dir_with(dir, None)
+    }
+
+    /// Loads a keyring whose files may be protected by `passphrase`.
+    pub fn load_dir_with(dir: &Path, passphrase: Option<&str>) -> Result<Self, KeyError> {
         Ok(Self {
             dir: Some(dir.to_owned()),
-            ring: RwLock::new(read_ring(dir)?),
+            ring: RwLock::new(read_ring(dir, passphrase)?),
+            passphrase: passphrase.map(|p| zeroize::Zeroizing::new(p.to_owned())),
         })
     }
 
@@ -157,6 +232,7 @@ impl FileKeyProvider {
         let k = FileKek::from_key(kek);
         Self {
             dir: None,
+            passphrase: None,
             ring: RwLock::new(Ring {
                 current: k.id.clone(),
                 keys: HashMap::from([(k.id, k.kek)]),
@@ -174,7 +250,7 @@ impl FileKeyProvider {
             force || ring.seen != now
         };
         if stale {
-            let fresh = read_ring(dir)?;
+            let fresh = read_ring(dir, self.passphrase.as_deref().map(String::as_str))?;
             *self.ring.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         }
         Ok(())
@@ -191,20 +267,30 @@ impl FileKeyProvider {
     /// Makes a new current KEK in `dir`: the old `kek.key` is kept as a retired KEK, the new
     /// one replaces it atomically. Returns (old id, new id).
     pub fn rotate_dir(dir: &Path) -> Result<(String, String), KeyError> {
+        Self::rotate_dir_with(dir, None)
+    }
+
+    /// [`FileKeyProvider::rotate_dir`] for a keyring protected by `passphrase` (the new and the
+    /// retired file are written protected too).
+    pub fn rotate_dir_with(
+        dir: &Path,
+        passphrase: Option<&str>,
+    ) -> Result<(String, String), KeyError> {
         let io = |e: std::io::Error| KeyError::Unavailable(e.to_string());
         let current_path = dir.join(CURRENT_KEK_FILE);
-        let old = load_kek(&current_path)?;
+        let old = load_kek(&current_path, passphrase)?;
         let retired = dir.join(format!(
             "{RETIRED_PREFIX}{}.key",
             old.id.trim_start_matches("file:")
         ));
         if !retired.exists() {
-            keyfile::create_secret_file(&retired, old.kek.expose()).map_err(io)?;
+            keyfile::create_secret_file(&retired, &encode_kek(&old.kek, passphrase)?)
+                .map_err(io)?;
         }
         let fresh = Key256::generate().map_err(|_| KeyError::Wrap)?;
         let staged = dir.join(format!("{CURRENT_KEK_FILE}.new"));
         let _ = std::fs::remove_file(&staged);
-        keyfile::create_secret_file(&staged, fresh.expose()).map_err(io)?;
+        keyfile::create_secret_file(&staged, &encode_kek(&fresh, passphrase)?).map_err(io)?;
         std::fs::rename(&staged, &current_path).map_err(io)?;
         Ok((old.id, kek_id_of(&fresh)))
     }
@@ -307,6 +393,48 @@ mod tests {
         assert_eq!(fresh.kek_ids().len(), 2);
         assert!(fresh.unwrap(&old, "subj-1", &before.bytes).is_ok());
         assert!(fresh.unwrap(&new, "subj-2", &after.bytes).is_ok());
+    }
+
+    #[test]
+    fn a_passphrase_protects_the_keyring_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let kek = Key256::from_bytes(&[7u8; 32]).expect("k");
+        let file = encode_kek(&kek, Some("correct horse")).expect("encode");
+        assert!(
+            !file.windows(32).any(|w| w == [7u8; 32]),
+            "the KEK is not in the file"
+        );
+        keyfile::create_secret_file(&dir.path().join(CURRENT_KEK_FILE), &file).expect("write");
+        assert!(matches!(
+            FileKeyProvider::load_dir(dir.path()),
+            Err(KeyError::Unavailable(_))
+        ));
+        assert!(FileKeyProvider::load_dir_with(dir.path(), Some("wrong horse")).is_err());
+        let p = FileKeyProvider::load_dir_with(dir.path(), Some("correct horse")).expect("load");
+        let plain = FileKeyProvider::from_key(Key256::from_bytes(&[7u8; 32]).expect("k"));
+        assert_eq!(
+            p.current_kek_id().expect("id"),
+            plain.current_kek_id().expect("id")
+        );
+        let dek = Key256::generate().expect("dek");
+        let w = p.wrap("s", &dek).expect("wrap");
+        let (_, new) =
+            FileKeyProvider::rotate_dir_with(dir.path(), Some("correct horse")).expect("rotate");
+        for e in std::fs::read_dir(dir.path()).expect("dir").flatten() {
+            let bytes = std::fs::read(e.path()).expect("read");
+            assert!(
+                bytes.starts_with(PROTECTED_MAGIC),
+                "{:?} is protected",
+                e.path()
+            );
+        }
+        assert_eq!(
+            p.current_kek_id().expect("id"),
+            new,
+            "the running provider follows"
+        );
+        assert!(p.unwrap(&w.kek_id, "s", &w.bytes).is_ok());
+        assert!(encode_kek(&dek, Some("")).is_err());
     }
 
     #[test]

@@ -99,7 +99,11 @@ fn cell_aad(place: &CellPlace<'_>) -> Vec<u8> {
     out
 }
 
-fn seal_with(key: &Key256, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, VaultCryptoError> {
+pub(crate) fn seal_with(
+    key: &Key256,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, VaultCryptoError> {
     let mut buf = plaintext.to_vec();
     let nonce = key
         .aead()?
@@ -113,7 +117,7 @@ fn seal_with(key: &Key256, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Vaul
     Ok(out)
 }
 
-fn open_with(
+pub(crate) fn open_with(
     key: &Key256,
     aad: &[u8],
     sealed: &[u8],

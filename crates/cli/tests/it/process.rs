@@ -480,3 +480,44 @@ fn admin_key_at(path: &Path) -> String {
         .trim()
         .to_owned()
 }
+
+/// A passphrase-protected file KEK: `init` writes it sealed, `serve` refuses to start without
+/// the passphrase and serves with it.
+#[test]
+fn a_passphrase_protects_the_file_kek() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let init = Command::new(BIN)
+        .args(["init", "--data-dir", "d"])
+        .current_dir(tmp.path())
+        .env("CUSTODIAN_KEK_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .expect("init");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let kek = std::fs::read(tmp.path().join("d/kek.key")).expect("kek");
+    assert!(
+        kek.starts_with(b"custodian-kek-pbkdf2-v1\n"),
+        "the KEK file is sealed"
+    );
+    let refused = Command::new(BIN)
+        .args(["serve", "--data-dir", "d", "--listen", "127.0.0.1:0"])
+        .current_dir(tmp.path())
+        .env("CUSTODIAN_LOG", "warn")
+        .output()
+        .expect("serve");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("passphrase-protected"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let server = spawn_serve_env(
+        tmp.path(),
+        &["--data-dir", "d", "--listen", "127.0.0.1:0"],
+        &[("CUSTODIAN_KEK_PASSPHRASE", "correct horse battery staple")],
+    );
+    assert!(server.base.starts_with("http://127.0.0.1:"));
+}
