@@ -181,19 +181,9 @@ pub async fn authorize(
     resource: Resource,
     purpose: Option<String>,
 ) -> Result<Permit, ApiError> {
-    let now = state.clock.now();
     let audit_resource = resource.describe();
-    let request = AccessRequest {
-        principal: Principal {
-            operator_id: caller.operator.id.clone(),
-            role: caller.operator.role,
-            training_current: caller.operator.training_current(now),
-        },
-        action,
-        resource,
-        purpose: purpose.clone(),
-        time: now,
-    };
+    let request = request(state, caller, action, resource, purpose.as_deref());
+    let now = request.time;
     let draft = |decision| {
         AuditDraft::new(
             now,

@@ -372,18 +372,7 @@ pub(crate) async fn put_token(
         return Ok(());
     }
     ensure_key(&mut *conn, &t.subject_id, t.key_version, new_key).await?;
-    query("INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token, subject_id) DO NOTHING")
-        .bind(&t.token)
-        .bind(&t.subject_id)
-        .bind(&t.collection)
-        .bind(&t.field)
-        .bind(i64::from(t.key_version))
-        .bind(&t.ciphertext)
-        .bind(t.created_at.as_millisecond())
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    Ok(())
+    insert_tokens(&mut *conn, std::slice::from_ref(t)).await
 }
 
 pub(crate) fn token_from(r: &SqliteRow) -> Result<TokenRecord, StoreError> {
