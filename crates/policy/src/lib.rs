@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
@@ -45,6 +45,51 @@ pub struct CedarEngine {
     schema: Schema,
     current: RwLock<Arc<Loaded>>,
     authorizer: Authorizer,
+    cache: Mutex<DecisionCache>,
+}
+
+/// Decisions already made under one policy-set version. A decision is a pure function of the
+/// policy set and the request (the entities are built from the request alone, the time enters
+/// only as hour and weekday), so a repeated request can reuse it.
+#[derive(Default)]
+struct DecisionCache {
+    version: i64,
+    decisions: HashMap<String, PolicyDecision>,
+}
+
+/// The most decisions kept; the cache starts over when full.
+const CACHE_MAX: usize = 50_000;
+
+/// Everything a decision depends on, as one string (fields joined by U+001F, which no id,
+/// name, key or purpose may contain).
+fn cache_key(req: &AccessRequest) -> String {
+    let zoned = req.time.to_zoned(TimeZone::UTC);
+    let resource = match &req.resource {
+        Resource::AuditLog => "audit_log".to_owned(),
+        Resource::PolicySet => "policies".to_owned(),
+        Resource::Operators => "operators".to_owned(),
+        Resource::Subjects => "subjects".to_owned(),
+        Resource::Collection { name } => format!("collection\u{1f}{name}"),
+        Resource::Field {
+            collection,
+            field,
+            category,
+            sensitivity,
+        } => format!("field\u{1f}{collection}\u{1f}{field}\u{1f}{category}\u{1f}{sensitivity}"),
+    };
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        req.principal.operator_id,
+        req.principal.role.as_str(),
+        req.principal.training_current,
+        req.action.as_str(),
+        resource,
+        req.purpose
+            .as_deref()
+            .map_or("\u{0}".to_owned(), |p| format!("={p}")),
+        zoned.hour(),
+        zoned.weekday().to_monday_one_offset(),
+    )
 }
 
 fn type_name(name: &str) -> EntityTypeName {
@@ -74,6 +119,7 @@ impl CedarEngine {
                 policies: set,
             })),
             authorizer: Authorizer::new(),
+            cache: Mutex::new(DecisionCache::default()),
         })
     }
 
@@ -113,6 +159,10 @@ impl CedarEngine {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        self.evaluate(&loaded, req)
+    }
+
+    fn evaluate(&self, loaded: &Loaded, req: &AccessRequest) -> PolicyDecision {
         let (request, entities) = match self.build(req) {
             Ok(x) => x,
             Err(e) => {
@@ -255,7 +305,35 @@ impl CedarEngine {
 
 impl PolicyEngine for CedarEngine {
     fn decide(&self, request: &AccessRequest) -> PolicyDecision {
-        self.explain(request)
+        let loaded = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let key = cache_key(request);
+        {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.version == loaded.version
+                && let Some(d) = cache.decisions.get(&key)
+            {
+                return d.clone();
+            }
+        }
+        let decision = self.evaluate(&loaded, request);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.version != loaded.version {
+            if cache.version > loaded.version {
+                // A newer set was loaded meanwhile: do not keep a decision of the older one.
+                return decision;
+            }
+            cache.version = loaded.version;
+            cache.decisions.clear();
+        }
+        if cache.decisions.len() >= CACHE_MAX {
+            cache.decisions.clear();
+        }
+        cache.decisions.insert(key, decision.clone());
+        decision
     }
 }
 

@@ -267,3 +267,42 @@ fn oversize_sets_are_refused() {
     let big = "// x\n".repeat(MAX_POLICY_BYTES / 4);
     assert!(engine().compile(&big).is_err());
 }
+
+#[test]
+fn cached_decisions_follow_the_request_and_the_policy_version() {
+    let e = engine();
+    let req = |purpose: &str, hour: i64| AccessRequest {
+        principal: Principal {
+            operator_id: "op-1".into(),
+            role: Role::Support,
+            training_current: false,
+        },
+        action: Action::DataReveal,
+        resource: field("user.contact.email", "medium"),
+        purpose: Some(purpose.to_owned()),
+        time: Timestamp::from_second(1_767_225_600 + hour * 3600).unwrap_or(Timestamp::UNIX_EPOCH),
+    };
+    for _ in 0..3 {
+        assert!(e.decide(&req("support", 0)).allowed);
+        assert!(!e.decide(&req("marketing", 0)).allowed);
+    }
+    assert_eq!(e.decide(&req("support", 0)), e.explain(&req("support", 0)));
+    // A policy that depends on the hour: the cache keys on it.
+    let night_only = r#"@id("support-at-night")
+permit (principal in Custodian::Role::"support", action == Custodian::Action::"data.reveal", resource)
+when { context.hour < 6 };"#;
+    e.replace(night_only, 2).expect("replace");
+    assert!(
+        e.decide(&req("marketing", 1)).allowed,
+        "the new set applies at once"
+    );
+    assert!(
+        !e.decide(&req("marketing", 7)).allowed,
+        "another hour, another decision"
+    );
+    e.replace("", 3).expect("replace");
+    assert!(
+        !e.decide(&req("support", 0)).allowed,
+        "an emptied set denies everything"
+    );
+}
