@@ -99,11 +99,6 @@ impl EnvelopeCrypto {
             prk,
         })
     }
-
-    /// The key provider.
-    pub fn provider(&self) -> &Arc<dyn KeyProvider> {
-        &self.provider
-    }
 }
 
 fn key_failure(e: &KeyError) -> CryptoFailure {

@@ -57,23 +57,17 @@ pub const CURRENT_KEK_FILE: &str = "kek.key";
 const RETIRED_PREFIX: &str = "kek-retired-";
 
 /// A key-encryption key held in memory, with its id.
-pub struct FileKek {
+struct FileKek {
     id: String,
     kek: Key256,
 }
 
 impl FileKek {
-    /// A KEK from its 32 bytes.
-    pub fn from_key(kek: Key256) -> Self {
+    fn from_key(kek: Key256) -> Self {
         Self {
             id: kek_id_of(&kek),
             kek,
         }
-    }
-
-    /// Its id.
-    pub fn id(&self) -> &str {
-        &self.id
     }
 }
 

@@ -599,6 +599,20 @@ async fn schemas_change_compatibly_or_not_at_all() {
     )
     .await
     .assert_error(404, "collection_not_found");
+    // A path that cannot be a collection name is refused before it reaches the audit log.
+    let before = s.audit_size().await;
+    as_(
+        &s,
+        &k.dpo,
+        None,
+        Method::GET,
+        &format!("/v1/collections/{EMAIL}"),
+        Body::None,
+    )
+    .await
+    .assert_error(404, "collection_not_found");
+    let events = s.store.audit_events(before, 100).await.expect("events");
+    assert!(!format!("{events:?}").contains(EMAIL));
     // A caller who may see nothing cannot probe which subjects or records exist.
     let (_, auditor) = s.operator_with_key("Ada Auditor", "auditor").await;
     for path in [
@@ -666,6 +680,28 @@ async fn every_malformed_value_is_refused_by_rule_without_echo() {
     create(&s, &k, "cus_9", json!({"phone": PHONE}))
         .await
         .assert_error(422, "missing_field");
+    // A value sent where a field name belongs is not repeated back.
+    let r = create(
+        &s,
+        &k,
+        "cus_9",
+        json!({"email": "ok@example.com", EMAIL: "x"}),
+    )
+    .await;
+    r.assert_error(422, "unknown_field");
+    assert_eq!(r.json["error"]["details"]["field"], "(not a field name)");
+    assert!(!r.json.to_string().contains(EMAIL), "{r:?}");
+    let r = as_(
+        &s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        &format!("/v1/collections/customers/records?{EMAIL}=x"),
+        Body::None,
+    )
+    .await;
+    r.assert_error(422, "unknown_field");
+    assert!(!r.json.to_string().contains(EMAIL), "{r:?}");
     create(&s, &k, EMAIL, json!({"email": EMAIL}))
         .await
         .assert_error(422, "invalid_subject_id");
@@ -1400,4 +1436,18 @@ async fn data_keys_rotate_per_subject_and_everything_still_opens() {
     )
     .await;
     assert_eq!(r.json["fields"]["email"], EMAIL, "{r:?}");
+}
+
+#[tokio::test]
+async fn erasure_with_no_collection_declared_is_refused() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    for (method, path) in [
+        (Method::DELETE, "/v1/subjects/cus_1"),
+        (Method::POST, "/v1/subjects/cus_1/key:rotate"),
+    ] {
+        as_(&s, &k.dpo, Some("dsr"), method, path, Body::None)
+            .await
+            .assert_error(403, "access_denied");
+    }
 }

@@ -167,6 +167,16 @@ impl From<CryptoFailure> for VaultError {
     }
 }
 
+/// [`VaultError::UnknownField`] for a name the caller sent. A name that could not be a field
+/// name (it might be a value sent in the wrong place) is not repeated.
+pub fn unknown_field(name: &str) -> VaultError {
+    VaultError::UnknownField(if super::schema::valid_name(name) {
+        name.to_owned()
+    } else {
+        "(not a field name)".to_owned()
+    })
+}
+
 /// Checks a subject id: 1 to 128 of `A-Z a-z 0-9 _ - . :`, starting with a letter or digit.
 /// (No `@`, spaces or other characters, so an email address cannot be used as an id.)
 pub fn valid_subject_id(s: &str) -> bool {
@@ -409,7 +419,7 @@ impl<'a> Vault<'a> {
         complete: bool,
     ) -> Result<Vec<(&'s FieldSpec, Zeroizing<String>)>, VaultError> {
         if let Some(unknown) = values.keys().find(|k| schema.field(k).is_none()) {
-            return Err(VaultError::UnknownField(unknown.clone()));
+            return Err(unknown_field(unknown));
         }
         let mut out = Vec::with_capacity(values.len());
         for f in &schema.fields {
@@ -671,7 +681,7 @@ impl<'a> Vault<'a> {
         let f = coll
             .schema
             .field(field)
-            .ok_or_else(|| VaultError::UnknownField(field.to_owned()))?;
+            .ok_or_else(|| unknown_field(field))?;
         if f.tokenization == Tokenization::None {
             return Err(VaultError::NotTokenized(field.to_owned()));
         }
@@ -710,7 +720,7 @@ impl<'a> Vault<'a> {
         let f = coll
             .schema
             .field(&t.field)
-            .ok_or_else(|| VaultError::UnknownField(t.field.clone()))?;
+            .ok_or_else(|| unknown_field(&t.field))?;
         let key = match self.store.subject_key(&t.subject_id).await? {
             Some(k) if k.key_version == t.key_version => k,
             Some(_) => return Err(VaultError::Busy),
@@ -829,9 +839,7 @@ impl<'a> Vault<'a> {
             .partition(|(_, v)| v.is_null());
         let normalized = Self::normalize(schema, &sets, false)?;
         for name in removals.keys() {
-            let f = schema
-                .field(name)
-                .ok_or_else(|| VaultError::UnknownField(name.clone()))?;
+            let f = schema.field(name).ok_or_else(|| unknown_field(name))?;
             if f.required {
                 return Err(VaultError::MissingField(name.clone()));
             }
@@ -959,7 +967,7 @@ impl<'a> Vault<'a> {
         let f = collection
             .schema
             .field(field)
-            .ok_or_else(|| VaultError::UnknownField(field.to_owned()))?;
+            .ok_or_else(|| unknown_field(field))?;
         if !f.searchable {
             return Err(VaultError::NotSearchable(field.to_owned()));
         }

@@ -17,7 +17,7 @@ use custodian_core::audit::{AuditDraft, Decision};
 use custodian_core::vault::record::{
     LimitKind, ProcessingLimit, RESTRICTION_EXEMPT_PURPOSES, Record,
 };
-use custodian_core::vault::schema::CollectionSchema;
+use custodian_core::vault::schema::{CollectionSchema, valid_name};
 use custodian_core::vault::service::{Grants, MAX_PAGE, OpenedRecord, WriteGrant};
 use serde_json::json;
 
@@ -90,6 +90,39 @@ impl Ctx<'_> {
             .await);
         }
         Ok(grant)
+    }
+
+    /// Grants `action` on every field of every collection (erasure, data-key rotation: they
+    /// reach all of a subject's data), or audits the refusal and answers 403. With no
+    /// collection declared there is nothing to grant, and the answer is 403 too.
+    async fn grant_everything(
+        &self,
+        action: Action,
+        subject: Option<String>,
+    ) -> Result<(), ApiError> {
+        let collections = self.state.store.list_collections().await?;
+        if collections.is_empty() {
+            let d = self
+                .draft(action.as_str(), "collections", Decision::Deny)
+                .with_subject(subject);
+            return Err(refuse(
+                self.state,
+                d,
+                ApiError::new(ErrorCode::AccessDenied)
+                    .details(json!({ "action": action.as_str() })),
+            )
+            .await);
+        }
+        for c in collections {
+            self.write_grant(
+                &c.schema,
+                c.schema.fields.iter().map(|f| f.name.as_str()),
+                action,
+                subject.clone(),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Refuses (audited) a read of a subject who restricted processing or objected.
@@ -237,6 +270,10 @@ pub async fn get_collection(
     caller: Caller,
     ApiPath(name): ApiPath<String>,
 ) -> Result<ApiJson<CollectionOut>, ApiError> {
+    // A path that cannot be a collection name is not carried into the audit log.
+    if !valid_name(&name) {
+        return Err(ApiError::new(ErrorCode::CollectionNotFound));
+    }
     let permit = authorize(
         &state,
         &caller,
@@ -270,6 +307,7 @@ pub async fn put_collection(
 ) -> Result<(StatusCode, ApiJson<CollectionOut>), ApiError> {
     let schema = input
         .schema(&name)
+        .and_then(|s| s.validate().map(|()| s))
         .map_err(custodian_core::vault::service::VaultError::InvalidSchema)?;
     let permit = authorize(
         &state,
@@ -674,15 +712,8 @@ pub async fn erase_subject(
     let vault = state.vault();
     let pseudonym = custodian_core::vault::service::valid_subject_id(&subject_id)
         .then(|| vault.pseudonym(&subject_id));
-    for c in state.store.list_collections().await? {
-        ctx.write_grant(
-            &c.schema,
-            c.schema.fields.iter().map(|f| f.name.as_str()),
-            Action::DataDelete,
-            pseudonym.clone(),
-        )
+    ctx.grant_everything(Action::DataDelete, pseudonym.clone())
         .await?;
-    }
     let at = state.clock.now();
     let erased = vault
         .erase(
@@ -1146,9 +1177,7 @@ pub async fn import(
                                 h.fields().find(|f| coll.schema.field(f).is_none())
                             {
                                 return Err(ApiError::from(
-                                    custodian_core::vault::service::VaultError::UnknownField(
-                                        unknown.to_owned(),
-                                    ),
+                                    custodian_core::vault::service::unknown_field(unknown),
                                 ));
                             }
                             header = Some(h);
@@ -1304,15 +1333,9 @@ pub async fn rotate_data_key(
         rid: &rid,
         purpose: purpose(&headers)?,
     };
-    for c in state.store.list_collections().await? {
-        ctx.write_grant(
-            &c.schema,
-            c.schema.fields.iter().map(|f| f.name.as_str()),
-            Action::DataWrite,
-            None,
-        )
-        .await?;
-    }
+    let pseudonym = custodian_core::vault::service::valid_subject_id(&subject_id)
+        .then(|| state.vault().pseudonym(&subject_id));
+    ctx.grant_everything(Action::DataWrite, pseudonym).await?;
     let version = state
         .vault()
         .rotate_data_key(
