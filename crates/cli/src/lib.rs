@@ -462,12 +462,14 @@ async fn serve(
         "http"
     };
     let vault_crypto = setup::load_vault_crypto(&loc.data_dir, store.as_ref()).await?;
+    let store_for_receipts = store.clone();
     let state = custodian_server::build_state(
         store,
         Arc::new(engine),
         clock,
         Arc::new(signer),
         Arc::new(vault_crypto),
+        Arc::new(setup::load_receipt_signer(&loc.data_dir, store_for_receipts.as_ref()).await?),
         server_config,
     );
     let shutdown = shutdown_signal()?;

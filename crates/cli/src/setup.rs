@@ -9,6 +9,7 @@ use custodian_core::clock::Clock;
 use custodian_core::operator::{Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store};
 use custodian_crypto::envelope::EnvelopeCrypto;
+use custodian_crypto::jws::JwsSigner;
 use custodian_crypto::keyfile;
 use custodian_crypto::keys::{FileKeyProvider, KeyProvider, encode_kek};
 use custodian_crypto::note::NoteSigner;
@@ -25,6 +26,9 @@ pub const SIGNING_KEY_FILE: &str = "log-signing.key";
 pub const KEK_FILE: &str = "kek.key";
 /// The vault's root secret (blind indexes, pseudonyms, deterministic and FF1 tokens).
 pub const VAULT_KEY_FILE: &str = "vault.key";
+
+/// The key that signs consent receipts (Ed25519, PKCS#8).
+pub const RECEIPT_KEY_FILE: &str = "consent-signing.key";
 /// The development admin key's default file name.
 pub const ADMIN_KEY_FILE: &str = "admin.key";
 
@@ -87,8 +91,9 @@ pub async fn initialize(
     let signing = loc.data_dir.join(SIGNING_KEY_FILE);
     let kek = loc.data_dir.join(KEK_FILE);
     let vault_key = loc.data_dir.join(VAULT_KEY_FILE);
+    let receipt_key = loc.data_dir.join(RECEIPT_KEY_FILE);
     let admin_file = admin_key_file.unwrap_or_else(|| loc.data_dir.join(ADMIN_KEY_FILE));
-    for f in [&signing, &kek, &vault_key, &admin_file] {
+    for f in [&signing, &kek, &vault_key, &receipt_key, &admin_file] {
         if f.exists() {
             bail!(
                 "{} already exists: this data directory is initialised already",
@@ -123,6 +128,7 @@ pub async fn initialize(
         passphrase.as_deref().map(String::as_str),
     )?);
     let vault_bytes = zeroize::Zeroizing::new(custodian_crypto::random::bytes::<32>()?);
+    let receipt_bytes = JwsSigner::generate_pkcs8()?;
     // Only files this call created are removed on failure (create_new never overwrites).
     let mut written: Vec<PathBuf> = Vec::new();
     let result = async {
@@ -135,6 +141,9 @@ pub async fn initialize(
         keyfile::create_secret_file(&vault_key, vault_bytes.as_slice())
             .with_context(|| format!("cannot write {}", vault_key.display()))?;
         written.push(vault_key.clone());
+        keyfile::create_secret_file(&receipt_key, receipt_bytes.as_slice())
+            .with_context(|| format!("cannot write {}", receipt_key.display()))?;
+        written.push(receipt_key.clone());
         keyfile::create_secret_file(&admin_file, format!("{}\n", secret.as_str()).as_bytes())
             .with_context(|| format!("cannot write {}", admin_file.display()))?;
         written.push(admin_file.clone());
@@ -177,6 +186,21 @@ pub fn load_signer(data_dir: &Path, installation: &Installation) -> anyhow::Resu
         .with_context(|| format!("cannot read the log-signing key {}", path.display()))?;
     NoteSigner::from_pkcs8(&installation.log_origin, &pkcs8)
         .context("the log-signing key is invalid")
+}
+
+/// The consent-receipt signing key. A data directory initialised before consent existed has
+/// none; one is made if no purpose was ever defined (so no receipt was ever signed).
+pub async fn load_receipt_signer(data_dir: &Path, store: &dyn Store) -> anyhow::Result<JwsSigner> {
+    let path = data_dir.join(RECEIPT_KEY_FILE);
+    if !path.exists() && store.list_purposes().await?.is_empty() {
+        let fresh = JwsSigner::generate_pkcs8()?;
+        keyfile::create_secret_file(&path, fresh.as_slice())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "created the consent-receipt key (this data directory predates consent)");
+    }
+    let pkcs8 = keyfile::read_secret_file(&path)
+        .with_context(|| format!("cannot read the consent-receipt key {}", path.display()))?;
+    JwsSigner::from_pkcs8(&pkcs8).context("the consent-receipt key is invalid")
 }
 
 /// The vault's cryptography: the KEK from `kek.key` (the file key provider) and the root

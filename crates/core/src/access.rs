@@ -38,11 +38,19 @@ pub enum Action {
     SchemaWrite,
     /// Record or lift a subject's restriction of processing or objection.
     SubjectLimit,
+    /// Define purposes and publish notices.
+    ConsentConfigure,
+    /// Read subjects' consent records and receipts.
+    ConsentRead,
+    /// Record consents, refusals and withdrawals (also imports).
+    ConsentRecord,
+    /// Ask whether a subject's data may be used for a purpose.
+    ConsentCheck,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 17] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -56,6 +64,10 @@ impl Action {
         Action::SchemaRead,
         Action::SchemaWrite,
         Action::SubjectLimit,
+        Action::ConsentConfigure,
+        Action::ConsentRead,
+        Action::ConsentRecord,
+        Action::ConsentCheck,
     ];
 
     /// The Cedar action id and audit action name.
@@ -74,6 +86,10 @@ impl Action {
             Action::SchemaRead => "schema.read",
             Action::SchemaWrite => "schema.write",
             Action::SubjectLimit => "subject.limit",
+            Action::ConsentConfigure => "consent.configure",
+            Action::ConsentRead => "consent.read",
+            Action::ConsentRecord => "consent.record",
+            Action::ConsentCheck => "consent.check",
         }
     }
 
@@ -105,6 +121,8 @@ pub enum Resource {
     },
     /// The register of data subjects' restrictions and objections.
     Subjects,
+    /// The consent ledger, purposes and notices.
+    Consent,
     /// A field of a vault collection.
     Field {
         /// The collection's name.
@@ -127,6 +145,7 @@ impl Resource {
             Resource::Operators => "operators".into(),
             Resource::Collection { name } => format!("collection:{name}"),
             Resource::Subjects => "subjects".into(),
+            Resource::Consent => "consent".into(),
             Resource::Field {
                 collection, field, ..
             } => format!("field:{collection}.{field}"),

@@ -11,6 +11,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::audit::{AuditDraft, AuditEvent, AuditHead, Hash};
+use crate::consent::ledger::{ConsentEvent, CurrentConsent};
+use crate::consent::notice::{Notice, NoticeDraft};
+use crate::consent::purpose::{Purpose, StoredPurpose};
 use crate::operator::{ApiKey, Operator};
 use crate::vault::record::{
     Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
@@ -80,9 +83,96 @@ pub struct Initialization {
     pub audit: AuditDraft,
 }
 
+/// A change to consent data another process may have cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentChange {
+    /// A subject's state for a purpose changed (pseudonym, purpose key).
+    Consent(String, String),
+    /// A purpose's definition changed.
+    Purpose(String),
+    /// Changes may have been missed (the listener reconnected): forget everything.
+    Reset,
+}
+
+/// A stream of [`ConsentChange`]s made by any process sharing the database.
+#[async_trait]
+pub trait ConsentListener: Send {
+    /// The next change; an error means the listener is broken and should be recreated.
+    async fn next(&mut self) -> Result<ConsentChange, StoreError>;
+}
+
+/// The consent ledger, purposes and notices.
+///
+/// The ledger is append-only: records are never changed or deleted, and the current state
+/// (`consent_current`) is updated in the same transaction as the records that change it,
+/// keeping per subject and purpose the latest record by (time, id).
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Creates (`expected` = None) or replaces (at version `expected`) a purpose; returns the
+    /// new version. `Conflict("purpose_exists")` / `Conflict("version")` otherwise.
+    async fn put_purpose(
+        &self,
+        purpose: &Purpose,
+        expected: Option<i64>,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(i64, AuditEvent), StoreError>;
+    /// One purpose.
+    async fn get_purpose(&self, key: &str) -> Result<Option<StoredPurpose>, StoreError>;
+    /// Every purpose, by key.
+    async fn list_purposes(&self) -> Result<Vec<StoredPurpose>, StoreError>;
+    /// Publishes the next version of a notice (the version is assigned here: the latest + 1).
+    async fn publish_notice(
+        &self,
+        draft: &NoticeDraft,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(Notice, AuditEvent), StoreError>;
+    /// One version of a notice, or its latest when `version` is None.
+    async fn get_notice(
+        &self,
+        key: &str,
+        version: Option<i64>,
+    ) -> Result<Option<Notice>, StoreError>;
+    /// Every version of a notice, oldest first.
+    async fn notice_versions(&self, key: &str) -> Result<Vec<Notice>, StoreError>;
+    /// The latest version of every notice, by key.
+    async fn list_notices(&self) -> Result<Vec<Notice>, StoreError>;
+    /// Appends records (and updates the current state) in one transaction with `audit`.
+    /// A record id already in the ledger is `Conflict("consent_event")`.
+    async fn record_consent(
+        &self,
+        events: &[ConsentEvent],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// A subject's current state for a purpose.
+    async fn current_consent(
+        &self,
+        subject: &str,
+        purpose: &str,
+    ) -> Result<Option<CurrentConsent>, StoreError>;
+    /// A subject's current state for every purpose with a record.
+    async fn subject_consents(&self, subject: &str) -> Result<Vec<CurrentConsent>, StoreError>;
+    /// A subject's records, oldest first, after ledger position `after`; with positions.
+    async fn consent_events(
+        &self,
+        subject: &str,
+        purpose: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, ConsentEvent)>, StoreError>;
+    /// One record by id.
+    async fn consent_event(&self, id: &str) -> Result<Option<ConsentEvent>, StoreError>;
+    /// A listener for changes made by other processes; None when the store is never shared
+    /// (SQLite: one process).
+    async fn consent_listener(&self) -> Result<Option<Box<dyn ConsentListener>>, StoreError> {
+        Ok(None)
+    }
+}
+
 /// The database behind Custodian.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: ConsentStore + Send + Sync {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -9,6 +9,7 @@
 pub mod apikey;
 pub mod envelope;
 pub mod ff1;
+pub mod jws;
 pub mod keyfile;
 pub mod keys;
 pub mod note;

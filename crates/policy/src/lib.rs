@@ -69,6 +69,7 @@ fn cache_key(req: &AccessRequest) -> String {
         Resource::PolicySet => "policies".to_owned(),
         Resource::Operators => "operators".to_owned(),
         Resource::Subjects => "subjects".to_owned(),
+        Resource::Consent => "consent".to_owned(),
         Resource::Collection { name } => format!("collection\u{1f}{name}"),
         Resource::Field {
             collection,
@@ -227,6 +228,7 @@ impl CedarEngine {
                 coll
             }
             Resource::Subjects => uid("Custodian::SubjectRegister", "subjects"),
+            Resource::Consent => uid("Custodian::ConsentLedger", "consent"),
             Resource::Field {
                 collection,
                 field,

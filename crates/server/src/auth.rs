@@ -6,16 +6,58 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use custodian_core::Timestamp;
 use custodian_core::access::valid_purpose;
-use custodian_core::operator::Operator;
+use custodian_core::operator::{ApiKey, Operator};
 use custodian_crypto::apikey;
 use ipnet::IpNet;
+use jiff::SignedDuration;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// The header that names the purpose of a read of personal data.
 pub const PURPOSE_HEADER: &str = "custodian-purpose";
+
+/// API keys (by hash) with their operator, as recently read from the store, so a busy client
+/// is not a database read per request. An entry lives [`KeyCache::TTL`]; revoking a key or
+/// disabling an operator through this server forgets it at once (through another server or
+/// the offline CLI, it takes effect within the TTL).
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, CachedKey>>,
+}
+
+impl KeyCache {
+    /// How long an entry is trusted.
+    pub const TTL: SignedDuration = SignedDuration::from_secs(2);
+    const MAX: usize = 10_000;
+
+    fn get(&self, hash: &str, now: Timestamp) -> Option<(ApiKey, Operator)> {
+        let m = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        m.get(hash)
+            .filter(|(_, at)| now.duration_since(*at) < Self::TTL && *at <= now)
+            .map(|(f, _)| f.clone())
+    }
+
+    fn put(&self, hash: String, found: (ApiKey, Operator), now: Timestamp) {
+        let mut m = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= Self::MAX {
+            m.clear();
+        }
+        m.insert(hash, (found, now));
+    }
+
+    /// Forgets every cached key (after a revocation or an operator change).
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+type CachedKey = ((ApiKey, Operator), Timestamp);
 
 /// An authenticated operator.
 #[derive(Debug, Clone)]
@@ -65,7 +107,18 @@ impl FromRequestParts<AppState> for Caller {
         if !apikey::well_formed(key) {
             return Err(fail("malformed"));
         }
-        match state.store.find_api_key(&apikey::hash(key)).await? {
+        let hash = apikey::hash(key);
+        let found = match state.keys.get(&hash, now) {
+            Some(found) => Some(found),
+            None => {
+                let found = state.store.find_api_key(&hash).await?;
+                if let Some(f) = &found {
+                    state.keys.put(hash, f.clone(), now);
+                }
+                found
+            }
+        };
+        match found {
             Some((k, operator)) if k.usable_at(now) && !operator.disabled => Ok(Caller {
                 operator,
                 key_id: k.id,

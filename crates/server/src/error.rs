@@ -89,6 +89,14 @@ error_codes! {
     TokenNotFound => (NOT_FOUND, "token_not_found", "The token does not resolve (unknown, or its subject was erased)."),
     ProcessingRestricted => (FORBIDDEN, "processing_restricted", "The subject restricted processing or objected to this purpose; the refusal was audited."),
     ConcurrentChange => (CONFLICT, "concurrent_change", "The data changed concurrently; retry the request."),
+    InvalidPurposeDefinition => (UNPROCESSABLE_ENTITY, "invalid_purpose_definition", "The purpose definition breaks a rule (details.field and details.rule say which)."),
+    PurposeNotFound => (NOT_FOUND, "purpose_not_found", "No purpose has this key."),
+    InvalidNotice => (UNPROCESSABLE_ENTITY, "invalid_notice", "The notice breaks a rule (details.field and details.rule say which)."),
+    NoticeNotFound => (NOT_FOUND, "notice_not_found", "No notice (or no such version of it) has this key."),
+    InvalidConsent => (UNPROCESSABLE_ENTITY, "invalid_consent", "The consent record breaks a rule (details.field and details.rule say which)."),
+    ConsentEventNotFound => (NOT_FOUND, "consent_event_not_found", "No consent record has this id."),
+    ConsentMissing => (FORBIDDEN, "consent_missing", "The purpose needs the subject's consent (or the subject opted out); the refusal was audited."),
+    InvalidVisitorId => (UNPROCESSABLE_ENTITY, "invalid_visitor_id", "Visitor ids are the vis_ ids this server issues."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod consent_cache;
 pub mod error;
 pub mod gate;
 pub mod middleware;
@@ -30,7 +31,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::{audit, health, operators, policies, vault};
+use crate::routes::{audit, consent, health, operators, policies, vault};
 use crate::state::AppState;
 
 /// The wall clock: the one place the server reads real time.
@@ -57,6 +58,7 @@ impl Clock for SystemClock {
         (name = "operators", description = "Operators and API keys"),
         (name = "policies", description = "Cedar authorization policies"),
         (name = "audit", description = "The verifiable audit log"),
+        (name = "consent", description = "Purposes, notices, the consent ledger with signed receipts, checks, GPC, the banner's public endpoints"),
         (name = "vault", description = "Collections, records, subjects, tokens: personal data, encrypted per subject"),
     )
 )]
@@ -106,6 +108,17 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(vault::object, vault::unobject))
         .routes(routes!(vault::tokenize))
         .routes(routes!(vault::detokenize))
+        .routes(routes!(consent::list_purposes))
+        .routes(routes!(consent::get_purpose, consent::put_purpose))
+        .routes(routes!(consent::publish_notice, consent::notice_versions))
+        .routes(routes!(consent::notice_version))
+        .routes(routes!(consent::record_consent))
+        .routes(routes!(consent::subject_consent))
+        .routes(routes!(consent::subject_events))
+        .routes(routes!(consent::check, consent::check_batch))
+        .routes(routes!(consent::receipt_keys))
+        .routes(routes!(consent::gpc_json))
+        .routes(routes!(consent::public_get, consent::public_record))
         .split_for_parts()
 }
 
@@ -136,6 +149,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            consent::client_ip_layer,
+        ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -184,6 +201,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let refresher = spawn_policy_refresher(&state, Duration::from_secs(1));
+    let consent_listener =
+        consent_cache::spawn_consent_listener(state.store.clone(), state.consent.clone());
     let tls = state.config.tls.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     listener.set_nonblocking(true)?;
@@ -212,6 +231,7 @@ pub async fn serve(
         }
     };
     refresher.abort();
+    consent_listener.abort();
     result
 }
 
@@ -225,6 +245,7 @@ pub fn build_state(
     clock: Arc<dyn Clock>,
     signer: Arc<custodian_crypto::note::NoteSigner>,
     vault_crypto: Arc<dyn custodian_core::vault::service::VaultCrypto>,
+    receipts: Arc<custodian_crypto::jws::JwsSigner>,
     config: ServerConfig,
 ) -> AppState {
     AppState {
@@ -236,5 +257,8 @@ pub fn build_state(
         limiter: Arc::new(FailureLimiter::new(config.auth_failures_per_minute)),
         config: Arc::new(config),
         metrics: metrics_handle(),
+        receipts,
+        consent: Arc::new(consent_cache::ConsentCache::new()),
+        keys: Arc::new(auth::KeyCache::default()),
     }
 }

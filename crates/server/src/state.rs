@@ -9,7 +9,10 @@ use custodian_core::Timestamp;
 use custodian_core::clock::Clock;
 use custodian_core::ports::Store;
 use custodian_core::vault::service::{Vault, VaultCrypto};
+use custodian_crypto::jws::JwsSigner;
 use custodian_crypto::note::NoteSigner;
+
+use crate::consent_cache::ConsentCache;
 use custodian_policy::CedarEngine;
 use ipnet::IpNet;
 use jiff::SignedDuration;
@@ -69,6 +72,12 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Renders the Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Signs consent receipts (JWS, EdDSA).
+    pub receipts: Arc<JwsSigner>,
+    /// Purposes and current consent states, for checks.
+    pub consent: Arc<ConsentCache>,
+    /// Recently authenticated API keys.
+    pub keys: Arc<crate::auth::KeyCache>,
 }
 
 impl AppState {

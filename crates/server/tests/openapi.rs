@@ -32,7 +32,15 @@ fn every_operation_documents_its_errors_and_security() {
     let doc = custodian_server::openapi();
     let json = serde_json::to_value(&doc).expect("json");
     assert_eq!(json["openapi"], "3.1.0");
-    let public = ["/healthz", "/readyz", "/metrics"];
+    // Public by design: health, the GPC resource, the receipt keys and the banner's endpoints.
+    let public = [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/.well-known/gpc.json",
+        "/.well-known/custodian/receipt-keys",
+        "/v1/public/consent",
+    ];
     for (path, item) in json["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("item") {
             assert!(

@@ -3,6 +3,7 @@
 //! Audit appends lock the single `audit_head` row (`SELECT ... FOR UPDATE`) inside the
 //! transaction of the change they record, so every process extends one chain and one tree.
 
+mod consent;
 mod vault;
 use std::collections::HashMap;
 use std::str::FromStr;

@@ -4,6 +4,7 @@
 //! (group commit: one `BEGIN IMMEDIATE` transaction, a savepoint per write, one fsync); reads
 //! use a separate pool. A write is acknowledged only after its transaction has committed.
 
+mod consent;
 mod vault;
 mod writer;
 

@@ -29,7 +29,7 @@ macro_rules! conformance_suite {
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, vault_erasure,
-            vault_rectification_tokens_and_limits);
+            vault_rectification_tokens_and_limits, consent_ledger);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -984,4 +984,209 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
         Ok(0)
     );
     assert_eq!(s.erased_at("pseudo-2").await, Ok(Some(t(8))));
+}
+
+fn consent_purpose(key: &str) -> custodian_core::consent::purpose::Purpose {
+    use custodian_core::consent::purpose::{ConsentModel, LegalBasis, Purpose};
+    Purpose {
+        key: key.into(),
+        names: [("en".to_owned(), "Newsletter".to_owned())].into(),
+        descriptions: Default::default(),
+        legal_basis: LegalBasis::Consent,
+        special_condition: None,
+        opt_out_kinds: vec![],
+        consent: ConsentModel::OptIn,
+        data_uses: vec!["marketing.communications.email".into()],
+        data_categories: vec!["user.contact.email".into()],
+        jurisdictions: vec!["EU".into()],
+        notice: Some("privacy".into()),
+        validity_days: None,
+    }
+}
+
+fn consent_event(
+    id: &str,
+    subject: &str,
+    purpose: &str,
+    state: custodian_core::consent::ledger::ConsentState,
+    at: i64,
+) -> custodian_core::consent::ledger::ConsentEvent {
+    use custodian_core::consent::ledger::{ConsentEvent, Method, NoticeRef, Proof};
+    ConsentEvent {
+        id: id.into(),
+        subject: subject.into(),
+        purpose: purpose.into(),
+        state,
+        notice: Some(NoticeRef {
+            key: "privacy".into(),
+            version: 1,
+            hash: "ab".repeat(32),
+        }),
+        language: Some("en".into()),
+        at: t(at),
+        recorded_at: t(at + 1),
+        method: Method::Banner,
+        source: "www.example.com".into(),
+        jurisdiction: Some("EU".into()),
+        expires_at: None,
+        proof: Proof {
+            network: Some("203.0.113.0/24".into()),
+            user_agent_sha256: Some("00".repeat(16)),
+            actor: "public".into(),
+            request_id: "req".into(),
+        },
+        receipt_id: format!("receipt-{id}"),
+    }
+}
+
+/// Purposes are versioned optimistically; notices get consecutive immutable versions; the
+/// ledger keeps every record, refuses a duplicate id, and the current state is the latest
+/// record by time whatever the order records arrive in.
+pub async fn consent_ledger(s: Arc<dyn Store>) {
+    use custodian_core::consent::ledger::ConsentState::{Given, Refused, Withdrawn};
+    use custodian_core::consent::notice::{NoticeDraft, NoticeText};
+    s.initialize(init()).await.expect("init");
+    // Purposes.
+    let p = consent_purpose("newsletter");
+    let (v, _) = s
+        .put_purpose(&p, None, t(1), draft("consent.configure"))
+        .await
+        .expect("create");
+    assert_eq!(v, 1);
+    assert_eq!(
+        s.put_purpose(&p, None, t(1), draft("consent.configure"))
+            .await
+            .map(|x| x.0),
+        Err(StoreError::Conflict("purpose_exists"))
+    );
+    let mut p2 = p.clone();
+    p2.validity_days = Some(365);
+    assert_eq!(
+        s.put_purpose(&p2, Some(1), t(2), draft("consent.configure"))
+            .await
+            .map(|x| x.0),
+        Ok(2)
+    );
+    assert_eq!(
+        s.put_purpose(&p2, Some(1), t(2), draft("consent.configure"))
+            .await
+            .map(|x| x.0),
+        Err(StoreError::Conflict("version"))
+    );
+    let stored = s
+        .get_purpose("newsletter")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(
+        (
+            stored.purpose,
+            stored.version,
+            stored.created_at,
+            stored.updated_at
+        ),
+        (p2, 2, t(1), t(2))
+    );
+    assert_eq!(s.list_purposes().await.expect("list").len(), 1);
+    assert_eq!(s.get_purpose("nope").await, Ok(None));
+    // Notices.
+    let mut d = NoticeDraft {
+        key: "privacy".into(),
+        texts: [(
+            "en".to_owned(),
+            NoticeText {
+                title: "T".into(),
+                body: "B1".into(),
+                url: None,
+            },
+        )]
+        .into(),
+    };
+    let (n1, _) = s
+        .publish_notice(&d, t(3), draft("consent.configure"))
+        .await
+        .expect("v1");
+    if let Some(t) = d.texts.get_mut("en") {
+        t.body = "B2".into();
+    }
+    let (n2, _) = s
+        .publish_notice(&d, t(4), draft("consent.configure"))
+        .await
+        .expect("v2");
+    assert_eq!((n1.version, n2.version), (1, 2));
+    assert_ne!(n1.content_hash, n2.content_hash);
+    assert!(n1.intact() && n2.intact());
+    assert_eq!(
+        s.get_notice("privacy", None).await.expect("latest"),
+        Some(n2.clone())
+    );
+    assert_eq!(
+        s.get_notice("privacy", Some(1)).await.expect("v1"),
+        Some(n1.clone())
+    );
+    assert_eq!(s.get_notice("privacy", Some(3)).await, Ok(None));
+    assert_eq!(
+        s.notice_versions("privacy").await.expect("history"),
+        vec![n1, n2.clone()]
+    );
+    assert_eq!(s.list_notices().await.expect("list"), vec![n2]);
+    // The ledger.
+    let given = consent_event("e1", "sp_a", "newsletter", Given, 10);
+    s.record_consent(std::slice::from_ref(&given), draft("consent.record"))
+        .await
+        .expect("give");
+    let before = s.audit_head().await.expect("head").size;
+    assert_eq!(
+        s.record_consent(std::slice::from_ref(&given), draft("consent.record"))
+            .await
+            .map(|_| ()),
+        Err(StoreError::Conflict("consent_event"))
+    );
+    assert_eq!(
+        s.audit_head().await.expect("head").size,
+        before,
+        "a refused write writes no event"
+    );
+    let withdrawn = consent_event("e2", "sp_a", "newsletter", Withdrawn, 20);
+    // An import of an older refusal arrives after the withdrawal: kept, but not current.
+    let old = consent_event("e3", "sp_a", "newsletter", Refused, 5);
+    let other = consent_event("e4", "sp_b", "newsletter", Given, 30);
+    s.record_consent(
+        &[withdrawn.clone(), old.clone(), other.clone()],
+        draft("consent.record"),
+    )
+    .await
+    .expect("batch");
+    let cur = s
+        .current_consent("sp_a", "newsletter")
+        .await
+        .expect("cur")
+        .expect("present");
+    assert_eq!(
+        (cur.state, cur.event_id.as_str(), cur.at),
+        (Withdrawn, "e2", t(20))
+    );
+    assert_eq!(cur.notice_version, Some(1));
+    assert_eq!(s.current_consent("sp_a", "other").await, Ok(None));
+    assert_eq!(s.subject_consents("sp_b").await.expect("b").len(), 1);
+    let all = s.consent_events("sp_a", None, 0, 10).await.expect("events");
+    assert_eq!(
+        all.iter().map(|(_, e)| e.id.as_str()).collect::<Vec<_>>(),
+        ["e1", "e2", "e3"]
+    );
+    assert_eq!(all[0].1, given);
+    let page = s
+        .consent_events("sp_a", Some("newsletter"), all[0].0, 1)
+        .await
+        .expect("page");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].1, withdrawn);
+    assert!(
+        s.consent_events("sp_a", Some("other"), 0, 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert_eq!(s.consent_event("e3").await.expect("one"), Some(old));
+    assert_eq!(s.consent_event("nope").await, Ok(None));
 }

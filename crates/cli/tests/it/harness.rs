@@ -240,6 +240,11 @@ impl TestServer {
             clock,
             Arc::new(signer),
             Arc::new(vault_crypto),
+            Arc::new(
+                setup::load_receipt_signer(&data_dir, store.as_ref())
+                    .await
+                    .expect("receipt key"),
+            ),
             config,
         );
         let (tx, rx) = oneshot::channel::<()>();

@@ -15,6 +15,7 @@ mod harness;
 mod api_errors;
 mod audit;
 mod auth;
+mod consent;
 mod policies;
 mod process;
 mod tls;

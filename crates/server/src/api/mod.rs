@@ -334,4 +334,5 @@ pub struct HealthOut {
     /// `ok` or `ready`.
     pub status: &'static str,
 }
+pub mod consent;
 pub mod vault;

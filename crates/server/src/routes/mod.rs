@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per area.
 
 pub mod audit;
+pub mod consent;
 pub mod health;
 pub mod operators;
 pub mod policies;

@@ -155,6 +155,7 @@ pub async fn patch(
         .store
         .set_operator_disabled(&id, input.disabled, permit.draft)
         .await?;
+    state.keys.clear();
     let op = state
         .store
         .get_operator(&id)
@@ -294,5 +295,6 @@ pub async fn revoke_key(
         .store
         .revoke_api_key(&id, state.clock.now(), permit.draft)
         .await?;
+    state.keys.clear();
     Ok(StatusCode::NO_CONTENT)
 }

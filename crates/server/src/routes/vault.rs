@@ -125,10 +125,23 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Refuses (audited) a read of a subject who restricted processing or objected.
+    /// Refuses (audited) a read of a subject who restricted processing or objected, or whose
+    /// consent the purpose needs and does not have.
     async fn check_limits(&self, subject_id: &str, resource: &str) -> Result<(), ApiError> {
         let purpose = self.purpose.as_deref().unwrap_or_default();
         let vault = self.state.vault();
+        if let Some(v) = consent_refusal(self.state, subject_id, purpose).await? {
+            let d = self
+                .draft("data.read", resource, Decision::Deny)
+                .with_subject(Some(vault.pseudonym(subject_id)));
+            return Err(refuse(
+                self.state,
+                d,
+                ApiError::new(ErrorCode::ConsentMissing)
+                    .details(json!({ "purpose": purpose, "basis": v.basis.as_str() })),
+            )
+            .await);
+        }
         if let Some(limit) = vault.limit_refusing(subject_id, purpose).await? {
             let d = self
                 .draft("data.read", resource, Decision::Deny)
@@ -594,7 +607,10 @@ pub async fn search(
                 let l = vault
                     .limit_refusing(&r.subject_id, purpose)
                     .await?
-                    .is_some();
+                    .is_some()
+                    || consent_refusal(&state, &r.subject_id, purpose)
+                        .await?
+                        .is_some();
                 refused.insert(r.subject_id.clone(), l);
                 l
             }
@@ -1347,4 +1363,30 @@ pub async fn rotate_data_key(
         subject_id,
         key_version: version,
     }))
+}
+
+/// The consent verdict that refuses using `subject_id`'s data for `purpose`: only for a
+/// purpose defined in the consent register whose consent model gates it (opt-in without a
+/// current consent, or opt-out after an opt-out). Purposes not defined there are left to the
+/// policies alone.
+pub async fn consent_refusal(
+    state: &AppState,
+    subject_id: &str,
+    purpose: &str,
+) -> Result<Option<custodian_core::consent::ledger::Verdict>, ApiError> {
+    use custodian_core::consent::purpose::ConsentModel;
+    let Some(p) = state.consent.purpose(state.store.as_ref(), purpose).await? else {
+        return Ok(None);
+    };
+    if p.purpose.consent == ConsentModel::NotRequired {
+        return Ok(None);
+    }
+    let pseudonym = state.vault_crypto.pseudonym(subject_id);
+    let current = state
+        .consent
+        .current(state.store.as_ref(), &pseudonym, purpose)
+        .await?;
+    let v =
+        custodian_core::consent::ledger::decide(&p.purpose, current.as_ref(), state.clock.now());
+    Ok((!v.allowed).then_some(v))
 }

@@ -1,0 +1,665 @@
+//! Consent over HTTP, as a new user meets it: define purposes and a notice, give, refuse and
+//! withdraw consent, check it (one and batch), verify receipts with the published key, send
+//! GPC through the public endpoints, and see the vault refuse a consent-based read without
+//! consent. The freshness of checks across two servers is tested over PostgreSQL.
+
+use base64::Engine;
+use custodian_crypto::jws::{PublicJwk, verify};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Body, TestServer};
+
+fn newsletter() -> Value {
+    json!({
+        "names": {"en": "Newsletter", "fr": "Lettre d'information"},
+        "descriptions": {"en": "Offers by e-mail."},
+        "legal_basis": "consent", "consent": "opt_in",
+        "data_uses": ["marketing.communications.email"],
+        "data_categories": ["user.contact.email"],
+        "jurisdictions": ["EU"], "notice": "privacy", "validity_days": 365
+    })
+}
+
+fn ad_sale() -> Value {
+    json!({
+        "names": {"en": "Sale of data to ad partners"},
+        "legal_basis": "legitimate_interests", "consent": "opt_out",
+        "opt_out_kinds": ["sale", "targeted_advertising"], "jurisdictions": ["US-CA"]
+    })
+}
+
+async fn setup(s: &TestServer) -> i64 {
+    let admin = s.admin_key.clone();
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/purposes/newsletter",
+            Some(&admin),
+            Body::Json(newsletter()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.json["legal_basis_article"], "GDPR Art. 6(1)(a)");
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/purposes/ad_sale",
+            Some(&admin),
+            Body::Json(ad_sale()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.json["honours_gpc"], true);
+    let r = s
+        .call(Method::POST, "/v1/notices/privacy/versions", Some(&admin), Body::Json(json!({
+            "texts": {"en": {"title": "Your privacy", "body": "We e-mail offers if you agree.", "url": "https://example.com/privacy"}}
+        })))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.json["version"], 1);
+    r.json["version"].as_i64().unwrap_or_default()
+}
+
+fn jwks(s: &Value) -> Vec<PublicJwk> {
+    s["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| PublicJwk {
+            x: k["x"].as_str().expect("x").into(),
+            kid: k["kid"].as_str().expect("kid").into(),
+        })
+        .collect()
+}
+
+async fn check(s: &TestServer, key: &str, subject: &str, purpose: &str) -> Value {
+    let r = s
+        .call(
+            Method::GET,
+            &format!("/v1/consent/check?subject={subject}&purpose={purpose}"),
+            Some(key),
+            Body::None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json
+}
+
+#[tokio::test]
+async fn give_refuse_withdraw_check_and_verify_receipts() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    let engineer = s.operator_with_key("Eve", "engineer").await.1;
+    let marketing = s.operator_with_key("Mia", "marketing").await.1;
+
+    // Nothing recorded: the opt-in purpose is denied, the opt-out one allowed.
+    let c = check(&s, &marketing, "cust-1", "newsletter").await;
+    assert_eq!(
+        (c["allowed"].as_bool(), c["basis"].as_str()),
+        (Some(false), Some("no_consent"))
+    );
+    let c = check(&s, &marketing, "cust-1", "ad_sale").await;
+    assert_eq!(
+        (c["allowed"].as_bool(), c["basis"].as_str()),
+        (Some(true), Some("not_opted_out"))
+    );
+
+    // Give consent through the API, with the notice shown.
+    let r = s
+        .call_with(Method::POST, "/v1/consent", Some(&engineer), Body::Json(json!({
+            "subject_id": "cust-1", "source": "www.example.com", "jurisdiction": "EU", "language": "en",
+            "notice": {"key": "privacy", "version": 1},
+            "choices": [{"purpose": "newsletter", "state": "given"}, {"purpose": "ad_sale", "state": "refused"}]
+        })), &[("user-agent", "Mozilla/5.0 test")])
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let recorded = r.json["recorded"].as_array().expect("recorded").clone();
+    assert_eq!(recorded.len(), 2);
+    assert!(
+        check(&s, &marketing, "cust-1", "newsletter").await["allowed"]
+            .as_bool()
+            .unwrap_or(false)
+    );
+    assert_eq!(
+        check(&s, &marketing, "cust-1", "ad_sale").await["basis"],
+        "opted_out"
+    );
+
+    // The receipt verifies offline with the published key, and says what was agreed.
+    let keys = jwks(
+        &s.call(
+            Method::GET,
+            "/.well-known/custodian/receipt-keys",
+            None,
+            Body::None,
+        )
+        .await
+        .json,
+    );
+    let receipt = recorded[0]["receipt"].as_str().expect("receipt");
+    let claims: Value =
+        serde_json::from_slice(&verify(receipt, &keys).expect("verifies")).expect("json");
+    assert_eq!(claims["pii_principal_id"], "cust-1");
+    assert_eq!(claims["purpose"], "newsletter");
+    assert_eq!(claims["event_state"], "given");
+    assert_eq!(claims["privacy_notice"]["version"], 1);
+    assert_eq!(
+        claims["privacy_notice"]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    assert_eq!(claims["lawful_basis"], "GDPR Art. 6(1)(a)");
+    assert!(claims["validity"].is_string());
+    // A tampered receipt does not.
+    let parts: Vec<&str> = receipt.split('.').collect();
+    let forged_claims = serde_json::to_vec(&json!({"event_state": "refused"})).expect("json");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged_claims),
+        parts[2]
+    );
+    assert!(verify(&forged, &keys).is_err());
+
+    // Withdrawal is as easy as giving, and the very next check honours it.
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent",
+            Some(&engineer),
+            Body::Json(json!({
+                "subject_id": "cust-1", "source": "www.example.com",
+                "choices": [{"purpose": "newsletter", "state": "withdrawn"}]
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let c = check(&s, &marketing, "cust-1", "newsletter").await;
+    assert_eq!(
+        (c["allowed"].as_bool(), c["basis"].as_str()),
+        (Some(false), Some("withdrawn"))
+    );
+
+    // Batch check, in order.
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent/check",
+            Some(&marketing),
+            Body::Json(json!({"checks": [
+                {"subject_id": "cust-1", "purpose": "newsletter"},
+                {"subject_id": "cust-2", "purpose": "ad_sale"}
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["results"][0]["allowed"], false);
+    assert_eq!(r.json["results"][1]["allowed"], true);
+
+    // The ledger keeps everything, refusals included, with proofs that hold no address.
+    let r = s.get("/v1/consent/subjects/cust-1/events").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let events = r.json["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[1]["state"], "refused");
+    assert_eq!(events[0]["proof"]["network"], "127.0.0.0/24");
+    assert_eq!(
+        events[0]["receipt"], recorded[0]["receipt"],
+        "receipts are reproducible"
+    );
+    let raw = r.json.to_string();
+    assert!(!raw.contains("127.0.0.1") && !raw.contains("Mozilla"));
+    let r = s.get("/v1/consent/subjects/cust-1").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let states: Vec<(&str, &str)> = r.json["purposes"]
+        .as_array()
+        .expect("purposes")
+        .iter()
+        .map(|p| {
+            (
+                p["purpose"].as_str().unwrap_or_default(),
+                p["basis"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [("ad_sale", "opted_out"), ("newsletter", "withdrawn")]
+    );
+
+    // Notices: versions are immutable and their history readable.
+    let admin = s.admin_key.clone();
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/notices/privacy/versions",
+            Some(&admin),
+            Body::Json(json!({
+                "texts": {"en": {"title": "Your privacy", "body": "Changed text."}}
+            })),
+        )
+        .await;
+    assert_eq!(r.json["version"], 2);
+    let r = s.get("/v1/notices/privacy/versions").await;
+    assert_eq!(r.json.as_array().map(Vec::len), Some(2));
+    assert_ne!(r.json[0]["content_hash"], r.json[1]["content_hash"]);
+    assert_eq!(
+        s.get("/v1/notices/privacy/versions/1").await.json["texts"]["en"]["body"],
+        "We e-mail offers if you agree."
+    );
+    s.get("/v1/notices/privacy/versions/9")
+        .await
+        .assert_error(404, "notice_not_found");
+}
+
+#[tokio::test]
+async fn bad_inputs_are_refused_with_stable_codes() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    let admin = s.admin_key.clone();
+    let support = s.operator_with_key("Sam", "support").await.1;
+    let marketing = s.operator_with_key("Mia", "marketing").await.1;
+    let before = s.audit_size().await;
+    let mut bad_purpose = newsletter();
+    bad_purpose["consent"] = json!("opt_out");
+    s.call(
+        Method::PUT,
+        "/v1/purposes/x",
+        Some(&admin),
+        Body::Json(bad_purpose),
+    )
+    .await
+    .assert_error(422, "invalid_purpose_definition");
+    let mut bad_use = newsletter();
+    bad_use["data_uses"] = json!(["marketing.nope"]);
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/purposes/x",
+            Some(&admin),
+            Body::Json(bad_use),
+        )
+        .await;
+    r.assert_error(422, "invalid_purpose_definition");
+    assert_eq!(r.json["error"]["details"]["field"], "data_uses");
+    s.call(
+        Method::PUT,
+        "/v1/purposes/Bad%20Key",
+        Some(&admin),
+        Body::Json(newsletter()),
+    )
+    .await
+    .assert_error(400, "invalid_path_parameter");
+    s.call(
+        Method::POST,
+        "/v1/notices/privacy/versions",
+        Some(&admin),
+        Body::Json(json!({"texts": {}})),
+    )
+    .await
+    .assert_error(422, "invalid_notice");
+    assert_eq!(s.audit_size().await, before, "refused writes write nothing");
+    let record = |body: Value| {
+        let support = support.clone();
+        let s = &s;
+        async move {
+            s.call(
+                Method::POST,
+                "/v1/consent",
+                Some(&support),
+                Body::Json(body),
+            )
+            .await
+        }
+    };
+    for (body, code, field) in [
+        (
+            json!({"subject_id": "a@b.com", "source": "x", "choices": [{"purpose": "newsletter", "state": "given"}]}),
+            "invalid_subject_id",
+            None,
+        ),
+        (
+            json!({"subject_id": "c1", "source": "x", "choices": []}),
+            "invalid_consent",
+            Some("choices"),
+        ),
+        (
+            json!({"subject_id": "c1", "source": "x", "choices": [{"purpose": "nope", "state": "given"}]}),
+            "invalid_consent",
+            Some("choices.purpose"),
+        ),
+        (
+            json!({"subject_id": "c1", "source": "x", "choices": [{"purpose": "newsletter", "state": "expired"}]}),
+            "invalid_consent",
+            Some("choices.state"),
+        ),
+        (
+            json!({"subject_id": "c1", "source": "x", "choices": [{"purpose": "newsletter", "state": "given"}, {"purpose": "newsletter", "state": "refused"}]}),
+            "invalid_consent",
+            Some("choices.purpose"),
+        ),
+        (
+            json!({"subject_id": "c1", "source": "x", "notice": {"key": "privacy", "version": 7}, "choices": [{"purpose": "newsletter", "state": "given"}]}),
+            "invalid_consent",
+            Some("notice"),
+        ),
+        (
+            json!({"subject_id": "c1", "source": "x", "jurisdiction": "california", "choices": [{"purpose": "newsletter", "state": "given"}]}),
+            "invalid_consent",
+            Some("jurisdiction"),
+        ),
+        (
+            json!({"subject_id": "c1", "source": "x", "method": "gpc", "choices": [{"purpose": "newsletter", "state": "given"}]}),
+            "invalid_consent",
+            Some("method"),
+        ),
+        (
+            json!({"subject_id": "c1", "source": "", "choices": [{"purpose": "newsletter", "state": "given"}]}),
+            "invalid_consent",
+            Some("source"),
+        ),
+    ] {
+        let r = record(body).await;
+        r.assert_error(422, code);
+        if let Some(f) = field {
+            assert_eq!(r.json["error"]["details"]["field"], f, "{r:?}");
+        }
+        assert!(!r.json.to_string().contains("a@b.com"));
+    }
+    // Checks: unknown purpose, bad subject, oversized batch, no right to check.
+    s.call(
+        Method::GET,
+        "/v1/consent/check?subject=c1&purpose=nope",
+        Some(&marketing),
+        Body::None,
+    )
+    .await
+    .assert_error(404, "purpose_not_found");
+    s.call(
+        Method::GET,
+        "/v1/consent/check?subject=a@b.com&purpose=newsletter",
+        Some(&marketing),
+        Body::None,
+    )
+    .await
+    .assert_error(422, "invalid_subject_id");
+    s.call(
+        Method::GET,
+        "/v1/consent/check?subject=c1",
+        Some(&marketing),
+        Body::None,
+    )
+    .await
+    .assert_error(400, "invalid_query");
+    let many: Vec<Value> = (0..1001)
+        .map(|_| json!({"subject_id": "c1", "purpose": "newsletter"}))
+        .collect();
+    s.call(
+        Method::POST,
+        "/v1/consent/check",
+        Some(&marketing),
+        Body::Json(json!({"checks": many})),
+    )
+    .await
+    .assert_error(422, "invalid_consent");
+    let auditor = s.operator_with_key("Ada", "auditor").await.1;
+    s.call(
+        Method::GET,
+        "/v1/consent/check?subject=c1&purpose=newsletter",
+        Some(&auditor),
+        Body::None,
+    )
+    .await
+    .assert_error(403, "access_denied");
+    s.call(Method::POST, "/v1/consent", Some(&marketing), Body::Json(json!({"subject_id": "c1", "source": "x", "choices": [{"purpose": "newsletter", "state": "given"}]}))).await
+        .assert_error(403, "access_denied");
+    // Public endpoints: only visitor ids this server issues.
+    s.call(Method::POST, "/v1/public/consent", None, Body::Json(json!({"visitor_id": "cust-1", "choices": [{"purpose": "newsletter", "state": "given"}]}))).await
+        .assert_error(422, "invalid_visitor_id");
+    s.call(
+        Method::GET,
+        "/v1/public/consent?visitor_id=cust-1",
+        None,
+        Body::None,
+    )
+    .await
+    .assert_error(422, "invalid_visitor_id");
+}
+
+#[tokio::test]
+async fn gpc_is_recorded_as_an_opt_out_and_only_when_exactly_one() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    let r = s
+        .call(Method::GET, "/.well-known/gpc.json", None, Body::None)
+        .await;
+    assert_eq!(r.json["gpc"], true);
+    assert!(r.json["lastUpdate"].as_str().is_some_and(|d| d.len() == 10));
+
+    // Not exactly "1": ignored, nothing recorded, no visitor id minted.
+    for v in ["0", "true", "1.0", "yes"] {
+        let r = s
+            .call_with(
+                Method::GET,
+                "/v1/public/consent",
+                None,
+                Body::None,
+                &[("sec-gpc", v)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.json["gpc"], false, "{v}");
+        assert!(r.json["visitor_id"].is_null());
+    }
+    // The banner's first visit with GPC on: opted out of the sale purpose, method gpc.
+    let r = s
+        .call_with(
+            Method::GET,
+            "/v1/public/consent?lang=fr",
+            None,
+            Body::None,
+            &[("sec-gpc", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["gpc"], true);
+    let visitor = r.json["visitor_id"].as_str().expect("visitor").to_owned();
+    let states: Vec<(&str, Option<&str>)> = r.json["purposes"]
+        .as_array()
+        .expect("p")
+        .iter()
+        .map(|p| (p["key"].as_str().unwrap_or_default(), p["state"].as_str()))
+        .collect();
+    assert_eq!(states, [("ad_sale", Some("refused")), ("newsletter", None)]);
+    assert_eq!(r.json["purposes"][1]["name"], "Lettre d'information");
+    assert_eq!(r.json["notices"][0]["version"], 1);
+    let marketing = s.operator_with_key("Mia", "marketing").await.1;
+    assert_eq!(
+        check(&s, &marketing, &visitor, "ad_sale").await["basis"],
+        "opted_out"
+    );
+    let events = s
+        .get(&format!("/v1/consent/subjects/{visitor}/events"))
+        .await;
+    assert_eq!(events.json["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(events.json["events"][0]["method"], "gpc");
+    // A second GPC visit records nothing new.
+    s.call_with(
+        Method::GET,
+        &format!("/v1/public/consent?visitor_id={visitor}"),
+        None,
+        Body::None,
+        &[("sec-gpc", "1")],
+    )
+    .await;
+    let again = s
+        .get(&format!("/v1/consent/subjects/{visitor}/events"))
+        .await;
+    assert_eq!(again.json["events"].as_array().map(Vec::len), Some(1));
+
+    // The banner records choices; with GPC the sale purpose stays refused whatever is chosen.
+    let r = s
+        .call_with(Method::POST, "/v1/public/consent", None, Body::Json(json!({
+            "visitor_id": visitor, "notice": {"key": "privacy", "version": 1}, "language": "en",
+            "choices": [{"purpose": "newsletter", "state": "given"}, {"purpose": "ad_sale", "state": "given"}]
+        })), &[("sec-gpc", "1"), ("origin", "https://shop.example.com")])
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let methods: Vec<(&str, &str, &str)> = r.json["recorded"]
+        .as_array()
+        .expect("r")
+        .iter()
+        .map(|e| {
+            (
+                e["purpose"].as_str().unwrap_or_default(),
+                e["state"].as_str().unwrap_or_default(),
+                e["method"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("newsletter", "given", "banner"),
+            ("ad_sale", "refused", "gpc")
+        ]
+    );
+    assert!(
+        check(&s, &marketing, &visitor, "newsletter").await["allowed"]
+            .as_bool()
+            .unwrap_or(false)
+    );
+    let events = s
+        .get(&format!("/v1/consent/subjects/{visitor}/events"))
+        .await;
+    assert_eq!(events.json["events"][1]["source"], "shop.example.com");
+}
+
+#[tokio::test]
+async fn the_vault_refuses_a_consent_based_read_without_consent() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    let admin = s.admin_key.clone();
+    let engineer = s.operator_with_key("Eve", "engineer").await.1;
+    let dpo = s.operator_with_key("Dan", "dpo").await.1;
+    let r = s
+        .call(Method::PUT, "/v1/collections/customers", Some(&admin), Body::Json(json!({"fields": [
+            {"name": "email", "type": "email", "category": "user.contact.email", "sensitivity": "medium", "searchable": true}
+        ]})))
+        .await;
+    assert!(r.status == 201 || r.status == 200, "{r:?}");
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/collections/customers/records",
+            Some(&engineer),
+            Body::Json(json!({
+                "subject_id": "cust-9", "fields": {"email": "nine@example.com"}
+            })),
+            &[("custodian-purpose", "service_delivery")],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = r.json["id"].as_str().expect("id").to_owned();
+    // Let DPOs read for the newsletter purpose, so only consent can stand in the way.
+    let policies = s.get("/v1/policies").await.json["text"]
+        .as_str()
+        .expect("text")
+        .to_owned()
+        + "\n@id(\"dpo-newsletter\")\npermit (principal in Custodian::Role::\"dpo\", action == Custodian::Action::\"data.reveal\", resource) when { context.purpose == \"newsletter\" };\n";
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/policies",
+            Some(&admin),
+            Body::Json(json!({"text": policies})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let path = format!("/v1/collections/customers/records/{id}");
+    let read = || {
+        s.call_with(
+            Method::GET,
+            &path,
+            Some(&dpo),
+            Body::None,
+            &[("custodian-purpose", "newsletter")],
+        )
+    };
+    let before = s.audit_size().await;
+    let r = read().await;
+    r.assert_error(403, "consent_missing");
+    assert_eq!(r.json["error"]["details"]["basis"], "no_consent");
+    assert_eq!(s.audit_size().await, before + 1, "the refusal is audited");
+    let search = s
+        .call_with(
+            Method::GET,
+            "/v1/collections/customers/records?email=nine@example.com",
+            Some(&dpo),
+            Body::None,
+            &[("custodian-purpose", "newsletter")],
+        )
+        .await;
+    assert_eq!(search.status, 200, "{search:?}");
+    assert_eq!(
+        search.json["records"].as_array().map(Vec::len),
+        Some(0),
+        "{search:?}"
+    );
+    // Consent given: the read goes through; withdrawn: refused again at once.
+    for (state, ok) in [("given", true), ("withdrawn", false)] {
+        let r = s.call(Method::POST, "/v1/consent", Some(&engineer), Body::Json(json!({
+            "subject_id": "cust-9", "source": "crm", "choices": [{"purpose": "newsletter", "state": state}]
+        }))).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let r = read().await;
+        if ok {
+            assert_eq!(r.status, 200, "{r:?}");
+            assert_eq!(r.json["fields"]["email"], "nine@example.com", "{r:?}");
+        } else {
+            r.assert_error(403, "consent_missing");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_withdrawal_on_one_server_is_honoured_by_the_next_check_on_another() {
+    let Some((_db, a, b)) = TestServer::two_over_postgres().await else {
+        eprintln!("skipped: CUSTODIAN_TEST_PG_URL is not set");
+        return;
+    };
+    setup(&a).await;
+    let engineer = a.operator_with_key("Eve", "engineer").await.1;
+    // Wait until b's listener is connected (its cache is then live).
+    for _ in 0..50 {
+        let r = b
+            .call(
+                Method::GET,
+                "/v1/consent/check?subject=warm&purpose=newsletter",
+                Some(&engineer),
+                Body::None,
+            )
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for round in 0..20 {
+        let subject = format!("cust-{}", round % 3);
+        for (state, allowed) in [("given", true), ("withdrawn", false)] {
+            // Warm b's cache with the old answer first.
+            check(&b, &engineer, &subject, "newsletter").await;
+            let r = a.call(Method::POST, "/v1/consent", Some(&engineer), Body::Json(json!({
+                "subject_id": subject, "source": "crm", "choices": [{"purpose": "newsletter", "state": state}]
+            }))).await;
+            assert_eq!(r.status, 201, "{r:?}");
+            let c = check(&b, &engineer, &subject, "newsletter").await;
+            assert_eq!(
+                c["allowed"].as_bool(),
+                Some(allowed),
+                "round {round} {state}: {c}"
+            );
+        }
+    }
+}

@@ -1,0 +1,984 @@
+//! Consent: purposes, notices, the ledger (record, history, receipts), checks, imports, and
+//! the public endpoints the banner calls (with Global Privacy Control).
+//!
+//! Consent checks are authorized but not audited one by one (they reveal an allow or a deny,
+//! and run at tens of thousands per second); they are counted in
+//! `custodian_consent_checks_total`. Every record, configuration change and ledger read is
+//! audited, subjects by pseudonym.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use custodian_core::access::{Action, Resource, valid_purpose};
+use custodian_core::audit::{AuditDraft, Decision};
+use custodian_core::consent::ledger::{
+    ConsentEvent, ConsentState, Method, NoticeRef, Proof, decide, expiry, gpc_signal, network_of,
+    receipt_claims, valid_source,
+};
+use custodian_core::consent::purpose::{
+    ConsentModel, StoredPurpose, valid_jurisdiction, valid_language,
+};
+use custodian_core::ports::{ConsentChange, StoreError};
+use custodian_core::vault::service::valid_subject_id;
+use serde_json::json;
+
+use crate::api::consent::*;
+use crate::auth::{Caller, client_ip};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
+use crate::gate::{authorize, decide as decide_access, refuse};
+use crate::middleware::RequestId;
+use crate::state::AppState;
+
+/// The JWS `typ` of consent receipts.
+pub const RECEIPT_TYPE: &str = "custodian-consent-receipt+jwt";
+/// Most choices in one recording.
+const MAX_CHOICES: usize = 64;
+/// Most questions in one batch check.
+const MAX_CHECKS: usize = 1000;
+
+fn invalid(code: ErrorCode, field: &str, rule: &str) -> ApiError {
+    ApiError::new(code).details(json!({ "field": field, "rule": rule }))
+}
+
+fn consent_error(field: &str, rule: &str) -> ApiError {
+    invalid(ErrorCode::InvalidConsent, field, rule)
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if valid_purpose(key) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::InvalidPathParameter))
+    }
+}
+
+/// Defines or changes a purpose. Answers 201 when new, 200 otherwise.
+#[utoipa::path(put, path = "/v1/purposes/{key}", tag = "consent", security(("bearer" = [])),
+    params(("key" = String, Path, description = "Purpose key")),
+    request_body = PurposeIn, responses(
+    (status = 200, body = PurposeOut), (status = 201, body = PurposeOut),
+    (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: the version changed"),
+    (status = 422, body = ErrorBody, description = "invalid_purpose_definition"),
+))]
+pub async fn put_purpose(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(key): ApiPath<String>,
+    ApiJson(input): ApiJson<PurposeIn>,
+) -> Result<(StatusCode, ApiJson<PurposeOut>), ApiError> {
+    check_key(&key)?;
+    let mut permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentConfigure,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    let (mut purpose, expected) = input
+        .purpose(&key)
+        .map_err(|e| invalid(ErrorCode::InvalidPurposeDefinition, e.field, e.rule))?;
+    purpose.normalize();
+    purpose
+        .validate()
+        .map_err(|e| invalid(ErrorCode::InvalidPurposeDefinition, e.field, e.rule))?;
+    permit.draft.resource = format!("purpose:{key}");
+    let current = state.store.get_purpose(&key).await?;
+    let expected = match (expected, &current) {
+        (Some(v), _) => Some(v),
+        (None, Some(c)) => Some(c.version),
+        (None, None) => None,
+    };
+    let now = state.clock.now();
+    let (version, _) = state
+        .store
+        .put_purpose(&purpose, expected, now, permit.draft)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::with_message(
+                ErrorCode::Conflict,
+                "the purpose changed concurrently (or its version is not the current one)",
+            ),
+            other => other.into(),
+        })?;
+    state
+        .consent
+        .invalidate(&ConsentChange::Purpose(key.clone()));
+    let stored = StoredPurpose {
+        purpose,
+        version,
+        created_at: current.as_ref().map_or(now, |c| c.created_at),
+        updated_at: now,
+    };
+    let status = if current.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, ApiJson(PurposeOut::from(&stored))))
+}
+
+/// Every purpose.
+#[utoipa::path(get, path = "/v1/purposes", tag = "consent", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<PurposeOut>), (status = 403, body = ErrorBody),
+))]
+pub async fn list_purposes(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+) -> Result<ApiJson<Vec<PurposeOut>>, ApiError> {
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    permit.record(&state).await?;
+    let all = state.store.list_purposes().await?;
+    Ok(ApiJson(all.iter().map(PurposeOut::from).collect()))
+}
+
+/// One purpose.
+#[utoipa::path(get, path = "/v1/purposes/{key}", tag = "consent", security(("bearer" = [])),
+    params(("key" = String, Path, description = "Purpose key")), responses(
+    (status = 200, body = PurposeOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn get_purpose(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(key): ApiPath<String>,
+) -> Result<ApiJson<PurposeOut>, ApiError> {
+    check_key(&key)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    permit.record(&state).await?;
+    let p = state
+        .store
+        .get_purpose(&key)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::PurposeNotFound))?;
+    Ok(ApiJson(PurposeOut::from(&p)))
+}
+
+/// Publishes the next version of a notice. Published versions never change.
+#[utoipa::path(post, path = "/v1/notices/{key}/versions", tag = "consent", security(("bearer" = [])),
+    params(("key" = String, Path, description = "Notice key")),
+    request_body = NoticeIn, responses(
+    (status = 201, body = NoticeOut), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "invalid_notice"),
+))]
+pub async fn publish_notice(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(key): ApiPath<String>,
+    ApiJson(input): ApiJson<NoticeIn>,
+) -> Result<(StatusCode, ApiJson<NoticeOut>), ApiError> {
+    check_key(&key)?;
+    let mut permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentConfigure,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    let draft = input.draft(&key);
+    draft
+        .validate()
+        .map_err(|e| invalid(ErrorCode::InvalidNotice, e.field, e.rule))?;
+    permit.draft.resource = format!("notice:{key}");
+    let (notice, _) = state
+        .store
+        .publish_notice(&draft, state.clock.now(), permit.draft)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::with_message(
+                ErrorCode::Conflict,
+                "another version was published concurrently; retry",
+            ),
+            other => other.into(),
+        })?;
+    Ok((StatusCode::CREATED, ApiJson(NoticeOut::from(&notice))))
+}
+
+/// Every version of a notice, oldest first.
+#[utoipa::path(get, path = "/v1/notices/{key}/versions", tag = "consent", security(("bearer" = [])),
+    params(("key" = String, Path, description = "Notice key")), responses(
+    (status = 200, body = Vec<NoticeOut>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn notice_versions(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(key): ApiPath<String>,
+) -> Result<ApiJson<Vec<NoticeOut>>, ApiError> {
+    check_key(&key)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    permit.record(&state).await?;
+    let all = state.store.notice_versions(&key).await?;
+    if all.is_empty() {
+        return Err(ApiError::new(ErrorCode::NoticeNotFound));
+    }
+    Ok(ApiJson(all.iter().map(NoticeOut::from).collect()))
+}
+
+/// One version of a notice.
+#[utoipa::path(get, path = "/v1/notices/{key}/versions/{version}", tag = "consent", security(("bearer" = [])),
+    params(("key" = String, Path, description = "Notice key"), ("version" = i64, Path, description = "Version")), responses(
+    (status = 200, body = NoticeOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn notice_version(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath((key, version)): ApiPath<(String, i64)>,
+) -> Result<ApiJson<NoticeOut>, ApiError> {
+    check_key(&key)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    permit.record(&state).await?;
+    let n = state
+        .store
+        .get_notice(&key, Some(version))
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NoticeNotFound))?;
+    Ok(ApiJson(NoticeOut::from(&n)))
+}
+
+/// What a recording needs besides the choices.
+struct Context<'a> {
+    subject_id: &'a str,
+    method: Method,
+    source: String,
+    jurisdiction: Option<String>,
+    language: Option<String>,
+    notice: Option<NoticeRef>,
+    proof: Proof,
+}
+
+fn proof(
+    state: &AppState,
+    parts_ip: IpAddr,
+    headers: &HeaderMap,
+    actor: String,
+    rid: &RequestId,
+) -> Proof {
+    let _ = state;
+    Proof {
+        network: Some(network_of(parts_ip)),
+        user_agent_sha256: headers
+            .get(axum::http::header::USER_AGENT)
+            .map(|ua| hex::encode(&custodian_crypto::sha256(ua.as_bytes())[..16])),
+        actor,
+        request_id: rid.0.clone(),
+    }
+}
+
+async fn notice_ref(
+    state: &AppState,
+    n: Option<NoticeRefIn>,
+) -> Result<Option<NoticeRef>, ApiError> {
+    let Some(n) = n else { return Ok(None) };
+    if !valid_purpose(&n.key) {
+        return Err(consent_error("notice.key", "notice_key"));
+    }
+    let found = state
+        .store
+        .get_notice(&n.key, Some(n.version))
+        .await?
+        .ok_or_else(|| consent_error("notice", "unknown_notice_version"))?;
+    Ok(Some(NoticeRef {
+        key: found.key,
+        version: found.version,
+        hash: found.content_hash,
+    }))
+}
+
+fn check_context(jurisdiction: Option<&str>, language: Option<&str>) -> Result<(), ApiError> {
+    if jurisdiction.is_some_and(|j| !valid_jurisdiction(j)) {
+        return Err(consent_error("jurisdiction", "jurisdiction_code"));
+    }
+    if language.is_some_and(|l| !valid_language(l)) {
+        return Err(consent_error("language", "language_tag"));
+    }
+    Ok(())
+}
+
+/// Validates choices into (purpose, state) pairs against the defined purposes.
+async fn choices(
+    state: &AppState,
+    choices: &[ChoiceIn],
+) -> Result<Vec<(std::sync::Arc<StoredPurpose>, ConsentState)>, ApiError> {
+    if choices.is_empty() || choices.len() > MAX_CHOICES {
+        return Err(consent_error("choices", "1_to_64_choices"));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(choices.len());
+    for c in choices {
+        if !valid_purpose(&c.purpose) {
+            return Err(consent_error("choices.purpose", "purpose_key"));
+        }
+        if !seen.insert(c.purpose.as_str()) {
+            return Err(consent_error("choices.purpose", "each_purpose_once"));
+        }
+        let s = match ConsentState::parse(&c.state) {
+            Some(s @ (ConsentState::Given | ConsentState::Refused | ConsentState::Withdrawn)) => s,
+            _ => return Err(consent_error("choices.state", "given_refused_or_withdrawn")),
+        };
+        let p = state
+            .consent
+            .purpose(state.store.as_ref(), &c.purpose)
+            .await?
+            .ok_or_else(|| consent_error("choices.purpose", "unknown_purpose"))?;
+        out.push((p, s));
+    }
+    Ok(out)
+}
+
+/// Records choices (one ledger record each) with their audit event, then signs receipts.
+async fn record(
+    state: &AppState,
+    ctx: &Context<'_>,
+    chosen: &[(std::sync::Arc<StoredPurpose>, ConsentState, Method)],
+    audit: AuditDraft,
+) -> Result<Vec<RecordedOut>, ApiError> {
+    // Kept to the millisecond, as stored, so a receipt signed now and one re-signed from the
+    // ledger later are the same bytes.
+    let now = custodian_core::clock::to_millis(state.clock.now());
+    let pseudonym = state.vault_crypto.pseudonym(ctx.subject_id);
+    let events: Vec<ConsentEvent> = chosen
+        .iter()
+        .map(|(p, s, method)| ConsentEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            subject: pseudonym.clone(),
+            purpose: p.purpose.key.clone(),
+            state: *s,
+            notice: ctx.notice.clone(),
+            language: ctx.language.clone(),
+            at: now,
+            recorded_at: now,
+            method: *method,
+            source: ctx.source.clone(),
+            jurisdiction: ctx.jurisdiction.clone(),
+            expires_at: expiry(&p.purpose, *s, now),
+            proof: ctx.proof.clone(),
+            receipt_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .collect();
+    let mut audit = audit.with_subject(Some(pseudonym.clone()));
+    audit.fields = events.iter().map(|e| e.purpose.clone()).collect();
+    state.store.record_consent(&events, audit).await?;
+    for e in &events {
+        state.consent.invalidate(&ConsentChange::Consent(
+            pseudonym.clone(),
+            e.purpose.clone(),
+        ));
+    }
+    metrics::counter!("custodian_consent_records_total", "method" => ctx.method.as_str())
+        .increment(events.len() as u64);
+    Ok(events
+        .iter()
+        .zip(chosen)
+        .map(|(e, (p, _, _))| RecordedOut {
+            event_id: e.id.clone(),
+            purpose: e.purpose.clone(),
+            state: e.state.as_str(),
+            method: e.method.as_str(),
+            receipt: receipt(state, e, ctx.subject_id, Some(&p.purpose)),
+        })
+        .collect())
+}
+
+/// The signed receipt of a record (deterministic: the same record gives the same receipt).
+fn receipt(
+    state: &AppState,
+    e: &ConsentEvent,
+    subject_id: &str,
+    purpose: Option<&custodian_core::consent::purpose::Purpose>,
+) -> String {
+    let claims = receipt_claims(
+        e,
+        subject_id,
+        purpose,
+        state.signer.name(),
+        "POST /v1/consent (state withdrawn) or the consent banner's settings",
+    );
+    state
+        .receipts
+        .sign(RECEIPT_TYPE, claims.to_string().as_bytes())
+}
+
+/// Records a subject's choices (consent given, refused or withdrawn) with signed receipts.
+#[utoipa::path(post, path = "/v1/consent", tag = "consent", security(("bearer" = [])),
+    request_body = RecordConsentIn, responses(
+    (status = 201, body = RecordConsentOut), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "invalid_consent or invalid_subject_id"),
+))]
+pub async fn record_consent(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(ip): Extension<ClientIp>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<RecordConsentIn>,
+) -> Result<(StatusCode, ApiJson<RecordConsentOut>), ApiError> {
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRecord,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    if !valid_subject_id(&input.subject_id) {
+        return Err(ApiError::new(ErrorCode::InvalidSubjectId));
+    }
+    let method = match input.method.as_deref() {
+        None | Some("api") => Method::Api,
+        Some("form") => Method::Form,
+        Some(_) => return Err(consent_error("method", "api_or_form")),
+    };
+    if !valid_source(&input.source) {
+        return Err(consent_error("source", "1_to_128_visible_ascii"));
+    }
+    check_context(input.jurisdiction.as_deref(), input.language.as_deref())?;
+    let chosen = choices(&state, &input.choices).await?;
+    let ctx = Context {
+        subject_id: &input.subject_id,
+        method,
+        source: input.source.clone(),
+        jurisdiction: input.jurisdiction.clone(),
+        language: input.language.clone(),
+        notice: notice_ref(&state, input.notice.clone()).await?,
+        proof: proof(&state, ip.0, &headers, caller.actor(), &rid),
+    };
+    let mut draft = permit.draft;
+    draft.resource = "consent".into();
+    let chosen: Vec<_> = chosen.into_iter().map(|(p, s)| (p, s, method)).collect();
+    let recorded = record(&state, &ctx, &chosen, draft).await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(RecordConsentOut {
+            subject_id: input.subject_id,
+            recorded,
+        }),
+    ))
+}
+
+/// The client address, put in the request's extensions by the router.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Adds [`ClientIp`] to every request.
+pub async fn client_ip_layer(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = req.into_parts();
+    let ip = client_ip(&parts, &state.config.trusted_proxies);
+    parts.extensions.insert(ClientIp(ip));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
+/// A subject's consent, purpose by purpose, as checks would answer now.
+#[utoipa::path(get, path = "/v1/consent/subjects/{subject_id}", tag = "consent", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id")), responses(
+    (status = 200, body = SubjectConsentOut), (status = 403, body = ErrorBody),
+))]
+pub async fn subject_consent(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(subject_id): ApiPath<String>,
+) -> Result<ApiJson<SubjectConsentOut>, ApiError> {
+    if !valid_subject_id(&subject_id) {
+        return Err(ApiError::new(ErrorCode::InvalidSubjectId));
+    }
+    let mut permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    let pseudonym = state.vault_crypto.pseudonym(&subject_id);
+    permit.draft = permit.draft.with_subject(Some(pseudonym.clone()));
+    permit.record(&state).await?;
+    let now = state.clock.now();
+    let current: BTreeMap<String, _> = state
+        .store
+        .subject_consents(&pseudonym)
+        .await?
+        .into_iter()
+        .map(|c| (c.purpose.clone(), c))
+        .collect();
+    let purposes = state.store.list_purposes().await?;
+    let out = purposes
+        .iter()
+        .map(|p| {
+            let c = current.get(&p.purpose.key);
+            PurposeStateOut::new(&p.purpose.key, decide(&p.purpose, c, now), c)
+        })
+        .collect();
+    Ok(ApiJson(SubjectConsentOut {
+        subject_id,
+        purposes: out,
+        gpp: None,
+    }))
+}
+
+/// A subject's ledger records with their receipts, oldest first.
+#[utoipa::path(get, path = "/v1/consent/subjects/{subject_id}/events", tag = "consent", security(("bearer" = [])),
+    params(("subject_id" = String, Path, description = "Subject id"), EventsQuery), responses(
+    (status = 200, body = ConsentEventsOut), (status = 403, body = ErrorBody),
+))]
+pub async fn subject_events(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(subject_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<ApiJson<ConsentEventsOut>, ApiError> {
+    if !valid_subject_id(&subject_id) {
+        return Err(ApiError::new(ErrorCode::InvalidSubjectId));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) || q.after.is_some_and(|a| a < 0) {
+        return Err(ApiError::new(ErrorCode::InvalidQuery));
+    }
+    if q.purpose.as_deref().is_some_and(|p| !valid_purpose(p)) {
+        return Err(ApiError::new(ErrorCode::InvalidQuery));
+    }
+    let mut permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    let pseudonym = state.vault_crypto.pseudonym(&subject_id);
+    permit.draft = permit.draft.with_subject(Some(pseudonym.clone()));
+    permit.record(&state).await?;
+    let page = state
+        .store
+        .consent_events(
+            &pseudonym,
+            q.purpose.as_deref(),
+            q.after.unwrap_or(0),
+            limit,
+        )
+        .await?;
+    let mut purposes = BTreeMap::new();
+    let mut events = Vec::with_capacity(page.len());
+    for (pos, e) in &page {
+        if !purposes.contains_key(&e.purpose) {
+            let p = state.store.get_purpose(&e.purpose).await?;
+            purposes.insert(e.purpose.clone(), p);
+        }
+        let p = purposes
+            .get(&e.purpose)
+            .and_then(|p| p.as_ref())
+            .map(|p| &p.purpose);
+        events.push(ConsentEventOut::new(
+            *pos,
+            e,
+            receipt(&state, e, &subject_id, p),
+        ));
+    }
+    let next_after = (page.len() == limit as usize)
+        .then(|| page.last().map(|(p, _)| *p))
+        .flatten();
+    Ok(ApiJson(ConsentEventsOut { events, next_after }))
+}
+
+/// Checks one subject and purpose.
+async fn check_one(
+    state: &AppState,
+    subject_id: &str,
+    purpose: &str,
+) -> Result<CheckOut, ApiError> {
+    if !valid_subject_id(subject_id) {
+        return Err(ApiError::new(ErrorCode::InvalidSubjectId));
+    }
+    if !valid_purpose(purpose) {
+        return Err(ApiError::new(ErrorCode::PurposeNotFound));
+    }
+    let p = state
+        .consent
+        .purpose(state.store.as_ref(), purpose)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::PurposeNotFound))?;
+    let pseudonym = state.vault_crypto.pseudonym(subject_id);
+    let current = if p.purpose.consent == ConsentModel::NotRequired {
+        None
+    } else {
+        state
+            .consent
+            .current(state.store.as_ref(), &pseudonym, purpose)
+            .await?
+    };
+    let v = decide(&p.purpose, current.as_ref(), state.clock.now());
+    metrics::counter!("custodian_consent_checks_total", "allowed" => if v.allowed { "true" } else { "false" }).increment(1);
+    Ok(CheckOut::new(subject_id, purpose, v))
+}
+
+async fn check_permit(state: &AppState, caller: &Caller, rid: &RequestId) -> Result<(), ApiError> {
+    if decide_access(state, caller, Action::ConsentCheck, Resource::Consent, None).is_some() {
+        return Ok(());
+    }
+    let d = AuditDraft::new(
+        state.clock.now(),
+        &rid.0,
+        caller.actor(),
+        "consent.check",
+        "consent",
+        Decision::Deny,
+    );
+    Err(refuse(
+        state,
+        d,
+        ApiError::new(ErrorCode::AccessDenied).details(json!({ "action": "consent.check" })),
+    )
+    .await)
+}
+
+/// May this subject's data be used for this purpose? Answers with the basis.
+#[utoipa::path(get, path = "/v1/consent/check", tag = "consent", security(("bearer" = [])),
+    params(CheckQuery), responses(
+    (status = 200, body = CheckOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn check(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CheckQuery>,
+) -> Result<ApiJson<CheckOut>, ApiError> {
+    check_permit(&state, &caller, &rid).await?;
+    Ok(ApiJson(check_one(&state, &q.subject, &q.purpose).await?))
+}
+
+/// Up to 1,000 checks at once; answers in order.
+#[utoipa::path(post, path = "/v1/consent/check", tag = "consent", security(("bearer" = [])),
+    request_body = CheckBatchIn, responses(
+    (status = 200, body = CheckBatchOut), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+pub async fn check_batch(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiJson(input): ApiJson<CheckBatchIn>,
+) -> Result<ApiJson<CheckBatchOut>, ApiError> {
+    check_permit(&state, &caller, &rid).await?;
+    if input.checks.is_empty() || input.checks.len() > MAX_CHECKS {
+        return Err(consent_error("checks", "1_to_1000_checks"));
+    }
+    let mut results = Vec::with_capacity(input.checks.len());
+    for c in &input.checks {
+        results.push(check_one(&state, &c.subject_id, &c.purpose).await?);
+    }
+    Ok(ApiJson(CheckBatchOut { results }))
+}
+
+/// The public keys that verify consent receipts (a JWK set; EdDSA over Ed25519).
+#[utoipa::path(get, path = "/.well-known/custodian/receipt-keys", tag = "consent", responses(
+    (status = 200, description = "JWK set"),
+))]
+pub async fn receipt_keys(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let k = state.receipts.jwk();
+    axum::Json(json!({ "keys": [{
+        "kty": "OKP", "crv": "Ed25519", "x": k.x, "kid": k.kid, "alg": "EdDSA", "use": "sig",
+    }]}))
+}
+
+/// Global Privacy Control support resource.
+#[utoipa::path(get, path = "/.well-known/gpc.json", tag = "consent", responses(
+    (status = 200, description = "GPC support resource"),
+))]
+pub async fn gpc_json(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let date = state.clock.now().strftime("%Y-%m-%d").to_string();
+    axum::Json(json!({ "gpc": true, "lastUpdate": date }))
+}
+
+/// Visitor ids the public endpoints issue: `vis_` and 32 hex digits.
+fn valid_visitor(id: &str) -> bool {
+    id.strip_prefix("vis_").is_some_and(|h| {
+        h.len() == 32
+            && h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+fn new_visitor() -> Result<String, ApiError> {
+    let r =
+        custodian_crypto::random::bytes::<16>().map_err(|_| ApiError::new(ErrorCode::Internal))?;
+    Ok(format!("vis_{}", hex::encode(r)))
+}
+
+fn public_source(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(|o| {
+            o.trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .to_owned()
+        })
+        .filter(|s| valid_source(s))
+        .unwrap_or_else(|| "banner".to_owned())
+}
+
+fn gpc(headers: &HeaderMap) -> bool {
+    gpc_signal(headers.get_all("sec-gpc").iter().map(|v| v.as_bytes()))
+}
+
+/// The GPC opt-outs to record for a visitor: every purpose that honours GPC and is not
+/// already opted out of.
+async fn gpc_opt_outs(
+    state: &AppState,
+    pseudonym: &str,
+    skip: &HashSet<String>,
+) -> Result<Vec<(std::sync::Arc<StoredPurpose>, ConsentState, Method)>, ApiError> {
+    let mut out = Vec::new();
+    for p in state.store.list_purposes().await? {
+        if !p.purpose.honours_gpc() || skip.contains(&p.purpose.key) {
+            continue;
+        }
+        let cur = state
+            .consent
+            .current(state.store.as_ref(), pseudonym, &p.purpose.key)
+            .await?;
+        if !matches!(
+            cur.map(|c| c.state),
+            Some(ConsentState::Refused | ConsentState::Withdrawn)
+        ) {
+            out.push((std::sync::Arc::new(p), ConsentState::Refused, Method::Gpc));
+        }
+    }
+    Ok(out)
+}
+
+fn public_draft(state: &AppState, rid: &RequestId) -> AuditDraft {
+    AuditDraft::new(
+        state.clock.now(),
+        &rid.0,
+        "public",
+        "consent.record",
+        "consent",
+        Decision::Allow,
+    )
+}
+
+/// Public (no key): the banner's configuration and the visitor's choices. With `Sec-GPC: 1`
+/// the visitor is opted out of every purpose that honours GPC (recorded, method `gpc`).
+#[utoipa::path(get, path = "/v1/public/consent", tag = "consent", params(PublicQuery), responses(
+    (status = 200, body = PublicConsentOut), (status = 422, body = ErrorBody),
+))]
+pub async fn public_get(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PublicQuery>,
+) -> Result<ApiJson<PublicConsentOut>, ApiError> {
+    if q.visitor_id.as_deref().is_some_and(|v| !valid_visitor(v)) {
+        return Err(ApiError::new(ErrorCode::InvalidVisitorId));
+    }
+    let lang = q
+        .lang
+        .filter(|l| valid_language(l))
+        .unwrap_or_else(|| "en".into());
+    let signal = gpc(&headers);
+    let mut visitor = q.visitor_id;
+    if signal {
+        let id = match visitor.clone() {
+            Some(v) => v,
+            None => new_visitor()?,
+        };
+        let pseudonym = state.vault_crypto.pseudonym(&id);
+        let outs = gpc_opt_outs(&state, &pseudonym, &HashSet::new()).await?;
+        if !outs.is_empty() {
+            let ctx = Context {
+                subject_id: &id,
+                method: Method::Gpc,
+                source: public_source(&headers),
+                jurisdiction: None,
+                language: None,
+                notice: None,
+                proof: proof(&state, ip.0, &headers, "public".into(), &rid),
+            };
+            record(&state, &ctx, &outs, public_draft(&state, &rid)).await?;
+        }
+        visitor = Some(id);
+    }
+    Ok(ApiJson(public_view(&state, visitor, signal, &lang).await?))
+}
+
+async fn public_view(
+    state: &AppState,
+    visitor: Option<String>,
+    signal: bool,
+    lang: &str,
+) -> Result<PublicConsentOut, ApiError> {
+    let pseudonym = visitor.as_deref().map(|v| state.vault_crypto.pseudonym(v));
+    let now = state.clock.now();
+    let mut purposes = Vec::new();
+    let mut notice_keys = BTreeMap::new();
+    for p in state.store.list_purposes().await? {
+        let p = p.purpose;
+        if p.consent == ConsentModel::NotRequired {
+            continue;
+        }
+        let pick = |m: &BTreeMap<String, String>| {
+            m.get(lang)
+                .or_else(|| m.get(lang.split('-').next().unwrap_or(lang)))
+                .or_else(|| m.values().next())
+                .cloned()
+        };
+        let cur = match &pseudonym {
+            Some(ps) => {
+                state
+                    .consent
+                    .current(state.store.as_ref(), ps, &p.key)
+                    .await?
+            }
+            None => None,
+        };
+        if let Some(n) = &p.notice {
+            notice_keys.insert(n.clone(), ());
+        }
+        purposes.push(PublicPurposeOut {
+            key: p.key.clone(),
+            name: pick(&p.names).unwrap_or_default(),
+            description: pick(&p.descriptions),
+            consent: p.consent.as_str(),
+            honours_gpc: p.honours_gpc(),
+            notice: p.notice.clone(),
+            state: cur.as_ref().map(|c| c.state_at(now).as_str()),
+            notice_version: cur.as_ref().and_then(|c| c.notice_version),
+        });
+    }
+    let mut notices = Vec::new();
+    for key in notice_keys.keys() {
+        if let Some(n) = state.store.get_notice(key, None).await?
+            && let Some((l, t)) = n.text_for(lang)
+        {
+            notices.push(PublicNoticeOut {
+                key: n.key.clone(),
+                version: n.version,
+                language: l.to_owned(),
+                title: t.title.clone(),
+                body: t.body.clone(),
+                url: t.url.clone(),
+            });
+        }
+    }
+    Ok(PublicConsentOut {
+        visitor_id: visitor,
+        gpc: signal,
+        purposes,
+        notices,
+    })
+}
+
+/// Public (no key): records a visitor's choices from the banner (method `banner`) with
+/// receipts. With `Sec-GPC: 1`, purposes that honour GPC are recorded as refused (method
+/// `gpc`) whatever was chosen for them.
+#[utoipa::path(post, path = "/v1/public/consent", tag = "consent", request_body = PublicChoicesIn, responses(
+    (status = 201, body = RecordConsentOut), (status = 422, body = ErrorBody),
+))]
+pub async fn public_record(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<PublicChoicesIn>,
+) -> Result<(StatusCode, ApiJson<RecordConsentOut>), ApiError> {
+    let visitor = match input.visitor_id {
+        Some(v) if valid_visitor(&v) => v,
+        Some(_) => return Err(ApiError::new(ErrorCode::InvalidVisitorId)),
+        None => new_visitor()?,
+    };
+    check_context(input.jurisdiction.as_deref(), input.language.as_deref())?;
+    let chosen = choices(&state, &input.choices).await?;
+    if chosen
+        .iter()
+        .any(|(p, _)| p.purpose.consent == ConsentModel::NotRequired)
+    {
+        return Err(consent_error("choices.purpose", "purpose_needs_no_choice"));
+    }
+    let signal = gpc(&headers);
+    let mut all: Vec<_> = chosen
+        .into_iter()
+        .map(|(p, s)| {
+            if signal && p.purpose.honours_gpc() {
+                (p, ConsentState::Refused, Method::Gpc)
+            } else {
+                (p, s, Method::Banner)
+            }
+        })
+        .collect();
+    if signal {
+        let pseudonym = state.vault_crypto.pseudonym(&visitor);
+        let chosen_keys: HashSet<String> =
+            all.iter().map(|(p, _, _)| p.purpose.key.clone()).collect();
+        all.extend(gpc_opt_outs(&state, &pseudonym, &chosen_keys).await?);
+    }
+    let ctx = Context {
+        subject_id: &visitor,
+        method: Method::Banner,
+        source: public_source(&headers),
+        jurisdiction: input.jurisdiction,
+        language: input.language,
+        notice: notice_ref(&state, input.notice).await?,
+        proof: proof(&state, ip.0, &headers, "public".into(), &rid),
+    };
+    let recorded = record(&state, &ctx, &all, public_draft(&state, &rid)).await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(RecordConsentOut {
+            subject_id: visitor,
+            recorded,
+        }),
+    ))
+}

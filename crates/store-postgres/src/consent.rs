@@ -1,0 +1,450 @@
+//! The consent tables: purposes, notices, the append-only ledger and its current state.
+
+use async_trait::async_trait;
+use custodian_core::Timestamp;
+use custodian_core::audit::{AuditDraft, AuditEvent};
+use custodian_core::consent::ledger::{
+    ConsentEvent, ConsentState, CurrentConsent, Method, NoticeRef, Proof,
+};
+use custodian_core::consent::notice::{Notice, NoticeDraft, decode_texts, encode_texts};
+use custodian_core::consent::purpose::{Purpose, StoredPurpose};
+use custodian_core::ports::{ConsentChange, ConsentListener, ConsentStore, StoreError};
+use sqlx::postgres::{PgConnection, PgListener, PgRow};
+use sqlx::{Row, query};
+
+use crate::{PostgresStore, append_in, backend, opt_ts, ts};
+
+/// The channel consent changes are announced on (`c <pseudonym> <purpose>`, `p <purpose>`).
+const CHANNEL: &str = "custodian_consent";
+
+/// Consent changes announced by any server over this database.
+struct PgConsentListener(PgListener);
+
+#[async_trait]
+impl ConsentListener for PgConsentListener {
+    async fn next(&mut self) -> Result<ConsentChange, StoreError> {
+        // None: the connection was lost (notifications may have been missed); the next call
+        // reconnects.
+        let Some(n) = self.0.try_recv().await.map_err(backend)? else {
+            return Ok(ConsentChange::Reset);
+        };
+        let payload = n.payload();
+        if let Some(rest) = payload.strip_prefix("c ") {
+            if let Some((subject, purpose)) = rest.split_once(' ') {
+                return Ok(ConsentChange::Consent(
+                    subject.to_owned(),
+                    purpose.to_owned(),
+                ));
+            }
+        } else if let Some(purpose) = payload.strip_prefix("p ") {
+            return Ok(ConsentChange::Purpose(purpose.to_owned()));
+        }
+        Ok(ConsentChange::Reset)
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("stored {what} cannot be read"))
+}
+
+fn purpose_from(r: &PgRow) -> Result<StoredPurpose, StoreError> {
+    let key: String = r.try_get("key").map_err(backend)?;
+    let def: String = r.try_get("definition").map_err(backend)?;
+    Ok(StoredPurpose {
+        purpose: Purpose::decode(&key, &def).ok_or_else(|| corrupt("purpose"))?,
+        version: r.try_get("version").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+fn notice_from(r: &PgRow) -> Result<Notice, StoreError> {
+    let texts: String = r.try_get("texts").map_err(backend)?;
+    Ok(Notice {
+        key: r.try_get("key").map_err(backend)?,
+        version: r.try_get("version").map_err(backend)?,
+        texts: decode_texts(&texts).ok_or_else(|| corrupt("notice"))?,
+        content_hash: r.try_get("content_hash").map_err(backend)?,
+        published_at: ts(r.try_get("published_at").map_err(backend)?)?,
+    })
+}
+
+fn event_from(r: &PgRow) -> Result<ConsentEvent, StoreError> {
+    let state: String = r.try_get("state").map_err(backend)?;
+    let method: String = r.try_get("method").map_err(backend)?;
+    let proof: String = r.try_get("proof").map_err(backend)?;
+    let notice = match (
+        r.try_get::<Option<String>, _>("notice_key")
+            .map_err(backend)?,
+        r.try_get::<Option<i64>, _>("notice_version")
+            .map_err(backend)?,
+        r.try_get::<Option<String>, _>("notice_hash")
+            .map_err(backend)?,
+    ) {
+        (Some(key), Some(version), Some(hash)) => Some(NoticeRef { key, version, hash }),
+        _ => None,
+    };
+    Ok(ConsentEvent {
+        id: r.try_get("id").map_err(backend)?,
+        subject: r.try_get("subject").map_err(backend)?,
+        purpose: r.try_get("purpose").map_err(backend)?,
+        state: ConsentState::parse(&state).ok_or_else(|| corrupt("consent state"))?,
+        notice,
+        language: r.try_get("language").map_err(backend)?,
+        at: ts(r.try_get("at").map_err(backend)?)?,
+        recorded_at: ts(r.try_get("recorded_at").map_err(backend)?)?,
+        method: Method::parse(&method).ok_or_else(|| corrupt("consent method"))?,
+        source: r.try_get("source").map_err(backend)?,
+        jurisdiction: r.try_get("jurisdiction").map_err(backend)?,
+        expires_at: opt_ts(r.try_get("expires_at").map_err(backend)?)?,
+        proof: Proof::decode(&proof).ok_or_else(|| corrupt("consent proof"))?,
+        receipt_id: r.try_get("receipt_id").map_err(backend)?,
+    })
+}
+
+fn current_from(r: &PgRow) -> Result<CurrentConsent, StoreError> {
+    let state: String = r.try_get("state").map_err(backend)?;
+    let method: String = r.try_get("method").map_err(backend)?;
+    Ok(CurrentConsent {
+        subject: r.try_get("subject").map_err(backend)?,
+        purpose: r.try_get("purpose").map_err(backend)?,
+        state: ConsentState::parse(&state).ok_or_else(|| corrupt("consent state"))?,
+        event_id: r.try_get("event_id").map_err(backend)?,
+        at: ts(r.try_get("at").map_err(backend)?)?,
+        expires_at: opt_ts(r.try_get("expires_at").map_err(backend)?)?,
+        notice_version: r.try_get("notice_version").map_err(backend)?,
+        method: Method::parse(&method).ok_or_else(|| corrupt("consent method"))?,
+    })
+}
+
+async fn insert_event(conn: &mut PgConnection, e: &ConsentEvent) -> Result<(), StoreError> {
+    query(
+        "INSERT INTO consent_events (id, subject, purpose, state, notice_key, notice_version, notice_hash, \
+         language, at, recorded_at, method, source, jurisdiction, expires_at, proof, receipt_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(&e.id)
+    .bind(&e.subject)
+    .bind(&e.purpose)
+    .bind(e.state.as_str())
+    .bind(e.notice.as_ref().map(|n| n.key.as_str()))
+    .bind(e.notice.as_ref().map(|n| n.version))
+    .bind(e.notice.as_ref().map(|n| n.hash.as_str()))
+    .bind(e.language.as_deref())
+    .bind(e.at.as_millisecond())
+    .bind(e.recorded_at.as_millisecond())
+    .bind(e.method.as_str())
+    .bind(&e.source)
+    .bind(e.jurisdiction.as_deref())
+    .bind(e.expires_at.map(|t| t.as_millisecond()))
+    .bind(e.proof.encode())
+    .bind(&e.receipt_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(|err| match backend(err) {
+        StoreError::Conflict(_) => StoreError::Conflict("consent_event"),
+        other => other,
+    })?;
+    // The current state keeps the latest record by (time, id): an older record (an import of
+    // history) is kept in the ledger but does not change it.
+    query(
+        "INSERT INTO consent_current (subject, purpose, state, event_id, at, expires_at, notice_version, method) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (subject, purpose) DO UPDATE SET state = excluded.state, event_id = excluded.event_id, \
+         at = excluded.at, expires_at = excluded.expires_at, notice_version = excluded.notice_version, \
+         method = excluded.method \
+         WHERE excluded.at > consent_current.at \
+            OR (excluded.at = consent_current.at AND excluded.event_id > consent_current.event_id)",
+    )
+    .bind(&e.subject)
+    .bind(&e.purpose)
+    .bind(e.state.as_str())
+    .bind(&e.id)
+    .bind(e.at.as_millisecond())
+    .bind(e.expires_at.map(|t| t.as_millisecond()))
+    .bind(e.notice.as_ref().map(|n| n.version))
+    .bind(e.method.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+#[async_trait]
+impl ConsentStore for PostgresStore {
+    async fn put_purpose(
+        &self,
+        purpose: &Purpose,
+        expected: Option<i64>,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(i64, AuditEvent), StoreError> {
+        let (key, def, at) = (purpose.key.clone(), purpose.encode(), at.as_millisecond());
+        let mut tx = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            let version = match expected {
+                None => {
+                    let n = query(
+                        "INSERT INTO consent_purposes (key, definition, version, created_at, updated_at) \
+                         VALUES ($1, $2, 1, $3, $4) ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(&key)
+                    .bind(&def)
+                    .bind(at)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    if n == 0 {
+                        return Err(StoreError::Conflict("purpose_exists"));
+                    }
+                    1
+                }
+                Some(v) => {
+                    let n = query(
+                        "UPDATE consent_purposes SET definition = $1, version = version + 1, updated_at = $2 \
+                         WHERE key = $3 AND version = $4",
+                    )
+                    .bind(&def)
+                    .bind(at)
+                    .bind(&key)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    if n == 0 {
+                        return Err(StoreError::Conflict("version"));
+                    }
+                    v + 1
+                }
+            };
+            query("SELECT pg_notify($1, 'p ' || $2)")
+                .bind(CHANNEL)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let ev = append_in(&mut tx, audit).await?;
+            Ok((version, ev))
+        }
+        .await;
+        let out = out?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn get_purpose(&self, key: &str) -> Result<Option<StoredPurpose>, StoreError> {
+        query("SELECT * FROM consent_purposes WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(purpose_from)
+            .transpose()
+    }
+
+    async fn list_purposes(&self) -> Result<Vec<StoredPurpose>, StoreError> {
+        query("SELECT * FROM consent_purposes ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(purpose_from)
+            .collect()
+    }
+
+    async fn publish_notice(
+        &self,
+        draft: &NoticeDraft,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(Notice, AuditEvent), StoreError> {
+        let draft = draft.clone();
+        let mut tx = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            let version: i64 =
+                query("SELECT COALESCE(MAX(version), 0) + 1 FROM consent_notices WHERE key = $1")
+                    .bind(&draft.key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .try_get(0)
+                    .map_err(backend)?;
+            let notice = Notice {
+                key: draft.key.clone(),
+                version,
+                content_hash: draft.content_hash(),
+                texts: draft.texts.clone(),
+                published_at: at,
+            };
+            query(
+                "INSERT INTO consent_notices (key, version, texts, content_hash, published_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&notice.key)
+            .bind(version)
+            .bind(encode_texts(&notice.texts))
+            .bind(&notice.content_hash)
+            .bind(at.as_millisecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match backend(e) {
+                StoreError::Conflict(_) => StoreError::Conflict("version"),
+                other => other,
+            })?;
+            let ev = append_in(&mut tx, audit).await?;
+            Ok((notice, ev))
+        }
+        .await;
+        let out = out?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn get_notice(
+        &self,
+        key: &str,
+        version: Option<i64>,
+    ) -> Result<Option<Notice>, StoreError> {
+        let row = match version {
+            Some(v) => {
+                query("SELECT * FROM consent_notices WHERE key = $1 AND version = $2")
+                    .bind(key)
+                    .bind(v)
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+            None => {
+                query("SELECT * FROM consent_notices WHERE key = $1 ORDER BY version DESC LIMIT 1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+        };
+        row.map_err(backend)?.as_ref().map(notice_from).transpose()
+    }
+
+    async fn notice_versions(&self, key: &str) -> Result<Vec<Notice>, StoreError> {
+        query("SELECT * FROM consent_notices WHERE key = $1 ORDER BY version")
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(notice_from)
+            .collect()
+    }
+
+    async fn list_notices(&self) -> Result<Vec<Notice>, StoreError> {
+        query(
+            "SELECT n.* FROM consent_notices n JOIN (SELECT key, MAX(version) AS v FROM consent_notices GROUP BY key) l \
+             ON n.key = l.key AND n.version = l.v ORDER BY n.key",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(notice_from)
+        .collect()
+    }
+
+    async fn record_consent(
+        &self,
+        events: &[ConsentEvent],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let events = events.to_vec();
+        let mut tx = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            for e in &events {
+                insert_event(&mut tx, e).await?;
+                // Delivered to every listening server when (and only if) the transaction commits.
+                query("SELECT pg_notify($1, 'c ' || $2 || ' ' || $3)")
+                    .bind(CHANNEL)
+                    .bind(&e.subject)
+                    .bind(&e.purpose)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            append_in(&mut tx, audit).await
+        }
+        .await;
+        let out = out?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn current_consent(
+        &self,
+        subject: &str,
+        purpose: &str,
+    ) -> Result<Option<CurrentConsent>, StoreError> {
+        query("SELECT * FROM consent_current WHERE subject = $1 AND purpose = $2")
+            .bind(subject)
+            .bind(purpose)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(current_from)
+            .transpose()
+    }
+
+    async fn subject_consents(&self, subject: &str) -> Result<Vec<CurrentConsent>, StoreError> {
+        query("SELECT * FROM consent_current WHERE subject = $1 ORDER BY purpose")
+            .bind(subject)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(current_from)
+            .collect()
+    }
+
+    async fn consent_events(
+        &self,
+        subject: &str,
+        purpose: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, ConsentEvent)>, StoreError> {
+        query(
+            "SELECT * FROM consent_events WHERE subject = $1 AND ($2::TEXT IS NULL OR purpose = $3) AND seq > $4 \
+             ORDER BY seq LIMIT $5",
+        )
+        .bind(subject)
+        .bind(purpose)
+        .bind(purpose)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| Ok((r.try_get("seq").map_err(backend)?, event_from(r)?)))
+        .collect()
+    }
+
+    async fn consent_listener(&self) -> Result<Option<Box<dyn ConsentListener>>, StoreError> {
+        let mut l = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(backend)?;
+        l.listen(CHANNEL).await.map_err(backend)?;
+        Ok(Some(Box::new(PgConsentListener(l))))
+    }
+
+    async fn consent_event(&self, id: &str) -> Result<Option<ConsentEvent>, StoreError> {
+        query("SELECT * FROM consent_events WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(event_from)
+            .transpose()
+    }
+}
