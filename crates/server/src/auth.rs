@@ -59,6 +59,23 @@ impl KeyCache {
 
 type CachedKey = ((ApiKey, Operator), Timestamp);
 
+/// The client address, put in the request's extensions by the router.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Adds [`ClientIp`] to every request.
+pub async fn client_ip_layer(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = req.into_parts();
+    let ip = client_ip(&parts, &state.config.trusted_proxies);
+    parts.extensions.insert(ClientIp(ip));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
 /// An authenticated operator.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -82,7 +99,10 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = client_ip(parts, &state.config.trusted_proxies);
+        let ip = match parts.extensions.get::<ClientIp>() {
+            Some(c) => c.0,
+            None => client_ip(parts, &state.config.trusted_proxies),
+        };
         let now = state.clock.now();
         if state.limiter.blocked(ip, now) {
             metrics::counter!("custodian_auth_failures_total", "reason" => "rate_limited")

@@ -54,8 +54,7 @@ pub struct ImportedChoice {
 /// Validates one row given as column → value (empty values are absent).
 pub fn choice(mut row: BTreeMap<String, String>) -> Result<ImportedChoice, RowError> {
     row.retain(|_, v| !v.is_empty());
-    if let Some(k) = row.keys().find(|k| !COLUMNS.contains(&k.as_str())) {
-        let _ = k;
+    if row.keys().any(|k| !COLUMNS.contains(&k.as_str())) {
         return Err(RowError(
             "the row has a column that is not a consent record field",
         ));

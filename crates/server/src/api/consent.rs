@@ -482,9 +482,6 @@ pub struct SubjectConsentOut {
     pub subject_id: String,
     /// Every defined purpose.
     pub purposes: Vec<PurposeStateOut>,
-    /// The subject's choices as a GPP string with the US national section (v1): sale,
-    /// sharing, targeted advertising and sensitive-data opt-outs.
-    pub gpp: Option<String>,
 }
 
 /// A consent import's outcome.

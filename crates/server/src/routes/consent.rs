@@ -26,9 +26,9 @@ use custodian_core::vault::service::valid_subject_id;
 use serde_json::json;
 
 use crate::api::consent::*;
-use crate::auth::{Caller, client_ip};
+use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
-use crate::gate::{authorize, decide as decide_access, refuse};
+use crate::gate::{authorize, decide as decide_access, draft, refuse};
 use crate::middleware::RequestId;
 use crate::state::AppState;
 
@@ -281,7 +281,6 @@ pub async fn notice_version(
 /// What a recording needs besides the choices.
 struct Context<'a> {
     subject_id: &'a str,
-    method: Method,
     source: String,
     jurisdiction: Option<String>,
     language: Option<String>,
@@ -289,14 +288,7 @@ struct Context<'a> {
     proof: Proof,
 }
 
-fn proof(
-    state: &AppState,
-    parts_ip: IpAddr,
-    headers: &HeaderMap,
-    actor: String,
-    rid: &RequestId,
-) -> Proof {
-    let _ = state;
+fn proof(parts_ip: IpAddr, headers: &HeaderMap, actor: String, rid: &RequestId) -> Proof {
     Proof {
         network: Some(network_of(parts_ip)),
         user_agent_sha256: headers
@@ -407,8 +399,10 @@ async fn record(
             e.purpose.clone(),
         ));
     }
-    metrics::counter!("custodian_consent_records_total", "method" => ctx.method.as_str())
-        .increment(events.len() as u64);
+    for e in &events {
+        metrics::counter!("custodian_consent_records_total", "method" => e.method.as_str())
+            .increment(1);
+    }
     Ok(events
         .iter()
         .zip(chosen)
@@ -479,12 +473,11 @@ pub async fn record_consent(
     let chosen = choices(&state, &input.choices).await?;
     let ctx = Context {
         subject_id: &input.subject_id,
-        method,
         source: input.source.clone(),
         jurisdiction: input.jurisdiction.clone(),
         language: input.language.clone(),
         notice: notice_ref(&state, input.notice.clone()).await?,
-        proof: proof(&state, ip.0, &headers, caller.actor(), &rid),
+        proof: proof(ip.0, &headers, caller.actor(), &rid),
     };
     let mut draft = permit.draft;
     draft.resource = "consent".into();
@@ -497,23 +490,6 @@ pub async fn record_consent(
             recorded,
         }),
     ))
-}
-
-/// The client address, put in the request's extensions by the router.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
-
-/// Adds [`ClientIp`] to every request.
-pub async fn client_ip_layer(
-    State(state): State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let (mut parts, body) = req.into_parts();
-    let ip = client_ip(&parts, &state.config.trusted_proxies);
-    parts.extensions.insert(ClientIp(ip));
-    next.run(axum::extract::Request::from_parts(parts, body))
-        .await
 }
 
 /// A subject's consent, purpose by purpose, as checks would answer now.
@@ -561,7 +537,6 @@ pub async fn subject_consent(
     Ok(ApiJson(SubjectConsentOut {
         subject_id,
         purposes: out,
-        gpp: None,
     }))
 }
 
@@ -666,13 +641,14 @@ async fn check_permit(state: &AppState, caller: &Caller, rid: &RequestId) -> Res
     if decide_access(state, caller, Action::ConsentCheck, Resource::Consent, None).is_some() {
         return Ok(());
     }
-    let d = AuditDraft::new(
-        state.clock.now(),
-        &rid.0,
-        caller.actor(),
+    let d = draft(
+        state,
+        caller,
+        rid,
         "consent.check",
         "consent",
         Decision::Deny,
+        None,
     );
     Err(refuse(
         state,
@@ -840,12 +816,11 @@ pub async fn public_get(
         if !outs.is_empty() {
             let ctx = Context {
                 subject_id: &id,
-                method: Method::Gpc,
                 source: public_source(&headers),
                 jurisdiction: None,
                 language: None,
                 notice: None,
-                proof: proof(&state, ip.0, &headers, "public".into(), &rid),
+                proof: proof(ip.0, &headers, "public".into(), &rid),
             };
             record(&state, &ctx, &outs, public_draft(&state, &rid)).await?;
         }
@@ -966,12 +941,11 @@ pub async fn public_record(
     }
     let ctx = Context {
         subject_id: &visitor,
-        method: Method::Banner,
         source: public_source(&headers),
         jurisdiction: input.jurisdiction,
         language: input.language,
         notice: notice_ref(&state, input.notice).await?,
-        proof: proof(&state, ip.0, &headers, "public".into(), &rid),
+        proof: proof(ip.0, &headers, "public".into(), &rid),
     };
     let recorded = record(&state, &ctx, &all, public_draft(&state, &rid)).await?;
     Ok((
