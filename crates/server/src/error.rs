@@ -97,6 +97,8 @@ error_codes! {
     ConsentEventNotFound => (NOT_FOUND, "consent_event_not_found", "No consent record has this id."),
     ConsentMissing => (FORBIDDEN, "consent_missing", "The purpose needs the subject's consent (or the subject opted out); the refusal was audited."),
     InvalidVisitorId => (UNPROCESSABLE_ENTITY, "invalid_visitor_id", "Visitor ids are the vis_ ids this server issues."),
+    InvalidTcString => (UNPROCESSABLE_ENTITY, "invalid_tc_string", "The TC string cannot be decoded, or the TC string given cannot be encoded."),
+    InvalidGppString => (UNPROCESSABLE_ENTITY, "invalid_gpp_string", "The GPP string cannot be decoded, or the GPP string given cannot be encoded."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

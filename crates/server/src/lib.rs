@@ -31,7 +31,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::{audit, consent, health, operators, policies, vault};
+use crate::routes::{audit, banner, consent, health, iab, operators, policies, vault};
 use crate::state::AppState;
 
 /// The wall clock: the one place the server reads real time.
@@ -113,12 +113,18 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(consent::publish_notice, consent::notice_versions))
         .routes(routes!(consent::notice_version))
         .routes(routes!(consent::record_consent))
+        .routes(routes!(consent::import))
         .routes(routes!(consent::subject_consent))
         .routes(routes!(consent::subject_events))
         .routes(routes!(consent::check, consent::check_batch))
         .routes(routes!(consent::receipt_keys))
         .routes(routes!(consent::gpc_json))
         .routes(routes!(consent::public_get, consent::public_record))
+        .routes(routes!(banner::script))
+        .routes(routes!(iab::tcf_decode))
+        .routes(routes!(iab::tcf_encode))
+        .routes(routes!(iab::gpp_decode))
+        .routes(routes!(iab::gpp_encode))
         .split_for_parts()
 }
 
@@ -154,6 +160,7 @@ pub fn app(state: AppState) -> Router {
             auth::client_ip_layer,
         ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::public_cors))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)

@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::error::REQUEST_ID;
@@ -79,6 +79,40 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    resp
+}
+
+/// Whether a path is one a page on another origin may call: the banner's public endpoints
+/// and the published keys. Nothing there takes credentials, so any origin is allowed.
+fn cross_origin_path(path: &str) -> bool {
+    path.starts_with("/v1/public/") || path.starts_with("/.well-known/")
+}
+
+/// CORS for [`cross_origin_path`]s only: preflights are answered here (GET and POST with a
+/// JSON body, no credentials) and responses carry `Access-Control-Allow-Origin: *`. Every
+/// other path sends no CORS headers, so browsers keep the authenticated API same-origin.
+pub async fn public_cors(req: Request, next: Next) -> Response {
+    if !cross_origin_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    if req.method() == axum::http::Method::OPTIONS {
+        let mut resp = axum::http::StatusCode::NO_CONTENT.into_response();
+        let h = resp.headers_mut();
+        h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static("content-type"),
+        );
+        h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        return resp;
+    }
+    let mut resp = next.run(req).await;
+    resp.headers_mut()
+        .insert("access-control-allow-origin", HeaderValue::from_static("*"));
     resp
 }
 

@@ -663,3 +663,393 @@ async fn a_withdrawal_on_one_server_is_honoured_by_the_next_check_on_another() {
         }
     }
 }
+
+/// TC and GPP strings from public reference libraries (crates/iab/tests/vectors, with
+/// attribution there), decoded and re-encoded over HTTP.
+#[tokio::test]
+async fn tcf_and_gpp_strings_are_decoded_and_encoded_over_http() {
+    let s = TestServer::start().await;
+    let marketing = s.operator_with_key("Mia", "marketing").await.1;
+    let auditor = s.operator_with_key("Ann", "auditor").await.1;
+    let tc = "COvFyGBOvFyGBAbAAAENAPCAAOAAAAAAAAAAAEEUACCKAAA";
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/tcf/decode",
+            Some(&marketing),
+            Body::Json(json!({ "string": tc })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let d = &r.json["tc"];
+    assert_eq!(d["cmp_id"], 27);
+    assert_eq!(d["vendor_list_version"], 15);
+    assert_eq!(d["consent_language"], "EN");
+    assert_eq!(d["purposes_consent"], json!([1, 2, 3]));
+    assert_eq!(d["vendor_consents"], json!([2, 6, 8]));
+    assert_eq!(d["vendor_legitimate_interests"], json!([2, 6, 8]));
+    assert_eq!(d["created"], "2020-02-20T23:57:39.3Z");
+    // Policy version 2, not service-specific, no DisclosedVendors: not valid under v2.3.
+    assert_eq!(r.json["valid_v23"], false);
+    assert!(r.json["violations"].as_array().expect("list").len() >= 3);
+
+    // Encoding the decoded fields gives the same string back.
+    let r2 = s
+        .call(
+            Method::POST,
+            "/v1/tcf/encode",
+            Some(&marketing),
+            Body::Json(json!({ "tc": d })),
+        )
+        .await;
+    assert_eq!(r2.status, 200, "{r2:?}");
+    let again = s
+        .call(
+            Method::POST,
+            "/v1/tcf/decode",
+            Some(&marketing),
+            Body::Json(json!({ "string": r2.json["string"] })),
+        )
+        .await;
+    assert_eq!(&again.json["tc"], d);
+
+    // A v2.3-valid string: service-specific, policy 5, day-aligned dates, disclosed vendors.
+    let mut v23 = d.clone();
+    v23["tcf_policy_version"] = json!(5);
+    v23["is_service_specific"] = json!(true);
+    v23["created"] = json!("2025-06-01T00:00:00Z");
+    v23["last_updated"] = json!("2025-06-01T00:00:00Z");
+    v23["disclosed_vendors"] = json!([2, 6, 8, 10]);
+    let e = s
+        .call(
+            Method::POST,
+            "/v1/tcf/encode",
+            Some(&marketing),
+            Body::Json(json!({ "tc": v23 })),
+        )
+        .await;
+    assert_eq!(e.status, 200, "{e:?}");
+    let back = s
+        .call(
+            Method::POST,
+            "/v1/tcf/decode",
+            Some(&marketing),
+            Body::Json(json!({ "string": e.json["string"] })),
+        )
+        .await;
+    assert_eq!(back.json["valid_v23"], true, "{back:?}");
+    assert_eq!(back.json["tc"]["disclosed_vendors"], json!([2, 6, 8, 10]));
+
+    // GPP: a usnat v1 section (every opt-out set, GPC sub-section) from the vectors.
+    let g = s
+        .call(
+            Method::POST,
+            "/v1/gpp/decode",
+            Some(&marketing),
+            Body::Json(json!({ "string": "DBABLA~BVVVVVVVVWA.YA" })),
+        )
+        .await;
+    assert_eq!(g.status, 200, "{g:?}");
+    assert_eq!(g.json["header"]["section_ids"], json!([7]));
+    let sec = &g.json["sections"][0];
+    assert_eq!(
+        (sec["id"].as_u64(), sec["name"].as_str()),
+        (Some(7), Some("usnat"))
+    );
+    assert_eq!(sec["fields"]["sale_opt_out"], "OptedOut");
+    assert_eq!(sec["fields"]["gpc"], true);
+    let ge = s
+        .call(
+            Method::POST,
+            "/v1/gpp/encode",
+            Some(&marketing),
+            Body::Json(json!({ "sections": g.json["sections"] })),
+        )
+        .await;
+    assert_eq!(ge.status, 200, "{ge:?}");
+    assert_eq!(ge.json["string"], "DBABLA~BVVVVVVVVWA.YA");
+    // A TCF EU v2 section and a uspv1 section.
+    let g = s
+        .call(
+            Method::POST,
+            "/v1/gpp/decode",
+            Some(&marketing),
+            Body::Json(json!({ "string": format!("DBACNY~{tc}~1YNN") })),
+        )
+        .await;
+    assert_eq!(g.status, 200, "{g:?}");
+    assert_eq!(g.json["sections"][0]["name"], "tcfeuv2");
+    assert_eq!(g.json["sections"][0]["fields"]["cmp_id"], 27);
+    assert_eq!(g.json["sections"][1]["name"], "uspv1");
+
+    // Bad input: stable codes, nothing echoed.
+    for (path, body, code) in [
+        (
+            "/v1/tcf/decode",
+            json!({ "string": "not a tc string!" }),
+            "invalid_tc_string",
+        ),
+        (
+            "/v1/tcf/decode",
+            json!({ "string": "" }),
+            "invalid_tc_string",
+        ),
+        (
+            "/v1/tcf/decode",
+            json!({ "string": "A".repeat(70_000) }),
+            "invalid_tc_string",
+        ),
+        (
+            "/v1/tcf/encode",
+            json!({ "tc": { "cmp_id": 1 } }),
+            "invalid_tc_string",
+        ),
+        (
+            "/v1/gpp/decode",
+            json!({ "string": "DBABLA~" }),
+            "invalid_gpp_string",
+        ),
+        (
+            "/v1/gpp/decode",
+            json!({ "string": "DBABLA~BVV~x" }),
+            "invalid_gpp_string",
+        ),
+        (
+            "/v1/gpp/encode",
+            json!({ "sections": [] }),
+            "invalid_gpp_string",
+        ),
+        (
+            "/v1/gpp/encode",
+            json!({ "sections": [{ "id": 7, "fields": { "x": 1 } }] }),
+            "invalid_gpp_string",
+        ),
+        ("/v1/tcf/decode", json!({ "tc": "x" }), "invalid_body"),
+    ] {
+        let r = s
+            .call(Method::POST, path, Some(&marketing), Body::Json(body))
+            .await;
+        r.assert_error(422, code);
+        assert!(!r.json.to_string().contains("not a tc string"), "{r:?}");
+    }
+    // The auditor may read the ledger but not check consent, so not decode either.
+    s.call(
+        Method::POST,
+        "/v1/tcf/decode",
+        Some(&auditor),
+        Body::Json(json!({ "string": tc })),
+    )
+    .await
+    .assert_error(403, "access_denied");
+}
+
+async fn usnat(s: &TestServer, id: &str) -> String {
+    let r = s.get(&format!("/v1/consent/subjects/{id}")).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json["gpp_usnat"].as_str().expect("usnat").to_owned()
+}
+
+async fn usnat_fields(s: &TestServer, gpp: String) -> Value {
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/gpp/decode",
+            Some(&s.admin_key),
+            Body::Json(json!({ "string": gpp })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json["sections"][0]["fields"].clone()
+}
+
+/// A subject's opt-outs as a GPP usnat string follows the ledger.
+#[tokio::test]
+async fn a_subjects_opt_outs_are_expressed_as_a_gpp_usnat_string() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    let admin = s.admin_key.clone();
+    // Nothing recorded: ad_sale (sale, targeted advertising) is not opted out.
+    let f = usnat_fields(&s, usnat(&s, "cust-9").await).await;
+    assert_eq!(f["sale_opt_out"], "DidNotOptOut");
+    assert_eq!(f["targeted_advertising_opt_out"], "DidNotOptOut");
+    assert_eq!(f["sharing_opt_out"], "NotApplicable");
+    assert_eq!(f["sale_opt_out_notice"], "Provided");
+    assert_eq!(f["gpc"], false);
+    // Refusing ad_sale opts out of both kinds it covers.
+    let r = s
+        .call(Method::POST, "/v1/consent", Some(&admin), Body::Json(json!({
+            "subject_id": "cust-9", "source": "crm", "choices": [{"purpose": "ad_sale", "state": "refused"}]
+        })))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let f = usnat_fields(&s, usnat(&s, "cust-9").await).await;
+    assert_eq!(f["sale_opt_out"], "OptedOut");
+    assert_eq!(f["targeted_advertising_opt_out"], "OptedOut");
+    // A GPC opt-out sets the GPC sub-field.
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/public/consent",
+            None,
+            Body::Json(json!({ "choices": [], "gpc": true })),
+            &[("origin", "https://shop.example")],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.json["recorded"][0]["method"], "gpc");
+    assert_eq!(
+        r.headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or_default()),
+        Some("*")
+    );
+    let visitor = r.json["subject_id"].as_str().expect("visitor").to_owned();
+    let f = usnat_fields(&s, usnat(&s, &visitor).await).await;
+    assert_eq!(
+        (f["sale_opt_out"].as_str(), f["gpc"].as_bool()),
+        (Some("OptedOut"), Some(true))
+    );
+}
+
+/// Existing consent records imported from CSV and NDJSON become ledger records with method
+/// import; bad rows are listed by line, and an older import never overrides a newer choice.
+#[tokio::test]
+async fn consent_records_are_imported_from_csv_and_ndjson() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    let admin = s.admin_key.clone();
+    let marketing = s.operator_with_key("Mia", "marketing").await.1;
+    // cust-2 withdrew through the API today; the import's older "given" must not revive it.
+    let r = s
+        .call(Method::POST, "/v1/consent", Some(&admin), Body::Json(json!({
+            "subject_id": "cust-2", "source": "app", "choices": [{"purpose": "newsletter", "state": "withdrawn"}]
+        })))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    // The purpose's 365-day validity would have lapsed these 2024 consents; expires_at
+    // carries the original system's own expiry instead.
+    let csv = "subject_id,purpose,state,at,source,notice_key,notice_version,jurisdiction,expires_at\n\
+        cust-1,newsletter,given,2024-05-01T10:00:00Z,old-crm,privacy,1,EU,2099-01-01T00:00:00Z\n\
+        cust-2,newsletter,given,2024-05-01T10:00:00Z,old-crm,,,,2099-01-01T00:00:00Z\n\
+        cust-3,ad_sale,refused,2024-06-01T10:00:00Z,,,,US-CA,\n\
+        cust-4,nonexistent,given,2024-06-01T10:00:00Z,,,,,\n\
+        cust-5,newsletter,given,2999-01-01T00:00:00Z,,,,,\n\
+        cust-6,newsletter,given,2024-06-01T10:00:00Z,,privacy,7,,\n\
+        cust 7,newsletter,given,2024-06-01T10:00:00Z,,,,,\n\
+        cust-8,newsletter,maybe,2024-06-01T10:00:00Z,,,,,\n\
+        cust-11,newsletter,given,2024-06-01T10:00:00Z,,,,,\n";
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent:import",
+            Some(&admin),
+            Body::Raw("text/csv", csv.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.json["recorded"].as_u64(), r.json["refused"].as_u64()),
+        (Some(4), Some(5)),
+        "{r:?}"
+    );
+    let lines: Vec<u64> = r.json["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(lines, vec![5, 6, 7, 8, 9]);
+    let text = r.json.to_string();
+    assert!(
+        !text.contains("cust 7") && !text.contains("nonexistent"),
+        "{r:?}"
+    );
+
+    assert_eq!(
+        check(&s, &marketing, "cust-1", "newsletter").await["allowed"],
+        true
+    );
+    assert_eq!(
+        check(&s, &marketing, "cust-2", "newsletter").await["allowed"],
+        false
+    );
+    assert_eq!(
+        check(&s, &marketing, "cust-3", "ad_sale").await["allowed"],
+        false
+    );
+    // Without expires_at, the purpose's validity runs from the original time: lapsed.
+    let c = check(&s, &marketing, "cust-11", "newsletter").await;
+    assert_eq!(
+        (c["allowed"].as_bool(), c["state"].as_str()),
+        (Some(false), Some("expired"))
+    );
+    let ev = s
+        .call(
+            Method::GET,
+            "/v1/consent/subjects/cust-1/events",
+            Some(&admin),
+            Body::None,
+        )
+        .await;
+    assert_eq!(ev.status, 200, "{ev:?}");
+    let e = &ev.json["events"][0];
+    assert_eq!(e["method"], "import");
+    assert_eq!(e["source"], "old-crm");
+    assert_eq!(e["at"], "2024-05-01T10:00:00Z");
+    assert_eq!(e["notice"]["version"], 1);
+
+    // NDJSON, with a row that is not JSON.
+    let nd = concat!(
+        r#"{"subject_id":"cust-10","purpose":"newsletter","state":"given","at":"2025-01-01T00:00:00Z","notice_key":"privacy","notice_version":1,"expires_at":"2099-01-01T00:00:00Z"}"#,
+        "\n{not json\n",
+        r#"{"subject_id":"cust-10","purpose":"ad_sale","state":"refused","at":"2025-01-01T00:00:00Z","ip":"1.2.3.4"}"#,
+        "\n"
+    );
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent:import",
+            Some(&admin),
+            Body::Raw("application/x-ndjson", nd.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.json["recorded"].as_u64(), r.json["refused"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert!(!r.json.to_string().contains("1.2.3.4"));
+    assert_eq!(
+        check(&s, &marketing, "cust-10", "newsletter").await["allowed"],
+        true
+    );
+
+    // Whole-request refusals.
+    s.call(
+        Method::POST,
+        "/v1/consent:import",
+        Some(&admin),
+        Body::Raw("text/plain", b"x".to_vec()),
+    )
+    .await
+    .assert_error(415, "unsupported_media_type");
+    s.call(
+        Method::POST,
+        "/v1/consent:import",
+        Some(&admin),
+        Body::Raw(
+            "text/csv",
+            b"subject_id,purpose\ncust-1,newsletter\n".to_vec(),
+        ),
+    )
+    .await
+    .assert_error(422, "invalid_body");
+    s.call(
+        Method::POST,
+        "/v1/consent:import",
+        Some(&marketing),
+        Body::Raw("text/csv", csv.as_bytes().to_vec()),
+    )
+    .await
+    .assert_error(403, "access_denied");
+}

@@ -150,6 +150,8 @@ pub struct Resp {
     pub request_id: String,
     /// The body as JSON.
     pub json: Value,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Resp {
@@ -315,12 +317,14 @@ impl TestServer {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Resp {
             status,
             request_id,
             json,
+            headers,
         }
     }
 

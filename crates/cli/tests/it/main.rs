@@ -15,6 +15,7 @@ mod harness;
 mod api_errors;
 mod audit;
 mod auth;
+mod banner;
 mod consent;
 mod policies;
 mod process;

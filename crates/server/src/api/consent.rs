@@ -482,6 +482,12 @@ pub struct SubjectConsentOut {
     pub subject_id: String,
     /// Every defined purpose.
     pub purposes: Vec<PurposeStateOut>,
+    /// The subject's opt-outs as a GPP string with one US national (usnat v1) section: a
+    /// kind (sale, sharing, targeted advertising, sensitive data) is opted out when any
+    /// purpose it covers is denied now, not applicable when no purpose covers it, and the GPC
+    /// sub-field is set when the latest choice on a GPC-honouring purpose came from GPC.
+    /// Absent when no purpose names an opt-out kind.
+    pub gpp_usnat: Option<String>,
 }
 
 /// A consent import's outcome.
@@ -569,6 +575,9 @@ pub struct PublicChoicesIn {
     pub language: Option<String>,
     /// The jurisdiction, if the site knows it.
     pub jurisdiction: Option<String>,
+    /// The page saw `navigator.globalPrivacyControl` (scripts cannot send `Sec-GPC`): treated
+    /// exactly like the header. With it, `choices` may be empty.
+    pub gpc: Option<bool>,
 }
 
 /// Query of `GET /v1/public/consent`.
@@ -591,4 +600,85 @@ pub struct EventsQuery {
     pub after: Option<i64>,
     /// Page size, 1 to 500 (default 100).
     pub limit: Option<u32>,
+}
+
+/// `POST /v1/tcf/decode` and `POST /v1/gpp/decode`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IabStringIn {
+    /// The TC or GPP string.
+    pub string: String,
+}
+
+/// A decoded TC string with its TCF v2.3 validity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TcfDecodedOut {
+    /// The fields (ids are 1-based; timestamps RFC 3339). `POST /v1/tcf/encode` takes the same
+    /// object back.
+    #[schema(value_type = Object)]
+    pub tc: serde_json::Value,
+    /// Whether the string satisfies the TCF v2.3 rules.
+    pub valid_v23: bool,
+    /// The v2.3 rules it breaks.
+    pub violations: Vec<String>,
+}
+
+/// `POST /v1/tcf/encode`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcfEncodeIn {
+    /// The fields, as `POST /v1/tcf/decode` answers them.
+    #[schema(value_type = Object)]
+    pub tc: serde_json::Value,
+}
+
+/// An encoded TC or GPP string.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IabStringOut {
+    /// The string.
+    pub string: String,
+}
+
+/// A decoded GPP string.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GppDecodedOut {
+    /// The header's fields.
+    #[schema(value_type = Object)]
+    pub header: serde_json::Value,
+    /// The sections in string order.
+    pub sections: Vec<GppSectionOut>,
+}
+
+/// One GPP section.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GppSectionOut {
+    /// Section id (2 TCF EU v2, 5 TCF Canada, 6 uspv1, 7 usnat, 8–12 the states).
+    pub id: u16,
+    /// Section name (`tcfeuv2`, `usnat`, …; `unknown` for ids this server does not read).
+    pub name: &'static str,
+    /// The section's fields (for unknown sections: `{"raw": "…"}`).
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Value,
+}
+
+/// `POST /v1/gpp/encode`: sections as `POST /v1/gpp/decode` answers them (`id` and
+/// `fields`; names are ignored).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GppEncodeIn {
+    /// The sections, in order.
+    pub sections: Vec<GppSectionIn>,
+}
+
+/// One section to encode.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GppSectionIn {
+    /// Section id.
+    pub id: u16,
+    /// Ignored (accepted so a decoded answer can be sent back as is).
+    pub name: Option<String>,
+    /// The section's fields.
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Value,
 }

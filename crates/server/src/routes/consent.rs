@@ -15,11 +15,11 @@ use axum::http::{HeaderMap, StatusCode};
 use custodian_core::access::{Action, Resource, valid_purpose};
 use custodian_core::audit::{AuditDraft, Decision};
 use custodian_core::consent::ledger::{
-    ConsentEvent, ConsentState, Method, NoticeRef, Proof, decide, expiry, gpc_signal, network_of,
-    receipt_claims, valid_source,
+    ConsentEvent, ConsentState, CurrentConsent, Method, NoticeRef, Proof, decide, expiry,
+    gpc_signal, network_of, receipt_claims, valid_source,
 };
 use custodian_core::consent::purpose::{
-    ConsentModel, StoredPurpose, valid_jurisdiction, valid_language,
+    ConsentModel, OptOutKind, StoredPurpose, valid_jurisdiction, valid_language,
 };
 use custodian_core::ports::{ConsentChange, StoreError};
 use custodian_core::vault::service::valid_subject_id;
@@ -492,6 +492,217 @@ pub async fn record_consent(
     ))
 }
 
+/// Imported rows recorded per transaction.
+const IMPORT_CHUNK: usize = 500;
+/// The most refused rows an import report lists.
+const IMPORT_MAX_ERRORS: usize = 1000;
+
+/// Turns a validated import row into a ledger record (method `import`), checking what the
+/// row alone cannot: the purpose and notice exist, the subject id is one, the time is past.
+async fn imported_event(
+    state: &AppState,
+    row: custodian_core::consent::import::ImportedChoice,
+    notices: &mut BTreeMap<(String, i64), NoticeRef>,
+    proof: &Proof,
+    now: custodian_core::Timestamp,
+) -> Result<ConsentEvent, &'static str> {
+    if !valid_subject_id(&row.subject_id) {
+        return Err("subject_id is not a subject id");
+    }
+    let p = state
+        .consent
+        .purpose(state.store.as_ref(), &row.purpose)
+        .await
+        .map_err(|_| "the purpose could not be read")?
+        .ok_or("purpose is not a defined purpose")?;
+    let at = custodian_core::clock::to_millis(row.at);
+    if at > now {
+        return Err("at is in the future");
+    }
+    let notice = match row.notice {
+        None => None,
+        Some(key) => match notices.get(&key) {
+            Some(n) => Some(n.clone()),
+            None => {
+                let n = state
+                    .store
+                    .get_notice(&key.0, Some(key.1))
+                    .await
+                    .map_err(|_| "the notice could not be read")?
+                    .ok_or("notice_key and notice_version name no published notice")?;
+                let r = NoticeRef {
+                    key: n.key,
+                    version: n.version,
+                    hash: n.content_hash,
+                };
+                notices.insert(key, r.clone());
+                Some(r)
+            }
+        },
+    };
+    let expires_at = match row.expires_at {
+        Some(e) if row.state == ConsentState::Given => Some(custodian_core::clock::to_millis(e)),
+        Some(_) => return Err("expires_at is only for a given consent"),
+        None => expiry(&p.purpose, row.state, at),
+    };
+    Ok(ConsentEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        subject: state.vault_crypto.pseudonym(&row.subject_id),
+        purpose: p.purpose.key.clone(),
+        state: row.state,
+        notice,
+        language: row.language,
+        at,
+        recorded_at: now,
+        method: Method::Import,
+        source: row.source.unwrap_or_else(|| "import".into()),
+        jurisdiction: row.jurisdiction,
+        expires_at,
+        proof: proof.clone(),
+        receipt_id: uuid::Uuid::new_v4().to_string(),
+    })
+}
+
+/// Records a chunk of imported rows in one transaction with one audit event.
+async fn import_chunk(
+    state: &AppState,
+    events: &mut Vec<ConsentEvent>,
+    audit: &AuditDraft,
+) -> Result<u64, ApiError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut draft = audit.clone();
+    let purposes: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.purpose.as_str()).collect();
+    draft.fields = purposes.into_iter().map(str::to_owned).collect();
+    state.store.record_consent(events, draft).await?;
+    for e in events.iter() {
+        state.consent.invalidate(&ConsentChange::Consent(
+            e.subject.clone(),
+            e.purpose.clone(),
+        ));
+    }
+    let n = events.len() as u64;
+    metrics::counter!("custodian_consent_records_total", "method" => Method::Import.as_str())
+        .increment(n);
+    events.clear();
+    Ok(n)
+}
+
+/// Imports consent records kept elsewhere, from NDJSON (`application/x-ndjson`: one object
+/// per line) or CSV (`text/csv` with a header), with the columns `subject_id`, `purpose`,
+/// `state` (given, refused, withdrawn, expired), `at` (RFC 3339, when the choice was made),
+/// and optionally `source`, `jurisdiction`, `language`, `notice_key` with `notice_version`,
+/// and `expires_at`. Each becomes a ledger record with method `import`; an older record never
+/// overrides a newer current state. Rows are validated one by one (a refused row is listed
+/// by line number and rule, never its content) and recorded in transactions of 500, each
+/// audited once. Importing the same file twice records its rows twice.
+#[utoipa::path(post, path = "/v1/consent:import", tag = "consent", security(("bearer" = [])),
+    request_body(content = String, content_type = "application/x-ndjson", description = "NDJSON rows, or CSV with Content-Type text/csv"),
+    responses(
+    (status = 200, body = ConsentImportOut), (status = 403, body = ErrorBody),
+    (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+pub async fn import(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(ip): Extension<ClientIp>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<ApiJson<ConsentImportOut>, ApiError> {
+    use custodian_core::consent::import::{CsvColumns, parse_ndjson};
+    use custodian_core::vault::import::{Line, LineSplitter};
+
+    let csv = super::import_is_csv(&headers)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRecord,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    let mut audit = permit.draft;
+    audit.action = "consent.import".into();
+    audit.resource = "consent".into();
+    let proof = proof(ip.0, &headers, caller.actor(), &rid);
+    let now = custodian_core::clock::to_millis(state.clock.now());
+
+    let mut out = ConsentImportOut {
+        recorded: 0,
+        refused: 0,
+        errors: Vec::new(),
+    };
+    let refuse_row = |out: &mut ConsentImportOut, line: u64, reason: &str| {
+        out.refused += 1;
+        if out.errors.len() < IMPORT_MAX_ERRORS {
+            out.errors.push(ImportRowError {
+                line,
+                reason: reason.to_owned(),
+            });
+        }
+    };
+    let mut stream = body.into_data_stream();
+    let mut splitter = LineSplitter::new();
+    let mut columns: Option<CsvColumns> = None;
+    let mut notices = BTreeMap::new();
+    let mut pending = Vec::with_capacity(IMPORT_CHUNK);
+    let mut line_no = 0u64;
+    let mut done = false;
+    while !done {
+        let lines = match super::next_lines(&mut stream, &mut splitter).await {
+            Ok((lines, end)) => {
+                done = end;
+                lines
+            }
+            Err(e) => {
+                import_chunk(&state, &mut pending, &audit).await?;
+                return Err(e);
+            }
+        };
+        for line in lines {
+            line_no += 1;
+            let bytes = match line {
+                Line::TooLong => {
+                    refuse_row(&mut out, line_no, "the row is longer than 262144 bytes");
+                    continue;
+                }
+                Line::Row(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Row(b) => b,
+            };
+            let parsed = match (csv, &columns) {
+                (true, None) => {
+                    columns = Some(CsvColumns::parse(&bytes).map_err(|e| {
+                        ApiError::with_message(
+                            ErrorCode::InvalidBody,
+                            format!("the CSV header: {}", e.0),
+                        )
+                    })?);
+                    continue;
+                }
+                (true, Some(c)) => c.row(&bytes),
+                (false, _) => parse_ndjson(&bytes),
+            };
+            let event = match parsed {
+                Ok(row) => imported_event(&state, row, &mut notices, &proof, now).await,
+                Err(e) => Err(e.0),
+            };
+            match event {
+                Ok(e) => pending.push(e),
+                Err(reason) => refuse_row(&mut out, line_no, reason),
+            }
+            if pending.len() >= IMPORT_CHUNK {
+                out.recorded += import_chunk(&state, &mut pending, &audit).await?;
+            }
+        }
+    }
+    out.recorded += import_chunk(&state, &mut pending, &audit).await?;
+    Ok(ApiJson(out))
+}
+
 /// A subject's consent, purpose by purpose, as checks would answer now.
 #[utoipa::path(get, path = "/v1/consent/subjects/{subject_id}", tag = "consent", security(("bearer" = [])),
     params(("subject_id" = String, Path, description = "Subject id")), responses(
@@ -537,7 +748,44 @@ pub async fn subject_consent(
     Ok(ApiJson(SubjectConsentOut {
         subject_id,
         purposes: out,
+        gpp_usnat: usnat_string(&purposes, &current, now),
     }))
+}
+
+/// A subject's opt-outs as a GPP usnat string (see [`SubjectConsentOut::gpp_usnat`]).
+fn usnat_string(
+    purposes: &[StoredPurpose],
+    current: &BTreeMap<String, CurrentConsent>,
+    now: custodian_core::Timestamp,
+) -> Option<String> {
+    let opted_out = |kind: OptOutKind| {
+        let mut covering = purposes
+            .iter()
+            .filter(|p| p.purpose.opt_out_kinds.contains(&kind))
+            .peekable();
+        covering.peek()?;
+        Some(covering.any(|p| !decide(&p.purpose, current.get(&p.purpose.key), now).allowed))
+    };
+    let (sale, sharing, targeted, sensitive) = (
+        opted_out(OptOutKind::Sale),
+        opted_out(OptOutKind::Sharing),
+        opted_out(OptOutKind::TargetedAdvertising),
+        opted_out(OptOutKind::SensitiveData),
+    );
+    if [sale, sharing, targeted, sensitive]
+        .iter()
+        .all(Option::is_none)
+    {
+        return None;
+    }
+    let gpc = purposes.iter().any(|p| {
+        p.purpose.honours_gpc()
+            && current
+                .get(&p.purpose.key)
+                .is_some_and(|c| c.method == Method::Gpc)
+    });
+    let usnat = custodian_iab::gpp::UsNat::from_opt_outs(sale, sharing, targeted, sensitive, gpc);
+    Some(custodian_iab::gpp::gpp_string_for_usnat(&usnat))
 }
 
 /// A subject's ledger records with their receipts, oldest first.
@@ -637,7 +885,11 @@ async fn check_one(
     Ok(CheckOut::new(subject_id, purpose, v))
 }
 
-async fn check_permit(state: &AppState, caller: &Caller, rid: &RequestId) -> Result<(), ApiError> {
+pub(crate) async fn check_permit(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+) -> Result<(), ApiError> {
     if decide_access(state, caller, Action::ConsentCheck, Resource::Consent, None).is_some() {
         return Ok(());
     }
@@ -897,8 +1149,9 @@ async fn public_view(
 }
 
 /// Public (no key): records a visitor's choices from the banner (method `banner`) with
-/// receipts. With `Sec-GPC: 1`, purposes that honour GPC are recorded as refused (method
-/// `gpc`) whatever was chosen for them.
+/// receipts. With `Sec-GPC: 1` (or `"gpc": true` from a page that saw
+/// `navigator.globalPrivacyControl`), purposes that honour GPC are recorded as refused
+/// (method `gpc`) whatever was chosen for them.
 #[utoipa::path(post, path = "/v1/public/consent", tag = "consent", request_body = PublicChoicesIn, responses(
     (status = 201, body = RecordConsentOut), (status = 422, body = ErrorBody),
 ))]
@@ -915,14 +1168,18 @@ pub async fn public_record(
         None => new_visitor()?,
     };
     check_context(input.jurisdiction.as_deref(), input.language.as_deref())?;
-    let chosen = choices(&state, &input.choices).await?;
+    let signal = gpc(&headers) || input.gpc == Some(true);
+    let chosen = if signal && input.choices.is_empty() {
+        Vec::new()
+    } else {
+        choices(&state, &input.choices).await?
+    };
     if chosen
         .iter()
         .any(|(p, _)| p.purpose.consent == ConsentModel::NotRequired)
     {
         return Err(consent_error("choices.purpose", "purpose_needs_no_choice"));
     }
-    let signal = gpc(&headers);
     let mut all: Vec<_> = chosen
         .into_iter()
         .map(|(p, s)| {
@@ -947,7 +1204,12 @@ pub async fn public_record(
         notice: notice_ref(&state, input.notice).await?,
         proof: proof(ip.0, &headers, "public".into(), &rid),
     };
-    let recorded = record(&state, &ctx, &all, public_draft(&state, &rid)).await?;
+    let recorded = if all.is_empty() {
+        // A GPC signal with no purpose that honours it: nothing to record.
+        Vec::new()
+    } else {
+        record(&state, &ctx, &all, public_draft(&state, &rid)).await?
+    };
     Ok((
         StatusCode::CREATED,
         ApiJson(RecordConsentOut {

@@ -1091,23 +1091,10 @@ pub async fn import(
         rid: &rid,
         purpose: purpose(&headers)?,
     };
-    let content_type = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::trim)
-        .unwrap_or_default();
-    let format = match content_type {
-        "application/x-ndjson" | "application/jsonl" | "application/json-lines" => {
-            ImportFormat::Ndjson
-        }
-        "text/csv" => ImportFormat::Csv,
-        _ => {
-            return Err(ApiError::with_message(
-                ErrorCode::UnsupportedMediaType,
-                "an import is application/x-ndjson or text/csv",
-            ));
-        }
+    let format = if super::import_is_csv(&headers)? {
+        ImportFormat::Csv
+    } else {
+        ImportFormat::Ndjson
     };
     let vault = state.vault();
     let coll = vault.collection(&name).await?;
@@ -1151,19 +1138,8 @@ pub async fn import(
     let mut pending = FuturesUnordered::new();
     let mut done = false;
     while !done {
-        let lines = match stream.next().await {
-            Some(Ok(chunk)) => splitter.push(&chunk),
-            Some(Err(_)) => {
-                return Err(ApiError::with_message(
-                    ErrorCode::MalformedJson,
-                    "the upload broke off; rows before the break were imported",
-                ));
-            }
-            None => {
-                done = true;
-                splitter.finish().into_iter().collect()
-            }
-        };
+        let (lines, end) = super::next_lines(&mut stream, &mut splitter).await?;
+        done = end;
         for line in lines {
             line_no += 1;
             let row = line_no;
