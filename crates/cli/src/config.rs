@@ -30,6 +30,9 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     /// Failed authentications allowed per client address per minute.
     pub auth_failures_per_minute: Option<u32>,
+    /// NATS server URL for publishing consent changes to JetStream (also
+    /// `CUSTODIAN_NATS_URL`).
+    pub nats_url: Option<String>,
 }
 
 impl FileConfig {
@@ -105,6 +108,10 @@ pub fn server_config(
         auth_failures_per_minute: file
             .auth_failures_per_minute
             .unwrap_or(defaults.auth_failures_per_minute),
+        nats_url: std::env::var("CUSTODIAN_NATS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| file.nats_url.clone()),
     })
 }
 

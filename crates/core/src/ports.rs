@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use crate::audit::{AuditDraft, AuditEvent, AuditHead, Hash};
 use crate::consent::ledger::{ConsentEvent, CurrentConsent};
 use crate::consent::notice::{Notice, NoticeDraft};
+use crate::consent::outbox::{Delivery, DueDelivery, OutboxMessage, Target};
 use crate::consent::purpose::{Purpose, StoredPurpose};
 use crate::operator::{ApiKey, Operator};
 use crate::vault::record::{
@@ -138,13 +139,55 @@ pub trait ConsentStore: Send + Sync {
     async fn notice_versions(&self, key: &str) -> Result<Vec<Notice>, StoreError>;
     /// The latest version of every notice, by key.
     async fn list_notices(&self) -> Result<Vec<Notice>, StoreError>;
-    /// Appends records (and updates the current state) in one transaction with `audit`.
-    /// A record id already in the ledger is `Conflict("consent_event")`.
+    /// Appends records (and updates the current state) in one transaction with `audit`,
+    /// with their outbox messages and a pending delivery for every enabled target that wants
+    /// each message's purpose. A record id already in the ledger is
+    /// `Conflict("consent_event")`.
     async fn record_consent(
         &self,
         events: &[ConsentEvent],
+        outbox: &[OutboxMessage],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
+    /// Registers or replaces a propagation target (and its purposes) with `audit`.
+    async fn put_target(
+        &self,
+        target: &Target,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Removes a target; its pending deliveries become failed (`target_removed`). None when
+    /// there is no such target.
+    async fn delete_target(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError>;
+    /// One target.
+    async fn get_target(&self, id: &str) -> Result<Option<Target>, StoreError>;
+    /// Every target, oldest first.
+    async fn list_targets(&self) -> Result<Vec<Target>, StoreError>;
+    /// Claims up to `limit` pending deliveries due at `now` (webhooks, and NATS when `nats`),
+    /// pushing their next attempt to `lease_until` so no other dispatcher takes them.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        nats: bool,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Records an attempt's outcome (never downgrading an acknowledged delivery).
+    async fn finish_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Every target's delivery of one change.
+    async fn deliveries(&self, event_id: &str) -> Result<Vec<Delivery>, StoreError>;
+    /// A receiver's confirmation that it applied changes: their pending or delivered
+    /// deliveries to `target_id` become acknowledged. Returns how many did.
+    async fn acknowledge(
+        &self,
+        target_id: &str,
+        event_ids: &[String],
+        at: Timestamp,
+    ) -> Result<u64, StoreError>;
     /// A subject's current state for a purpose.
     async fn current_consent(
         &self,

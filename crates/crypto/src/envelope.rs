@@ -126,6 +126,14 @@ impl VaultCrypto for EnvelopeCrypto {
         })
     }
 
+    fn system_key(&self, label: &str) -> Result<Box<dyn DataKey>, CryptoFailure> {
+        Ok(Box::new(Dek(derive(
+            &self.prk,
+            b"system-key",
+            label.as_bytes(),
+        )?)))
+    }
+
     fn data_key(&self, key: &SubjectKey) -> Result<Box<dyn DataKey>, CryptoFailure> {
         let dek = self
             .provider

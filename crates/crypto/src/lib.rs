@@ -16,6 +16,7 @@ pub mod note;
 pub mod pkcs11;
 pub mod random;
 pub mod vault;
+pub mod webhook;
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

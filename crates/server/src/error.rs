@@ -99,6 +99,8 @@ error_codes! {
     InvalidVisitorId => (UNPROCESSABLE_ENTITY, "invalid_visitor_id", "Visitor ids are the vis_ ids this server issues."),
     InvalidTcString => (UNPROCESSABLE_ENTITY, "invalid_tc_string", "The TC string cannot be decoded, or the TC string given cannot be encoded."),
     InvalidGppString => (UNPROCESSABLE_ENTITY, "invalid_gpp_string", "The GPP string cannot be decoded, or the GPP string given cannot be encoded."),
+    InvalidWebhook => (UNPROCESSABLE_ENTITY, "invalid_webhook", "The webhook breaks a rule (details.field and details.rule say which)."),
+    WebhookNotFound => (NOT_FOUND, "webhook_not_found", "No propagation target has this id."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 
@@ -206,6 +208,13 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorCode::Internal)
             }
         }
+    }
+}
+
+impl From<custodian_core::vault::service::CryptoFailure> for ApiError {
+    fn from(e: custodian_core::vault::service::CryptoFailure) -> Self {
+        tracing::error!(error = %e.0, "cryptography failed");
+        ApiError::new(ErrorCode::Internal)
     }
 }
 

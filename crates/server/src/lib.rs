@@ -9,6 +9,7 @@ pub mod consent_cache;
 pub mod error;
 pub mod gate;
 pub mod middleware;
+pub mod propagation;
 pub mod routes;
 pub mod state;
 
@@ -31,7 +32,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::{audit, banner, consent, health, iab, operators, policies, vault};
+use crate::routes::{audit, banner, consent, health, iab, operators, policies, vault, webhooks};
 use crate::state::AppState;
 
 /// The wall clock: the one place the server reads real time.
@@ -121,6 +122,10 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(consent::gpc_json))
         .routes(routes!(consent::public_get, consent::public_record))
         .routes(routes!(banner::script))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::acks))
+        .routes(routes!(webhooks::deliveries))
         .routes(routes!(iab::tcf_decode))
         .routes(routes!(iab::tcf_encode))
         .routes(routes!(iab::gpp_decode))
@@ -210,6 +215,7 @@ pub async fn serve(
     let refresher = spawn_policy_refresher(&state, Duration::from_secs(1));
     let consent_listener =
         consent_cache::spawn_consent_listener(state.store.clone(), state.consent.clone());
+    let dispatcher = propagation::spawn_dispatcher(state.clone());
     let tls = state.config.tls.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     listener.set_nonblocking(true)?;
@@ -239,6 +245,7 @@ pub async fn serve(
     };
     refresher.abort();
     consent_listener.abort();
+    dispatcher.abort();
     result
 }
 
@@ -267,5 +274,6 @@ pub fn build_state(
         receipts,
         consent: Arc::new(consent_cache::ConsentCache::new()),
         keys: Arc::new(auth::KeyCache::default()),
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
     }
 }

@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Failed authentications allowed per client address per minute.
     pub auth_failures_per_minute: u32,
+    /// NATS server for consent changes (JetStream, `custodian.consent.<purpose>`); none: not
+    /// published to NATS.
+    pub nats_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +43,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
             auth_failures_per_minute: 20,
+            nats_url: None,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct AppState {
     pub consent: Arc<ConsentCache>,
     /// Recently authenticated API keys.
     pub keys: Arc<crate::auth::KeyCache>,
+    /// Wakes the propagation dispatcher when this process records a change.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

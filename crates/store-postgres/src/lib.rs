@@ -4,6 +4,7 @@
 //! transaction of the change they record, so every process extends one chain and one tree.
 
 mod consent;
+mod outbox;
 mod vault;
 use std::collections::HashMap;
 use std::str::FromStr;

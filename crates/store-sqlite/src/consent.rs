@@ -7,6 +7,7 @@ use custodian_core::consent::ledger::{
     ConsentEvent, ConsentState, CurrentConsent, Method, NoticeRef, Proof,
 };
 use custodian_core::consent::notice::{Notice, NoticeDraft, decode_texts, encode_texts};
+use custodian_core::consent::outbox::{Delivery, DueDelivery, OutboxMessage, Target};
 use custodian_core::consent::purpose::{Purpose, StoredPurpose};
 use custodian_core::ports::{ConsentStore, StoreError};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -318,19 +319,74 @@ impl ConsentStore for SqliteStore {
     async fn record_consent(
         &self,
         events: &[ConsentEvent],
+        outbox: &[OutboxMessage],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
         let events = events.to_vec();
+        let outbox = outbox.to_vec();
+        let at = audit.time;
         self.group
             .write(move |tx| {
                 Box::pin(async move {
                     for e in &events {
                         insert_event(&mut *tx, e).await?;
                     }
+                    for m in &outbox {
+                        crate::outbox::enqueue(&mut *tx, m, at).await?;
+                    }
                     append_in(&mut *tx, audit).await
                 })
             })
             .await
+    }
+
+    async fn put_target(&self, t: &Target, audit: AuditDraft) -> Result<AuditEvent, StoreError> {
+        self.put_target_impl(t, audit).await
+    }
+
+    async fn delete_target(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        self.delete_target_impl(id, at, audit).await
+    }
+
+    async fn get_target(&self, id: &str) -> Result<Option<Target>, StoreError> {
+        self.get_target_impl(id).await
+    }
+
+    async fn list_targets(&self) -> Result<Vec<Target>, StoreError> {
+        self.list_targets_impl().await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        nats: bool,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        self.claim_deliveries_impl(now, lease_until, nats, limit)
+            .await
+    }
+
+    async fn finish_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        self.finish_delivery_impl(d).await
+    }
+
+    async fn deliveries(&self, event_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries_impl(event_id).await
+    }
+
+    async fn acknowledge(
+        &self,
+        target_id: &str,
+        event_ids: &[String],
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.acknowledge_impl(target_id, event_ids, at).await
     }
 
     async fn current_consent(

@@ -5,6 +5,7 @@
 //! use a separate pool. A write is acknowledged only after its transaction has committed.
 
 mod consent;
+mod outbox;
 mod vault;
 mod writer;
 

@@ -29,7 +29,7 @@ macro_rules! conformance_suite {
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, vault_erasure,
-            vault_rectification_tokens_and_limits, consent_ledger);
+            vault_rectification_tokens_and_limits, consent_ledger, consent_outbox);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -1132,12 +1132,12 @@ pub async fn consent_ledger(s: Arc<dyn Store>) {
     assert_eq!(s.list_notices().await.expect("list"), vec![n2]);
     // The ledger.
     let given = consent_event("e1", "sp_a", "newsletter", Given, 10);
-    s.record_consent(std::slice::from_ref(&given), draft("consent.record"))
+    s.record_consent(std::slice::from_ref(&given), &[], draft("consent.record"))
         .await
         .expect("give");
     let before = s.audit_head().await.expect("head").size;
     assert_eq!(
-        s.record_consent(std::slice::from_ref(&given), draft("consent.record"))
+        s.record_consent(std::slice::from_ref(&given), &[], draft("consent.record"))
             .await
             .map(|_| ()),
         Err(StoreError::Conflict("consent_event"))
@@ -1153,6 +1153,7 @@ pub async fn consent_ledger(s: Arc<dyn Store>) {
     let other = consent_event("e4", "sp_b", "newsletter", Given, 30);
     s.record_consent(
         &[withdrawn.clone(), old.clone(), other.clone()],
+        &[],
         draft("consent.record"),
     )
     .await
@@ -1189,4 +1190,141 @@ pub async fn consent_ledger(s: Arc<dyn Store>) {
     );
     assert_eq!(s.consent_event("e3").await.expect("one"), Some(old));
     assert_eq!(s.consent_event("nope").await, Ok(None));
+}
+
+/// Targets, the outbox written with records, claiming with a lease, outcomes and
+/// acknowledgements.
+pub async fn consent_outbox(s: Arc<dyn Store>) {
+    use custodian_core::consent::outbox::{DeliveryState, OutboxMessage, Target, TargetKind};
+    let target = |id: &str, purposes: &[&str]| Target {
+        id: id.into(),
+        kind: TargetKind::Webhook,
+        url: Some("https://hooks.example/c".into()),
+        purposes: purposes.iter().map(|p| (*p).to_owned()).collect(),
+        enabled: true,
+        description: None,
+        secret_sealed: Some(vec![1, 2, 3]),
+        created_at: t(0),
+    };
+    s.put_target(&target("wh_all", &[]), draft("consent.configure"))
+        .await
+        .expect("all");
+    s.put_target(&target("wh_ads", &["ads"]), draft("consent.configure"))
+        .await
+        .expect("ads");
+    let mut off = target("wh_off", &[]);
+    off.enabled = false;
+    s.put_target(&off, draft("consent.configure"))
+        .await
+        .expect("off");
+    let listed = s.list_targets().await.expect("list");
+    assert_eq!(listed.len(), 3);
+    let ads = s.get_target("wh_ads").await.expect("get").expect("some");
+    assert_eq!(ads.purposes, vec!["ads".to_owned()]);
+    assert_eq!(ads.secret_sealed, Some(vec![1, 2, 3]));
+
+    let e = consent_event(
+        "e1",
+        "sp_a",
+        "newsletter",
+        custodian_core::consent::ledger::ConsentState::Given,
+        10,
+    );
+    let m = OutboxMessage {
+        event_id: "e1".into(),
+        purpose: "newsletter".into(),
+        subject: "sp_a".into(),
+        sealed: vec![9; 16],
+    };
+    s.record_consent(
+        std::slice::from_ref(&e),
+        std::slice::from_ref(&m),
+        draft("consent.record"),
+    )
+    .await
+    .expect("record");
+    // Only the enabled target that wants every purpose gets a delivery.
+    let d = s.deliveries("e1").await.expect("deliveries");
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].target_id.as_str(), d[0].state),
+        ("wh_all", DeliveryState::Pending)
+    );
+
+    // Claimed once: a second claim within the lease gets nothing.
+    let due = s
+        .claim_deliveries(t(100), t(160), false, 10)
+        .await
+        .expect("claim");
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].purpose.as_str(), due[0].sealed.clone()),
+        ("newsletter", vec![9; 16])
+    );
+    assert!(
+        s.claim_deliveries(t(120), t(180), false, 10)
+            .await
+            .expect("again")
+            .is_empty()
+    );
+    let mut done = due[0].delivery.clone();
+    done.state = DeliveryState::Delivered;
+    done.attempts = 1;
+    done.next_attempt_at = None;
+    done.last_status = Some(204);
+    done.updated_at = t(101);
+    s.finish_delivery(&done).await.expect("finish");
+    assert_eq!(
+        s.deliveries("e1").await.expect("d")[0].state,
+        DeliveryState::Delivered
+    );
+    assert_eq!(
+        s.acknowledge("wh_all", &["e1".into(), "nope".into()], t(102))
+            .await
+            .expect("ack"),
+        1
+    );
+    // An acknowledged delivery is never downgraded by a late outcome.
+    s.finish_delivery(&done).await.expect("late");
+    assert_eq!(
+        s.deliveries("e1").await.expect("d")[0].state,
+        DeliveryState::Acknowledged
+    );
+
+    // Removing a target fails its pending deliveries.
+    let e2 = consent_event(
+        "e2",
+        "sp_b",
+        "ads",
+        custodian_core::consent::ledger::ConsentState::Refused,
+        20,
+    );
+    let m2 = OutboxMessage {
+        event_id: "e2".into(),
+        purpose: "ads".into(),
+        subject: "sp_b".into(),
+        sealed: vec![1],
+    };
+    s.record_consent(&[e2], &[m2], draft("consent.record"))
+        .await
+        .expect("record");
+    assert_eq!(s.deliveries("e2").await.expect("d").len(), 2);
+    assert!(
+        s.delete_target("wh_ads", t(30), draft("consent.configure"))
+            .await
+            .expect("del")
+            .is_some()
+    );
+    assert!(
+        s.delete_target("wh_ads", t(30), draft("consent.configure"))
+            .await
+            .expect("del")
+            .is_none()
+    );
+    let d2 = s.deliveries("e2").await.expect("d");
+    let ads = d2.iter().find(|d| d.target_id == "wh_ads").expect("kept");
+    assert_eq!(
+        (ads.state, ads.last_error.as_deref()),
+        (DeliveryState::Failed, Some("target_removed"))
+    );
 }

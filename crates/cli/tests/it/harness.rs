@@ -111,6 +111,8 @@ pub struct Options {
     pub tls: Option<TlsFiles>,
     /// Failed authentications allowed per minute per address.
     pub auth_failures_per_minute: u32,
+    /// Publish consent changes to this NATS server.
+    pub nats_url: Option<String>,
 }
 
 impl Default for Options {
@@ -121,6 +123,7 @@ impl Default for Options {
             fixed_clock: None,
             tls: None,
             auth_failures_per_minute: 1000,
+            nats_url: None,
         }
     }
 }
@@ -231,6 +234,7 @@ impl TestServer {
             listen: listener.local_addr().expect("addr"),
             tls: opts.tls,
             auth_failures_per_minute: opts.auth_failures_per_minute,
+            nats_url: opts.nats_url,
             ..ServerConfig::default()
         };
         let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())

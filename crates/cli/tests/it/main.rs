@@ -19,5 +19,6 @@ mod banner;
 mod consent;
 mod policies;
 mod process;
+mod propagation;
 mod tls;
 mod vault;

@@ -4,4 +4,5 @@
 pub mod import;
 pub mod ledger;
 pub mod notice;
+pub mod outbox;
 pub mod purpose;

@@ -71,6 +71,9 @@ pub trait VaultCrypto: Send + Sync {
     fn deterministic_token(&self, scope: &str, normalized: &str) -> Result<String, CryptoFailure>;
     /// FF1 (AES-256, radix 10) of a digit string under the scope's key.
     fn ff1_digits(&self, scope: &str, digits: &str) -> Result<String, CryptoFailure>;
+    /// A key for the server's own secrets (webhook signing secrets, outbox messages), the
+    /// same on every node, derived from the root secret under `label`.
+    fn system_key(&self, label: &str) -> Result<Box<dyn DataKey>, CryptoFailure>;
 }
 
 /// What the vault refuses, and why. Messages hold no personal data.

@@ -682,3 +682,89 @@ pub struct GppSectionIn {
     #[schema(value_type = Object)]
     pub fields: serde_json::Value,
 }
+
+/// `POST /v1/consent/webhooks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookIn {
+    /// `https://…` (or `http://` to a loopback address).
+    pub url: String,
+    /// Purposes to receive (empty or absent: all).
+    pub purposes: Option<Vec<String>>,
+    /// A note for operators (at most 256 characters).
+    pub description: Option<String>,
+    /// A `whsec_` secret to sign with (generated when absent).
+    pub secret: Option<String>,
+}
+
+/// A propagation target (webhook or NATS).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetOut {
+    /// Id (`wh_…`, or `nats`).
+    pub id: String,
+    /// `webhook` or `nats`.
+    pub kind: &'static str,
+    /// Endpoint URL (webhooks).
+    pub url: Option<String>,
+    /// Purposes received (empty: all).
+    pub purposes: Vec<String>,
+    /// Whether new changes are delivered.
+    pub enabled: bool,
+    /// Note.
+    pub description: Option<String>,
+    /// Registered at.
+    pub created_at: String,
+    /// The signing secret: only in the answer that creates the webhook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Every target.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetsOut {
+    /// Oldest first.
+    pub targets: Vec<TargetOut>,
+}
+
+/// One target's delivery of one change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryOut {
+    /// The target.
+    pub target_id: String,
+    /// `pending`, `delivered`, `failed` or `acknowledged`.
+    pub state: &'static str,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Next attempt (pending).
+    pub next_attempt_at: Option<String>,
+    /// Last HTTP status (webhooks).
+    pub last_status: Option<u16>,
+    /// Last failure: `timeout`, `connect`, `transport`, `status`, `nats`, `target_removed`.
+    pub last_error: Option<String>,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// The deliveries of one change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveriesOut {
+    /// The ledger record.
+    pub event_id: String,
+    /// One per target that wanted it.
+    pub deliveries: Vec<DeliveryOut>,
+}
+
+/// `POST /v1/consent/webhooks/{id}/acks`: the receiver applied these changes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcksIn {
+    /// Record ids (the `webhook-id` of each delivery), 1 to 1000.
+    pub event_ids: Vec<String>,
+}
+
+/// How many deliveries became acknowledged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcksOut {
+    /// Count.
+    pub acknowledged: u64,
+}

@@ -30,6 +30,7 @@ use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
 use crate::gate::{authorize, decide as decide_access, draft, refuse};
 use crate::middleware::RequestId;
+use crate::propagation::outbox_messages;
 use crate::state::AppState;
 
 /// The JWS `typ` of consent receipts.
@@ -392,7 +393,25 @@ async fn record(
         .collect();
     let mut audit = audit.with_subject(Some(pseudonym.clone()));
     audit.fields = events.iter().map(|e| e.purpose.clone()).collect();
-    state.store.record_consent(&events, audit).await?;
+    let purposes: BTreeMap<&str, &custodian_core::consent::purpose::Purpose> = chosen
+        .iter()
+        .map(|(p, _, _)| (p.purpose.key.as_str(), &p.purpose))
+        .collect();
+    let outbox = outbox_messages(
+        state,
+        &events,
+        |_| ctx.subject_id.to_owned(),
+        |e| {
+            receipt(
+                state,
+                e,
+                ctx.subject_id,
+                purposes.get(e.purpose.as_str()).copied(),
+            )
+        },
+    )?;
+    state.store.record_consent(&events, &outbox, audit).await?;
+    state.outbox_wake.notify_one();
     for e in &events {
         state.consent.invalidate(&ConsentChange::Consent(
             pseudonym.clone(),
@@ -505,7 +524,7 @@ async fn imported_event(
     notices: &mut BTreeMap<(String, i64), NoticeRef>,
     proof: &Proof,
     now: custodian_core::Timestamp,
-) -> Result<ConsentEvent, &'static str> {
+) -> Result<Imported, &'static str> {
     if !valid_subject_id(&row.subject_id) {
         return Err("subject_id is not a subject id");
     }
@@ -545,7 +564,7 @@ async fn imported_event(
         Some(_) => return Err("expires_at is only for a given consent"),
         None => expiry(&p.purpose, row.state, at),
     };
-    Ok(ConsentEvent {
+    let event = ConsentEvent {
         id: uuid::Uuid::now_v7().to_string(),
         subject: state.vault_crypto.pseudonym(&row.subject_id),
         purpose: p.purpose.key.clone(),
@@ -560,23 +579,55 @@ async fn imported_event(
         expires_at,
         proof: proof.clone(),
         receipt_id: uuid::Uuid::new_v4().to_string(),
+    };
+    Ok(Imported {
+        event,
+        subject_id: row.subject_id,
+        purpose: p,
     })
+}
+
+/// An import row ready to record.
+struct Imported {
+    event: ConsentEvent,
+    subject_id: String,
+    purpose: std::sync::Arc<StoredPurpose>,
 }
 
 /// Records a chunk of imported rows in one transaction with one audit event.
 async fn import_chunk(
     state: &AppState,
-    events: &mut Vec<ConsentEvent>,
+    rows: &mut Vec<Imported>,
     audit: &AuditDraft,
 ) -> Result<u64, ApiError> {
-    if events.is_empty() {
+    if rows.is_empty() {
         return Ok(0);
     }
+    let events: Vec<ConsentEvent> = rows.iter().map(|r| r.event.clone()).collect();
+    let events = &events;
+    let by_id: BTreeMap<&str, &Imported> = rows.iter().map(|r| (r.event.id.as_str(), r)).collect();
     let mut draft = audit.clone();
     let purposes: std::collections::BTreeSet<&str> =
         events.iter().map(|e| e.purpose.as_str()).collect();
     draft.fields = purposes.into_iter().map(str::to_owned).collect();
-    state.store.record_consent(events, draft).await?;
+    // Rows name subjects by id only here: the outbox message (sealed) carries it to the
+    // targets, and receipts are signed with it.
+    let outbox = outbox_messages(
+        state,
+        events,
+        |e| {
+            by_id
+                .get(e.id.as_str())
+                .map(|r| r.subject_id.clone())
+                .unwrap_or_default()
+        },
+        |e| match by_id.get(e.id.as_str()) {
+            Some(r) => receipt(state, e, &r.subject_id, Some(&r.purpose.purpose)),
+            None => String::new(),
+        },
+    )?;
+    state.store.record_consent(events, &outbox, draft).await?;
+    state.outbox_wake.notify_one();
     for e in events.iter() {
         state.consent.invalidate(&ConsentChange::Consent(
             e.subject.clone(),
@@ -586,7 +637,7 @@ async fn import_chunk(
     let n = events.len() as u64;
     metrics::counter!("custodian_consent_records_total", "method" => Method::Import.as_str())
         .increment(n);
-    events.clear();
+    rows.clear();
     Ok(n)
 }
 

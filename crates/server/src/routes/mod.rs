@@ -8,6 +8,7 @@ pub mod iab;
 pub mod operators;
 pub mod policies;
 pub mod vault;
+pub mod webhooks;
 
 use axum::http::HeaderMap;
 use custodian_core::vault::import::{Line, LineSplitter};

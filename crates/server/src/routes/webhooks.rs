@@ -1,0 +1,259 @@
+//! Propagation targets (webhooks; the NATS target comes from configuration) and the delivery
+//! state of each consent change. See `crate::propagation`.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use custodian_core::access::{Action, Resource, valid_purpose};
+use custodian_core::consent::outbox::{Delivery, Target, TargetKind, valid_webhook_url};
+use serde_json::json;
+
+use crate::api::consent::*;
+use crate::api::time;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson, ApiPath, ErrorBody, ErrorCode};
+use crate::gate::authorize;
+use crate::middleware::RequestId;
+use crate::propagation::seal_secret;
+use crate::state::AppState;
+
+fn invalid(field: &str, rule: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidWebhook).details(json!({ "field": field, "rule": rule }))
+}
+
+fn out(t: Target, secret: Option<String>) -> TargetOut {
+    TargetOut {
+        id: t.id,
+        kind: t.kind.as_str(),
+        url: t.url,
+        purposes: t.purposes,
+        enabled: t.enabled,
+        description: t.description,
+        created_at: time(t.created_at),
+        secret,
+    }
+}
+
+fn check_target_id(id: &str) -> Result<(), ApiError> {
+    let ok = id == custodian_core::consent::outbox::NATS_TARGET
+        || id
+            .strip_prefix("wh_")
+            .is_some_and(|u| uuid::Uuid::parse_str(u).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::InvalidPathParameter))
+    }
+}
+
+/// Registers a webhook for consent changes. The answer carries the signing secret once.
+#[utoipa::path(post, path = "/v1/consent/webhooks", tag = "consent", security(("bearer" = [])),
+    request_body = WebhookIn, responses(
+    (status = 201, body = TargetOut), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "invalid_webhook (details.field, details.rule)"),
+))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiJson(input): ApiJson<WebhookIn>,
+) -> Result<(StatusCode, ApiJson<TargetOut>), ApiError> {
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentConfigure,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    valid_webhook_url(&input.url).map_err(|rule| invalid("url", rule))?;
+    let purposes = input.purposes.unwrap_or_default();
+    if purposes.len() > 256 || purposes.iter().any(|p| !valid_purpose(p)) {
+        return Err(invalid("purposes", "purpose_keys"));
+    }
+    if input
+        .description
+        .as_deref()
+        .is_some_and(|d| d.chars().count() > 256 || d.chars().any(char::is_control))
+    {
+        return Err(invalid("description", "256_printable_characters"));
+    }
+    let secret = match input.secret {
+        Some(s) if custodian_crypto::webhook::decode_secret(&s).is_some() => {
+            zeroize::Zeroizing::new(s)
+        }
+        Some(_) => return Err(invalid("secret", "whsec_base64_24_to_64_bytes")),
+        None => custodian_crypto::webhook::new_secret()
+            .map_err(|_| ApiError::new(ErrorCode::Internal))?,
+    };
+    let key = custodian_crypto::webhook::decode_secret(&secret)
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal))?;
+    let id = format!("wh_{}", uuid::Uuid::now_v7());
+    let target = Target {
+        secret_sealed: Some(seal_secret(&state, &id, &key)?),
+        id: id.clone(),
+        kind: TargetKind::Webhook,
+        url: Some(input.url),
+        purposes,
+        enabled: true,
+        description: input.description,
+        created_at: state.clock.now(),
+    };
+    let mut draft = permit.draft;
+    draft.resource = format!("consent_target:{id}");
+    state.store.put_target(&target, draft).await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(out(target, Some(secret.to_string()))),
+    ))
+}
+
+/// Every target: webhooks and, when configured, NATS.
+#[utoipa::path(get, path = "/v1/consent/webhooks", tag = "consent", security(("bearer" = [])),
+    responses((status = 200, body = TargetsOut), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+) -> Result<ApiJson<TargetsOut>, ApiError> {
+    authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?
+    .record(&state)
+    .await?;
+    let targets = state.store.list_targets().await?;
+    Ok(ApiJson(TargetsOut {
+        targets: targets.into_iter().map(|t| out(t, None)).collect(),
+    }))
+}
+
+/// Removes a webhook; its pending deliveries become failed (`target_removed`).
+#[utoipa::path(delete, path = "/v1/consent/webhooks/{id}", tag = "consent", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Target id")), responses(
+    (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    check_target_id(&id)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentConfigure,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    let mut draft = permit.draft;
+    draft.resource = format!("consent_target:{id}");
+    match state
+        .store
+        .delete_target(&id, state.clock.now(), draft)
+        .await?
+    {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::new(ErrorCode::WebhookNotFound)),
+    }
+}
+
+/// The receiver confirms it applied changes (by their `webhook-id`s).
+#[utoipa::path(post, path = "/v1/consent/webhooks/{id}/acks", tag = "consent", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Target id")), request_body = AcksIn, responses(
+    (status = 200, body = AcksOut), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+))]
+pub async fn acks(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<AcksIn>,
+) -> Result<ApiJson<AcksOut>, ApiError> {
+    check_target_id(&id)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRecord,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    if input.event_ids.is_empty()
+        || input.event_ids.len() > 1000
+        || input
+            .event_ids
+            .iter()
+            .any(|e| uuid::Uuid::parse_str(e).is_err())
+    {
+        return Err(invalid("event_ids", "1_to_1000_record_ids"));
+    }
+    if state.store.get_target(&id).await?.is_none() {
+        return Err(ApiError::new(ErrorCode::WebhookNotFound));
+    }
+    let mut draft = permit.draft;
+    draft.action = "consent.acknowledge".into();
+    draft.resource = format!("consent_target:{id}");
+    state.store.append_audit(draft).await?;
+    let n = state
+        .store
+        .acknowledge(&id, &input.event_ids, state.clock.now())
+        .await?;
+    Ok(ApiJson(AcksOut { acknowledged: n }))
+}
+
+fn delivery_out(d: Delivery) -> DeliveryOut {
+    DeliveryOut {
+        target_id: d.target_id,
+        state: d.state.as_str(),
+        attempts: d.attempts,
+        next_attempt_at: d.next_attempt_at.map(time),
+        last_status: d.last_status,
+        last_error: d.last_error,
+        updated_at: time(d.updated_at),
+    }
+}
+
+/// Where each target's delivery of one consent change stands.
+#[utoipa::path(get, path = "/v1/consent/events/{event_id}/deliveries", tag = "consent", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Ledger record id")), responses(
+    (status = 200, body = DeliveriesOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(event_id): ApiPath<String>,
+) -> Result<ApiJson<DeliveriesOut>, ApiError> {
+    super::check_id(&event_id)?;
+    authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentRead,
+        Resource::Consent,
+        None,
+    )
+    .await?
+    .record(&state)
+    .await?;
+    if state.store.consent_event(&event_id).await?.is_none() {
+        return Err(ApiError::new(ErrorCode::ConsentEventNotFound));
+    }
+    let list = state.store.deliveries(&event_id).await?;
+    Ok(ApiJson(DeliveriesOut {
+        event_id,
+        deliveries: list.into_iter().map(delivery_out).collect(),
+    }))
+}

@@ -1,0 +1,341 @@
+//! The propagation tables: targets, the outbox and deliveries (see
+//! `custodian_core::consent::outbox`).
+
+use custodian_core::Timestamp;
+use custodian_core::audit::{AuditDraft, AuditEvent};
+use custodian_core::consent::outbox::{
+    Delivery, DeliveryState, DueDelivery, OutboxMessage, Target, TargetKind,
+};
+use custodian_core::ports::StoreError;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Row, query};
+
+use crate::{PostgresStore, append_in, backend, opt_ts, ts};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("stored {what} cannot be read"))
+}
+
+/// Writes one message and a pending delivery for each enabled target that wants its purpose.
+pub(crate) async fn enqueue(
+    conn: &mut PgConnection,
+    m: &OutboxMessage,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    query(
+        "INSERT INTO consent_outbox (event_id, purpose, subject, sealed, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&m.event_id)
+    .bind(&m.purpose)
+    .bind(&m.subject)
+    .bind(&m.sealed)
+    .bind(at.as_millisecond())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    query(
+        "INSERT INTO consent_deliveries (event_id, target_id, state, attempts, next_attempt_at, updated_at) \
+         SELECT $1, t.id, 'pending', 0, $2, $3 FROM consent_targets t WHERE t.enabled AND (t.all_purposes \
+         OR EXISTS (SELECT 1 FROM consent_target_purposes p WHERE p.target_id = t.id AND p.purpose = $4))",
+    )
+    .bind(&m.event_id)
+    .bind(at.as_millisecond())
+    .bind(at.as_millisecond())
+    .bind(&m.purpose)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn purposes_of(store: &PostgresStore, id: &str) -> Result<Vec<String>, StoreError> {
+    query("SELECT purpose FROM consent_target_purposes WHERE target_id = $1 ORDER BY purpose")
+        .bind(id)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.try_get("purpose").map_err(backend))
+        .collect()
+}
+
+async fn target_from(store: &PostgresStore, r: &PgRow) -> Result<Target, StoreError> {
+    let id: String = r.try_get("id").map_err(backend)?;
+    let kind: String = r.try_get("kind").map_err(backend)?;
+    let all: bool = r.try_get("all_purposes").map_err(backend)?;
+    Ok(Target {
+        kind: TargetKind::parse(&kind).ok_or_else(|| corrupt("target"))?,
+        url: r.try_get("url").map_err(backend)?,
+        purposes: if all {
+            Vec::new()
+        } else {
+            purposes_of(store, &id).await?
+        },
+        enabled: r.try_get("enabled").map_err(backend)?,
+        description: r.try_get("description").map_err(backend)?,
+        secret_sealed: r.try_get("secret_sealed").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        id,
+    })
+}
+
+fn delivery_from(r: &PgRow) -> Result<Delivery, StoreError> {
+    let state: String = r.try_get("state").map_err(backend)?;
+    Ok(Delivery {
+        event_id: r.try_get("event_id").map_err(backend)?,
+        target_id: r.try_get("target_id").map_err(backend)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery"))?,
+        attempts: u32::try_from(r.try_get::<i64, _>("attempts").map_err(backend)?)
+            .map_err(|_| corrupt("delivery"))?,
+        next_attempt_at: opt_ts(r.try_get("next_attempt_at").map_err(backend)?)?,
+        last_status: r
+            .try_get::<Option<i64>, _>("last_status")
+            .map_err(backend)?
+            .and_then(|s| u16::try_from(s).ok()),
+        last_error: r.try_get("last_error").map_err(backend)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+impl PostgresStore {
+    pub(crate) async fn put_target_impl(
+        &self,
+        t: &Target,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let t = t.clone();
+        let mut txn = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            let tx = &mut *txn;
+            {
+                    query(
+                        "INSERT INTO consent_targets (id, kind, url, all_purposes, enabled, description, secret_sealed, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET url = excluded.url, \
+                         all_purposes = excluded.all_purposes, enabled = excluded.enabled, \
+                         description = excluded.description, secret_sealed = excluded.secret_sealed",
+                    )
+                    .bind(&t.id)
+                    .bind(t.kind.as_str())
+                    .bind(t.url.as_deref())
+                    .bind(t.purposes.is_empty())
+                    .bind(t.enabled)
+                    .bind(t.description.as_deref())
+                    .bind(t.secret_sealed.as_deref())
+                    .bind(t.created_at.as_millisecond())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    query("DELETE FROM consent_target_purposes WHERE target_id = $1")
+                        .bind(&t.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    for p in &t.purposes {
+                        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES ($1, $2)")
+                            .bind(&t.id)
+                            .bind(p)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    append_in(tx, audit).await
+            }
+        }
+        .await;
+        let out = out?;
+        txn.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    pub(crate) async fn delete_target_impl(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        let id = id.to_owned();
+        let mut txn = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            let tx = &mut *txn;
+            {
+                    let gone = query("DELETE FROM consent_targets WHERE id = $1")
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    if gone == 0 {
+                        return Ok(None);
+                    }
+                    query(
+                        "UPDATE consent_deliveries SET state = 'failed', next_attempt_at = NULL, \
+                         last_error = 'target_removed', updated_at = $1 WHERE target_id = $2 AND state = 'pending'",
+                    )
+                    .bind(at.as_millisecond())
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    append_in(tx, audit).await.map(Some)
+            }
+        }
+        .await;
+        let out = out?;
+        txn.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    pub(crate) async fn get_target_impl(&self, id: &str) -> Result<Option<Target>, StoreError> {
+        let row = query("SELECT * FROM consent_targets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(r) => Ok(Some(target_from(self, &r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) async fn list_targets_impl(&self) -> Result<Vec<Target>, StoreError> {
+        let rows = query("SELECT * FROM consent_targets ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(target_from(self, r).await?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn claim_deliveries_impl(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        nats: bool,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let mut txn = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            let tx = &mut *txn;
+            {
+                    let rows = query(
+                        "SELECT d.*, o.purpose, o.sealed FROM consent_deliveries d \
+                         JOIN consent_outbox o ON o.event_id = d.event_id \
+                         WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND ($2 OR d.target_id <> 'nats') \
+                         ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
+                    )
+                    .bind(now.as_millisecond())
+                    .bind(nats)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        let mut delivery = delivery_from(r)?;
+                        query(
+                            "UPDATE consent_deliveries SET next_attempt_at = $1 WHERE event_id = $2 AND target_id = $3",
+                        )
+                        .bind(lease_until.as_millisecond())
+                        .bind(&delivery.event_id)
+                        .bind(&delivery.target_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                        delivery.next_attempt_at = Some(lease_until);
+                        out.push(DueDelivery {
+                            delivery,
+                            purpose: r.try_get("purpose").map_err(backend)?,
+                            sealed: r.try_get("sealed").map_err(backend)?,
+                        });
+                    }
+                    Ok(out)
+            }
+        }
+        .await;
+        let out = out?;
+        txn.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    pub(crate) async fn finish_delivery_impl(&self, d: &Delivery) -> Result<(), StoreError> {
+        let d = d.clone();
+        let mut txn = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            let tx = &mut *txn;
+            {
+                    query(
+                        "UPDATE consent_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, \
+                         last_status = $4, last_error = $5, updated_at = $6 \
+                         WHERE event_id = $7 AND target_id = $8 AND state <> 'acknowledged'",
+                    )
+                    .bind(d.state.as_str())
+                    .bind(i64::from(d.attempts))
+                    .bind(d.next_attempt_at.map(|t| t.as_millisecond()))
+                    .bind(d.last_status.map(i64::from))
+                    .bind(d.last_error.as_deref())
+                    .bind(d.updated_at.as_millisecond())
+                    .bind(&d.event_id)
+                    .bind(&d.target_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    Ok(())
+            }
+        }
+        .await;
+        out?;
+        txn.commit().await.map_err(backend)?;
+        Ok(())
+    }
+
+    pub(crate) async fn deliveries_impl(
+        &self,
+        event_id: &str,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        query("SELECT * FROM consent_deliveries WHERE event_id = $1 ORDER BY target_id")
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(delivery_from)
+            .collect()
+    }
+
+    pub(crate) async fn acknowledge_impl(
+        &self,
+        target_id: &str,
+        event_ids: &[String],
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let (target_id, event_ids) = (target_id.to_owned(), event_ids.to_vec());
+        let mut txn = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            let tx = &mut *txn;
+            {
+                    let mut n = 0;
+                    for e in &event_ids {
+                        n += query(
+                            "UPDATE consent_deliveries SET state = 'acknowledged', next_attempt_at = NULL, updated_at = $1 \
+                             WHERE event_id = $2 AND target_id = $3 AND state IN ('pending', 'delivered')",
+                        )
+                        .bind(at.as_millisecond())
+                        .bind(e)
+                        .bind(&target_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    }
+                    Ok(n)
+            }
+        }
+        .await;
+        let out = out?;
+        txn.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+}
