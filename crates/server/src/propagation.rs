@@ -69,24 +69,33 @@ fn open_secret(state: &AppState, t: &Target) -> Result<zeroize::Zeroizing<Vec<u8
         .open(&place(&t.id, "secret"), sealed)
 }
 
+/// A new record with what its outbox message names: the subject's id and the receipt.
+pub struct Outgoing<'a> {
+    /// The record.
+    pub event: &'a ConsentEvent,
+    /// The subject's id (the ledger holds only its pseudonym).
+    pub subject_id: &'a str,
+    /// The signed receipt.
+    pub receipt: &'a str,
+}
+
 /// The outbox messages of new records: the Standard Webhooks payload
 /// (`{"type", "timestamp", "data"}`), sealed under the system key and bound to the record.
 pub fn outbox_messages(
     state: &AppState,
-    events: &[ConsentEvent],
-    subject_id: impl Fn(&ConsentEvent) -> String,
-    receipt: impl Fn(&ConsentEvent) -> String,
+    records: &[Outgoing<'_>],
 ) -> Result<Vec<OutboxMessage>, CryptoFailure> {
     let key = state.vault_crypto.system_key(SYSTEM_KEY)?;
-    events
+    records
         .iter()
-        .map(|e| {
+        .map(|o| {
+            let e = o.event;
             let body = json!({
                 "type": "consent.changed",
                 "timestamp": e.recorded_at.to_string(),
                 "data": {
                     "event_id": e.id,
-                    "subject_id": subject_id(e),
+                    "subject_id": o.subject_id,
                     "purpose": e.purpose,
                     "state": e.state.as_str(),
                     "method": e.method.as_str(),
@@ -95,7 +104,7 @@ pub fn outbox_messages(
                     "notice": e.notice.as_ref().map(|n| json!({"key": n.key, "version": n.version, "hash": n.hash})),
                     "jurisdiction": e.jurisdiction,
                     "source": e.source,
-                    "receipt": receipt(e),
+                    "receipt": o.receipt,
                 }
             });
             Ok(OutboxMessage {
@@ -110,7 +119,7 @@ pub fn outbox_messages(
 
 /// Registers the NATS target (every purpose) when NATS is configured, so records get NATS
 /// deliveries from now on.
-pub async fn ensure_nats_target(state: &AppState) -> Result<(), custodian_core::ports::StoreError> {
+async fn ensure_nats_target(state: &AppState) -> Result<(), custodian_core::ports::StoreError> {
     if state.config.nats_url.is_none() {
         return Ok(());
     }

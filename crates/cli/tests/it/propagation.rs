@@ -219,6 +219,21 @@ async fn every_change_reaches_a_signed_webhook_and_nats_with_delivery_states() {
         r.assert_error(422, "invalid_webhook");
         assert_eq!(r.json["error"]["details"]["rule"], rule);
     }
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent/webhooks",
+            Some(&admin),
+            Body::Json(
+                json!({ "url": "https://x.example/h", "purposes": ["newsletter", "newsletter"] }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["purposes"]),
+        (201, &json!(["newsletter"])),
+        "{r:?}"
+    );
     s.call(
         Method::DELETE,
         "/v1/consent/webhooks/wh_nope",

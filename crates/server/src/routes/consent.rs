@@ -30,7 +30,7 @@ use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
 use crate::gate::{authorize, decide as decide_access, draft, refuse};
 use crate::middleware::RequestId;
-use crate::propagation::outbox_messages;
+use crate::propagation::{Outgoing, outbox_messages};
 use crate::state::AppState;
 
 /// The JWS `typ` of consent receipts.
@@ -393,46 +393,55 @@ async fn record(
         .collect();
     let mut audit = audit.with_subject(Some(pseudonym.clone()));
     audit.fields = events.iter().map(|e| e.purpose.clone()).collect();
-    let purposes: BTreeMap<&str, &custodian_core::consent::purpose::Purpose> = chosen
-        .iter()
-        .map(|(p, _, _)| (p.purpose.key.as_str(), &p.purpose))
-        .collect();
-    let outbox = outbox_messages(
-        state,
-        &events,
-        |_| ctx.subject_id.to_owned(),
-        |e| {
-            receipt(
-                state,
-                e,
-                ctx.subject_id,
-                purposes.get(e.purpose.as_str()).copied(),
-            )
-        },
-    )?;
-    state.store.record_consent(&events, &outbox, audit).await?;
-    state.outbox_wake.notify_one();
-    for e in &events {
-        state.consent.invalidate(&ConsentChange::Consent(
-            pseudonym.clone(),
-            e.purpose.clone(),
-        ));
-    }
-    for e in &events {
-        metrics::counter!("custodian_consent_records_total", "method" => e.method.as_str())
-            .increment(1);
-    }
-    Ok(events
+    // Signed once: the same receipt goes to the caller and, in the outbox, to the targets.
+    let receipts: Vec<String> = events
         .iter()
         .zip(chosen)
-        .map(|(e, (p, _, _))| RecordedOut {
+        .map(|(e, (p, _, _))| receipt(state, e, ctx.subject_id, Some(&p.purpose)))
+        .collect();
+    let outgoing: Vec<Outgoing<'_>> = events
+        .iter()
+        .zip(&receipts)
+        .map(|(event, r)| Outgoing {
+            event,
+            subject_id: ctx.subject_id,
+            receipt: r,
+        })
+        .collect();
+    commit_records(state, &events, &outgoing, audit).await?;
+    Ok(events
+        .iter()
+        .zip(receipts)
+        .map(|(e, receipt)| RecordedOut {
             event_id: e.id.clone(),
             purpose: e.purpose.clone(),
             state: e.state.as_str(),
             method: e.method.as_str(),
-            receipt: receipt(state, e, ctx.subject_id, Some(&p.purpose)),
+            receipt,
         })
         .collect())
+}
+
+/// Appends records with their outbox messages and audit event, then wakes the dispatcher,
+/// drops the cached states they change and counts them.
+async fn commit_records(
+    state: &AppState,
+    events: &[ConsentEvent],
+    outgoing: &[Outgoing<'_>],
+    audit: AuditDraft,
+) -> Result<(), ApiError> {
+    let outbox = outbox_messages(state, outgoing)?;
+    state.store.record_consent(events, &outbox, audit).await?;
+    state.outbox_wake.notify_one();
+    for e in events {
+        state.consent.invalidate(&ConsentChange::Consent(
+            e.subject.clone(),
+            e.purpose.clone(),
+        ));
+        metrics::counter!("custodian_consent_records_total", "method" => e.method.as_str())
+            .increment(1);
+    }
+    Ok(())
 }
 
 /// The signed receipt of a record (deterministic: the same record gives the same receipt).
@@ -518,37 +527,38 @@ const IMPORT_MAX_ERRORS: usize = 1000;
 
 /// Turns a validated import row into a ledger record (method `import`), checking what the
 /// row alone cannot: the purpose and notice exist, the subject id is one, the time is past.
+/// The inner error refuses the row; the outer one (the store failed) stops the import.
 async fn imported_event(
     state: &AppState,
     row: custodian_core::consent::import::ImportedChoice,
     notices: &mut BTreeMap<(String, i64), NoticeRef>,
     proof: &Proof,
     now: custodian_core::Timestamp,
-) -> Result<Imported, &'static str> {
+) -> Result<Result<Imported, &'static str>, ApiError> {
     if !valid_subject_id(&row.subject_id) {
-        return Err("subject_id is not a subject id");
+        return Ok(Err("subject_id is not a subject id"));
     }
-    let p = state
+    let Some(p) = state
         .consent
         .purpose(state.store.as_ref(), &row.purpose)
-        .await
-        .map_err(|_| "the purpose could not be read")?
-        .ok_or("purpose is not a defined purpose")?;
+        .await?
+    else {
+        return Ok(Err("purpose is not a defined purpose"));
+    };
     let at = custodian_core::clock::to_millis(row.at);
     if at > now {
-        return Err("at is in the future");
+        return Ok(Err("at is in the future"));
     }
     let notice = match row.notice {
         None => None,
         Some(key) => match notices.get(&key) {
             Some(n) => Some(n.clone()),
             None => {
-                let n = state
-                    .store
-                    .get_notice(&key.0, Some(key.1))
-                    .await
-                    .map_err(|_| "the notice could not be read")?
-                    .ok_or("notice_key and notice_version name no published notice")?;
+                let Some(n) = state.store.get_notice(&key.0, Some(key.1)).await? else {
+                    return Ok(Err(
+                        "notice_key and notice_version name no published notice",
+                    ));
+                };
                 let r = NoticeRef {
                     key: n.key,
                     version: n.version,
@@ -561,7 +571,7 @@ async fn imported_event(
     };
     let expires_at = match row.expires_at {
         Some(e) if row.state == ConsentState::Given => Some(custodian_core::clock::to_millis(e)),
-        Some(_) => return Err("expires_at is only for a given consent"),
+        Some(_) => return Ok(Err("expires_at is only for a given consent")),
         None => expiry(&p.purpose, row.state, at),
     };
     let event = ConsentEvent {
@@ -580,11 +590,11 @@ async fn imported_event(
         proof: proof.clone(),
         receipt_id: uuid::Uuid::new_v4().to_string(),
     };
-    Ok(Imported {
+    Ok(Ok(Imported {
         event,
         subject_id: row.subject_id,
         purpose: p,
-    })
+    }))
 }
 
 /// An import row ready to record.
@@ -605,38 +615,26 @@ async fn import_chunk(
     }
     let events: Vec<ConsentEvent> = rows.iter().map(|r| r.event.clone()).collect();
     let events = &events;
-    let by_id: BTreeMap<&str, &Imported> = rows.iter().map(|r| (r.event.id.as_str(), r)).collect();
     let mut draft = audit.clone();
     let purposes: std::collections::BTreeSet<&str> =
         events.iter().map(|e| e.purpose.as_str()).collect();
     draft.fields = purposes.into_iter().map(str::to_owned).collect();
-    // Rows name subjects by id only here: the outbox message (sealed) carries it to the
-    // targets, and receipts are signed with it.
-    let outbox = outbox_messages(
-        state,
-        events,
-        |e| {
-            by_id
-                .get(e.id.as_str())
-                .map(|r| r.subject_id.clone())
-                .unwrap_or_default()
-        },
-        |e| match by_id.get(e.id.as_str()) {
-            Some(r) => receipt(state, e, &r.subject_id, Some(&r.purpose.purpose)),
-            None => String::new(),
-        },
-    )?;
-    state.store.record_consent(events, &outbox, draft).await?;
-    state.outbox_wake.notify_one();
-    for e in events.iter() {
-        state.consent.invalidate(&ConsentChange::Consent(
-            e.subject.clone(),
-            e.purpose.clone(),
-        ));
-    }
+    // The subject ids travel only in the sealed outbox messages and the receipts.
+    let receipts: Vec<String> = rows
+        .iter()
+        .map(|r| receipt(state, &r.event, &r.subject_id, Some(&r.purpose.purpose)))
+        .collect();
+    let outgoing: Vec<Outgoing<'_>> = rows
+        .iter()
+        .zip(&receipts)
+        .map(|(r, receipt)| Outgoing {
+            event: &r.event,
+            subject_id: &r.subject_id,
+            receipt,
+        })
+        .collect();
+    commit_records(state, events, &outgoing, draft).await?;
     let n = events.len() as u64;
-    metrics::counter!("custodian_consent_records_total", "method" => Method::Import.as_str())
-        .increment(n);
     rows.clear();
     Ok(n)
 }
@@ -738,7 +736,14 @@ pub async fn import(
                 (false, _) => parse_ndjson(&bytes),
             };
             let event = match parsed {
-                Ok(row) => imported_event(&state, row, &mut notices, &proof, now).await,
+                Ok(row) => match imported_event(&state, row, &mut notices, &proof, now).await {
+                    Ok(checked) => checked,
+                    Err(e) => {
+                        // The store failed: rows read so far are recorded, then the error.
+                        import_chunk(&state, &mut pending, &audit).await?;
+                        return Err(e);
+                    }
+                },
                 Err(e) => Err(e.0),
             };
             match event {

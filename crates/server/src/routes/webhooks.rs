@@ -68,7 +68,9 @@ pub async fn create(
     )
     .await?;
     valid_webhook_url(&input.url).map_err(|rule| invalid("url", rule))?;
-    let purposes = input.purposes.unwrap_or_default();
+    let mut purposes = input.purposes.unwrap_or_default();
+    purposes.sort();
+    purposes.dedup();
     if purposes.len() > 256 || purposes.iter().any(|p| !valid_purpose(p)) {
         return Err(invalid("purposes", "purpose_keys"));
     }
