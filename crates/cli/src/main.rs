@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use custodian_cli::{Cli, Command, run};
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// buffers on two threads at once, where glibc's allocator showed as the largest user-space
+/// cost in profiles of the consent check (see bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTODIAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if json { "info" } else { "warn" }));

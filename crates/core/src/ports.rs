@@ -336,8 +336,9 @@ pub trait Store: ConsentStore + Send + Sync {
         id: &str,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
-    /// Crypto-shreds a subject: destroys its data key, deletes its records and indexes, and
-    /// appends its pseudonym to the erasure ledger, in one transaction.
+    /// Crypto-shreds a subject: destroys its data key, deletes its records and indexes, fails
+    /// its undelivered consent changes (`subject_erased`) and deletes their sealed outbox
+    /// messages, and appends its pseudonym to the erasure ledger, in one transaction.
     async fn erase_subject(
         &self,
         subject_id: &str,

@@ -123,7 +123,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(consent::public_get, consent::public_record))
         .routes(routes!(banner::script))
         .routes(routes!(webhooks::create, webhooks::list))
-        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::acks))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(iab::tcf_decode))
@@ -171,12 +171,22 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The process-wide Prometheus recorder (installed once).
+/// Latency buckets (seconds) of every histogram: from half a millisecond to ten seconds.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide Prometheus recorder (installed once). Histograms are Prometheus
+/// histograms with [`LATENCY_BUCKETS`] (summaries cannot be aggregated across servers).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let builder = PrometheusBuilder::new();
+            let recorder = builder
+                .set_buckets(&LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
             let handle = recorder.handle();
             let _ = metrics::set_global_recorder(recorder);
             handle
@@ -216,6 +226,16 @@ pub async fn serve(
     let consent_listener =
         consent_cache::spawn_consent_listener(state.store.clone(), state.consent.clone());
     let dispatcher = propagation::spawn_dispatcher(state.clone());
+    // The recorder keeps each histogram sample until upkeep folds it into the buckets: without
+    // this, a server nobody scrapes would grow by every request it answers.
+    let metrics = state.metrics.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            metrics.run_upkeep();
+        }
+    });
     let tls = state.config.tls.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     listener.set_nonblocking(true)?;
@@ -246,6 +266,7 @@ pub async fn serve(
     refresher.abort();
     consent_listener.abort();
     dispatcher.abort();
+    upkeep.abort();
     result
 }
 
@@ -262,7 +283,7 @@ pub fn build_state(
     receipts: Arc<custodian_crypto::jws::JwsSigner>,
     config: ServerConfig,
 ) -> AppState {
-    AppState {
+    AppState::new(state::Shared {
         store,
         engine,
         clock,
@@ -275,5 +296,5 @@ pub fn build_state(
         consent: Arc::new(consent_cache::ConsentCache::new()),
         keys: Arc::new(auth::KeyCache::default()),
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
-    }
+    })
 }

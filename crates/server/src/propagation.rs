@@ -58,15 +58,40 @@ pub fn seal_secret(
         .seal(&place(target_id, "secret"), secret)
 }
 
-fn open_secret(state: &AppState, t: &Target) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoFailure> {
-    let sealed = t
-        .secret_sealed
-        .as_deref()
-        .ok_or(CryptoFailure("the webhook has no secret"))?;
+fn open_secret(
+    state: &AppState,
+    target_id: &str,
+    sealed: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoFailure> {
     state
         .vault_crypto
         .system_key(SYSTEM_KEY)?
-        .open(&place(&t.id, "secret"), sealed)
+        .open(&place(target_id, "secret"), sealed)
+}
+
+/// The `webhook-signature` header of one delivery: a `v1` signature with the current secret
+/// and, while a rotation's grace period lasts, a second one with the previous secret.
+fn signature(
+    state: &AppState,
+    t: &Target,
+    event_id: &str,
+    ts: i64,
+    body: &[u8],
+) -> Result<String, CryptoFailure> {
+    let current = t
+        .secret_sealed
+        .as_deref()
+        .ok_or(CryptoFailure("the webhook has no secret"))?;
+    let mut header =
+        custodian_crypto::webhook::sign(&open_secret(state, &t.id, current)?, event_id, ts, body);
+    if let Some((previous, until)) = &t.previous_secret
+        && *until > state.clock.now()
+    {
+        let old = open_secret(state, &t.id, previous)?;
+        header.push(' ');
+        header.push_str(&custodian_crypto::webhook::sign(&old, event_id, ts, body));
+    }
+    Ok(header)
 }
 
 /// A new record with what its outbox message names: the subject's id and the receipt.
@@ -148,6 +173,7 @@ async fn ensure_nats_target(state: &AppState) -> Result<(), custodian_core::port
                 enabled: true,
                 description: Some("NATS JetStream (server configuration)".into()),
                 secret_sealed: None,
+                previous_secret: None,
                 created_at: now,
             },
             audit,
@@ -337,11 +363,10 @@ async fn post(
     event_id: &str,
     body: &[u8],
 ) -> Outcome {
-    let (Some(url), Ok(secret)) = (&t.url, open_secret(state, t)) else {
+    let ts = state.clock.now().as_second();
+    let (Some(url), Ok(signature)) = (&t.url, signature(state, t, event_id, ts, body)) else {
         return Outcome::Permanent(None, "target_invalid");
     };
-    let ts = state.clock.now().as_second();
-    let signature = custodian_crypto::webhook::sign(&secret, event_id, ts, body);
     let sent = senders
         .http
         .post(url)

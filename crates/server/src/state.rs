@@ -57,9 +57,28 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// Everything a handler needs.
+/// Everything a handler needs: one reference-counted pointer, because axum clones the state
+/// several times per request (each layer and extractor) and one atomic increment is cheaper
+/// than one per shared part. Fields are reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wraps the shared parts.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     /// The database.
     pub store: Arc<dyn Store>,
     /// The Cedar engine with the current policy set.
@@ -86,7 +105,7 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
-impl AppState {
+impl Shared {
     /// The vault service over this state's store and crypto.
     pub fn vault(&self) -> Vault<'_> {
         Vault::new(self.store.as_ref(), self.vault_crypto.as_ref())

@@ -16,6 +16,32 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("stored {what} cannot be read"))
 }
 
+/// An erasure's share of the outbox: the subject's undelivered changes are never sent
+/// (their deliveries fail with `subject_erased`) and every sealed message that names the
+/// subject is deleted, delivered or not, so no copy of the subject id outlives the erasure.
+pub(crate) async fn forget_subject(
+    conn: &mut SqliteConnection,
+    pseudonym: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    query(
+        "UPDATE consent_deliveries SET state = 'failed', next_attempt_at = NULL, \
+         last_error = 'subject_erased', updated_at = ? WHERE state = 'pending' \
+         AND event_id IN (SELECT event_id FROM consent_outbox WHERE subject = ?)",
+    )
+    .bind(at.as_millisecond())
+    .bind(pseudonym)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    query("DELETE FROM consent_outbox WHERE subject = ?")
+        .bind(pseudonym)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 /// Writes one message and a pending delivery for each enabled target that wants its purpose.
 pub(crate) async fn enqueue(
     conn: &mut SqliteConnection,
@@ -74,6 +100,15 @@ async fn target_from(store: &SqliteStore, r: &SqliteRow) -> Result<Target, Store
         enabled: r.try_get("enabled").map_err(backend)?,
         description: r.try_get("description").map_err(backend)?,
         secret_sealed: r.try_get("secret_sealed").map_err(backend)?,
+        previous_secret: match (
+            r.try_get::<Option<Vec<u8>>, _>("previous_secret_sealed")
+                .map_err(backend)?,
+            r.try_get::<Option<i64>, _>("previous_secret_until")
+                .map_err(backend)?,
+        ) {
+            (Some(sealed), Some(until)) => Some((sealed, ts(until)?)),
+            _ => None,
+        },
         created_at: ts(r.try_get("created_at").map_err(backend)?)?,
         id,
     })
@@ -108,10 +143,13 @@ impl SqliteStore {
             .write(move |tx| {
                 Box::pin(async move {
                     query(
-                        "INSERT INTO consent_targets (id, kind, url, all_purposes, enabled, description, secret_sealed, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url, \
+                        "INSERT INTO consent_targets (id, kind, url, all_purposes, enabled, description, secret_sealed, \
+                         previous_secret_sealed, previous_secret_until, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET url = excluded.url, \
                          all_purposes = excluded.all_purposes, enabled = excluded.enabled, \
-                         description = excluded.description, secret_sealed = excluded.secret_sealed",
+                         description = excluded.description, secret_sealed = excluded.secret_sealed, \
+                         previous_secret_sealed = excluded.previous_secret_sealed, \
+                         previous_secret_until = excluded.previous_secret_until",
                     )
                     .bind(&t.id)
                     .bind(t.kind.as_str())
@@ -120,6 +158,8 @@ impl SqliteStore {
                     .bind(t.enabled)
                     .bind(t.description.as_deref())
                     .bind(t.secret_sealed.as_deref())
+                    .bind(t.previous_secret.as_ref().map(|(s, _)| s.as_slice()))
+                    .bind(t.previous_secret.as_ref().map(|(_, u)| u.as_millisecond()))
                     .bind(t.created_at.as_millisecond())
                     .execute(&mut *tx)
                     .await

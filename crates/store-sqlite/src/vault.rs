@@ -268,6 +268,7 @@ pub(crate) async fn erase_subject(
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
+    crate::outbox::forget_subject(&mut *conn, pseudonym, at).await?;
     Ok(Erased {
         records,
         key_destroyed: keys > 0,

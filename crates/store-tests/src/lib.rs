@@ -1204,6 +1204,7 @@ pub async fn consent_outbox(s: Arc<dyn Store>) {
         enabled: true,
         description: None,
         secret_sealed: Some(vec![1, 2, 3]),
+        previous_secret: None,
         created_at: t(0),
     };
     s.put_target(&target("wh_all", &[]), draft("consent.configure"))
@@ -1326,5 +1327,51 @@ pub async fn consent_outbox(s: Arc<dyn Store>) {
     assert_eq!(
         (ads.state, ads.last_error.as_deref()),
         (DeliveryState::Failed, Some("target_removed"))
+    );
+
+    // Erasing a subject fails its undelivered changes and deletes every sealed message that
+    // names it, delivered or not; other subjects' changes are untouched.
+    let e3 = consent_event(
+        "e3",
+        "sp_c",
+        "newsletter",
+        custodian_core::consent::ledger::ConsentState::Withdrawn,
+        40,
+    );
+    let m3 = OutboxMessage {
+        event_id: "e3".into(),
+        purpose: "newsletter".into(),
+        subject: "sp_c".into(),
+        sealed: vec![3],
+    };
+    s.record_consent(&[e3], &[m3], draft("consent.record"))
+        .await
+        .expect("record");
+    s.erase_subject("cust-c", "sp_c", t(50), draft("data.erase"))
+        .await
+        .expect("erase");
+    let d3 = s.deliveries("e3").await.expect("d");
+    assert_eq!(
+        (d3[0].state, d3[0].last_error.as_deref()),
+        (DeliveryState::Failed, Some("subject_erased"))
+    );
+    let due = s
+        .claim_deliveries(t(10_000), t(10_060), false, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        due.iter()
+            .map(|d| d.delivery.event_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["e2"],
+        "only sp_b's pending change is still due"
+    );
+    s.erase_subject("cust-a", "sp_a", t(60), draft("data.erase"))
+        .await
+        .expect("erase a");
+    assert_eq!(
+        s.deliveries("e1").await.expect("d")[0].state,
+        DeliveryState::Acknowledged,
+        "a finished delivery keeps its state"
     );
 }

@@ -1024,6 +1024,73 @@ async fn consent_records_are_imported_from_csv_and_ndjson() {
         true
     );
 
+    // Sending the CSV again (say, after a dropped connection) records nothing twice; a row
+    // repeated within one body is recorded once.
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent:import",
+            Some(&admin),
+            Body::Raw("text/csv", csv.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (
+            r.json["recorded"].as_u64(),
+            r.json["duplicates"].as_u64(),
+            r.json["refused"].as_u64()
+        ),
+        (Some(0), Some(4), Some(5)),
+        "{r:?}"
+    );
+    let twice = format!("{}{}", &nd[..nd.find('\n').expect("line") + 1], nd);
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent:import",
+            Some(&admin),
+            Body::Raw("application/x-ndjson", twice.into_bytes()),
+        )
+        .await;
+    assert_eq!(
+        (r.json["recorded"].as_u64(), r.json["duplicates"].as_u64()),
+        (Some(0), Some(2)),
+        "{r:?}"
+    );
+    let ev = s
+        .call(
+            Method::GET,
+            "/v1/consent/subjects/cust-1/events",
+            Some(&admin),
+            Body::None,
+        )
+        .await;
+    assert_eq!(
+        ev.json["events"].as_array().map(Vec::len),
+        Some(1),
+        "{ev:?}"
+    );
+    let fresh = concat!(
+        r#"{"subject_id":"cust-12","purpose":"newsletter","state":"refused","at":"2025-02-01T00:00:00Z"}"#,
+        "\n",
+        r#"{"subject_id":"cust-12","purpose":"newsletter","state":"refused","at":"2025-02-01T00:00:00Z"}"#,
+        "\n"
+    );
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/consent:import",
+            Some(&admin),
+            Body::Raw("application/x-ndjson", fresh.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(
+        (r.json["recorded"].as_u64(), r.json["duplicates"].as_u64()),
+        (Some(1), Some(1)),
+        "{r:?}"
+    );
+
     // Whole-request refusals.
     s.call(
         Method::POST,

@@ -140,6 +140,53 @@ pub fn parse_ndjson(line: &[u8]) -> Result<ImportedChoice, RowError> {
     choice(row)
 }
 
+/// The ledger id of an imported record: a UUID (version 8) from the SHA-256 of what makes
+/// it the same choice (the subject's pseudonym, purpose, state, when it was made, source,
+/// jurisdiction, notice and expiry), so importing the same rows again finds them already
+/// recorded instead of recording them twice. The pseudonym is keyed, so the id reveals no
+/// more about the subject than the pseudonym does.
+pub fn import_event_id(e: &super::ledger::ConsentEvent) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut part = |b: &[u8]| {
+        h.update((b.len() as u64).to_be_bytes());
+        h.update(b);
+    };
+    part(b"custodian consent import v1");
+    part(e.subject.as_bytes());
+    part(e.purpose.as_bytes());
+    part(e.state.as_str().as_bytes());
+    part(&e.at.as_millisecond().to_be_bytes());
+    part(e.source.as_bytes());
+    part(e.jurisdiction.as_deref().unwrap_or("").as_bytes());
+    match &e.notice {
+        Some(n) => {
+            part(n.key.as_bytes());
+            part(&n.version.to_be_bytes());
+        }
+        None => part(b""),
+    }
+    part(
+        &e.expires_at
+            .map_or(i64::MIN, |t| t.as_millisecond())
+            .to_be_bytes(),
+    );
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80; // version 8
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}
+
 /// The header of a CSV consent import.
 #[derive(Debug, Clone)]
 pub struct CsvColumns(Vec<String>);
@@ -180,6 +227,46 @@ impl CsvColumns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_imported_choice_has_the_same_id_every_time_and_only_it_has() {
+        use super::super::ledger::{ConsentEvent, Method, Proof};
+        let e = |subject: &str, state: ConsentState, at: i64, request: &str| ConsentEvent {
+            id: String::new(),
+            subject: subject.into(),
+            purpose: "newsletter".into(),
+            state,
+            notice: None,
+            language: None,
+            at: Timestamp::from_second(at).expect("time"),
+            // When and by which request it was imported do not make it another choice.
+            recorded_at: Timestamp::from_second(at + 1_000).expect("time"),
+            method: Method::Import,
+            source: "crm".into(),
+            jurisdiction: Some("EU".into()),
+            expires_at: None,
+            proof: Proof {
+                request_id: request.into(),
+                ..Proof::default()
+            },
+            receipt_id: request.into(),
+        };
+        let a = import_event_id(&e("sp_1", ConsentState::Given, 1_700_000_000, "r1"));
+        assert_eq!(
+            a,
+            import_event_id(&e("sp_1", ConsentState::Given, 1_700_000_000, "r2"))
+        );
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "8", "a version 8 UUID: {a}");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "variant: {a}");
+        for other in [
+            e("sp_2", ConsentState::Given, 1_700_000_000, "r1"),
+            e("sp_1", ConsentState::Refused, 1_700_000_000, "r1"),
+            e("sp_1", ConsentState::Given, 1_700_000_001, "r1"),
+        ] {
+            assert_ne!(a, import_event_id(&other));
+        }
+    }
 
     #[test]
     fn csv_and_ndjson_rows_give_the_same_choice() {

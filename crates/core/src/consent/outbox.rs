@@ -71,6 +71,9 @@ pub struct Target {
     pub description: Option<String>,
     /// The signing secret, sealed (webhooks).
     pub secret_sealed: Option<Vec<u8>>,
+    /// After a rotation, the previous secret (sealed) and until when deliveries are also
+    /// signed with it, so a receiver can switch without refusing anything.
+    pub previous_secret: Option<(Vec<u8>, Timestamp)>,
     /// When it was registered.
     pub created_at: Timestamp,
 }

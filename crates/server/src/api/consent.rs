@@ -495,6 +495,8 @@ pub struct SubjectConsentOut {
 pub struct ConsentImportOut {
     /// Rows recorded.
     pub recorded: u64,
+    /// Rows already in the ledger (imported before, or repeated in this body): not recorded again.
+    pub duplicates: u64,
     /// Rows refused.
     pub refused: u64,
     /// The first refusals (line number and rule; never the row).
@@ -697,6 +699,29 @@ pub struct WebhookIn {
     pub secret: Option<String>,
 }
 
+/// `PATCH /v1/consent/webhooks/{id}`: only what is present changes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookPatch {
+    /// A new endpoint URL.
+    pub url: Option<String>,
+    /// New purposes (empty: all).
+    pub purposes: Option<Vec<String>>,
+    /// Pause (`false`) or resume (`true`) new deliveries; pending ones still go.
+    pub enabled: Option<bool>,
+    /// A new note (empty string: none).
+    pub description: Option<String>,
+    /// Rotate the signing secret: a new one is generated (or this `whsec_` secret is used)
+    /// and answered once; the previous one keeps signing beside it for
+    /// `previous_secret_hours` hours.
+    pub rotate_secret: Option<bool>,
+    /// With `rotate_secret`: the new secret to use instead of a generated one.
+    pub secret: Option<String>,
+    /// With `rotate_secret`: how long the previous secret also signs (0 to 168 hours; 24 by
+    /// default; 0 stops it at once).
+    pub previous_secret_hours: Option<u32>,
+}
+
 /// A propagation target (webhook or NATS).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TargetOut {
@@ -714,9 +739,11 @@ pub struct TargetOut {
     pub description: Option<String>,
     /// Registered at.
     pub created_at: String,
-    /// The signing secret: only in the answer that creates the webhook.
+    /// The signing secret: only in the answer that creates the webhook or rotates its secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// After a rotation: until when deliveries are also signed with the previous secret.
+    pub previous_secret_until: Option<String>,
 }
 
 /// Every target.
@@ -739,7 +766,8 @@ pub struct DeliveryOut {
     pub next_attempt_at: Option<String>,
     /// Last HTTP status (webhooks).
     pub last_status: Option<u16>,
-    /// Last failure: `timeout`, `connect`, `transport`, `status`, `nats`, `target_removed`.
+    /// Last failure: `timeout`, `connect`, `transport`, `status`, `nats`, `sealed`, `target_removed`,
+    /// `subject_erased` (the subject was erased before the change was delivered).
     pub last_error: Option<String>,
     /// Last change.
     pub updated_at: String,

@@ -574,8 +574,8 @@ async fn imported_event(
         Some(_) => return Ok(Err("expires_at is only for a given consent")),
         None => expiry(&p.purpose, row.state, at),
     };
-    let event = ConsentEvent {
-        id: uuid::Uuid::now_v7().to_string(),
+    let mut event = ConsentEvent {
+        id: String::new(),
         subject: state.vault_crypto.pseudonym(&row.subject_id),
         purpose: p.purpose.key.clone(),
         state: row.state,
@@ -590,6 +590,7 @@ async fn imported_event(
         proof: proof.clone(),
         receipt_id: uuid::Uuid::new_v4().to_string(),
     };
+    event.id = custodian_core::consent::import::import_event_id(&event);
     Ok(Ok(Imported {
         event,
         subject_id: row.subject_id,
@@ -646,7 +647,9 @@ async fn import_chunk(
 /// and `expires_at`. Each becomes a ledger record with method `import`; an older record never
 /// overrides a newer current state. Rows are validated one by one (a refused row is listed
 /// by line number and rule, never its content) and recorded in transactions of 500, each
-/// audited once. Importing the same file twice records its rows twice.
+/// audited once. A row's ledger id is derived from the choice it records, so a row already
+/// in the ledger (imported before, or repeated in the file) is counted as a duplicate and
+/// not recorded again: an interrupted import can simply be sent again.
 #[utoipa::path(post, path = "/v1/consent:import", tag = "consent", security(("bearer" = [])),
     request_body(content = String, content_type = "application/x-ndjson", description = "NDJSON rows, or CSV with Content-Type text/csv"),
     responses(
@@ -682,6 +685,7 @@ pub async fn import(
 
     let mut out = ConsentImportOut {
         recorded: 0,
+        duplicates: 0,
         refused: 0,
         errors: Vec::new(),
     };
@@ -747,7 +751,16 @@ pub async fn import(
                 Err(e) => Err(e.0),
             };
             match event {
-                Ok(e) => pending.push(e),
+                // Earlier chunks are in the store already; this one is still in memory.
+                Ok(e) if pending.iter().any(|p| p.event.id == e.event.id) => out.duplicates += 1,
+                Ok(e) => match state.store.consent_event(&e.event.id).await {
+                    Ok(Some(_)) => out.duplicates += 1,
+                    Ok(None) => pending.push(e),
+                    Err(err) => {
+                        import_chunk(&state, &mut pending, &audit).await?;
+                        return Err(err.into());
+                    }
+                },
                 Err(reason) => refuse_row(&mut out, line_no, reason),
             }
             if pending.len() >= IMPORT_CHUNK {

@@ -23,6 +23,7 @@ fn invalid(field: &str, rule: &str) -> ApiError {
 
 fn out(t: Target, secret: Option<String>) -> TargetOut {
     TargetOut {
+        previous_secret_until: t.previous_secret.as_ref().map(|(_, until)| time(*until)),
         id: t.id,
         kind: t.kind.as_str(),
         url: t.url,
@@ -44,6 +45,47 @@ fn check_target_id(id: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(ErrorCode::InvalidPathParameter))
     }
+}
+
+/// The purposes a target receives, sorted and without repeats (empty: all).
+fn target_purposes(mut purposes: Vec<String>) -> Result<Vec<String>, ApiError> {
+    purposes.sort();
+    purposes.dedup();
+    if purposes.len() > 256 || purposes.iter().any(|p| !valid_purpose(p)) {
+        return Err(invalid("purposes", "purpose_keys"));
+    }
+    Ok(purposes)
+}
+
+/// An operator's note: at most 256 printable characters; empty means none.
+fn description(d: Option<String>) -> Result<Option<String>, ApiError> {
+    match d {
+        Some(d) if d.chars().count() > 256 || d.chars().any(char::is_control) => {
+            Err(invalid("description", "256_printable_characters"))
+        }
+        Some(d) if d.is_empty() => Ok(None),
+        d => Ok(d),
+    }
+}
+
+/// A signing secret (the caller's `whsec_` one, or a new one) and its sealed form.
+fn new_secret(
+    state: &AppState,
+    target_id: &str,
+    given: Option<String>,
+) -> Result<(zeroize::Zeroizing<String>, Vec<u8>), ApiError> {
+    let secret = match given {
+        Some(s) if custodian_crypto::webhook::decode_secret(&s).is_some() => {
+            zeroize::Zeroizing::new(s)
+        }
+        Some(_) => return Err(invalid("secret", "whsec_base64_24_to_64_bytes")),
+        None => custodian_crypto::webhook::new_secret()
+            .map_err(|_| ApiError::new(ErrorCode::Internal))?,
+    };
+    let key = custodian_crypto::webhook::decode_secret(&secret)
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal))?;
+    let sealed = seal_secret(state, target_id, &key)?;
+    Ok((secret, sealed))
 }
 
 /// Registers a webhook for consent changes. The answer carries the signing secret once.
@@ -68,38 +110,19 @@ pub async fn create(
     )
     .await?;
     valid_webhook_url(&input.url).map_err(|rule| invalid("url", rule))?;
-    let mut purposes = input.purposes.unwrap_or_default();
-    purposes.sort();
-    purposes.dedup();
-    if purposes.len() > 256 || purposes.iter().any(|p| !valid_purpose(p)) {
-        return Err(invalid("purposes", "purpose_keys"));
-    }
-    if input
-        .description
-        .as_deref()
-        .is_some_and(|d| d.chars().count() > 256 || d.chars().any(char::is_control))
-    {
-        return Err(invalid("description", "256_printable_characters"));
-    }
-    let secret = match input.secret {
-        Some(s) if custodian_crypto::webhook::decode_secret(&s).is_some() => {
-            zeroize::Zeroizing::new(s)
-        }
-        Some(_) => return Err(invalid("secret", "whsec_base64_24_to_64_bytes")),
-        None => custodian_crypto::webhook::new_secret()
-            .map_err(|_| ApiError::new(ErrorCode::Internal))?,
-    };
-    let key = custodian_crypto::webhook::decode_secret(&secret)
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal))?;
+    let purposes = target_purposes(input.purposes.unwrap_or_default())?;
+    let description = description(input.description)?;
     let id = format!("wh_{}", uuid::Uuid::now_v7());
+    let (secret, sealed) = new_secret(&state, &id, input.secret)?;
     let target = Target {
-        secret_sealed: Some(seal_secret(&state, &id, &key)?),
+        secret_sealed: Some(sealed),
+        previous_secret: None,
         id: id.clone(),
         kind: TargetKind::Webhook,
         url: Some(input.url),
         purposes,
         enabled: true,
-        description: input.description,
+        description,
         created_at: state.clock.now(),
     };
     let mut draft = permit.draft;
@@ -109,6 +132,91 @@ pub async fn create(
         StatusCode::CREATED,
         ApiJson(out(target, Some(secret.to_string()))),
     ))
+}
+
+/// Changes a webhook: its URL, purposes, note, whether it gets new changes, and its signing
+/// secret. A rotated secret is answered once; the previous one keeps signing beside it (a
+/// second `v1` entry of `webhook-signature`) for the grace period, so the receiver can switch
+/// without refusing a delivery.
+#[utoipa::path(patch, path = "/v1/consent/webhooks/{id}", tag = "consent", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Target id")), request_body = WebhookPatch, responses(
+    (status = 200, body = TargetOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "invalid_webhook (details.field, details.rule)"),
+))]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<WebhookPatch>,
+) -> Result<ApiJson<TargetOut>, ApiError> {
+    check_target_id(&id)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ConsentConfigure,
+        Resource::Consent,
+        None,
+    )
+    .await?;
+    let rotate = input.rotate_secret.unwrap_or(false);
+    if !rotate && (input.secret.is_some() || input.previous_secret_hours.is_some()) {
+        return Err(invalid("rotate_secret", "required_with_secret"));
+    }
+    let grace_hours = input.previous_secret_hours.unwrap_or(24);
+    if grace_hours > 168 {
+        return Err(invalid("previous_secret_hours", "0_to_168"));
+    }
+    let mut t = state
+        .store
+        .get_target(&id)
+        .await?
+        .filter(|t| t.kind == TargetKind::Webhook)
+        .ok_or_else(|| ApiError::new(ErrorCode::WebhookNotFound))?;
+    // The audit event names the settings changed (never their values).
+    let changed: Vec<&str> = [
+        ("url", input.url.is_some()),
+        ("purposes", input.purposes.is_some()),
+        ("description", input.description.is_some()),
+        ("enabled", input.enabled.is_some()),
+        ("secret", rotate),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect();
+    if let Some(url) = input.url {
+        valid_webhook_url(&url).map_err(|rule| invalid("url", rule))?;
+        t.url = Some(url);
+    }
+    if let Some(p) = input.purposes {
+        t.purposes = target_purposes(p)?;
+    }
+    if input.description.is_some() {
+        t.description = description(input.description)?;
+    }
+    if let Some(e) = input.enabled {
+        t.enabled = e;
+    }
+    let mut answered = None;
+    if rotate {
+        let (secret, sealed) = new_secret(&state, &id, input.secret)?;
+        let until = state
+            .clock
+            .now()
+            .checked_add(jiff::SignedDuration::from_hours(i64::from(grace_hours)))
+            .map_err(|_| ApiError::new(ErrorCode::Internal))?;
+        t.previous_secret = match t.secret_sealed.replace(sealed) {
+            Some(old) if grace_hours > 0 => Some((old, until)),
+            _ => None,
+        };
+        answered = Some(secret.to_string());
+    }
+    let mut draft = permit.draft;
+    draft.resource = format!("consent_target:{id}");
+    draft.fields = changed.into_iter().map(str::to_owned).collect();
+    state.store.put_target(&t, draft).await?;
+    Ok(ApiJson(out(t, answered)))
 }
 
 /// Every target: webhooks and, when configured, NATS.
