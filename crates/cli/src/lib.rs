@@ -7,6 +7,7 @@ pub mod backup;
 pub mod config;
 pub mod import;
 pub mod kek;
+pub mod receipt;
 pub mod setup;
 
 use std::net::SocketAddr;
@@ -192,6 +193,14 @@ pub enum Command {
         #[command(subcommand)]
         command: ErasuresCommand,
     },
+    /// Verify a consent receipt offline, against the published key set.
+    #[command(
+        after_help = "Example:\n  curl -s http://127.0.0.1:8080/.well-known/custodian/receipt-keys > receipt-keys.json\n  custodian receipt verify --keys receipt-keys.json receipt.jws\n  echo \"$RECEIPT\" | custodian receipt verify --keys receipt-keys.json -"
+    )]
+    Receipt {
+        #[command(subcommand)]
+        command: ReceiptCommand,
+    },
     /// Verify or export the audit log.
     #[command(
         after_help = "Examples:\n  custodian audit verify\n  custodian audit export --out audit.jsonl\n  custodian audit verify --file audit.jsonl --public-key log.pub"
@@ -219,6 +228,23 @@ pub enum ErasuresCommand {
         /// An exported ledger to re-apply as well.
         #[arg(long)]
         ledger: Option<PathBuf>,
+    },
+}
+
+/// Receipt commands.
+#[allow(missing_docs)]
+#[derive(Subcommand)]
+pub enum ReceiptCommand {
+    /// Check a receipt's Ed25519 signature and print its claims; fails unless it verifies.
+    #[command(
+        after_help = "Examples:\n  custodian receipt verify --keys receipt-keys.json receipt.jws\n  custodian receipt verify --keys receipt-keys.json - < receipt.jws"
+    )]
+    Verify {
+        /// The JWK set from `/.well-known/custodian/receipt-keys`, saved to a file.
+        #[arg(long)]
+        keys: PathBuf,
+        /// A file holding the receipt (compact JWS), or `-` for standard input.
+        receipt: PathBuf,
     },
 }
 
@@ -383,6 +409,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{n} subjects erased again");
                 }
             }
+            Ok(())
+        }
+        Command::Receipt {
+            command: ReceiptCommand::Verify { keys, receipt },
+        } => {
+            let keys = std::fs::read_to_string(&keys)
+                .with_context(|| format!("cannot read {}", keys.display()))?;
+            let text = if receipt.as_os_str() == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                    .context("cannot read the receipt from standard input")?;
+                t
+            } else {
+                std::fs::read_to_string(&receipt)
+                    .with_context(|| format!("cannot read {}", receipt.display()))?
+            };
+            let v = receipt::verify(&text, &receipt::read_keys(&keys)?)?;
+            println!("ok: signed by key {}", v.kid);
+            println!("{}", serde_json::to_string_pretty(&v.claims)?);
             Ok(())
         }
         Command::Audit { command } => match command {

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod consent;
 pub mod operator;
 pub mod ports;
+pub mod rights;
 pub mod taxonomy;
 pub mod vault;
 

@@ -32,7 +32,7 @@ pub const SYSTEM_KEY: &str = "consent-propagation";
 pub const NATS_STREAM: &str = "CUSTODIAN_CONSENT";
 /// How long a claimed delivery is kept from other dispatchers.
 const LEASE: Duration = Duration::from_secs(60);
-/// Deliveries sent at once.
+/// Targets served at once (each target's deliveries go one after another).
 const IN_FLIGHT: usize = 16;
 /// A webhook's answer must come within this.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -268,15 +268,33 @@ async fn dispatch_once(
         return Ok(0);
     }
     let targets: Arc<Vec<Target>> = Arc::new(state.store.list_targets().await?);
-    let results: Vec<Delivery> = futures::stream::iter(due)
-        .map(|d| {
+    // Each target gets its changes one after another, in the order they were claimed (the
+    // order they were recorded); targets are served side by side.
+    let mut queues: Vec<Vec<DueDelivery>> = Vec::new();
+    for d in due {
+        match queues
+            .iter_mut()
+            .find(|q| q[0].delivery.target_id == d.delivery.target_id)
+        {
+            Some(q) => q.push(d),
+            None => queues.push(vec![d]),
+        }
+    }
+    let results: Vec<Vec<Delivery>> = futures::stream::iter(queues)
+        .map(|queue| {
             let targets = targets.clone();
-            async move { attempt(state, senders, &targets, d).await }
+            async move {
+                let mut done = Vec::with_capacity(queue.len());
+                for d in queue {
+                    done.push(attempt(state, senders, &targets, d).await);
+                }
+                done
+            }
         })
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
-    for d in &results {
+    for d in results.iter().flatten() {
         metrics::counter!("custodian_consent_deliveries_total", "state" => d.state.as_str())
             .increment(1);
         state.store.finish_delivery(d).await?;

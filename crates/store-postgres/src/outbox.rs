@@ -264,7 +264,7 @@ impl PostgresStore {
                         "SELECT d.*, o.purpose, o.sealed FROM consent_deliveries d \
                          JOIN consent_outbox o ON o.event_id = d.event_id \
                          WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND ($2 OR d.target_id <> 'nats') \
-                         ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
+                         ORDER BY d.next_attempt_at, d.event_id LIMIT $3 FOR UPDATE OF d SKIP LOCKED",
                     )
                     .bind(now.as_millisecond())
                     .bind(nats)

@@ -255,7 +255,7 @@ impl SqliteStore {
                         "SELECT d.*, o.purpose, o.sealed FROM consent_deliveries d \
                          JOIN consent_outbox o ON o.event_id = d.event_id \
                          WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND (? OR d.target_id <> 'nats') \
-                         ORDER BY d.next_attempt_at LIMIT ?",
+                         ORDER BY d.next_attempt_at, d.event_id LIMIT ?",
                     )
                     .bind(now.as_millisecond())
                     .bind(nats)

@@ -160,6 +160,38 @@ async fn give_refuse_withdraw_check_and_verify_receipts() {
         parts[2]
     );
     assert!(verify(&forged, &keys).is_err());
+    // The same, offline with the command line: the key set and the receipt as files.
+    let dir = tempfile::tempdir().expect("dir");
+    let set = s
+        .call(
+            Method::GET,
+            "/.well-known/custodian/receipt-keys",
+            None,
+            Body::None,
+        )
+        .await
+        .json;
+    std::fs::write(dir.path().join("keys.json"), set.to_string()).expect("keys");
+    let cli = |receipt: &str| {
+        std::fs::write(dir.path().join("r.jws"), receipt).expect("receipt");
+        std::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+            .args(["receipt", "verify", "--keys"])
+            .arg(dir.path().join("keys.json"))
+            .arg(dir.path().join("r.jws"))
+            .output()
+            .expect("run")
+    };
+    let out = cli(receipt);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.starts_with("ok: signed by key "), "{stdout}");
+    assert!(stdout.contains("\"event_state\": \"given\""), "{stdout}");
+    let out = cli(&forged);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not verified"),
+        "{out:?}"
+    );
 
     // Withdrawal is as easy as giving, and the very next check honours it.
     let r = s
