@@ -93,6 +93,10 @@ pub enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<IpNet>,
+        /// Threads that answer requests [default: one per core]. Fewer leaves cores to other
+        /// processes on the same machine (a database, a load generator).
+        #[arg(long, env = "CUSTODIAN_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: Option<u16>,
     },
     /// Initialise a new installation: database, key files (mode 0600), first admin operator.
     #[command(
@@ -289,6 +293,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             trusted_proxies,
+            workers: _,
         } => {
             let (loc, file) = store.resolve()?;
             let server_config =

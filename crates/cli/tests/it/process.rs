@@ -154,9 +154,22 @@ async fn kill_9_under_write_load_loses_no_acknowledged_write() {
 }
 
 #[test]
+fn a_worker_count_out_of_range_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for n in ["0", "257", "many"] {
+        let out = run(tmp.path(), &["serve", "--workers", n]);
+        assert!(!out.status.success(), "--workers {n}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--workers"),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
 fn sigterm_shuts_down_gracefully() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut proc = spawn_serve(tmp.path(), &["--listen", "127.0.0.1:0"]);
+    let mut proc = spawn_serve(tmp.path(), &["--listen", "127.0.0.1:0", "--workers", "1"]);
     let pid = proc.child.id().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])
