@@ -194,6 +194,12 @@ pub trait ConsentStore: Send + Sync {
         subject: &str,
         purpose: &str,
     ) -> Result<Option<CurrentConsent>, StoreError>;
+    /// The current states of many (subject, purpose) pairs in few reads; pairs without a
+    /// record are left out, and the order is unspecified.
+    async fn current_consents(
+        &self,
+        pairs: &[(String, String)],
+    ) -> Result<Vec<CurrentConsent>, StoreError>;
     /// A subject's current state for every purpose with a record.
     async fn subject_consents(&self, subject: &str) -> Result<Vec<CurrentConsent>, StoreError>;
     /// A subject's records, oldest first, after ledger position `after`; with positions.

@@ -23,7 +23,8 @@ use custodian_core::ports::{ConsentChange, Store, StoreError};
 /// Entries kept at most; past this the cache starts over.
 const MAX_ENTRIES: usize = 500_000;
 
-type StateKey = (String, String);
+/// A subject's pseudonym and a purpose key.
+pub type StateKey = (String, String);
 
 /// Cached purposes and current states.
 #[derive(Debug, Default)]
@@ -106,6 +107,55 @@ impl ConsentCache {
             m.insert(key, found.clone());
         });
         Ok(found)
+    }
+
+    /// The current states of many (subject pseudonym, purpose) pairs, in their order: cached
+    /// ones from memory, the others in one store read.
+    pub async fn current_many(
+        &self,
+        store: &dyn Store,
+        keys: &[StateKey],
+    ) -> Result<Vec<Option<CurrentConsent>>, StoreError> {
+        let cached = self.states_cached.load(Ordering::Acquire) && self.is_live();
+        let mut answers: Vec<Option<Option<CurrentConsent>>> = if cached {
+            let m = read(&self.states);
+            keys.iter().map(|k| m.get(k).cloned()).collect()
+        } else {
+            vec![None; keys.len()]
+        };
+        let missing: Vec<StateKey> = keys
+            .iter()
+            .zip(&answers)
+            .filter(|(_, a)| a.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let generation = self.generation.load(Ordering::Acquire);
+            let found: HashMap<StateKey, CurrentConsent> = store
+                .current_consents(&missing)
+                .await?
+                .into_iter()
+                .map(|c| ((c.subject.clone(), c.purpose.clone()), c))
+                .collect();
+            for (k, a) in keys.iter().zip(answers.iter_mut()) {
+                if a.is_none() {
+                    *a = Some(found.get(k).cloned());
+                }
+            }
+            if self.states_cached.load(Ordering::Acquire) {
+                self.keep(generation, || {
+                    let mut m = write(&self.states);
+                    if m.len() + missing.len() >= MAX_ENTRIES {
+                        m.clear();
+                    }
+                    for k in missing {
+                        let v = found.get(&k).cloned();
+                        m.insert(k, v);
+                    }
+                });
+            }
+        }
+        Ok(answers.into_iter().map(Option::flatten).collect())
     }
 
     /// Runs `fill` only if nothing was invalidated since `generation` was read.

@@ -449,6 +449,32 @@ impl ConsentStore for PostgresStore {
             .transpose()
     }
 
+    async fn current_consents(
+        &self,
+        pairs: &[(String, String)],
+    ) -> Result<Vec<CurrentConsent>, StoreError> {
+        let mut found = Vec::new();
+        // Chunks keep each statement well under the databases' limits on bound parameters.
+        for chunk in pairs.chunks(500) {
+            let mut qb: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
+                "SELECT * FROM consent_current WHERE (subject, purpose) IN (",
+            );
+            let mut list = qb.separated(", ");
+            for (subject, purpose) in chunk {
+                list.push("(")
+                    .push_bind_unseparated(subject)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(purpose)
+                    .push_unseparated(")");
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&self.pool).await.map_err(backend)? {
+                found.push(current_from(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn subject_consents(&self, subject: &str) -> Result<Vec<CurrentConsent>, StoreError> {
         query("SELECT * FROM consent_current WHERE subject = $1 ORDER BY purpose")
             .bind(subject)

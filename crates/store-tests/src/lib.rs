@@ -1170,6 +1170,22 @@ pub async fn consent_ledger(s: Arc<dyn Store>) {
     assert_eq!(cur.notice_version, Some(1));
     assert_eq!(s.current_consent("sp_a", "other").await, Ok(None));
     assert_eq!(s.subject_consents("sp_b").await.expect("b").len(), 1);
+    // Many pairs at once (more than one statement's worth): only those with a record come back.
+    let mut pairs: Vec<(String, String)> = (0..1200)
+        .map(|i| (format!("sp_none_{i}"), "newsletter".to_owned()))
+        .collect();
+    pairs.push(("sp_a".into(), "newsletter".into()));
+    pairs.push(("sp_b".into(), "newsletter".into()));
+    pairs.push(("sp_a".into(), "other".into()));
+    let mut many = s.current_consents(&pairs).await.expect("many");
+    many.sort_by(|a, b| a.subject.cmp(&b.subject));
+    assert_eq!(
+        many.iter()
+            .map(|c| (c.subject.as_str(), c.state, c.event_id.as_str()))
+            .collect::<Vec<_>>(),
+        [("sp_a", Withdrawn, "e2"), ("sp_b", Given, "e4")]
+    );
+    assert_eq!(s.current_consents(&[]).await, Ok(Vec::new()));
     let all = s.consent_events("sp_a", None, 0, 10).await.expect("events");
     assert_eq!(
         all.iter().map(|(_, e)| e.id.as_str()).collect::<Vec<_>>(),

@@ -694,6 +694,47 @@ async fn a_withdrawal_on_one_server_is_honoured_by_the_next_check_on_another() {
             );
         }
     }
+    // Batches read their states together, and are as fresh: cust-1 gives consent on a, and
+    // the next batch on b says so, beside subjects without a record.
+    let r = a.call(Method::POST, "/v1/consent", Some(&engineer), Body::Json(json!({
+        "subject_id": "cust-1", "source": "crm", "choices": [{"purpose": "newsletter", "state": "given"}]
+    }))).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let checks: Vec<Value> = ["cust-0", "cust-1", "cust-2", "nobody", "cust-1"]
+        .iter()
+        .map(|s| json!({"subject_id": s, "purpose": "newsletter"}))
+        .collect();
+    let r = b
+        .call(
+            Method::POST,
+            "/v1/consent/check",
+            Some(&engineer),
+            Body::Json(json!({ "checks": checks })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let got: Vec<(&str, bool, &str)> = r.json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|x| {
+            (
+                x["subject_id"].as_str().unwrap_or_default(),
+                x["allowed"].as_bool().unwrap_or_default(),
+                x["basis"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("cust-0", false, "withdrawn"),
+            ("cust-1", true, "consent"),
+            ("cust-2", false, "withdrawn"),
+            ("nobody", false, "no_consent"),
+            ("cust-1", true, "consent"),
+        ]
+    );
 }
 
 /// TC and GPP strings from public reference libraries (crates/iab/tests/vectors, with

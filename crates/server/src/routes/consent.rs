@@ -923,35 +923,54 @@ pub async fn subject_events(
     Ok(ApiJson(ConsentEventsOut { events, next_after }))
 }
 
-/// Checks one subject and purpose.
-async fn check_one(
+/// The purpose of a check, once the subject id and purpose key are valid.
+async fn checked_purpose(
     state: &AppState,
     subject_id: &str,
     purpose: &str,
-) -> Result<CheckOut, ApiError> {
+) -> Result<std::sync::Arc<StoredPurpose>, ApiError> {
     if !valid_subject_id(subject_id) {
         return Err(ApiError::new(ErrorCode::InvalidSubjectId));
     }
     if !valid_purpose(purpose) {
         return Err(ApiError::new(ErrorCode::PurposeNotFound));
     }
-    let p = state
+    state
         .consent
         .purpose(state.store.as_ref(), purpose)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::PurposeNotFound))?;
-    let pseudonym = state.vault_crypto.pseudonym(subject_id);
+        .ok_or_else(|| ApiError::new(ErrorCode::PurposeNotFound))
+}
+
+/// The answer to one check, counted.
+fn answer(
+    subject_id: &str,
+    p: &StoredPurpose,
+    current: Option<&CurrentConsent>,
+    now: custodian_core::Timestamp,
+) -> CheckOut {
+    let v = decide(&p.purpose, current, now);
+    metrics::counter!("custodian_consent_checks_total", "allowed" => if v.allowed { "true" } else { "false" }).increment(1);
+    CheckOut::new(subject_id, &p.purpose.key, v)
+}
+
+/// Checks one subject and purpose.
+async fn check_one(
+    state: &AppState,
+    subject_id: &str,
+    purpose: &str,
+) -> Result<CheckOut, ApiError> {
+    let p = checked_purpose(state, subject_id, purpose).await?;
     let current = if p.purpose.consent == ConsentModel::NotRequired {
         None
     } else {
+        let pseudonym = state.vault_crypto.pseudonym(subject_id);
         state
             .consent
             .current(state.store.as_ref(), &pseudonym, purpose)
             .await?
     };
-    let v = decide(&p.purpose, current.as_ref(), state.clock.now());
-    metrics::counter!("custodian_consent_checks_total", "allowed" => if v.allowed { "true" } else { "false" }).increment(1);
-    Ok(CheckOut::new(subject_id, purpose, v))
+    Ok(answer(subject_id, &p, current.as_ref(), state.clock.now()))
 }
 
 pub(crate) async fn check_permit(
@@ -1010,9 +1029,38 @@ pub async fn check_batch(
     if input.checks.is_empty() || input.checks.len() > MAX_CHECKS {
         return Err(consent_error("checks", "1_to_1000_checks"));
     }
-    let mut results = Vec::with_capacity(input.checks.len());
+    // Every check is validated and its purpose resolved first (the first bad one is the
+    // answer), then the states are read together: one store read for those not cached.
+    let mut purposes = Vec::with_capacity(input.checks.len());
     for c in &input.checks {
-        results.push(check_one(&state, &c.subject_id, &c.purpose).await?);
+        purposes.push(checked_purpose(&state, &c.subject_id, &c.purpose).await?);
+    }
+    let keys: Vec<(String, String)> = input
+        .checks
+        .iter()
+        .zip(&purposes)
+        .filter(|(_, p)| p.purpose.consent != ConsentModel::NotRequired)
+        .map(|(c, p)| {
+            (
+                state.vault_crypto.pseudonym(&c.subject_id),
+                p.purpose.key.clone(),
+            )
+        })
+        .collect();
+    let mut states = state
+        .consent
+        .current_many(state.store.as_ref(), &keys)
+        .await?
+        .into_iter();
+    let now = state.clock.now();
+    let mut results = Vec::with_capacity(input.checks.len());
+    for (c, p) in input.checks.iter().zip(&purposes) {
+        let current = if p.purpose.consent == ConsentModel::NotRequired {
+            None
+        } else {
+            states.next().flatten()
+        };
+        results.push(answer(&c.subject_id, p, current.as_ref(), now));
     }
     Ok(ApiJson(CheckBatchOut { results }))
 }
