@@ -431,7 +431,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot read {}", receipt.display()))?
             };
             let v = receipt::verify(&text, &receipt::read_keys(&keys)?)?;
-            println!("ok: signed by key {}", v.kid);
+            if v.kid.is_empty() {
+                println!("ok: signed by one of the keys (the receipt names none)");
+            } else {
+                println!("ok: signed by key {}", v.kid);
+            }
             println!("{}", serde_json::to_string_pretty(&v.claims)?);
             Ok(())
         }

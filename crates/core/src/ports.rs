@@ -155,6 +155,15 @@ pub trait ConsentStore: Send + Sync {
         target: &Target,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
+    /// Changes a target, only if it still exists with the signing secret `expected` (so two
+    /// concurrent changes, or a change racing a removal, cannot undo each other); None when
+    /// it does not (nothing is written).
+    async fn update_target(
+        &self,
+        target: &Target,
+        expected: Option<&[u8]>,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError>;
     /// Removes a target; its pending deliveries become failed (`target_removed`). None when
     /// there is no such target.
     async fn delete_target(
@@ -176,7 +185,8 @@ pub trait ConsentStore: Send + Sync {
         nats: bool,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records an attempt's outcome (never downgrading an acknowledged delivery).
+    /// Records an attempt's outcome on a delivery that is still pending; one that was
+    /// acknowledged, or failed meanwhile (its target removed, its subject erased), is left as it is.
     async fn finish_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
     /// Every target's delivery of one change.
     async fn deliveries(&self, event_id: &str) -> Result<Vec<Delivery>, StoreError>;

@@ -268,8 +268,8 @@ async fn dispatch_once(
         return Ok(0);
     }
     let targets: Arc<Vec<Target>> = Arc::new(state.store.list_targets().await?);
-    // Each target gets its changes one after another, in the order they were claimed (the
-    // order they were recorded); targets are served side by side.
+    // Each target gets its changes one after another, in the order they were claimed;
+    // targets are served side by side.
     let mut queues: Vec<Vec<DueDelivery>> = Vec::new();
     for d in due {
         match queues
@@ -280,26 +280,53 @@ async fn dispatch_once(
             None => queues.push(vec![d]),
         }
     }
-    let results: Vec<Vec<Delivery>> = futures::stream::iter(queues)
-        .map(|queue| {
-            let targets = targets.clone();
-            async move {
-                let mut done = Vec::with_capacity(queue.len());
-                for d in queue {
-                    done.push(attempt(state, senders, &targets, d).await);
-                }
-                done
-            }
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
-    for d in results.iter().flatten() {
-        metrics::counter!("custodian_consent_deliveries_total", "state" => d.state.as_str())
-            .increment(1);
-        state.store.finish_delivery(d).await?;
+    let finished: Vec<Result<(), custodian_core::ports::StoreError>> =
+        futures::stream::iter(queues)
+            .map(|queue| {
+                let targets = targets.clone();
+                async move { serve_queue(state, senders, &targets, queue).await }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+    for f in finished {
+        f?;
     }
     Ok(n)
+}
+
+/// Sends one target's claimed changes in order, recording each outcome as soon as it is
+/// known. When one must be retried, the ones after it are not sent now: they go back to wait
+/// behind it, so a receiver that is down costs one attempt per batch, not one per change, and
+/// a retried change is not overtaken by the next. A queue that has run for half the lease
+/// hands its remaining changes back too, so no lease runs out while this process holds it.
+async fn serve_queue(
+    state: &AppState,
+    senders: &Senders,
+    targets: &[Target],
+    queue: Vec<DueDelivery>,
+) -> Result<(), custodian_core::ports::StoreError> {
+    let started = std::time::Instant::now();
+    let mut wait_until: Option<custodian_core::Timestamp> = None;
+    for d in queue {
+        if wait_until.is_none() && started.elapsed() > LEASE / 2 {
+            wait_until = Some(state.clock.now());
+        }
+        if let Some(until) = wait_until {
+            let mut back = d.delivery;
+            back.next_attempt_at = Some(until);
+            state.store.finish_delivery(&back).await?;
+            continue;
+        }
+        let done = attempt(state, senders, targets, d).await;
+        metrics::counter!("custodian_consent_deliveries_total", "state" => done.state.as_str())
+            .increment(1);
+        state.store.finish_delivery(&done).await?;
+        if done.state == DeliveryState::Pending {
+            wait_until = Some(done.next_attempt_at.unwrap_or(done.updated_at));
+        }
+    }
+    Ok(())
 }
 
 enum Outcome {

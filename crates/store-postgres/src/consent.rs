@@ -388,6 +388,15 @@ impl ConsentStore for PostgresStore {
         self.put_target_impl(t, audit).await
     }
 
+    async fn update_target(
+        &self,
+        t: &Target,
+        expected: Option<&[u8]>,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        self.update_target_impl(t, expected, audit).await
+    }
+
     async fn delete_target(
         &self,
         id: &str,

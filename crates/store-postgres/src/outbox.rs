@@ -16,9 +16,10 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("stored {what} cannot be read"))
 }
 
-/// An erasure's share of the outbox: the subject's undelivered changes are never sent
-/// (their deliveries fail with `subject_erased`) and every sealed message that names the
-/// subject is deleted, delivered or not, so no copy of the subject id outlives the erasure.
+/// An erasure's share of the outbox: the subject's undelivered changes made up to `at` are
+/// never sent (their deliveries fail with `subject_erased`) and every sealed message made up
+/// to then that names the subject is deleted, delivered or not, so no copy of the subject id
+/// outlives the erasure. Also run for each entry of a merged erasure ledger (after a restore).
 pub(crate) async fn forget_subject(
     conn: &mut PgConnection,
     pseudonym: &str,
@@ -27,15 +28,16 @@ pub(crate) async fn forget_subject(
     query(
         "UPDATE consent_deliveries SET state = 'failed', next_attempt_at = NULL, \
          last_error = 'subject_erased', updated_at = $1 WHERE state = 'pending' \
-         AND event_id IN (SELECT event_id FROM consent_outbox WHERE subject = $2)",
+         AND event_id IN (SELECT event_id FROM consent_outbox WHERE subject = $2 AND created_at <= $1)",
     )
     .bind(at.as_millisecond())
     .bind(pseudonym)
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
-    query("DELETE FROM consent_outbox WHERE subject = $1")
+    query("DELETE FROM consent_outbox WHERE subject = $1 AND created_at <= $2")
         .bind(pseudonym)
+        .bind(at.as_millisecond())
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -187,6 +189,61 @@ impl PostgresStore {
         Ok(out)
     }
 
+    pub(crate) async fn update_target_impl(
+        &self,
+        t: &Target,
+        expected: Option<&[u8]>,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        let mut txn = self.begin().await?;
+        let tx = &mut *txn;
+        let out: Result<Option<AuditEvent>, StoreError> = async {
+                    let changed = query(
+                        "UPDATE consent_targets SET url = $1, all_purposes = $2, enabled = $3, description = $4, \
+                         secret_sealed = $5, previous_secret_sealed = $6, previous_secret_until = $7 \
+                         WHERE id = $8 AND secret_sealed IS NOT DISTINCT FROM $9",
+                    )
+                    .bind(t.url.as_deref())
+                    .bind(t.purposes.is_empty())
+                    .bind(t.enabled)
+                    .bind(t.description.as_deref())
+                    .bind(t.secret_sealed.as_deref())
+                    .bind(t.previous_secret.as_ref().map(|(s, _)| s.as_slice()))
+                    .bind(t.previous_secret.as_ref().map(|(_, u)| u.as_millisecond()))
+                    .bind(&t.id)
+                    .bind(expected)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    if changed == 0 {
+                        return Ok(None);
+                    }
+                    query("DELETE FROM consent_target_purposes WHERE target_id = $1")
+                        .bind(&t.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    for p in &t.purposes {
+                        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES ($1, $2)")
+                            .bind(&t.id)
+                            .bind(p)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    append_in(&mut *tx, audit).await.map(Some)
+        }
+        .await;
+        match out? {
+            Some(event) => {
+                txn.commit().await.map_err(backend)?;
+                Ok(Some(event))
+            }
+            None => Ok(None),
+        }
+    }
+
     pub(crate) async fn delete_target_impl(
         &self,
         id: &str,
@@ -309,7 +366,7 @@ impl PostgresStore {
                     query(
                         "UPDATE consent_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, \
                          last_status = $4, last_error = $5, updated_at = $6 \
-                         WHERE event_id = $7 AND target_id = $8 AND state <> 'acknowledged'",
+                         WHERE event_id = $7 AND target_id = $8 AND state = 'pending'",
                     )
                     .bind(d.state.as_str())
                     .bind(i64::from(d.attempts))

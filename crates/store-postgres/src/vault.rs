@@ -448,6 +448,8 @@ pub(crate) async fn merge_ledger(
                 .await
                 .map_err(backend)?
                 .is_some();
+        // A restored database may still hold the erased subject's outbox messages.
+        crate::outbox::forget_subject(&mut *conn, pseudonym, *at).await?;
         if !held {
             query("INSERT INTO vault_erasure_ledger (pseudonym, erased_at) VALUES ($1, $2)")
                 .bind(pseudonym)

@@ -344,6 +344,15 @@ impl ConsentStore for SqliteStore {
         self.put_target_impl(t, audit).await
     }
 
+    async fn update_target(
+        &self,
+        t: &Target,
+        expected: Option<&[u8]>,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        self.update_target_impl(t, expected, audit).await
+    }
+
     async fn delete_target(
         &self,
         id: &str,

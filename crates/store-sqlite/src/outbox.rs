@@ -16,9 +16,10 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("stored {what} cannot be read"))
 }
 
-/// An erasure's share of the outbox: the subject's undelivered changes are never sent
-/// (their deliveries fail with `subject_erased`) and every sealed message that names the
-/// subject is deleted, delivered or not, so no copy of the subject id outlives the erasure.
+/// An erasure's share of the outbox: the subject's undelivered changes made up to `at` are
+/// never sent (their deliveries fail with `subject_erased`) and every sealed message made up
+/// to then that names the subject is deleted, delivered or not, so no copy of the subject id
+/// outlives the erasure. Also run for each entry of a merged erasure ledger (after a restore).
 pub(crate) async fn forget_subject(
     conn: &mut SqliteConnection,
     pseudonym: &str,
@@ -27,15 +28,17 @@ pub(crate) async fn forget_subject(
     query(
         "UPDATE consent_deliveries SET state = 'failed', next_attempt_at = NULL, \
          last_error = 'subject_erased', updated_at = ? WHERE state = 'pending' \
-         AND event_id IN (SELECT event_id FROM consent_outbox WHERE subject = ?)",
+         AND event_id IN (SELECT event_id FROM consent_outbox WHERE subject = ? AND created_at <= ?)",
     )
     .bind(at.as_millisecond())
     .bind(pseudonym)
+    .bind(at.as_millisecond())
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
-    query("DELETE FROM consent_outbox WHERE subject = ?")
+    query("DELETE FROM consent_outbox WHERE subject = ? AND created_at <= ?")
         .bind(pseudonym)
+        .bind(at.as_millisecond())
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -183,6 +186,56 @@ impl SqliteStore {
             .await
     }
 
+    pub(crate) async fn update_target_impl(
+        &self,
+        t: &Target,
+        expected: Option<&[u8]>,
+        audit: AuditDraft,
+    ) -> Result<Option<AuditEvent>, StoreError> {
+        let (t, expected) = (t.clone(), expected.map(<[u8]>::to_vec));
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let changed = query(
+                        "UPDATE consent_targets SET url = ?, all_purposes = ?, enabled = ?, description = ?, \
+                         secret_sealed = ?, previous_secret_sealed = ?, previous_secret_until = ? \
+                         WHERE id = ? AND secret_sealed IS ?",
+                    )
+                    .bind(t.url.as_deref())
+                    .bind(t.purposes.is_empty())
+                    .bind(t.enabled)
+                    .bind(t.description.as_deref())
+                    .bind(t.secret_sealed.as_deref())
+                    .bind(t.previous_secret.as_ref().map(|(s, _)| s.as_slice()))
+                    .bind(t.previous_secret.as_ref().map(|(_, u)| u.as_millisecond()))
+                    .bind(&t.id)
+                    .bind(expected.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    if changed == 0 {
+                        return Ok(None);
+                    }
+                    query("DELETE FROM consent_target_purposes WHERE target_id = ?")
+                        .bind(&t.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    for p in &t.purposes {
+                        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES (?, ?)")
+                            .bind(&t.id)
+                            .bind(p)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    append_in(&mut *tx, audit).await.map(Some)
+                })
+            })
+            .await
+    }
+
     pub(crate) async fn delete_target_impl(
         &self,
         id: &str,
@@ -296,7 +349,7 @@ impl SqliteStore {
                     query(
                         "UPDATE consent_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, \
                          last_status = ?, last_error = ?, updated_at = ? \
-                         WHERE event_id = ? AND target_id = ? AND state <> 'acknowledged'",
+                         WHERE event_id = ? AND target_id = ? AND state = 'pending'",
                     )
                     .bind(d.state.as_str())
                     .bind(i64::from(d.attempts))

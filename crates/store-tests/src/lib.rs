@@ -1239,6 +1239,48 @@ pub async fn consent_outbox(s: Arc<dyn Store>) {
     let ads = s.get_target("wh_ads").await.expect("get").expect("some");
     assert_eq!(ads.purposes, vec!["ads".to_owned()]);
     assert_eq!(ads.secret_sealed, Some(vec![1, 2, 3]));
+    // A change applies only over the secret it was read with, and never revives a target.
+    let mut changed = ads.clone();
+    changed.enabled = false;
+    changed.purposes = vec!["ads".into(), "news".into()];
+    changed.secret_sealed = Some(vec![4, 5, 6]);
+    changed.previous_secret = Some((vec![1, 2, 3], t(99)));
+    assert!(
+        s.update_target(&changed, Some(&[9, 9, 9]), draft("consent.configure"))
+            .await
+            .expect("stale")
+            .is_none(),
+        "another change came first"
+    );
+    assert!(
+        s.update_target(&changed, Some(&[1, 2, 3]), draft("consent.configure"))
+            .await
+            .expect("update")
+            .is_some()
+    );
+    assert_eq!(
+        s.get_target("wh_ads").await.expect("get"),
+        Some(changed.clone())
+    );
+    changed.enabled = true;
+    changed.purposes = vec!["ads".into()];
+    changed.previous_secret = None;
+    changed.secret_sealed = Some(vec![1, 2, 3]);
+    assert!(
+        s.update_target(&changed, Some(&[4, 5, 6]), draft("consent.configure"))
+            .await
+            .expect("back")
+            .is_some()
+    );
+    let mut ghost = changed.clone();
+    ghost.id = "wh_ghost".into();
+    assert!(
+        s.update_target(&ghost, Some(&[1, 2, 3]), draft("consent.configure"))
+            .await
+            .expect("ghost")
+            .is_none()
+    );
+    assert_eq!(s.get_target("wh_ghost").await.expect("get"), None);
 
     let e = consent_event(
         "e1",

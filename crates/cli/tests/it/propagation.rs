@@ -515,6 +515,25 @@ async fn failing_receivers_are_retried_secrets_rotate_and_erasure_stops_delivery
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
+    let pseudonym = r.json["pseudonym"].as_str().expect("pseudonym").to_owned();
+    let raw = custodian_store_sqlite::SqliteStore::open(&s.data_dir)
+        .await
+        .expect("second handle");
+    let count = |subject: String| {
+        let pool = raw.raw_pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM consent_outbox WHERE subject = ?")
+                .bind(subject)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    assert_eq!(
+        count(pseudonym).await,
+        0,
+        "no sealed message names the erased subject"
+    );
     let d = delivery_until(&s, &fifth, &wh, |x| x["state"] != "pending").await;
     assert_eq!(
         (&d["state"], &d["last_error"]),

@@ -140,12 +140,16 @@ pub fn parse_ndjson(line: &[u8]) -> Result<ImportedChoice, RowError> {
     choice(row)
 }
 
-/// The ledger id of an imported record: a UUID (version 8) from the SHA-256 of what makes
-/// it the same choice (the subject's pseudonym, purpose, state, when it was made, source,
-/// jurisdiction, notice and expiry), so importing the same rows again finds them already
-/// recorded instead of recording them twice. The pseudonym is keyed, so the id reveals no
-/// more about the subject than the pseudonym does.
-pub fn import_event_id(e: &super::ledger::ConsentEvent) -> String {
+/// The ledger id of an imported record: a UUID (version 8) from the SHA-256 of what the row
+/// said (the subject's pseudonym, purpose, state, when it was made, source, jurisdiction,
+/// language, notice and the expiry the row gave, if any: not one derived from the purpose's
+/// settings, which may change between two imports), so importing the same rows again finds
+/// them already recorded instead of recording them twice. The pseudonym is keyed, so the id
+/// reveals no more about the subject than the pseudonym does.
+pub fn import_event_id(
+    e: &super::ledger::ConsentEvent,
+    given_expiry: Option<jiff::Timestamp>,
+) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     let mut part = |b: &[u8]| {
@@ -159,6 +163,7 @@ pub fn import_event_id(e: &super::ledger::ConsentEvent) -> String {
     part(&e.at.as_millisecond().to_be_bytes());
     part(e.source.as_bytes());
     part(e.jurisdiction.as_deref().unwrap_or("").as_bytes());
+    part(e.language.as_deref().unwrap_or("").as_bytes());
     match &e.notice {
         Some(n) => {
             part(n.key.as_bytes());
@@ -167,7 +172,7 @@ pub fn import_event_id(e: &super::ledger::ConsentEvent) -> String {
         None => part(b""),
     }
     part(
-        &e.expires_at
+        &given_expiry
             .map_or(i64::MIN, |t| t.as_millisecond())
             .to_be_bytes(),
     );
@@ -251,10 +256,10 @@ mod tests {
             },
             receipt_id: request.into(),
         };
-        let a = import_event_id(&e("sp_1", ConsentState::Given, 1_700_000_000, "r1"));
+        let a = import_event_id(&e("sp_1", ConsentState::Given, 1_700_000_000, "r1"), None);
         assert_eq!(
             a,
-            import_event_id(&e("sp_1", ConsentState::Given, 1_700_000_000, "r2"))
+            import_event_id(&e("sp_1", ConsentState::Given, 1_700_000_000, "r2"), None)
         );
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "8", "a version 8 UUID: {a}");
@@ -264,8 +269,17 @@ mod tests {
             e("sp_1", ConsentState::Refused, 1_700_000_000, "r1"),
             e("sp_1", ConsentState::Given, 1_700_000_001, "r1"),
         ] {
-            assert_ne!(a, import_event_id(&other));
+            assert_ne!(a, import_event_id(&other, None));
         }
+        // An expiry derived from the purpose's settings does not change it; one the row gave,
+        // or another language, does.
+        let mut derived = e("sp_1", ConsentState::Given, 1_700_000_000, "r1");
+        derived.expires_at = Timestamp::from_second(1_800_000_000).ok();
+        assert_eq!(a, import_event_id(&derived, None));
+        assert_ne!(a, import_event_id(&derived, derived.expires_at));
+        let mut french = e("sp_1", ConsentState::Given, 1_700_000_000, "r1");
+        french.language = Some("fr".into());
+        assert_ne!(a, import_event_id(&french, None));
     }
 
     #[test]

@@ -181,11 +181,9 @@ pub enum Step {
     },
     /// The requester withdrew (any state that is not final).
     Withdraw,
-    /// The deadline was extended (any state that is not final; once).
-    Extend {
-        /// When the extension was decided (the deadline engine checked it was in time).
-        at: Timestamp,
-    },
+    /// The deadline was extended, now (any state that is not final; once). The caller has
+    /// checked with [`super::Deadlines::extend`] that it is still in time.
+    Extend,
 }
 
 impl Step {
@@ -201,7 +199,7 @@ impl Step {
             Step::Complete => "rights.completed",
             Step::Reject { .. } => "rights.rejected",
             Step::Withdraw => "rights.withdrawn",
-            Step::Extend { .. } => "rights.extended",
+            Step::Extend => "rights.extended",
         }
     }
 }
@@ -374,15 +372,24 @@ pub fn apply(
             _ => return Err(not_now()),
         },
         Step::Reject { reason } => {
+            // Identity is a reason only where it was asked for, and only before it was proven.
+            if *reason == RejectReason::IdentityNotVerified
+                && !(needs_verification && matches!(p.state, State::Received | State::Verifying))
+            {
+                return Err(WorkflowError::NotNow {
+                    from: p.state.as_str(),
+                    step: "rights.rejected (identity_not_verified)",
+                });
+            }
             next.state = State::Rejected;
             next.rejection = Some(*reason);
         }
         Step::Withdraw => next.state = State::Withdrawn,
-        Step::Extend { at } => {
+        Step::Extend => {
             if p.extended_at.is_some() {
                 return Err(WorkflowError::AlreadyExtended);
             }
-            next.extended_at = Some(*at);
+            next.extended_at = Some(now);
         }
     }
     Ok(next)
@@ -540,7 +547,7 @@ mod tests {
             for step in [
                 Step::Withdraw,
                 Step::Complete,
-                Step::Extend { at: t(1) },
+                Step::Extend,
                 Step::Assign {
                     operator: "op".into(),
                 },
@@ -554,15 +561,41 @@ mod tests {
     }
 
     #[test]
-    fn a_deadline_is_extended_once() {
+    fn identity_is_a_reason_to_refuse_only_where_it_was_asked_for_and_not_yet_proven() {
+        let no_id = Step::Reject {
+            reason: RejectReason::IdentityNotVerified,
+        };
+        assert!(run(RequestType::OptOutSale, &[(&no_id, "op")]).is_err());
+        assert!(
+            run(
+                RequestType::Access,
+                &[
+                    (&Step::StartVerification, "op"),
+                    (&Step::Verified, "requester"),
+                    (&no_id, "op")
+                ]
+            )
+            .is_err()
+        );
         let p = run(
             RequestType::Access,
-            &[(&Step::Extend { at: t(5) }, "op_dpo")],
+            &[(&Step::StartVerification, "op"), (&no_id, "op")],
         )
-        .expect("extended");
-        assert_eq!(p.extended_at, Some(t(5)));
+        .expect("refused");
+        assert_eq!(p.state, State::Rejected);
+        // Other reasons stay open to every type.
+        let dup = Step::Reject {
+            reason: RejectReason::Duplicate,
+        };
+        assert!(run(RequestType::OptOutSale, &[(&dup, "op")]).is_ok());
+    }
+
+    #[test]
+    fn a_deadline_is_extended_once() {
+        let p = run(RequestType::Access, &[(&Step::Extend, "op_dpo")]).expect("extended");
+        assert_eq!(p.extended_at, Some(t(0)), "at the time it was decided");
         assert_eq!(
-            apply(&p, &Step::Extend { at: t(6) }, "op_dpo", t(6)),
+            apply(&p, &Step::Extend, "op_dpo", t(6)),
             Err(WorkflowError::AlreadyExtended)
         );
     }

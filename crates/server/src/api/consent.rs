@@ -686,7 +686,7 @@ pub struct GppSectionIn {
 }
 
 /// `POST /v1/consent/webhooks`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookIn {
     /// `https://…` (or `http://` to a loopback address).
@@ -700,7 +700,7 @@ pub struct WebhookIn {
 }
 
 /// `PATCH /v1/consent/webhooks/{id}`: only what is present changes.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookPatch {
     /// A new endpoint URL.

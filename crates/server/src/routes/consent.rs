@@ -590,7 +590,8 @@ async fn imported_event(
         proof: proof.clone(),
         receipt_id: uuid::Uuid::new_v4().to_string(),
     };
-    event.id = custodian_core::consent::import::import_event_id(&event);
+    let given_expiry = row.expires_at.map(custodian_core::clock::to_millis);
+    event.id = custodian_core::consent::import::import_event_id(&event, given_expiry);
     Ok(Ok(Imported {
         event,
         subject_id: row.subject_id,

@@ -141,6 +141,7 @@ pub async fn create(
 #[utoipa::path(patch, path = "/v1/consent/webhooks/{id}", tag = "consent", security(("bearer" = [])),
     params(("id" = String, Path, description = "Target id")), request_body = WebhookPatch, responses(
     (status = 200, body = TargetOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "concurrent_change: removed or its secret rotated meanwhile"),
     (status = 422, body = ErrorBody, description = "invalid_webhook (details.field, details.rule)"),
 ))]
 pub async fn update(
@@ -185,6 +186,7 @@ pub async fn update(
     .into_iter()
     .filter_map(|(name, present)| present.then_some(name))
     .collect();
+    let expected = t.secret_sealed.clone();
     if let Some(url) = input.url {
         valid_webhook_url(&url).map_err(|rule| invalid("url", rule))?;
         t.url = Some(url);
@@ -215,8 +217,18 @@ pub async fn update(
     let mut draft = permit.draft;
     draft.resource = format!("consent_target:{id}");
     draft.fields = changed.into_iter().map(str::to_owned).collect();
-    state.store.put_target(&t, draft).await?;
-    Ok(ApiJson(out(t, answered)))
+    // Written only if nobody removed the webhook or rotated its secret since it was read.
+    match state
+        .store
+        .update_target(&t, expected.as_deref(), draft)
+        .await?
+    {
+        Some(_) => Ok(ApiJson(out(t, answered))),
+        None if state.store.get_target(&id).await?.is_none() => {
+            Err(ApiError::new(ErrorCode::WebhookNotFound))
+        }
+        None => Err(ApiError::new(ErrorCode::ConcurrentChange)),
+    }
 }
 
 /// Every target: webhooks and, when configured, NATS.
