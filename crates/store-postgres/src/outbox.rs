@@ -44,6 +44,24 @@ pub(crate) async fn forget_subject(
     Ok(())
 }
 
+/// Replaces a target's purposes.
+async fn write_purposes(conn: &mut PgConnection, t: &Target) -> Result<(), StoreError> {
+    query("DELETE FROM consent_target_purposes WHERE target_id = $1")
+        .bind(&t.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    for p in &t.purposes {
+        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES ($1, $2)")
+            .bind(&t.id)
+            .bind(p)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 /// Writes one message and a pending delivery for each enabled target that wants its purpose.
 pub(crate) async fn enqueue(
     conn: &mut PgConnection,
@@ -167,19 +185,7 @@ impl PostgresStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
-                    query("DELETE FROM consent_target_purposes WHERE target_id = $1")
-                        .bind(&t.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    for p in &t.purposes {
-                        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES ($1, $2)")
-                            .bind(&t.id)
-                            .bind(p)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?;
-                    }
+                    write_purposes(&mut *tx, &t).await?;
                     append_in(tx, audit).await
             }
         }
@@ -219,19 +225,7 @@ impl PostgresStore {
                     if changed == 0 {
                         return Ok(None);
                     }
-                    query("DELETE FROM consent_target_purposes WHERE target_id = $1")
-                        .bind(&t.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    for p in &t.purposes {
-                        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES ($1, $2)")
-                            .bind(&t.id)
-                            .bind(p)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?;
-                    }
+                    write_purposes(&mut *tx, t).await?;
                     append_in(&mut *tx, audit).await.map(Some)
         }
         .await;

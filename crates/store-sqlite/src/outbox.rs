@@ -45,6 +45,24 @@ pub(crate) async fn forget_subject(
     Ok(())
 }
 
+/// Replaces a target's purposes.
+async fn write_purposes(conn: &mut SqliteConnection, t: &Target) -> Result<(), StoreError> {
+    query("DELETE FROM consent_target_purposes WHERE target_id = ?")
+        .bind(&t.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    for p in &t.purposes {
+        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES (?, ?)")
+            .bind(&t.id)
+            .bind(p)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
 /// Writes one message and a pending delivery for each enabled target that wants its purpose.
 pub(crate) async fn enqueue(
     conn: &mut SqliteConnection,
@@ -167,19 +185,7 @@ impl SqliteStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend)?;
-                    query("DELETE FROM consent_target_purposes WHERE target_id = ?")
-                        .bind(&t.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    for p in &t.purposes {
-                        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES (?, ?)")
-                            .bind(&t.id)
-                            .bind(p)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?;
-                    }
+                    write_purposes(&mut *tx, &t).await?;
                     append_in(&mut *tx, audit).await
                 })
             })
@@ -217,19 +223,7 @@ impl SqliteStore {
                     if changed == 0 {
                         return Ok(None);
                     }
-                    query("DELETE FROM consent_target_purposes WHERE target_id = ?")
-                        .bind(&t.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    for p in &t.purposes {
-                        query("INSERT INTO consent_target_purposes (target_id, purpose) VALUES (?, ?)")
-                            .bind(&t.id)
-                            .bind(p)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?;
-                    }
+                    write_purposes(&mut *tx, &t).await?;
                     append_in(&mut *tx, audit).await.map(Some)
                 })
             })
