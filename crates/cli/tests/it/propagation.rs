@@ -32,6 +32,21 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
     programmable_receiver(std::sync::Arc::new(std::sync::atomic::AtomicU16::new(204))).await
 }
 
+/// Declares the opt-in `newsletter` purpose.
+async fn newsletter(s: &TestServer) {
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/purposes/newsletter",
+            Some(&s.admin_key),
+            Body::Json(json!({
+                "names": {"en": "Newsletter"}, "legal_basis": "consent", "consent": "opt_in"
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_reaches_a_signed_webhook_and_nats_with_delivery_states() {
     let Some(nats) = nats_url() else { return };
@@ -46,17 +61,7 @@ async fn every_change_reaches_a_signed_webhook_and_nats_with_delivery_states() {
     })
     .await;
     let admin = s.admin_key.clone();
-    let r = s
-        .call(
-            Method::PUT,
-            "/v1/purposes/newsletter",
-            Some(&admin),
-            Body::Json(json!({
-                "names": {"en": "Newsletter"}, "legal_basis": "consent", "consent": "opt_in"
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+    newsletter(&s).await;
     let (url, mut hooks) = receiver().await;
     let w = s
         .call(
@@ -78,18 +83,7 @@ async fn every_change_reaches_a_signed_webhook_and_nats_with_delivery_states() {
 
     let mut events = Vec::new();
     for state in ["given", "withdrawn"] {
-        let r = s
-            .call(Method::POST, "/v1/consent", Some(&admin), Body::Json(json!({
-                "subject_id": "cust-42", "source": "app", "choices": [{"purpose": "newsletter", "state": state}]
-            })))
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
-        events.push(
-            r.json["recorded"][0]["event_id"]
-                .as_str()
-                .expect("id")
-                .to_owned(),
-        );
+        events.push(record(&s, "cust-42", state).await);
     }
     for (i, id) in events.iter().enumerate() {
         let (headers, body) = tokio::time::timeout(Duration::from_secs(10), hooks.recv())
@@ -323,17 +317,7 @@ async fn failing_receivers_are_retried_secrets_rotate_and_erasure_stops_delivery
     })
     .await;
     let admin = s.admin_key.clone();
-    let r = s
-        .call(
-            Method::PUT,
-            "/v1/purposes/newsletter",
-            Some(&admin),
-            Body::Json(json!({
-                "names": {"en": "Newsletter"}, "legal_basis": "consent", "consent": "opt_in"
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+    newsletter(&s).await;
     let status = Arc::new(AtomicU16::new(503));
     let (url, mut hooks) = programmable_receiver(status.clone()).await;
     let w = s
