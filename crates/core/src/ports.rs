@@ -16,6 +16,9 @@ use crate::consent::notice::{Notice, NoticeDraft};
 use crate::consent::outbox::{Delivery, DueDelivery, OutboxMessage, Target};
 use crate::consent::purpose::{Purpose, StoredPurpose};
 use crate::operator::{ApiKey, Operator};
+use crate::rights::RequestType;
+use crate::rights::request::{RightsEvent, RightsRequest, SlaRow};
+use crate::rights::workflow::State;
 use crate::vault::record::{
     Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
     TokenRecord,
@@ -229,9 +232,80 @@ pub trait ConsentStore: Send + Sync {
     }
 }
 
+/// Which requests to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RightsFilter {
+    /// Only in this state.
+    pub state: Option<State>,
+    /// Only of this type.
+    pub request_type: Option<RequestType>,
+    /// Only under this jurisdiction.
+    pub jurisdiction: Option<String>,
+    /// Only open ones (not in a final state).
+    pub open: bool,
+    /// Only those whose deadline in force ends at or before this instant (open ones).
+    pub due_before: Option<Timestamp>,
+    /// Only those assigned to this operator.
+    pub assignee: Option<String>,
+    /// Only those whose requester's email has this blind index.
+    pub email_index: Option<Vec<u8>>,
+    /// Only those about this vault subject.
+    pub subject_id: Option<String>,
+    /// Ids after this one (pages).
+    pub after: Option<String>,
+}
+
+/// Rights requests and their history.
+///
+/// A request's requester identity is sealed under the key of its own vault subject
+/// (`requester:<id>`), which is created with the request and destroyed with its record.
+#[async_trait]
+pub trait RightsStore: Send + Sync {
+    /// Stores a new request (version 1), its first history entry and the requester's subject
+    /// key, with `audit`. `Conflict("rights_request")` if the id exists.
+    async fn create_rights_request(
+        &self,
+        request: &RightsRequest,
+        requester_key: &SubjectKey,
+        event: &RightsEvent,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// One request.
+    async fn get_rights_request(&self, id: &str) -> Result<Option<RightsRequest>, StoreError>;
+    /// Requests in id order (ids are time-ordered) matching `filter`, at most `limit`.
+    async fn list_rights_requests(
+        &self,
+        filter: &RightsFilter,
+        limit: u32,
+    ) -> Result<Vec<RightsRequest>, StoreError>;
+    /// Replaces a request (whose `version` is `expected` + 1) if it is still at version
+    /// `expected`, appending `event` (if any) to its history, with `audit`.
+    /// [`StoreError::NotFound`] if it is gone, `Conflict("version")` if it changed meanwhile.
+    async fn update_rights_request(
+        &self,
+        request: &RightsRequest,
+        expected: i64,
+        event: Option<&RightsEvent>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// A request's history, oldest first.
+    async fn rights_events(&self, id: &str) -> Result<Vec<RightsEvent>, StoreError>;
+    /// One row per request received at or after `since`, for SLA figures.
+    async fn rights_sla_rows(&self, since: Timestamp) -> Result<Vec<SlaRow>, StoreError>;
+    /// Deletes the records whose retention ended at `now` (closed, `retain_until` passed):
+    /// each request, its history, and its requester's subject key (crypto-shredding the
+    /// sealed identity), with `audit`. Returns the ids deleted (at most `limit`).
+    async fn purge_rights_requests(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        audit: AuditDraft,
+    ) -> Result<Vec<String>, StoreError>;
+}
+
 /// The database behind Custodian.
 #[async_trait]
-pub trait Store: ConsentStore + Send + Sync {
+pub trait Store: ConsentStore + RightsStore + Send + Sync {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

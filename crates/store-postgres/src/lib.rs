@@ -5,6 +5,7 @@
 
 mod consent;
 mod outbox;
+mod rights;
 mod vault;
 use std::collections::HashMap;
 use std::str::FromStr;

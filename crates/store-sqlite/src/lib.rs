@@ -6,6 +6,7 @@
 
 mod consent;
 mod outbox;
+mod rights;
 mod vault;
 mod writer;
 

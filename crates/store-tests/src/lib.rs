@@ -29,7 +29,8 @@ macro_rules! conformance_suite {
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, vault_erasure,
-            vault_rectification_tokens_and_limits, consent_ledger, consent_outbox);
+            vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
+            rights_requests);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -1431,5 +1432,242 @@ pub async fn consent_outbox(s: Arc<dyn Store>) {
         s.deliveries("e1").await.expect("d")[0].state,
         DeliveryState::Acknowledged,
         "a finished delivery keeps its state"
+    );
+}
+
+/// Rights requests: creation with the requester's key, optimistic updates with history,
+/// filters, SLA rows, and the purge at the end of retention.
+pub async fn rights_requests(s: Arc<dyn Store>) {
+    use custodian_core::ports::RightsFilter;
+    use custodian_core::rights::RequestType;
+    use custodian_core::rights::request::{
+        Challenge, Channel, RightsEvent, RightsRequest, requester_subject,
+    };
+    use custodian_core::rights::workflow::{Progress, State};
+    s.initialize(init()).await.expect("init");
+    let new = |n: u8, ty: RequestType, jurisdiction: &str| RightsRequest {
+        id: format!("rr_{:032x}", n),
+        jurisdiction: jurisdiction.into(),
+        time_zone: "UTC".into(),
+        rules_version: "2026-11-24".into(),
+        channel: Channel::Operator,
+        subject_id: Some(format!("cus_{n}")),
+        requester_sealed: vec![n; 40],
+        email_index: Some(vec![n % 2; 16]),
+        progress: Progress::new(ty),
+        extension_reason: None,
+        received_at: t(i64::from(n)),
+        deadlines: None,
+        closed_at: None,
+        retain_until: None,
+        challenge: None,
+        version: 1,
+        updated_at: t(i64::from(n)),
+    };
+    let key = |id: &str| SubjectKey {
+        subject_id: requester_subject(id),
+        key_version: 1,
+        kek_id: "kek1".into(),
+        wrapped_dek: vec![7; 40],
+        created_at: t(0),
+    };
+    let first = |r: &RightsRequest| RightsEvent {
+        request_id: r.id.clone(),
+        seq: 1,
+        at: r.received_at,
+        actor: "operator:op_1".into(),
+        action: "rights.received".into(),
+        state: State::Received,
+        detail: None,
+    };
+    let a = new(1, RequestType::Access, "GDPR");
+    let b = new(2, RequestType::Erasure, "CCPA");
+    let c = new(3, RequestType::OptOutSale, "CCPA");
+    for r in [&a, &b, &c] {
+        s.create_rights_request(r, &key(&r.id), &first(r), draft("rights.manage"))
+            .await
+            .expect("create");
+    }
+    assert_eq!(
+        s.create_rights_request(&a, &key("rr_other"), &first(&a), draft("rights.manage"))
+            .await,
+        Err(StoreError::Conflict("rights_request")),
+        "an id is used once"
+    );
+    assert!(
+        s.subject_key("requester:rr_other")
+            .await
+            .expect("key")
+            .is_none(),
+        "nothing half-written"
+    );
+    assert_eq!(
+        s.get_rights_request(&a.id).await.expect("get"),
+        Some(a.clone())
+    );
+    assert!(
+        s.subject_key(&requester_subject(&a.id))
+            .await
+            .expect("key")
+            .is_some()
+    );
+
+    // An update applies over the version it read, with its history entry.
+    let mut a2 = a.clone();
+    a2.progress.state = State::Verifying;
+    a2.progress.verification.0 = Some(t(100));
+    a2.challenge = Some(Challenge {
+        code_hash: vec![9; 32],
+        expires_at: t(1000),
+        attempts: 1,
+        sends: 1,
+    });
+    a2.version = 2;
+    let ev = RightsEvent {
+        seq: 2,
+        action: "rights.verification_started".into(),
+        state: State::Verifying,
+        ..first(&a)
+    };
+    s.update_rights_request(&a2, 1, Some(&ev), draft("rights.manage"))
+        .await
+        .expect("update");
+    assert_eq!(
+        s.get_rights_request(&a.id).await.expect("get"),
+        Some(a2.clone())
+    );
+    assert_eq!(
+        s.update_rights_request(&a2, 1, None, draft("rights.manage"))
+            .await,
+        Err(StoreError::Conflict("version"))
+    );
+    let mut ghost = a2.clone();
+    ghost.id = format!("rr_{:032x}", 99);
+    assert_eq!(
+        s.update_rights_request(&ghost, 1, None, draft("rights.manage"))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    let history = s.rights_events(&a.id).await.expect("events");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1], ev);
+
+    // Filters.
+    let ids = |v: Vec<RightsRequest>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = RightsFilter::default();
+    assert_eq!(
+        ids(s.list_rights_requests(&all, 10).await.expect("list")),
+        vec![a.id.clone(), b.id.clone(), c.id.clone()]
+    );
+    let page = s
+        .list_rights_requests(
+            &RightsFilter {
+                after: Some(a.id.clone()),
+                ..all.clone()
+            },
+            1,
+        )
+        .await
+        .expect("page");
+    assert_eq!(ids(page), vec![b.id.clone()]);
+    let ccpa = RightsFilter {
+        jurisdiction: Some("CCPA".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        s.list_rights_requests(&ccpa, 10).await.expect("ccpa").len(),
+        2
+    );
+    let verifying = RightsFilter {
+        state: Some(State::Verifying),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(s.list_rights_requests(&verifying, 10).await.expect("state")),
+        vec![a.id.clone()]
+    );
+    let by_email = RightsFilter {
+        email_index: Some(vec![1; 16]),
+        ..all.clone()
+    };
+    assert_eq!(
+        s.list_rights_requests(&by_email, 10)
+            .await
+            .expect("email")
+            .len(),
+        2
+    );
+    let by_subject = RightsFilter {
+        subject_id: Some("cus_2".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(s
+            .list_rights_requests(&by_subject, 10)
+            .await
+            .expect("subject")),
+        vec![b.id.clone()]
+    );
+    let erasures = RightsFilter {
+        request_type: Some(RequestType::Erasure),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(s.list_rights_requests(&erasures, 10).await.expect("type")),
+        vec![b.id.clone()]
+    );
+
+    // Close b; it leaves the open list, shows in the SLA rows, and is purged after retention.
+    let mut b2 = b.clone();
+    b2.progress.state = State::Completed;
+    b2.closed_at = Some(t(500));
+    b2.retain_until = Some(t(10_000));
+    b2.version = 2;
+    s.update_rights_request(&b2, 1, None, draft("rights.manage"))
+        .await
+        .expect("close");
+    let open = RightsFilter {
+        open: true,
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(s.list_rights_requests(&open, 10).await.expect("open")),
+        vec![a.id.clone(), c.id.clone()]
+    );
+    let rows = s.rights_sla_rows(t(0)).await.expect("sla");
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .any(|r| r.completed && r.closed_at == Some(t(500)))
+    );
+    assert_eq!(s.rights_sla_rows(t(3)).await.expect("since").len(), 1);
+
+    assert!(
+        s.purge_rights_requests(t(9_999), 10, draft("rights.purge"))
+            .await
+            .expect("early")
+            .is_empty()
+    );
+    let head = s.audit_head().await.expect("head").size;
+    let purged = s
+        .purge_rights_requests(t(10_000), 10, draft("rights.purge"))
+        .await
+        .expect("purge");
+    assert_eq!(purged, vec![b.id.clone()]);
+    assert_eq!(s.audit_head().await.expect("head").size, head + 1);
+    assert!(s.get_rights_request(&b.id).await.expect("gone").is_none());
+    assert!(s.rights_events(&b.id).await.expect("events").is_empty());
+    assert!(
+        s.subject_key(&requester_subject(&b.id))
+            .await
+            .expect("key")
+            .is_none(),
+        "the identity is shredded"
+    );
+    assert!(
+        s.subject_key(&requester_subject(&a.id))
+            .await
+            .expect("key")
+            .is_some()
     );
 }
