@@ -230,7 +230,7 @@ impl RightsStore for PostgresStore {
                         StoreError::Conflict(_) => StoreError::Conflict("rights_request"),
                         other => other,
                     })?;
-                    insert_event(&mut *tx, &event).await?;
+                    insert_event(&mut tx, &event).await?;
                     append_in(&mut tx, audit).await
         }
         .await;
@@ -301,7 +301,7 @@ impl RightsStore for PostgresStore {
             qb.push(")");
             qb.build().execute(&mut *tx).await.map_err(backend)?;
             if let Some(e) = &event {
-                insert_event(&mut *tx, e).await?;
+                insert_event(&mut tx, e).await?;
             }
             append_in(&mut tx, audit).await
         }

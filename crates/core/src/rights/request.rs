@@ -386,14 +386,9 @@ pub fn deadlines_of(
     if let Some(v) = progress.verification.1 {
         clock = clock.verified_at(v);
     }
+    // A verification still running is counted as a pause once it ends.
     let pauses: Vec<Pause> = match progress.verification {
-        (Some(start), end) if rule.pauses_for_verification => {
-            // A verification still running is a pause up to now: counted when it ends.
-            match end {
-                Some(end) => vec![Pause::new(start, end)?],
-                None => Vec::new(),
-            }
-        }
+        (Some(start), Some(end)) if rule.pauses_for_verification => vec![Pause::new(start, end)?],
         _ => Vec::new(),
     };
     let d = match rule.deadlines_with_pauses(progress.request_type, clock, &pauses, tz) {
