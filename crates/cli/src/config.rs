@@ -33,6 +33,39 @@ pub struct FileConfig {
     /// NATS server URL for publishing consent changes to JetStream (also
     /// `CUSTODIAN_NATS_URL`).
     pub nats_url: Option<String>,
+    /// SMTP relay for verification codes and notices to requesters, e.g.
+    /// `smtps://user:password@mail.example.com:465` (also `CUSTODIAN_SMTP_URL`).
+    pub smtp_url: Option<String>,
+    /// The sender of that mail, e.g. `Privacy <privacy@example.com>` (also
+    /// `CUSTODIAN_SMTP_FROM`).
+    pub smtp_from: Option<String>,
+    /// IANA time zone rights-request deadlines are counted in by default (also
+    /// `CUSTODIAN_RIGHTS_TIME_ZONE`; default UTC).
+    pub rights_time_zone: Option<String>,
+}
+
+fn env_or(name: &str, file: &Option<String>) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| file.clone())
+}
+
+/// The SMTP settings, checked: both or neither of the URL and the sender.
+fn smtp(file: &FileConfig) -> anyhow::Result<Option<custodian_server::mail::SmtpConfig>> {
+    let url = env_or("CUSTODIAN_SMTP_URL", &file.smtp_url);
+    let from = env_or("CUSTODIAN_SMTP_FROM", &file.smtp_from);
+    match (url, from) {
+        (None, None) => Ok(None),
+        (Some(url), Some(from)) => {
+            let c = custodian_server::mail::SmtpConfig { url, from };
+            custodian_server::mail::Mailer::new(&c).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Some(c))
+        }
+        _ => anyhow::bail!(
+            "smtp_url and smtp_from go together (CUSTODIAN_SMTP_URL, CUSTODIAN_SMTP_FROM)"
+        ),
+    }
 }
 
 impl FileConfig {
@@ -96,6 +129,12 @@ pub fn server_config(
         (1024..=64 * 1024 * 1024).contains(&max_body_bytes),
         "max_body_bytes must be between 1 KiB and 64 MiB"
     );
+    let rights_time_zone = env_or("CUSTODIAN_RIGHTS_TIME_ZONE", &file.rights_time_zone)
+        .unwrap_or(defaults.rights_time_zone);
+    anyhow::ensure!(
+        jiff::tz::TimeZone::get(&rights_time_zone).is_ok(),
+        "rights_time_zone must be an IANA time zone name such as Europe/Paris"
+    );
     Ok(ServerConfig {
         listen: listen.or(file.listen).unwrap_or(defaults.listen),
         tls,
@@ -108,10 +147,9 @@ pub fn server_config(
         auth_failures_per_minute: file
             .auth_failures_per_minute
             .unwrap_or(defaults.auth_failures_per_minute),
-        nats_url: std::env::var("CUSTODIAN_NATS_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .or_else(|| file.nats_url.clone()),
+        nats_url: env_or("CUSTODIAN_NATS_URL", &file.nats_url),
+        smtp: smtp(file)?,
+        rights_time_zone,
     })
 }
 

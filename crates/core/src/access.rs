@@ -46,11 +46,20 @@ pub enum Action {
     ConsentRecord,
     /// Ask whether a subject's data may be used for a purpose.
     ConsentCheck,
+    /// List and read data-subject rights requests and their SLA figures.
+    RightsRead,
+    /// File rights requests and take their workflow steps (verify, assign, extend, complete,
+    /// reject).
+    RightsManage,
+    /// Approve a rights request (the DPO's approval; two people for an erasure).
+    RightsApprove,
+    /// Open the requester's identity (name, email) of a rights request.
+    RightsIdentity,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 21] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -68,6 +77,10 @@ impl Action {
         Action::ConsentRead,
         Action::ConsentRecord,
         Action::ConsentCheck,
+        Action::RightsRead,
+        Action::RightsManage,
+        Action::RightsApprove,
+        Action::RightsIdentity,
     ];
 
     /// The Cedar action id and audit action name.
@@ -90,6 +103,10 @@ impl Action {
             Action::ConsentRead => "consent.read",
             Action::ConsentRecord => "consent.record",
             Action::ConsentCheck => "consent.check",
+            Action::RightsRead => "rights.read",
+            Action::RightsManage => "rights.manage",
+            Action::RightsApprove => "rights.approve",
+            Action::RightsIdentity => "rights.identity",
         }
     }
 
@@ -123,6 +140,8 @@ pub enum Resource {
     Subjects,
     /// The consent ledger, purposes and notices.
     Consent,
+    /// The register of data-subject rights requests.
+    Rights,
     /// A field of a vault collection.
     Field {
         /// The collection's name.
@@ -146,6 +165,7 @@ impl Resource {
             Resource::Collection { name } => format!("collection:{name}"),
             Resource::Subjects => "subjects".into(),
             Resource::Consent => "consent".into(),
+            Resource::Rights => "rights".into(),
             Resource::Field {
                 collection, field, ..
             } => format!("field:{collection}.{field}"),

@@ -272,7 +272,7 @@ pub trait RightsStore: Send + Sync {
     ) -> Result<AuditEvent, StoreError>;
     /// One request.
     async fn get_rights_request(&self, id: &str) -> Result<Option<RightsRequest>, StoreError>;
-    /// Requests in id order (ids are time-ordered) matching `filter`, at most `limit`.
+    /// Requests matching `filter` in id order (stable for paging), at most `limit`.
     async fn list_rights_requests(
         &self,
         filter: &RightsFilter,

@@ -70,6 +70,7 @@ fn cache_key(req: &AccessRequest) -> String {
         Resource::Operators => "operators".to_owned(),
         Resource::Subjects => "subjects".to_owned(),
         Resource::Consent => "consent".to_owned(),
+        Resource::Rights => "rights".to_owned(),
         Resource::Collection { name } => format!("collection\u{1f}{name}"),
         Resource::Field {
             collection,
@@ -229,6 +230,7 @@ impl CedarEngine {
             }
             Resource::Subjects => uid("Custodian::SubjectRegister", "subjects"),
             Resource::Consent => uid("Custodian::ConsentLedger", "consent"),
+            Resource::Rights => uid("Custodian::RightsRegister", "rights"),
             Resource::Field {
                 collection,
                 field,

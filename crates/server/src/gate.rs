@@ -35,6 +35,25 @@ impl Permit {
     }
 }
 
+/// The audit draft of something done without an operator's key (`actor`: `system`,
+/// `requester`, `public`), allowed by the route itself.
+pub fn actor_draft(
+    state: &AppState,
+    rid: &RequestId,
+    actor: &str,
+    action: &str,
+    resource: &str,
+) -> AuditDraft {
+    AuditDraft::new(
+        state.clock.now(),
+        &rid.0,
+        actor,
+        action,
+        resource,
+        Decision::Allow,
+    )
+}
+
 /// The request as the policy engine sees it.
 fn request(
     state: &AppState,

@@ -8,8 +8,10 @@ pub mod auth;
 pub mod consent_cache;
 pub mod error;
 pub mod gate;
+pub mod mail;
 pub mod middleware;
 pub mod propagation;
+pub mod rights;
 pub mod routes;
 pub mod state;
 
@@ -32,7 +34,10 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::{audit, banner, consent, health, iab, operators, policies, vault, webhooks};
+use crate::routes::{
+    audit, banner, consent, health, iab, operators, policies, privacy_center,
+    rights as rights_routes, vault, webhooks,
+};
 use crate::state::AppState;
 
 /// The wall clock: the one place the server reads real time.
@@ -60,6 +65,7 @@ impl Clock for SystemClock {
         (name = "policies", description = "Cedar authorization policies"),
         (name = "audit", description = "The verifiable audit log"),
         (name = "consent", description = "Purposes, notices, the consent ledger with signed receipts, checks, GPC, the banner's public endpoints"),
+        (name = "rights", description = "Data-subject rights requests: intake (operators and the privacy center), identity verification by email, statutory deadlines, approvals, SLA figures"),
         (name = "vault", description = "Collections, records, subjects, tokens: personal data, encrypted per subject"),
     )
 )]
@@ -126,6 +132,17 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::acks))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(rights_routes::create, rights_routes::list))
+        .routes(routes!(rights_routes::get))
+        .routes(routes!(rights_routes::requester))
+        .routes(routes!(rights_routes::step))
+        .routes(routes!(rights_routes::sla))
+        .routes(routes!(rights_routes::rules))
+        .routes(routes!(privacy_center::create))
+        .routes(routes!(privacy_center::status))
+        .routes(routes!(privacy_center::verify))
+        .routes(routes!(privacy_center::resend))
+        .routes(routes!(privacy_center::withdraw))
         .routes(routes!(iab::tcf_decode))
         .routes(routes!(iab::tcf_encode))
         .routes(routes!(iab::gpp_decode))
@@ -236,6 +253,7 @@ pub async fn serve(
             metrics.run_upkeep();
         }
     });
+    let purger = spawn_rights_purger(&state, Duration::from_secs(3600));
     let tls = state.config.tls.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     listener.set_nonblocking(true)?;
@@ -267,7 +285,47 @@ pub async fn serve(
     consent_listener.abort();
     dispatcher.abort();
     upkeep.abort();
+    purger.abort();
     result
+}
+
+/// Deletes the records of rights requests whose retention ended (24 months after closing),
+/// shredding their requesters' identities, once at start and then every `every`.
+pub fn spawn_rights_purger(state: &AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            loop {
+                let now = state.clock.now();
+                let draft = custodian_core::audit::AuditDraft::new(
+                    now,
+                    "rights-retention",
+                    "system",
+                    "rights.records_deleted",
+                    "rights",
+                    custodian_core::audit::Decision::Allow,
+                );
+                match state.store.purge_rights_requests(now, 500, draft).await {
+                    Ok(ids) if ids.len() == 500 => continue,
+                    Ok(ids) => {
+                        if !ids.is_empty() {
+                            tracing::info!(
+                                count = ids.len(),
+                                "rights request records past retention deleted"
+                            );
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rights retention purge failed; retrying later");
+                        break;
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Re-exported so the CLI and tests build state without naming every crate.
@@ -283,6 +341,17 @@ pub fn build_state(
     receipts: Arc<custodian_crypto::jws::JwsSigner>,
     config: ServerConfig,
 ) -> AppState {
+    // The CLI validates the relay settings before it gets here (`mail::Mailer::new`).
+    let mailer = config
+        .smtp
+        .as_ref()
+        .and_then(|c| match mail::Mailer::new(c) {
+            Ok(m) => Some(Arc::new(m)),
+            Err(e) => {
+                tracing::error!(error = %e, "mail is disabled");
+                None
+            }
+        });
     AppState::new(state::Shared {
         store,
         engine,
@@ -296,5 +365,6 @@ pub fn build_state(
         consent: Arc::new(consent_cache::ConsentCache::new()),
         keys: Arc::new(auth::KeyCache::default()),
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        mailer,
     })
 }

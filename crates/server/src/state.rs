@@ -33,6 +33,11 @@ pub struct ServerConfig {
     /// NATS server for consent changes (JetStream, `custodian.consent.<purpose>`); none: not
     /// published to NATS.
     pub nats_url: Option<String>,
+    /// The SMTP relay for verification codes and notices to requesters; none: no mail (the
+    /// privacy center then refuses requests that need a code).
+    pub smtp: Option<crate::mail::SmtpConfig>,
+    /// The IANA time zone rights-request deadlines are counted in unless a request names one.
+    pub rights_time_zone: String,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +49,8 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             auth_failures_per_minute: 20,
             nats_url: None,
+            smtp: None,
+            rights_time_zone: "UTC".to_owned(),
         }
     }
 }
@@ -103,6 +110,8 @@ pub struct Shared {
     pub keys: Arc<crate::auth::KeyCache>,
     /// Wakes the propagation dispatcher when this process records a change.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Sends mail to requesters, when a relay is configured.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 impl Shared {

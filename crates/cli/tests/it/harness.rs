@@ -113,6 +113,8 @@ pub struct Options {
     pub auth_failures_per_minute: u32,
     /// Publish consent changes to this NATS server.
     pub nats_url: Option<String>,
+    /// Send mail through this relay.
+    pub smtp: Option<custodian_server::mail::SmtpConfig>,
 }
 
 impl Default for Options {
@@ -124,6 +126,7 @@ impl Default for Options {
             tls: None,
             auth_failures_per_minute: 1000,
             nats_url: None,
+            smtp: None,
         }
     }
 }
@@ -235,6 +238,7 @@ impl TestServer {
             tls: opts.tls,
             auth_failures_per_minute: opts.auth_failures_per_minute,
             nats_url: opts.nats_url,
+            smtp: opts.smtp,
             ..ServerConfig::default()
         };
         let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())

@@ -20,5 +20,7 @@ mod consent;
 mod policies;
 mod process;
 mod propagation;
+mod rights;
+mod smtp;
 mod tls;
 mod vault;

@@ -987,6 +987,47 @@ impl<'a> Vault<'a> {
             .await?)
     }
 
+    /// The subjects holding a record whose searchable email field equals `email` (normalised),
+    /// across every collection, without repeats, in order. Only blind indexes are read.
+    ///
+    /// # Errors
+    ///
+    /// [`VaultError::InvalidValue`] if `email` is not an email address.
+    pub async fn subjects_with_email(&self, email: &str) -> Result<Vec<String>, VaultError> {
+        let normalized = Zeroizing::new(FieldType::Email.normalize(email).map_err(|e| {
+            VaultError::InvalidValue {
+                field: "email".to_owned(),
+                rule: e.0,
+            }
+        })?);
+        let mut subjects = std::collections::BTreeSet::new();
+        for c in self.store.list_collections().await? {
+            let name = &c.schema.name;
+            for f in c
+                .schema
+                .fields
+                .iter()
+                .filter(|f| f.searchable && f.field_type == FieldType::Email)
+            {
+                let index = self.crypto.blind_index(name, &f.name, &normalized)?;
+                let mut after: Option<String> = None;
+                loop {
+                    let page = self
+                        .store
+                        .find_records(name, &f.name, &index, after.as_deref(), MAX_PAGE)
+                        .await?;
+                    let full = page.len() as u32 == MAX_PAGE;
+                    after = page.last().map(|r| r.id.clone());
+                    subjects.extend(page.into_iter().map(|r| r.subject_id));
+                    if !full {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(subjects.into_iter().collect())
+    }
+
     /// Everything held about a subject: its records. [`VaultError::SubjectErased`] if it was
     /// erased and nothing was stored since; [`VaultError::SubjectNotFound`] if nothing is held.
     pub async fn subject_records(&self, subject_id: &str) -> Result<Vec<Record>, VaultError> {

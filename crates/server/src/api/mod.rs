@@ -335,4 +335,5 @@ pub struct HealthOut {
     pub status: &'static str,
 }
 pub mod consent;
+pub mod rights;
 pub mod vault;

@@ -7,6 +7,8 @@ pub mod health;
 pub mod iab;
 pub mod operators;
 pub mod policies;
+pub mod privacy_center;
+pub mod rights;
 pub mod vault;
 pub mod webhooks;
 
