@@ -99,6 +99,18 @@ fn workflow_error(e: WorkflowError) -> ApiError {
     }
 }
 
+/// Checks that `step` may be taken now, without taking it (before fulfilling anything).
+pub fn check_step(
+    r: &RightsRequest,
+    step: &Step,
+    actor_id: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    workflow::apply(&r.progress, step, actor_id, now)
+        .map(|_| ())
+        .map_err(workflow_error)
+}
+
 /// Validates and normalises the requester's identity.
 pub fn requester(
     email: Option<String>,

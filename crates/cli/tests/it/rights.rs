@@ -500,6 +500,7 @@ async fn an_erasure_needs_two_approvers_and_extensions_and_refusals_are_emailed(
     let (_, support) = s.operator_with_key("Support", "support").await;
     let (_, dpo1) = s.operator_with_key("DPO one", "dpo").await;
     let (_, dpo2) = s.operator_with_key("DPO two", "dpo").await;
+    customer(&s, "cus_7", "grace@example.com").await;
     let r = post(
         &s,
         "/v1/rights/requests",
@@ -573,6 +574,113 @@ async fn an_erasure_needs_two_approvers_and_extensions_and_refusals_are_emailed(
     assert_eq!(r.json["error"]["details"]["missing"], 1);
     let r = step(&s, &support, &id, json!({"step": "approve"})).await;
     r.assert_error(403, "access_denied");
+    // The second approval; completing crypto-shreds the customer in the vault.
+    let (_, dpo3) = s.operator_with_key("DPO three", "dpo").await;
+    assert_eq!(
+        step(&s, &dpo3, &id, json!({"step": "approve"}))
+            .await
+            .status,
+        200
+    );
+    let r = step(&s, &dpo3, &id, json!({"step": "complete"})).await;
+    assert_eq!(r.json["state"], "completed", "{r:?}");
+    let got = s
+        .call(
+            Method::GET,
+            &format!("/v1/rights/requests/{id}"),
+            Some(&dpo3),
+            Body::None,
+        )
+        .await;
+    let completed = got.json["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .find(|e| e["action"] == "rights.completed")
+        .expect("completed")
+        .clone();
+    assert_eq!(completed["detail"], "vault_records_erased:1", "{completed}");
+    s.call_with(
+        Method::GET,
+        "/v1/subjects/cus_7",
+        Some(&dpo3),
+        Body::None,
+        &[("custodian-purpose", "dsr")],
+    )
+    .await
+    .assert_error(410, "subject_erased");
+    // The requester's identity outlives the customer's erasure: the record proves the answer.
+    let who = s
+        .call(
+            Method::GET,
+            &format!("/v1/rights/requests/{id}/requester"),
+            Some(&dpo1),
+            Body::None,
+        )
+        .await;
+    assert_eq!(who.json["email"], "grace@example.com");
+
+    // Restriction and objection set the vault's processing limits when they complete.
+    customer(&s, "cus_8", "alan@example.com").await;
+    for (ty, body, expect) in [
+        (
+            "restriction",
+            json!({"step": "complete"}),
+            "vault_restricted",
+        ),
+        (
+            "objection",
+            json!({"step": "complete", "purpose": "marketing"}),
+            "vault_objection:marketing",
+        ),
+    ] {
+        let r = post(
+            &s,
+            "/v1/rights/requests",
+            Some(&support),
+            json!({
+            "type": ty, "jurisdiction": "GDPR", "subject_id": "cus_8",
+            "requester": {"email": "alan@example.com"}}),
+        )
+        .await;
+        let rid = r.json["id"].as_str().expect("id").to_owned();
+        step(&s, &support, &rid, json!({"step": "verify_manually"})).await;
+        step(&s, &support, &rid, json!({"step": "submit_for_approval"})).await;
+        step(&s, &dpo1, &rid, json!({"step": "approve"})).await;
+        if ty == "objection" {
+            step(&s, &dpo1, &rid, json!({"step": "complete"}))
+                .await
+                .assert_error(422, "invalid_rights_request");
+        }
+        let done = step(&s, &dpo1, &rid, body).await;
+        assert_eq!(done.json["state"], "completed", "{done:?}");
+        let got = s
+            .call(
+                Method::GET,
+                &format!("/v1/rights/requests/{rid}"),
+                Some(&dpo1),
+                Body::None,
+            )
+            .await;
+        assert!(
+            got.json["history"].to_string().contains(expect),
+            "{}",
+            got.json
+        );
+    }
+    let limits = s
+        .call(
+            Method::GET,
+            "/v1/subjects/cus_8/limits",
+            Some(&dpo1),
+            Body::None,
+        )
+        .await;
+    let text = limits.json.to_string();
+    assert!(
+        text.contains("restriction") && text.contains("marketing"),
+        "{text}"
+    );
 
     // A second request is refused; the refusal names the right to complain.
     let r = post(
@@ -600,8 +708,9 @@ async fn an_erasure_needs_two_approvers_and_extensions_and_refusals_are_emailed(
     )
     .await;
     assert_eq!(r.json["state"], "rejected", "{r:?}");
-    let mail = smtp.wait_for(3).await;
-    assert!(mail[2].contains("supervisory authority"), "{}", mail[2]);
+    let mail = smtp.wait_for(4).await;
+    assert!(mail.iter().any(|m| m.contains("is complete")));
+    assert!(mail.iter().any(|m| m.contains("supervisory authority")), "{mail:?}");
     let status = s
         .call(
             Method::GET,

@@ -104,6 +104,8 @@ pub struct StepIn {
     pub reason: Option<String>,
     /// For `link_subject`: the vault subject id.
     pub subject_id: Option<String>,
+    /// For `complete` on an objection: the purpose objected to (e.g. `marketing`).
+    pub purpose: Option<String>,
     /// The version read; the step is refused (409) if the request changed since.
     pub expected_version: Option<i64>,
 }

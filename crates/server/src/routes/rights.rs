@@ -323,6 +323,45 @@ pub async fn step(
             }
         }
         "verify_manually" => {
+            if r.progress.state == RState::Received {
+                // Verification done another way (in person, by phone) starts and ends here.
+                let mut draft = crate::gate::actor_draft(
+                    &state,
+                    &rid,
+                    &caller.actor(),
+                    "rights.verification_started",
+                    "rights",
+                );
+                draft.decision = permit.draft.decision;
+                let started = svc::take(
+                    &state,
+                    &r,
+                    Some(&Step::StartVerification),
+                    &caller.actor(),
+                    &caller.operator.id,
+                    Extra {
+                        detail: Some("manual".into()),
+                        ..Extra::default()
+                    },
+                    draft,
+                )
+                .await?;
+                let extra = Extra {
+                    detail: Some("manual".into()),
+                    ..Extra::default()
+                };
+                let next = svc::take(
+                    &state,
+                    &started,
+                    Some(&Step::Verified),
+                    &caller.actor(),
+                    &caller.operator.id,
+                    extra,
+                    permit.draft,
+                )
+                .await?;
+                return Ok(ApiJson(request_out(&next, state.clock.now())));
+            }
             extra.detail = Some("manual".into());
             Some(Step::Verified)
         }
@@ -367,7 +406,18 @@ pub async fn step(
         }
         "submit_for_approval" => Some(Step::SubmitForApproval),
         "approve" => Some(Step::Approve),
-        "complete" => Some(Step::Complete),
+        "complete" => {
+            fulfil(
+                &state,
+                &caller,
+                &rid,
+                &r,
+                input.purpose.as_deref(),
+                &mut extra,
+            )
+            .await?;
+            Some(Step::Complete)
+        }
         "reject" => {
             let reason = reason
                 .and_then(RejectReason::parse)
@@ -422,6 +472,61 @@ pub async fn step(
     let mut out = request_out(&out_req, state.clock.now());
     out.notice_sent = sent;
     Ok(ApiJson(out))
+}
+
+/// Carries out in the vault what completing `r` means, once the workflow allows it:
+/// erasure crypto-shreds the linked subject (the completing operator needs `data.delete` on
+/// every field for the purpose `dsr`), restriction and objection record the processing limit
+/// (`subject.limit`). Other types, and requests linked to no subject, change nothing here.
+async fn fulfil(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    r: &RightsRequest,
+    purpose: Option<&str>,
+    extra: &mut Extra,
+) -> Result<(), ApiError> {
+    use crate::routes::vault::{change_limit, erase_for_request};
+    use custodian_core::rights::RequestType;
+    use custodian_core::vault::record::LimitKind;
+    svc::check_step(r, &Step::Complete, &caller.operator.id, state.clock.now())?;
+    let Some(subject) = r.subject_id.as_deref() else {
+        if matches!(
+            r.request_type(),
+            RequestType::Erasure | RequestType::Restriction | RequestType::Objection
+        ) {
+            extra.detail = Some("no_vault_subject".into());
+        }
+        return Ok(());
+    };
+    extra.detail = match r.request_type() {
+        RequestType::Erasure => {
+            let n = erase_for_request(state, caller, rid, subject).await?;
+            Some(format!("vault_records_erased:{n}"))
+        }
+        RequestType::Restriction => {
+            change_limit(
+                state,
+                caller,
+                rid,
+                subject,
+                LimitKind::Restriction,
+                "*",
+                false,
+            )
+            .await?;
+            Some("vault_restricted".into())
+        }
+        RequestType::Objection => {
+            let p = purpose
+                .filter(|p| custodian_core::access::valid_purpose(p))
+                .ok_or_else(|| invalid("purpose", "purpose_objected_to"))?;
+            change_limit(state, caller, rid, subject, LimitKind::Objection, p, false).await?;
+            Some(format!("vault_objection:{p}"))
+        }
+        _ => None,
+    };
+    Ok(())
 }
 
 /// SLA figures: open, due within 7 days, overdue, closed (late), median time to close; in

@@ -746,6 +746,42 @@ pub async fn erase_subject(
     }))
 }
 
+/// Erases a subject to fulfil an erasure request: the caller must be allowed `data.delete` on
+/// every field for the purpose `dsr` (refusals audited). A subject the vault holds nothing
+/// about, or erased already, counts as done (0 records).
+pub(crate) async fn erase_for_request(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    subject_id: &str,
+) -> Result<u64, ApiError> {
+    if state.store.subject_key(subject_id).await?.is_none() {
+        return Ok(0);
+    }
+    let ctx = Ctx {
+        state,
+        caller,
+        rid,
+        purpose: Some("dsr".to_owned()),
+    };
+    let vault = state.vault();
+    ctx.grant_everything(Action::DataDelete, Some(vault.pseudonym(subject_id)))
+        .await?;
+    match vault
+        .erase(
+            subject_id,
+            state.clock.now(),
+            ctx.draft("data.erase", "subject", Decision::Allow),
+        )
+        .await
+    {
+        Ok(e) => Ok(e.records),
+        Err(custodian_core::vault::service::VaultError::SubjectNotFound)
+        | Err(custodian_core::vault::service::VaultError::SubjectErased(_)) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn limits_out(state: &AppState, subject_id: &str) -> Result<LimitList, ApiError> {
     let limits = state.store.processing_limits(subject_id).await?;
     Ok(LimitList {
@@ -759,7 +795,7 @@ async fn limits_out(state: &AppState, subject_id: &str) -> Result<LimitList, Api
 }
 
 /// Records or lifts a limit; `purpose` is `*` for a restriction.
-async fn change_limit(
+pub(crate) async fn change_limit(
     state: &AppState,
     caller: &Caller,
     rid: &RequestId,
