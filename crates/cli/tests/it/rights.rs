@@ -710,7 +710,10 @@ async fn an_erasure_needs_two_approvers_and_extensions_and_refusals_are_emailed(
     assert_eq!(r.json["state"], "rejected", "{r:?}");
     let mail = smtp.wait_for(4).await;
     assert!(mail.iter().any(|m| m.contains("is complete")));
-    assert!(mail.iter().any(|m| m.contains("supervisory authority")), "{mail:?}");
+    assert!(
+        mail.iter().any(|m| m.contains("supervisory authority")),
+        "{mail:?}"
+    );
     let status = s
         .call(
             Method::GET,
@@ -1010,4 +1013,91 @@ async fn bad_rights_inputs_get_clear_errors_and_change_nothing() {
     )
     .await
     .assert_error(409, "invalid_transition");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_request_is_recorded_in_the_consent_ledger_for_the_subjects_with_that_email() {
+    let s = TestServer::start().await;
+    let admin = s.admin_key.clone();
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/purposes/ad_sale",
+            Some(&admin),
+            Body::Json(json!({
+                "names": {"en": "Sale of data to ad partners"},
+                "legal_basis": "legitimate_interests", "consent": "opt_out",
+                "opt_out_kinds": ["sale"], "jurisdictions": ["US-CA"]
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    customer(&s, "cus_55", "kim@example.com").await;
+    let (_, support) = s.operator_with_key("Support", "support").await;
+    let check = |subject: &'static str| {
+        let key = support.clone();
+        let s = &s;
+        async move {
+            s.call(
+                Method::GET,
+                &format!("/v1/consent/check?subject={subject}&purpose=ad_sale"),
+                Some(&key),
+                Body::None,
+            )
+            .await
+        }
+    };
+    assert_eq!(check("cus_55").await.json["allowed"], true);
+    // From the privacy center, unverified (CCPA: an opt-out needs no verification).
+    let r = post(
+        &s,
+        "/v1/privacy-center/requests",
+        None,
+        json!({"type": "opt_out_sale", "jurisdiction": "CCPA", "email": "kim@example.com"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    let id = r.json["id"].as_str().expect("id").to_owned();
+    let done = step(&s, &support, &id, json!({"step": "complete"})).await;
+    assert_eq!(done.json["state"], "completed", "{done:?}");
+    let got = s
+        .call(
+            Method::GET,
+            &format!("/v1/rights/requests/{id}"),
+            Some(&support),
+            Body::None,
+        )
+        .await;
+    assert!(
+        got.json["history"]
+            .to_string()
+            .contains("consent_opt_outs:1"),
+        "{}",
+        got.json
+    );
+    let c = check("cus_55").await;
+    assert_eq!(c.json["allowed"], false, "{c:?}");
+    // Someone the vault does not know: completed, with nothing to record.
+    let r = post(
+        &s,
+        "/v1/privacy-center/requests",
+        None,
+        json!({"type": "opt_out_sale", "jurisdiction": "CCPA", "email": "nobody@example.com"}),
+    )
+    .await;
+    let id = r.json["id"].as_str().expect("id").to_owned();
+    step(&s, &support, &id, json!({"step": "complete"})).await;
+    let got = s
+        .call(
+            Method::GET,
+            &format!("/v1/rights/requests/{id}"),
+            Some(&support),
+            Body::None,
+        )
+        .await;
+    assert!(
+        got.json["history"].to_string().contains("no_vault_subject"),
+        "{}",
+        got.json
+    );
 }

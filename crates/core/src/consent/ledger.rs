@@ -60,6 +60,8 @@ pub enum Method {
     Import,
     /// A Global Privacy Control signal.
     Gpc,
+    /// An opt-out request (a data-subject rights request) carried out.
+    RightsRequest,
 }
 
 impl Method {
@@ -71,6 +73,7 @@ impl Method {
             Method::Api => "api",
             Method::Import => "import",
             Method::Gpc => "gpc",
+            Method::RightsRequest => "rights_request",
         }
     }
 
@@ -82,6 +85,7 @@ impl Method {
             Method::Api,
             Method::Import,
             Method::Gpc,
+            Method::RightsRequest,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)

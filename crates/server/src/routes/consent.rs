@@ -1144,6 +1144,62 @@ async fn gpc_opt_outs(
     Ok(out)
 }
 
+/// Carries out an opt-out request for `subject_id`: records a refusal (method
+/// `rights_request`, source `rights_request:<id>`) for every purpose that honours opt-outs of
+/// `kind` and is not refused or withdrawn already, with receipts and propagation like any
+/// other record. `audit` is the caller's `consent.record` permit. Returns how many were
+/// recorded.
+pub(crate) async fn record_opt_outs(
+    state: &AppState,
+    subject_id: &str,
+    kind: OptOutKind,
+    request: &custodian_core::rights::request::RightsRequest,
+    actor: String,
+    rid: &RequestId,
+    audit: AuditDraft,
+) -> Result<usize, ApiError> {
+    let pseudonym = state.vault_crypto.pseudonym(subject_id);
+    let mut chosen = Vec::new();
+    for p in state.store.list_purposes().await? {
+        if p.purpose.consent == ConsentModel::NotRequired
+            || !p.purpose.opt_out_kinds.contains(&kind)
+        {
+            continue;
+        }
+        let cur = state
+            .consent
+            .current(state.store.as_ref(), &pseudonym, &p.purpose.key)
+            .await?;
+        if !matches!(
+            cur.map(|c| c.state),
+            Some(ConsentState::Refused | ConsentState::Withdrawn)
+        ) {
+            chosen.push((
+                std::sync::Arc::new(p),
+                ConsentState::Refused,
+                Method::RightsRequest,
+            ));
+        }
+    }
+    if chosen.is_empty() {
+        return Ok(0);
+    }
+    let ctx = Context {
+        subject_id,
+        source: format!("rights_request:{}", request.id),
+        jurisdiction: Some(request.jurisdiction.clone()),
+        language: None,
+        notice: None,
+        proof: Proof {
+            network: None,
+            user_agent_sha256: None,
+            actor,
+            request_id: rid.0.clone(),
+        },
+    };
+    Ok(record(state, &ctx, &chosen, audit).await?.len())
+}
+
 fn public_draft(state: &AppState, rid: &RequestId) -> AuditDraft {
     AuditDraft::new(
         state.clock.now(),

@@ -490,6 +490,43 @@ async fn fulfil(
     use custodian_core::rights::RequestType;
     use custodian_core::vault::record::LimitKind;
     svc::check_step(r, &Step::Complete, &caller.operator.id, state.clock.now())?;
+    if let Some(kind) = opt_out_kind(r.request_type()) {
+        // An opt-out needs no verification: it applies to the linked subject, or to every
+        // subject whose vault records hold the email the requester gave.
+        let subjects = match (&r.subject_id, svc::requester_of(state, r).await?.email) {
+            (Some(s), _) => vec![s.clone()],
+            (None, Some(email)) => state.vault().subjects_with_email(&email).await?,
+            (None, None) => Vec::new(),
+        };
+        let mut n = 0;
+        for subject in &subjects {
+            let permit = authorize(
+                state,
+                caller,
+                rid,
+                Action::ConsentRecord,
+                Resource::Consent,
+                None,
+            )
+            .await?;
+            n += crate::routes::consent::record_opt_outs(
+                state,
+                subject,
+                kind,
+                r,
+                caller.actor(),
+                rid,
+                permit.draft,
+            )
+            .await?;
+        }
+        extra.detail = Some(if subjects.is_empty() {
+            "no_vault_subject".to_owned()
+        } else {
+            format!("consent_opt_outs:{n}")
+        });
+        return Ok(());
+    }
     let Some(subject) = r.subject_id.as_deref() else {
         if matches!(
             r.request_type(),
@@ -527,6 +564,21 @@ async fn fulfil(
         _ => None,
     };
     Ok(())
+}
+
+/// The kind of opt-out a request type asks for.
+fn opt_out_kind(
+    t: custodian_core::rights::RequestType,
+) -> Option<custodian_core::consent::purpose::OptOutKind> {
+    use custodian_core::consent::purpose::OptOutKind;
+    use custodian_core::rights::RequestType;
+    match t {
+        RequestType::OptOutSale => Some(OptOutKind::Sale),
+        RequestType::OptOutSharing => Some(OptOutKind::Sharing),
+        RequestType::OptOutTargetedAdvertising => Some(OptOutKind::TargetedAdvertising),
+        RequestType::LimitSensitive => Some(OptOutKind::SensitiveData),
+        _ => None,
+    }
 }
 
 /// SLA figures: open, due within 7 days, overdue, closed (late), median time to close; in
