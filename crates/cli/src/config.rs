@@ -42,6 +42,9 @@ pub struct FileConfig {
     /// IANA time zone rights-request deadlines are counted in by default (also
     /// `CUSTODIAN_RIGHTS_TIME_ZONE`; default UTC).
     pub rights_time_zone: Option<String>,
+    /// The privacy team's address for reminders of rights requests due within 7 days, within
+    /// 1 day and overdue (also `CUSTODIAN_RIGHTS_REMINDERS_TO`; needs the SMTP settings).
+    pub rights_reminders_to: Option<String>,
 }
 
 fn env_or(name: &str, file: &Option<String>) -> Option<String> {
@@ -135,6 +138,15 @@ pub fn server_config(
         jiff::tz::TimeZone::get(&rights_time_zone).is_ok(),
         "rights_time_zone must be an IANA time zone name such as Europe/Paris"
     );
+    let rights_reminders_to = env_or("CUSTODIAN_RIGHTS_REMINDERS_TO", &file.rights_reminders_to);
+    if let Some(to) = &rights_reminders_to {
+        anyhow::ensure!(
+            custodian_core::vault::value::FieldType::Email
+                .normalize(to)
+                .is_ok(),
+            "rights_reminders_to must be an email address"
+        );
+    }
     Ok(ServerConfig {
         listen: listen.or(file.listen).unwrap_or(defaults.listen),
         tls,
@@ -150,6 +162,8 @@ pub fn server_config(
         nats_url: env_or("CUSTODIAN_NATS_URL", &file.nats_url),
         smtp: smtp(file)?,
         rights_time_zone,
+        rights_reminders_to,
+        rights_reminders_every: defaults.rights_reminders_every,
     })
 }
 

@@ -254,6 +254,18 @@ pub async fn serve(
         }
     });
     let purger = spawn_rights_purger(&state, Duration::from_secs(3600));
+    let reminders = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(state.config.rights_reminders_every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = rights::send_reminders(&state).await {
+                    tracing::warn!(error = ?e, "rights reminders failed; retrying later");
+                }
+            }
+        })
+    };
     let tls = state.config.tls.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     listener.set_nonblocking(true)?;
@@ -286,6 +298,7 @@ pub async fn serve(
     dispatcher.abort();
     upkeep.abort();
     purger.abort();
+    reminders.abort();
     result
 }
 

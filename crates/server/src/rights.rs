@@ -568,3 +568,94 @@ pub async fn notify(state: &AppState, r: &RightsRequest, step: &Step) -> Option<
         }
     }
 }
+
+/// Emails the privacy team (`rights_reminders_to`) about each open request whose deadline is
+/// near or past: once when it is due within 7 days, once within 1 day, once overdue (a request
+/// first seen closer to its deadline gets only the later reminder). Each reminder is a history
+/// entry (`rights.reminder_sent`, detail `7_days`, `1_day` or `overdue`), so none is sent twice,
+/// by this process or another. The mail names the request, never the requester. Returns how
+/// many were sent.
+pub async fn send_reminders(state: &AppState) -> Result<usize, ApiError> {
+    let (Some(mailer), Some(to)) = (
+        state.mailer.as_ref(),
+        state.config.rights_reminders_to.as_deref(),
+    ) else {
+        return Ok(0);
+    };
+    let now = state.clock.now();
+    let day = jiff::SignedDuration::from_hours(24);
+    let horizon = now.checked_add(day * 7).unwrap_or(now);
+    let mut filter = custodian_core::ports::RightsFilter {
+        open: true,
+        due_before: Some(horizon),
+        ..Default::default()
+    };
+    let mut sent = 0;
+    loop {
+        let page = state.store.list_rights_requests(&filter, 200).await?;
+        for r in &page {
+            let Some(d) = &r.deadlines else { continue };
+            let label = if d.due.is_overdue_at(now) {
+                "overdue"
+            } else if d.due.end <= now.checked_add(day).unwrap_or(now) {
+                "1_day"
+            } else {
+                "7_days"
+            };
+            let history = state.store.rights_events(&r.id).await?;
+            if history
+                .iter()
+                .any(|e| e.action == "rights.reminder_sent" && e.detail.as_deref() == Some(label))
+            {
+                continue;
+            }
+            let body = format!(
+                "Rights request {id} ({ty}, {j}) {when} {date} ({zone}).\nState: {state}. Assignee: {who}.\n",
+                id = r.id,
+                ty = r.request_type().as_str(),
+                j = r.jurisdiction,
+                when = if label == "overdue" {
+                    "was due on"
+                } else {
+                    "is due on"
+                },
+                date = d.due.date,
+                zone = r.time_zone,
+                state = r.progress.state.as_str(),
+                who = r.progress.assignee.as_deref().unwrap_or("nobody"),
+            );
+            let subject = format!("Rights request {} {}", r.id, label.replace('_', " "));
+            if let Err(e) = mailer.send(to, &subject, body).await {
+                tracing::warn!(error = %e, "rights reminder not sent");
+                metrics::counter!("custodian_mail_failures_total").increment(1);
+                continue;
+            }
+            metrics::counter!("custodian_mail_sent_total", "kind" => "rights_reminder")
+                .increment(1);
+            let draft = AuditDraft::new(
+                now,
+                "rights-reminders",
+                "system",
+                "rights.reminder_sent",
+                "rights",
+                custodian_core::audit::Decision::Allow,
+            );
+            let extra = Extra {
+                detail: Some(label.to_owned()),
+                ..Extra::default()
+            };
+            // A request that changed meanwhile is reminded again next round if still due.
+            if take(state, r, None, "system", "system", extra, draft)
+                .await
+                .is_ok()
+            {
+                sent += 1;
+            }
+        }
+        if page.len() < 200 {
+            break;
+        }
+        filter.after = page.last().map(|r| r.id.clone());
+    }
+    Ok(sent)
+}

@@ -38,6 +38,11 @@ pub struct ServerConfig {
     pub smtp: Option<crate::mail::SmtpConfig>,
     /// The IANA time zone rights-request deadlines are counted in unless a request names one.
     pub rights_time_zone: String,
+    /// The privacy team's address for reminders of rights requests nearing their deadline;
+    /// none: no reminders.
+    pub rights_reminders_to: Option<String>,
+    /// How often the reminders are looked for.
+    pub rights_reminders_every: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +56,8 @@ impl Default for ServerConfig {
             nats_url: None,
             smtp: None,
             rights_time_zone: "UTC".to_owned(),
+            rights_reminders_to: None,
+            rights_reminders_every: std::time::Duration::from_secs(15 * 60),
         }
     }
 }

@@ -115,6 +115,8 @@ pub struct Options {
     pub nats_url: Option<String>,
     /// Send mail through this relay.
     pub smtp: Option<custodian_server::mail::SmtpConfig>,
+    /// Remind this address of rights requests nearing their deadline (looked for every 100 ms).
+    pub rights_reminders_to: Option<String>,
 }
 
 impl Default for Options {
@@ -127,6 +129,7 @@ impl Default for Options {
             auth_failures_per_minute: 1000,
             nats_url: None,
             smtp: None,
+            rights_reminders_to: None,
         }
     }
 }
@@ -239,6 +242,8 @@ impl TestServer {
             auth_failures_per_minute: opts.auth_failures_per_minute,
             nats_url: opts.nats_url,
             smtp: opts.smtp,
+            rights_reminders_to: opts.rights_reminders_to,
+            rights_reminders_every: std::time::Duration::from_millis(100),
             ..ServerConfig::default()
         };
         let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())

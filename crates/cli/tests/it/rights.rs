@@ -1101,3 +1101,82 @@ async fn an_opt_out_request_is_recorded_in_the_consent_ledger_for_the_subjects_w
         got.json
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privacy_team_is_reminded_7_days_and_1_day_before_a_deadline_and_when_it_passes() {
+    let Some(smtp) = SmtpServer::start().await else {
+        return;
+    };
+    let clock = fixed_clock();
+    let s = TestServer::start_with(Options {
+        fixed_clock: Some(clock.clone()),
+        smtp: Some(smtp.config()),
+        rights_reminders_to: Some("dpo@shop.example".into()),
+        ..Options::default()
+    })
+    .await;
+    let (_, support) = s.operator_with_key("Support", "support").await;
+    // Received 1 January (GDPR): due Monday 2 February.
+    let r = post(
+        &s,
+        "/v1/rights/requests",
+        Some(&support),
+        json!({
+        "type": "access", "jurisdiction": "GDPR", "requester": {"email": "lin@example.com"}}),
+    )
+    .await;
+    let id = r.json["id"].as_str().expect("id").to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(smtp.messages().is_empty(), "nothing is due yet");
+    let reminded = |n: usize| {
+        let (s, id, support) = (&s, id.clone(), support.clone());
+        async move {
+            let got = s
+                .call(
+                    Method::GET,
+                    &format!("/v1/rights/requests/{id}"),
+                    Some(&support),
+                    Body::None,
+                )
+                .await;
+            got.json["history"]
+                .as_array()
+                .expect("history")
+                .iter()
+                .filter(|e| e["action"] == "rights.reminder_sent")
+                .map(|e| e["detail"].as_str().expect("detail").to_owned())
+                .take(n)
+                .collect::<Vec<_>>()
+        }
+    };
+    for (days, label, n) in [(26, "7_days", 1), (6, "1_day", 2), (2, "overdue", 3)] {
+        clock.advance(SignedDuration::from_hours(days * 24));
+        let mail = smtp.wait_for(n).await;
+        let last = &mail[n - 1];
+        assert!(
+            last.contains("To: dpo@shop.example") && last.contains(&id),
+            "{last}"
+        );
+        assert!(
+            last.contains("2026-02-02") && !last.contains("lin@example.com"),
+            "{last}"
+        );
+        // Once per threshold, however often the reminders are looked for.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(smtp.messages().len(), n, "{label}");
+        assert_eq!(reminded(3).await.last().map(String::as_str), Some(label));
+    }
+    // A closed request is not reminded.
+    let (_, dpo) = s.operator_with_key("DPO", "dpo").await;
+    step(
+        &s,
+        &dpo,
+        &id,
+        json!({"step": "reject", "reason": "no_data_held"}),
+    )
+    .await;
+    let sent = smtp.wait_for(4).await.len(); // the refusal's notice to the requester
+    clock.advance(SignedDuration::from_hours(24));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(smtp.messages().len(), sent);
+}
