@@ -45,6 +45,10 @@ pub struct FileConfig {
     /// The privacy team's address for reminders of rights requests due within 7 days, within
     /// 1 day and overdue (also `CUSTODIAN_RIGHTS_REMINDERS_TO`; needs the SMTP settings).
     pub rights_reminders_to: Option<String>,
+    /// Data Rights Protocol settings file (JSON: `business_id`, `agents` from the service
+    /// directory, optional `verification_url` and `voluntary_jurisdiction`; also
+    /// `CUSTODIAN_DRP_CONFIG`). Unset: the DRP endpoints answer 404 `drp_disabled`.
+    pub drp_config: Option<PathBuf>,
 }
 
 fn env_or(name: &str, file: &Option<String>) -> Option<String> {
@@ -147,6 +151,18 @@ pub fn server_config(
             "rights_reminders_to must be an email address"
         );
     }
+    let drp = std::env::var_os("CUSTODIAN_DRP_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| file.drp_config.clone())
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the DRP settings {}", path.display()))?;
+            custodian_server::drp::DrpConfig::from_json(&text)
+                .map(std::sync::Arc::new)
+                .map_err(anyhow::Error::msg)
+        })
+        .transpose()?;
     Ok(ServerConfig {
         listen: listen.or(file.listen).unwrap_or(defaults.listen),
         tls,
@@ -164,6 +180,7 @@ pub fn server_config(
         rights_time_zone,
         rights_reminders_to,
         rights_reminders_every: defaults.rights_reminders_every,
+        drp,
     })
 }
 

@@ -301,6 +301,17 @@ pub trait RightsStore: Send + Sync {
         limit: u32,
         audit: AuditDraft,
     ) -> Result<Vec<String>, StoreError>;
+    /// Gives a Data Rights Protocol agent a new pair-wise token (its SHA-256), replacing the
+    /// one it had, with `audit`.
+    async fn pair_drp_agent(
+        &self,
+        agent_id: &str,
+        token_hash: &[u8],
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// The agent a token (by its SHA-256) belongs to.
+    async fn drp_agent_by_token(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError>;
 }
 
 /// The database behind Custodian.

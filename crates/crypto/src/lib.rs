@@ -7,6 +7,7 @@
 //! - [`random`]: the system CSPRNG.
 
 pub mod apikey;
+pub mod drp;
 pub mod envelope;
 pub mod ff1;
 pub mod jws;

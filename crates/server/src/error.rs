@@ -114,6 +114,11 @@ error_codes! {
     CodeExpired => (GONE, "code_expired", "The verification code has expired; ask for a new one."),
     CodeAttemptsExhausted => (TOO_MANY_REQUESTS, "code_attempts_exhausted", "Too many wrong codes; ask for a new one."),
     TooManyCodes => (TOO_MANY_REQUESTS, "too_many_codes", "Every verification code this request may have was sent; an operator can verify the requester another way."),
+    DrpDisabled => (NOT_FOUND, "drp_disabled", "The Data Rights Protocol is not set up on this server (CUSTODIAN_DRP_CONFIG)."),
+    DrpForbidden => (FORBIDDEN, "drp_forbidden", "The DRP message or token does not verify: unknown agent, bad signature, wrong agent or business, outside its validity window, or a request of another agent."),
+    DrpInvalidRequest => (BAD_REQUEST, "drp_invalid_request", "The signed DRP message is not a valid request (the message says which claim)."),
+    DrpExerciseUnsupported => (BAD_REQUEST, "drp_exercise_unsupported", "This business does not take this DRP exercise (sale:opt-in)."),
+    DrpRequestClosed => (CONFLICT, "drp_request_closed", "The DRP request is already in a final state and cannot be revoked."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

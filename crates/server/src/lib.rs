@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod consent_cache;
+pub mod drp;
 pub mod error;
 pub mod gate;
 pub mod mail;
@@ -35,7 +36,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
-    audit, banner, consent, health, iab, operators, policies, privacy_center,
+    audit, banner, consent, drp as drp_routes, health, iab, operators, policies, privacy_center,
     rights as rights_routes, vault, webhooks,
 };
 use crate::state::AppState;
@@ -66,6 +67,7 @@ impl Clock for SystemClock {
         (name = "audit", description = "The verifiable audit log"),
         (name = "consent", description = "Purposes, notices, the consent ledger with signed receipts, checks, GPC, the banner's public endpoints"),
         (name = "rights", description = "Data-subject rights requests: intake (operators and the privacy center), identity verification by email, statutory deadlines, approvals, SLA figures"),
+        (name = "drp", description = "The Data Rights Protocol 1.0 (Covered Business side): pair-wise agent tokens, signed exercise requests, status, revocation"),
         (name = "vault", description = "Collections, records, subjects, tokens: personal data, encrypted per subject"),
     )
 )]
@@ -143,6 +145,9 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(privacy_center::verify))
         .routes(routes!(privacy_center::resend))
         .routes(routes!(privacy_center::withdraw))
+        .routes(routes!(drp_routes::pair, drp_routes::agent_info))
+        .routes(routes!(drp_routes::exercise))
+        .routes(routes!(drp_routes::get_status, drp_routes::revoke))
         .routes(routes!(iab::tcf_decode))
         .routes(routes!(iab::tcf_encode))
         .routes(routes!(iab::gpp_decode))
@@ -173,6 +178,11 @@ pub fn app(state: AppState) -> Router {
     let (router, api) = api_router();
     let max_body = state.config.max_body_bytes;
     router
+        // Deprecated in DRP 0.9.3, still sent by some agents.
+        .route(
+            "/v1/data-rights-request/",
+            axum::routing::post(routes::drp::exercise),
+        )
         .merge(SwaggerUi::new("/docs").url("/v1/openapi.json", api))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

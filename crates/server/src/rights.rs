@@ -306,6 +306,10 @@ pub struct Filing {
     pub channel: Channel,
     /// A code to send now (privacy center: verification starts at once).
     pub start_verification: bool,
+    /// The id to file under (DRP: derived from the signed message); none: a new random one.
+    pub id: Option<String>,
+    /// The agent that filed it over the Data Rights Protocol.
+    pub drp: Option<custodian_core::rights::drp::DrpLink>,
 }
 
 /// Files a request: computes its deadlines, seals the requester under a new subject key,
@@ -323,7 +327,8 @@ pub async fn file(
         .rule(&f.jurisdiction, f.request_type)
         .map_err(deadline_error)?;
     let now = state.clock.now();
-    let id = format!("rr_{}", uuid::Uuid::new_v4().simple());
+    let id =
+        f.id.unwrap_or_else(|| format!("rr_{}", uuid::Uuid::new_v4().simple()));
     let mut progress = Progress::new(f.request_type);
     let mut detail = None;
     if workflow::verification(f.request_type) == workflow::Verification::None {
@@ -370,6 +375,7 @@ pub async fn file(
         challenge: None,
         version: 1,
         updated_at: now,
+        drp: f.drp,
     };
     if request.progress.state == State::Verifying {
         let email = f
@@ -493,7 +499,10 @@ pub async fn take(
         .update_rights_request(&next, r.version, Some(&event), audit)
         .await
     {
-        Ok(_) => Ok(next),
+        Ok(_) => {
+            crate::drp::push_status(state, r, &next);
+            Ok(next)
+        }
         Err(custodian_core::ports::StoreError::Conflict("version")) => Err(ApiError::with_message(
             ErrorCode::ConcurrentChange,
             "the request changed meanwhile; read it again",

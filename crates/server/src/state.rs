@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub rights_reminders_to: Option<String>,
     /// How often the reminders are looked for.
     pub rights_reminders_every: std::time::Duration,
+    /// The Data Rights Protocol settings; none: the DRP endpoints answer 404 `drp_disabled`.
+    pub drp: Option<Arc<crate::drp::DrpConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +60,7 @@ impl Default for ServerConfig {
             rights_time_zone: "UTC".to_owned(),
             rights_reminders_to: None,
             rights_reminders_every: std::time::Duration::from_secs(15 * 60),
+            drp: None,
         }
     }
 }

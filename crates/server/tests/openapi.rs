@@ -33,7 +33,7 @@ fn every_operation_documents_its_errors_and_security() {
     let json = serde_json::to_value(&doc).expect("json");
     assert_eq!(json["openapi"], "3.1.0");
     // Public by design: health, the GPC resource, the receipt keys, the banner's endpoints and
-    // the privacy center's requester API.
+    // the privacy center's requester API; DRP pairing.
     let public = [
         "/healthz",
         "/readyz",
@@ -49,7 +49,12 @@ fn every_operation_documents_its_errors_and_security() {
                 op["summary"].is_string() || op["description"].is_string(),
                 "{method} {path} has no description"
             );
-            if !public.contains(&path.as_str()) && !path.starts_with("/v1/privacy-center/") {
+            // DRP pairing authenticates by its signed body: it is how an agent gets a token.
+            let drp_pairing = method == "post" && path == "/v1/agent/{agent_id}";
+            if !public.contains(&path.as_str())
+                && !path.starts_with("/v1/privacy-center/")
+                && !drp_pairing
+            {
                 assert!(
                     op["security"].is_array(),
                     "{method} {path} does not declare bearer auth"

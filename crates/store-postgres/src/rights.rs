@@ -5,6 +5,7 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent};
 use custodian_core::ports::{RightsFilter, RightsStore, StoreError};
 use custodian_core::rights::RequestType;
+use custodian_core::rights::drp::DrpLink;
 use custodian_core::rights::request::{
     Challenge, Channel, DeadlineView, ExtensionReason, RightsEvent, RightsRequest, SlaRow,
 };
@@ -79,6 +80,9 @@ fn request_from(r: &PgRow) -> Result<RightsRequest, StoreError> {
         challenge,
         version: r.try_get("version").map_err(backend)?,
         updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+        drp: get_os("drp")?
+            .map(|s| DrpLink::decode(&s).ok_or_else(|| corrupt("drp link")))
+            .transpose()?,
     })
 }
 
@@ -100,7 +104,7 @@ const COLUMNS: &str = "id, request_type, jurisdiction, time_zone, rules_version,
      requester_sealed, email_index, state, assignee, submitted_by, approvals, extended_at, \
      extension_reason, rejection, verification_started_at, verified_at, received_at, deadlines, \
      due_at, closed_at, retain_until, challenge_hash, challenge_expires_at, challenge_attempts, \
-     challenge_sends, version, updated_at";
+     challenge_sends, version, updated_at, drp";
 
 fn push_request(qb: &mut QueryBuilder<Postgres>, r: &RightsRequest) -> Result<(), StoreError> {
     let ms = |t: Option<Timestamp>| t.map(|t| t.as_millisecond());
@@ -135,7 +139,8 @@ fn push_request(qb: &mut QueryBuilder<Postgres>, r: &RightsRequest) -> Result<()
         .push_bind(r.challenge.as_ref().map(|c| i64::from(c.attempts)))
         .push_bind(r.challenge.as_ref().map(|c| i64::from(c.sends)))
         .push_bind(r.version)
-        .push_bind(r.updated_at.as_millisecond());
+        .push_bind(r.updated_at.as_millisecond())
+        .push_bind(r.drp.as_ref().map(DrpLink::encode));
     Ok(())
 }
 
@@ -345,6 +350,44 @@ impl RightsStore for PostgresStore {
             })
         })
         .collect()
+    }
+
+    async fn pair_drp_agent(
+        &self,
+        agent_id: &str,
+        token_hash: &[u8],
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let out: Result<_, StoreError> = async {
+            query(
+                "INSERT INTO drp_agents (agent_id, token_hash, paired_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (agent_id) DO UPDATE SET token_hash = excluded.token_hash, \
+                 paired_at = excluded.paired_at",
+            )
+            .bind(agent_id)
+            .bind(token_hash)
+            .bind(at.as_millisecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            append_in(&mut tx, audit).await
+        }
+        .await;
+        let out = out?;
+        tx.commit().await.map_err(backend)?;
+        Ok(out)
+    }
+
+    async fn drp_agent_by_token(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError> {
+        query("SELECT agent_id FROM drp_agents WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .map(|r| r.try_get::<String, _>(0).map_err(backend))
+            .transpose()
     }
 
     async fn purge_rights_requests(

@@ -1463,6 +1463,7 @@ pub async fn rights_requests(s: Arc<dyn Store>) {
         challenge: None,
         version: 1,
         updated_at: t(i64::from(n)),
+        drp: None,
     };
     let key = |id: &str| SubjectKey {
         subject_id: requester_subject(id),
@@ -1482,7 +1483,14 @@ pub async fn rights_requests(s: Arc<dyn Store>) {
     };
     let a = new(1, RequestType::Access, "GDPR");
     let b = new(2, RequestType::Erasure, "CCPA");
-    let c = new(3, RequestType::OptOutSale, "CCPA");
+    let mut c = new(3, RequestType::OptOutSale, "CCPA");
+    c.drp = Some(custodian_core::rights::drp::DrpLink {
+        agent_id: "AGENT_A".into(),
+        agent_request_id: Some("agent-1".into()),
+        exercise: custodian_core::rights::drp::Exercise::SaleOptOut,
+        regime: Some("ccpa".into()),
+        status_callback: Some("https://agent.example/cb".into()),
+    });
     for r in [&a, &b, &c] {
         s.create_rights_request(r, &key(&r.id), &first(r), draft("rights.manage"))
             .await
@@ -1669,5 +1677,45 @@ pub async fn rights_requests(s: Arc<dyn Store>) {
             .await
             .expect("key")
             .is_some()
+    );
+    assert_eq!(
+        s.get_rights_request(&c.id)
+            .await
+            .expect("get")
+            .map(|r| r.drp),
+        Some(c.drp.clone()),
+        "the agent link is kept"
+    );
+
+    // DRP pair-wise tokens: one per agent, replaced by pairing again.
+    let head = s.audit_head().await.expect("head").size;
+    s.pair_drp_agent("AGENT_A", &[1; 32], t(1), draft("drp.agent_paired"))
+        .await
+        .expect("pair");
+    s.pair_drp_agent("AGENT_B", &[2; 32], t(1), draft("drp.agent_paired"))
+        .await
+        .expect("pair");
+    assert_eq!(s.audit_head().await.expect("head").size, head + 2);
+    assert_eq!(
+        s.drp_agent_by_token(&[1; 32])
+            .await
+            .expect("token")
+            .as_deref(),
+        Some("AGENT_A")
+    );
+    s.pair_drp_agent("AGENT_A", &[3; 32], t(2), draft("drp.agent_paired"))
+        .await
+        .expect("pair again");
+    assert_eq!(s.drp_agent_by_token(&[1; 32]).await.expect("old"), None);
+    assert_eq!(
+        s.drp_agent_by_token(&[3; 32])
+            .await
+            .expect("new")
+            .as_deref(),
+        Some("AGENT_A")
+    );
+    assert_eq!(
+        s.drp_agent_by_token(&[2; 32]).await.expect("b").as_deref(),
+        Some("AGENT_B")
     );
 }

@@ -117,6 +117,8 @@ pub struct Options {
     pub smtp: Option<custodian_server::mail::SmtpConfig>,
     /// Remind this address of rights requests nearing their deadline (looked for every 100 ms).
     pub rights_reminders_to: Option<String>,
+    /// Data Rights Protocol settings.
+    pub drp: Option<Arc<custodian_server::drp::DrpConfig>>,
 }
 
 impl Default for Options {
@@ -130,6 +132,7 @@ impl Default for Options {
             nats_url: None,
             smtp: None,
             rights_reminders_to: None,
+            drp: None,
         }
     }
 }
@@ -244,6 +247,7 @@ impl TestServer {
             smtp: opts.smtp,
             rights_reminders_to: opts.rights_reminders_to,
             rights_reminders_every: std::time::Duration::from_millis(100),
+            drp: opts.drp,
             ..ServerConfig::default()
         };
         let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())

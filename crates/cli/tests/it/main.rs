@@ -17,6 +17,7 @@ mod audit;
 mod auth;
 mod banner;
 mod consent;
+mod drp;
 mod policies;
 mod process;
 mod propagation;

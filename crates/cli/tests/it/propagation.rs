@@ -28,7 +28,7 @@ fn nats_url() -> Option<String> {
 
 /// A webhook receiver on 127.0.0.1 that passes each request's headers and body on and
 /// accepts them all.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
+pub async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
     programmable_receiver(std::sync::Arc::new(std::sync::atomic::AtomicU16::new(204))).await
 }
 

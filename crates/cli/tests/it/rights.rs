@@ -25,7 +25,7 @@ async fn step(s: &TestServer, key: &str, id: &str, body: Value) -> Resp {
 }
 
 /// Declares a `customers` collection with a searchable email and stores one customer.
-async fn customer(s: &TestServer, subject: &str, email: &str) {
+pub async fn customer(s: &TestServer, subject: &str, email: &str) {
     let key = s.admin_key.clone();
     let (_, eng) = s.operator_with_key("Engineer", "engineer").await;
     let r = s

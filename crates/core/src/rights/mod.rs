@@ -39,6 +39,7 @@
 
 pub mod calendar;
 pub mod deadline;
+pub mod drp;
 pub mod request;
 pub mod workflow;
 

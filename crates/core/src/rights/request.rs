@@ -330,6 +330,8 @@ pub struct RightsRequest {
     pub version: i64,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// The authorized agent that filed it over the Data Rights Protocol, if one did.
+    pub drp: Option<super::drp::DrpLink>,
 }
 
 impl RightsRequest {

@@ -240,12 +240,30 @@ pub struct RightsRequestOut {
     pub retain_until: Option<String>,
     /// Changes with every step; send it back as `expected_version`.
     pub version: i64,
+    /// The authorized agent that filed it over the Data Rights Protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drp: Option<DrpLinkOut>,
     /// Its history, oldest first (on single reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<RightsEventOut>>,
     /// Whether the notice this step owed the requester was emailed (steps only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice_sent: Option<bool>,
+}
+
+/// What a request filed over DRP keeps of its agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DrpLinkOut {
+    /// The agent's directory id.
+    pub agent_id: String,
+    /// The agent's own id for the request.
+    pub agent_request_id: Option<String>,
+    /// The right as the agent named it (`deletion`, `sale:opt-out`…).
+    pub exercise: &'static str,
+    /// `ccpa`, or none for a voluntary request.
+    pub regime: Option<String>,
+    /// The request id the agent knows it by (a UUID).
+    pub request_id: String,
 }
 
 /// Converts a request.
@@ -279,6 +297,13 @@ pub fn request_out(r: &RightsRequest, now: custodian_core::Timestamp) -> RightsR
         closed_at: r.closed_at.map(time),
         retain_until: r.retain_until.map(time),
         version: r.version,
+        drp: r.drp.as_ref().map(|l| DrpLinkOut {
+            agent_id: l.agent_id.clone(),
+            agent_request_id: l.agent_request_id.clone(),
+            exercise: l.exercise.as_str(),
+            regime: l.regime.clone(),
+            request_id: custodian_core::rights::drp::drp_request_id(&r.id),
+        }),
         history: None,
         notice_sent: None,
     }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod banner;
 pub mod consent;
+pub mod drp;
 pub mod health;
 pub mod iab;
 pub mod operators;

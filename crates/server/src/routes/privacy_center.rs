@@ -67,6 +67,8 @@ pub async fn create(
         received_at: state.clock.now(),
         channel: Channel::PrivacyCenter,
         start_verification: needs_code,
+        id: None,
+        drp: None,
     };
     let draft = actor_draft(&state, &rid, "requester", "rights.received", "rights");
     let filed = svc::file(&state, filing, "requester", draft).await?;

@@ -27,6 +27,9 @@ use crate::state::AppState;
 
 /// The request with this id, or 404 (400 for an id that is not one).
 pub async fn load(state: &AppState, id: &str) -> Result<RightsRequest, ApiError> {
+    // A request filed over DRP is also known by its DRP request id (the UUID, hyphenated).
+    let drp_form = custodian_core::rights::drp::request_id_of(id);
+    let id = drp_form.as_deref().unwrap_or(id);
     if !valid_request_id(id) {
         return Err(ApiError::new(ErrorCode::InvalidPathParameter));
     }
@@ -106,6 +109,8 @@ pub async fn create(
         received_at,
         channel: Channel::Operator,
         start_verification: false,
+        id: None,
+        drp: None,
     };
     let filed = svc::file(&state, filing, &caller.actor(), permit.draft).await?;
     Ok((StatusCode::CREATED, ApiJson(request_out(&filed, now))))
