@@ -45,6 +45,9 @@ pub struct FileConfig {
     /// The privacy team's address for reminders of rights requests due within 7 days, within
     /// 1 day and overdue (also `CUSTODIAN_RIGHTS_REMINDERS_TO`; needs the SMTP settings).
     pub rights_reminders_to: Option<String>,
+    /// The address the server is reached at from outside, e.g. `https://privacy.example.com`,
+    /// for links in mail such as export downloads (also `CUSTODIAN_PUBLIC_URL`).
+    pub public_url: Option<String>,
     /// Data Rights Protocol settings file (JSON: `business_id`, `agents` from the service
     /// directory, optional `verification_url` and `voluntary_jurisdiction`; also
     /// `CUSTODIAN_DRP_CONFIG`). Unset: the DRP endpoints answer 404 `drp_disabled`.
@@ -163,6 +166,16 @@ pub fn server_config(
                 .map_err(anyhow::Error::msg)
         })
         .transpose()?;
+    let public_url = env_or("CUSTODIAN_PUBLIC_URL", &file.public_url)
+        .map(|u| u.trim_end_matches('/').to_owned());
+    if let Some(u) = &public_url {
+        anyhow::ensure!(
+            (u.starts_with("https://") || u.starts_with("http://"))
+                && u.len() > "https://".len()
+                && !u.contains(['?', '#', ' ']),
+            "public_url must be an http(s) URL without query or fragment"
+        );
+    }
     Ok(ServerConfig {
         listen: listen.or(file.listen).unwrap_or(defaults.listen),
         tls,
@@ -180,6 +193,7 @@ pub fn server_config(
         rights_time_zone,
         rights_reminders_to,
         rights_reminders_every: defaults.rights_reminders_every,
+        public_url,
         drp,
     })
 }

@@ -294,7 +294,8 @@ pub trait RightsStore: Send + Sync {
     async fn rights_sla_rows(&self, since: Timestamp) -> Result<Vec<SlaRow>, StoreError>;
     /// Deletes the records whose retention ended at `now` (closed, `retain_until` passed):
     /// each request, its history, and its requester's subject key (crypto-shredding the
-    /// sealed identity), with `audit`. Returns the ids deleted (at most `limit`).
+    /// sealed identity), with `audit`; also export packages expired at `now` or left
+    /// without their request. Returns the ids deleted (at most `limit`).
     async fn purge_rights_requests(
         &self,
         now: Timestamp,
@@ -310,6 +311,21 @@ pub trait RightsStore: Send + Sync {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
+    /// Stores a request's export package, replacing any earlier one of the request, with
+    /// `audit`.
+    async fn create_rights_export(
+        &self,
+        export: &crate::rights::export::RightsExport,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Takes the package whose token has this SHA-256, once: if it is there, not downloaded
+    /// and not expired at `now`, marks it downloaded, empties it and returns it, with `audit`.
+    async fn take_rights_export(
+        &self,
+        token_hash: &[u8],
+        now: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<crate::rights::export::ExportTake, StoreError>;
     /// The agent a token (by its SHA-256) belongs to.
     async fn drp_agent_by_token(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError>;
 }

@@ -114,6 +114,8 @@ error_codes! {
     CodeExpired => (GONE, "code_expired", "The verification code has expired; ask for a new one."),
     CodeAttemptsExhausted => (TOO_MANY_REQUESTS, "code_attempts_exhausted", "Too many wrong codes; ask for a new one."),
     TooManyCodes => (TOO_MANY_REQUESTS, "too_many_codes", "Every verification code this request may have was sent; an operator can verify the requester another way."),
+    ExportNotFound => (NOT_FOUND, "export_not_found", "No export package has this link."),
+    ExportGone => (GONE, "export_gone", "The export link was used already or has expired; the privacy team can make a new one."),
     DrpDisabled => (NOT_FOUND, "drp_disabled", "The Data Rights Protocol is not set up on this server (CUSTODIAN_DRP_CONFIG)."),
     DrpForbidden => (FORBIDDEN, "drp_forbidden", "The DRP message or token does not verify: unknown agent, bad signature, wrong agent or business, outside its validity window, or a request of another agent."),
     DrpInvalidRequest => (BAD_REQUEST, "drp_invalid_request", "The signed DRP message is not a valid request (the message says which claim)."),

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod consent_cache;
 pub mod drp;
 pub mod error;
+pub mod export;
 pub mod gate;
 pub mod mail;
 pub mod middleware;
@@ -145,6 +146,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(privacy_center::verify))
         .routes(routes!(privacy_center::resend))
         .routes(routes!(privacy_center::withdraw))
+        .routes(routes!(privacy_center::download))
         .routes(routes!(drp_routes::pair, drp_routes::agent_info))
         .routes(routes!(drp_routes::exercise))
         .routes(routes!(drp_routes::get_status, drp_routes::revoke))

@@ -515,9 +515,14 @@ pub async fn take(
 }
 
 /// Emails the requester the notice a step owes them (an extension, a refusal, the request
-/// done); `None` when the step owes none, `Some(false)` when it could not be sent (no relay,
+/// done, with the download link of its package if it has one); `None` when the step owes none, `Some(false)` when it could not be sent (no relay,
 /// no email, or the relay failed: an operator must tell them another way).
-pub async fn notify(state: &AppState, r: &RightsRequest, step: &Step) -> Option<bool> {
+pub async fn notify(
+    state: &AppState,
+    r: &RightsRequest,
+    step: &Step,
+    export: Option<&crate::export::ExportLink>,
+) -> Option<bool> {
     let (subject, body) = match step {
         Step::Extend => {
             let due = r.deadlines.as_ref().map(|d| d.due.date.to_string())?;
@@ -549,9 +554,14 @@ pub async fn notify(state: &AppState, r: &RightsRequest, step: &Step) -> Option<
         Step::Complete => (
             "Your request is complete",
             format!(
-                "Your {} request ({}) is complete.\n",
+                "Your {} request ({}) is complete.\n{}",
                 r.request_type().as_str().replace('_', " "),
-                r.id
+                r.id,
+                export.map_or_else(String::new, |e| format!(
+                    "\nDownload your data here. The link works once, until {} (UTC):\n{}\n",
+                    e.expires_at.strftime("%Y-%m-%d %H:%M"),
+                    e.url
+                )),
             ),
         ),
         _ => return None,

@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub rights_reminders_to: Option<String>,
     /// How often the reminders are looked for.
     pub rights_reminders_every: std::time::Duration,
+    /// The address the server is reached at from outside (`https://privacy.example.com`), for
+    /// links in mail (export downloads); none: links are paths.
+    pub public_url: Option<String>,
     /// The Data Rights Protocol settings; none: the DRP endpoints answer 404 `drp_disabled`.
     pub drp: Option<Arc<crate::drp::DrpConfig>>,
 }
@@ -60,6 +63,7 @@ impl Default for ServerConfig {
             rights_time_zone: "UTC".to_owned(),
             rights_reminders_to: None,
             rights_reminders_every: std::time::Duration::from_secs(15 * 60),
+            public_url: None,
             drp: None,
         }
     }

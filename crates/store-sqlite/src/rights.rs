@@ -6,6 +6,7 @@ use custodian_core::audit::{AuditDraft, AuditEvent};
 use custodian_core::ports::{RightsFilter, RightsStore, StoreError};
 use custodian_core::rights::RequestType;
 use custodian_core::rights::drp::DrpLink;
+use custodian_core::rights::export::{ExportTake, RightsExport};
 use custodian_core::rights::request::{
     Challenge, Channel, DeadlineView, ExtensionReason, RightsEvent, RightsRequest, SlaRow,
 };
@@ -83,6 +84,20 @@ fn request_from(r: &SqliteRow) -> Result<RightsRequest, StoreError> {
         drp: get_os("drp")?
             .map(|s| DrpLink::decode(&s).ok_or_else(|| corrupt("drp link")))
             .transpose()?,
+    })
+}
+
+fn export_from(r: &SqliteRow) -> Result<RightsExport, StoreError> {
+    Ok(RightsExport {
+        token_hash: r.try_get("token_hash").map_err(backend)?,
+        request_id: r.try_get("request_id").map_err(backend)?,
+        sealed: r.try_get("sealed").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        expires_at: ts(r.try_get("expires_at").map_err(backend)?)?,
+        downloaded_at: opt_ts(
+            r.try_get::<Option<i64>, _>("downloaded_at")
+                .map_err(backend)?,
+        )?,
     })
 }
 
@@ -389,6 +404,80 @@ impl RightsStore for SqliteStore {
             .transpose()
     }
 
+    async fn create_rights_export(
+        &self,
+        export: &RightsExport,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let export = export.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    query("DELETE FROM rights_exports WHERE request_id = ?")
+                        .bind(&export.request_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    query(
+                        "INSERT INTO rights_exports (token_hash, request_id, sealed, created_at, expires_at, downloaded_at) \
+                         VALUES (?, ?, ?, ?, ?, NULL)",
+                    )
+                    .bind(&export.token_hash)
+                    .bind(&export.request_id)
+                    .bind(&export.sealed)
+                    .bind(export.created_at.as_millisecond())
+                    .bind(export.expires_at.as_millisecond())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn take_rights_export(
+        &self,
+        token_hash: &[u8],
+        now: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<ExportTake, StoreError> {
+        let token_hash = token_hash.to_vec();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let Some(row) = query("SELECT * FROM rights_exports WHERE token_hash = ?")
+                        .bind(&token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                    else {
+                        return Ok(ExportTake::Unknown);
+                    };
+                    let export = export_from(&row)?;
+                    if export.downloaded_at.is_some() {
+                        return Ok(ExportTake::Used);
+                    }
+                    if export.expires_at <= now {
+                        return Ok(ExportTake::Expired);
+                    }
+                    query("UPDATE rights_exports SET downloaded_at = ?, sealed = ? WHERE token_hash = ?")
+                        .bind(now.as_millisecond())
+                        .bind(Vec::<u8>::new())
+                        .bind(&token_hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    append_in(&mut *tx, audit).await?;
+                    Ok(ExportTake::Taken(RightsExport {
+                        downloaded_at: Some(now),
+                        ..export
+                    }))
+                })
+            })
+            .await
+    }
+
     async fn purge_rights_requests(
         &self,
         now: Timestamp,
@@ -410,12 +499,18 @@ impl RightsStore for SqliteStore {
                     .iter()
                     .map(|r| r.get(0))
                     .collect();
+                    query("DELETE FROM rights_exports WHERE expires_at <= ?")
+                        .bind(now.as_millisecond())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
                     if ids.is_empty() {
                         return Ok(ids);
                     }
                     for id in &ids {
                         for sql in [
                             "DELETE FROM rights_events WHERE request_id = ?",
+                            "DELETE FROM rights_exports WHERE request_id = ?",
                             "DELETE FROM rights_requests WHERE id = ?",
                         ] {
                             query(sql)

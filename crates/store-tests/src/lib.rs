@@ -1718,4 +1718,74 @@ pub async fn rights_requests(s: Arc<dyn Store>) {
         s.drp_agent_by_token(&[2; 32]).await.expect("b").as_deref(),
         Some("AGENT_B")
     );
+    // Export packages: single use, until they expire; a new one replaces the old.
+    use custodian_core::rights::export::{ExportTake, RightsExport};
+    let export = |token: u8, expires: i64| RightsExport {
+        token_hash: vec![token; 32],
+        request_id: a.id.clone(),
+        sealed: vec![token; 100],
+        created_at: t(20_000),
+        expires_at: t(expires),
+        downloaded_at: None,
+    };
+    let head = s.audit_head().await.expect("head").size;
+    s.create_rights_export(&export(1, 30_000), draft("rights.export_created"))
+        .await
+        .expect("export");
+    assert_eq!(
+        s.take_rights_export(&[9; 32], t(20_001), draft("rights.export_downloaded"))
+            .await
+            .expect("unknown"),
+        ExportTake::Unknown
+    );
+    assert_eq!(
+        s.take_rights_export(&[1; 32], t(30_000), draft("rights.export_downloaded"))
+            .await
+            .expect("expired"),
+        ExportTake::Expired
+    );
+    assert_eq!(
+        s.audit_head().await.expect("head").size,
+        head + 1,
+        "only the creation so far"
+    );
+    let ExportTake::Taken(got) = s
+        .take_rights_export(&[1; 32], t(20_001), draft("rights.export_downloaded"))
+        .await
+        .expect("take")
+    else {
+        panic!("the package is there");
+    };
+    assert_eq!(got.sealed, vec![1; 100]);
+    assert_eq!(got.downloaded_at, Some(t(20_001)));
+    assert_eq!(
+        s.take_rights_export(&[1; 32], t(20_002), draft("rights.export_downloaded"))
+            .await
+            .expect("again"),
+        ExportTake::Used,
+        "a link works once"
+    );
+    s.create_rights_export(&export(2, 30_000), draft("rights.export_created"))
+        .await
+        .expect("export");
+    s.create_rights_export(&export(3, 30_000), draft("rights.export_created"))
+        .await
+        .expect("replace");
+    assert_eq!(
+        s.take_rights_export(&[2; 32], t(20_003), draft("rights.export_downloaded"))
+            .await
+            .expect("replaced"),
+        ExportTake::Unknown,
+        "a new package replaces the request's earlier one"
+    );
+    s.purge_rights_requests(t(30_000), 10, draft("rights.purge"))
+        .await
+        .expect("purge");
+    assert_eq!(
+        s.take_rights_export(&[3; 32], t(20_004), draft("rights.export_downloaded"))
+            .await
+            .expect("purged"),
+        ExportTake::Unknown,
+        "expired packages are purged"
+    );
 }

@@ -480,16 +480,7 @@ async fn exercise_requests_are_verified_followed_revoked_and_reported_to_the_age
     assert_drp_error(&r, 409, "drp_request_closed");
 
     // The audit log names the agent and never the requester.
-    let events = s
-        .call_with(
-            Method::GET,
-            "/v1/audit/events?limit=1000",
-            Some(&s.admin_key),
-            Body::None,
-            &[("custodian-purpose", "audit")],
-        )
-        .await;
-    let text = events.json.to_string().to_lowercase();
+    let text = s.audit_text().await.to_lowercase();
     assert!(text.contains("drp:agent_a"), "{text}");
     assert!(!text.contains("grace") && !text.contains("hopper") && !text.contains("sacramento"));
 }

@@ -345,6 +345,21 @@ impl TestServer {
         }
     }
 
+    /// The audit log's events (up to 1,000) as JSON text, read by the admin for `audit`.
+    pub async fn audit_text(&self) -> String {
+        let events = self
+            .call_with(
+                Method::GET,
+                "/v1/audit/events?limit=1000",
+                Some(&self.admin_key),
+                Body::None,
+                &[("custodian-purpose", "audit")],
+            )
+            .await;
+        assert_eq!(events.status, 200, "{events:?}");
+        events.json.to_string()
+    }
+
     /// GET with the admin key.
     pub async fn get(&self, path: &str) -> Resp {
         self.call(Method::GET, path, Some(&self.admin_key.clone()), Body::None)

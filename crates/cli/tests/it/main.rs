@@ -18,6 +18,7 @@ mod auth;
 mod banner;
 mod consent;
 mod drp;
+mod export;
 mod policies;
 mod process;
 mod propagation;

@@ -40,6 +40,7 @@
 pub mod calendar;
 pub mod deadline;
 pub mod drp;
+pub mod export;
 pub mod request;
 pub mod workflow;
 

@@ -246,9 +246,23 @@ pub struct RightsRequestOut {
     /// Its history, oldest first (on single reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<RightsEventOut>>,
+    /// The export package a completion made (steps only): its single-use link, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportOut>,
     /// Whether the notice this step owed the requester was emailed (steps only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice_sent: Option<bool>,
+}
+
+/// A download link of an export package.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportOut {
+    /// The URL (it works once).
+    pub url: String,
+    /// It works until.
+    pub expires_at: String,
+    /// Records in the package.
+    pub records: usize,
 }
 
 /// What a request filed over DRP keeps of its agent.
@@ -305,6 +319,7 @@ pub fn request_out(r: &RightsRequest, now: custodian_core::Timestamp) -> RightsR
             request_id: custodian_core::rights::drp::drp_request_id(&r.id),
         }),
         history: None,
+        export: None,
         notice_sent: None,
     }
 }

@@ -221,3 +221,80 @@ pub async fn withdraw(
     .await?;
     Ok(ApiJson(public_out(&next)))
 }
+
+/// Downloads an export package (a ZIP: `summary.html`, `data.json`, CSV files) through the
+/// single-use link its completion gave: the first download empties it; afterwards, or once
+/// the link has expired, 410. Unknown links count against the caller's address.
+#[utoipa::path(get, path = "/v1/privacy-center/exports/{token}", tag = "rights",
+    params(("token" = String, Path, description = "The link's token")), responses(
+    (status = 200, content_type = "application/zip", description = "The package"),
+    (status = 404, body = ErrorBody, description = "export_not_found"),
+    (status = 410, body = ErrorBody, description = "export_gone"),
+    (status = 429, body = ErrorBody),
+))]
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(ip): Extension<ClientIp>,
+    ApiPath(token): ApiPath<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use custodian_core::rights::export::ExportTake;
+    let now = state.clock.now();
+    if state.limiter.blocked(ip.0, now) {
+        return Err(ApiError::new(ErrorCode::TooManyRequests));
+    }
+    let unknown = || {
+        state.limiter.record_failure(ip.0, now);
+        ApiError::new(ErrorCode::ExportNotFound)
+    };
+    if !crate::export::valid_token(&token) {
+        return Err(unknown());
+    }
+    let draft = actor_draft(
+        &state,
+        &rid,
+        "requester",
+        "rights.export_downloaded",
+        "rights_export",
+    );
+    let hash = custodian_crypto::sha256(token.as_bytes());
+    let export = match state.store.take_rights_export(&hash, now, draft).await? {
+        ExportTake::Taken(e) => e,
+        ExportTake::Used | ExportTake::Expired => return Err(ApiError::new(ErrorCode::ExportGone)),
+        ExportTake::Unknown => return Err(unknown()),
+    };
+    let key = state
+        .store
+        .subject_key(&custodian_core::rights::request::requester_subject(
+            &export.request_id,
+        ))
+        .await?
+        .ok_or_else(|| {
+            tracing::error!("an export's requester key is missing");
+            ApiError::new(ErrorCode::Internal)
+        })?;
+    let zip = state
+        .vault_crypto
+        .data_key(&key)?
+        .open(&crate::export::place(&export.request_id), &export.sealed)?;
+    metrics::counter!("custodian_rights_exports_downloaded_total").increment(1);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/zip".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"personal-data-{}.zip\"",
+                    export.request_id
+                ),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        zip.to_vec(),
+    )
+        .into_response())
+}

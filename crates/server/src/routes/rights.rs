@@ -312,6 +312,7 @@ pub async fn step(
     }
     let reason = input.reason.as_deref();
     let mut extra = Extra::default();
+    let mut export = None;
     let step = match input.step.as_str() {
         "send_code" => {
             let email = svc::requester_of(&state, &r)
@@ -412,7 +413,7 @@ pub async fn step(
         "submit_for_approval" => Some(Step::SubmitForApproval),
         "approve" => Some(Step::Approve),
         "complete" => {
-            fulfil(
+            export = fulfil(
                 &state,
                 &caller,
                 &rid,
@@ -458,7 +459,7 @@ pub async fn step(
     let mut out_req = next.clone();
     let mut sent = None;
     if let Some(s) = &step {
-        sent = svc::notify(&state, &next, s).await;
+        sent = svc::notify(&state, &next, s, export.as_ref()).await;
         if let Some(ok) = sent {
             // The notice is part of the record: an extension must be shown to have been told.
             let action = if ok {
@@ -476,6 +477,11 @@ pub async fn step(
     }
     let mut out = request_out(&out_req, state.clock.now());
     out.notice_sent = sent;
+    out.export = export.map(|e| ExportOut {
+        url: e.url,
+        expires_at: crate::api::time(e.expires_at),
+        records: e.records,
+    });
     Ok(ApiJson(out))
 }
 
@@ -490,7 +496,7 @@ async fn fulfil(
     r: &RightsRequest,
     purpose: Option<&str>,
     extra: &mut Extra,
-) -> Result<(), ApiError> {
+) -> Result<Option<crate::export::ExportLink>, ApiError> {
     use crate::routes::vault::{change_limit, erase_for_request};
     use custodian_core::rights::RequestType;
     use custodian_core::vault::record::LimitKind;
@@ -530,7 +536,12 @@ async fn fulfil(
         } else {
             format!("consent_opt_outs:{n}")
         });
-        return Ok(());
+        return Ok(None);
+    }
+    if crate::export::exports(r.request_type()) {
+        let link = crate::export::make(state, caller, rid, r).await?;
+        extra.detail = Some(format!("export_created:{}", link.records));
+        return Ok(Some(link));
     }
     let Some(subject) = r.subject_id.as_deref() else {
         if matches!(
@@ -539,7 +550,7 @@ async fn fulfil(
         ) {
             extra.detail = Some("no_vault_subject".into());
         }
-        return Ok(());
+        return Ok(None);
     };
     extra.detail = match r.request_type() {
         RequestType::Erasure => {
@@ -568,7 +579,7 @@ async fn fulfil(
         }
         _ => None,
     };
-    Ok(())
+    Ok(None)
 }
 
 /// The kind of opt-out a request type asks for.

@@ -222,6 +222,17 @@ fn created_or_ok(created: bool) -> StatusCode {
     }
 }
 
+/// Every collection's schema.
+async fn all_schemas(state: &AppState) -> Result<Vec<CollectionSchema>, ApiError> {
+    Ok(state
+        .store
+        .list_collections()
+        .await?
+        .into_iter()
+        .map(|c| c.schema)
+        .collect())
+}
+
 fn schema_map(schemas: &[CollectionSchema]) -> HashMap<String, CollectionSchema> {
     schemas
         .iter()
@@ -666,13 +677,7 @@ pub async fn get_subject(
     let vault = state.vault();
     // Decided before anything about the subject is looked up, so a caller who may see
     // nothing cannot learn whom the vault holds.
-    let schemas: Vec<CollectionSchema> = state
-        .store
-        .list_collections()
-        .await?
-        .into_iter()
-        .map(|c| c.schema)
-        .collect();
+    let schemas = all_schemas(&state).await?;
     let refs: Vec<&CollectionSchema> = schemas.iter().collect();
     let grants = ctx.read_grants(&refs, "subject", None).await?;
     let records: Vec<Record> = vault
@@ -780,6 +785,40 @@ pub(crate) async fn erase_for_request(
         | Err(custodian_core::vault::service::VaultError::SubjectErased(_)) => Ok(0),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Opens every record of a subject in plaintext to answer an access or portability request:
+/// the caller must be allowed `data.reveal` on every field for the purpose `dsr` (refusals
+/// audited; each record read is audited). Processing limits do not stop it: answering the
+/// data subject is exempt. A subject the vault holds nothing about gives nothing.
+pub(crate) async fn open_for_request(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    subject_id: &str,
+) -> Result<(Vec<CollectionSchema>, Vec<OpenedRecord>), ApiError> {
+    if state.store.subject_key(subject_id).await?.is_none() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let ctx = Ctx {
+        state,
+        caller,
+        rid,
+        purpose: Some("dsr".to_owned()),
+    };
+    let vault = state.vault();
+    let pseudonym = vault.pseudonym(subject_id);
+    ctx.grant_everything(Action::DataReveal, Some(pseudonym.clone()))
+        .await?;
+    let schemas = all_schemas(state).await?;
+    let refs: Vec<&CollectionSchema> = schemas.iter().collect();
+    let grants = ctx.read_grants(&refs, "subject", Some(pseudonym)).await?;
+    let records = vault.subject_records(subject_id).await?;
+    let audits = records.iter().map(|r| ctx.read_draft(r, &grants)).collect();
+    let opened = vault
+        .open_records(&schema_map(&schemas), &records, &grants, audits)
+        .await?;
+    Ok((schemas, opened))
 }
 
 async fn limits_out(state: &AppState, subject_id: &str) -> Result<LimitList, ApiError> {

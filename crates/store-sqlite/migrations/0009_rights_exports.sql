@@ -1,0 +1,11 @@
+-- Export packages of access and portability requests: the ZIP sealed under the requester's
+-- key, found by the SHA-256 of its single-use download token, emptied once downloaded.
+CREATE TABLE rights_exports (
+    token_hash     BLOB PRIMARY KEY,
+    request_id     TEXT NOT NULL,
+    sealed         BLOB NOT NULL,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    downloaded_at  INTEGER
+);
+CREATE INDEX rights_exports_request ON rights_exports (request_id);
