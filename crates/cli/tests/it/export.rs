@@ -321,4 +321,49 @@ async fn a_portability_link_expires_after_seven_days_and_categories_come_without
     clock.advance(SignedDuration::from_hours(7 * 24));
     let r = download(&s, &url).await;
     assert_eq!(r.status(), 410, "expired");
+
+    // The privacy team makes a new link; the old one stays dead.
+    let list = s
+        .call(
+            Method::GET,
+            "/v1/rights/requests?type=portability",
+            Some(&dpo),
+            Body::None,
+        )
+        .await;
+    let id = list.json["requests"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = step(&s, &dpo, &id, json!({"step": "reissue_export"})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let fresh = r.json["export"]["url"].as_str().expect("link").to_owned();
+    assert_ne!(fresh, url);
+    assert_eq!(download(&s, &fresh).await.status(), 200);
+    assert_eq!(download(&s, &url).await.status(), 404, "replaced");
+    let got = s
+        .call(
+            Method::GET,
+            &format!("/v1/rights/requests/{id}"),
+            Some(&dpo),
+            Body::None,
+        )
+        .await;
+    let actions = got.json["history"].to_string();
+    assert!(actions.contains("rights.export_reissued"), "{actions}");
+    // Only completed requests of those types have a package.
+    let r = call(
+        &s,
+        Method::POST,
+        "/v1/rights/requests",
+        &support,
+        json!({
+            "type": "access", "jurisdiction": "GDPR", "subject_id": "cus_3",
+        }),
+    )
+    .await;
+    let open_id = r.json["id"].as_str().expect("id").to_owned();
+    step(&s, &dpo, &open_id, json!({"step": "reissue_export"}))
+        .await
+        .assert_error(409, "invalid_transition");
 }

@@ -282,7 +282,9 @@ pub async fn requester(
 /// request already verifying); `verify_manually` records a verification done another way;
 /// `approve` needs `rights.approve` and a different person each time (two for an erasure);
 /// `extend` needs a reason and emails the requester the new date; `reject` needs a reason
-/// and emails the refusal with the right to complain; `complete` emails the requester.
+/// and emails the refusal with the right to complain; `complete` emails the requester (with
+/// the single-use link of the export package for access, portability and categories
+/// requests); `reissue_export` makes a new package and link for such a completed request.
 #[utoipa::path(post, path = "/v1/rights/requests/{id}/steps", tag = "rights", security(("bearer" = [])),
     params(("id" = String, Path, description = "rr_…")), request_body = StepIn, responses(
     (status = 200, body = RightsRequestOut), (status = 403, body = ErrorBody, description = "access_denied, second_approver_required"),
@@ -424,6 +426,21 @@ pub async fn step(
             .await?;
             Some(Step::Complete)
         }
+        "reissue_export" => {
+            // A link works once and for 7 days: a new package replaces the old one.
+            if r.progress.state != custodian_core::rights::workflow::State::Completed
+                || !crate::export::exports(r.request_type())
+            {
+                return Err(ApiError::with_message(
+                    ErrorCode::InvalidTransition,
+                    "only a completed access, portability or categories request has a package",
+                ));
+            }
+            let link = crate::export::make(&state, &caller, &rid, &r).await?;
+            extra.detail = Some(format!("export_reissued:{}", link.records));
+            export = Some(link);
+            None
+        }
         "reject" => {
             let reason = reason
                 .and_then(RejectReason::parse)
@@ -444,7 +461,11 @@ pub async fn step(
     };
     let mut draft = permit.draft;
     if step.is_none() {
-        draft.action = "rights.code_resent".into();
+        draft.action = if export.is_some() {
+            "rights.export_reissued".into()
+        } else {
+            "rights.code_resent".into()
+        };
     }
     let next = svc::take(
         &state,
@@ -458,7 +479,11 @@ pub async fn step(
     .await?;
     let mut out_req = next.clone();
     let mut sent = None;
-    if let Some(s) = &step {
+    // A reissued package is mailed as the completion notice was, with the new link.
+    let notice = step
+        .clone()
+        .or_else(|| export.is_some().then_some(Step::Complete));
+    if let Some(s) = &notice {
         sent = svc::notify(&state, &next, s, export.as_ref()).await;
         if let Some(ok) = sent {
             // The notice is part of the record: an extension must be shown to have been told.
