@@ -38,6 +38,7 @@
 //! rolls, and the appeal timers of US state laws.
 
 pub mod calendar;
+pub mod dataset;
 pub mod deadline;
 pub mod drp;
 pub mod export;

@@ -1,0 +1,786 @@
+//! Connected databases as datasets (issue 6, item 5; the model and the traversal plan, no IO):
+//! a declaration in the Fides dataset shape names a database's tables ("collections"), their
+//! fields with data categories, which fields hold a subject's identities (`email`,
+//! `phone_number`, a customer id…) and how tables reference each other. From the identities a
+//! request gives, [`plan`] orders the tables so that each is queried with values already
+//! found (customers by email, then orders by customer id, then addresses by order id), and
+//! says for erasure what happens to each field.
+//!
+//! The shape read (a subset of fideslang's `Dataset`; unknown keys are refused so that a typo
+//! is not silently ignored):
+//!
+//! ```yaml
+//! dataset:
+//!   - fides_key: shop
+//!     collections:
+//!       - name: customers
+//!         fields:
+//!           - name: id
+//!             fides_meta: {primary_key: true}
+//!           - name: email
+//!             data_categories: [user.contact.email]
+//!             fides_meta: {identity: email}
+//!       - name: orders
+//!         custodian: {erasure: delete_row}
+//!         fields:
+//!           - name: customer_id
+//!             fides_meta:
+//!               references: [{dataset: shop, field: customers.id, direction: from}]
+//! ```
+//!
+//! `custodian.erasure` (a Custodian extension) says how erasure treats a field
+//! (`null_rewrite`, `mask`, `hash`, `string_rewrite` with `value`, `keep`) or a whole
+//! collection (`delete_row`). By default a field with a data category under `user` is
+//! rewritten to null, and keys (primary keys, identity fields that other tables point at,
+//! fields that reference others) are kept, so rows stay linked until deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use crate::taxonomy::{self, Kind};
+
+/// How erasure treats a field, or a whole row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    /// Left as it is.
+    Keep,
+    /// Set to NULL.
+    NullRewrite,
+    /// Replaced by asterisks of the same length (text).
+    Mask,
+    /// Replaced by a keyed hash (HMAC-SHA-256, hex) of the value.
+    Hash,
+    /// Replaced by a fixed value.
+    StringRewrite(String),
+    /// The whole row is deleted (collections only).
+    DeleteRow,
+}
+
+/// Which way a reference lets values flow (Fides `direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Values of the referenced field find rows here.
+    From,
+    /// Values here find rows of the referenced collection.
+    To,
+    /// Both.
+    Both,
+}
+
+/// A reference from a field to another collection's field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The referenced collection.
+    pub collection: String,
+    /// The referenced field.
+    pub field: String,
+    /// Which way values flow.
+    pub direction: Direction,
+}
+
+/// A field of a collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The column.
+    pub name: String,
+    /// Its data categories (taxonomy keys).
+    pub categories: Vec<String>,
+    /// The identity it holds (`email`, `phone_number`, `customer_id`…), if any.
+    pub identity: Option<String>,
+    /// Whether it is the primary key.
+    pub primary_key: bool,
+    /// Its references.
+    pub references: Vec<Reference>,
+    /// How erasure treats it.
+    pub erasure: Strategy,
+}
+
+/// A table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    /// The table name.
+    pub name: String,
+    /// Its fields.
+    pub fields: Vec<Field>,
+    /// Whether erasure deletes its rows.
+    pub delete_rows: bool,
+}
+
+impl Collection {
+    /// The primary key field, if declared.
+    pub fn primary_key(&self) -> Option<&Field> {
+        self.fields.iter().find(|f| f.primary_key)
+    }
+}
+
+/// A database, declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    /// Its key.
+    pub key: String,
+    /// Its tables.
+    pub collections: Vec<Collection>,
+}
+
+/// What is wrong with a declaration (the path names the place; no value is quoted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {rule}")]
+pub struct DatasetError {
+    /// Where, e.g. `dataset[0].collections[1].fields[2].name`.
+    pub path: String,
+    /// The rule broken.
+    pub rule: &'static str,
+}
+
+fn err(path: impl Into<String>, rule: &'static str) -> DatasetError {
+    DatasetError {
+        path: path.into(),
+        rule,
+    }
+}
+
+/// Whether `s` can name a table or column: a letter or `_`, then letters, digits and `_`,
+/// at most 63 characters (PostgreSQL's limit).
+pub fn valid_identifier(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && s.len() <= 63
+}
+
+fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, DatasetError> {
+    v.as_object().ok_or_else(|| err(path, "must be an object"))
+}
+
+fn only(m: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), DatasetError> {
+    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(err(format!("{path}.{k}"), "unknown key")),
+        None => Ok(()),
+    }
+}
+
+fn string<'a>(
+    m: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<&'a str>, DatasetError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(err(format!("{path}.{key}"), "must be a string")),
+    }
+}
+
+fn list<'a>(m: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a [Value], DatasetError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(err(format!("{path}.{key}"), "must be a list")),
+    }
+}
+
+fn identifier(m: &Map<String, Value>, key: &str, path: &str) -> Result<String, DatasetError> {
+    let s = string(m, key, path)?.ok_or_else(|| err(format!("{path}.{key}"), "required"))?;
+    if !valid_identifier(s) {
+        return Err(err(format!("{path}.{key}"), "identifier"));
+    }
+    Ok(s.to_owned())
+}
+
+fn strategy(
+    v: Option<&Value>,
+    path: &str,
+    collection: bool,
+) -> Result<Option<Strategy>, DatasetError> {
+    let Some(v) = v else { return Ok(None) };
+    let m = object(v, path)?;
+    only(m, path, &["erasure", "value"])?;
+    let name =
+        string(m, "erasure", path)?.ok_or_else(|| err(format!("{path}.erasure"), "required"))?;
+    let s = match (name, collection) {
+        ("delete_row", true) => Strategy::DeleteRow,
+        ("keep", false) => Strategy::Keep,
+        ("null_rewrite", false) => Strategy::NullRewrite,
+        ("mask", false) => Strategy::Mask,
+        ("hash", false) => Strategy::Hash,
+        ("string_rewrite", false) => Strategy::StringRewrite(
+            string(m, "value", path)?
+                .ok_or_else(|| err(format!("{path}.value"), "required for string_rewrite"))?
+                .to_owned(),
+        ),
+        (_, true) => return Err(err(format!("{path}.erasure"), "collection_strategy")),
+        (_, false) => return Err(err(format!("{path}.erasure"), "field_strategy")),
+    };
+    if !matches!(s, Strategy::StringRewrite(_)) && m.contains_key("value") {
+        return Err(err(format!("{path}.value"), "only for string_rewrite"));
+    }
+    Ok(Some(s))
+}
+
+fn field(v: &Value, path: &str, dataset: &str) -> Result<(Field, Option<Strategy>), DatasetError> {
+    let m = object(v, path)?;
+    only(
+        m,
+        path,
+        &[
+            "name",
+            "description",
+            "data_categories",
+            "fides_meta",
+            "custodian",
+        ],
+    )?;
+    let name = identifier(m, "name", path)?;
+    let mut categories = Vec::new();
+    for (i, c) in list(m, "data_categories", path)?.iter().enumerate() {
+        let c = c
+            .as_str()
+            .filter(|c| taxonomy::contains(Kind::DataCategory, c))
+            .ok_or_else(|| err(format!("{path}.data_categories[{i}]"), "taxonomy_key"))?;
+        categories.push(c.to_owned());
+    }
+    let (mut identity, mut primary_key, mut references) = (None, false, Vec::new());
+    if let Some(meta) = m.get("fides_meta") {
+        let mp = format!("{path}.fides_meta");
+        let meta = object(meta, &mp)?;
+        only(
+            meta,
+            &mp,
+            &[
+                "identity",
+                "primary_key",
+                "references",
+                "data_type",
+                "length",
+                "return_all_elements",
+                "read_only",
+            ],
+        )?;
+        identity = string(meta, "identity", &mp)?
+            .map(|i| {
+                if valid_identifier(i) {
+                    Ok(i.to_owned())
+                } else {
+                    Err(err(format!("{mp}.identity"), "identifier"))
+                }
+            })
+            .transpose()?;
+        primary_key = match meta.get("primary_key") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(err(format!("{mp}.primary_key"), "must be a boolean")),
+        };
+        for (i, r) in list(meta, "references", &mp)?.iter().enumerate() {
+            let rp = format!("{mp}.references[{i}]");
+            let rm = object(r, &rp)?;
+            only(rm, &rp, &["dataset", "field", "direction"])?;
+            if string(rm, "dataset", &rp)?.is_some_and(|d| d != dataset) {
+                return Err(err(format!("{rp}.dataset"), "same_dataset_only"));
+            }
+            let target =
+                string(rm, "field", &rp)?.ok_or_else(|| err(format!("{rp}.field"), "required"))?;
+            let (collection, field) = target
+                .split_once('.')
+                .filter(|(c, f)| valid_identifier(c) && valid_identifier(f))
+                .ok_or_else(|| err(format!("{rp}.field"), "collection.field"))?;
+            let direction = match string(rm, "direction", &rp)? {
+                None => Direction::Both,
+                Some("from") => Direction::From,
+                Some("to") => Direction::To,
+                Some(_) => return Err(err(format!("{rp}.direction"), "from_or_to")),
+            };
+            references.push(Reference {
+                collection: collection.to_owned(),
+                field: field.to_owned(),
+                direction,
+            });
+        }
+    }
+    let explicit = strategy(m.get("custodian"), &format!("{path}.custodian"), false)?;
+    Ok((
+        Field {
+            name,
+            categories,
+            identity,
+            primary_key,
+            references,
+            erasure: Strategy::Keep,
+        },
+        explicit,
+    ))
+}
+
+/// Reads declarations (the YAML document, as JSON: `{"dataset": [...]}`), checking names,
+/// categories and references, and settles each field's erasure strategy.
+pub fn parse(doc: &Value) -> Result<Vec<Dataset>, DatasetError> {
+    let top = object(doc, "$")?;
+    only(top, "$", &["dataset"])?;
+    let mut out: Vec<Dataset> = Vec::new();
+    for (d, dv) in list(top, "dataset", "$")?.iter().enumerate() {
+        let dp = format!("dataset[{d}]");
+        let dm = object(dv, &dp)?;
+        only(
+            dm,
+            &dp,
+            &[
+                "fides_key",
+                "name",
+                "description",
+                "organization_fides_key",
+                "tags",
+                "data_categories",
+                "fides_meta",
+                "collections",
+            ],
+        )?;
+        let key = identifier(dm, "fides_key", &dp)?;
+        if out.iter().any(|x| x.key == key) {
+            return Err(err(format!("{dp}.fides_key"), "duplicate"));
+        }
+        let mut collections: Vec<Collection> = Vec::new();
+        let mut explicit: BTreeMap<(usize, usize), Strategy> = BTreeMap::new();
+        for (c, cv) in list(dm, "collections", &dp)?.iter().enumerate() {
+            let cp = format!("{dp}.collections[{c}]");
+            let cm = object(cv, &cp)?;
+            only(
+                cm,
+                &cp,
+                &[
+                    "name",
+                    "description",
+                    "data_categories",
+                    "fides_meta",
+                    "fields",
+                    "custodian",
+                ],
+            )?;
+            let name = identifier(cm, "name", &cp)?;
+            if collections.iter().any(|x| x.name == name) {
+                return Err(err(format!("{cp}.name"), "duplicate"));
+            }
+            let delete_rows = strategy(cm.get("custodian"), &format!("{cp}.custodian"), true)?
+                == Some(Strategy::DeleteRow);
+            let mut fields: Vec<Field> = Vec::new();
+            for (f, fv) in list(cm, "fields", &cp)?.iter().enumerate() {
+                let fp = format!("{cp}.fields[{f}]");
+                if fv.get("fields").is_some() {
+                    return Err(err(format!("{fp}.fields"), "nested_fields_unsupported"));
+                }
+                let (field, strat) = field(fv, &fp, &key)?;
+                if fields.iter().any(|x| x.name == field.name) {
+                    return Err(err(format!("{fp}.name"), "duplicate"));
+                }
+                if let Some(s) = strat {
+                    explicit.insert((c, f), s);
+                }
+                fields.push(field);
+            }
+            if fields.is_empty() {
+                return Err(err(format!("{cp}.fields"), "at_least_one"));
+            }
+            collections.push(Collection {
+                name,
+                fields,
+                delete_rows,
+            });
+        }
+        // References must point at declared fields; fields others point at are keys.
+        let mut pointed: BTreeSet<(String, String)> = BTreeSet::new();
+        for (c, col) in collections.iter().enumerate() {
+            for (f, fld) in col.fields.iter().enumerate() {
+                for (i, r) in fld.references.iter().enumerate() {
+                    let found = collections
+                        .iter()
+                        .find(|x| x.name == r.collection)
+                        .is_some_and(|x| x.fields.iter().any(|y| y.name == r.field));
+                    if !found {
+                        return Err(err(
+                            format!(
+                                "{dp}.collections[{c}].fields[{f}].fides_meta.references[{i}].field"
+                            ),
+                            "unknown_field",
+                        ));
+                    }
+                    pointed.insert((r.collection.clone(), r.field.clone()));
+                }
+            }
+        }
+        for (c, col) in collections.iter_mut().enumerate() {
+            let name = col.name.clone();
+            for (f, fld) in col.fields.iter_mut().enumerate() {
+                let is_key = fld.primary_key
+                    || !fld.references.is_empty()
+                    || pointed.contains(&(name.clone(), fld.name.clone()));
+                fld.erasure = match explicit.remove(&(c, f)) {
+                    Some(s) if is_key && s != Strategy::Keep => {
+                        return Err(err(
+                            format!("{dp}.collections[{c}].fields[{f}].custodian.erasure"),
+                            "keys_are_kept_or_deleted_with_the_row",
+                        ));
+                    }
+                    Some(s) => s,
+                    None if is_key => Strategy::Keep,
+                    None if fld
+                        .categories
+                        .iter()
+                        .any(|k| k == "user" || k.starts_with("user.")) =>
+                    {
+                        Strategy::NullRewrite
+                    }
+                    None => Strategy::Keep,
+                };
+            }
+        }
+        out.push(Dataset { key, collections });
+    }
+    if out.is_empty() {
+        return Err(err("$.dataset", "at_least_one"));
+    }
+    Ok(out)
+}
+
+/// Where a lookup's values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An identity the request gives (`email`…).
+    Identity(String),
+    /// The values found in a field of a collection queried earlier.
+    Found {
+        /// The collection.
+        collection: String,
+        /// The field.
+        field: String,
+    },
+}
+
+/// One condition of a query: `field IN (values of source)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The field compared.
+    pub field: String,
+    /// Where the values come from.
+    pub source: Source,
+}
+
+/// One table to query, with the conditions (OR-ed) that find the subject's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The collection.
+    pub collection: String,
+    /// Its conditions.
+    pub lookups: Vec<Lookup>,
+}
+
+/// The order tables are queried in, and the tables no identity reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// In order: each step's sources are identities or steps before it.
+    pub steps: Vec<Step>,
+    /// Collections no identity given reaches (their data, if any, is not found).
+    pub unreachable: Vec<String>,
+}
+
+/// Edges along which values flow: (from collection, from field) → (to collection, to field).
+fn edges(ds: &Dataset) -> Vec<((String, String), (String, String))> {
+    let mut out = Vec::new();
+    for c in &ds.collections {
+        for f in &c.fields {
+            for r in &f.references {
+                let here = (c.name.clone(), f.name.clone());
+                let there = (r.collection.clone(), r.field.clone());
+                if matches!(r.direction, Direction::From | Direction::Both) {
+                    out.push((there.clone(), here.clone()));
+                }
+                if matches!(r.direction, Direction::To | Direction::Both) {
+                    out.push((here, there));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Orders the tables of `ds` from the identities given (breadth first: a table is queried
+/// once some identity or earlier table can find its rows, with every such condition).
+/// Erasure runs the steps in reverse, so rows that point at others go first.
+pub fn plan(ds: &Dataset, identities: &[&str]) -> Plan {
+    let edges = edges(ds);
+    let mut done: Vec<String> = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
+    loop {
+        let mut progressed = false;
+        for c in &ds.collections {
+            if done.contains(&c.name) {
+                continue;
+            }
+            let mut lookups: Vec<Lookup> = c
+                .fields
+                .iter()
+                .filter_map(|f| {
+                    let id = f.identity.as_deref()?;
+                    identities.contains(&id).then(|| Lookup {
+                        field: f.name.clone(),
+                        source: Source::Identity(id.to_owned()),
+                    })
+                })
+                .collect();
+            for ((fc, ff), (tc, tf)) in &edges {
+                if *tc == c.name && done.contains(fc) {
+                    let l = Lookup {
+                        field: tf.clone(),
+                        source: Source::Found {
+                            collection: fc.clone(),
+                            field: ff.clone(),
+                        },
+                    };
+                    if !lookups.contains(&l) {
+                        lookups.push(l);
+                    }
+                }
+            }
+            if !lookups.is_empty() {
+                done.push(c.name.clone());
+                steps.push(Step {
+                    collection: c.name.clone(),
+                    lookups,
+                });
+                progressed = true;
+                // Breadth first: restart so earlier-declared tables reachable now go next.
+                break;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    Plan {
+        unreachable: ds
+            .collections
+            .iter()
+            .filter(|c| !done.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect(),
+        steps,
+    }
+}
+
+/// A masked text: as many `*` as it has characters.
+pub fn mask(s: &str) -> String {
+    "*".repeat(s.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shop() -> Value {
+        json!({"dataset": [{
+            "fides_key": "shop",
+            "collections": [
+                {"name": "addresses", "fields": [
+                    {"name": "id", "fides_meta": {"primary_key": true}},
+                    {"name": "order_id", "fides_meta": {"references": [
+                        {"dataset": "shop", "field": "orders.id", "direction": "from"}]}},
+                    {"name": "street", "data_categories": ["user.contact.address.street"]},
+                    {"name": "city", "data_categories": ["user.contact.address.city"],
+                     "custodian": {"erasure": "string_rewrite", "value": "erased"}},
+                ]},
+                {"name": "orders", "custodian": {"erasure": "delete_row"}, "fields": [
+                    {"name": "id", "fides_meta": {"primary_key": true}},
+                    {"name": "customer_id", "fides_meta": {"references": [
+                        {"dataset": "shop", "field": "customers.id", "direction": "from"}]}},
+                    {"name": "total"},
+                ]},
+                {"name": "customers", "fields": [
+                    {"name": "id", "fides_meta": {"primary_key": true, "identity": "customer_id"}},
+                    {"name": "email", "data_categories": ["user.contact.email"],
+                     "fides_meta": {"identity": "email"}},
+                    {"name": "phone", "data_categories": ["user.contact.phone_number"],
+                     "custodian": {"erasure": "hash"}},
+                    {"name": "name", "data_categories": ["user.name"], "custodian": {"erasure": "mask"}},
+                ]},
+                {"name": "audit_trail", "fields": [{"name": "note"}]},
+            ]
+        }]})
+    }
+
+    fn parsed() -> Dataset {
+        parse(&shop()).unwrap_or_else(|e| panic!("{e}")).remove(0)
+    }
+
+    fn field<'a>(ds: &'a Dataset, c: &str, f: &str) -> &'a Field {
+        ds.collections
+            .iter()
+            .find(|x| x.name == c)
+            .and_then(|x| x.fields.iter().find(|y| y.name == f))
+            .unwrap_or_else(|| panic!("{c}.{f}"))
+    }
+
+    #[test]
+    fn a_fides_dataset_is_read_with_strategies_settled() {
+        let ds = parsed();
+        assert_eq!(ds.key, "shop");
+        assert_eq!(
+            field(&ds, "customers", "email").erasure,
+            Strategy::NullRewrite,
+            "an identity nobody points at is user data like any other"
+        );
+        assert_eq!(
+            field(&ds, "customers", "id").erasure,
+            Strategy::Keep,
+            "keys stay"
+        );
+        assert_eq!(field(&ds, "customers", "phone").erasure, Strategy::Hash);
+        assert_eq!(field(&ds, "customers", "name").erasure, Strategy::Mask);
+        assert_eq!(
+            field(&ds, "addresses", "street").erasure,
+            Strategy::NullRewrite,
+            "user data is nulled by default"
+        );
+        assert_eq!(
+            field(&ds, "addresses", "city").erasure,
+            Strategy::StringRewrite("erased".into())
+        );
+        assert_eq!(
+            field(&ds, "orders", "total").erasure,
+            Strategy::Keep,
+            "no category: kept"
+        );
+        assert!(
+            ds.collections
+                .iter()
+                .any(|c| c.name == "orders" && c.delete_rows)
+        );
+        assert_eq!(
+            ds.collections[2].primary_key().map(|f| f.name.as_str()),
+            Some("id")
+        );
+    }
+
+    #[test]
+    fn tables_are_planned_from_the_identities_along_references() {
+        let ds = parsed();
+        let p = plan(&ds, &["email"]);
+        let order: Vec<&str> = p.steps.iter().map(|s| s.collection.as_str()).collect();
+        assert_eq!(order, ["customers", "orders", "addresses"]);
+        assert_eq!(
+            p.steps[1].lookups,
+            [Lookup {
+                field: "customer_id".into(),
+                source: Source::Found {
+                    collection: "customers".into(),
+                    field: "id".into()
+                }
+            }]
+        );
+        assert_eq!(p.unreachable, ["audit_trail"]);
+        // With both identities, customers is found by either (OR).
+        let p = plan(&ds, &["email", "customer_id"]);
+        assert_eq!(p.steps[0].lookups.len(), 2);
+        // With an identity no table holds, nothing is reachable.
+        let p = plan(&ds, &["phone_number"]);
+        assert!(p.steps.is_empty());
+        assert_eq!(p.unreachable.len(), 4);
+    }
+
+    #[test]
+    fn references_without_a_direction_flow_both_ways() {
+        let doc = json!({"dataset": [{"fides_key": "d", "collections": [
+            {"name": "a", "fields": [{"name": "x", "fides_meta": {"identity": "email"}},
+                                     {"name": "k"}]},
+            {"name": "b", "fields": [{"name": "k", "fides_meta": {"references": [{"field": "a.k"}]}}]},
+        ]}]});
+        let ds = parse(&doc).unwrap_or_else(|e| panic!("{e}")).remove(0);
+        let order: Vec<String> = plan(&ds, &["email"])
+            .steps
+            .into_iter()
+            .map(|s| s.collection)
+            .collect();
+        assert_eq!(order, ["a", "b"]);
+        assert_eq!(
+            field(&ds, "a", "k").erasure,
+            Strategy::Keep,
+            "pointed at: a key"
+        );
+    }
+
+    #[test]
+    fn bad_declarations_name_the_place_and_rule() {
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (json!({"datasets": []}), "$.datasets", "unknown key"),
+            (json!({"dataset": []}), "$.dataset", "at_least_one"),
+            (
+                json!({"dataset": [{"fides_key": "a b", "collections": []}]}),
+                "dataset[0].fides_key",
+                "identifier",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x", "data_categories": ["user.nonsense"]}]}]}]}),
+                "dataset[0].collections[0].fields[0].data_categories[0]",
+                "taxonomy_key",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x; DROP TABLE t"}]}]}]}),
+                "dataset[0].collections[0].fields[0].name",
+                "identifier",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x", "fides_meta": {"references": [{"field": "u.y"}]}}]}]}]}),
+                "dataset[0].collections[0].fields[0].fides_meta.references[0].field",
+                "unknown_field",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x", "fides_meta": {"references": [{"dataset": "other", "field": "t.x"}]}}]}]}]}),
+                "dataset[0].collections[0].fields[0].fides_meta.references[0].dataset",
+                "same_dataset_only",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x", "custodian": {"erasure": "delete_row"}}]}]}]}),
+                "dataset[0].collections[0].fields[0].custodian.erasure",
+                "field_strategy",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x", "fides_meta": {"primary_key": true}, "custodian": {"erasure": "hash"}}]}]}]}),
+                "dataset[0].collections[0].fields[0].custodian.erasure",
+                "keys_are_kept_or_deleted_with_the_row",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x", "custodian": {"erasure": "string_rewrite"}}]}]}]}),
+                "dataset[0].collections[0].fields[0].custodian.value",
+                "required for string_rewrite",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x", "fields": [{"name": "y"}]}]}]}]}),
+                "dataset[0].collections[0].fields[0].fields",
+                "nested_fields_unsupported",
+            ),
+            (
+                json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+                {"name": "x"}, {"name": "x"}]}]}]}),
+                "dataset[0].collections[0].fields[1].name",
+                "duplicate",
+            ),
+        ];
+        for (doc, path, rule) in cases {
+            assert_eq!(parse(&doc), Err(err(path, rule)), "{doc}");
+        }
+    }
+
+    #[test]
+    fn identifiers_and_masks() {
+        assert!(valid_identifier("order_items2") && valid_identifier("_t"));
+        assert!(!valid_identifier("2t") && !valid_identifier("a-b") && !valid_identifier(""));
+        assert!(!valid_identifier(&"a".repeat(64)));
+        assert_eq!(mask("Grâce"), "*****");
+    }
+}
