@@ -52,6 +52,26 @@ pub struct FileConfig {
     /// directory, optional `verification_url` and `voluntary_jurisdiction`; also
     /// `CUSTODIAN_DRP_CONFIG`). Unset: the DRP endpoints answer 404 `drp_disabled`.
     pub drp_config: Option<PathBuf>,
+    /// Connection URLs of declared datasets, by dataset key (`postgres://…`,
+    /// `mysql://…`/`mariadb://…`, `sqlite:…`); also `CUSTODIAN_DATASET_URL_<KEY>` (the key
+    /// upper-cased), which wins. A dataset without one gets manual tasks.
+    #[serde(default)]
+    pub dataset_connections: std::collections::BTreeMap<String, String>,
+}
+
+/// The dataset connections: the file's, with `CUSTODIAN_DATASET_URL_<KEY>` over them.
+fn dataset_connections(
+    file: &FileConfig,
+) -> anyhow::Result<custodian_server::datasets::Connections> {
+    let mut urls = file.dataset_connections.clone();
+    for (name, value) in std::env::vars() {
+        if let Some(key) = name.strip_prefix("CUSTODIAN_DATASET_URL_")
+            && !value.is_empty()
+        {
+            urls.insert(key.to_ascii_lowercase(), value);
+        }
+    }
+    custodian_server::datasets::Connections::new(urls).map_err(anyhow::Error::msg)
 }
 
 fn env_or(name: &str, file: &Option<String>) -> Option<String> {
@@ -195,6 +215,7 @@ pub fn server_config(
         rights_reminders_every: defaults.rights_reminders_every,
         public_url,
         drp,
+        dataset_connections: dataset_connections(file)?,
     })
 }
 
@@ -224,5 +245,31 @@ mod tests {
         assert_eq!(c.listen.port(), 1);
         assert!(server_config(None, Some("c".into()), None, vec![], &file).is_err());
         assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
+    }
+
+    #[test]
+    fn dataset_connections_are_checked_and_never_shown() {
+        let file: FileConfig =
+            toml::from_str("[dataset_connections]\nshop = \"postgres://app:s3cret@db/shop\"\n")
+                .expect("parses");
+        let c = server_config(None, None, None, vec![], &file).expect("config");
+        assert_eq!(
+            c.dataset_connections.get("shop"),
+            Some("postgres://app:s3cret@db/shop")
+        );
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the password never reaches a log"
+        );
+        for bad in [
+            "[dataset_connections]\nshop = \"redis://db\"\n",
+            "[dataset_connections]\n\"a-b\" = \"postgres://db/x\"\n",
+        ] {
+            let file: FileConfig = toml::from_str(bad).expect("parses");
+            assert!(
+                server_config(None, None, None, vec![], &file).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

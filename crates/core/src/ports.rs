@@ -328,6 +328,36 @@ pub trait RightsStore: Send + Sync {
     ) -> Result<crate::rights::export::ExportTake, StoreError>;
     /// The agent a token (by its SHA-256) belongs to.
     async fn drp_agent_by_token(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError>;
+    /// Declares a dataset or replaces its declaration, with `audit`.
+    async fn put_dataset(
+        &self,
+        dataset: &crate::rights::dataset::StoredDataset,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// The declared datasets, by key.
+    async fn datasets(&self) -> Result<Vec<crate::rights::dataset::StoredDataset>, StoreError>;
+    /// Removes a dataset's declaration, with `audit`; `NotFound` when there is none.
+    async fn delete_dataset(&self, key: &str, audit: AuditDraft) -> Result<AuditEvent, StoreError>;
+    /// Adds manual tasks, leaving out any whose system already has a task in its request,
+    /// with `audit`.
+    async fn create_rights_tasks(
+        &self,
+        tasks: &[crate::rights::task::RightsTask],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// A request's manual tasks, oldest first.
+    async fn rights_tasks(
+        &self,
+        request_id: &str,
+    ) -> Result<Vec<crate::rights::task::RightsTask>, StoreError>;
+    /// Stores a changed task over the version read (`Conflict("version")` when it changed
+    /// meanwhile, `NotFound` when it is gone), with `audit`.
+    async fn update_rights_task(
+        &self,
+        task: &crate::rights::task::RightsTask,
+        expected_version: i64,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
 }
 
 /// The database behind Custodian.

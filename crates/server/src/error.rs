@@ -121,6 +121,11 @@ error_codes! {
     DrpInvalidRequest => (BAD_REQUEST, "drp_invalid_request", "The signed DRP message is not a valid request (the message says which claim)."),
     DrpExerciseUnsupported => (BAD_REQUEST, "drp_exercise_unsupported", "This business does not take this DRP exercise (sale:opt-in)."),
     DrpRequestClosed => (CONFLICT, "drp_request_closed", "The DRP request is already in a final state and cannot be revoked."),
+    InvalidDataset => (UNPROCESSABLE_ENTITY, "invalid_dataset", "The dataset declaration breaks a rule (details.path and details.rule say where and which)."),
+    DatasetNotFound => (NOT_FOUND, "dataset_not_found", "No dataset is declared under this key."),
+    DatasetFailed => (BAD_GATEWAY, "dataset_failed", "A connected database refused a statement (details.dataset, details.collection and the database's error code say where); that database's changes were rolled back."),
+    ManualTasksOpen => (CONFLICT, "manual_tasks_open", "Systems Custodian cannot reach need a person first: the request's open manual tasks (details.systems) must be done."),
+    TaskNotFound => (NOT_FOUND, "task_not_found", "The request has no manual task with this id."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 
@@ -151,6 +156,13 @@ pub struct ErrorObject {
     /// Extra structured information (e.g. Cedar diagnostics).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+}
+
+/// An unexpected failure: logged (`what` names it and holds no personal data) and answered
+/// as `internal`.
+pub fn internal(what: &str) -> ApiError {
+    tracing::error!("{what}");
+    ApiError::new(ErrorCode::Internal)
 }
 
 impl ApiError {

@@ -16,7 +16,7 @@ use custodian_core::vault::record::CellPlace;
 use jiff::SignedDuration;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, internal};
 use crate::middleware::RequestId;
 use crate::state::AppState;
 
@@ -47,11 +47,6 @@ pub struct ExportLink {
     pub expires_at: Timestamp,
     /// Records in the package.
     pub records: usize,
-}
-
-fn internal(what: &str) -> ApiError {
-    tracing::error!("{what}");
-    ApiError::new(ErrorCode::Internal)
 }
 
 fn zip(files: &[(String, Vec<u8>)], at: Timestamp) -> Result<Vec<u8>, ApiError> {
@@ -162,15 +157,18 @@ async fn gather(
     })
 }
 
-/// Makes the package of `r`, seals it under the requester's key and stores it behind a new
-/// single-use token (replacing an earlier package of the request), audited as `caller`.
+/// Makes the package of `r` (with `found`: rows read from connected databases), seals it
+/// under the requester's key and stores it behind a new single-use token (replacing an
+/// earlier package of the request), audited as `caller`.
 pub async fn make(
     state: &AppState,
     caller: &Caller,
     rid: &RequestId,
     r: &RightsRequest,
+    found: Vec<ExportRecord>,
 ) -> Result<ExportLink, ApiError> {
-    let input = gather(state, caller, rid, r).await?;
+    let mut input = gather(state, caller, rid, r).await?;
+    input.records.extend(found);
     let now = input.generated_at;
     let bytes = zip(&build(&input), now)?;
     let key = state

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod consent_cache;
+pub mod datasets;
 pub mod drp;
 pub mod error;
 pub mod export;
@@ -37,8 +38,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
-    audit, banner, consent, drp as drp_routes, health, iab, operators, policies, privacy_center,
-    rights as rights_routes, vault, webhooks,
+    audit, banner, consent, datasets as datasets_routes, drp as drp_routes, health, iab, operators,
+    policies, privacy_center, rights as rights_routes, tasks, vault, webhooks,
 };
 use crate::state::AppState;
 
@@ -68,6 +69,7 @@ impl Clock for SystemClock {
         (name = "audit", description = "The verifiable audit log"),
         (name = "consent", description = "Purposes, notices, the consent ledger with signed receipts, checks, GPC, the banner's public endpoints"),
         (name = "rights", description = "Data-subject rights requests: intake (operators and the privacy center), identity verification by email, statutory deadlines, approvals, SLA figures"),
+        (name = "datasets", description = "Connected databases declared in the Fides dataset shape, where rights requests find and erase the subject's rows"),
         (name = "drp", description = "The Data Rights Protocol 1.0 (Covered Business side): pair-wise agent tokens, signed exercise requests, status, revocation"),
         (name = "vault", description = "Collections, records, subjects, tokens: personal data, encrypted per subject"),
     )
@@ -141,6 +143,15 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(rights_routes::step))
         .routes(routes!(rights_routes::sla))
         .routes(routes!(rights_routes::rules))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::step))
+        .routes(routes!(datasets_routes::list))
+        .routes(routes!(
+            datasets_routes::put,
+            datasets_routes::get,
+            datasets_routes::delete
+        ))
+        .routes(routes!(datasets_routes::probe))
         .routes(routes!(privacy_center::create))
         .routes(routes!(privacy_center::status))
         .routes(routes!(privacy_center::verify))

@@ -161,6 +161,7 @@ pub fn requester(
         name,
         phone,
         agent,
+        customer_id: None,
     })
 }
 

@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// The Data Rights Protocol settings; none: the DRP endpoints answer 404 `drp_disabled`.
     pub drp: Option<Arc<crate::drp::DrpConfig>>,
+    /// Connection URLs of declared datasets, by key; a dataset without one gets manual tasks.
+    pub dataset_connections: crate::datasets::Connections,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +67,7 @@ impl Default for ServerConfig {
             rights_reminders_every: std::time::Duration::from_secs(15 * 60),
             public_url: None,
             drp: None,
+            dataset_connections: crate::datasets::Connections::default(),
         }
     }
 }

@@ -5,11 +5,13 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent};
 use custodian_core::ports::{RightsFilter, RightsStore, StoreError};
 use custodian_core::rights::RequestType;
+use custodian_core::rights::dataset::StoredDataset;
 use custodian_core::rights::drp::DrpLink;
 use custodian_core::rights::export::{ExportTake, RightsExport};
 use custodian_core::rights::request::{
     Challenge, Channel, DeadlineView, ExtensionReason, RightsEvent, RightsRequest, SlaRow,
 };
+use custodian_core::rights::task::{RightsTask, TaskReason};
 use custodian_core::rights::workflow::{Progress, RejectReason, State};
 use custodian_core::vault::record::SubjectKey;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -213,6 +215,33 @@ fn push_filter(qb: &mut QueryBuilder<Sqlite>, f: &RightsFilter) {
     if let Some(a) = &f.after {
         qb.push(" AND id > ").push_bind(a.clone());
     }
+}
+
+fn dataset_from(r: &SqliteRow) -> Result<StoredDataset, StoreError> {
+    Ok(StoredDataset {
+        key: r.try_get("key").map_err(backend)?,
+        declaration: r.try_get("declaration").map_err(backend)?,
+        version: r.try_get("version").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+fn task_from(r: &SqliteRow) -> Result<RightsTask, StoreError> {
+    let reason: String = r.try_get("reason").map_err(backend)?;
+    Ok(RightsTask {
+        id: r.try_get("id").map_err(backend)?,
+        request_id: r.try_get("request_id").map_err(backend)?,
+        system: r.try_get("system").map_err(backend)?,
+        reason: TaskReason::parse(&reason).ok_or_else(|| corrupt("task reason"))?,
+        assignee: r.try_get("assignee").map_err(backend)?,
+        due_at: opt_ts(r.try_get("due_at").map_err(backend)?)?,
+        evidence: r.try_get("evidence").map_err(backend)?,
+        done_by: r.try_get("done_by").map_err(backend)?,
+        done_at: opt_ts(r.try_get("done_at").map_err(backend)?)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        version: r.try_get("version").map_err(backend)?,
+    })
 }
 
 #[async_trait]
@@ -511,6 +540,7 @@ impl RightsStore for SqliteStore {
                         for sql in [
                             "DELETE FROM rights_events WHERE request_id = ?",
                             "DELETE FROM rights_exports WHERE request_id = ?",
+                            "DELETE FROM rights_tasks WHERE request_id = ?",
                             "DELETE FROM rights_requests WHERE id = ?",
                         ] {
                             query(sql)
@@ -527,6 +557,155 @@ impl RightsStore for SqliteStore {
                     }
                     append_in(&mut *tx, audit).await?;
                     Ok(ids)
+                })
+            })
+            .await
+    }
+    async fn put_dataset(
+        &self,
+        dataset: &StoredDataset,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let d = dataset.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    query(
+                        "INSERT INTO datasets (key, declaration, version, created_at, updated_at) \
+                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET \
+                         declaration = excluded.declaration, version = excluded.version, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(&d.key)
+                    .bind(&d.declaration)
+                    .bind(d.version)
+                    .bind(d.created_at.as_millisecond())
+                    .bind(d.updated_at.as_millisecond())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn datasets(&self) -> Result<Vec<StoredDataset>, StoreError> {
+        query("SELECT * FROM datasets ORDER BY key")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(dataset_from)
+            .collect()
+    }
+
+    async fn delete_dataset(&self, key: &str, audit: AuditDraft) -> Result<AuditEvent, StoreError> {
+        let key = key.to_owned();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let n = query("DELETE FROM datasets WHERE key = ?")
+                        .bind(&key)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    if n == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn create_rights_tasks(
+        &self,
+        tasks: &[RightsTask],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let tasks = tasks.to_vec();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    for t in &tasks {
+                        query(
+                            "INSERT INTO rights_tasks (id, request_id, system, reason, assignee, due_at, \
+                             evidence, done_by, done_at, created_at, version) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                             ON CONFLICT (request_id, system) DO NOTHING",
+                        )
+                        .bind(&t.id)
+                        .bind(&t.request_id)
+                        .bind(&t.system)
+                        .bind(t.reason.as_str())
+                        .bind(&t.assignee)
+                        .bind(t.due_at.map(|t| t.as_millisecond()))
+                        .bind(&t.evidence)
+                        .bind(&t.done_by)
+                        .bind(t.done_at.map(|t| t.as_millisecond()))
+                        .bind(t.created_at.as_millisecond())
+                        .bind(t.version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    }
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn rights_tasks(&self, request_id: &str) -> Result<Vec<RightsTask>, StoreError> {
+        query("SELECT * FROM rights_tasks WHERE request_id = ? ORDER BY created_at, id")
+            .bind(request_id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(task_from)
+            .collect()
+    }
+
+    async fn update_rights_task(
+        &self,
+        task: &RightsTask,
+        expected_version: i64,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let t = task.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let found: Option<i64> = query("SELECT version FROM rights_tasks WHERE id = ?")
+                        .bind(&t.id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .map(|r| r.get(0));
+                    match found {
+                        None => return Err(StoreError::NotFound),
+                        Some(v) if v != expected_version => {
+                            return Err(StoreError::Conflict("version"));
+                        }
+                        Some(_) => {}
+                    }
+                    query(
+                        "UPDATE rights_tasks SET assignee = ?, due_at = ?, evidence = ?, done_by = ?, \
+                         done_at = ?, version = ? WHERE id = ?",
+                    )
+                    .bind(&t.assignee)
+                    .bind(t.due_at.map(|t| t.as_millisecond()))
+                    .bind(&t.evidence)
+                    .bind(&t.done_by)
+                    .bind(t.done_at.map(|t| t.as_millisecond()))
+                    .bind(t.version)
+                    .bind(&t.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    append_in(&mut *tx, audit).await
                 })
             })
             .await

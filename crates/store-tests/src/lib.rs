@@ -30,7 +30,7 @@ macro_rules! conformance_suite {
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, vault_erasure,
             vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
-            rights_requests);
+            rights_requests, datasets_and_tasks);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -1788,4 +1788,110 @@ pub async fn rights_requests(s: Arc<dyn Store>) {
         ExportTake::Unknown,
         "expired packages are purged"
     );
+}
+
+/// Dataset declarations replace by key and delete once; manual tasks are one per system and
+/// request, and change over the version read.
+pub async fn datasets_and_tasks(s: Arc<dyn Store>) {
+    use custodian_core::rights::dataset::StoredDataset;
+    use custodian_core::rights::task::{RightsTask, TaskReason};
+    s.initialize(init()).await.expect("init");
+    let ds = |key: &str, version: i64| StoredDataset {
+        key: key.into(),
+        declaration: format!("{{\"dataset\":[{{\"fides_key\":\"{key}\",\"v\":{version}}}]}}"),
+        version,
+        created_at: t(1),
+        updated_at: t(version),
+    };
+    let head = s.audit_head().await.expect("head").size;
+    s.put_dataset(&ds("shop", 1), draft("dataset.declared"))
+        .await
+        .expect("put");
+    s.put_dataset(&ds("crm", 1), draft("dataset.declared"))
+        .await
+        .expect("put");
+    s.put_dataset(&ds("shop", 2), draft("dataset.declared"))
+        .await
+        .expect("replace");
+    let all = s.datasets().await.expect("list");
+    assert_eq!(
+        all,
+        [ds("crm", 1), ds("shop", 2)],
+        "by key, replaced in place"
+    );
+    s.delete_dataset("crm", draft("dataset.deleted"))
+        .await
+        .expect("delete");
+    assert!(matches!(
+        s.delete_dataset("crm", draft("dataset.deleted")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.datasets().await.expect("list"), [ds("shop", 2)]);
+    assert_eq!(s.audit_head().await.expect("head").size, head + 4);
+
+    let task = |id: &str, request: &str, system: &str| RightsTask {
+        id: id.into(),
+        request_id: request.into(),
+        system: system.into(),
+        reason: TaskReason::NotConfigured,
+        assignee: None,
+        due_at: Some(t(86_400)),
+        evidence: None,
+        done_by: None,
+        done_at: None,
+        created_at: t(10),
+        version: 1,
+    };
+    s.create_rights_tasks(
+        &[
+            task("task_1", "rr_1", "shop"),
+            task("task_2", "rr_1", "crm"),
+        ],
+        draft("rights.tasks_created"),
+    )
+    .await
+    .expect("create");
+    s.create_rights_tasks(
+        &[
+            task("task_3", "rr_1", "shop"),
+            task("task_4", "rr_2", "shop"),
+        ],
+        draft("rights.tasks_created"),
+    )
+    .await
+    .expect("create again");
+    let got = s.rights_tasks("rr_1").await.expect("list");
+    assert_eq!(
+        got.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["task_1", "task_2"],
+        "one task per system in a request"
+    );
+    assert_eq!(got[0], task("task_1", "rr_1", "shop"));
+    let mut done = got[0].clone();
+    done.assignee = Some("op_1".into());
+    done.evidence = Some("erased by hand".into());
+    done.done_by = Some("op_1".into());
+    done.done_at = Some(t(100));
+    done.version = 2;
+    s.update_rights_task(&done, 1, draft("rights.task_completed"))
+        .await
+        .expect("update");
+    assert!(matches!(
+        s.update_rights_task(&done, 1, draft("rights.task_completed"))
+            .await,
+        Err(StoreError::Conflict("version"))
+    ));
+    assert!(matches!(
+        s.update_rights_task(
+            &task("task_9", "rr_1", "x"),
+            1,
+            draft("rights.task_completed")
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    let got = s.rights_tasks("rr_1").await.expect("list");
+    assert_eq!(got[0], done);
+    assert!(!got[0].is_open() && got[1].is_open());
+    assert_eq!(s.rights_tasks("rr_2").await.expect("list").len(), 1);
 }

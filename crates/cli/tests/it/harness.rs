@@ -119,6 +119,8 @@ pub struct Options {
     pub rights_reminders_to: Option<String>,
     /// Data Rights Protocol settings.
     pub drp: Option<Arc<custodian_server::drp::DrpConfig>>,
+    /// Connection URLs of datasets, by key.
+    pub dataset_connections: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Options {
@@ -133,6 +135,7 @@ impl Default for Options {
             smtp: None,
             rights_reminders_to: None,
             drp: None,
+            dataset_connections: Default::default(),
         }
     }
 }
@@ -248,6 +251,10 @@ impl TestServer {
             rights_reminders_to: opts.rights_reminders_to,
             rights_reminders_every: std::time::Duration::from_millis(100),
             drp: opts.drp,
+            dataset_connections: custodian_server::datasets::Connections::new(
+                opts.dataset_connections,
+            )
+            .expect("dataset connections"),
             ..ServerConfig::default()
         };
         let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())

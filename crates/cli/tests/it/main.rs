@@ -17,6 +17,7 @@ mod audit;
 mod auth;
 mod banner;
 mod consent;
+mod datasets;
 mod drp;
 mod export;
 mod policies;

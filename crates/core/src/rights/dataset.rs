@@ -57,6 +57,20 @@ pub enum Strategy {
     DeleteRow,
 }
 
+impl Strategy {
+    /// The declared name (`custodian.erasure`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Keep => "keep",
+            Self::NullRewrite => "null_rewrite",
+            Self::Mask => "mask",
+            Self::Hash => "hash",
+            Self::StringRewrite(_) => "string_rewrite",
+            Self::DeleteRow => "delete_row",
+        }
+    }
+}
+
 /// Which way a reference lets values flow (Fides `direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -121,6 +135,21 @@ pub struct Dataset {
     pub key: String,
     /// Its tables.
     pub collections: Vec<Collection>,
+}
+
+/// A declaration as stored: the document (JSON) as it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDataset {
+    /// The dataset's `fides_key`.
+    pub key: String,
+    /// `{"dataset": [ ... ]}` holding this one dataset, as JSON.
+    pub declaration: String,
+    /// 1 when declared, then one more with each change.
+    pub version: i64,
+    /// Declared.
+    pub created_at: jiff::Timestamp,
+    /// Last changed.
+    pub updated_at: jiff::Timestamp,
 }
 
 /// What is wrong with a declaration (the path names the place; no value is quoted).
@@ -432,6 +461,26 @@ pub fn parse(doc: &Value) -> Result<Vec<Dataset>, DatasetError> {
                 };
             }
         }
+        for (c, col) in collections.iter().enumerate() {
+            if col.fields.iter().filter(|f| f.primary_key).count() > 1 {
+                return Err(err(
+                    format!("{dp}.collections[{c}].fields"),
+                    "one_primary_key_at_most",
+                ));
+            }
+            // Masking and hashing read each row's value and write it back by its key.
+            if col.primary_key().is_none()
+                && let Some(f) = col
+                    .fields
+                    .iter()
+                    .position(|f| matches!(f.erasure, Strategy::Mask | Strategy::Hash))
+            {
+                return Err(err(
+                    format!("{dp}.collections[{c}].fields[{f}].custodian.erasure"),
+                    "mask_and_hash_need_a_primary_key",
+                ));
+            }
+        }
         out.push(Dataset { key, collections });
     }
     if out.is_empty() {
@@ -568,6 +617,170 @@ pub fn plan(ds: &Dataset, identities: &[&str]) -> Plan {
 /// A masked text: as many `*` as it has characters.
 pub fn mask(s: &str) -> String {
     "*".repeat(s.chars().count())
+}
+
+/// The SQL dialect of a connected database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL: `"name"`, `$1`.
+    Postgres,
+    /// MySQL and MariaDB: `` `name` ``, `?`.
+    MySql,
+    /// SQLite: `"name"`, `?`.
+    Sqlite,
+}
+
+impl Dialect {
+    /// The dialect a connection URL speaks, by its scheme.
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0;
+        match scheme {
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" | "mariadb" => Some(Self::MySql),
+            "sqlite" => Some(Self::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// A quoted identifier (names are checked by [`valid_identifier`] when declared, so
+    /// they hold no quote).
+    fn ident(self, name: &str) -> String {
+        match self {
+            Self::MySql => format!("`{name}`"),
+            _ => format!("\"{name}\""),
+        }
+    }
+
+    /// The `n`th parameter (from 1).
+    fn param(self, n: usize) -> String {
+        match self {
+            Self::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        }
+    }
+
+    /// An expression read as text, so that every column compares with and reads as text.
+    fn text(self, expr: &str) -> String {
+        match self {
+            Self::MySql => format!("CAST({expr} AS CHAR)"),
+            _ => format!("CAST({expr} AS TEXT)"),
+        }
+    }
+}
+
+/// Which rows a statement touches: those whose `field` (read as text; lower-cased when
+/// `fold_case`, for email identities) is one of `n` values, bound after any others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match<'a> {
+    /// The column compared.
+    pub field: &'a str,
+    /// Compare case-insensitively (the values are given lower-cased).
+    pub fold_case: bool,
+    /// How many values.
+    pub n: usize,
+}
+
+fn where_clause(d: Dialect, m: &Match<'_>, first_param: usize) -> String {
+    let mut lhs = d.text(&d.ident(m.field));
+    if m.fold_case {
+        lhs = format!("LOWER({lhs})");
+    }
+    let params: Vec<String> = (0..m.n).map(|i| d.param(first_param + i)).collect();
+    format!("{lhs} IN ({})", params.join(", "))
+}
+
+/// Reads the declared fields of `c`, as text and in declaration order, of the rows matched
+/// (at most `limit`).
+pub fn select_sql(d: Dialect, c: &Collection, m: &Match<'_>, limit: usize) -> String {
+    let cols: Vec<String> = c
+        .fields
+        .iter()
+        .map(|f| format!("{} AS {}", d.text(&d.ident(&f.name)), d.ident(&f.name)))
+        .collect();
+    format!(
+        "SELECT {} FROM {} WHERE {} LIMIT {limit}",
+        cols.join(", "),
+        d.ident(&c.name),
+        where_clause(d, m, 1)
+    )
+}
+
+/// Sets `fields` (`true`: to the next parameter; `false`: to NULL) in the rows of `table`
+/// matched; the values of the set fields are bound first, then the match's.
+pub fn update_sql(d: Dialect, table: &str, fields: &[(&str, bool)], m: &Match<'_>) -> String {
+    let mut n = 0;
+    let sets: Vec<String> = fields
+        .iter()
+        .map(|(name, param)| {
+            if *param {
+                n += 1;
+                format!("{} = {}", d.ident(name), d.param(n))
+            } else {
+                format!("{} = NULL", d.ident(name))
+            }
+        })
+        .collect();
+    format!(
+        "UPDATE {} SET {} WHERE {}",
+        d.ident(table),
+        sets.join(", "),
+        where_clause(d, m, n + 1)
+    )
+}
+
+/// Deletes the rows of `table` matched.
+pub fn delete_sql(d: Dialect, table: &str, m: &Match<'_>) -> String {
+    format!(
+        "DELETE FROM {} WHERE {}",
+        d.ident(table),
+        where_clause(d, m, 1)
+    )
+}
+
+/// Checks that a table has the declared columns, reading none of its rows.
+pub fn probe_sql(d: Dialect, c: &Collection) -> String {
+    let cols: Vec<String> = c.fields.iter().map(|f| d.ident(&f.name)).collect();
+    format!(
+        "SELECT {} FROM {} WHERE 1 = 0",
+        cols.join(", "),
+        d.ident(&c.name)
+    )
+}
+
+/// What erasure writes into one field of a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// NULL.
+    Null,
+    /// This text.
+    Value(String),
+}
+
+/// The writes erasure makes to one row of `c` read as `values` (declaration order, as
+/// text): `(field index, write)` for each field whose strategy changes it. `hash` gives the
+/// keyed hash of a field's value. A NULL stays NULL (nothing to mask or hash) except under
+/// `string_rewrite`.
+pub fn row_writes<E>(
+    c: &Collection,
+    values: &[Option<String>],
+    hash: &dyn Fn(&Field, &str) -> Result<String, E>,
+) -> Result<Vec<(usize, Write)>, E> {
+    let mut out = Vec::new();
+    for (i, f) in c.fields.iter().enumerate() {
+        let v = values.get(i).and_then(|v| v.as_deref());
+        let w = match (&f.erasure, v) {
+            (Strategy::Keep | Strategy::DeleteRow, _) => None,
+            (Strategy::StringRewrite(s), _) => Some(Write::Value(s.clone())),
+            (_, None) => None,
+            (Strategy::NullRewrite, Some(_)) => Some(Write::Null),
+            (Strategy::Mask, Some(v)) => Some(Write::Value(mask(v))),
+            (Strategy::Hash, Some(v)) => Some(Write::Value(hash(f, v)?)),
+        };
+        if let Some(w) = w {
+            out.push((i, w));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -774,6 +987,110 @@ mod tests {
         for (doc, path, rule) in cases {
             assert_eq!(parse(&doc), Err(err(path, rule)), "{doc}");
         }
+    }
+
+    #[test]
+    fn statements_quote_names_and_number_parameters_per_dialect() {
+        let ds = parsed();
+        let customers = &ds.collections[2];
+        let by_email = Match {
+            field: "email",
+            fold_case: true,
+            n: 2,
+        };
+        assert_eq!(
+            select_sql(Dialect::Postgres, customers, &by_email, 100),
+            "SELECT CAST(\"id\" AS TEXT) AS \"id\", CAST(\"email\" AS TEXT) AS \"email\", \
+             CAST(\"phone\" AS TEXT) AS \"phone\", CAST(\"name\" AS TEXT) AS \"name\" \
+             FROM \"customers\" WHERE LOWER(CAST(\"email\" AS TEXT)) IN ($1, $2) LIMIT 100"
+        );
+        let by_id = Match {
+            field: "id",
+            fold_case: false,
+            n: 1,
+        };
+        assert_eq!(
+            update_sql(
+                Dialect::Postgres,
+                "customers",
+                &[("email", false), ("name", true), ("phone", true)],
+                &by_id
+            ),
+            "UPDATE \"customers\" SET \"email\" = NULL, \"name\" = $1, \"phone\" = $2 \
+             WHERE CAST(\"id\" AS TEXT) IN ($3)"
+        );
+        assert_eq!(
+            update_sql(Dialect::MySql, "customers", &[("name", true)], &by_id),
+            "UPDATE `customers` SET `name` = ? WHERE CAST(`id` AS CHAR) IN (?)"
+        );
+        assert_eq!(
+            delete_sql(Dialect::Sqlite, "orders", &by_id),
+            "DELETE FROM \"orders\" WHERE CAST(\"id\" AS TEXT) IN (?)"
+        );
+        assert_eq!(
+            probe_sql(Dialect::MySql, &ds.collections[1]),
+            "SELECT `id`, `customer_id`, `total` FROM `orders` WHERE 1 = 0"
+        );
+        assert_eq!(
+            Dialect::of_url("postgresql://u@h/db"),
+            Some(Dialect::Postgres)
+        );
+        assert_eq!(Dialect::of_url("mariadb://h/db"), Some(Dialect::MySql));
+        assert_eq!(Dialect::of_url("sqlite:shop.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_url("redis://h"), None);
+    }
+
+    #[test]
+    fn erasure_writes_follow_each_fields_strategy() {
+        let ds = parsed();
+        let customers = &ds.collections[2];
+        let hash = |f: &Field, v: &str| Ok::<_, ()>(format!("h({}:{v})", f.name));
+        let row = [
+            Some("7".to_owned()),
+            Some("a@example.com".to_owned()),
+            Some("+33612345678".to_owned()),
+            Some("Ada".to_owned()),
+        ];
+        assert_eq!(
+            row_writes(customers, &row, &hash).unwrap_or_default(),
+            [
+                (1, Write::Null),
+                (2, Write::Value("h(phone:+33612345678)".into())),
+                (3, Write::Value("***".into())),
+            ]
+        );
+        // NULLs stay; nothing to write when every field is already empty.
+        let empty = [Some("7".to_owned()), None, None, None];
+        assert_eq!(row_writes(customers, &empty, &hash), Ok(vec![]));
+        // A rewrite always writes.
+        let addresses = &ds.collections[0];
+        assert_eq!(
+            row_writes(addresses, &[None, None, None, None], &hash),
+            Ok(vec![(3, Write::Value("erased".into()))])
+        );
+    }
+
+    #[test]
+    fn masking_needs_a_key_and_a_table_one_key() {
+        let doc = json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+            {"name": "x", "data_categories": ["user.name"], "custodian": {"erasure": "mask"}}]}]}]});
+        assert_eq!(
+            parse(&doc),
+            Err(err(
+                "dataset[0].collections[0].fields[0].custodian.erasure",
+                "mask_and_hash_need_a_primary_key"
+            ))
+        );
+        let doc = json!({"dataset": [{"fides_key": "d", "collections": [{"name": "t", "fields": [
+            {"name": "x", "fides_meta": {"primary_key": true}},
+            {"name": "y", "fides_meta": {"primary_key": true}}]}]}]});
+        assert_eq!(
+            parse(&doc),
+            Err(err(
+                "dataset[0].collections[0].fields",
+                "one_primary_key_at_most"
+            ))
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod deadline;
 pub mod drp;
 pub mod export;
 pub mod request;
+pub mod task;
 pub mod workflow;
 
 use std::collections::BTreeMap;

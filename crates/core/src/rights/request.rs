@@ -123,6 +123,9 @@ pub struct Requester {
     pub phone: Option<String>,
     /// The agent acting for them, if any.
     pub agent: Option<Agent>,
+    /// Their customer number in the business's own systems, if given: an identity that
+    /// finds their rows in connected databases (`customer_id`).
+    pub customer_id: Option<String>,
 }
 
 impl Requester {
@@ -132,9 +135,12 @@ impl Requester {
             .agent
             .as_ref()
             .map(|a| json!({ "name": a.name, "email": a.email }));
-        json!({ "email": self.email, "name": self.name, "phone": self.phone, "agent": agent })
-            .to_string()
-            .into_bytes()
+        json!({
+            "email": self.email, "name": self.name, "phone": self.phone, "agent": agent,
+            "customer_id": self.customer_id,
+        })
+        .to_string()
+        .into_bytes()
     }
 
     /// Reads [`Requester::encode`]'s bytes.
@@ -153,6 +159,7 @@ impl Requester {
             name: s(&v, "name"),
             phone: s(&v, "phone"),
             agent,
+            customer_id: s(&v, "customer_id"),
         })
     }
 }
@@ -552,8 +559,15 @@ mod tests {
                 name: "Agent Co".into(),
                 email: None,
             }),
+            customer_id: Some("C-1042".into()),
         };
         assert_eq!(Requester::decode(&r.encode()), Some(r));
+        // Sealed before customer numbers were kept: still read.
+        let old = br#"{"email":"a@example.com","name":null,"phone":null,"agent":null}"#;
+        assert_eq!(
+            Requester::decode(old).and_then(|r| r.email),
+            Some("a@example.com".into())
+        );
         let plain = Requester::default();
         assert_eq!(Requester::decode(&plain.encode()), Some(plain));
         assert_eq!(Requester::decode(b"not json"), None);

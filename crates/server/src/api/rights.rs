@@ -20,6 +20,9 @@ pub struct RequesterIn {
     pub name: Option<String>,
     /// Phone number (normalised to E.164).
     pub phone: Option<String>,
+    /// Their customer number in your own systems (1 to 200 printable characters): finds
+    /// their rows in connected databases whose field declares `identity: customer_id`.
+    pub customer_id: Option<String>,
 }
 
 /// An authorized agent acting for the requester.
@@ -373,6 +376,8 @@ pub struct RequesterOut {
     pub phone: Option<String>,
     /// Agent.
     pub agent: Option<AgentIn>,
+    /// Customer number.
+    pub customer_id: Option<String>,
 }
 
 /// SLA figures for a group of requests.
@@ -511,5 +516,151 @@ pub fn public_out(r: &RightsRequest) -> PublicRequestOut {
         rejection_notice: p
             .rejection
             .map(|x| format!("{} {RIGHT_TO_COMPLAIN}", rejection_notice(x))),
+    }
+}
+
+/// One field of a declared table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetFieldOut {
+    /// The column.
+    pub name: String,
+    /// Its data categories.
+    pub data_categories: Vec<String>,
+    /// The identity it holds (`email`, `phone_number`…).
+    pub identity: Option<String>,
+    /// Whether it is the primary key.
+    pub primary_key: bool,
+    /// The fields it references (`table.column`).
+    pub references: Vec<String>,
+    /// What erasure does to it: keep, null_rewrite, mask, hash, string_rewrite.
+    pub erasure: &'static str,
+}
+
+/// One declared table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetCollectionOut {
+    /// The table.
+    pub name: String,
+    /// Whether erasure deletes its rows.
+    pub delete_rows: bool,
+    /// Its fields.
+    pub fields: Vec<DatasetFieldOut>,
+}
+
+/// A declared dataset.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetOut {
+    /// The dataset's key (`fides_key`).
+    pub key: String,
+    /// 1, then one more per change.
+    pub version: i64,
+    /// `configured` when the server has a connection URL for it, else `not_configured`
+    /// (requests then get a manual task for it).
+    pub connection: &'static str,
+    /// Tables no identity (email, phone_number) reaches: rights requests cannot find their
+    /// rows.
+    pub unreachable_collections: Vec<String>,
+    /// Its tables.
+    pub collections: Vec<DatasetCollectionOut>,
+    /// Declared.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+/// The declared datasets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetsOut {
+    /// By key.
+    pub datasets: Vec<DatasetOut>,
+}
+
+/// A table's check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeTableOut {
+    /// The table.
+    pub name: String,
+    /// Whether it and every declared column exist.
+    pub ok: bool,
+    /// The database's error code when not.
+    pub code: Option<String>,
+}
+
+/// Whether a dataset's database answers and holds what is declared.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetProbeOut {
+    /// `configured` or `not_configured`.
+    pub connection: &'static str,
+    /// Whether the database answered.
+    pub reachable: bool,
+    /// Each table (none when unreachable).
+    pub collections: Vec<ProbeTableOut>,
+}
+
+/// A manual task of a rights request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskOut {
+    /// `task_<hex>`.
+    pub id: String,
+    /// The request.
+    pub request_id: String,
+    /// The system (dataset key) to act in.
+    pub system: String,
+    /// `not_configured` or `unreachable`.
+    pub reason: &'static str,
+    /// `open` or `done`.
+    pub status: &'static str,
+    /// Who carries it out.
+    pub assignee: Option<String>,
+    /// Due (the request's deadline when created).
+    pub due_at: Option<String>,
+    /// What was done.
+    pub evidence: Option<String>,
+    /// Who closed it.
+    pub done_by: Option<String>,
+    /// When.
+    pub done_at: Option<String>,
+    /// Created.
+    pub created_at: String,
+    /// For `expected_version`.
+    pub version: i64,
+}
+
+/// A request's manual tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TasksOut {
+    /// Oldest first.
+    pub tasks: Vec<TaskOut>,
+}
+
+/// A step on a manual task.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskStepIn {
+    /// `assign` (with `operator`) or `complete` (with `evidence`).
+    pub step: String,
+    /// The operator to assign.
+    pub operator: Option<String>,
+    /// What was done, 1 to 2,000 characters.
+    pub evidence: Option<String>,
+    /// Refuse the step if the task changed since this version.
+    pub expected_version: Option<i64>,
+}
+
+/// Converts a task.
+pub fn task_out(t: &custodian_core::rights::task::RightsTask) -> TaskOut {
+    TaskOut {
+        id: t.id.clone(),
+        request_id: t.request_id.clone(),
+        system: t.system.clone(),
+        reason: t.reason.as_str(),
+        status: if t.is_open() { "open" } else { "done" },
+        assignee: t.assignee.clone(),
+        due_at: t.due_at.map(time),
+        evidence: t.evidence.clone(),
+        done_by: t.done_by.clone(),
+        done_at: t.done_at.map(time),
+        created_at: time(t.created_at),
+        version: t.version,
     }
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod banner;
 pub mod consent;
+pub mod datasets;
 pub mod drp;
 pub mod health;
 pub mod iab;
@@ -10,6 +11,7 @@ pub mod operators;
 pub mod policies;
 pub mod privacy_center;
 pub mod rights;
+pub mod tasks;
 pub mod vault;
 pub mod webhooks;
 

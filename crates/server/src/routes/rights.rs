@@ -92,12 +92,25 @@ pub async fn create(
         return Err(ApiError::new(ErrorCode::InvalidSubjectId));
     }
     let r = input.requester;
-    let requester = svc::requester(
+    let mut requester = svc::requester(
         r.email,
         r.name,
         r.phone,
         input.agent.map(|a| (a.name, a.email)),
     )?;
+    requester.customer_id = match r.customer_id {
+        Some(c)
+            if c.trim().is_empty()
+                || c.chars().count() > 200
+                || c.chars().any(char::is_control) =>
+        {
+            return Err(invalid(
+                "requester.customer_id",
+                "1_to_200_printable_characters",
+            ));
+        }
+        c => c,
+    };
     let filing = Filing {
         request_type,
         jurisdiction: input.jurisdiction,
@@ -275,6 +288,7 @@ pub async fn requester(
             name: a.name,
             email: a.email,
         }),
+        customer_id: who.customer_id,
     }))
 }
 
@@ -436,7 +450,8 @@ pub async fn step(
                     "only a completed access, portability or categories request has a package",
                 ));
             }
-            let link = crate::export::make(&state, &caller, &rid, &r).await?;
+            let found = crate::datasets::fulfil(&state, &rid, &caller.actor(), &r, false).await?;
+            let link = crate::export::make(&state, &caller, &rid, &r, found.records).await?;
             extra.detail = Some(format!("export_reissued:{}", link.records));
             export = Some(link);
             None
@@ -564,23 +579,36 @@ async fn fulfil(
         return Ok(None);
     }
     if crate::export::exports(r.request_type()) {
-        let link = crate::export::make(state, caller, rid, r).await?;
-        extra.detail = Some(format!("export_created:{}", link.records));
+        // Connected databases first: a system that needs a person stops here, unchanged.
+        let mut found = crate::datasets::fulfil(state, rid, &caller.actor(), r, false).await?;
+        let records = std::mem::take(&mut found.records);
+        let link = crate::export::make(state, caller, rid, r, records).await?;
+        extra.detail = Some(found.detail(&format!("export_created:{}", link.records), false));
         return Ok(Some(link));
     }
+    // Erasure reaches the connected databases whether or not a vault subject is linked.
+    let datasets = if r.request_type() == RequestType::Erasure {
+        Some(crate::datasets::fulfil(state, rid, &caller.actor(), r, true).await?)
+    } else {
+        None
+    };
+    let with_datasets = |base: &str| match &datasets {
+        Some(d) => d.detail(base, true),
+        None => base.to_owned(),
+    };
     let Some(subject) = r.subject_id.as_deref() else {
         if matches!(
             r.request_type(),
             RequestType::Erasure | RequestType::Restriction | RequestType::Objection
         ) {
-            extra.detail = Some("no_vault_subject".into());
+            extra.detail = Some(with_datasets("no_vault_subject"));
         }
         return Ok(None);
     };
     extra.detail = match r.request_type() {
         RequestType::Erasure => {
             let n = erase_for_request(state, caller, rid, subject).await?;
-            Some(format!("vault_records_erased:{n}"))
+            Some(with_datasets(&format!("vault_records_erased:{n}")))
         }
         RequestType::Restriction => {
             change_limit(
