@@ -23,8 +23,12 @@ use serde_json::json;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
+use crate::gate::{decide, draft, refuse};
 use crate::state::AppState;
+use custodian_core::access::{Action, Resource};
+use custodian_core::audit::Decision;
 
 /// Rows read from one table, at most; a subject with more is refused rather than truncated.
 pub const MAX_ROWS: usize = 10_000;
@@ -549,12 +553,14 @@ fn records_of(ds: &Dataset, run: &Run, at: Timestamp) -> Vec<ExportRecord> {
 /// by a manual task. A request with an open task is refused (`manual_tasks_open`); a dataset
 /// with no connection, or whose database does not answer, gets a task (assigned to the
 /// request's assignee, due when the request is) and the request is refused the same way,
-/// with nothing else changed. Each database used is audited (`rights.dataset_read` or
+/// with nothing else changed. The caller needs `data.reveal` (access) or `data.delete`
+/// (erasure) on every categorized field for the purpose `dsr`, checked first. Each database
+/// used is audited (`rights.dataset_read` or
 /// `rights.dataset_erased`, resource `dataset:<key>`).
 pub async fn fulfil(
     state: &AppState,
+    caller: &Caller,
     rid: &crate::middleware::RequestId,
-    actor: &str,
     r: &RightsRequest,
     erase_rows: bool,
 ) -> Result<Fulfilment, ApiError> {
@@ -562,6 +568,11 @@ pub async fn fulfil(
     let mut out = Fulfilment::default();
     if declared.is_empty() {
         return Ok(out);
+    }
+    let actor = caller.actor();
+    let actor = actor.as_str();
+    for ds in &declared {
+        grant(state, caller, rid, r, ds, erase_rows).await?;
     }
     let tasks = state.store.rights_tasks(&r.id).await?;
     let open: Vec<&str> = tasks
@@ -661,6 +672,84 @@ pub async fn fulfil(
     Ok(out)
 }
 
+/// Special categories of personal data (GDPR Art. 9 and 10) by taxonomy key: a field under
+/// one of these is `special` to the policy (the training rule applies); other personal
+/// fields of a connected database are `high`.
+const SPECIAL_CATEGORIES: &[&str] = &[
+    "user.biometric",
+    "user.criminal_history",
+    "user.demographic.political_opinion",
+    "user.demographic.race_ethnicity",
+    "user.demographic.religious_belief",
+    "user.demographic.sexual_orientation",
+    "user.health_and_medical",
+];
+
+fn sensitivity(category: &str) -> &'static str {
+    let special = SPECIAL_CATEGORIES.iter().any(|p| {
+        category
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    });
+    if special { "special" } else { "high" }
+}
+
+/// Checks that `caller` may reveal (access) or delete (erasure) every categorized field of
+/// `ds` for the purpose `dsr`, as the policy decides for vault fields (collection
+/// `dataset:<key>.<table>`); a refusal is audited and answers 403 `access_denied` naming the
+/// field.
+async fn grant(
+    state: &AppState,
+    caller: &Caller,
+    rid: &crate::middleware::RequestId,
+    r: &RightsRequest,
+    ds: &Dataset,
+    erase_rows: bool,
+) -> Result<(), ApiError> {
+    let action = if erase_rows {
+        Action::DataDelete
+    } else {
+        Action::DataReveal
+    };
+    for c in &ds.collections {
+        let collection = format!("dataset:{}.{}", ds.key, c.name);
+        for f in &c.fields {
+            let Some(category) = f.categories.first() else {
+                continue;
+            };
+            let resource = Resource::Field {
+                collection: collection.clone(),
+                field: f.name.clone(),
+                category: category.clone(),
+                sensitivity: sensitivity(category).to_owned(),
+            };
+            if decide(state, caller, action, resource, Some("dsr")).is_some() {
+                continue;
+            }
+            let field = format!("{collection}.{}", f.name);
+            let mut d = draft(
+                state,
+                caller,
+                rid,
+                action.as_str(),
+                format!("dataset:{}", ds.key),
+                Decision::Deny,
+                Some("dsr"),
+            )
+            .with_subject(r.subject_id.as_deref().map(|s| state.vault().pseudonym(s)));
+            d.fields = vec![field.clone()];
+            return Err(refuse(
+                state,
+                d,
+                ApiError::new(ErrorCode::AccessDenied)
+                    .details(json!({ "action": action.as_str(), "field": field })),
+            )
+            .await);
+        }
+    }
+    Ok(())
+}
+
 fn tasks_open(systems: &[&str]) -> ApiError {
     ApiError::with_message(
         ErrorCode::ManualTasksOpen,
@@ -690,5 +779,31 @@ fn run_error(dataset: &str, e: RunError) -> ApiError {
             format!("dataset {dataset}: {collection} holds more than {MAX_ROWS} rows of the subject"),
         )
         .details(json!({ "dataset": dataset, "collection": collection, "code": "too_many_rows" })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_categories_are_special_by_prefix_only() {
+        assert_eq!(sensitivity("user.health_and_medical"), "special");
+        assert_eq!(sensitivity("user.health_and_medical.genetic"), "special");
+        assert_eq!(sensitivity("user.demographic.religious_belief"), "special");
+        assert_eq!(sensitivity("user.biometricx"), "high");
+        assert_eq!(sensitivity("user.contact.email"), "high");
+    }
+
+    #[test]
+    fn connection_urls_are_checked_and_not_shown() {
+        let mut urls = BTreeMap::new();
+        urls.insert("shop".to_owned(), "mysql://app:s3cret@db/shop".to_owned());
+        let c = Connections::new(urls).unwrap_or_default();
+        assert_eq!(c.get("shop"), Some("mysql://app:s3cret@db/shop"));
+        assert_eq!(format!("{c:?}"), "[\"shop\"]");
+        let mut bad = BTreeMap::new();
+        bad.insert("shop".to_owned(), "ftp://db".to_owned());
+        assert!(Connections::new(bad).is_err());
     }
 }

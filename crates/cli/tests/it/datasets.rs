@@ -334,6 +334,16 @@ async fn access_then_erasure(url: &str, extra_url: Option<&str>, reason: &str) {
     // Access: the system that needs a person stops completion, unchanged, with a task.
     let by_email = json!({"email": "grace.hopper@example.com"});
     let id = ready(&s, "access", by_email, &support, &[&dpo1]).await;
+    // Support staff may not reveal the shop's data for `dsr`: refused, audited, nothing made.
+    let r = step(&s, &support, &id, json!({"step": "complete"})).await;
+    r.assert_error(403, "access_denied");
+    assert_eq!(r.json["error"]["details"]["action"], "data.reveal");
+    assert!(
+        r.json["error"]["details"]["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("dataset:")),
+        "{r:?}"
+    );
     let r = step(&s, &dpo1, &id, json!({"step": "complete"})).await;
     r.assert_error(409, "manual_tasks_open");
     assert_eq!(r.json["error"]["details"]["systems"], json!(["legacy"]));

@@ -450,7 +450,7 @@ pub async fn step(
                     "only a completed access, portability or categories request has a package",
                 ));
             }
-            let found = crate::datasets::fulfil(&state, &rid, &caller.actor(), &r, false).await?;
+            let found = crate::datasets::fulfil(&state, &caller, &rid, &r, false).await?;
             let link = crate::export::make(&state, &caller, &rid, &r, found.records).await?;
             extra.detail = Some(format!("export_reissued:{}", link.records));
             export = Some(link);
@@ -580,7 +580,7 @@ async fn fulfil(
     }
     if crate::export::exports(r.request_type()) {
         // Connected databases first: a system that needs a person stops here, unchanged.
-        let mut found = crate::datasets::fulfil(state, rid, &caller.actor(), r, false).await?;
+        let mut found = crate::datasets::fulfil(state, caller, rid, r, false).await?;
         let records = std::mem::take(&mut found.records);
         let link = crate::export::make(state, caller, rid, r, records).await?;
         extra.detail = Some(found.detail(&format!("export_created:{}", link.records), false));
@@ -588,7 +588,7 @@ async fn fulfil(
     }
     // Erasure reaches the connected databases whether or not a vault subject is linked.
     let datasets = if r.request_type() == RequestType::Erasure {
-        Some(crate::datasets::fulfil(state, rid, &caller.actor(), r, true).await?)
+        Some(crate::datasets::fulfil(state, caller, rid, r, true).await?)
     } else {
         None
     };
