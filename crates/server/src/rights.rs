@@ -111,6 +111,21 @@ pub fn check_step(
         .map_err(workflow_error)
 }
 
+/// A requester's free-text detail (name, customer number…): absent, or 1 to 200 printable
+/// characters (422 naming `field` otherwise).
+pub fn printable(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+    match v {
+        Some(v)
+            if v.trim().is_empty()
+                || v.chars().count() > 200
+                || v.chars().any(char::is_control) =>
+        {
+            Err(invalid(field, "1_to_200_printable_characters"))
+        }
+        v => Ok(v),
+    }
+}
+
 /// Validates and normalises the requester's identity.
 pub fn requester(
     email: Option<String>,
@@ -125,16 +140,7 @@ pub fn requester(
                 .map_err(|_| invalid("email", "email"))
         })
         .transpose()?;
-    let text = |field: &'static str, v: Option<String>| match v {
-        Some(v)
-            if v.trim().is_empty()
-                || v.chars().count() > 200
-                || v.chars().any(char::is_control) =>
-        {
-            Err(invalid(field, "1_to_200_printable_characters"))
-        }
-        v => Ok(v),
-    };
+    let text = printable;
     let name = text("name", name)?;
     let phone = phone
         .map(|p| {

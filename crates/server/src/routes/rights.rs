@@ -98,19 +98,7 @@ pub async fn create(
         r.phone,
         input.agent.map(|a| (a.name, a.email)),
     )?;
-    requester.customer_id = match r.customer_id {
-        Some(c)
-            if c.trim().is_empty()
-                || c.chars().count() > 200
-                || c.chars().any(char::is_control) =>
-        {
-            return Err(invalid(
-                "requester.customer_id",
-                "1_to_200_printable_characters",
-            ));
-        }
-        c => c,
-    };
+    requester.customer_id = svc::printable("requester.customer_id", r.customer_id)?;
     let filing = Filing {
         request_type,
         jurisdiction: input.jurisdiction,
