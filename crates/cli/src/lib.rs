@@ -7,6 +7,7 @@ pub mod backup;
 pub mod config;
 pub mod import;
 pub mod kek;
+pub mod map;
 pub mod receipt;
 pub mod setup;
 
@@ -126,6 +127,17 @@ pub enum Command {
         store: StoreArgs,
         #[command(subcommand)]
         command: admin::OperatorsCommand,
+    },
+    /// The data map: import and export Fides YAML, check a policy, write the records of
+    /// processing (offline reads and changes are audited as actor `cli`).
+    #[command(
+        after_help = "Examples:\n  custodian map import systems.yml datasets.yml\n  custodian map export --out map.yml\n  custodian map check --policy privacy-policy.yml            # the stored map\n  custodian map check --policy privacy-policy.yml map/*.yml  # files alone, for CI\n  custodian map ropa --format csv --out ropa.csv"
+    )]
+    Map {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: map::MapCommand,
     },
     /// Manage API keys and show the audit log's public key.
     #[command(
@@ -317,6 +329,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 done.admin_key_file.display()
             );
             Ok(())
+        }
+        Command::Map {
+            command:
+                map::MapCommand::Check {
+                    policy,
+                    files,
+                    format,
+                },
+            ..
+        } if !files.is_empty() => map::check_files(&policy, &files, format),
+        Command::Map { store, command } => {
+            let (loc, _) = store.resolve()?;
+            let s = setup::open_store(&loc).await?;
+            setup::require_installation(s.as_ref()).await?;
+            map::run(s.as_ref(), clock.as_ref(), command).await
         }
         Command::Migrate { store } => {
             let (loc, _) = store.resolve()?;

@@ -55,11 +55,17 @@ pub enum Action {
     RightsApprove,
     /// Open the requester's identity (name, email) of a rights request.
     RightsIdentity,
+    /// Read the data map and the records of processing.
+    MapRead,
+    /// Change the data map (systems, taxonomy additions, retention rules).
+    MapWrite,
+    /// Place and lift legal holds, preview and run disposal.
+    RetentionManage,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -81,6 +87,9 @@ impl Action {
         Action::RightsManage,
         Action::RightsApprove,
         Action::RightsIdentity,
+        Action::MapRead,
+        Action::MapWrite,
+        Action::RetentionManage,
     ];
 
     /// The Cedar action id and audit action name.
@@ -107,6 +116,9 @@ impl Action {
             Action::RightsManage => "rights.manage",
             Action::RightsApprove => "rights.approve",
             Action::RightsIdentity => "rights.identity",
+            Action::MapRead => "map.read",
+            Action::MapWrite => "map.write",
+            Action::RetentionManage => "retention.manage",
         }
     }
 
@@ -142,6 +154,8 @@ pub enum Resource {
     Consent,
     /// The register of data-subject rights requests.
     Rights,
+    /// The data map, its retention rules and legal holds.
+    DataMap,
     /// A field of a vault collection.
     Field {
         /// The collection's name.
@@ -166,6 +180,7 @@ impl Resource {
             Resource::Subjects => "subjects".into(),
             Resource::Consent => "consent".into(),
             Resource::Rights => "rights".into(),
+            Resource::DataMap => "map".into(),
             Resource::Field {
                 collection, field, ..
             } => format!("field:{collection}.{field}"),

@@ -360,9 +360,110 @@ pub trait RightsStore: Send + Sync {
     ) -> Result<AuditEvent, StoreError>;
 }
 
+/// The data map (datasets are kept by [`RightsStore::put_dataset`]'s table).
+#[async_trait]
+pub trait MapStore: Send + Sync {
+    /// Stores entries and datasets, each replacing the one with its kind and key (versions
+    /// and times as given), with `audit`, in one transaction: all or nothing.
+    async fn put_map(
+        &self,
+        entries: &[crate::map::MapEntry],
+        datasets: &[crate::rights::dataset::StoredDataset],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Every entry, by kind and key.
+    async fn map_entries(&self) -> Result<Vec<crate::map::MapEntry>, StoreError>;
+    /// Removes an entry, with `audit`; `NotFound` when there is none.
+    async fn delete_map_entry(
+        &self,
+        kind: crate::map::MapKind,
+        key: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+}
+
+/// A legal hold as stored: the hold, who placed it and who released it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHold {
+    /// The hold.
+    pub hold: crate::retention::Hold,
+    /// The operator who placed it (`operator:<id>` or `cli`).
+    pub created_by: String,
+    /// The operator who released it.
+    pub released_by: Option<String>,
+}
+
+/// Legal holds, the ends of relationships, and the leases of retention jobs.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Places a hold, with `audit`; `Conflict("hold")` if the id exists.
+    async fn put_hold(
+        &self,
+        hold: &StoredHold,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Every hold, oldest first.
+    async fn holds(&self) -> Result<Vec<StoredHold>, StoreError>;
+    /// Releases a hold at `at`, with `audit`; `NotFound` if there is none,
+    /// `Conflict("released")` if it was released already.
+    async fn release_hold(
+        &self,
+        id: &str,
+        at: Timestamp,
+        by: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Disposes of one vault record for retention, with `audit`, if it has not changed since
+    /// `expected_updated_at`: with `fields`, those fields' cells and blind indexes are removed
+    /// (the record's `updated_at` becomes `at`); without, the whole record goes. Either way
+    /// the subject's tokens of a field none of its records in the collection still holds are
+    /// deleted, so no token outlives the value it stood for. `NotFound` if the record is
+    /// gone, `Conflict("record_version")` if it changed meanwhile.
+    async fn dispose_record(
+        &self,
+        collection: &str,
+        record_id: &str,
+        fields: Option<&[String]>,
+        expected_updated_at: Timestamp,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Records (or, with `None`, clears) the end of a subject's relationship, with `audit`.
+    async fn set_relationship_end(
+        &self,
+        subject_id: &str,
+        ended_at: Option<Timestamp>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Every recorded end of relationship.
+    async fn relationship_ends(&self) -> Result<Vec<(String, Timestamp)>, StoreError>;
+    /// Claims the named jobs that are due at `now` (or all of them, with `force`) and not
+    /// leased to another process, leasing them to `owner` until `until`; returns the names
+    /// claimed. Jobs never seen before are created due. On PostgreSQL the rows are locked with
+    /// `FOR UPDATE SKIP LOCKED`, so concurrent claims from several processes never overlap.
+    async fn claim_retention_jobs(
+        &self,
+        names: &[String],
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+        force: bool,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Ends `owner`'s lease on a job, recording the outcome and when it is next due (no-op
+    /// if the lease is no longer `owner`'s).
+    async fn finish_retention_job(
+        &self,
+        name: &str,
+        owner: &str,
+        at: Timestamp,
+        next_due: Timestamp,
+        outcome: &str,
+    ) -> Result<(), StoreError>;
+}
+
 /// The database behind Custodian.
 #[async_trait]
-pub trait Store: ConsentStore + RightsStore + Send + Sync {
+pub trait Store: ConsentStore + RightsStore + MapStore + RetentionStore + Send + Sync {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -71,6 +71,7 @@ fn cache_key(req: &AccessRequest) -> String {
         Resource::Subjects => "subjects".to_owned(),
         Resource::Consent => "consent".to_owned(),
         Resource::Rights => "rights".to_owned(),
+        Resource::DataMap => "map".to_owned(),
         Resource::Collection { name } => format!("collection\u{1f}{name}"),
         Resource::Field {
             collection,
@@ -231,6 +232,7 @@ impl CedarEngine {
             Resource::Subjects => uid("Custodian::SubjectRegister", "subjects"),
             Resource::Consent => uid("Custodian::ConsentLedger", "consent"),
             Resource::Rights => uid("Custodian::RightsRegister", "rights"),
+            Resource::DataMap => uid("Custodian::DataMap", "map"),
             Resource::Field {
                 collection,
                 field,

@@ -146,7 +146,7 @@ pub struct Run {
     pub unreachable: Vec<String>,
 }
 
-fn failed(collection: &Collection) -> impl Fn(sqlx::Error) -> RunError + '_ {
+pub(crate) fn failed(collection: &Collection) -> impl Fn(sqlx::Error) -> RunError + '_ {
     move |e| {
         let code = e
             .as_database_error()
@@ -161,7 +161,10 @@ fn failed(collection: &Collection) -> impl Fn(sqlx::Error) -> RunError + '_ {
 
 /// A statement written by `core::rights::dataset` (names are checked identifiers, every value
 /// is bound) with `values` bound in order.
-fn statement(sql: String, values: &[String]) -> sqlx::query::Query<'static, Any, AnyArguments> {
+pub(crate) fn statement(
+    sql: String,
+    values: &[String],
+) -> sqlx::query::Query<'static, Any, AnyArguments> {
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for v in values {
         q = q.bind(v.clone());
@@ -200,7 +203,7 @@ fn lookup_values(
     }
 }
 
-fn read_row(row: &AnyRow, n: usize) -> Result<Vec<Option<String>>, sqlx::Error> {
+pub(crate) fn read_row(row: &AnyRow, n: usize) -> Result<Vec<Option<String>>, sqlx::Error> {
     (0..n)
         .map(|i| row.try_get::<Option<String>, _>(i))
         .collect()
@@ -675,23 +678,12 @@ pub async fn fulfil(
 /// Special categories of personal data (GDPR Art. 9 and 10) by taxonomy key: a field under
 /// one of these is `special` to the policy (the training rule applies); other personal
 /// fields of a connected database are `high`.
-const SPECIAL_CATEGORIES: &[&str] = &[
-    "user.biometric",
-    "user.criminal_history",
-    "user.demographic.political_opinion",
-    "user.demographic.race_ethnicity",
-    "user.demographic.religious_belief",
-    "user.demographic.sexual_orientation",
-    "user.health_and_medical",
-];
-
 fn sensitivity(category: &str) -> &'static str {
-    let special = SPECIAL_CATEGORIES.iter().any(|p| {
-        category
-            .strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-    });
-    if special { "special" } else { "high" }
+    if custodian_core::taxonomy::is_special(category) {
+        "special"
+    } else {
+        "high"
+    }
 }
 
 /// Checks that `caller` may reveal (access) or delete (erasure) every categorized field of

@@ -126,6 +126,13 @@ error_codes! {
     DatasetFailed => (BAD_GATEWAY, "dataset_failed", "A connected database refused a statement (details.dataset, details.collection and the database's error code say where); that database's changes were rolled back."),
     ManualTasksOpen => (CONFLICT, "manual_tasks_open", "Systems Custodian cannot reach need a person first: the request's open manual tasks (details.systems) must be done."),
     TaskNotFound => (NOT_FOUND, "task_not_found", "The request has no manual task with this id."),
+    InvalidMap => (UNPROCESSABLE_ENTITY, "invalid_map", "The data map document breaks a rule (details.path and details.rule say where and which); nothing was imported."),
+    InvalidMapPolicy => (UNPROCESSABLE_ENTITY, "invalid_map_policy", "The policy document breaks a rule (details.path and details.rule say where and which)."),
+    MapEntryNotFound => (NOT_FOUND, "map_entry_not_found", "The data map has no entry of this kind under this key."),
+    InvalidHold => (UNPROCESSABLE_ENTITY, "invalid_hold", "The legal hold breaks a rule (details.field and details.rule say which)."),
+    HoldNotFound => (NOT_FOUND, "hold_not_found", "No legal hold has this id."),
+    HoldReleased => (CONFLICT, "hold_already_released", "The legal hold was released already."),
+    MapEntryInUse => (CONFLICT, "map_entry_in_use", "Other entries of the data map use this one (details.path and details.rule say which); change them first."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

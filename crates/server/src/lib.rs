@@ -14,6 +14,7 @@ pub mod gate;
 pub mod mail;
 pub mod middleware;
 pub mod propagation;
+pub mod retention;
 pub mod rights;
 pub mod routes;
 pub mod state;
@@ -38,8 +39,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
-    audit, banner, consent, datasets as datasets_routes, drp as drp_routes, health, iab, operators,
-    policies, privacy_center, rights as rights_routes, tasks, vault, webhooks,
+    audit, banner, consent, datasets as datasets_routes, drp as drp_routes, health, iab, map,
+    operators, policies, privacy_center, retention as retention_routes, rights as rights_routes,
+    tasks, vault, webhooks,
 };
 use crate::state::AppState;
 
@@ -69,6 +71,7 @@ impl Clock for SystemClock {
         (name = "audit", description = "The verifiable audit log"),
         (name = "consent", description = "Purposes, notices, the consent ledger with signed receipts, checks, GPC, the banner's public endpoints"),
         (name = "rights", description = "Data-subject rights requests: intake (operators and the privacy center), identity verification by email, statutory deadlines, approvals, SLA figures"),
+        (name = "map", description = "The data map (Fides systems, datasets and taxonomy), the records of processing (GDPR Art. 30) and policy checks"),
         (name = "datasets", description = "Connected databases declared in the Fides dataset shape, where rights requests find and erase the subject's rows"),
         (name = "drp", description = "The Data Rights Protocol 1.0 (Covered Business side): pair-wise agent tokens, signed exercise requests, status, revocation"),
         (name = "vault", description = "Collections, records, subjects, tokens: personal data, encrypted per subject"),
@@ -152,6 +155,23 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             datasets_routes::delete
         ))
         .routes(routes!(datasets_routes::probe))
+        .routes(routes!(map::import_map))
+        .routes(routes!(map::get_map))
+        .routes(routes!(map::get_entry, map::delete_entry))
+        .routes(routes!(map::get_taxonomy))
+        .routes(routes!(map::get_ropa))
+        .routes(routes!(map::check))
+        .routes(routes!(retention_routes::get_plan))
+        .routes(routes!(retention_routes::post_run))
+        .routes(routes!(
+            retention_routes::place_hold,
+            retention_routes::list_holds
+        ))
+        .routes(routes!(retention_routes::release_hold))
+        .routes(routes!(
+            retention_routes::end_relationship,
+            retention_routes::resume_relationship
+        ))
         .routes(routes!(privacy_center::create))
         .routes(routes!(privacy_center::status))
         .routes(routes!(privacy_center::verify))
@@ -277,6 +297,7 @@ pub async fn serve(
         }
     });
     let purger = spawn_rights_purger(&state, Duration::from_secs(3600));
+    let retention = retention::spawn_scheduler(&state);
     let reminders = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -321,6 +342,7 @@ pub async fn serve(
     dispatcher.abort();
     upkeep.abort();
     purger.abort();
+    retention.abort();
     reminders.abort();
     result
 }

@@ -4,7 +4,9 @@
 //! transaction of the change they record, so every process extends one chain and one tree.
 
 mod consent;
+mod map;
 mod outbox;
+mod retention;
 mod rights;
 mod vault;
 use std::collections::HashMap;

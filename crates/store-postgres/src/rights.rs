@@ -573,20 +573,7 @@ impl RightsStore for PostgresStore {
         let d = dataset.clone();
         let mut tx = self.begin().await?;
         let out: Result<_, StoreError> = async {
-            query(
-                "INSERT INTO datasets (key, declaration, version, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET \
-                         declaration = excluded.declaration, version = excluded.version, \
-                         updated_at = excluded.updated_at",
-            )
-            .bind(&d.key)
-            .bind(&d.declaration)
-            .bind(d.version)
-            .bind(d.created_at.as_millisecond())
-            .bind(d.updated_at.as_millisecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            upsert_dataset(&mut tx, &d).await?;
             append_in(&mut tx, audit).await
         }
         .await;
@@ -718,4 +705,26 @@ impl RightsStore for PostgresStore {
         tx.commit().await.map_err(backend)?;
         Ok(out)
     }
+}
+
+/// Declares a dataset or replaces its declaration, inside the caller's transaction.
+pub(crate) async fn upsert_dataset(
+    conn: &mut sqlx::PgConnection,
+    d: &StoredDataset,
+) -> Result<(), StoreError> {
+    query(
+        "INSERT INTO datasets (key, declaration, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET \
+         declaration = excluded.declaration, version = excluded.version, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(&d.key)
+    .bind(&d.declaration)
+    .bind(d.version)
+    .bind(d.created_at.as_millisecond())
+    .bind(d.updated_at.as_millisecond())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

@@ -5,7 +5,9 @@
 //! use a separate pool. A write is acknowledged only after its transaction has committed.
 
 mod consent;
+mod map;
 mod outbox;
+mod retention;
 mod rights;
 mod vault;
 mod writer;

@@ -570,20 +570,7 @@ impl RightsStore for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    query(
-                        "INSERT INTO datasets (key, declaration, version, created_at, updated_at) \
-                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET \
-                         declaration = excluded.declaration, version = excluded.version, \
-                         updated_at = excluded.updated_at",
-                    )
-                    .bind(&d.key)
-                    .bind(&d.declaration)
-                    .bind(d.version)
-                    .bind(d.created_at.as_millisecond())
-                    .bind(d.updated_at.as_millisecond())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
+                    upsert_dataset(&mut *tx, &d).await?;
                     append_in(&mut *tx, audit).await
                 })
             })
@@ -710,4 +697,26 @@ impl RightsStore for SqliteStore {
             })
             .await
     }
+}
+
+/// Declares a dataset or replaces its declaration, inside the caller's transaction.
+pub(crate) async fn upsert_dataset(
+    conn: &mut sqlx::SqliteConnection,
+    d: &StoredDataset,
+) -> Result<(), StoreError> {
+    query(
+        "INSERT INTO datasets (key, declaration, version, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET \
+         declaration = excluded.declaration, version = excluded.version, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(&d.key)
+    .bind(&d.declaration)
+    .bind(d.version)
+    .bind(d.created_at.as_millisecond())
+    .bind(d.updated_at.as_millisecond())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

@@ -30,7 +30,8 @@ macro_rules! conformance_suite {
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, vault_erasure,
             vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
-            rights_requests, datasets_and_tasks);
+            rights_requests, datasets_and_tasks, map_entries,
+            retention_holds_and_jobs);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -1894,4 +1895,209 @@ pub async fn datasets_and_tasks(s: Arc<dyn Store>) {
     assert_eq!(got[0], done);
     assert!(!got[0].is_open() && got[1].is_open());
     assert_eq!(s.rights_tasks("rr_2").await.expect("list").len(), 1);
+}
+
+/// Map entries and datasets land together or not at all; entries replace by kind and key.
+pub async fn map_entries(s: Arc<dyn Store>) {
+    use custodian_core::map::{MapEntry, MapKind};
+    use custodian_core::rights::dataset::StoredDataset;
+    s.initialize(init()).await.expect("init");
+    let entry = |kind: MapKind, key: &str, version: i64| MapEntry {
+        kind,
+        key: key.into(),
+        body: format!("{{\"fides_key\":\"{key}\",\"v\":{version}}}"),
+        version,
+        created_at: t(1),
+        updated_at: t(version),
+    };
+    let ds = StoredDataset {
+        key: "shop".into(),
+        declaration: "{\"dataset\":[{\"fides_key\":\"shop\"}]}".into(),
+        version: 1,
+        created_at: t(1),
+        updated_at: t(1),
+    };
+    let head = s.audit_head().await.expect("head").size;
+    s.put_map(
+        &[
+            entry(MapKind::System, "crm", 1),
+            entry(MapKind::Organization, "acme", 1),
+            entry(MapKind::DataCategory, "crm", 1),
+        ],
+        std::slice::from_ref(&ds),
+        draft("map.imported"),
+    )
+    .await
+    .expect("put");
+    assert_eq!(s.audit_head().await.expect("head").size, head + 1);
+    let all = s.map_entries().await.expect("entries");
+    assert_eq!(all.len(), 3, "the same key under two kinds is two entries");
+    assert_eq!(all[0].kind, MapKind::DataCategory);
+    assert_eq!(all[0].created_at, t(1));
+    assert_eq!(s.datasets().await.expect("datasets").len(), 1);
+    s.put_map(
+        &[entry(MapKind::System, "crm", 2)],
+        &[],
+        draft("map.imported"),
+    )
+    .await
+    .expect("replace");
+    let all = s.map_entries().await.expect("entries");
+    let crm = all.iter().find(|e| e.kind == MapKind::System).expect("crm");
+    assert_eq!((crm.version, crm.updated_at), (2, t(2)));
+    assert!(crm.body.contains("\"v\":2"));
+    s.delete_map_entry(MapKind::System, "crm", draft("map.deleted"))
+        .await
+        .expect("delete");
+    assert!(matches!(
+        s.delete_map_entry(MapKind::System, "crm", draft("map.deleted"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.map_entries().await.expect("entries").len(), 2);
+}
+
+/// Legal holds are placed and released once; ends of relationships are set and cleared;
+/// retention jobs are leased to one owner at a time, even when claimed concurrently.
+pub async fn retention_holds_and_jobs(s: Arc<dyn Store>) {
+    use custodian_core::ports::StoredHold;
+    use custodian_core::retention::{Hold, HoldScope};
+    s.initialize(init()).await.expect("init");
+    let hold = |id: &str, scope: HoldScope| StoredHold {
+        hold: Hold {
+            id: id.into(),
+            scope,
+            reason: "Case 2026-17".into(),
+            created_at: t(10),
+            expires_at: Some(t(1000)),
+            released_at: None,
+        },
+        created_by: "operator:dpo".into(),
+        released_by: None,
+    };
+    s.put_hold(
+        &hold("h1", HoldScope::Subject("cus_1".into())),
+        draft("retention.hold_placed"),
+    )
+    .await
+    .expect("hold");
+    s.put_hold(
+        &hold("h2", HoldScope::Dataset("shop".into())),
+        draft("retention.hold_placed"),
+    )
+    .await
+    .expect("hold");
+    assert!(matches!(
+        s.put_hold(
+            &hold("h1", HoldScope::Dataset("x".into())),
+            draft("retention.hold_placed")
+        )
+        .await,
+        Err(StoreError::Conflict("hold"))
+    ));
+    let all = s.holds().await.expect("holds");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0], hold("h1", HoldScope::Subject("cus_1".into())));
+    s.release_hold(
+        "h1",
+        t(20),
+        "operator:dpo2",
+        draft("retention.hold_released"),
+    )
+    .await
+    .expect("release");
+    assert!(matches!(
+        s.release_hold(
+            "h1",
+            t(21),
+            "operator:dpo2",
+            draft("retention.hold_released")
+        )
+        .await,
+        Err(StoreError::Conflict("released"))
+    ));
+    assert!(matches!(
+        s.release_hold("nope", t(21), "x", draft("retention.hold_released"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let h1 = s.holds().await.expect("holds").remove(0);
+    assert_eq!(
+        (h1.hold.released_at, h1.released_by.as_deref()),
+        (Some(t(20)), Some("operator:dpo2"))
+    );
+
+    s.set_relationship_end("cus_1", Some(t(5)), draft("retention.relationship_ended"))
+        .await
+        .expect("end");
+    s.set_relationship_end("cus_1", Some(t(6)), draft("retention.relationship_ended"))
+        .await
+        .expect("end");
+    s.set_relationship_end("cus_2", Some(t(7)), draft("retention.relationship_ended"))
+        .await
+        .expect("end");
+    s.set_relationship_end("cus_2", None, draft("retention.relationship_ended"))
+        .await
+        .expect("clear");
+    assert_eq!(
+        s.relationship_ends().await.expect("ends"),
+        vec![("cus_1".to_owned(), t(6))]
+    );
+
+    let names: Vec<String> = vec!["vault".into(), "dataset:shop".into()];
+    let got = s
+        .claim_retention_jobs(&names, "a", t(100), t(160), false)
+        .await
+        .expect("claim");
+    assert_eq!(got.len(), 2, "new jobs are due");
+    assert!(
+        s.claim_retention_jobs(&names, "b", t(110), t(170), true)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased jobs are not claimed, even forced"
+    );
+    s.finish_retention_job("vault", "b", t(111), t(9999), "stolen")
+        .await
+        .expect("not the owner: no-op");
+    assert!(
+        s.claim_retention_jobs(&names[..1], "b", t(120), t(180), false)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    s.finish_retention_job("vault", "a", t(130), t(3700), "ok")
+        .await
+        .expect("finish");
+    assert!(
+        s.claim_retention_jobs(&names[..1], "b", t(140), t(200), false)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "not due until the next run"
+    );
+    assert_eq!(
+        s.claim_retention_jobs(&names[..1], "b", t(140), t(200), true)
+            .await
+            .expect("claim"),
+        vec!["vault".to_owned()],
+        "a forced run takes a job that is not leased"
+    );
+    assert_eq!(
+        s.claim_retention_jobs(&names[1..], "c", t(161), t(220), false)
+            .await
+            .expect("claim")
+            .len(),
+        1,
+        "an expired lease can be taken over"
+    );
+    // Concurrent claims of the same due jobs never overlap.
+    let many: Vec<String> = (0..20).map(|i| format!("job{i}")).collect();
+    let (a, b) = tokio::join!(
+        s.claim_retention_jobs(&many, "x", t(300), t(360), false),
+        s.claim_retention_jobs(&many, "y", t(300), t(360), false)
+    );
+    let (a, b) = (a.expect("a"), b.expect("b"));
+    assert_eq!(a.len() + b.len(), 20, "every job is claimed once");
+    assert!(a.iter().all(|n| !b.contains(n)));
 }

@@ -20,6 +20,7 @@ mod consent;
 mod datasets;
 mod drp;
 mod export;
+mod map;
 mod policies;
 mod process;
 mod propagation;

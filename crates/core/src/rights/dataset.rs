@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use crate::doc::{DocError, err, list, object, only, string};
 use crate::taxonomy::{self, Kind};
 
 /// How erasure treats a field, or a whole row.
@@ -119,6 +120,57 @@ pub struct Collection {
     pub fields: Vec<Field>,
     /// Whether erasure deletes its rows.
     pub delete_rows: bool,
+    /// The columns that hold the times retention rules start from.
+    pub times: TimeColumns,
+}
+
+/// The columns of a table that hold the times retention periods start from (the
+/// `custodian.retention` extension of a collection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeColumns {
+    /// When the row was created.
+    pub created: Option<String>,
+    /// When the subject was last active.
+    pub last_activity: Option<String>,
+    /// When the relationship ended.
+    pub relationship_end: Option<String>,
+}
+
+/// Reads a collection's `custodian` extension: `erasure: delete_row` and `retention` (time
+/// columns, each a name; checked against the fields once they are read).
+fn collection_extension(
+    v: Option<&Value>,
+    path: &str,
+) -> Result<(bool, TimeColumns), DatasetError> {
+    let Some(v) = v else {
+        return Ok((false, TimeColumns::default()));
+    };
+    let m = object(v, path)?;
+    only(m, path, &["erasure", "retention"])?;
+    let delete_rows = match string(m, "erasure", path)? {
+        None => false,
+        Some("delete_row") => true,
+        Some(_) => return Err(err(format!("{path}.erasure"), "collection_strategy")),
+    };
+    let mut times = TimeColumns::default();
+    if let Some(r) = m.get("retention") {
+        let rp = format!("{path}.retention");
+        let rm = object(r, &rp)?;
+        only(rm, &rp, &["created", "last_activity", "relationship_end"])?;
+        let col = |k: &str| -> Result<Option<String>, DatasetError> {
+            match string(rm, k, &rp)? {
+                None => Ok(None),
+                Some(c) if valid_identifier(c) => Ok(Some(c.to_owned())),
+                Some(_) => Err(err(format!("{rp}.{k}"), "identifier")),
+            }
+        };
+        times = TimeColumns {
+            created: col("created")?,
+            last_activity: col("last_activity")?,
+            relationship_end: col("relationship_end")?,
+        };
+    }
+    Ok((delete_rows, times))
 }
 
 impl Collection {
@@ -153,21 +205,7 @@ pub struct StoredDataset {
 }
 
 /// What is wrong with a declaration (the path names the place; no value is quoted).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {rule}")]
-pub struct DatasetError {
-    /// Where, e.g. `dataset[0].collections[1].fields[2].name`.
-    pub path: String,
-    /// The rule broken.
-    pub rule: &'static str,
-}
-
-fn err(path: impl Into<String>, rule: &'static str) -> DatasetError {
-    DatasetError {
-        path: path.into(),
-        rule,
-    }
-}
+pub type DatasetError = DocError;
 
 /// Whether `s` can name a table or column: a letter or `_`, then letters, digits and `_`,
 /// at most 63 characters (PostgreSQL's limit).
@@ -176,37 +214,6 @@ pub fn valid_identifier(s: &str) -> bool {
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
         && s.len() <= 63
-}
-
-fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, DatasetError> {
-    v.as_object().ok_or_else(|| err(path, "must be an object"))
-}
-
-fn only(m: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), DatasetError> {
-    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(err(format!("{path}.{k}"), "unknown key")),
-        None => Ok(()),
-    }
-}
-
-fn string<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<Option<&'a str>, DatasetError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(err(format!("{path}.{key}"), "must be a string")),
-    }
-}
-
-fn list<'a>(m: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a [Value], DatasetError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(err(format!("{path}.{key}"), "must be a list")),
-    }
 }
 
 fn identifier(m: &Map<String, Value>, key: &str, path: &str) -> Result<String, DatasetError> {
@@ -247,7 +254,12 @@ fn strategy(
     Ok(Some(s))
 }
 
-fn field(v: &Value, path: &str, dataset: &str) -> Result<(Field, Option<Strategy>), DatasetError> {
+fn field(
+    v: &Value,
+    path: &str,
+    dataset: &str,
+    is_category: &dyn Fn(&str) -> bool,
+) -> Result<(Field, Option<Strategy>), DatasetError> {
     let m = object(v, path)?;
     only(
         m,
@@ -265,7 +277,7 @@ fn field(v: &Value, path: &str, dataset: &str) -> Result<(Field, Option<Strategy
     for (i, c) in list(m, "data_categories", path)?.iter().enumerate() {
         let c = c
             .as_str()
-            .filter(|c| taxonomy::contains(Kind::DataCategory, c))
+            .filter(|c| is_category(c))
             .ok_or_else(|| err(format!("{path}.data_categories[{i}]"), "taxonomy_key"))?;
         categories.push(c.to_owned());
     }
@@ -343,6 +355,14 @@ fn field(v: &Value, path: &str, dataset: &str) -> Result<(Field, Option<Strategy
 /// Reads declarations (the YAML document, as JSON: `{"dataset": [...]}`), checking names,
 /// categories and references, and settles each field's erasure strategy.
 pub fn parse(doc: &Value) -> Result<Vec<Dataset>, DatasetError> {
+    parse_with(doc, &|c| taxonomy::contains(Kind::DataCategory, c))
+}
+
+/// [`parse`], with the data categories an organization added to the taxonomy.
+pub fn parse_with(
+    doc: &Value,
+    is_category: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Dataset>, DatasetError> {
     let top = object(doc, "$")?;
     only(top, "$", &["dataset"])?;
     let mut out: Vec<Dataset> = Vec::new();
@@ -388,15 +408,15 @@ pub fn parse(doc: &Value) -> Result<Vec<Dataset>, DatasetError> {
             if collections.iter().any(|x| x.name == name) {
                 return Err(err(format!("{cp}.name"), "duplicate"));
             }
-            let delete_rows = strategy(cm.get("custodian"), &format!("{cp}.custodian"), true)?
-                == Some(Strategy::DeleteRow);
+            let (delete_rows, times) =
+                collection_extension(cm.get("custodian"), &format!("{cp}.custodian"))?;
             let mut fields: Vec<Field> = Vec::new();
             for (f, fv) in list(cm, "fields", &cp)?.iter().enumerate() {
                 let fp = format!("{cp}.fields[{f}]");
                 if fv.get("fields").is_some() {
                     return Err(err(format!("{fp}.fields"), "nested_fields_unsupported"));
                 }
-                let (field, strat) = field(fv, &fp, &key)?;
+                let (field, strat) = field(fv, &fp, &key, is_category)?;
                 if fields.iter().any(|x| x.name == field.name) {
                     return Err(err(format!("{fp}.name"), "duplicate"));
                 }
@@ -408,10 +428,25 @@ pub fn parse(doc: &Value) -> Result<Vec<Dataset>, DatasetError> {
             if fields.is_empty() {
                 return Err(err(format!("{cp}.fields"), "at_least_one"));
             }
+            for (k, c) in [
+                ("created", &times.created),
+                ("last_activity", &times.last_activity),
+                ("relationship_end", &times.relationship_end),
+            ] {
+                if c.as_ref()
+                    .is_some_and(|c| !fields.iter().any(|f| &f.name == c))
+                {
+                    return Err(err(
+                        format!("{cp}.custodian.retention.{k}"),
+                        "not a declared field",
+                    ));
+                }
+            }
             collections.push(Collection {
                 name,
                 fields,
                 delete_rows,
+                times,
             });
         }
         // References must point at declared fields; fields others point at are keys.
@@ -687,6 +722,82 @@ fn where_clause(d: Dialect, m: &Match<'_>, first_param: usize) -> String {
     }
     let params: Vec<String> = (0..m.n).map(|i| d.param(first_param + i)).collect();
     format!("{lhs} IN ({})", params.join(", "))
+}
+
+/// "The time in `column` is at or before the instant bound as parameter `n`" (the instant
+/// is written by [`time_param`]). Time columns are date or time types; in SQLite, ISO 8601
+/// text (`datetime()` reads both, with or without the `T`).
+fn expired_clause(d: Dialect, column: &str, n: usize) -> String {
+    let col = d.ident(column);
+    let p = d.param(n);
+    match d {
+        Dialect::Postgres => format!("{col} <= CAST({p} AS TIMESTAMPTZ)"),
+        Dialect::MySql => format!("{col} <= CAST({p} AS DATETIME)"),
+        Dialect::Sqlite => format!("datetime({col}) <= datetime({p})"),
+    }
+}
+
+/// An instant as the dialect's time parameter (UTC; MySQL/MariaDB sessions are expected to
+/// run in UTC).
+pub fn time_param(d: Dialect, t: jiff::Timestamp) -> String {
+    let utc = t.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    match d {
+        Dialect::Postgres => format!("{utc}+00"),
+        _ => utc,
+    }
+}
+
+/// Reads every declared field of `c` as text, of the rows whose `column` is at or before the
+/// instant (parameter 1), at most `limit`.
+pub fn expired_select_sql(d: Dialect, c: &Collection, column: &str, limit: usize) -> String {
+    let cols: Vec<String> = c
+        .fields
+        .iter()
+        .map(|f| format!("{} AS {}", d.text(&d.ident(&f.name)), d.ident(&f.name)))
+        .collect();
+    format!(
+        "SELECT {} FROM {} WHERE {} LIMIT {limit}",
+        cols.join(", "),
+        d.ident(&c.name),
+        expired_clause(d, column, 1)
+    )
+}
+
+/// Deletes the rows of `table` whose `column` is at or before the instant (parameter 1).
+pub fn expired_delete_sql(d: Dialect, table: &str, column: &str) -> String {
+    format!(
+        "DELETE FROM {} WHERE {}",
+        d.ident(table),
+        expired_clause(d, column, 1)
+    )
+}
+
+/// Sets `fields` as [`update_sql`] does in the rows whose `column` is at or before the
+/// instant, bound after the set values.
+pub fn expired_update_sql(
+    d: Dialect,
+    table: &str,
+    fields: &[(&str, bool)],
+    column: &str,
+) -> String {
+    let mut n = 0;
+    let sets: Vec<String> = fields
+        .iter()
+        .map(|(name, param)| {
+            if *param {
+                n += 1;
+                format!("{} = {}", d.ident(name), d.param(n))
+            } else {
+                format!("{} = NULL", d.ident(name))
+            }
+        })
+        .collect();
+    format!(
+        "UPDATE {} SET {} WHERE {}",
+        d.ident(table),
+        sets.join(", "),
+        expired_clause(d, column, n + 1)
+    )
 }
 
 /// Reads the declared fields of `c`, as text and in declaration order, of the rows matched
@@ -1091,6 +1202,31 @@ mod tests {
                 "one_primary_key_at_most"
             ))
         );
+    }
+
+    #[test]
+    fn retention_statements_compare_times_per_dialect() {
+        let ds = parsed();
+        let c = ds
+            .collections
+            .iter()
+            .find(|c| c.name == "customers")
+            .unwrap();
+        assert_eq!(
+            expired_delete_sql(Dialect::Postgres, "orders", "created"),
+            "DELETE FROM \"orders\" WHERE \"created\" <= CAST($1 AS TIMESTAMPTZ)"
+        );
+        assert_eq!(
+            expired_update_sql(Dialect::MySql, "t", &[("a", false), ("b", true)], "seen"),
+            "UPDATE `t` SET `a` = NULL, `b` = ? WHERE `seen` <= CAST(? AS DATETIME)"
+        );
+        assert!(
+            expired_select_sql(Dialect::Sqlite, c, "email", 10)
+                .ends_with("FROM \"customers\" WHERE datetime(\"email\") <= datetime(?) LIMIT 10")
+        );
+        let t = jiff::Timestamp::from_second(1_767_225_600).unwrap();
+        assert_eq!(time_param(Dialect::Postgres, t), "2026-01-01 00:00:00+00");
+        assert_eq!(time_param(Dialect::MySql, t), "2026-01-01 00:00:00");
     }
 
     #[test]

@@ -134,13 +134,6 @@ pub enum ExportTake {
 pub const FORMAT: &str = "custodian-export/1";
 
 /// Whether `purpose_category` covers `held` (equal, or an ancestor in the taxonomy).
-fn covers(purpose_category: &str, held: &str) -> bool {
-    held == purpose_category
-        || held
-            .strip_prefix(purpose_category)
-            .is_some_and(|rest| rest.starts_with('.'))
-}
-
 fn time(t: Timestamp) -> String {
     t.round(jiff::Unit::Second)
         .unwrap_or(t)
@@ -163,7 +156,7 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-fn csv_row(cells: &[String]) -> String {
+pub(crate) fn csv_row(cells: &[String]) -> String {
     let mut line = cells
         .iter()
         .map(|c| csv_cell(c))
@@ -181,7 +174,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn html(s: &str) -> String {
+pub(crate) fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -380,7 +373,7 @@ fn summary_html(input: &ExportInput, held: &BTreeMap<String, BTreeSet<String>>) 
         .iter()
         .filter(|p| {
             held.keys()
-                .any(|c| p.categories.iter().any(|pc| covers(pc, c)))
+                .any(|c| p.categories.iter().any(|pc| crate::taxonomy::covers(pc, c)))
         })
         .collect();
     if relevant.is_empty() {
@@ -390,7 +383,7 @@ fn summary_html(input: &ExportInput, held: &BTreeMap<String, BTreeSet<String>>) 
         for p in relevant {
             let cats: Vec<String> = held
                 .keys()
-                .filter(|c| p.categories.iter().any(|pc| covers(pc, c)))
+                .filter(|c| p.categories.iter().any(|pc| crate::taxonomy::covers(pc, c)))
                 .map(|c| format!("<code>{}</code>", html(c)))
                 .collect();
             let choice = input
@@ -604,9 +597,15 @@ mod tests {
 
     #[test]
     fn taxonomy_coverage_is_by_whole_segments() {
-        assert!(covers("user.contact", "user.contact.email"));
-        assert!(covers("user.contact", "user.contact"));
-        assert!(!covers("user.contact", "user.contactless"));
-        assert!(!covers("user.contact.email", "user.contact"));
+        assert!(crate::taxonomy::covers(
+            "user.contact",
+            "user.contact.email"
+        ));
+        assert!(crate::taxonomy::covers("user.contact", "user.contact"));
+        assert!(!crate::taxonomy::covers("user.contact", "user.contactless"));
+        assert!(!crate::taxonomy::covers(
+            "user.contact.email",
+            "user.contact"
+        ));
     }
 }

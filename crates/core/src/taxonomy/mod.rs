@@ -4,7 +4,7 @@
 //! Keys are dotted paths (`user.contact.email`); every key's parent (`user.contact`) is a key
 //! of the same kind. Organisations' own additions are kept by the data map, not here.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// One kind of taxonomy.
@@ -18,20 +18,40 @@ pub enum Kind {
     DataSubject,
 }
 
-const DATA_CATEGORIES: &str = include_str!("data_categories.txt");
-const DATA_USES: &str = include_str!("data_uses.txt");
-const DATA_SUBJECTS: &str = include_str!("data_subjects.txt");
+const DATA_CATEGORIES: &str = include_str!("data_categories.tsv");
+const DATA_USES: &str = include_str!("data_uses.tsv");
+const DATA_SUBJECTS: &str = include_str!("data_subjects.tsv");
 
-fn parse(text: &'static str) -> Vec<&'static str> {
+/// A shipped key's name and description (Custodian's own wording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Description {
+    /// The key.
+    pub key: &'static str,
+    /// A short name.
+    pub name: &'static str,
+    /// One sentence on what it covers.
+    pub description: &'static str,
+}
+
+/// Lines are `key<TAB>name<TAB>description`; `#` starts a comment line.
+fn parse(text: &'static str) -> Vec<Description> {
     text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut cols = l.splitn(3, '\t').map(str::trim);
+            Description {
+                key: cols.next().unwrap_or_default(),
+                name: cols.next().unwrap_or_default(),
+                description: cols.next().unwrap_or_default(),
+            }
+        })
         .collect()
 }
 
 struct Loaded {
+    entries: Vec<Description>,
     keys: Vec<&'static str>,
-    set: HashSet<&'static str>,
+    index: HashMap<&'static str, usize>,
 }
 
 fn loaded(kind: Kind) -> &'static Loaded {
@@ -42,9 +62,18 @@ fn loaded(kind: Kind) -> &'static Loaded {
         Kind::DataSubject => (2, DATA_SUBJECTS),
     };
     CELLS[i].get_or_init(|| {
-        let keys = parse(text);
-        let set = keys.iter().copied().collect();
-        Loaded { keys, set }
+        let entries = parse(text);
+        let keys = entries.iter().map(|e| e.key).collect();
+        let index = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.key, i))
+            .collect();
+        Loaded {
+            entries,
+            keys,
+            index,
+        }
     })
 }
 
@@ -53,9 +82,45 @@ pub fn keys(kind: Kind) -> &'static [&'static str] {
     &loaded(kind).keys
 }
 
+/// Every shipped entry of a kind, with names and descriptions.
+pub fn entries(kind: Kind) -> &'static [Description] {
+    &loaded(kind).entries
+}
+
 /// Whether `key` is a key of `kind`.
 pub fn contains(kind: Kind, key: &str) -> bool {
-    loaded(kind).set.contains(key)
+    loaded(kind).index.contains_key(key)
+}
+
+/// The name and description of a shipped key.
+pub fn describe(kind: Kind, key: &str) -> Option<&'static Description> {
+    let l = loaded(kind);
+    l.index.get(key).map(|&i| &l.entries[i])
+}
+
+/// Whether `ancestor` is `key` or one of its dotted ancestors (`user.contact` covers
+/// `user.contact.email`, not `user.contactless`).
+pub fn covers(ancestor: &str, key: &str) -> bool {
+    key.strip_prefix(ancestor)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// The categories of personal data GDPR Art. 9(1) and 10 single out (health, biometric and
+/// genetic data, racial or ethnic origin, political opinions, religious beliefs, sex life or
+/// sexual orientation, criminal convictions), as taxonomy keys.
+pub const SPECIAL_CATEGORIES: [&str; 7] = [
+    "user.biometric",
+    "user.criminal_history",
+    "user.demographic.political_opinion",
+    "user.demographic.race_ethnicity",
+    "user.demographic.religious_belief",
+    "user.demographic.sexual_orientation",
+    "user.health_and_medical",
+];
+
+/// Whether a category is (under) one of [`SPECIAL_CATEGORIES`].
+pub fn is_special(category: &str) -> bool {
+    SPECIAL_CATEGORIES.iter().any(|p| covers(p, category))
 }
 
 /// The parent of a dotted key (`user.contact` for `user.contact.email`), if it has one.
@@ -74,9 +139,12 @@ mod tests {
             assert!(!ks.is_empty());
             assert_eq!(
                 ks.len(),
-                loaded(kind).set.len(),
+                loaded(kind).index.len(),
                 "{kind:?} has duplicate keys"
             );
+            for e in entries(kind) {
+                assert!(!e.name.is_empty() && !e.description.is_empty(), "{}", e.key);
+            }
             for k in ks {
                 assert!(
                     k.split('.').all(|p| !p.is_empty()
@@ -118,5 +186,12 @@ mod tests {
         assert!(contains(Kind::DataSubject, "customer"));
         assert_eq!(parent("user.contact.email"), Some("user.contact"));
         assert_eq!(parent("user"), None);
+        assert!(covers("user.contact", "user.contact.email") && covers("user", "user"));
+        assert!(
+            !covers("user.contact", "user.contactless")
+                && !covers("user.contact.email", "user.contact")
+        );
+        assert!(is_special("user.health_and_medical.genetic") && !is_special("user.contact.email"));
+        assert!(describe(Kind::DataCategory, "user.contact.email").is_some());
     }
 }

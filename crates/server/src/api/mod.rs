@@ -335,5 +335,6 @@ pub struct HealthOut {
     pub status: &'static str,
 }
 pub mod consent;
+pub mod map;
 pub mod rights;
 pub mod vault;

@@ -5,10 +5,10 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use custodian_core::access::{Action, Resource};
 use custodian_core::rights::dataset::{Dataset, StoredDataset, parse, plan, valid_identifier};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api::rights::{
     DatasetCollectionOut, DatasetFieldOut, DatasetOut, DatasetProbeOut, DatasetsOut, ProbeTableOut,
@@ -84,33 +84,6 @@ fn out(state: &AppState, stored: &StoredDataset, ds: &Dataset) -> DatasetOut {
     }
 }
 
-/// The body as a JSON value: JSON, or YAML (`application/yaml`, `application/x-yaml`,
-/// `text/yaml`).
-fn document(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
-    let kind = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
-    let text = std::str::from_utf8(body).map_err(|_| invalid("$", "utf8"))?;
-    match kind.as_str() {
-        "application/json" => serde_json::from_str(text).map_err(|_| invalid("$", "json")),
-        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
-            yaml_serde::from_str(text).map_err(|_| invalid("$", "yaml"))
-        }
-        _ => Err(ApiError::with_message(
-            ErrorCode::UnsupportedMediaType,
-            "a dataset declaration is application/yaml or application/json",
-        )),
-    }
-}
-
 /// Declares or replaces a dataset: the Fides dataset document (`dataset: [ ... ]` holding
 /// this one dataset, or the dataset alone) as YAML or JSON. Each field's erasure strategy is
 /// settled here and shown; the connection URL is a server setting
@@ -144,7 +117,7 @@ pub async fn put(
         None,
     )
     .await?;
-    let mut doc = document(&headers, &body)?;
+    let mut doc = super::document(&headers, &body, invalid, "a dataset declaration")?;
     if doc.get("dataset").is_none() && doc.get("fides_key").is_some() {
         doc = json!({ "dataset": [doc] });
     }

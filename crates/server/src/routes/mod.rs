@@ -7,19 +7,54 @@ pub mod datasets;
 pub mod drp;
 pub mod health;
 pub mod iab;
+pub mod map;
 pub mod operators;
 pub mod policies;
 pub mod privacy_center;
+pub mod retention;
 pub mod rights;
 pub mod tasks;
 pub mod vault;
 pub mod webhooks;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use custodian_core::vault::import::{Line, LineSplitter};
 use futures::StreamExt;
 
 use crate::error::{ApiError, ErrorCode};
+
+/// A declarative body as a JSON value: JSON (`application/json`) or YAML
+/// (`application/yaml`, `application/x-yaml`, `text/yaml`). Syntax errors answer through
+/// `invalid(path, rule)` without quoting the body; other media types are 415.
+pub fn document(
+    headers: &HeaderMap,
+    body: &[u8],
+    invalid: fn(&str, &str) -> ApiError,
+    what: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let text = std::str::from_utf8(body).map_err(|_| invalid("$", "utf8"))?;
+    match kind.as_str() {
+        "application/json" => serde_json::from_str(text).map_err(|_| invalid("$", "json")),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
+            yaml_serde::from_str(text).map_err(|_| invalid("$", "yaml"))
+        }
+        _ => Err(ApiError::with_message(
+            ErrorCode::UnsupportedMediaType,
+            format!("{what} is application/yaml or application/json"),
+        )),
+    }
+}
 
 /// Checks that a path id looks like one of ours (a UUID); anything else is a 400.
 pub fn check_id(id: &str) -> Result<(), ApiError> {

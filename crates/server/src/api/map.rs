@@ -1,0 +1,363 @@
+//! Wire types of the data map, the records of processing and policy checks.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// What an import changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportOut {
+    /// Entries that were new (`system:crm`, `dataset:shop`).
+    pub added: Vec<String>,
+    /// Entries that replaced a different one.
+    pub replaced: Vec<String>,
+    /// Entries identical to the stored ones.
+    pub unchanged: usize,
+}
+
+/// A stored map entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryOut {
+    /// `organization`, `system`, `data_category`, `data_use`, `data_subject` or
+    /// `retention_rule`.
+    pub kind: &'static str,
+    /// Its key.
+    pub key: String,
+    /// The object as accepted.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+    /// 1, then one more with each change.
+    pub version: i64,
+    /// Added (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// How the map is returned.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocFormat {
+    /// JSON.
+    #[default]
+    Json,
+    /// Fides YAML.
+    Yaml,
+}
+
+/// `?format=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MapQuery {
+    /// `json` (default) or `yaml`.
+    pub format: Option<DocFormat>,
+}
+
+/// Formats of the records of processing.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RopaFormat {
+    /// JSON.
+    #[default]
+    Json,
+    /// CSV, one line per record.
+    Csv,
+    /// One HTML page.
+    Html,
+}
+
+/// `?format=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RopaQuery {
+    /// `json` (default), `csv` or `html`.
+    pub format: Option<RopaFormat>,
+}
+
+/// One processing activity (GDPR Art. 30(1)).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityOut {
+    /// The system's key.
+    pub system: String,
+    /// The system's name.
+    pub system_name: String,
+    /// The activity (the declaration's name).
+    pub name: String,
+    /// (b) the purpose (data use key).
+    pub purpose: String,
+    /// Its name.
+    pub purpose_name: Option<String>,
+    /// Art. 6 basis.
+    pub legal_basis: Option<String>,
+    /// Art. 9 condition.
+    pub special_category_basis: Option<String>,
+    /// (c) data subjects.
+    pub data_subjects: Vec<String>,
+    /// (c) personal data.
+    pub data_categories: Vec<String>,
+    /// (d) recipients.
+    pub recipients: Vec<String>,
+    /// (e) transfers.
+    pub transfers: Vec<String>,
+    /// (f) erasure time limits per category.
+    pub retention: Vec<String>,
+    /// (g) security measures.
+    pub security_measures: Option<String>,
+    /// (a) joint controllers.
+    pub joint_controllers: Option<String>,
+    /// Datasets used.
+    pub datasets: Vec<String>,
+    /// Owner or department.
+    pub owner: Option<String>,
+}
+
+/// One processor record (GDPR Art. 30(2)).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessorActivityOut {
+    /// The system's key.
+    pub system: String,
+    /// (a) the processor.
+    pub processor: String,
+    /// (a) its contact or DPO.
+    pub dpo: Option<String>,
+    /// (a) controllers acted for.
+    pub controllers: Vec<String>,
+    /// (b) categories of processing.
+    pub processing: Vec<String>,
+    /// (c) transfers.
+    pub transfers: Vec<String>,
+    /// (d) security measures.
+    pub security_measures: Option<String>,
+}
+
+/// The records of processing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RopaOut {
+    /// When generated (RFC 3339).
+    pub generated_at: String,
+    /// (a) the controller's contact line.
+    pub controller: String,
+    /// (a) the DPO.
+    pub dpo: Option<String>,
+    /// (a) the representative.
+    pub representative: Option<String>,
+    /// Controller records.
+    pub activities: Vec<ActivityOut>,
+    /// Processor records.
+    pub processor_activities: Vec<ProcessorActivityOut>,
+}
+
+/// One violation of a policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViolationOut {
+    /// The rule's id.
+    pub rule: String,
+    /// `error` or `warning`.
+    pub severity: &'static str,
+    /// The entry (`system:crm`, `dataset:shop`).
+    pub entry: String,
+    /// Where inside it.
+    pub path: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// A rule that could not be evaluated.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkippedOut {
+    /// The rule's id.
+    pub rule: String,
+    /// Why.
+    pub reason: &'static str,
+}
+
+/// The outcome of a policy check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckOut {
+    /// No error-level violation.
+    pub passed: bool,
+    /// Every violation.
+    pub violations: Vec<ViolationOut>,
+    /// Rules not evaluated.
+    pub skipped: Vec<SkippedOut>,
+}
+
+/// One taxonomy entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxonomyEntryOut {
+    /// The dotted key.
+    pub key: String,
+    /// A short name.
+    pub name: Option<String>,
+    /// What it covers.
+    pub description: Option<String>,
+    /// Whether the organization added it.
+    pub added: bool,
+}
+
+/// The taxonomy in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxonomyOut {
+    /// Data categories.
+    pub data_categories: Vec<TaxonomyEntryOut>,
+    /// Data uses.
+    pub data_uses: Vec<TaxonomyEntryOut>,
+    /// Data subjects.
+    pub data_subjects: Vec<TaxonomyEntryOut>,
+}
+
+/// A legal hold to place: on one vault subject or one dataset.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldIn {
+    /// The vault subject held (or `dataset`).
+    pub subject_id: Option<String>,
+    /// The dataset held (or `subject_id`).
+    pub dataset: Option<String>,
+    /// Why: a case or matter reference (1 to 500 characters; kept with the hold, never
+    /// audited).
+    pub reason: String,
+    /// When it lapses by itself (RFC 3339, in the future); none: until released.
+    pub expires_at: Option<String>,
+}
+
+/// A legal hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldOut {
+    /// Its id.
+    pub id: String,
+    /// The vault subject held.
+    pub subject_id: Option<String>,
+    /// The dataset held.
+    pub dataset: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Whether it holds now.
+    pub active: bool,
+    /// Placed (RFC 3339).
+    pub created_at: String,
+    /// Placed by.
+    pub created_by: String,
+    /// Lapses (RFC 3339).
+    pub expires_at: Option<String>,
+    /// Released (RFC 3339).
+    pub released_at: Option<String>,
+    /// Released by.
+    pub released_by: Option<String>,
+}
+
+/// Legal holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldsOut {
+    /// Oldest first.
+    pub holds: Vec<HoldOut>,
+}
+
+/// `?at=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    /// The instant to plan for (RFC 3339); default now. A later instant previews what will
+    /// be due then.
+    pub at: Option<String>,
+}
+
+/// One vault disposal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultItemOut {
+    /// The subject.
+    pub subject_id: String,
+    /// `crypto_shred`, `delete` or `anonymize`.
+    pub action: &'static str,
+    /// The record (not for `crypto_shred`), as `collection/id`.
+    pub record: Option<String>,
+    /// The fields removed (`anonymize`).
+    pub fields: Vec<String>,
+    /// The rules that call for it.
+    pub rules: Vec<String>,
+    /// Since when it is due (RFC 3339).
+    pub due_at: String,
+    /// The legal hold keeping it back, if one does.
+    pub held_by: Option<String>,
+}
+
+/// One dataset table disposal, planned or done.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TableOut {
+    /// The dataset.
+    pub dataset: String,
+    /// The table.
+    pub table: String,
+    /// `delete` or `anonymize`.
+    pub action: &'static str,
+    /// The rules.
+    pub rules: Vec<String>,
+    /// The time column compared.
+    pub time_column: String,
+    /// Rows whose time is at or before this are due (RFC 3339).
+    pub cutoff: String,
+    /// The columns anonymized.
+    pub columns: Vec<String>,
+    /// Rows touched (runs only).
+    pub rows: Option<u64>,
+    /// `ok`, `not_connected`, `unreachable` or `failed:<code>` (runs only).
+    pub outcome: Option<String>,
+}
+
+/// A table a rule covers but cannot dispose of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TableSkipOut {
+    /// The dataset.
+    pub dataset: String,
+    /// The table.
+    pub table: String,
+    /// The rule.
+    pub rule: String,
+    /// `no_time_column`, `consent_trigger_not_applicable` or `held`.
+    pub reason: &'static str,
+    /// The hold, when held.
+    pub held_by: Option<String>,
+}
+
+/// What retention would dispose of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanOut {
+    /// The instant planned for.
+    pub at: String,
+    /// Vault disposals due (and held ones, with `held_by`).
+    pub vault: Vec<VaultItemOut>,
+    /// Dataset tables due.
+    pub datasets: Vec<TableOut>,
+    /// Tables covered but not disposable.
+    pub skipped: Vec<TableSkipOut>,
+}
+
+/// What a run did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunOut {
+    /// When it ran.
+    pub at: String,
+    /// Jobs run.
+    pub claimed: Vec<String>,
+    /// Jobs another process was running.
+    pub busy: Vec<String>,
+    /// Subjects crypto-shredded.
+    pub shredded: u64,
+    /// Vault records deleted.
+    pub records_deleted: u64,
+    /// Vault records anonymized.
+    pub records_anonymized: u64,
+    /// Vault disposals skipped (changed or gone meanwhile).
+    pub skipped: u64,
+    /// Vault disposals a legal hold kept back.
+    pub held: usize,
+    /// Dataset tables.
+    pub tables: Vec<TableOut>,
+}
+
+/// The end of a subject's relationship (a retention trigger).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelationshipIn {
+    /// When it ended (RFC 3339, not in the future).
+    pub ended_at: String,
+}

@@ -1,0 +1,26 @@
+-- Retention: legal holds (a subject or a dataset; the reason is the operator's own words,
+-- never audited), the end of each subject's relationship (a retention trigger), and the
+-- retention jobs' leases, so several processes never dispose of the same thing twice.
+CREATE TABLE legal_holds (
+    id           TEXT PRIMARY KEY,
+    scope        TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    released_at  INTEGER,
+    released_by  TEXT
+);
+CREATE TABLE subject_relationships (
+    subject_id  TEXT PRIMARY KEY,
+    ended_at    INTEGER NOT NULL
+);
+CREATE TABLE retention_jobs (
+    name          TEXT PRIMARY KEY,
+    due_at        INTEGER NOT NULL,
+    lease_owner   TEXT,
+    lease_until   INTEGER,
+    last_run_at   INTEGER,
+    last_outcome  TEXT
+);
