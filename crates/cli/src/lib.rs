@@ -9,6 +9,7 @@ pub mod import;
 pub mod kek;
 pub mod map;
 pub mod receipt;
+pub mod retention;
 pub mod setup;
 
 use std::net::SocketAddr;
@@ -138,6 +139,17 @@ pub enum Command {
         store: StoreArgs,
         #[command(subcommand)]
         command: map::MapCommand,
+    },
+    /// Retention: preview what would be disposed of, and why (runs happen in `serve`, hourly,
+    /// or with POST /v1/retention/runs).
+    #[command(
+        after_help = "Examples:\n  custodian retention plan\n  custodian retention plan --at 2027-06-30T00:00:00Z"
+    )]
+    Retention {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: retention::RetentionCommand,
     },
     /// Manage API keys and show the audit log's public key.
     #[command(
@@ -344,6 +356,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let s = setup::open_store(&loc).await?;
             setup::require_installation(s.as_ref()).await?;
             map::run(s.as_ref(), clock.as_ref(), command).await
+        }
+        Command::Retention {
+            store,
+            command: retention::RetentionCommand::Plan { at },
+        } => {
+            let (loc, _) = store.resolve()?;
+            let s = setup::open_store(&loc).await?;
+            setup::require_installation(s.as_ref()).await?;
+            retention::plan(&loc, s.as_ref(), clock.as_ref(), at.as_deref()).await
         }
         Command::Migrate { store } => {
             let (loc, _) = store.resolve()?;

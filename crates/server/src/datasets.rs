@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use custodian_core::Timestamp;
 use custodian_core::rights::dataset::{
-    Collection, Dataset, Dialect, Match, Plan, Source, StoredDataset, Write, delete_sql, parse,
-    plan, probe_sql, row_writes, select_sql, update_sql,
+    Collection, Dataset, Dialect, Match, Plan, Source, StoredDataset, Write, delete_sql,
+    parse_with, plan, probe_sql, row_writes, select_sql, update_sql,
 };
 use custodian_core::rights::export::{ExportField, ExportRecord};
 use custodian_core::rights::request::RightsRequest;
@@ -73,19 +73,39 @@ impl Connections {
     }
 }
 
-/// A declared dataset, read back and checked.
-pub fn declared(stored: &StoredDataset) -> Result<Dataset, ApiError> {
+/// The taxonomy in force: the shipped keys and the organization's additions from the map.
+pub async fn taxonomy(state: &AppState) -> Result<custodian_core::map::Taxonomy, ApiError> {
+    let entries = state.store.map_entries().await?;
+    Ok(custodian_core::map::load(&entries, &[])
+        .map_err(|_| crate::error::internal("the stored data map no longer reads"))?
+        .taxonomy)
+}
+
+/// A declared dataset, read back and checked against the taxonomy in force.
+pub fn declared(
+    stored: &StoredDataset,
+    tax: &custodian_core::map::Taxonomy,
+) -> Result<Dataset, ApiError> {
     let doc: serde_json::Value = serde_json::from_str(&stored.declaration)
         .map_err(|_| crate::error::internal("a stored dataset declaration is not JSON"))?;
-    parse(&doc)
-        .ok()
-        .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
-        .ok_or_else(|| crate::error::internal("a stored dataset declaration no longer parses"))
+    parse_with(&doc, &|c| {
+        tax.contains(custodian_core::taxonomy::Kind::DataCategory, c)
+    })
+    .ok()
+    .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
+    .ok_or_else(|| crate::error::internal("a stored dataset declaration no longer parses"))
 }
 
 /// Every declared dataset.
 pub async fn all(state: &AppState) -> Result<Vec<Dataset>, ApiError> {
-    state.store.datasets().await?.iter().map(declared).collect()
+    let tax = taxonomy(state).await?;
+    state
+        .store
+        .datasets()
+        .await?
+        .iter()
+        .map(|d| declared(d, &tax))
+        .collect()
 }
 
 /// Why a database could not be used.

@@ -172,13 +172,24 @@ async fn dispose_table(
     for row in rows {
         let row = read_row(&row, view.fields.len()).map_err(failed(c))?;
         let Some(key) = row[k].clone() else { continue };
-        let writes = row_writes(&view, &row, &hash)?;
-        // Nothing to change, or already anonymized (every covered column empty).
-        if writes.is_empty()
-            || writes
-                .iter()
-                .all(|(i, w)| matches!(w, Write::Null) && row[*i].is_none())
-        {
+        // Only what is not anonymized already: a NULL stays NULL, a masked or rewritten
+        // value is what it would be written as, and a keyed hash (32 hex digits) is not
+        // hashed again.
+        let writes: Vec<(usize, Write)> = row_writes(&view, &row, &hash)?
+            .into_iter()
+            .filter(|(i, w)| {
+                let current = row[*i].as_deref();
+                let hashed = matches!(view.fields[*i].erasure, Strategy::Hash)
+                    && current
+                        .is_some_and(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+                let same = match w {
+                    Write::Null => current.is_none(),
+                    Write::Value(v) => current == Some(v.as_str()),
+                };
+                !(same || hashed)
+            })
+            .collect();
+        if writes.is_empty() {
             continue;
         }
         let fields: Vec<(&str, bool)> = writes
@@ -294,15 +305,24 @@ pub async fn run(
 ) -> Result<RunReport, ApiError> {
     let started = std::time::Instant::now();
     let at = state.clock.now();
-    let p = plan(state, at).await?;
     let mut names = vec!["vault".to_owned()];
-    names.extend(p.declared.iter().map(|d| format!("dataset:{}", d.key)));
+    names.extend(
+        state
+            .store
+            .datasets()
+            .await?
+            .iter()
+            .map(|d| format!("dataset:{}", d.key)),
+    );
     let owner = format!("run-{}", uuid::Uuid::now_v7());
     let until = at + LEASE;
+    // Claim first, then plan: a plan made before the claim could hold what another
+    // process disposed of meanwhile.
     let claimed = state
         .store
         .claim_retention_jobs(&names, &owner, at, until, force)
         .await?;
+    let p = plan(state, at).await?;
     let next = at + EVERY;
     let mut report = RunReport {
         at: Some(at),

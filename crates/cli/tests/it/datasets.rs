@@ -16,7 +16,7 @@ use crate::harness::{Body, Options, PgDb, Resp, TestServer, pg_url};
 use crate::rights::customer;
 
 /// The MariaDB URL for tests: `None` (skip) when unset outside CI; a failure under CI.
-fn mysql_url() -> Option<String> {
+pub(crate) fn mysql_url() -> Option<String> {
     match std::env::var("CUSTODIAN_TEST_MYSQL_URL") {
         Ok(u) => Some(u),
         Err(_) if std::env::var("CI").is_ok() => {
@@ -30,14 +30,14 @@ fn mysql_url() -> Option<String> {
 }
 
 /// A MariaDB database made for one test and dropped after it.
-struct MyDb {
+pub(crate) struct MyDb {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl MyDb {
-    async fn create(base: &str) -> Self {
+    pub(crate) async fn create(base: &str) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "custodian_it_{}_{}",
@@ -239,7 +239,7 @@ fn data_json(zip_bytes: &[u8]) -> Value {
 }
 
 /// The rows a query gives, as text (`CONCAT(x, '')` reads a number as text in both databases).
-async fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+pub(crate) async fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await.expect("connect");
     let got = sqlx::query(AssertSqlSafe(sql.to_owned()))
@@ -256,7 +256,7 @@ async fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-fn cells(v: &[Vec<Option<String>>]) -> Vec<Vec<&str>> {
+pub(crate) fn cells(v: &[Vec<Option<String>>]) -> Vec<Vec<&str>> {
     v.iter()
         .map(|r| r.iter().map(|c| c.as_deref().unwrap_or("NULL")).collect())
         .collect()

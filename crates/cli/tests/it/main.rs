@@ -24,6 +24,7 @@ mod map;
 mod policies;
 mod process;
 mod propagation;
+mod retention;
 mod rights;
 mod smtp;
 mod tls;

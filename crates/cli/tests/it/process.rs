@@ -236,9 +236,10 @@ fn init_writes_private_keys_and_refuses_an_initialised_directory() {
     assert!(!bad.status.success());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_serve_processes_over_postgres_append_to_one_verifiable_log() {
-    let Some(base) = pg_url() else { return };
+/// A fresh PostgreSQL database initialised by `custodian init` in a temporary directory,
+/// and two `custodian serve` processes over it; with the admin key.
+async fn two_serve_over_postgres() -> Option<(PgDb, tempfile::TempDir, String, Proc, Proc)> {
+    let base = pg_url()?;
     let db = PgDb::create(&base).await;
     let tmp = tempfile::tempdir().expect("tmp");
     let out = run(
@@ -261,6 +262,14 @@ async fn two_serve_processes_over_postgres_append_to_one_verifiable_log() {
     ];
     let a = spawn_serve(tmp.path(), &args);
     let b = spawn_serve(tmp.path(), &args);
+    Some((db, tmp, key, a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_over_postgres_append_to_one_verifiable_log() {
+    let Some((db, tmp, key, a, b)) = two_serve_over_postgres().await else {
+        return;
+    };
     let http = reqwest::Client::new();
     let mut tasks = Vec::new();
     for i in 0..60 {
@@ -299,6 +308,147 @@ async fn two_serve_processes_over_postgres_append_to_one_verifiable_log() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 61 events, root "));
+}
+
+/// Retention's jobs are claimed with `FOR UPDATE SKIP LOCKED`: two `custodian serve`
+/// processes over one PostgreSQL database, asked to run retention at the same moment,
+/// dispose of each due subject exactly once, and the log still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_run_retention_without_disposing_twice() {
+    let Some((db, tmp, admin, a, b)) = two_serve_over_postgres().await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let send = |m: reqwest::Method, url: String, key: &str, body: Option<serde_json::Value>| {
+        let mut r = http
+            .request(m, url)
+            .bearer_auth(key)
+            .header("custodian-purpose", "service_delivery");
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let mut keys = Vec::new();
+    for role in ["engineer", "dpo"] {
+        let r = send(
+            reqwest::Method::POST,
+            format!("{}/v1/operators", a.base),
+            &admin,
+            Some(json!({"name": role, "role": role})),
+        )
+        .await
+        .expect("operator");
+        let id = r.json::<serde_json::Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let r = send(
+            reqwest::Method::POST,
+            format!("{}/v1/operators/{id}/keys", a.base),
+            &admin,
+            Some(json!({})),
+        )
+        .await
+        .expect("key");
+        keys.push(
+            r.json::<serde_json::Value>().await.expect("json")["key"]
+                .as_str()
+                .expect("key")
+                .to_owned(),
+        );
+    }
+    let (eng, dpo) = (keys[0].clone(), keys[1].clone());
+    let r = http
+        .post(format!("{}/v1/map:import", a.base))
+        .bearer_auth(&admin)
+        .header("content-type", "application/yaml")
+        .body("retention_rule:\n  - {key: closed, data_categories: [user.name], period: P1D, trigger: end_of_relationship, action: crypto_shred}\n")
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), 200);
+    let r = send(reqwest::Method::PUT, format!("{}/v1/collections/people", a.base), &eng,
+        Some(json!({"fields": [{"name": "name", "type": "text", "category": "user.name", "sensitivity": "medium"}]})))
+        .await.expect("collection");
+    assert_eq!(r.status(), 201);
+    for i in 0..30 {
+        let r = send(
+            reqwest::Method::POST,
+            format!("{}/v1/collections/people/records", b.base),
+            &eng,
+            Some(json!({"subject_id": format!("p{i}"), "fields": {"name": format!("Person {i}")}})),
+        )
+        .await
+        .expect("record");
+        assert_eq!(r.status(), 201);
+        let r = send(
+            reqwest::Method::PUT,
+            format!("{}/v1/subjects/p{i}/relationship", a.base),
+            &eng,
+            Some(json!({"ended_at": "2020-01-01T00:00:00Z"})),
+        )
+        .await
+        .expect("relationship");
+        assert_eq!(r.status(), 204);
+    }
+    let (ra, rb) = tokio::join!(
+        send(
+            reqwest::Method::POST,
+            format!("{}/v1/retention/runs", a.base),
+            &dpo,
+            None
+        ),
+        send(
+            reqwest::Method::POST,
+            format!("{}/v1/retention/runs", b.base),
+            &dpo,
+            None
+        )
+    );
+    let ra: serde_json::Value = ra.expect("run a").json().await.expect("json");
+    let rb: serde_json::Value = rb.expect("run b").json().await.expect("json");
+    let shredded = ra["shredded"].as_u64().unwrap_or(0) + rb["shredded"].as_u64().unwrap_or(0);
+    assert_eq!(shredded, 30, "{ra} {rb}");
+    let out = run(
+        tmp.path(),
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            "d",
+            "--database-url",
+            &db.url,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        tmp.path(),
+        &[
+            "erasures",
+            "export",
+            "--data-dir",
+            "d",
+            "--database-url",
+            &db.url,
+            "--out",
+            "ledger.jsonl",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("exported 30 erasure ledger entries"),
+        "each subject erased once: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// The README's quick start, run verbatim with bash against `custodian serve` on its

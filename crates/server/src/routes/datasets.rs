@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use custodian_core::access::{Action, Resource};
-use custodian_core::rights::dataset::{Dataset, StoredDataset, parse, plan, valid_identifier};
+use custodian_core::rights::dataset::{Dataset, StoredDataset, parse_with, plan, valid_identifier};
 use serde_json::json;
 
 use crate::api::rights::{
@@ -121,7 +121,11 @@ pub async fn put(
     if doc.get("dataset").is_none() && doc.get("fides_key").is_some() {
         doc = json!({ "dataset": [doc] });
     }
-    let mut parsed = parse(&doc).map_err(|e| invalid(&e.path, e.rule))?;
+    let tax = crate::datasets::taxonomy(&state).await?;
+    let mut parsed = parse_with(&doc, &|c| {
+        tax.contains(custodian_core::taxonomy::Kind::DataCategory, c)
+    })
+    .map_err(|e| invalid(&e.path, e.rule))?;
     if parsed.len() != 1 {
         return Err(invalid("$.dataset", "exactly_one"));
     }
@@ -174,7 +178,7 @@ async fn read(
         .into_iter()
         .find(|d| d.key == key)
         .ok_or_else(|| ApiError::new(ErrorCode::DatasetNotFound))?;
-    let ds = declared(&stored)?;
+    let ds = declared(&stored, &crate::datasets::taxonomy(state).await?)?;
     Ok((stored, ds))
 }
 
@@ -198,8 +202,9 @@ pub async fn list(
     .record(&state)
     .await?;
     let mut datasets = Vec::new();
+    let tax = crate::datasets::taxonomy(&state).await?;
     for stored in state.store.datasets().await? {
-        let ds = declared(&stored)?;
+        let ds = declared(&stored, &tax)?;
         datasets.push(out(&state, &stored, &ds));
     }
     Ok(ApiJson(DatasetsOut { datasets }))
