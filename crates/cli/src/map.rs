@@ -99,7 +99,7 @@ fn merged(files: &[PathBuf]) -> anyhow::Result<Value> {
         };
         for (k, v) in m {
             let Value::Array(items) = v else {
-                bail!("{}: {k} must be a list", f.display());
+                bail!("{}: each top-level entry must be a list", f.display());
             };
             match doc.entry(k).or_insert_with(|| Value::Array(Vec::new())) {
                 Value::Array(a) => a.extend(items),

@@ -418,7 +418,8 @@ pub trait RetentionStore: Send + Sync {
     /// (the record's `updated_at` becomes `at`); without, the whole record goes. Either way
     /// the subject's tokens of a field none of its records in the collection still holds are
     /// deleted, so no token outlives the value it stood for. `NotFound` if the record is
-    /// gone, `Conflict("record_version")` if it changed meanwhile.
+    /// gone, `Conflict("record_version")` if it changed meanwhile, `Conflict("held")` if a
+    /// legal hold on the subject is active at `at`.
     async fn dispose_record(
         &self,
         collection: &str,
@@ -428,6 +429,27 @@ pub trait RetentionStore: Send + Sync {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
+    /// Crypto-shreds a subject for retention, as [`Store::erase_subject`] does, only if no
+    /// legal hold on it is active at `at` (`Conflict("held")`) and its records are still
+    /// `records` many with the latest change at `latest_update` (`Conflict("record_version")`:
+    /// data written since the plan was made is not destroyed unseen).
+    async fn shred_for_retention(
+        &self,
+        subject_id: &str,
+        pseudonym: &str,
+        at: Timestamp,
+        records: u64,
+        latest_update: Option<Timestamp>,
+        audit: AuditDraft,
+    ) -> Result<crate::vault::record::Erased, StoreError>;
+    /// Extends `owner`'s lease on a job to `until`; `false` when the lease is no longer
+    /// `owner`'s (it lapsed and another process took the job): the run must stop.
+    async fn renew_retention_job(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Records (or, with `None`, clears) the end of a subject's relationship, with `audit`.
     async fn set_relationship_end(
         &self,

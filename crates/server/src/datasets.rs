@@ -132,9 +132,24 @@ fn install_drivers() {
 /// Opens a one-connection pool; `None` when the database does not answer.
 pub async fn connect(url: &str) -> Option<AnyPool> {
     install_drivers();
+    // Sessions run in UTC, so times bound as parameters and compared with the database's
+    // date-time columns mean the same instant whatever the server's default zone is.
+    let utc = match Dialect::of_url(url) {
+        Some(Dialect::Postgres) => Some("SET TIME ZONE 'UTC'"),
+        Some(Dialect::MySql) => Some("SET time_zone = '+00:00'"),
+        _ => None,
+    };
     AnyPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(CONNECT_TIMEOUT)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(sql) = utc {
+                    sqlx::Executor::execute(conn, sql).await?;
+                }
+                Ok(())
+            })
+        })
         .connect(url)
         .await
         .map_err(|e| tracing::warn!(kind = %error_kind(&e), "a dataset's database did not answer"))

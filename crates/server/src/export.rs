@@ -146,6 +146,7 @@ async fn gather(
         })
         .collect();
     Ok(ExportInput {
+        disclosures: None,
         request_id: r.id.clone(),
         request_type: r.request_type().as_str().to_owned(),
         jurisdiction: r.jurisdiction.clone(),
@@ -169,6 +170,19 @@ pub async fn make(
 ) -> Result<ExportLink, ApiError> {
     let mut input = gather(state, caller, rid, r).await?;
     input.records.extend(found);
+    // Who receives each category held and how long it is kept, from the records of
+    // processing (said plainly when the map declares nothing).
+    let map = custodian_core::map::service::current(state.store.as_ref()).await?;
+    if !map.systems.is_empty() || !map.retention_rules.is_empty() {
+        let mut held: Vec<String> = input
+            .records
+            .iter()
+            .flat_map(|r| r.fields.iter().map(|f| f.category.clone()))
+            .collect();
+        held.sort();
+        held.dedup();
+        input.disclosures = Some(custodian_core::map::ropa::disclosures(&map, &held));
+    }
     let now = input.generated_at;
     let bytes = zip(&build(&input), now)?;
     let key = state

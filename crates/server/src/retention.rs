@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, Decision};
+use custodian_core::ports::StoreError;
 use custodian_core::retention::service::{
-    VaultOutcome, dataset_tables, dispose_vault, rules_and_holds, vault_facts,
+    Lease, VaultOutcome, dataset_tables, dispose_vault, rules_and_holds, vault_facts,
 };
 use custodian_core::retention::{
     DatasetPlan, SubjectFacts, TableDisposal, VaultPlan, plan_datasets, plan_vault,
 };
 use custodian_core::rights::dataset::{
-    Dataset, Dialect, Match, Strategy, Write, expired_delete_sql, expired_select_sql,
-    expired_update_sql, row_writes, time_param, update_sql,
+    Dataset, Dialect, Strategy, Write, expired_delete_sql, expired_key_update_sql,
+    expired_select_sql, expired_update_sql, row_writes, time_param,
 };
 use sqlx::{Any, Transaction};
 
@@ -27,8 +28,8 @@ use crate::state::AppState;
 const LEASE: Duration = Duration::from_secs(600);
 /// How often the scheduler runs retention.
 pub const EVERY: Duration = Duration::from_secs(3600);
-/// The most rows one run anonymizes per table (the rest wait for the next run).
-const MAX_ROWS: usize = 10_000;
+/// Rows read per page when anonymizing a table.
+const PAGE: usize = 1_000;
 
 /// What is due at an instant.
 #[derive(Debug)]
@@ -104,6 +105,22 @@ fn hash_for<'a>(
     }
 }
 
+/// The columns an anonymization rewrites: the covered ones whose erasure strategy changes
+/// them (keys, references and `keep` fields stay as they are).
+fn written_columns(ds: &Dataset, t: &TableDisposal) -> Vec<String> {
+    ds.collections
+        .iter()
+        .find(|c| c.name == t.table)
+        .map(|c| {
+            c.fields
+                .iter()
+                .filter(|f| t.columns.contains(&f.name) && f.erasure != Strategy::Keep)
+                .map(|f| f.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Disposes of one table's due rows in one transaction; the number of rows touched.
 async fn dispose_table(
     state: &AppState,
@@ -126,9 +143,10 @@ async fn dispose_table(
         );
     }
     // Anonymize: only the covered columns change, each by its declared erasure strategy.
+    let written = written_columns(ds, t);
     let mut view = c.clone();
     for f in &mut view.fields {
-        if !t.columns.contains(&f.name) {
+        if !written.contains(&f.name) {
             f.erasure = Strategy::Keep;
         }
     }
@@ -160,60 +178,66 @@ async fn dispose_table(
         .map_err(failed(c))?
         .rows_affected());
     };
-    let rows = statement(
-        expired_select_sql(d, &view, &t.time_column, MAX_ROWS),
-        &[cutoff],
-    )
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(failed(c))?;
     let hash = hash_for(state, &ds.key);
-    let mut n = 0;
-    for row in rows {
-        let row = read_row(&row, view.fields.len()).map_err(failed(c))?;
-        let Some(key) = row[k].clone() else { continue };
-        // Only what is not anonymized already: a NULL stays NULL, a masked or rewritten
-        // value is what it would be written as, and a keyed hash (32 hex digits) is not
-        // hashed again.
-        let writes: Vec<(usize, Write)> = row_writes(&view, &row, &hash)?
-            .into_iter()
-            .filter(|(i, w)| {
-                let current = row[*i].as_deref();
-                let hashed = matches!(view.fields[*i].erasure, Strategy::Hash)
-                    && current
-                        .is_some_and(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()));
-                let same = match w {
-                    Write::Null => current.is_none(),
-                    Write::Value(v) => current == Some(v.as_str()),
-                };
-                !(same || hashed)
-            })
-            .collect();
-        if writes.is_empty() {
-            continue;
-        }
-        let fields: Vec<(&str, bool)> = writes
-            .iter()
-            .map(|(i, w)| (view.fields[*i].name.as_str(), matches!(w, Write::Value(_))))
-            .collect();
-        let mut values: Vec<String> = writes
-            .into_iter()
-            .filter_map(|(_, w)| match w {
-                Write::Value(v) => Some(v),
-                Write::Null => None,
-            })
-            .collect();
-        values.push(key);
-        let m = Match {
-            field: &view.fields[k].name,
-            fold_case: false,
-            n: 1,
-        };
-        statement(update_sql(d, &c.name, &fields, &m), &values)
-            .execute(&mut **tx)
+    let key_name = view.fields[k].name.clone();
+    let (mut n, mut offset) = (0, 0);
+    // Every due row is looked at, page by page in key order (rows already anonymized are
+    // passed over, so they never hide the ones that are not).
+    loop {
+        let sql = expired_select_sql(d, &view, &t.time_column, &key_name, PAGE, offset);
+        let rows = statement(sql, std::slice::from_ref(&cutoff))
+            .fetch_all(&mut **tx)
             .await
             .map_err(failed(c))?;
-        n += 1;
+        let count = rows.len();
+        for row in rows {
+            let row = read_row(&row, view.fields.len()).map_err(failed(c))?;
+            let Some(key) = row[k].clone() else { continue };
+            // Only what is not anonymized already: a NULL stays NULL, a masked or rewritten
+            // value is what it would be written as, and a keyed hash (32 hex digits) is not
+            // hashed again.
+            let writes: Vec<(usize, Write)> = row_writes(&view, &row, &hash)?
+                .into_iter()
+                .filter(|(i, w)| {
+                    let current = row[*i].as_deref();
+                    let hashed = matches!(view.fields[*i].erasure, Strategy::Hash)
+                        && current.is_some_and(|c| {
+                            c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit())
+                        });
+                    let same = match w {
+                        Write::Null => current.is_none(),
+                        Write::Value(v) => current == Some(v.as_str()),
+                    };
+                    !(same || hashed)
+                })
+                .collect();
+            if writes.is_empty() {
+                continue;
+            }
+            let fields: Vec<(&str, bool)> = writes
+                .iter()
+                .map(|(i, w)| (view.fields[*i].name.as_str(), matches!(w, Write::Value(_))))
+                .collect();
+            let mut values: Vec<String> = writes
+                .into_iter()
+                .filter_map(|(_, w)| match w {
+                    Write::Value(v) => Some(v),
+                    Write::Null => None,
+                })
+                .collect();
+            values.push(key);
+            values.push(cutoff.clone());
+            let sql = expired_key_update_sql(d, &c.name, &fields, &key_name, &t.time_column);
+            n += statement(sql, &values)
+                .execute(&mut **tx)
+                .await
+                .map_err(failed(c))?
+                .rows_affected();
+        }
+        if count < PAGE {
+            break;
+        }
+        offset += PAGE;
     }
     Ok(n)
 }
@@ -228,6 +252,7 @@ async fn run_dataset(
     at: Timestamp,
     request_id: &str,
     actor: &str,
+    lease: &Lease<'_>,
 ) -> Result<Vec<TableRun>, ApiError> {
     let url = state.config.dataset_connections.get(&ds.key);
     let pool = match url {
@@ -236,6 +261,13 @@ async fn run_dataset(
     };
     let mut out = Vec::new();
     for t in disposals {
+        if !state
+            .store
+            .renew_retention_job(lease.job, lease.owner, (lease.until)())
+            .await?
+        {
+            return Err(StoreError::Conflict("lease_lost").into());
+        }
         let (rows, outcome) = match (&pool, url.and_then(Dialect::of_url)) {
             (None, _) if url.is_none() => (0, "not_connected".to_owned()),
             (Some(pool), Some(d)) => {
@@ -279,7 +311,7 @@ async fn run_dataset(
             .rules
             .iter()
             .map(|r| format!("rule:{r}"))
-            .chain(t.columns.iter().cloned())
+            .chain(written_columns(ds, t))
             .chain([format!("rows:{rows}"), format!("outcome:{outcome}")])
             .collect();
         state.store.append_audit(draft).await?;
@@ -323,7 +355,10 @@ pub async fn run(
         .claim_retention_jobs(&names, &owner, at, until, force)
         .await?;
     let p = plan(state, at).await?;
-    let next = at + EVERY;
+    // A little under the interval, so the next tick always finds the job due.
+    let next = at + EVERY - Duration::from_secs(60);
+    let clock = state.clock.clone();
+    let until_now = move || clock.now() + LEASE;
     let mut report = RunReport {
         at: Some(at),
         busy: names
@@ -338,6 +373,11 @@ pub async fn run(
         if claimed.iter().any(|n| n == "vault") {
             let crypto = state.vault_crypto.clone();
             let pseudonym = move |s: &str| crypto.pseudonym(s);
+            let lease = Lease {
+                job: "vault",
+                owner: &owner,
+                until: &until_now,
+            };
             let outcome = dispose_vault(
                 state.store.as_ref(),
                 &pseudonym,
@@ -346,6 +386,7 @@ pub async fn run(
                 at,
                 request_id,
                 actor,
+                Some(&lease),
             )
             .await?;
             for (action, n) in [
@@ -356,8 +397,9 @@ pub async fn run(
                 metrics::counter!("custodian_retention_disposed_total", "target" => "vault", "action" => action)
                     .increment(n);
             }
-            metrics::counter!("custodian_retention_held_total").increment(p.vault.held.len() as u64);
-            report.held = p.vault.held.len();
+            let held = p.vault.held.len() + outcome.held as usize;
+            metrics::counter!("custodian_retention_held_total").increment(held as u64);
+            report.held = held;
             state
                 .store
                 .finish_retention_job("vault", &owner, at, next, "ok")
@@ -374,7 +416,12 @@ pub async fn run(
                 continue;
             }
             let todo = by_dataset.remove(ds.key.as_str()).unwrap_or_default();
-            let runs = run_dataset(state, ds, &todo, at, request_id, actor).await?;
+            let lease = Lease {
+                job: &job,
+                owner: &owner,
+                until: &until_now,
+            };
+            let runs = run_dataset(state, ds, &todo, at, request_id, actor, &lease).await?;
             let outcome = if runs.iter().all(|r| r.outcome == "ok") {
                 "ok"
             } else {

@@ -13,6 +13,26 @@ use sqlx::{Row, query};
 
 use crate::{PostgresStore, append_in, backend, opt_ts, ts};
 
+/// Whether a legal hold on the subject is active at `at` (read under a share lock, so a
+/// hold being placed concurrently is waited for).
+async fn subject_held(
+    conn: &mut sqlx::PgConnection,
+    subject: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    Ok(query(
+        "SELECT 1 FROM legal_holds WHERE scope = 'subject' AND target = $1 \
+         AND (released_at IS NULL OR released_at > $2) AND (expires_at IS NULL OR expires_at > $2) \
+         LIMIT 1 FOR SHARE",
+    )
+    .bind(subject)
+    .bind(at.as_millisecond())
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .is_some())
+}
+
 fn hold_from(r: &PgRow) -> Result<StoredHold, StoreError> {
     let scope: String = r.try_get("scope").map_err(backend)?;
     let target: String = r.try_get("target").map_err(backend)?;
@@ -140,6 +160,9 @@ impl RetentionStore for PostgresStore {
                     if updated != expected_updated_at.as_millisecond() {
                         return Err(StoreError::Conflict("record_version"));
                     }
+                    if subject_held(&mut tx, &subject, at).await? {
+                        return Err(StoreError::Conflict("held"));
+                    }
                     let touched: Vec<String> = match &fields {
                         Some(f) => f.clone(),
                         None => query("SELECT field FROM vault_cells WHERE record_id = $1")
@@ -195,6 +218,61 @@ impl RetentionStore for PostgresStore {
         let out = out?;
         tx.commit().await.map_err(backend)?;
         Ok(out)
+    }
+
+    async fn shred_for_retention(
+        &self,
+        subject_id: &str,
+        pseudonym: &str,
+        at: Timestamp,
+        records: u64,
+        latest_update: Option<Timestamp>,
+        audit: AuditDraft,
+    ) -> Result<custodian_core::vault::record::Erased, StoreError> {
+        let mut tx = self.begin().await?;
+        if subject_held(&mut tx, subject_id, at).await? {
+            return Err(StoreError::Conflict("held"));
+        }
+        let row = query(
+            "SELECT COUNT(*) AS n, MAX(updated_at) AS latest FROM \
+             (SELECT updated_at FROM vault_records WHERE subject_id = $1 FOR UPDATE) r",
+        )
+        .bind(subject_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let n: i64 = row.try_get("n").map_err(backend)?;
+        let latest: Option<i64> = row.try_get("latest").map_err(backend)?;
+        if u64::try_from(n).unwrap_or(u64::MAX) != records
+            || latest != latest_update.map(|t| t.as_millisecond())
+        {
+            return Err(StoreError::Conflict("record_version"));
+        }
+        append_in(&mut tx, audit).await?;
+        let erased = crate::vault::erase_subject(&mut tx, subject_id, pseudonym, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(erased)
+    }
+
+    async fn renew_retention_job(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            query(
+                "UPDATE retention_jobs SET lease_until = $1 WHERE name = $2 AND lease_owner = $3",
+            )
+            .bind(until.as_millisecond())
+            .bind(name)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+                == 1,
+        )
     }
 
     async fn set_relationship_end(

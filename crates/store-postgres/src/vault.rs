@@ -246,6 +246,7 @@ pub(crate) async fn erase_subject(
     for sql in [
         "DELETE FROM vault_tokens WHERE subject_id = $1",
         "DELETE FROM vault_processing_limits WHERE subject_id = $1",
+        "DELETE FROM subject_relationships WHERE subject_id = $1",
     ] {
         query(sql)
             .bind(subject_id)

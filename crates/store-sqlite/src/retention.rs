@@ -12,6 +12,25 @@ use sqlx::{Row, query};
 
 use crate::{SqliteStore, append_in, backend, opt_ts, ts};
 
+/// Whether a legal hold on the subject is active at `at`.
+async fn subject_held(
+    conn: &mut sqlx::SqliteConnection,
+    subject: &str,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
+    Ok(query(
+        "SELECT 1 FROM legal_holds WHERE scope = 'subject' AND target = ? \
+         AND (released_at IS NULL OR released_at > ?) AND (expires_at IS NULL OR expires_at > ?) LIMIT 1",
+    )
+    .bind(subject)
+    .bind(at.as_millisecond())
+    .bind(at.as_millisecond())
+    .fetch_optional(conn)
+    .await
+    .map_err(backend)?
+    .is_some())
+}
+
 fn hold_from(r: &SqliteRow) -> Result<StoredHold, StoreError> {
     let scope: String = r.try_get("scope").map_err(backend)?;
     let target: String = r.try_get("target").map_err(backend)?;
@@ -152,6 +171,9 @@ impl RetentionStore for SqliteStore {
                     if updated != expected_updated_at.as_millisecond() {
                         return Err(StoreError::Conflict("record_version"));
                     }
+                    if subject_held(&mut *tx, &subject, at).await? {
+                        return Err(StoreError::Conflict("held"));
+                    }
                     let touched: Vec<String> = match &fields {
                         Some(f) => f.clone(),
                         None => query("SELECT field FROM vault_cells WHERE record_id = ?")
@@ -205,6 +227,69 @@ impl RetentionStore for SqliteStore {
                         .map_err(backend)?;
                     }
                     append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn shred_for_retention(
+        &self,
+        subject_id: &str,
+        pseudonym: &str,
+        at: Timestamp,
+        records: u64,
+        latest_update: Option<Timestamp>,
+        audit: AuditDraft,
+    ) -> Result<custodian_core::vault::record::Erased, StoreError> {
+        let (subject, pseudonym) = (subject_id.to_owned(), pseudonym.to_owned());
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    if subject_held(&mut *tx, &subject, at).await? {
+                        return Err(StoreError::Conflict("held"));
+                    }
+                    let row = query(
+                        "SELECT COUNT(*) AS n, MAX(updated_at) AS latest FROM vault_records WHERE subject_id = ?",
+                    )
+                    .bind(&subject)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    let n: i64 = row.try_get("n").map_err(backend)?;
+                    let latest: Option<i64> = row.try_get("latest").map_err(backend)?;
+                    if u64::try_from(n).unwrap_or(u64::MAX) != records
+                        || latest != latest_update.map(|t| t.as_millisecond())
+                    {
+                        return Err(StoreError::Conflict("record_version"));
+                    }
+                    append_in(&mut *tx, audit).await?;
+                    crate::vault::erase_subject(&mut *tx, &subject, &pseudonym, at).await
+                })
+            })
+            .await
+    }
+
+    async fn renew_retention_job(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    Ok(query(
+                        "UPDATE retention_jobs SET lease_until = ? WHERE name = ? AND lease_owner = ?",
+                    )
+                    .bind(until.as_millisecond())
+                    .bind(&name)
+                    .bind(&owner)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected()
+                        == 1)
                 })
             })
             .await

@@ -249,6 +249,7 @@ pub(crate) async fn erase_subject(
     for sql in [
         "DELETE FROM vault_tokens WHERE subject_id = ?",
         "DELETE FROM vault_processing_limits WHERE subject_id = ?",
+        "DELETE FROM subject_relationships WHERE subject_id = ?",
     ] {
         query(sql)
             .bind(subject_id)

@@ -2043,6 +2043,58 @@ pub async fn retention_holds_and_jobs(s: Arc<dyn Store>) {
         s.relationship_ends().await.expect("ends"),
         vec![("cus_1".to_owned(), t(6))]
     );
+    // A retention shred is refused while a hold is active, and when the subject's records
+    // are not what the plan saw; it removes the end of the relationship with the rest.
+    s.put_hold(
+        &hold("h3", HoldScope::Subject("cus_1".into())),
+        draft("retention.hold_placed"),
+    )
+    .await
+    .expect("hold");
+    assert!(matches!(
+        s.shred_for_retention(
+            "cus_1",
+            "sp_1",
+            t(30),
+            0,
+            None,
+            draft("retention.crypto_shred")
+        )
+        .await,
+        Err(StoreError::Conflict("held"))
+    ));
+    s.release_hold(
+        "h3",
+        t(29),
+        "operator:dpo",
+        draft("retention.hold_released"),
+    )
+    .await
+    .expect("release");
+    assert!(matches!(
+        s.shred_for_retention(
+            "cus_1",
+            "sp_1",
+            t(30),
+            1,
+            Some(t(3)),
+            draft("retention.crypto_shred")
+        )
+        .await,
+        Err(StoreError::Conflict("record_version"))
+    ));
+    s.shred_for_retention(
+        "cus_1",
+        "sp_1",
+        t(30),
+        0,
+        None,
+        draft("retention.crypto_shred"),
+    )
+    .await
+    .expect("shred");
+    assert!(s.relationship_ends().await.expect("ends").is_empty());
+    assert_eq!(s.erasure_ledger().await.expect("ledger").len(), 1);
 
     let names: Vec<String> = vec!["vault".into(), "dataset:shop".into()];
     let got = s
@@ -2065,6 +2117,17 @@ pub async fn retention_holds_and_jobs(s: Arc<dyn Store>) {
             .await
             .expect("claim")
             .is_empty()
+    );
+    assert!(
+        s.renew_retention_job("vault", "a", t(190))
+            .await
+            .expect("renew")
+    );
+    assert!(
+        !s.renew_retention_job("vault", "b", t(190))
+            .await
+            .expect("renew"),
+        "not b's lease"
     );
     s.finish_retention_job("vault", "a", t(130), t(3700), "ok")
         .await

@@ -118,6 +118,17 @@ async fn an_access_request_yields_a_zip_downloadable_once_through_the_emailed_li
     more_data(&s, "cus_9").await;
     let (_, support) = s.operator_with_key("Support", "support").await;
     let (_, dpo) = s.operator_with_key("DPO", "dpo").await;
+    // The records of processing say who receives contact details and how long they stay.
+    let map = "system:\n  - fides_key: mailer\n    custodian:\n      processors: [Mailer Inc]\n      transfers: [{destination: US, mechanism: sccs}]\n    privacy_declarations:\n      - {data_use: marketing.communications.email, data_categories: [user.contact]}\nretention_rule:\n  - {key: contacts, data_categories: [user.contact], period: P2Y, trigger: last_activity, action: crypto_shred}\n";
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/map:import",
+            Some(&s.admin_key.clone()),
+            Body::Raw("application/yaml", map.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
 
     let r = s
         .call(
@@ -237,6 +248,10 @@ async fn an_access_request_yields_a_zip_downloadable_once_through_the_emailed_li
     assert!(summary.contains("Newsletter") && summary.contains("News about our products"));
     assert!(summary.contains("<td>consent</td>"), "{summary}");
     assert!(summary.contains("<code>user.contact.email</code>"));
+    assert!(
+        summary.contains("<td><code>user.contact.email</code></td><td>Mailer Inc (processor)</td><td>US (sccs)</td><td>P2Y after last activity, then crypto-shred (rule contacts)</td>"),
+        "{summary}"
+    );
     assert!(
         !summary.contains("<script>"),
         "nothing held is rendered as HTML"

@@ -358,6 +358,44 @@ async fn bad_map_documents_and_policies_are_refused_and_nothing_is_written() {
     s.call(Method::GET, "/v1/ropa", Some(&support), Body::None)
         .await
         .assert_error(403, "access_denied");
+    // Retention rules decide what is destroyed: an engineer may keep systems but not import
+    // them; a dataset in a document needs schema.write on it (the DPO lacks it).
+    let (_, engineer) = s.operator_with_key("Eve Engineer", "engineer").await;
+    let (_, dpo) = s.operator_with_key("Dan DPO", "dpo").await;
+    assert_eq!(
+        post_yaml(
+            &s,
+            "/v1/map:import",
+            &engineer,
+            "system:\n  - {fides_key: crm}"
+        )
+        .await
+        .status,
+        200
+    );
+    post_yaml(&s, "/v1/map:import", &engineer,
+        "retention_rule:\n  - {key: all, data_categories: [user], period: P1D, trigger: record_creation, action: crypto_shred}")
+        .await
+        .assert_error(403, "access_denied");
+    post_yaml(
+        &s,
+        "/v1/map:import",
+        &dpo,
+        "dataset:\n  - fides_key: d\n    collections:\n      - {name: t, fields: [{name: f}]}",
+    )
+    .await
+    .assert_error(403, "access_denied");
+    let r = post_yaml(&s, "/v1/map:import", &dpo,
+        "retention_rule:\n  - {key: r, data_categories: [user.name], period: P1Y, trigger: record_creation, action: delete}").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    s.call(
+        Method::DELETE,
+        "/v1/map/retention_rule/r",
+        Some(&engineer),
+        Body::None,
+    )
+    .await
+    .assert_error(403, "access_denied");
     let (_, auditor) = s.operator_with_key("Ann Auditor", "auditor").await;
     assert_eq!(
         s.call(Method::GET, "/v1/ropa", Some(&auditor), Body::None)

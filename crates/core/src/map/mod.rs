@@ -851,13 +851,17 @@ const TOP: [&str; 8] = [
     "policy",
 ];
 
-/// The most entries one document may hold.
+/// The most entries one imported document may hold.
 pub const MAX_ENTRIES: usize = 10_000;
 
 /// Reads a document (Fides YAML as JSON) against the map already in force (`base`: its
 /// taxonomy additions, systems and datasets stay unless the document replaces them). A key
 /// listed twice in one document is refused; nothing is taken unless everything is valid.
 pub fn read_document(doc: &Value, base: &DataMap) -> Result<Document, DocError> {
+    read(doc, base, true)
+}
+
+fn read(doc: &Value, base: &DataMap, bounded: bool) -> Result<Document, DocError> {
     let m = object(doc, "$")?;
     only(m, "$", &TOP)?;
     if !list(m, "policy", "$")?.is_empty() {
@@ -870,7 +874,7 @@ pub fn read_document(doc: &Value, base: &DataMap) -> Result<Document, DocError> 
         .iter()
         .map(|k| list(m, k, "$").map(<[Value]>::len).unwrap_or(0))
         .sum();
-    if total > MAX_ENTRIES {
+    if bounded && total > MAX_ENTRIES {
         return Err(err("$", "at most 10,000 entries per document"));
     }
     let mut out = Document {
@@ -992,7 +996,8 @@ pub fn load(
     entries: &[MapEntry],
     datasets: &[dataset::StoredDataset],
 ) -> Result<DataMap, DocError> {
-    read_document(&document_of(entries, datasets), &DataMap::default()).map(|d| d.map)
+    // The stored map is read whole, however many documents built it.
+    read(&document_of(entries, datasets), &DataMap::default(), false).map(|d| d.map)
 }
 
 #[cfg(test)]

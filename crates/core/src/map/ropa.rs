@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Contact, DataMap, Declaration, Organization, System, Transfer};
 use crate::retention::Rule;
-use crate::rights::export::{csv_row, html};
+use crate::rights::export::{ExportDisclosure, csv_row, html};
 use crate::taxonomy::{self, Kind};
 
 /// One processing activity of the controller (Art. 30(1)).
@@ -409,4 +409,54 @@ pub fn html_page(r: &Ropa, generated: &str) -> String {
     }
     s.push_str("</body></html>\n");
     s
+}
+
+/// What the map says of each of `categories` (a data subject's): who receives it, where it is
+/// sent and how long it is kept, from every declaration whose categories cover it and the
+/// retention rules that bind it for those uses (any use when no declaration covers it).
+pub fn disclosures(map: &DataMap, categories: &[String]) -> Vec<ExportDisclosure> {
+    fn add(v: &mut Vec<String>, x: String) {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    }
+    categories
+        .iter()
+        .map(|c| {
+            let mut d = ExportDisclosure {
+                category: c.clone(),
+                recipients: Vec::new(),
+                transfers: Vec::new(),
+                retention: Vec::new(),
+            };
+            let mut declared = false;
+            for s in &map.systems {
+                for decl in &s.declarations {
+                    if !decl
+                        .data_categories
+                        .iter()
+                        .any(|dc| taxonomy::covers(dc, c))
+                    {
+                        continue;
+                    }
+                    declared = true;
+                    for r in recipients(s, decl) {
+                        add(&mut d.recipients, r);
+                    }
+                    for t in &s.transfers {
+                        add(&mut d.transfers, transfer_line(t));
+                    }
+                    for r in rules_for(&map.retention_rules, c, &decl.data_use) {
+                        add(&mut d.retention, rule_line(r));
+                    }
+                }
+            }
+            if !declared {
+                for r in map.retention_rules.iter().filter(|r| r.covers(c)) {
+                    add(&mut d.retention, rule_line(r));
+                }
+            }
+            d
+        })
+        .collect()
 }

@@ -16,11 +16,6 @@ use crate::consent::ledger::ConsentState;
 use crate::ports::{Store, StoreError};
 use crate::rights::dataset::Dataset;
 
-/// Vault subjects that hold no customer data of their own (a rights request's requester).
-fn internal_subject(id: &str) -> bool {
-    id.starts_with("requester:")
-}
-
 /// The rules and holds in force.
 pub async fn rules_and_holds(store: &dyn Store) -> Result<(Vec<Rule>, Vec<Hold>), StoreError> {
     let map = crate::map::service::current(store).await?;
@@ -61,9 +56,6 @@ pub async fn vault_facts(
         let Some(last) = keys.last() else { break };
         after = Some(last.subject_id.clone());
         for k in keys {
-            if internal_subject(&k.subject_id) {
-                continue;
-            }
             let records = store
                 .subject_records(&k.subject_id)
                 .await?
@@ -150,6 +142,17 @@ pub fn audit_action(item: &Item) -> &'static str {
     }
 }
 
+/// A run's hold on its job: before each disposal the lease is renewed (to `until()`); when
+/// it is no longer this run's, the run stops (`Conflict("lease_lost")`).
+pub struct Lease<'a> {
+    /// The job.
+    pub job: &'a str,
+    /// This run.
+    pub owner: &'a str,
+    /// The new end of the lease.
+    pub until: &'a (dyn Fn() -> Timestamp + Sync),
+}
+
 /// What the vault's disposals did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VaultOutcome {
@@ -162,13 +165,17 @@ pub struct VaultOutcome {
     /// Disposals skipped because the data had changed or gone since it was read (the next
     /// run looks again).
     pub skipped: u64,
+    /// Disposals skipped because a legal hold was placed after the plan was made.
+    pub held: u64,
 }
 
 /// Carries out the vault plan's due disposals, each in its own transaction with its audit
 /// event: actor `actor`, action `retention.crypto_shred` / `retention.delete` /
 /// `retention.anonymize`, the subject's pseudonym, and as fields the rules that called for it
 /// (`rule:<key>`) and the fields removed. A record that changed or went since the facts were
-/// read is skipped (the next run plans again); anything else stops the run.
+/// read is skipped (the next run plans again), and so is one whose subject a hold now
+/// covers (checked in the disposal's own transaction); anything else stops the run.
+#[allow(clippy::too_many_arguments)]
 pub async fn dispose_vault(
     store: &dyn Store,
     pseudonym: &(dyn Fn(&str) -> String + Sync),
@@ -177,16 +184,34 @@ pub async fn dispose_vault(
     at: Timestamp,
     request_id: &str,
     actor: &str,
+    lease: Option<&Lease<'_>>,
 ) -> Result<VaultOutcome, StoreError> {
     let mut out = VaultOutcome::default();
     for due in &plan.due {
+        if let Some(l) = lease
+            && !store
+                .renew_retention_job(l.job, l.owner, (l.until)())
+                .await?
+        {
+            return Err(StoreError::Conflict("lease_lost"));
+        }
         let p = pseudonym(&due.subject_id);
         let mut fields: Vec<String> = due.rules.iter().map(|r| format!("rule:{r}")).collect();
         let result = match &due.item {
             Item::ShredSubject => {
                 let d = draft(at, request_id, actor, due, "subject", &p, fields);
+                let (n, latest) = facts
+                    .iter()
+                    .find(|s| s.subject_id == due.subject_id)
+                    .map(|s| {
+                        (
+                            s.records.len() as u64,
+                            s.records.iter().map(|r| r.updated_at).max(),
+                        )
+                    })
+                    .unwrap_or_default();
                 store
-                    .erase_subject(&due.subject_id, &p, at, d)
+                    .shred_for_retention(&due.subject_id, &p, at, n, latest, d)
                     .await
                     .map(|e| {
                         out.shredded += u64::from(e.key_destroyed);
@@ -223,6 +248,7 @@ pub async fn dispose_vault(
         match result {
             Ok(()) => {}
             Err(StoreError::NotFound | StoreError::Conflict("record_version")) => out.skipped += 1,
+            Err(StoreError::Conflict("held")) => out.held += 1,
             Err(e) => return Err(e),
         }
     }

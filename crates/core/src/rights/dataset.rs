@@ -737,8 +737,7 @@ fn expired_clause(d: Dialect, column: &str, n: usize) -> String {
     }
 }
 
-/// An instant as the dialect's time parameter (UTC; MySQL/MariaDB sessions are expected to
-/// run in UTC).
+/// An instant as the dialect's time parameter (UTC; the server sets its sessions to UTC).
 pub fn time_param(d: Dialect, t: jiff::Timestamp) -> String {
     let utc = t.strftime("%Y-%m-%d %H:%M:%S").to_string();
     match d {
@@ -748,18 +747,50 @@ pub fn time_param(d: Dialect, t: jiff::Timestamp) -> String {
 }
 
 /// Reads every declared field of `c` as text, of the rows whose `column` is at or before the
-/// instant (parameter 1), at most `limit`.
-pub fn expired_select_sql(d: Dialect, c: &Collection, column: &str, limit: usize) -> String {
+/// instant (parameter 1), in the order of `key`, `limit` rows from `offset` on (pages stay
+/// stable: anonymizing changes neither the key nor the time).
+pub fn expired_select_sql(
+    d: Dialect,
+    c: &Collection,
+    column: &str,
+    key: &str,
+    limit: usize,
+    offset: usize,
+) -> String {
     let cols: Vec<String> = c
         .fields
         .iter()
         .map(|f| format!("{} AS {}", d.text(&d.ident(&f.name)), d.ident(&f.name)))
         .collect();
     format!(
-        "SELECT {} FROM {} WHERE {} LIMIT {limit}",
+        "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
         cols.join(", "),
         d.ident(&c.name),
-        expired_clause(d, column, 1)
+        expired_clause(d, column, 1),
+        d.ident(key)
+    )
+}
+
+/// Sets `fields` as [`update_sql`] does in the one row whose `key` (as text) is the parameter
+/// after the set values, if its `column` is still at or before the instant (the parameter
+/// after that): a row that became active again meanwhile is left alone.
+pub fn expired_key_update_sql(
+    d: Dialect,
+    table: &str,
+    fields: &[(&str, bool)],
+    key: &str,
+    column: &str,
+) -> String {
+    let m = Match {
+        field: key,
+        fold_case: false,
+        n: 1,
+    };
+    let set_params = fields.iter().filter(|(_, p)| *p).count();
+    format!(
+        "{} AND {}",
+        update_sql(d, table, fields, &m),
+        expired_clause(d, column, set_params + 2)
     )
 }
 
@@ -1221,8 +1252,19 @@ mod tests {
             "UPDATE `t` SET `a` = NULL, `b` = ? WHERE `seen` <= CAST(? AS DATETIME)"
         );
         assert!(
-            expired_select_sql(Dialect::Sqlite, c, "email", 10)
-                .ends_with("FROM \"customers\" WHERE datetime(\"email\") <= datetime(?) LIMIT 10")
+            expired_select_sql(Dialect::Sqlite, c, "email", "id", 10, 20).ends_with(
+                "FROM \"customers\" WHERE datetime(\"email\") <= datetime(?) ORDER BY \"id\" LIMIT 10 OFFSET 20"
+            )
+        );
+        assert_eq!(
+            expired_key_update_sql(
+                Dialect::Postgres,
+                "t",
+                &[("a", true), ("b", false)],
+                "id",
+                "seen"
+            ),
+            "UPDATE \"t\" SET \"a\" = $1, \"b\" = NULL WHERE CAST(\"id\" AS TEXT) IN ($2) AND \"seen\" <= CAST($3 AS TIMESTAMPTZ)"
         );
         let t = jiff::Timestamp::from_second(1_767_225_600).unwrap();
         assert_eq!(time_param(Dialect::Postgres, t), "2026-01-01 00:00:00+00");

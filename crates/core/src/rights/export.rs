@@ -6,8 +6,9 @@
 //! - `by_category.csv`: one row per field value, with its category and where it is held.
 //! - `csv/<collection>.csv`: one row per record, one column per field.
 //! - `summary.html`: a readable account of what is held (by category), why (the purposes
-//!   whose categories cover it, with their legal bases), who receives it and how long it is
-//!   kept (recorded in the data map, once there is one: said so plainly until then).
+//!   whose categories cover it, with their legal bases), who receives it, where it is sent
+//!   and how long it is kept (from the data map's records of processing; said plainly when
+//!   the map declares nothing).
 //! - `README.txt`: what each file is.
 //!
 //! A categories request (CCPA "right to know" categories) gets the categories, sources and
@@ -94,6 +95,22 @@ pub struct ExportInput {
     pub consents: Vec<ExportConsent>,
     /// The purposes declared.
     pub purposes: Vec<ExportPurpose>,
+    /// What the data map says of each category held; `None` when the map declares no
+    /// system and no retention rule.
+    pub disclosures: Option<Vec<ExportDisclosure>>,
+}
+
+/// What the records of processing say of one category of the subject's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportDisclosure {
+    /// The category (a taxonomy key).
+    pub category: String,
+    /// Who receives it (third parties, recipients, processors).
+    pub recipients: Vec<String>,
+    /// Where it is sent outside the country, with the safeguard.
+    pub transfers: Vec<String>,
+    /// How long it is kept: the retention rules that bind it.
+    pub retention: Vec<String>,
 }
 
 /// How long a download link works (it also works only once).
@@ -424,11 +441,38 @@ fn summary_html(input: &ExportInput, held: &BTreeMap<String, BTreeSet<String>>) 
         }
         h.push_str("</ul>\n");
     }
-    h.push_str(
-        "<h2>Who receives it, and how long we keep it</h2>\n<p>Recipients and retention periods \
-         are recorded in our records of processing; they are not yet part of this package. Ask \
-         our privacy team and they will tell you.</p>\n</body></html>\n",
-    );
+    h.push_str("<h2>Who receives it, and how long we keep it</h2>\n");
+    match &input.disclosures {
+        Some(d) if !d.is_empty() => {
+            h.push_str(
+                "<table><tr><th>Category</th><th>Who receives it</th><th>Sent abroad</th>\
+                 <th>How long we keep it</th></tr>\n",
+            );
+            let list = |v: &[String], none: &str| {
+                if v.is_empty() {
+                    none.to_owned()
+                } else {
+                    v.iter().map(|x| html(x)).collect::<Vec<_>>().join("<br>")
+                }
+            };
+            for x in d {
+                let _ = writeln!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    html(&x.category),
+                    list(&x.recipients, "nobody outside us"),
+                    list(&x.transfers, "no"),
+                    list(&x.retention, "no retention rule is recorded"),
+                );
+            }
+            h.push_str("</table>\n");
+        }
+        _ => h.push_str(
+            "<p>Our records of processing do not yet say who receives this data or how long it \
+             is kept. Ask our privacy team and they will tell you.</p>\n",
+        ),
+    }
+    h.push_str("</body></html>\n");
     h
 }
 
@@ -519,6 +563,7 @@ mod tests {
                     categories: vec!["user.device".into()],
                 },
             ],
+            disclosures: None,
         }
     }
 
@@ -580,7 +625,17 @@ mod tests {
             !h.contains("<b>bold</b>") && !h.contains("ada@example.com"),
             "values stay in the data files"
         );
-        assert!(h.contains("not yet part of this package"));
+        assert!(h.contains("do not yet say who receives this data"));
+        let mut with_map = input(true);
+        with_map.disclosures = Some(vec![ExportDisclosure {
+            category: "user.contact.email".into(),
+            recipients: vec!["Mailer <Inc> (processor)".into()],
+            transfers: vec!["US to Mailer Inc (sccs)".into()],
+            retention: vec![],
+        }]);
+        let built = build(&with_map);
+        let h = file(&built, "summary.html");
+        assert!(h.contains("<td>Mailer &lt;Inc&gt; (processor)</td><td>US to Mailer Inc (sccs)</td><td>no retention rule is recorded</td>"), "{h}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use custodian_core::doc::valid_key;
 use custodian_core::map::check::{Report, Severity, parse_policy};
 use custodian_core::map::service::{ImportError, check_stored, current, import};
 use custodian_core::map::{MapKind, document_of, load, ropa};
+use custodian_core::rights::dataset::valid_identifier;
 use custodian_core::taxonomy::{self, Kind};
 use serde_json::json;
 
@@ -42,10 +43,60 @@ async fn allow_read(state: &AppState, caller: &Caller, rid: &RequestId) -> Resul
     Ok(())
 }
 
+/// What a document holds beyond the map itself needs its own permission: retention rules
+/// decide what is destroyed (`retention.manage`), and each dataset is a collection its
+/// declarer must be allowed to write (`schema.write` on `dataset:<key>`, as
+/// `PUT /v1/datasets/{key}` asks).
+async fn authorize_parts(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    doc: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let list = |k: &str| {
+        doc.get(k)
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    if !list("retention_rule").is_empty() {
+        let _retention = authorize(
+            state,
+            caller,
+            rid,
+            Action::RetentionManage,
+            Resource::DataMap,
+            None,
+        )
+        .await?;
+    }
+    for d in list("dataset") {
+        if let Some(key) = d
+            .get("fides_key")
+            .and_then(|k| k.as_str())
+            .filter(|k| valid_identifier(k))
+        {
+            let _schema = authorize(
+                state,
+                caller,
+                rid,
+                Action::SchemaWrite,
+                Resource::Collection {
+                    name: format!("dataset:{key}"),
+                },
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Imports a data map document (Fides YAML or JSON: `organization`, `system`, `dataset`,
 /// `data_category`, `data_use`, `data_subject`, and Custodian's `retention_rule`): each
 /// entry replaces the one with its kind and key; everything is checked first and written in
-/// one transaction, or nothing is.
+/// one transaction, or nothing is. Retention rules also need `retention.manage`, and each
+/// dataset `schema.write` on `dataset:<key>`.
 #[utoipa::path(post, path = "/v1/map:import", tag = "map", security(("bearer" = [])),
     request_body(content = Object, content_type = "application/yaml",
         description = "A Fides document (YAML, or JSON as application/json)"),
@@ -71,6 +122,7 @@ pub async fn import_map(
     )
     .await?;
     let doc = super::document(&headers, &body, invalid, "a data map document")?;
+    authorize_parts(&state, &caller, &rid, &doc).await?;
     let (done, _) = import(state.store.as_ref(), &doc, state.clock.now(), permit.draft)
         .await
         .map_err(|e| match e {
@@ -172,6 +224,17 @@ pub async fn delete_entry(
         None,
     )
     .await?;
+    if kind == MapKind::RetentionRule {
+        let _retention = authorize(
+            &state,
+            &caller,
+            &rid,
+            Action::RetentionManage,
+            Resource::DataMap,
+            None,
+        )
+        .await?;
+    }
     let mut entries = state.store.map_entries().await?;
     let before = entries.len();
     entries.retain(|e| !(e.kind == kind && e.key == key));
