@@ -194,6 +194,26 @@ pub(crate) fn failed(collection: &Collection) -> impl Fn(sqlx::Error) -> RunErro
     }
 }
 
+/// A row's writes as the columns an update sets (`true`: to a bound value, `false`: to NULL)
+/// and the values bound, in order.
+pub(crate) fn split_writes(
+    c: &Collection,
+    writes: Vec<(usize, Write)>,
+) -> (Vec<(&str, bool)>, Vec<String>) {
+    let fields = writes
+        .iter()
+        .map(|(i, w)| (c.fields[*i].name.as_str(), matches!(w, Write::Value(_))))
+        .collect();
+    let values = writes
+        .into_iter()
+        .filter_map(|(_, w)| match w {
+            Write::Value(v) => Some(v),
+            Write::Null => None,
+        })
+        .collect();
+    (fields, values)
+}
+
 /// A statement written by `core::rights::dataset` (names are checked identifiers, every value
 /// is bound) with `values` bound in order.
 pub(crate) fn statement(
@@ -341,17 +361,7 @@ async fn erase(
                 if writes.is_empty() {
                     continue;
                 }
-                let fields: Vec<(&str, bool)> = writes
-                    .iter()
-                    .map(|(i, w)| (c.fields[*i].name.as_str(), matches!(w, Write::Value(_))))
-                    .collect();
-                let mut values: Vec<String> = writes
-                    .into_iter()
-                    .filter_map(|(_, w)| match w {
-                        Write::Value(v) => Some(v),
-                        Write::Null => None,
-                    })
-                    .collect();
+                let (fields, mut values) = split_writes(c, writes);
                 values.push(key);
                 let m = Match {
                     field: &c.fields[k].name,

@@ -20,7 +20,7 @@ use custodian_core::rights::dataset::{
 };
 use sqlx::{Any, Transaction};
 
-use crate::datasets::{RunError, connect, failed, read_row, statement};
+use crate::datasets::{RunError, connect, failed, read_row, split_writes, statement};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -214,17 +214,7 @@ async fn dispose_table(
             if writes.is_empty() {
                 continue;
             }
-            let fields: Vec<(&str, bool)> = writes
-                .iter()
-                .map(|(i, w)| (view.fields[*i].name.as_str(), matches!(w, Write::Value(_))))
-                .collect();
-            let mut values: Vec<String> = writes
-                .into_iter()
-                .filter_map(|(_, w)| match w {
-                    Write::Value(v) => Some(v),
-                    Write::Null => None,
-                })
-                .collect();
+            let (fields, mut values) = split_writes(&view, writes);
             values.push(key);
             values.push(cutoff.clone());
             let sql = expired_key_update_sql(d, &c.name, &fields, &key_name, &t.time_column);
