@@ -37,12 +37,18 @@ pub enum RopaFormat {
 pub enum MapCommand {
     /// Import Fides YAML (or JSON) files into the data map: all files together as one change,
     /// validated before anything is written.
+    #[command(
+        after_help = "Examples:\n  custodian map import examples/map/acme.yml\n  custodian map import systems/*.yml datasets/*.yml"
+    )]
     Import {
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Write the data map as one Fides YAML document.
+    #[command(
+        after_help = "Examples:\n  custodian map export\n  custodian map export --out map.yml"
+    )]
     Export {
         /// Write here instead of standard output.
         #[arg(long)]
@@ -50,6 +56,9 @@ pub enum MapCommand {
     },
     /// Check a policy: against the given files alone, or the stored map when none is given.
     /// Prints each violation with where it is; exits non-zero when any error is found.
+    #[command(
+        after_help = "Examples:\n  custodian map check --policy examples/map/policy.yml\n  custodian map check --policy policy.yml map/*.yml --format json"
+    )]
     Check {
         /// The policy file (YAML).
         #[arg(long)]
@@ -61,6 +70,9 @@ pub enum MapCommand {
         format: CheckFormat,
     },
     /// Write the records of processing (GDPR Art. 30) generated from the stored map.
+    #[command(
+        after_help = "Examples:\n  custodian map ropa --out ropa.html\n  custodian map ropa --format csv --out ropa.csv"
+    )]
     Ropa {
         /// Output format.
         #[arg(long, value_enum, default_value_t = RopaFormat::Html)]

@@ -18,6 +18,9 @@ use crate::config::StoreLocation;
 #[derive(Subcommand)]
 pub enum RetentionCommand {
     /// Preview what retention would dispose of, and why.
+    #[command(
+        after_help = "Examples:\n  custodian retention plan\n  custodian retention plan --at 2027-06-30T00:00:00Z"
+    )]
     Plan {
         /// Plan for this instant (RFC 3339) instead of now.
         #[arg(long)]
