@@ -405,6 +405,15 @@ fn card(raw: &str) -> Result<String, ValueError> {
 }
 
 /// IBAN lengths per country (ISO 13616 registry, as published by SWIFT).
+/// The length of an IBAN of a country (ISO 3166 alpha-2, upper case), if the country uses
+/// IBANs.
+pub fn iban_length(country: &str) -> Option<usize> {
+    IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| *c == country)
+        .map(|(_, len)| *len)
+}
+
 const IBAN_LENGTHS: &[(&str, usize)] = &[
     ("AD", 24),
     ("AE", 23),

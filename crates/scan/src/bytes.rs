@@ -1,0 +1,145 @@
+//! Byte-level helpers shared by the detectors. All take the whole text and an index, and
+//! return `false` (or stop) at the ends instead of panicking.
+
+use crate::CONTEXT_WINDOW;
+
+/// The byte at `i`, or 0 past the end.
+pub(crate) fn at(t: &[u8], i: usize) -> u8 {
+    t.get(i).copied().unwrap_or(0)
+}
+
+/// Whether the byte at `i` is an ASCII digit.
+pub(crate) fn is_digit(t: &[u8], i: usize) -> bool {
+    at(t, i).is_ascii_digit()
+}
+
+/// Whether the byte at `i` is ASCII alphanumeric.
+pub(crate) fn is_alnum(t: &[u8], i: usize) -> bool {
+    at(t, i).is_ascii_alphanumeric()
+}
+
+/// Whether the byte before `i` is ASCII alphanumeric (false at the start).
+pub(crate) fn alnum_before(t: &[u8], i: usize) -> bool {
+    i > 0 && is_alnum(t, i - 1)
+}
+
+/// The end of the run of ASCII digits starting at `i`.
+pub(crate) fn digits_end(t: &[u8], i: usize) -> usize {
+    let mut e = i;
+    while is_digit(t, e) {
+        e += 1;
+    }
+    e
+}
+
+/// Whether a number starting at `s` continues something before it: an alphanumeric byte, a
+/// separator from `seps` glued to an alphanumeric one (`ORD-2024`, `1.2`), or a space after a
+/// digit when `seps` holds a space (`DE89 3704`).
+pub(crate) fn joined_before(t: &[u8], s: usize, seps: &[u8]) -> bool {
+    if s == 0 {
+        return false;
+    }
+    let p = at(t, s - 1);
+    if p.is_ascii_alphanumeric() {
+        return true;
+    }
+    if s < 2 || !seps.contains(&p) {
+        return false;
+    }
+    let pp = at(t, s - 2);
+    if p == b' ' {
+        pp.is_ascii_digit()
+    } else {
+        pp.is_ascii_alphanumeric()
+    }
+}
+
+/// Whether a number ending at `e` goes on: an alphanumeric byte, or a separator from `seps`
+/// followed by a digit (`1.2.3.4.5`).
+pub(crate) fn joined_after(t: &[u8], e: usize, seps: &[u8]) -> bool {
+    let n = at(t, e);
+    n.is_ascii_alphanumeric() || (seps.contains(&n) && is_digit(t, e + 1))
+}
+
+/// Whether one of `words` occurs as a whole word (case-insensitive, optional plural `s`) in
+/// the [`CONTEXT_WINDOW`] bytes before `start`.
+pub(crate) fn context(t: &[u8], start: usize, words: &[&str]) -> bool {
+    let from = start.saturating_sub(CONTEXT_WINDOW);
+    let w = t.get(from..start).unwrap_or(&[]);
+    words.iter().any(|word| has_word(w, word.as_bytes()))
+}
+
+fn has_word(hay: &[u8], word: &[u8]) -> bool {
+    if word.is_empty() || hay.len() < word.len() {
+        return false;
+    }
+    (0..=hay.len() - word.len()).any(|i| {
+        hay[i..i + word.len()].eq_ignore_ascii_case(word)
+            && (i == 0 || !hay[i - 1].is_ascii_alphabetic())
+            && {
+                let after = at(hay, i + word.len());
+                !after.is_ascii_alphabetic()
+                    || (after.eq_ignore_ascii_case(&b's')
+                        && !at(hay, i + word.len() + 1).is_ascii_alphabetic())
+            }
+    })
+}
+
+/// Shannon entropy of `v` in bits per byte.
+pub(crate) fn entropy(v: &[u8]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in v {
+        counts[usize::from(b)] += 1;
+    }
+    let n = v.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// The bytes `t[s..e]` as a `&str` when they are ASCII (always the case for detector spans).
+pub(crate) fn ascii(t: &[u8], s: usize, e: usize) -> Option<&str> {
+    let b = t.get(s..e)?;
+    if b.is_ascii() {
+        std::str::from_utf8(b).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether `t[i..]` starts with `p`, ASCII case-insensitively.
+pub(crate) fn starts_with_ci(t: &[u8], i: usize, p: &[u8]) -> bool {
+    t.get(i..i + p.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(p))
+}
+
+/// Whether `t[i..]` starts with `p` exactly.
+pub(crate) fn starts_with(t: &[u8], i: usize, p: &[u8]) -> bool {
+    t.get(i..i + p.len()).is_some_and(|s| s == p)
+}
+
+/// Digits of `t[s..e]` (other bytes skipped) as a `String`.
+pub(crate) fn digits_of(t: &[u8], s: usize, e: usize) -> String {
+    t.get(s..e)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+/// Number value of the ASCII digits `t[s..e]` (at most 9 digits are meaningful).
+pub(crate) fn num(t: &[u8], s: usize, e: usize) -> u32 {
+    t.get(s..e).unwrap_or(&[]).iter().fold(0u32, |acc, &b| {
+        acc.saturating_mul(10)
+            .saturating_add(u32::from(b.wrapping_sub(b'0')))
+    })
+}

@@ -1,0 +1,202 @@
+//! Calendar dates, with birth context.
+
+use super::push;
+use crate::Kind;
+use crate::bytes::{
+    alnum_before, ascii, at, context, digits_end, joined_after, joined_before, num,
+};
+use custodian_core::vault::value::FieldType;
+
+const DOB_CONTEXT: &[&str] = &[
+    "born",
+    "dob",
+    "d.o.b",
+    "date of birth",
+    "birth",
+    "birthday",
+    "birthdate",
+    "geboren",
+];
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+fn valid(y: u32, m: u32, d: u32) -> bool {
+    (1900..=2099).contains(&y) && d >= 1 && d <= days_in_month(y, m)
+}
+
+/// Whether a time of day follows the date ending at `e` (`T10:30`, ` 10:30`): the date is
+/// part of a timestamp, which records an event rather than describing a person.
+fn time_follows(t: &[u8], e: usize) -> bool {
+    matches!(at(t, e), b'T' | b' ')
+        && at(t, e + 1).is_ascii_digit()
+        && at(t, e + 2).is_ascii_digit()
+        && at(t, e + 3) == b':'
+}
+
+fn conf(t: &[u8], s: usize) -> f32 {
+    if context(t, s, DOB_CONTEXT) {
+        0.95
+    } else {
+        0.5
+    }
+}
+
+/// Dates in three shapes, each a valid calendar day with a year in 1900–2099:
+///
+/// * ISO `2024-07-14` (validated by the core's date rule);
+/// * numeric `14/07/2024`, `07/14/2024`, `14.07.2024`, `14-07-2024` (day-month or
+///   month-day, one separator throughout);
+/// * with a month name: `July 14, 2024`, `Jul 14th 2024`, `14 July 2024`, `14th Jul, 2024`.
+///
+/// Dates that start a timestamp (`2024-07-14T10:30:00Z`, `14/07/2024 10:30`) are not reported.
+/// Confidence 0.5, 0.95 with birth context ("born", "dob", "date of birth").
+pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        let b = t[i];
+        let found = if b.is_ascii_digit() && !joined_before(t, i, b"-./:") {
+            numeric(t, i).or_else(|| day_month_name(t, i))
+        } else if b.is_ascii_uppercase() && !alnum_before(t, i) {
+            month_name_day(t, i)
+        } else {
+            None
+        };
+        match found {
+            Some(e) if !time_follows(t, e) => {
+                push(out, Kind::Date, i, e, conf(t, i), "date");
+                i = e;
+            }
+            Some(e) => i = e,
+            None => i += 1,
+        }
+    }
+}
+
+fn numeric(t: &[u8], s: usize) -> Option<usize> {
+    let a = digits_end(t, s);
+    let sep = at(t, a);
+    if !matches!(sep, b'-' | b'/' | b'.') {
+        return None;
+    }
+    let b = digits_end(t, a + 1);
+    if at(t, b) != sep {
+        return None;
+    }
+    let c = digits_end(t, b + 1);
+    if joined_after(t, c, b"-./:") {
+        return None;
+    }
+    let (la, lb, lc) = (a - s, b - a - 1, c - b - 1);
+    if la == 4 && lb == 2 && lc == 2 && sep == b'-' {
+        let y = num(t, s, a);
+        let ok = (1900..=2099).contains(&y)
+            && ascii(t, s, c).is_some_and(|v| FieldType::Date.normalize(v).is_ok());
+        return ok.then_some(c);
+    }
+    if (1..=2).contains(&la) && (1..=2).contains(&lb) && lc == 4 {
+        let (x, y, year) = (num(t, s, a), num(t, a + 1, b), num(t, b + 1, c));
+        if valid(year, y, x) || valid(year, x, y) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// The month (1–12) named by the letters at `i`, and where the name ends (after an
+/// optional `.` for abbreviations). Full names or three-letter abbreviations (and `Sept`),
+/// capitalised.
+fn month_at(t: &[u8], i: usize) -> Option<(u32, usize)> {
+    if !at(t, i).is_ascii_uppercase() {
+        return None;
+    }
+    let mut e = i;
+    while at(t, e).is_ascii_alphabetic() && e - i < 10 {
+        e += 1;
+    }
+    let word = ascii(t, i, e)?.to_ascii_lowercase();
+    let m = MONTHS.iter().position(|full| {
+        *full == word
+            || (word.len() == 3 && full.starts_with(&word))
+            || (word == "sept" && *full == "september")
+    })?;
+    let full = word.len() > 4 || word == "may" || word == "june" || word == "july";
+    if !full && at(t, e) == b'.' {
+        e += 1;
+    }
+    u32::try_from(m + 1).ok().map(|m| (m, e))
+}
+
+/// Day (1–2 digits) with an optional ordinal suffix at `i`: `(day, end)`.
+fn day_at(t: &[u8], i: usize) -> Option<(u32, usize)> {
+    let e = digits_end(t, i);
+    if !(1..=2).contains(&(e - i)) {
+        return None;
+    }
+    let d = num(t, i, e);
+    let mut end = e;
+    for suf in [b"st", b"nd", b"rd", b"th"] {
+        if crate::bytes::starts_with_ci(t, e, suf) {
+            end = e + 2;
+        }
+    }
+    Some((d, end))
+}
+
+/// A four-digit year at `i`, not glued to anything after it: `(year, end)`.
+fn year_at(t: &[u8], i: usize) -> Option<(u32, usize)> {
+    let e = digits_end(t, i);
+    (e - i == 4 && !joined_after(t, e, b"-./:")).then(|| (num(t, i, e), e))
+}
+
+/// `July 14, 2024` / `Jul 14th 2024`.
+fn month_name_day(t: &[u8], s: usize) -> Option<usize> {
+    let (m, e) = month_at(t, s)?;
+    if at(t, e) != b' ' {
+        return None;
+    }
+    let (d, e) = day_at(t, e + 1)?;
+    let e = if at(t, e) == b',' { e + 1 } else { e };
+    if at(t, e) != b' ' {
+        return None;
+    }
+    let (y, e) = year_at(t, e + 1)?;
+    valid(y, m, d).then_some(e)
+}
+
+/// `14 July 2024` / `14th Jul, 2024`.
+fn day_month_name(t: &[u8], s: usize) -> Option<usize> {
+    let (d, e) = day_at(t, s)?;
+    if at(t, e) != b' ' {
+        return None;
+    }
+    let (m, e) = month_at(t, e + 1)?;
+    let e = if at(t, e) == b',' { e + 1 } else { e };
+    if at(t, e) != b' ' {
+        return None;
+    }
+    let (y, e) = year_at(t, e + 1)?;
+    valid(y, m, d).then_some(e)
+}

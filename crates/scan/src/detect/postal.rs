@@ -1,0 +1,125 @@
+//! US ZIP codes and UK postcodes.
+
+use super::push;
+use crate::Kind;
+use crate::bytes::{alnum_before, at, context, digits_end, joined_after, joined_before};
+
+const ZIP_CONTEXT: &[&str] = &["zip", "zip code", "zipcode", "postal code", "postcode"];
+const POSTCODE_CONTEXT: &[&str] = &["postcode", "post code", "postal code", "address"];
+
+const US_STATES: [&[u8; 2]; 56] = [
+    b"AL", b"AK", b"AZ", b"AR", b"CA", b"CO", b"CT", b"DE", b"FL", b"GA", b"HI", b"ID", b"IL",
+    b"IN", b"IA", b"KS", b"KY", b"LA", b"ME", b"MD", b"MA", b"MI", b"MN", b"MS", b"MO", b"MT",
+    b"NE", b"NV", b"NH", b"NJ", b"NM", b"NY", b"NC", b"ND", b"OH", b"OK", b"OR", b"PA", b"RI",
+    b"SC", b"SD", b"TN", b"TX", b"UT", b"VT", b"VA", b"WA", b"WV", b"WI", b"WY", b"DC", b"PR",
+    b"GU", b"VI", b"AS", b"MP",
+];
+
+/// Whether the ZIP at `s` follows a state code written as in an address: `, CA 94105` or
+/// `,CA 94105`.
+fn after_state(t: &[u8], s: usize) -> bool {
+    if s < 4 || at(t, s - 1) != b' ' {
+        return false;
+    }
+    let code = [at(t, s - 3), at(t, s - 2)];
+    if !US_STATES.iter().any(|st| **st == code) {
+        return false;
+    }
+    let before = at(t, s - 4);
+    before == b',' || (before == b' ' && s >= 5 && at(t, s - 5) == b',')
+}
+
+/// Five digits, optionally `-` and four more, only with context: right after a state code in
+/// address form (`, CA 94105`; confidence 0.8) or after "zip"/"postal code" (0.85).
+pub(crate) fn us_zip(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        if !t[i].is_ascii_digit() || joined_before(t, i, b"-./ ") {
+            i += 1;
+            continue;
+        }
+        let a = digits_end(t, i);
+        let mut e = a;
+        if a - i == 5 && at(t, a) == b'-' && digits_end(t, a + 1) - a - 1 == 4 {
+            e = a + 5;
+        }
+        if a - i == 5 && !joined_after(t, e, b"-./") {
+            let conf = if after_state(t, i) {
+                Some(0.8)
+            } else if context(t, i, ZIP_CONTEXT) {
+                Some(0.85)
+            } else {
+                None
+            };
+            if let Some(c) = conf {
+                push(out, Kind::UsZip, i, e, c, "us_zip");
+            }
+        }
+        i = e.max(i + 1);
+    }
+}
+
+/// A full UK postcode in capitals with one space: outward code `A9`, `A99`, `AA9`, `AA99`,
+/// `A9A` or `AA9A` (first letter not Q, V, X; second not I, J, Z; the letter in `A9A` one of
+/// ABCDEFGHJKPSTUW, in `AA9A` one of ABEHMNPRVWXY), inward code digit and two letters not in
+/// CIKMOV; and `GIR 0AA`. Confidence 0.7, 0.95 with context.
+pub(crate) fn uk_postcode(t: &[u8], out: &mut Vec<crate::Finding>) {
+    for i in 0..t.len() {
+        if !t[i].is_ascii_uppercase() || alnum_before(t, i) {
+            continue;
+        }
+        if let Some(e) = postcode_at(t, i) {
+            let conf = if context(t, i, POSTCODE_CONTEXT) {
+                0.95
+            } else {
+                0.7
+            };
+            push(out, Kind::UkPostcode, i, e, conf, "uk_postcode");
+        }
+    }
+}
+
+fn postcode_at(t: &[u8], i: usize) -> Option<usize> {
+    if crate::bytes::starts_with(t, i, b"GIR 0AA") && !at(t, i + 7).is_ascii_alphanumeric() {
+        return Some(i + 7);
+    }
+    let up = |k: usize| at(t, k).is_ascii_uppercase();
+    let dg = |k: usize| at(t, k).is_ascii_digit();
+    if b"QVX".contains(&t[i]) {
+        return None;
+    }
+    let mut j = i + 1;
+    let two_letters = up(j);
+    if two_letters {
+        if b"IJZ".contains(&at(t, j)) {
+            return None;
+        }
+        j += 1;
+    }
+    if !dg(j) {
+        return None;
+    }
+    j += 1;
+    if dg(j) {
+        j += 1;
+    } else if up(j) {
+        let allowed: &[u8] = if two_letters {
+            b"ABEHMNPRVWXY"
+        } else {
+            b"ABCDEFGHJKPSTUW"
+        };
+        if !allowed.contains(&at(t, j)) {
+            return None;
+        }
+        j += 1;
+    }
+    if at(t, j) != b' ' || !dg(j + 1) {
+        return None;
+    }
+    let (x, y) = (at(t, j + 2), at(t, j + 3));
+    let inward_letter = |c: u8| c.is_ascii_uppercase() && !b"CIKMOV".contains(&c);
+    if !inward_letter(x) || !inward_letter(y) || at(t, j + 4).is_ascii_alphanumeric() {
+        return None;
+    }
+    Some(j + 4)
+}

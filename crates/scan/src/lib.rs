@@ -1,0 +1,180 @@
+//! Personal-data detectors for text: hand-written byte scanners that run in linear time and
+//! validate what they can (checksums, issuer ranges, numbering plans, calendar dates).
+//!
+//! [`scan`] runs every detector over a text and returns non-overlapping [`Finding`]s sorted by
+//! start. Each finding carries its [`Kind`], a byte span, a confidence in `0..=1` and the name
+//! of the detector that produced it.
+//!
+//! Architecture invariant: this crate does no IO, allocates only per candidate, and never
+//! panics on any input. Every detector starts and ends its spans on ASCII bytes, which are
+//! never inside a multi-byte UTF-8 sequence, so every span lies on `char` boundaries.
+//!
+//! Context: a detector may look at the ~40 bytes before a match ([`CONTEXT_WINDOW`]) for
+//! context words (e.g. "card", "iban", "phone", "ssn"), matched case-insensitively as whole
+//! words (an optional plural `s` is allowed). A context word raises the confidence; a few
+//! weak shapes (an undashed SSN, an unbroken phone number, a ZIP code) are only reported with
+//! context.
+
+mod bytes;
+mod detect;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+/// How many bytes before a match are searched for context words.
+pub const CONTEXT_WINDOW: usize = 40;
+
+/// The type of personal data (or secret) a finding holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// An email address.
+    Email,
+    /// A telephone number.
+    Phone,
+    /// A payment card number.
+    CreditCard,
+    /// An International Bank Account Number.
+    Iban,
+    /// A US Social Security Number.
+    UsSsn,
+    /// A UK National Insurance number.
+    UkNino,
+    /// An IPv4 address.
+    Ipv4,
+    /// An IPv6 address.
+    Ipv6,
+    /// A MAC (hardware) address.
+    Mac,
+    /// An http or https URL.
+    Url,
+    /// A calendar date (a possible date of birth).
+    Date,
+    /// A US ZIP code.
+    UsZip,
+    /// A UK postcode.
+    UkPostcode,
+    /// A secret: an API key, token, private key or high-entropy assigned value.
+    Secret,
+}
+
+impl Kind {
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 14] = [
+        Kind::Email,
+        Kind::Phone,
+        Kind::CreditCard,
+        Kind::Iban,
+        Kind::UsSsn,
+        Kind::UkNino,
+        Kind::Ipv4,
+        Kind::Ipv6,
+        Kind::Mac,
+        Kind::Url,
+        Kind::Date,
+        Kind::UsZip,
+        Kind::UkPostcode,
+        Kind::Secret,
+    ];
+
+    /// The stable snake_case name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::CreditCard => "credit_card",
+            Kind::Iban => "iban",
+            Kind::UsSsn => "us_ssn",
+            Kind::UkNino => "uk_nino",
+            Kind::Ipv4 => "ipv4",
+            Kind::Ipv6 => "ipv6",
+            Kind::Mac => "mac",
+            Kind::Url => "url",
+            Kind::Date => "date",
+            Kind::UsZip => "us_zip",
+            Kind::UkPostcode => "uk_postcode",
+            Kind::Secret => "secret",
+        }
+    }
+
+    /// The fideslang data category key this kind maps to (a key of the core's taxonomy).
+    ///
+    /// Dates map to `user.demographic.date_of_birth`: the taxonomy has no generic date
+    /// category, and dates are reported because they may be birth dates (the confidence is
+    /// high only with birth context).
+    pub fn taxonomy(self) -> &'static str {
+        match self {
+            Kind::Email => "user.contact.email",
+            Kind::Phone => "user.contact.phone_number",
+            Kind::CreditCard => "user.financial.credit_card",
+            Kind::Iban => "user.financial.bank_account",
+            Kind::UsSsn | Kind::UkNino => "user.government_id.national_identification_number",
+            Kind::Ipv4 | Kind::Ipv6 => "user.device.ip_address",
+            Kind::Mac => "user.device.device_id",
+            Kind::Url => "user.contact.url",
+            Kind::Date => "user.demographic.date_of_birth",
+            Kind::UsZip | Kind::UkPostcode => "user.contact.address.postal_code",
+            Kind::Secret => "user.authorization.credentials",
+        }
+    }
+}
+
+/// One match of a detector in a text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// What was found.
+    pub kind: Kind,
+    /// The byte offset where the match starts (on a `char` boundary).
+    pub start: usize,
+    /// The byte offset just past the match (on a `char` boundary).
+    pub end: usize,
+    /// How likely the match is what `kind` says, in `0..=1`.
+    pub confidence: f32,
+    /// The name of the detector that produced the match.
+    pub detector: &'static str,
+}
+
+impl Finding {
+    /// The matched text, given the text that was scanned.
+    pub fn text<'a>(&self, scanned: &'a str) -> Option<&'a str> {
+        scanned.get(self.start..self.end)
+    }
+}
+
+/// Runs every detector over `text` and returns the findings sorted by start.
+///
+/// Overlapping findings are resolved: the higher-confidence one is kept, ties go to the
+/// longer span, then to the earlier one. Runs in time linear in the length of `text` (plus
+/// `n log n` in the number of findings).
+pub fn scan(text: &str) -> Vec<Finding> {
+    let mut all = Vec::new();
+    detect::run_all(text.as_bytes(), &mut all);
+    resolve(all)
+}
+
+/// Drops overlapping findings, keeping the best of each overlapping group, and sorts by start.
+fn resolve(mut all: Vec<Finding>) -> Vec<Finding> {
+    all.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.start.cmp(&b.start))
+    });
+    // INVARIANT: the intervals in `kept` (start -> end) never overlap.
+    let mut kept: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(all.len());
+    for f in all {
+        let before_overlaps = kept
+            .range(..=f.start)
+            .next_back()
+            .is_some_and(|(_, &end)| end > f.start);
+        let after_overlaps = kept.range(f.start..f.end).next().is_some();
+        if !before_overlaps && !after_overlaps {
+            kept.insert(f.start, f.end);
+            out.push(f);
+        }
+    }
+    out.sort_by_key(|f| (f.start, f.end));
+    out
+}

@@ -1,0 +1,598 @@
+//! Tests through the public API: positives and negatives per detector, decoys, a mixed
+//! document, and robustness (random input, large input).
+
+use crate::{Finding, Kind, scan};
+
+/// (kind, matched text) of every finding.
+fn found(text: &str) -> Vec<(Kind, &str)> {
+    scan(text)
+        .iter()
+        .map(|f| (f.kind, f.text(text).unwrap_or("<not a char boundary>")))
+        .collect()
+}
+
+/// The findings of one kind.
+fn of(kind: Kind, text: &str) -> Vec<&str> {
+    found(text)
+        .into_iter()
+        .filter(|(k, _)| *k == kind)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+fn one(text: &str) -> Finding {
+    let f = scan(text);
+    assert_eq!(f.len(), 1, "{text:?}: {f:?}");
+    f.into_iter().next().unwrap_or_else(|| unreachable!())
+}
+
+#[track_caller]
+fn yes(kind: Kind, text: &str, want: &str) {
+    assert_eq!(of(kind, text), vec![want], "{text:?}: {:?}", found(text));
+}
+
+#[track_caller]
+fn no(text: &str) {
+    assert_eq!(found(text), vec![], "{text:?}");
+}
+
+#[test]
+fn kinds_have_names_and_taxonomy_keys_that_exist() {
+    let tsv = include_str!("../../core/src/taxonomy/data_categories.tsv");
+    let keys: Vec<&str> = tsv
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    for k in Kind::ALL {
+        assert!(keys.contains(&k.taxonomy()), "{k:?} -> {}", k.taxonomy());
+        assert!(!k.as_str().is_empty());
+    }
+    assert_eq!(Kind::CreditCard.as_str(), "credit_card");
+    assert_eq!(Kind::UkPostcode.as_str(), "uk_postcode");
+}
+
+#[test]
+fn email() {
+    yes(
+        Kind::Email,
+        "write to jane.doe+tag@example.co.uk.",
+        "jane.doe+tag@example.co.uk",
+    );
+    yes(Kind::Email, "<a.b@x-y.org>", "a.b@x-y.org");
+    yes(Kind::Email, "(.lead@example.com)", "lead@example.com");
+    assert!(one("email: x@example.com").confidence > 0.95);
+    no("a@b");
+    no("user@localhost");
+    no("x@example.c");
+    no("x@example.123");
+    no("a..b@example.com");
+    no("a.@example.com");
+    no("x@-example.com");
+    no("@example.com");
+}
+
+#[test]
+fn url() {
+    yes(
+        Kind::Url,
+        "see https://example.com/a?b=c.",
+        "https://example.com/a?b=c",
+    );
+    yes(Kind::Url, "(http://example.org/x)", "http://example.org/x");
+    yes(
+        Kind::Url,
+        "HTTPS://Example.com/wiki/Foo_(bar)",
+        "HTTPS://Example.com/wiki/Foo_(bar)",
+    );
+    no("https://");
+    no("xhttp://example.com");
+    no("ftp://example.com");
+}
+
+#[test]
+fn phone() {
+    yes(
+        Kind::Phone,
+        "call +44 20 7946 0958 today",
+        "+44 20 7946 0958",
+    );
+    yes(Kind::Phone, "+1 (415) 555-2671", "+1 (415) 555-2671");
+    yes(Kind::Phone, "+44 (0)20 7946 0958", "+44 (0)20 7946 0958");
+    yes(Kind::Phone, "+49 30 901820", "+49 30 901820");
+    yes(Kind::Phone, "(415) 555-2671", "(415) 555-2671");
+    yes(Kind::Phone, "415-555-2671", "415-555-2671");
+    yes(Kind::Phone, "415.555.2671", "415.555.2671");
+    yes(Kind::Phone, "020 7946 0958", "020 7946 0958");
+    yes(Kind::Phone, "07700 900123", "07700 900123");
+    yes(Kind::Phone, "0161 496 0000", "0161 496 0000");
+    yes(Kind::Phone, "mobile: 07700900123", "07700900123");
+    yes(Kind::Phone, "tel 4155552671", "4155552671");
+    assert!(one("phone: 415-555-2671").confidence > one("415-555-2671").confidence);
+    // Invalid NANP area or exchange codes, implausible lengths.
+    no("115-555-2671");
+    no("415-155-2671");
+    no("+1 115 555 2671");
+    no("+12345");
+    no("+1234567890123456789");
+    // Unbroken numbers without context.
+    no("4155552671");
+    no("07700900123");
+    // Mixed separators, glued numbers.
+    no("415-555.2671");
+    no("x415-555-2671");
+    no("415-555-2671-22");
+}
+
+#[test]
+fn credit_card() {
+    for (n, conf) in [
+        ("4111 1111 1111 1111", 0.85),
+        ("4111-1111-1111-1111", 0.85),
+        ("4111111111111111", 0.85),
+        ("5555 5555 5555 4444", 0.85),
+        ("2223 0031 2200 3222", 0.85),
+        ("3782 822463 10005", 0.85),
+        ("6011 1111 1111 1117", 0.85),
+        ("3530 1113 3330 0000", 0.85),
+        ("3056 9309 0259 04", 0.85),
+    ] {
+        let f = one(n);
+        assert_eq!(
+            (f.kind, f.text(n), f.confidence),
+            (Kind::CreditCard, Some(n), conf)
+        );
+    }
+    assert_eq!(one("Visa card: 4111 1111 1111 1111").confidence, 1.0);
+    // Luhn-invalid, unknown issuer, mixed separators, too long, glued.
+    no("4111 1111 1111 1112");
+    no("1234567812345678");
+    no("9111111111111111111"); // Luhn-valid? irrelevant: no issuer starts with 9
+    no("4111 1111-1111 1111");
+    no("4111 1111 1111 1111 1111 1111");
+    no("x4111111111111111");
+    no("4111111111111111.5");
+}
+
+#[test]
+fn iban() {
+    yes(
+        Kind::Iban,
+        "IBAN: GB82 WEST 1234 5698 7654 32 (EUR)",
+        "GB82 WEST 1234 5698 7654 32",
+    );
+    yes(
+        Kind::Iban,
+        "DE89 3704 0044 0532 0130 00",
+        "DE89 3704 0044 0532 0130 00",
+    );
+    yes(
+        Kind::Iban,
+        "DE89370400440532013000.",
+        "DE89370400440532013000",
+    );
+    yes(
+        Kind::Iban,
+        "GB82 WEST 1234 5698 7654 32 EUR",
+        "GB82 WEST 1234 5698 7654 32",
+    );
+    assert_eq!(one("iban DE89370400440532013000").confidence, 1.0);
+    // Bad check digits, wrong length, lower case, unknown country.
+    no("GB83 WEST 1234 5698 7654 32");
+    no("DE89 3704 0044 0532 0130 0");
+    no("de89370400440532013000");
+    no("XX89370400440532013000");
+}
+
+#[test]
+fn us_ssn() {
+    // 078-05-1120 (the "Woolworth" wallet-insert number) is valid in shape and range and is
+    // reported: a scanner cannot know the SSA voided it.
+    yes(Kind::UsSsn, "SSN 078-05-1120", "078-05-1120");
+    assert_eq!(one("SSN 078-05-1120").confidence, 1.0);
+    assert_eq!(one("id 078-05-1120").confidence, 0.85);
+    assert_eq!(one("078 05 1120").confidence, 0.5);
+    yes(Kind::UsSsn, "social security number 078051120", "078051120");
+    // Never-issued ranges.
+    no("000-12-3456");
+    no("666-12-3456");
+    no("900-12-3456");
+    no("123-00-4567");
+    no("123-45-0000");
+    // Nine digits without context, mixed separators, glued.
+    no("078051120");
+    no("order 123456789 shipped");
+    no("078-05 1120");
+    no("078-05-1120-1");
+}
+
+#[test]
+fn uk_nino() {
+    yes(Kind::UkNino, "NI number: AB 12 34 56 C", "AB 12 34 56 C");
+    yes(Kind::UkNino, "AB123456C", "AB123456C");
+    yes(Kind::UkNino, "JG 103759 A", "JG 103759 A");
+    assert_eq!(one("national insurance AB123456C").confidence, 1.0);
+    // HMRC's specimen prefix QQ is never issued (Q is not a valid first letter), so the
+    // documentation example is not reported.
+    no("QQ 12 34 56 C");
+    no("GB123456A");
+    no("DA123456A");
+    no("AO123456A");
+    no("AB123456E");
+    no("ab123456c");
+    no("AB123456CX");
+}
+
+#[test]
+fn ipv4() {
+    yes(Kind::Ipv4, "from 192.168.1.10.", "192.168.1.10");
+    yes(Kind::Ipv4, "ip=8.8.8.8", "8.8.8.8");
+    yes(Kind::Ipv4, "0.0.0.0", "0.0.0.0");
+    no("256.1.1.1");
+    no("1.2.3");
+    no("01.2.3.4");
+    no("1.2.3.4.5");
+    no("v1.2.3.4");
+}
+
+#[test]
+fn ipv6() {
+    yes(
+        Kind::Ipv6,
+        "addr 2001:db8::ff00:42:8329.",
+        "2001:db8::ff00:42:8329",
+    );
+    yes(
+        Kind::Ipv6,
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+    );
+    yes(Kind::Ipv6, "fe80::1", "fe80::1");
+    yes(Kind::Ipv6, "::ffff:192.0.2.1", "::ffff:192.0.2.1");
+    no("10:30:00");
+    no("std::io::Error");
+    no("2001:db8:::1");
+    no("1:2:3:4:5:6:7:8:9");
+}
+
+#[test]
+fn mac() {
+    yes(Kind::Mac, "mac 00:1A:2B:3C:4D:5E", "00:1A:2B:3C:4D:5E");
+    yes(Kind::Mac, "00-1a-2b-3c-4d-5e", "00-1a-2b-3c-4d-5e");
+    no("00:1A:2B:3C:4D");
+    no("00:1A:2B-3C:4D:5E");
+    no("00:1A:2B:3C:4D:5E:6F");
+    no("0G:1A:2B:3C:4D:5E");
+}
+
+#[test]
+fn date() {
+    yes(Kind::Date, "on 2024-07-14.", "2024-07-14");
+    yes(Kind::Date, "14/07/2024", "14/07/2024");
+    yes(Kind::Date, "07/14/2024", "07/14/2024");
+    yes(Kind::Date, "14.07.2024", "14.07.2024");
+    yes(Kind::Date, "July 14, 2024", "July 14, 2024");
+    yes(Kind::Date, "Jul 14th 2024", "Jul 14th 2024");
+    yes(Kind::Date, "14 July 2024", "14 July 2024");
+    yes(Kind::Date, "29/02/2024", "29/02/2024");
+    assert_eq!(one("date of birth: 1985-03-14").confidence, 0.95);
+    assert_eq!(one("DOB 14/03/1985").confidence, 0.95);
+    assert_eq!(one("born March 14, 1985").confidence, 0.95);
+    assert_eq!(one("due 2024-07-14").confidence, 0.5);
+    no("2024-02-30");
+    no("2023-02-29");
+    no("31/31/2024");
+    no("2024-13-01");
+    no("July 32, 2024");
+    no("june 14, 2024");
+    no("1.2.2024.5");
+}
+
+#[test]
+fn postcodes() {
+    yes(Kind::UsZip, "San Francisco, CA 94105", "94105");
+    yes(Kind::UsZip, "Springfield, IL 62704-1234", "62704-1234");
+    yes(Kind::UsZip, "zip code: 10001", "10001");
+    no("CA 94105");
+    no("94105");
+    no("zip 9410");
+    yes(Kind::UkPostcode, "London SW1A 1AA", "SW1A 1AA");
+    yes(Kind::UkPostcode, "M1 1AE", "M1 1AE");
+    yes(Kind::UkPostcode, "B33 8TH", "B33 8TH");
+    yes(Kind::UkPostcode, "CR2 6XH", "CR2 6XH");
+    yes(Kind::UkPostcode, "DN55 1PT", "DN55 1PT");
+    yes(Kind::UkPostcode, "W1A 0AX", "W1A 0AX");
+    yes(Kind::UkPostcode, "EC1A 1BB", "EC1A 1BB");
+    assert_eq!(one("postcode: M1 1AE").confidence, 0.95);
+    no("QA1 1AA");
+    no("AI1 1AA");
+    no("SW1A 1AC");
+    no("SW1A1AA");
+    no("sw1a 1aa");
+    no("W1I 0AX");
+}
+
+#[test]
+fn secrets() {
+    yes(Kind::Secret, "AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE");
+    let gh = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+    yes(Kind::Secret, &format!("token {gh}"), gh);
+    yes(
+        Kind::Secret,
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    );
+    yes(
+        Kind::Secret,
+        "xoxb-123456789012-abcdefABCDEF",
+        "xoxb-123456789012-abcdefABCDEF",
+    );
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----";
+    yes(Kind::Secret, &format!("key:\n{pem}\nrest"), pem);
+    yes(
+        Kind::Secret,
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    );
+    yes(
+        Kind::Secret,
+        r#"{"api_key": "Zx9fQ2LmT7pWc4RbN8vYh3Kd"}"#,
+        "Zx9fQ2LmT7pWc4RbN8vYh3Kd",
+    );
+    yes(
+        Kind::Secret,
+        "client_secret: Zx9fQ2LmT7pWc4RbN8vYh3Kd",
+        "Zx9fQ2LmT7pWc4RbN8vYh3Kd",
+    );
+    // Too short, too low entropy, no assignment name, glued prefixes.
+    no("AKIAIOSFODNN7EXAMPL");
+    no("api_key=aaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    no("api_key=short123");
+    no("description=Zx9fQ2LmT7pWc4RbN8vYh3Kd");
+    no("xAKIAIOSFODNN7EXAMPLE");
+    no("ghp_tooshort");
+    // A SHA-256 without an assignment is not a secret.
+    no("sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+#[test]
+fn decoys_are_not_flagged() {
+    for d in [
+        "123e4567-e89b-12d3-a456-426614174000",
+        "version 1.2.3.4.5",
+        "Microsoft Windows [Version 10.0.19045.3803] v10.0.19045",
+        "2024-07-14T10:30:00Z",
+        "2024-07-14T10:30:00+02:00",
+        "2024-07-14 10:30:00.123",
+        "ts=1720953000000",
+        "order ORD-2024-000123",
+        "tracking 1Z999AA10123456784",
+        "4111 1111 1111 1112",
+        "1234567812345678",
+        "123456789",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "build 20240714.1234",
+        "price 1,234,567.89",
+    ] {
+        no(d);
+    }
+}
+
+#[test]
+fn overlaps_keep_the_higher_confidence_then_the_longer() {
+    // The IPv4 inside a URL: the URL (0.9) beats the IPv4 (0.8).
+    assert_eq!(
+        found("http://192.168.0.1/x"),
+        vec![(Kind::Url, "http://192.168.0.1/x")]
+    );
+    // An email inside a URL: the email (0.95) beats the URL (0.9).
+    assert_eq!(
+        found("http://a.example/?to=jane@example.com"),
+        vec![(Kind::Email, "jane@example.com")]
+    );
+    // A card number with context beats an overlapping IBAN-like run? Separate spans stay.
+    let f = scan("x 4111 1111 1111 1111 y 078-05-1120");
+    assert_eq!(f.len(), 2);
+    assert!(f.windows(2).all(|w| w[0].end <= w[1].start));
+}
+
+#[test]
+fn mixed_document() {
+    let doc = "Customer record\n\
+        Name: Jane Doe, email: jane.doe@example.com, phone +44 20 7946 0958 or (415) 555-2671.\n\
+        Card: 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32.\n\
+        SSN 078-05-1120; NINO AB 12 34 56 C; born 14/03/1985.\n\
+        Last login 2024-07-14T10:30:00Z from 203.0.113.7 and 2001:db8::1, device 00:1A:2B:3C:4D:5E.\n\
+        Profile https://example.com/u/jane. Address: 1 Main St, Springfield, IL 62704, or 10 Downing St, London SW1A 2AA.\n\
+        Order ORD-2024-000123, tracking 1Z999AA10123456784, app v10.0.19045, id 123e4567-e89b-12d3-a456-426614174000.\n\
+        config: api_key=Zx9fQ2LmT7pWc4RbN8vYh3Kd aws AKIAIOSFODNN7EXAMPLE\n\
+        Grüße — naïve café: ünïcödé 4111111111111111 ☃ jane@example.org€\n";
+    assert_eq!(
+        found(doc),
+        vec![
+            (Kind::Email, "jane.doe@example.com"),
+            (Kind::Phone, "+44 20 7946 0958"),
+            (Kind::Phone, "(415) 555-2671"),
+            (Kind::CreditCard, "4111 1111 1111 1111"),
+            (Kind::Iban, "GB82 WEST 1234 5698 7654 32"),
+            (Kind::UsSsn, "078-05-1120"),
+            (Kind::UkNino, "AB 12 34 56 C"),
+            (Kind::Date, "14/03/1985"),
+            (Kind::Ipv4, "203.0.113.7"),
+            (Kind::Ipv6, "2001:db8::1"),
+            (Kind::Mac, "00:1A:2B:3C:4D:5E"),
+            (Kind::Url, "https://example.com/u/jane"),
+            (Kind::UsZip, "62704"),
+            (Kind::UkPostcode, "SW1A 2AA"),
+            (Kind::Secret, "Zx9fQ2LmT7pWc4RbN8vYh3Kd"),
+            (Kind::Secret, "AKIAIOSFODNN7EXAMPLE"),
+            (Kind::CreditCard, "4111111111111111"),
+            (Kind::Email, "jane@example.org"),
+        ]
+    );
+    let f = scan(doc);
+    assert!(
+        f.windows(2).all(|w| w[0].end <= w[1].start),
+        "sorted, no overlaps"
+    );
+    assert!(f.iter().all(|x| (0.0..=1.0).contains(&x.confidence)));
+}
+
+/// A tiny deterministic PRNG (xorshift64*), so the robustness tests need no crates.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const ALPHABET: &[u8] = b"0123456789 -./:@+()_=ABCDEFGHKLMNPQRSTWXYZabcdefxyz\n\"',#";
+
+fn random_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| match rng.below(10) {
+            0 => rng.next() as u8,                       // any byte: invalid UTF-8 too
+            1 => [0xC3, 0xA9, 0xE2, 0x98][rng.below(4)], // bits of multi-byte sequences
+            _ => ALPHABET[rng.below(ALPHABET.len())],
+        })
+        .collect()
+}
+
+#[track_caller]
+fn check_well_formed(text: &str) {
+    let f = scan(text);
+    for x in &f {
+        assert!(x.start < x.end && x.end <= text.len(), "{x:?}");
+        assert!(
+            text.is_char_boundary(x.start) && text.is_char_boundary(x.end),
+            "{x:?}"
+        );
+        assert!((0.0..=1.0).contains(&x.confidence), "{x:?}");
+    }
+    assert!(
+        f.windows(2).all(|w| w[0].end <= w[1].start),
+        "sorted, no overlaps: {f:?}"
+    );
+}
+
+#[test]
+fn random_input_never_panics_and_spans_are_char_boundaries() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..5_000 {
+        let len = rng.below(300);
+        let bytes = random_bytes(&mut rng, len);
+        let text = String::from_utf8_lossy(&bytes);
+        check_well_formed(&text);
+    }
+}
+
+#[test]
+fn multibyte_text_around_matches() {
+    for s in [
+        "é4111 1111 1111 1111é",
+        "☃jane@example.com☃",
+        "ü+44 20 7946 0958ü",
+        "日本192.168.0.1日本",
+        "€DE89 3704 0044 0532 0130 00€",
+        "—https://example.com/ü—",
+        "ñapi_key=Zx9fQ2LmT7pWc4RbN8vYh3Kdñ",
+    ] {
+        check_well_formed(s);
+        assert_eq!(scan(s).len(), 1, "{s:?}: {:?}", found(s));
+    }
+}
+
+/// Scans `text` and returns the time taken.
+fn timed(text: &str) -> std::time::Duration {
+    let t0 = std::time::Instant::now();
+    check_well_formed(text);
+    t0.elapsed()
+}
+
+#[test]
+fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
+    const MIB: usize = 1 << 20;
+    let mut rng = Rng(42);
+    let pieces = [
+        "Contact jane.doe@example.com or +44 20 7946 0958. ",
+        "Card 4111 1111 1111 1111 exp 12/27. ",
+        "IBAN DE89 3704 0044 0532 0130 00, SSN 078-05-1120. ",
+        "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ",
+        "v1.2.3.4.5 2024-07-14T10:30:00Z 123e4567-e89b-12d3-a456-426614174000 ",
+        "Grüße aus Köln — ☃ naïve ",
+        "api_key=Zx9fQ2LmT7pWc4RbN8vYh3Kd 10.0.0.1 fe80::1 ",
+    ];
+    let mut doc = String::with_capacity(MIB + 128);
+    while doc.len() < MIB {
+        doc.push_str(pieces[rng.below(pieces.len())]);
+    }
+    let f = scan(&doc);
+    assert!(f.len() > 10_000);
+    // Pathological inputs: long runs of the bytes detectors expand over. Each must take
+    // about as long as ordinary text of the same size (a generous bound: linear, not
+    // quadratic, even in a debug build).
+    let base = timed(&doc);
+    for unit in [
+        "1",
+        "1 ",
+        "1-",
+        "1.",
+        "1:",
+        "a@",
+        "@a.",
+        "a",
+        "A",
+        "AB12 ",
+        "+1",
+        "(1",
+        "key=",
+        "key:a",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "ghp_",
+        "xoxb-",
+        ":",
+        "ff:",
+        "0",
+        "é",
+    ] {
+        let text = unit.repeat(MIB / unit.len());
+        let took = timed(&text);
+        eprintln!("{unit:?}: {took:?} (mixed text: {base:?})");
+        assert!(
+            took < base * 10 + std::time::Duration::from_secs(2),
+            "{unit:?}: {took:?} vs {base:?}"
+        );
+    }
+}
+
+#[test]
+fn resolve_prefers_confidence_then_length_then_earlier() {
+    let f = |kind, start, end, confidence| Finding {
+        kind,
+        start,
+        end,
+        confidence,
+        detector: "test",
+    };
+    let got = crate::resolve(vec![
+        f(Kind::Phone, 0, 10, 0.6),
+        f(Kind::CreditCard, 2, 20, 0.6), // same confidence, longer: kept
+        f(Kind::Date, 25, 30, 0.5),
+        f(Kind::UsZip, 28, 32, 0.9), // higher confidence: kept
+        f(Kind::Ipv4, 40, 45, 0.8),
+        f(Kind::Ipv6, 43, 48, 0.8), // same confidence and length: the earlier is kept
+        f(Kind::Email, 50, 55, 0.9),
+    ]);
+    let kinds: Vec<Kind> = got.iter().map(|x| x.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![Kind::CreditCard, Kind::UsZip, Kind::Ipv4, Kind::Email]
+    );
+}
