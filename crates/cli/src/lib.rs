@@ -10,6 +10,7 @@ pub mod kek;
 pub mod map;
 pub mod receipt;
 pub mod retention;
+pub mod scan;
 pub mod setup;
 
 use std::net::SocketAddr;
@@ -151,6 +152,12 @@ pub enum Command {
         #[command(subcommand)]
         command: retention::RetentionCommand,
     },
+    /// Find personal data in files (text, CSV, JSON, NDJSON; directories recursively): where
+    /// each finding is and its kind, never its value.
+    #[command(
+        after_help = "Examples:\n  custodian scan exports/ logs/app.log\n  custodian scan --format json data.csv > findings.json\n  custodian scan --fail-on credit_card,us_ssn,secret src/   # for CI"
+    )]
+    Scan(scan::ScanArgs),
     /// Manage API keys and show the audit log's public key.
     #[command(
         after_help = "Examples:\n  custodian keys create --operator 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10 --expires-in-days 90 --out key.txt\n  custodian keys list\n  custodian keys revoke 0192f0c2-1b7e-7d40-8a55-6f0e9c3d2b11\n  custodian keys log-public-key > log.pub"
@@ -366,6 +373,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             setup::require_installation(s.as_ref()).await?;
             retention::plan(&loc, s.as_ref(), clock.as_ref(), at.as_deref()).await
         }
+        Command::Scan(args) => scan::run(&args),
         Command::Migrate { store } => {
             let (loc, _) = store.resolve()?;
             setup::open_store(&loc).await?;

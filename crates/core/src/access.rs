@@ -61,11 +61,13 @@ pub enum Action {
     MapWrite,
     /// Place and lift legal holds, preview and run disposal.
     RetentionManage,
+    /// Find and redact personal data in text sent to the API.
+    ScanRun,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -90,6 +92,7 @@ impl Action {
         Action::MapRead,
         Action::MapWrite,
         Action::RetentionManage,
+        Action::ScanRun,
     ];
 
     /// The Cedar action id and audit action name.
@@ -119,6 +122,7 @@ impl Action {
             Action::MapRead => "map.read",
             Action::MapWrite => "map.write",
             Action::RetentionManage => "retention.manage",
+            Action::ScanRun => "scan.run",
         }
     }
 

@@ -17,6 +17,7 @@
 
 mod bytes;
 mod detect;
+pub mod redact;
 
 #[cfg(test)]
 mod tests;

@@ -41,7 +41,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
     audit, banner, consent, datasets as datasets_routes, drp as drp_routes, health, iab, map,
     operators, policies, privacy_center, retention as retention_routes, rights as rights_routes,
-    tasks, vault, webhooks,
+    scan, tasks, vault, webhooks,
 };
 use crate::state::AppState;
 
@@ -161,6 +161,8 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(map::get_taxonomy))
         .routes(routes!(map::get_ropa))
         .routes(routes!(map::check))
+        .routes(routes!(scan::scan_text))
+        .routes(routes!(scan::redact_text))
         .routes(routes!(retention_routes::get_plan))
         .routes(routes!(retention_routes::post_run))
         .routes(routes!(

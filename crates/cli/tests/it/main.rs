@@ -26,6 +26,7 @@ mod process;
 mod propagation;
 mod retention;
 mod rights;
+mod scan;
 mod smtp;
 mod tls;
 mod vault;

@@ -361,3 +361,74 @@ pub struct RelationshipIn {
     /// When it ended (RFC 3339, not in the future).
     pub ended_at: String,
 }
+
+/// Text to scan.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanTextIn {
+    /// The text.
+    pub text: String,
+    /// Leave out findings below this confidence (0 to 1; default 0.5).
+    pub min_confidence: Option<f32>,
+}
+
+/// One finding (the value is not repeated: the span points into the text sent).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingOut {
+    /// `email`, `phone`, `credit_card`, `iban`, `us_ssn`, `uk_nino`, `ipv4`, `ipv6`, `mac`,
+    /// `url`, `date`, `us_zip`, `uk_postcode` or `secret`.
+    pub kind: &'static str,
+    /// Its data category.
+    pub category: &'static str,
+    /// Byte offset of the start.
+    pub start: usize,
+    /// Byte offset just past the end.
+    pub end: usize,
+    /// 0 to 1.
+    pub confidence: f32,
+    /// The detector.
+    pub detector: &'static str,
+}
+
+/// What a scan found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScanOut {
+    /// In the order of the text.
+    pub findings: Vec<FindingOut>,
+}
+
+/// Text to redact.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactIn {
+    /// The text.
+    pub text: String,
+    /// The operator per kind (`mask`, `label`, `hash`: a keyed hash, stable for this
+    /// installation, `keep`); `default` for the kinds not named (default `label`).
+    #[serde(default)]
+    pub operators: std::collections::BTreeMap<String, String>,
+    /// Leave out findings below this confidence (0 to 1; default 0.5).
+    pub min_confidence: Option<f32>,
+}
+
+/// One item redacted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RedactedOut {
+    /// Its kind.
+    pub kind: &'static str,
+    /// Byte offset of the start, in the text sent.
+    pub start: usize,
+    /// Byte offset just past the end, in the text sent.
+    pub end: usize,
+    /// The operator applied.
+    pub operator: &'static str,
+}
+
+/// A redacted text.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RedactOut {
+    /// The text with each finding replaced.
+    pub text: String,
+    /// What was found and how it was replaced.
+    pub items: Vec<RedactedOut>,
+}

@@ -13,6 +13,7 @@ pub mod policies;
 pub mod privacy_center;
 pub mod retention;
 pub mod rights;
+pub mod scan;
 pub mod tasks;
 pub mod vault;
 pub mod webhooks;

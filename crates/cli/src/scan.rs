@@ -1,0 +1,250 @@
+//! `custodian scan PATH…`: finds personal data in files (text, CSV, JSON, NDJSON; directories
+//! recursively) with the `custodian-scan` detectors. Reports where each finding is (file,
+//! line, column, kind, confidence) and never the value, so the report is safe to keep in a CI
+//! log; `--fail-on` makes the command fail when chosen kinds are found.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use custodian_scan::{Kind, scan};
+use serde_json::json;
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScanFormat {
+    /// A summary table, then one line per finding.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// `custodian scan` arguments.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories (searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
+    /// Fail (exit 1) when any of these kinds is found, e.g. `credit_card,us_ssn`, or `all`.
+    #[arg(long, value_delimiter = ',')]
+    pub fail_on: Vec<String>,
+    /// Ignore findings below this confidence (0 to 1).
+    #[arg(long, default_value_t = 0.5)]
+    pub min_confidence: f32,
+}
+
+/// Files larger than this are skipped (named in the report).
+const MAX_FILE: u64 = 1 << 30;
+/// Above this many bytes in all, progress is shown on standard error.
+const PROGRESS_FROM: u64 = 64 << 20;
+
+/// One finding's place, without its value.
+struct Place {
+    kind: Kind,
+    line: usize,
+    column: usize,
+    confidence: f32,
+    detector: &'static str,
+}
+
+struct FileReport {
+    path: PathBuf,
+    bytes: u64,
+    findings: Vec<Place>,
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot list {}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            collect(&e, out)?;
+        }
+    } else if meta.is_file() {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// The places of `text`'s findings (line and column from 1; the column counts characters).
+fn places(text: &str, min_confidence: f32) -> Vec<Place> {
+    let findings = scan(text);
+    let mut line_starts = vec![0usize];
+    line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+    findings
+        .into_iter()
+        .filter(|f| f.confidence >= min_confidence)
+        .map(|f| {
+            let line = line_starts.partition_point(|&s| s <= f.start);
+            let start = line_starts[line - 1];
+            Place {
+                kind: f.kind,
+                line,
+                column: text
+                    .get(start..f.start)
+                    .map_or(1, |s| s.chars().count() + 1),
+                confidence: f.confidence,
+                detector: f.detector,
+            }
+        })
+        .collect()
+}
+
+fn kinds(names: &[String]) -> anyhow::Result<Vec<Kind>> {
+    let mut out = Vec::new();
+    for n in names {
+        let n = n.trim();
+        if n == "all" {
+            return Ok(Kind::ALL.to_vec());
+        }
+        match Kind::ALL.into_iter().find(|k| k.as_str() == n) {
+            Some(k) => out.push(k),
+            None => bail!(
+                "--fail-on: unknown kind (use all or some of {})",
+                Kind::ALL.map(Kind::as_str).join(", ")
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the scan and prints the report; an error when `--fail-on` kinds were found.
+pub fn run(args: &ScanArgs) -> anyhow::Result<()> {
+    let fail_on = kinds(&args.fail_on)?;
+    if !(0.0..=1.0).contains(&args.min_confidence) {
+        bail!("--min-confidence is between 0 and 1");
+    }
+    let mut files = Vec::new();
+    for p in &args.paths {
+        collect(p, &mut files)?;
+    }
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    let total: u64 = sizes.iter().sum();
+    let (started, mut shown) = (Instant::now(), Instant::now());
+    let mut done = 0u64;
+    let (mut reports, mut skipped) = (Vec::new(), Vec::new());
+    for (path, size) in files.iter().zip(&sizes) {
+        if *size > MAX_FILE {
+            skipped.push((path.clone(), "larger than 1 GiB"));
+            continue;
+        }
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        done += *size;
+        if bytes.iter().take(8192).any(|&b| b == 0) {
+            skipped.push((path.clone(), "binary"));
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        reports.push(FileReport {
+            path: path.clone(),
+            bytes: *size,
+            findings: places(&text, args.min_confidence),
+        });
+        if total >= PROGRESS_FROM && shown.elapsed() >= Duration::from_secs(1) {
+            shown = Instant::now();
+            eprint!("\rscanned {} of {} MiB", done >> 20, total >> 20);
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if total >= PROGRESS_FROM {
+        eprintln!(
+            "\rscanned {} MiB in {:.1} s",
+            total >> 20,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let mut counts: BTreeMap<Kind, (usize, usize)> = BTreeMap::new();
+    for r in &reports {
+        let mut seen = Vec::new();
+        for f in &r.findings {
+            let e = counts.entry(f.kind).or_default();
+            e.0 += 1;
+            if !seen.contains(&f.kind) {
+                seen.push(f.kind);
+                e.1 += 1;
+            }
+        }
+    }
+    match args.format {
+        ScanFormat::Table => {
+            println!("{:<14} {:>9} {:>7}  category", "kind", "findings", "files");
+            for (k, (n, f)) in &counts {
+                println!("{:<14} {n:>9} {f:>7}  {}", k.as_str(), k.taxonomy());
+            }
+            println!(
+                "{} files, {} bytes, {} findings",
+                reports.len(),
+                reports.iter().map(|r| r.bytes).sum::<u64>(),
+                counts.values().map(|c| c.0).sum::<usize>()
+            );
+            for r in &reports {
+                for f in &r.findings {
+                    println!(
+                        "{}:{}:{}: {} ({:.2}, {})",
+                        r.path.display(),
+                        f.line,
+                        f.column,
+                        f.kind.as_str(),
+                        f.confidence,
+                        f.detector
+                    );
+                }
+            }
+            for (p, why) in &skipped {
+                println!("skipped {}: {why}", p.display());
+            }
+        }
+        ScanFormat::Json => {
+            let files: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|r| {
+                    json!({
+                        "path": r.path.display().to_string(),
+                        "bytes": r.bytes,
+                        "findings": r.findings.iter().map(|f| json!({
+                            "kind": f.kind.as_str(), "category": f.kind.taxonomy(),
+                            "line": f.line, "column": f.column,
+                            "confidence": f.confidence, "detector": f.detector,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let summary: serde_json::Map<String, serde_json::Value> = counts
+                .iter()
+                .map(|(k, (n, f))| (k.as_str().to_owned(), json!({"findings": n, "files": f})))
+                .collect();
+            let skipped: Vec<serde_json::Value> = skipped
+                .iter()
+                .map(|(p, why)| json!({"path": p.display().to_string(), "reason": why}))
+                .collect();
+            println!(
+                "{}",
+                json!({"summary": summary, "files": files, "skipped": skipped})
+            );
+        }
+    }
+    let failing: Vec<&str> = fail_on
+        .iter()
+        .filter(|k| counts.contains_key(k))
+        .map(|k| k.as_str())
+        .collect();
+    if !failing.is_empty() {
+        bail!("personal data found: {}", failing.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! Finding and redacting personal data in text sent to the API (`scan.run` on the
+//! `DataMap`): nothing is stored; each request is audited with the kinds found, never the
+//! values.
+
+use axum::Extension;
+use axum::extract::State;
+use custodian_core::access::{Action, Resource};
+use custodian_scan::redact::{Operator, redact};
+use custodian_scan::{Finding, Kind, scan};
+use serde_json::json;
+
+use crate::api::map::{FindingOut, RedactIn, RedactOut, RedactedOut, ScanOut, ScanTextIn};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson, ErrorBody, ErrorCode};
+use crate::gate::authorize;
+use crate::middleware::RequestId;
+use crate::state::AppState;
+
+fn invalid(field: &str, rule: &str) -> ApiError {
+    ApiError::new(ErrorCode::InvalidValue).details(json!({ "field": field, "rule": rule }))
+}
+
+fn findings(text: &str, min: Option<f32>) -> Result<Vec<Finding>, ApiError> {
+    let min = min.unwrap_or(0.5);
+    if !(0.0..=1.0).contains(&min) {
+        return Err(invalid("min_confidence", "between 0 and 1"));
+    }
+    Ok(scan(text)
+        .into_iter()
+        .filter(|f| f.confidence >= min)
+        .collect())
+}
+
+/// The kinds found, for the audit event.
+fn kinds(found: &[Finding]) -> Vec<String> {
+    let mut k: Vec<String> = found.iter().map(|f| f.kind.as_str().to_owned()).collect();
+    k.sort();
+    k.dedup();
+    k
+}
+
+/// Finds personal data in a text: each finding's kind, data category, byte span and
+/// confidence.
+#[utoipa::path(post, path = "/v1/scan/text", tag = "map", security(("bearer" = [])),
+    request_body = ScanTextIn, responses((status = 200, body = ScanOut),
+    (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn scan_text(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ScanTextIn>,
+) -> Result<ApiJson<ScanOut>, ApiError> {
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ScanRun,
+        Resource::DataMap,
+        None,
+    )
+    .await?;
+    let found = findings(&body.text, body.min_confidence)?;
+    let mut draft = permit.draft;
+    draft.action = "scan.text".into();
+    draft.fields = kinds(&found);
+    state.store.append_audit(draft).await?;
+    Ok(ApiJson(ScanOut {
+        findings: found
+            .iter()
+            .map(|f| FindingOut {
+                kind: f.kind.as_str(),
+                category: f.kind.taxonomy(),
+                start: f.start,
+                end: f.end,
+                confidence: f.confidence,
+                detector: f.detector,
+            })
+            .collect(),
+    }))
+}
+
+/// Redacts personal data in a text, with an operator per kind: `mask` (letters and digits
+/// become `*`), `label` (`<EMAIL>`), `hash` (`<EMAIL:…>`, a keyed hash under this
+/// installation's key: the same value gives the same pseudonym, and it cannot be reversed
+/// without the key) or `keep`.
+#[utoipa::path(post, path = "/v1/redact", tag = "map", security(("bearer" = [])),
+    request_body = RedactIn, responses((status = 200, body = RedactOut),
+    (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn redact_text(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RedactIn>,
+) -> Result<ApiJson<RedactOut>, ApiError> {
+    let mut default = Operator::Label;
+    let mut chosen: Vec<(Kind, Operator)> = Vec::new();
+    for (k, o) in &body.operators {
+        let op =
+            Operator::parse(o).ok_or_else(|| invalid("operators", "mask, label, hash or keep"))?;
+        if k == "default" {
+            default = op;
+            continue;
+        }
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|x| x.as_str() == k)
+            .ok_or_else(|| invalid("operators", "keys are kinds or default"))?;
+        chosen.push((kind, op));
+    }
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ScanRun,
+        Resource::DataMap,
+        None,
+    )
+    .await?;
+    let found = findings(&body.text, body.min_confidence)?;
+    let operator = |k: Kind| {
+        chosen
+            .iter()
+            .find(|(x, _)| *x == k)
+            .map_or(default, |(_, o)| *o)
+    };
+    let crypto = state.vault_crypto.clone();
+    let hash = |k: Kind, v: &str| {
+        crypto
+            .blind_index("scan", k.as_str(), v)
+            .map(hex::encode)
+            .unwrap_or_default()
+    };
+    let text = redact(&body.text, &found, &operator, &hash);
+    let mut draft = permit.draft;
+    draft.action = "scan.redact".into();
+    draft.fields = kinds(&found);
+    state.store.append_audit(draft).await?;
+    Ok(ApiJson(RedactOut {
+        text,
+        items: found
+            .iter()
+            .map(|f| RedactedOut {
+                kind: f.kind.as_str(),
+                start: f.start,
+                end: f.end,
+                operator: operator(f.kind).as_str(),
+            })
+            .collect(),
+    }))
+}
