@@ -108,7 +108,7 @@ fn kinds(names: &[String]) -> anyhow::Result<Vec<Kind>> {
         if n == "all" {
             return Ok(Kind::ALL.to_vec());
         }
-        match Kind::ALL.into_iter().find(|k| k.as_str() == n) {
+        match Kind::parse(n) {
             Some(k) => out.push(k),
             None => bail!(
                 "--fail-on: unknown kind (use all or some of {})",

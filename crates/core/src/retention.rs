@@ -262,13 +262,6 @@ impl Rule {
 /// rule it broke. No value is quoted.
 pub type RuleError = DocError;
 
-fn bad(path: &str, rule: &'static str) -> RuleError {
-    RuleError {
-        path: path.to_owned(),
-        rule,
-    }
-}
-
 /// Longest rule description, in characters.
 pub const MAX_DESCRIPTION: usize = 1000;
 
@@ -309,21 +302,24 @@ pub fn parse_rule(
         ],
     )?;
 
-    let key = doc::string(m, "key", "$")?.ok_or_else(|| bad("$.key", "required"))?;
+    let key = doc::string(m, "key", "$")?.ok_or_else(|| doc::err("$.key", "required"))?;
     if !valid_key(key) {
-        return Err(bad("$.key", KEY_RULE));
+        return Err(doc::err("$.key", KEY_RULE));
     }
 
     let description = doc::string(m, "description", "$")?.unwrap_or_default();
     if description.chars().count() > MAX_DESCRIPTION {
-        return Err(bad("$.description", "must be at most 1000 characters"));
+        return Err(doc::err("$.description", "must be at most 1000 characters"));
     }
     if description.chars().any(char::is_control) {
-        return Err(bad("$.description", "must not contain control characters"));
+        return Err(doc::err(
+            "$.description",
+            "must not contain control characters",
+        ));
     }
 
     if matches!(m.get("data_categories"), None | Some(Value::Null)) {
-        return Err(bad("$.data_categories", "required"));
+        return Err(doc::err("$.data_categories", "required"));
     }
     let data_categories = doc::strings(
         m,
@@ -333,33 +329,35 @@ pub fn parse_rule(
         "unknown data category",
     )?;
     if data_categories.is_empty() {
-        return Err(bad("$.data_categories", "must not be empty"));
+        return Err(doc::err("$.data_categories", "must not be empty"));
     }
     let data_uses = doc::strings(m, "data_uses", "$", is_use, "unknown data use")?;
 
     let consent_purpose = doc::string(m, "consent_purpose", "$")?;
     if consent_purpose.is_some_and(|p| !valid_key(p)) {
-        return Err(bad("$.consent_purpose", KEY_RULE));
+        return Err(doc::err("$.consent_purpose", KEY_RULE));
     }
 
-    let period = doc::string(m, "period", "$")?.ok_or_else(|| bad("$.period", "required"))?;
-    let period = Period::parse(period).map_err(|e| bad("$.period", e.0))?;
+    let period = doc::string(m, "period", "$")?.ok_or_else(|| doc::err("$.period", "required"))?;
+    let period = Period::parse(period).map_err(|e| doc::err("$.period", e.0))?;
 
-    let trigger = doc::string(m, "trigger", "$")?.ok_or_else(|| bad("$.trigger", "required"))?;
-    let trigger = Trigger::parse(trigger).ok_or_else(|| bad("$.trigger", "unknown trigger"))?;
+    let trigger =
+        doc::string(m, "trigger", "$")?.ok_or_else(|| doc::err("$.trigger", "required"))?;
+    let trigger =
+        Trigger::parse(trigger).ok_or_else(|| doc::err("$.trigger", "unknown trigger"))?;
 
-    let action = doc::string(m, "action", "$")?.ok_or_else(|| bad("$.action", "required"))?;
-    let action = Action::parse(action).ok_or_else(|| bad("$.action", "unknown action"))?;
+    let action = doc::string(m, "action", "$")?.ok_or_else(|| doc::err("$.action", "required"))?;
+    let action = Action::parse(action).ok_or_else(|| doc::err("$.action", "unknown action"))?;
 
     let consent = trigger == Trigger::ConsentWithdrawal;
     if consent && consent_purpose.is_none() {
-        return Err(bad(
+        return Err(doc::err(
             "$.consent_purpose",
             "required with the consent_withdrawal trigger",
         ));
     }
     if !consent && consent_purpose.is_some() {
-        return Err(bad(
+        return Err(doc::err(
             "$.consent_purpose",
             "only allowed with the consent_withdrawal trigger",
         ));

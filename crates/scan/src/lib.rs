@@ -99,6 +99,11 @@ impl Kind {
         }
     }
 
+    /// Parses [`Kind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     /// The fideslang data category key this kind maps to (a key of the core's taxonomy).
     ///
     /// Dates map to `user.demographic.date_of_birth`: the taxonomy has no generic date

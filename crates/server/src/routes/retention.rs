@@ -30,6 +30,23 @@ fn invalid(field: &str, rule: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidHold).details(json!({ "field": field, "rule": rule }))
 }
 
+/// `retention.manage` on the data map.
+async fn manage(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+) -> Result<crate::gate::Permit, ApiError> {
+    authorize(
+        state,
+        caller,
+        rid,
+        Action::RetentionManage,
+        Resource::DataMap,
+        None,
+    )
+    .await
+}
+
 fn table_out(t: &TableDisposal, rows: Option<u64>, outcome: Option<String>) -> TableOut {
     TableOut {
         dataset: t.dataset.clone(),
@@ -89,17 +106,7 @@ pub async fn get_plan(
             .parse::<Timestamp>()
             .map_err(|_| ApiError::new(ErrorCode::InvalidQuery))?,
     };
-    authorize(
-        &state,
-        &caller,
-        &rid,
-        Action::RetentionManage,
-        Resource::DataMap,
-        None,
-    )
-    .await?
-    .record(&state)
-    .await?;
+    manage(&state, &caller, &rid).await?.record(&state).await?;
     let p = retention::plan(&state, at).await?;
     Ok(ApiJson(PlanOut {
         at: time(at),
@@ -155,15 +162,7 @@ pub async fn post_run(
     Extension(rid): Extension<RequestId>,
     caller: Caller,
 ) -> Result<ApiJson<RunOut>, ApiError> {
-    let permit = authorize(
-        &state,
-        &caller,
-        &rid,
-        Action::RetentionManage,
-        Resource::DataMap,
-        None,
-    )
-    .await?;
+    let permit = manage(&state, &caller, &rid).await?;
     let actor = permit.draft.actor.clone();
     let mut draft = permit.draft;
     draft.action = "retention.run".into();
@@ -244,15 +243,7 @@ pub async fn place_hold(
                 .ok_or_else(|| invalid("expires_at", "an RFC 3339 time in the future"))?,
         ),
     };
-    let permit = authorize(
-        &state,
-        &caller,
-        &rid,
-        Action::RetentionManage,
-        Resource::DataMap,
-        None,
-    )
-    .await?;
+    let permit = manage(&state, &caller, &rid).await?;
     if let HoldScope::Dataset(d) = &scope
         && !state.store.datasets().await?.iter().any(|x| &x.key == d)
     {
@@ -292,17 +283,7 @@ pub async fn list_holds(
     Extension(rid): Extension<RequestId>,
     caller: Caller,
 ) -> Result<ApiJson<HoldsOut>, ApiError> {
-    authorize(
-        &state,
-        &caller,
-        &rid,
-        Action::RetentionManage,
-        Resource::DataMap,
-        None,
-    )
-    .await?
-    .record(&state)
-    .await?;
+    manage(&state, &caller, &rid).await?.record(&state).await?;
     let now = state.clock.now();
     Ok(ApiJson(HoldsOut {
         holds: state
@@ -327,15 +308,7 @@ pub async fn release_hold(
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<HoldOut>, ApiError> {
     super::check_id(&id)?;
-    let permit = authorize(
-        &state,
-        &caller,
-        &rid,
-        Action::RetentionManage,
-        Resource::DataMap,
-        None,
-    )
-    .await?;
+    let permit = manage(&state, &caller, &rid).await?;
     let now = state.clock.now();
     let mut draft = permit.draft;
     draft.action = "retention.hold_released".into();

@@ -20,15 +20,30 @@ fn invalid(field: &str, rule: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidValue).details(json!({ "field": field, "rule": rule }))
 }
 
-fn findings(text: &str, min: Option<f32>) -> Result<Vec<Finding>, ApiError> {
+/// Authorizes `scan.run`, scans `text` (findings at or above `min`, default 0.5) and audits
+/// the request as `action` with the kinds found, before anything is answered.
+async fn scanned(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    text: &str,
+    min: Option<f32>,
+    action: &str,
+) -> Result<Vec<Finding>, ApiError> {
+    let permit = authorize(state, caller, rid, Action::ScanRun, Resource::DataMap, None).await?;
     let min = min.unwrap_or(0.5);
     if !(0.0..=1.0).contains(&min) {
         return Err(invalid("min_confidence", "between 0 and 1"));
     }
-    Ok(scan(text)
+    let found: Vec<Finding> = scan(text)
         .into_iter()
         .filter(|f| f.confidence >= min)
-        .collect())
+        .collect();
+    let mut draft = permit.draft;
+    draft.action = action.into();
+    draft.fields = kinds(&found);
+    state.store.append_audit(draft).await?;
+    Ok(found)
 }
 
 /// The kinds found, for the audit event.
@@ -50,20 +65,15 @@ pub async fn scan_text(
     caller: Caller,
     ApiJson(body): ApiJson<ScanTextIn>,
 ) -> Result<ApiJson<ScanOut>, ApiError> {
-    let permit = authorize(
+    let found = scanned(
         &state,
         &caller,
         &rid,
-        Action::ScanRun,
-        Resource::DataMap,
-        None,
+        &body.text,
+        body.min_confidence,
+        "scan.text",
     )
     .await?;
-    let found = findings(&body.text, body.min_confidence)?;
-    let mut draft = permit.draft;
-    draft.action = "scan.text".into();
-    draft.fields = kinds(&found);
-    state.store.append_audit(draft).await?;
     Ok(ApiJson(ScanOut {
         findings: found
             .iter()
@@ -101,22 +111,19 @@ pub async fn redact_text(
             default = op;
             continue;
         }
-        let kind = Kind::ALL
-            .into_iter()
-            .find(|x| x.as_str() == k)
-            .ok_or_else(|| invalid("operators", "keys are kinds or default"))?;
+        let kind =
+            Kind::parse(k).ok_or_else(|| invalid("operators", "keys are kinds or default"))?;
         chosen.push((kind, op));
     }
-    let permit = authorize(
+    let found = scanned(
         &state,
         &caller,
         &rid,
-        Action::ScanRun,
-        Resource::DataMap,
-        None,
+        &body.text,
+        body.min_confidence,
+        "scan.redact",
     )
     .await?;
-    let found = findings(&body.text, body.min_confidence)?;
     let operator = |k: Kind| {
         chosen
             .iter()
@@ -131,10 +138,6 @@ pub async fn redact_text(
             .unwrap_or_default()
     };
     let text = redact(&body.text, &found, &operator, &hash);
-    let mut draft = permit.draft;
-    draft.action = "scan.redact".into();
-    draft.fields = kinds(&found);
-    state.store.append_audit(draft).await?;
     Ok(ApiJson(RedactOut {
         text,
         items: found
