@@ -63,11 +63,17 @@ pub enum Action {
     RetentionManage,
     /// Find and redact personal data in text sent to the API.
     ScanRun,
+    /// Scan a connected database (sampled values, never returned) and propose categories
+    /// for its columns.
+    ScanDatabase,
+    /// Accept or reject proposals to the data map (accepting writes the category into the
+    /// dataset's declaration).
+    ScanReview,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -93,6 +99,8 @@ impl Action {
         Action::MapWrite,
         Action::RetentionManage,
         Action::ScanRun,
+        Action::ScanDatabase,
+        Action::ScanReview,
     ];
 
     /// The Cedar action id and audit action name.
@@ -123,6 +131,8 @@ impl Action {
             Action::MapWrite => "map.write",
             Action::RetentionManage => "retention.manage",
             Action::ScanRun => "scan.run",
+            Action::ScanDatabase => "scan.database",
+            Action::ScanReview => "scan.review",
         }
     }
 

@@ -380,6 +380,31 @@ pub trait MapStore: Send + Sync {
         key: &str,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
+    /// Stores a scan's proposals for `dataset`, with `audit`, in one transaction: they
+    /// replace every proposal of that dataset still pending (decided ones stay as history).
+    async fn put_scan_proposals(
+        &self,
+        dataset: &str,
+        proposals: &[crate::map::proposal::ScanProposal],
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Every proposal (of one dataset, when given), newest first.
+    async fn scan_proposals(
+        &self,
+        dataset: Option<&str>,
+    ) -> Result<Vec<crate::map::proposal::ScanProposal>, StoreError>;
+    /// Records a decision (`decided` carries the new status, the category decided, who and
+    /// when) and, for an
+    /// acceptance, stores `dataset` (the declaration with the category added, at the next
+    /// version), with `audit`, in one transaction. `NotFound` when there is no such proposal,
+    /// `Conflict("decided")` when it is no longer pending, `Conflict("version")` when the
+    /// dataset changed since it was read.
+    async fn decide_scan_proposal(
+        &self,
+        decided: &crate::map::proposal::ScanProposal,
+        dataset: Option<&crate::rights::dataset::StoredDataset>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
 }
 
 /// A legal hold as stored: the hold, who placed it and who released it.

@@ -16,6 +16,7 @@
 //! context.
 
 mod bytes;
+pub mod column;
 mod detect;
 pub mod redact;
 

@@ -133,6 +133,11 @@ error_codes! {
     HoldNotFound => (NOT_FOUND, "hold_not_found", "No legal hold has this id."),
     HoldReleased => (CONFLICT, "hold_already_released", "The legal hold was released already."),
     MapEntryInUse => (CONFLICT, "map_entry_in_use", "Other entries of the data map use this one (details.path and details.rule say which); change them first."),
+    DatasetNotConnected => (CONFLICT, "dataset_not_connected", "The dataset has no database connection on this server (dataset_connections, or CUSTODIAN_DATASET_URL_<KEY>)."),
+    DatabaseUnreachable => (BAD_GATEWAY, "database_unreachable", "The dataset's database did not answer in time."),
+    ProposalNotFound => (NOT_FOUND, "proposal_not_found", "No proposal has this id."),
+    ProposalDecided => (CONFLICT, "proposal_already_decided", "The proposal was accepted or rejected already."),
+    DatasetChanged => (CONFLICT, "dataset_changed", "The dataset's declaration changed while the proposal was being accepted; nothing was written, try again."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 
@@ -337,7 +342,7 @@ impl From<JsonRejection> for ApiError {
 /// Describes a JSON body that does not fit its type without echoing any of the input:
 /// the path (when it is identifier-like), a fixed kind of problem, and what was expected
 /// (text that comes from our own types, always the last `, expected …` of serde's message).
-fn sanitize_serde(text: &str) -> String {
+pub(crate) fn sanitize_serde(text: &str) -> String {
     let text = text
         .strip_prefix("Failed to deserialize the JSON body into the target type: ")
         .unwrap_or(text);

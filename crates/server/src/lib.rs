@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod consent_cache;
 pub mod datasets;
+pub mod discovery;
 pub mod drp;
 pub mod error;
 pub mod export;
@@ -39,9 +40,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
-    audit, banner, consent, datasets as datasets_routes, drp as drp_routes, health, iab, map,
-    operators, policies, privacy_center, retention as retention_routes, rights as rights_routes,
-    scan, tasks, vault, webhooks,
+    audit, banner, consent, datasets as datasets_routes, discovery as discovery_routes,
+    drp as drp_routes, health, iab, map, operators, policies, privacy_center,
+    retention as retention_routes, rights as rights_routes, scan, tasks, vault, webhooks,
 };
 use crate::state::AppState;
 
@@ -155,6 +156,10 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             datasets_routes::delete
         ))
         .routes(routes!(datasets_routes::probe))
+        .routes(routes!(discovery_routes::scan_database))
+        .routes(routes!(discovery_routes::list))
+        .routes(routes!(discovery_routes::accept))
+        .routes(routes!(discovery_routes::reject))
         .routes(routes!(map::import_map))
         .routes(routes!(map::get_map))
         .routes(routes!(map::get_entry, map::delete_entry))

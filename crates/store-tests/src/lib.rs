@@ -30,7 +30,7 @@ macro_rules! conformance_suite {
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, vault_erasure,
             vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
-            rights_requests, datasets_and_tasks, map_entries,
+            rights_requests, datasets_and_tasks, map_entries, scan_proposals,
             retention_holds_and_jobs);
     };
     (@tests $fresh:path; $($name:ident),*) => {
@@ -1955,6 +1955,148 @@ pub async fn map_entries(s: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.map_entries().await.expect("entries").len(), 2);
+}
+
+/// Scan proposals: a new scan replaces the dataset's pending proposals and keeps decided
+/// ones; a decision is taken once; an acceptance stores the dataset at the next version in
+/// the same transaction, and is refused (with nothing written) when the dataset moved on.
+pub async fn scan_proposals(s: Arc<dyn Store>) {
+    use custodian_core::map::proposal::{ProposalStatus, ScanProposal};
+    use custodian_core::rights::dataset::StoredDataset;
+    s.initialize(init()).await.expect("init");
+    let proposal = |id: &str, column: &str, at: i64| ScanProposal {
+        id: id.into(),
+        dataset: "shop".into(),
+        table: "customers".into(),
+        column: column.into(),
+        category: "user.contact.email".into(),
+        kind: Some("email".into()),
+        confidence: 0.75,
+        hint: None,
+        sampled: 100,
+        matched: 97,
+        embedded: false,
+        status: ProposalStatus::Pending,
+        created_at: t(at),
+        created_by: "operator:eng".into(),
+        decided_by: None,
+        decided_at: None,
+    };
+    let head = s.audit_head().await.expect("head").size;
+    s.put_scan_proposals(
+        "shop",
+        &[proposal("p1", "c7", 1), proposal("p2", "c9", 1)],
+        draft("scan.database"),
+    )
+    .await
+    .expect("put");
+    assert_eq!(s.audit_head().await.expect("head").size, head + 1);
+    let all = s.scan_proposals(Some("shop")).await.expect("list");
+    assert_eq!(all.len(), 2);
+    let p1 = all.iter().find(|p| p.id == "p1").expect("p1");
+    assert_eq!(p1, &proposal("p1", "c7", 1), "every field round-trips");
+    assert!(
+        s.scan_proposals(Some("other"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // Rejecting p2, then a new scan: c7's pending proposal is replaced, c9's rejection stays.
+    let mut rejected = proposal("p2", "c9", 1);
+    rejected.status = ProposalStatus::Rejected;
+    rejected.decided_by = Some("operator:dpo".into());
+    rejected.decided_at = Some(t(2));
+    s.decide_scan_proposal(&rejected, None, draft("scan.proposal_rejected"))
+        .await
+        .expect("reject");
+    assert!(matches!(
+        s.decide_scan_proposal(&rejected, None, draft("scan.proposal_rejected"))
+            .await,
+        Err(StoreError::Conflict("decided"))
+    ));
+    assert!(matches!(
+        s.decide_scan_proposal(&proposal("nope", "c1", 1), None, draft("x"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    s.put_scan_proposals(
+        "shop",
+        &[proposal("p3", "c7", 3), proposal("p4", "c9", 3)],
+        draft("scan.database"),
+    )
+    .await
+    .expect("put again");
+    let all = s.scan_proposals(None).await.expect("list");
+    let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["p3", "p4", "p2"],
+        "newest first; p1 replaced, p2 kept"
+    );
+    assert_eq!(all[2], rejected);
+
+    // Accepting stores the dataset; a stale version writes nothing.
+    let ds = |version: i64| StoredDataset {
+        key: "shop".into(),
+        declaration: format!("{{\"v\":{version}}}"),
+        version,
+        created_at: t(1),
+        updated_at: t(version),
+    };
+    let mut accepted = proposal("p3", "c7", 3);
+    accepted.status = ProposalStatus::Accepted;
+    accepted.decided_by = Some("operator:dpo".into());
+    accepted.decided_at = Some(t(4));
+    assert!(matches!(
+        s.decide_scan_proposal(&accepted, Some(&ds(2)), draft("scan.proposal_accepted"))
+            .await,
+        Err(StoreError::Conflict("version"))
+    ));
+    let p3 = s.scan_proposals(None).await.expect("list");
+    assert_eq!(
+        p3[0].status,
+        ProposalStatus::Pending,
+        "the refused acceptance wrote nothing"
+    );
+    s.decide_scan_proposal(&accepted, Some(&ds(1)), draft("scan.proposal_accepted"))
+        .await
+        .expect("accept");
+    assert_eq!(s.datasets().await.expect("datasets"), vec![ds(1)]);
+    let mut p4 = proposal("p4", "c9", 3);
+    p4.status = ProposalStatus::Accepted;
+    p4.decided_by = Some("operator:dpo".into());
+    p4.decided_at = Some(t(5));
+    assert!(matches!(
+        s.decide_scan_proposal(&p4, Some(&ds(1)), draft("scan.proposal_accepted"))
+            .await,
+        Err(StoreError::Conflict("version"))
+    ));
+    s.decide_scan_proposal(&p4, Some(&ds(2)), draft("scan.proposal_accepted"))
+        .await
+        .expect("accept at the next version");
+    assert_eq!(s.datasets().await.expect("datasets")[0].version, 2);
+    assert_eq!(s.scan_proposals(None).await.expect("list")[0], accepted);
+    // A scan that proposes nothing clears what is still pending, of its dataset only.
+    let mut other = proposal("p5", "c1", 6);
+    other.dataset = "crm".into();
+    s.put_scan_proposals("crm", &[other], draft("scan.database"))
+        .await
+        .expect("crm");
+    s.put_scan_proposals("shop", &[proposal("p6", "c2", 6)], draft("scan.database"))
+        .await
+        .expect("p6");
+    s.put_scan_proposals("shop", &[], draft("scan.database"))
+        .await
+        .expect("clear");
+    let ids: Vec<String> = s
+        .scan_proposals(None)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, ["p5", "p3", "p4", "p2"]);
 }
 
 /// Legal holds are placed and released once; ends of relationships are set and cleared;

@@ -18,6 +18,7 @@ mod auth;
 mod banner;
 mod consent;
 mod datasets;
+mod discovery;
 mod drp;
 mod export;
 mod map;

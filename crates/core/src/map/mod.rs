@@ -11,6 +11,7 @@
 //! export gives back what was imported.
 
 pub mod check;
+pub mod proposal;
 pub mod ropa;
 pub mod service;
 

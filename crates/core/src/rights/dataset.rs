@@ -889,6 +889,58 @@ pub fn probe_sql(d: Dialect, c: &Collection) -> String {
     )
 }
 
+/// Lists the base tables and their columns in the connected database's default schema (the
+/// current schema on PostgreSQL, the current database on MySQL and MariaDB, `main` on
+/// SQLite): rows of table, column and SQL type, each as text, in table and column order.
+pub fn columns_sql(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => {
+            "SELECT CAST(c.table_name AS TEXT) AS t, CAST(c.column_name AS TEXT) AS c, \
+             CAST(c.data_type AS TEXT) AS ty FROM information_schema.columns c \
+             JOIN information_schema.tables t ON t.table_schema = c.table_schema \
+             AND t.table_name = c.table_name \
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+             ORDER BY c.table_name, c.ordinal_position"
+        }
+        Dialect::MySql => {
+            "SELECT CAST(c.TABLE_NAME AS CHAR) AS t, CAST(c.COLUMN_NAME AS CHAR) AS c, \
+             CAST(c.DATA_TYPE AS CHAR) AS ty FROM information_schema.COLUMNS c \
+             JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA \
+             AND t.TABLE_NAME = c.TABLE_NAME \
+             WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
+             ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION"
+        }
+        Dialect::Sqlite => {
+            "SELECT m.name AS t, p.name AS c, p.type AS ty FROM sqlite_master m \
+             JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             ORDER BY m.name, p.cid"
+        }
+    }
+}
+
+/// Whether a column of this SQL type holds bytes rather than text (not sampled).
+pub fn is_binary_type(sql_type: &str) -> bool {
+    let t = sql_type.to_ascii_lowercase();
+    ["blob", "bytea", "binary"].iter().any(|b| t.contains(b))
+}
+
+/// Reads up to `limit` rows of `columns` of `table`, each column as text. Names come from
+/// the database's own catalog and may hold anything: each is quoted with its quote
+/// character doubled.
+pub fn sample_sql(d: Dialect, table: &str, columns: &[&str], limit: u32) -> String {
+    let quote = |name: &str| match d {
+        Dialect::MySql => format!("`{}`", name.replace('`', "``")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
+    };
+    let cols: Vec<String> = columns.iter().map(|c| d.text(&quote(c))).collect();
+    format!(
+        "SELECT {} FROM {} LIMIT {limit}",
+        cols.join(", "),
+        quote(table)
+    )
+}
+
 /// What erasure writes into one field of a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
@@ -1277,5 +1329,18 @@ mod tests {
         assert!(!valid_identifier("2t") && !valid_identifier("a-b") && !valid_identifier(""));
         assert!(!valid_identifier(&"a".repeat(64)));
         assert_eq!(mask("Grâce"), "*****");
+    }
+
+    #[test]
+    fn samples_quote_catalog_names() {
+        assert_eq!(
+            sample_sql(Dialect::Postgres, "od\"d", &["a", "b c"], 100),
+            "SELECT CAST(\"a\" AS TEXT), CAST(\"b c\" AS TEXT) FROM \"od\"\"d\" LIMIT 100"
+        );
+        assert_eq!(
+            sample_sql(Dialect::MySql, "t`x", &["e"], 5),
+            "SELECT CAST(`e` AS CHAR) FROM `t``x` LIMIT 5"
+        );
+        assert!(is_binary_type("BYTEA") && is_binary_type("longblob") && !is_binary_type("text"));
     }
 }

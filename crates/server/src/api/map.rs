@@ -432,3 +432,124 @@ pub struct RedactOut {
     /// What was found and how it was replaced.
     pub items: Vec<RedactedOut>,
 }
+
+/// How to scan a connected database.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseScanIn {
+    /// Rows sampled per table (1 to 1,000; default 100). The first rows the database returns.
+    pub sample_rows: Option<u32>,
+    /// Propose categories only for columns at or above this confidence (0 to 1; default 0.6).
+    pub min_confidence: Option<f32>,
+}
+
+/// What a column looks like it holds (from its name and sampled values; no value is shown).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ColumnClassOut {
+    /// The data category.
+    pub category: String,
+    /// The detector kind the values matched, if any.
+    pub kind: Option<String>,
+    /// Confidence, 0 to 1.
+    pub confidence: f32,
+    /// The column-name hint that matched, if any.
+    pub hint: Option<String>,
+    /// Non-empty values sampled.
+    pub sampled: u32,
+    /// Sampled values in which the kind was found.
+    pub matched: u32,
+    /// Whether the kind was found inside longer text.
+    pub embedded: bool,
+}
+
+/// One column of a scanned table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScannedColumnOut {
+    /// The column.
+    pub name: String,
+    /// Its SQL type, as the database names it.
+    pub data_type: String,
+    /// The categories the dataset declares for it now.
+    pub declared: Vec<String>,
+    /// What it looks like it holds; absent when nothing suggests personal data.
+    pub classification: Option<ColumnClassOut>,
+    /// The proposal made for it by this scan, if any.
+    pub proposal: Option<String>,
+    /// Why no proposal was made although a classification was: `declared` (the declaration
+    /// already covers the category), `rejected` (a DPO rejected it before), `below_threshold`,
+    /// `binary` (not sampled) or `unsupported_name` (not a name a declaration can hold).
+    pub skipped: Option<&'static str>,
+}
+
+/// One scanned table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScannedTableOut {
+    /// The table.
+    pub name: String,
+    /// Rows sampled.
+    pub sampled_rows: u32,
+    /// Its columns.
+    pub columns: Vec<ScannedColumnOut>,
+}
+
+/// The result of a database scan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatabaseScanOut {
+    /// The dataset key.
+    pub dataset: String,
+    /// The tables, by name.
+    pub tables: Vec<ScannedTableOut>,
+    /// How many proposals this scan made.
+    pub proposals: usize,
+}
+
+/// A proposed data category for a column.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalOut {
+    /// The id.
+    pub id: String,
+    /// The dataset key.
+    pub dataset: String,
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The category proposed (or, once accepted, the one written) and its evidence.
+    #[serde(flatten)]
+    pub evidence: ColumnClassOut,
+    /// `pending`, `accepted` or `rejected`.
+    pub status: &'static str,
+    /// When the scan proposed it.
+    pub created_at: String,
+    /// Who ran the scan.
+    pub created_by: String,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<String>,
+}
+
+/// Proposals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalsOut {
+    /// Newest first.
+    pub proposals: Vec<ProposalOut>,
+}
+
+/// Filters for the proposal list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalsQuery {
+    /// Only this dataset's.
+    pub dataset: Option<String>,
+    /// Only `pending`, `accepted` or `rejected` ones.
+    pub status: Option<String>,
+}
+
+/// Accepting a proposal.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptIn {
+    /// Write this category instead of the one proposed (a correction; any taxonomy key).
+    pub category: Option<String>,
+}

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod banner;
 pub mod consent;
 pub mod datasets;
+pub mod discovery;
 pub mod drp;
 pub mod health;
 pub mod iab;
