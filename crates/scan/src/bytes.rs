@@ -69,6 +69,14 @@ pub(crate) fn context(t: &[u8], start: usize, words: &[&str]) -> bool {
     words.iter().any(|word| has_word(w, word.as_bytes()))
 }
 
+/// Whether one of `words` occurs as a whole word in the [`CONTEXT_WINDOW`] bytes after
+/// `end` ("… typed 225106261 in the social security field").
+pub(crate) fn context_after(t: &[u8], end: usize, words: &[&str]) -> bool {
+    let to = end.saturating_add(CONTEXT_WINDOW).min(t.len());
+    let w = t.get(end..to).unwrap_or(&[]);
+    words.iter().any(|word| has_word(w, word.as_bytes()))
+}
+
 fn has_word(hay: &[u8], word: &[u8]) -> bool {
     if word.is_empty() || hay.len() < word.len() {
         return false;

@@ -98,7 +98,11 @@ pub const HINTS: &[Hint] = &[
     h("ni_number", NATIONAL_ID, Some(Kind::UkNino)),
     h("national_id", NATIONAL_ID, None),
     h("tax_id", NATIONAL_ID, None),
-    h("passport", "user.government_id.passport_number", None),
+    h(
+        "passport",
+        "user.government_id.passport_number",
+        Some(Kind::Passport),
+    ),
     h(
         "driver_license",
         "user.government_id.drivers_license_number",
@@ -273,9 +277,10 @@ fn reliability(kind: Kind) -> f32 {
     match kind {
         Kind::Email | Kind::CreditCard | Kind::Iban => 0.95,
         Kind::UsSsn | Kind::UkNino | Kind::Mac => 0.9,
+        Kind::DriversLicense | Kind::Passport => 0.7,
         Kind::Ipv4 | Kind::Ipv6 | Kind::Phone | Kind::UkPostcode | Kind::Secret => 0.85,
-        Kind::Url => 0.6,
-        Kind::UsZip => 0.5,
+        Kind::Url | Kind::Person => 0.6,
+        Kind::UsZip | Kind::Age => 0.5,
         // Most dates in a database are not birth dates: a date column says little alone.
         Kind::Date => 0.3,
     }
@@ -307,7 +312,9 @@ fn cut(v: &str) -> &str {
 /// `None` when nothing suggests personal data.
 pub fn classify<S: AsRef<str>>(name: &str, values: &[Option<S>]) -> Option<Classification> {
     let named = hint(name);
-    let prefix = format!("{}: ", words(name).replace('_', " "));
+    // The name in front, as `customer email = value`: context for the detectors, but not a
+    // cue that makes any capitalised value a person's name (as `name: Widget` would).
+    let prefix = format!("{} = ", words(name).replace('_', " "));
     let mut counts = Counts::default();
     let mut sampled = 0usize;
     let mut distinct = std::collections::HashSet::new();

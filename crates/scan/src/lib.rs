@@ -6,8 +6,9 @@
 //! of the detector that produced it.
 //!
 //! Architecture invariant: this crate does no IO, allocates only per candidate, and never
-//! panics on any input. Every detector starts and ends its spans on ASCII bytes, which are
-//! never inside a multi-byte UTF-8 sequence, so every span lies on `char` boundaries.
+//! panics on any input. Every detector starts its spans on an ASCII byte and ends them on an
+//! ASCII byte or after a whole run of non-ASCII bytes (a name like `José`), never inside a
+//! multi-byte UTF-8 sequence, so every span lies on `char` boundaries.
 //!
 //! Context: a detector may look at the ~40 bytes before a match ([`CONTEXT_WINDOW`]) for
 //! context words (e.g. "card", "iban", "phone", "ssn"), matched case-insensitively as whole
@@ -59,11 +60,19 @@ pub enum Kind {
     UkPostcode,
     /// A secret: an API key, token, private key or high-entropy assigned value.
     Secret,
+    /// A person's age, in words that say it is one.
+    Age,
+    /// A person's name, where the text says it is one (after a title or "my name is").
+    Person,
+    /// A driving licence number, after words that say it is one.
+    DriversLicense,
+    /// A passport number, after words that say it is one.
+    Passport,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -78,6 +87,10 @@ impl Kind {
         Kind::UsZip,
         Kind::UkPostcode,
         Kind::Secret,
+        Kind::Age,
+        Kind::Person,
+        Kind::DriversLicense,
+        Kind::Passport,
     ];
 
     /// The stable snake_case name of the kind.
@@ -97,6 +110,10 @@ impl Kind {
             Kind::UsZip => "us_zip",
             Kind::UkPostcode => "uk_postcode",
             Kind::Secret => "secret",
+            Kind::Age => "age",
+            Kind::Person => "person",
+            Kind::DriversLicense => "drivers_license",
+            Kind::Passport => "passport",
         }
     }
 
@@ -123,6 +140,10 @@ impl Kind {
             Kind::Date => "user.demographic.date_of_birth",
             Kind::UsZip | Kind::UkPostcode => "user.contact.address.postal_code",
             Kind::Secret => "user.authorization.credentials",
+            Kind::Age => "user.demographic.age_range",
+            Kind::Person => "user.name",
+            Kind::DriversLicense => "user.government_id.drivers_license_number",
+            Kind::Passport => "user.government_id.passport_number",
         }
     }
 }

@@ -122,6 +122,81 @@ fn phone() {
     no("415-555.2671");
     no("x415-555-2671");
     no("415-555-2671-22");
+    // Other national numbers only after a phone word.
+    yes(Kind::Phone, "Phone: 040 459 0685", "040 459 0685");
+    yes(Kind::Phone, "call me at 26 590425 please", "26 590425");
+    yes(Kind::Phone, "Fax: (37) 788-063", "(37) 788-063");
+    yes(Kind::Phone, "Mobile: 08331 61 83 15", "08331 61 83 15");
+    no("a total of 26 590425 units");
+    no("build 20 33 70 48");
+}
+
+#[test]
+fn licences_and_passports_need_their_words() {
+    yes(
+        Kind::DriversLicense,
+        "My driver's license number is yo0047868",
+        "yo0047868",
+    );
+    yes(
+        Kind::DriversLicense,
+        "driving licence: A25064207.",
+        "A25064207",
+    );
+    yes(Kind::Passport, "passport no. 548581932", "548581932");
+    no("order yo0047868 shipped");
+    no("driver's license number is pending");
+    no("passport photo ABC123DEF456");
+}
+
+#[test]
+fn cards_and_ssns_with_context_only() {
+    // A Luhn-valid 12-digit Maestro number and an unlisted range, only after "card".
+    yes(
+        Kind::CreditCard,
+        "What is the limit for card 502011178303?",
+        "502011178303",
+    );
+    no("reference 502011178303");
+    // Nine digits with "social security" after them.
+    yes(
+        Kind::UsSsn,
+        "The applicant typed 225106261 in the social security field",
+        "225106261",
+    );
+    no("The applicant typed 225106261 in the field");
+}
+
+#[test]
+fn age() {
+    yes(Kind::Age, "He just turned 53 years old", "53");
+    yes(Kind::Age, "a 34-year-old male", "34");
+    yes(Kind::Age, "i'm 27 y/o.", "27");
+    yes(Kind::Age, "retired at the age of 67", "67");
+    yes(Kind::Age, "Aged: 8, from Leeds", "8");
+    yes(Kind::Age, "I'll turn 40.", "40");
+    no("a 300 year old oak");
+    no("shipped 34 years ago");
+    no("version 1.53 years old");
+    no("page 53");
+}
+
+#[test]
+fn person() {
+    yes(Kind::Person, "Please ask Dr. Grace Hopper", "Grace Hopper");
+    yes(Kind::Person, "join accounts with ms. Chloe", "Chloe");
+    yes(
+        Kind::Person,
+        "My name is Mamoru Y. Ooshima.",
+        "Mamoru Y. Ooshima",
+    );
+    yes(Kind::Person, "Dear José Álvarez,", "José Álvarez");
+    yes(Kind::Person, "everyone calls me Fran", "Fran");
+    yes(Kind::Person, "Name: Eira Ulvik", "Eira Ulvik");
+    no("My name is not important");
+    no("Dear Sir, thank you");
+    no("The Grace Hopper building");
+    no("Mr. NASA");
 }
 
 #[test]
@@ -410,6 +485,7 @@ fn mixed_document() {
     assert_eq!(
         found(doc),
         vec![
+            (Kind::Person, "Jane Doe"),
             (Kind::Email, "jane.doe@example.com"),
             (Kind::Phone, "+44 20 7946 0958"),
             (Kind::Phone, "(415) 555-2671"),
@@ -561,6 +637,11 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         "ff:",
         "0",
         "é",
+        "Mr ",
+        "Mr. A ",
+        "name is A",
+        "age 1 ",
+        "1 years old ",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);

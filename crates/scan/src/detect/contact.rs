@@ -19,6 +19,11 @@ const PHONE_CONTEXT: &[&str] = &[
     "whatsapp",
     "sms",
     "contact",
+    "desk",
+    "office",
+    "landline",
+    "dial",
+    "reach",
 ];
 
 /// Local-part bytes: the common subset (`A-Za-z0-9._%+-`). RFC 5322 allows more (`/`, `=`,
@@ -242,8 +247,8 @@ fn e164(t: &[u8], p: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {
     Some(end)
 }
 
-/// Tries a NANP or UK national number at `s` (a digit or `(`); returns the end of what was
-/// read when something was found.
+/// Tries a NANP, UK or (after a phone word) other national number at `s` (a digit or `(`);
+/// returns the end of what was read when something was found.
 fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {
     // Groups: (start, end) of each digit group, and the separator after each.
     let mut groups: [(usize, usize); 4] = [(0, 0); 4];
@@ -256,7 +261,7 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
             return None;
         }
         let de = digits_end(t, i + 1);
-        if !(3..=5).contains(&(de - i - 1)) || at(t, de) != b')' {
+        if !(2..=5).contains(&(de - i - 1)) || at(t, de) != b')' {
             return None;
         }
         groups[0] = (i + 1, de);
@@ -278,7 +283,7 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
         groups[n] = (i, de);
         n += 1;
         let c = at(t, de);
-        if !matches!(c, b' ' | b'-' | b'.') || !is_digit(t, de + 1) || n == 3 {
+        if !matches!(c, b' ' | b'-' | b'.') || !is_digit(t, de + 1) || n == 4 {
             break;
         }
         match sep {
@@ -316,6 +321,16 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
     {
         let conf = if ctx() { 0.9 } else { 0.6 };
         push(out, Kind::Phone, start, end, conf, "phone_uk");
+        return Some(end);
+    }
+    // Other national numbers, only after a phone word: two to four groups (or a bracketed
+    // area code and more), 6 to 12 digits, groups of 2 to 5 digits but the last (up to 8).
+    if (n >= 2 || paren)
+        && (6..=12).contains(&total)
+        && (0..n).all(|k| (2..=5).contains(&len(k)) || (k == n - 1 && (2..=8).contains(&len(k))))
+        && ctx()
+    {
+        push(out, Kind::Phone, start, end, 0.7, "phone_grouped");
         return Some(end);
     }
     // Unbroken numbers only with context.

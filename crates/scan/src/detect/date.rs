@@ -129,20 +129,27 @@ fn numeric(t: &[u8], s: usize) -> Option<usize> {
 /// optional `.` for abbreviations). Full names or three-letter abbreviations (and `Sept`),
 /// capitalised.
 fn month_at(t: &[u8], i: usize) -> Option<(u32, usize)> {
-    if !at(t, i).is_ascii_uppercase() {
+    // Every month starts with one of these capitals.
+    if !matches!(
+        at(t, i),
+        b'J' | b'F' | b'M' | b'A' | b'S' | b'O' | b'N' | b'D'
+    ) {
         return None;
     }
     let mut e = i;
     while at(t, e).is_ascii_alphabetic() && e - i < 10 {
         e += 1;
     }
-    let word = ascii(t, i, e)?.to_ascii_lowercase();
+    let word = t.get(i..e)?;
     let m = MONTHS.iter().position(|full| {
-        *full == word
-            || (word.len() == 3 && full.starts_with(&word))
-            || (word == "sept" && *full == "september")
+        word.eq_ignore_ascii_case(full.as_bytes())
+            || (word.len() == 3 && word.eq_ignore_ascii_case(&full.as_bytes()[..3]))
+            || (word.eq_ignore_ascii_case(b"sept") && *full == "september")
     })?;
-    let full = word.len() > 4 || word == "may" || word == "june" || word == "july";
+    let full = word.len() > 4
+        || [&b"may"[..], b"june", b"july"]
+            .iter()
+            .any(|x| word.eq_ignore_ascii_case(x));
     if !full && at(t, e) == b'.' {
         e += 1;
     }

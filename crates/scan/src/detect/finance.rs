@@ -40,6 +40,8 @@ pub(crate) fn known_iin(d: &str) -> bool {
 /// 4 digits, the others 1–6, one separator throughout), Luhn-valid and in a known issuer
 /// range ([`known_iin`]). The whole digit sequence must be the card: longer sequences and
 /// numbers glued to letters or other numbers are not cards. Confidence 0.85, 1.0 with context.
+/// After a card word ("card", "cc", "visa"…), a Luhn-valid number of 12–19 digits outside
+/// the listed ranges is reported too, at 0.8.
 pub(crate) fn card(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
@@ -66,15 +68,17 @@ pub(crate) fn card(t: &[u8], out: &mut Vec<crate::Finding>) {
                 }
             }
         }
-        if ok && (13..=19).contains(&digits) && !joined_after(t, e, b"-./") {
+        if ok && (12..=19).contains(&digits) && !joined_after(t, e, b"-./") {
             let d = digits_of(t, i, e);
-            if luhn_valid(&d) && known_iin(&d) {
-                let conf = if context(t, i, CARD_CONTEXT) {
-                    1.0
-                } else {
-                    0.85
-                };
-                push(out, Kind::CreditCard, i, e, conf, "credit_card");
+            if luhn_valid(&d) {
+                let ctx = context(t, i, CARD_CONTEXT);
+                if digits >= 13 && known_iin(&d) {
+                    let conf = if ctx { 1.0 } else { 0.85 };
+                    push(out, Kind::CreditCard, i, e, conf, "credit_card");
+                } else if ctx {
+                    // An issuer range we do not list (or a 12-digit Maestro), after "card".
+                    push(out, Kind::CreditCard, i, e, 0.8, "credit_card_context");
+                }
             }
         }
         i = e.max(i + 1);

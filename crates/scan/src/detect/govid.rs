@@ -1,8 +1,11 @@
-//! US Social Security Numbers and UK National Insurance numbers.
+//! US Social Security Numbers, UK National Insurance numbers, and driving licence and
+//! passport numbers after words that name them.
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{alnum_before, at, context, digits_end, joined_after, joined_before};
+use crate::bytes::{
+    alnum_before, at, context, context_after, digits_end, joined_after, joined_before,
+};
 use custodian_core::vault::value::{FieldType, NationalIdScheme};
 
 const SSN_CONTEXT: &[&str] = &[
@@ -22,7 +25,7 @@ fn ssn_valid(digits: &str) -> bool {
 
 /// `AAA-GG-SSSS` or `AAA GG SSSS` (one separator throughout), validated by the core's SSN
 /// rule: area not 000, 666 or 900–999, group not 00, serial not 0000. Nine unbroken digits
-/// only with context ("ssn", "social security"). Confidence: dashed 0.85, spaced 0.5,
+/// only with context ("ssn", "social security", before or after them). Confidence: dashed 0.85, spaced 0.5,
 /// unbroken 0.8 (needs context); context lifts dashed and spaced to 1.0 and 0.95.
 ///
 /// Published sample numbers such as 078-05-1120 (the "Woolworth" SSN, voided by the SSA) are
@@ -60,7 +63,7 @@ pub(crate) fn us_ssn(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
         } else if a - i == 9
             && !joined_after(t, a, b"-./")
-            && context(t, i, SSN_CONTEXT)
+            && (context(t, i, SSN_CONTEXT) || context_after(t, a, SSN_CONTEXT))
             && crate::bytes::ascii(t, i, a).is_some_and(ssn_valid)
         {
             push(out, Kind::UsSsn, i, a, 0.8, "us_ssn");
@@ -121,5 +124,68 @@ pub(crate) fn uk_nino(t: &[u8], out: &mut Vec<crate::Finding>) {
             };
             push(out, Kind::UkNino, i, j + 1, conf, "uk_nino");
         }
+    }
+}
+
+const LICENCE_CONTEXT: &[&str] = &[
+    "driver's license",
+    "drivers license",
+    "driver license",
+    "driver's licence",
+    "driving licence",
+    "driving license",
+    "licence number",
+    "license number",
+    "licence no",
+    "license no",
+    "dl",
+    "dln",
+];
+const PASSPORT_CONTEXT: &[&str] = &["passport", "passport number", "passport no"];
+
+/// Driving licence and passport numbers: their formats differ by country and look like any
+/// reference, so a token is reported only after words that name it. A token is 6 to 14
+/// letters and digits, at most two letters and all of them first, at least 5 digits
+/// (`A25064207`, `yo0047868`, `548581932`). Confidence 0.75.
+pub(crate) fn licence_and_passport(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        if !t[i].is_ascii_alphanumeric() || alnum_before(t, i) {
+            i += 1;
+            continue;
+        }
+        let mut e = i;
+        while at(t, e).is_ascii_alphabetic() && e - i < 3 {
+            e += 1;
+        }
+        let letters = e - i;
+        let d = digits_end(t, e);
+        let len = d - i;
+        let end = if at(t, d).is_ascii_alphanumeric() {
+            // Not a token of this shape: skip the rest of the word.
+            let mut w = d;
+            while at(t, w).is_ascii_alphanumeric() {
+                w += 1;
+            }
+            i = w;
+            continue;
+        } else {
+            d
+        };
+        if letters <= 2 && d - e >= 5 && (6..=14).contains(&len) && !joined_after(t, end, b"-./") {
+            if context(t, i, PASSPORT_CONTEXT) {
+                push(out, Kind::Passport, i, end, 0.75, "passport_context");
+            } else if context(t, i, LICENCE_CONTEXT) {
+                push(
+                    out,
+                    Kind::DriversLicense,
+                    i,
+                    end,
+                    0.75,
+                    "drivers_license_context",
+                );
+            }
+        }
+        i = end.max(i + 1);
     }
 }

@@ -1,7 +1,8 @@
 //! The detectors. Each pushes its candidate findings; [`crate::scan`] resolves overlaps.
 //!
-//! INVARIANT: every detector starts and ends a span on an ASCII byte (or the end of the
-//! text), so spans lie on `char` boundaries of the UTF-8 input; and every detector looks at
+//! INVARIANT: every detector starts a span on an ASCII byte and ends it on an ASCII byte,
+//! the end of the text, or the end of a maximal run of non-ASCII bytes (which in valid UTF-8
+//! holds whole characters), so spans lie on `char` boundaries of the UTF-8 input; and every detector looks at
 //! a bounded number of bytes per candidate start, or skips past what it read, so the whole
 //! scan is linear.
 
@@ -10,27 +11,77 @@ mod date;
 mod finance;
 mod govid;
 mod network;
+mod person;
 mod postal;
 mod secret;
 
 use crate::{Finding, Kind};
 
-/// Runs every detector over `t`.
+const DIGIT: u8 = 1;
+const AT: u8 = 2;
+const COLON: u8 = 4;
+const UPPER: u8 = 8;
+const DASH: u8 = 16;
+const EQUALS: u8 = 32;
+
+/// The class bit of each byte.
+const CLASS: [u8; 256] = {
+    let mut c = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        c[i] = match i as u8 {
+            b'0'..=b'9' => DIGIT,
+            b'@' => AT,
+            b':' => COLON,
+            b'A'..=b'Z' => UPPER,
+            b'-' => DASH,
+            b'=' => EQUALS,
+            _ => 0,
+        };
+        i += 1;
+    }
+    c
+};
+
+/// Runs every detector over `t` that could match: one pass first notes which kinds of bytes
+/// occur (digits, `@`, `:`, capitals, `-`, `=`), and a detector whose matches all need a
+/// byte that does not occur is skipped.
 pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
-    contact::email(t, out);
-    contact::url(t, out);
-    contact::phone(t, out);
-    finance::card(t, out);
-    finance::iban(t, out);
-    govid::us_ssn(t, out);
-    govid::uk_nino(t, out);
-    network::ipv4(t, out);
-    network::ipv6(t, out);
-    network::mac(t, out);
-    date::dates(t, out);
-    postal::us_zip(t, out);
-    postal::uk_postcode(t, out);
-    secret::secrets(t, out);
+    let has = t.iter().fold(0u8, |m, &b| m | CLASS[usize::from(b)]);
+    let any = |bits: u8| has & bits != 0;
+    if any(AT) {
+        contact::email(t, out);
+    }
+    if any(COLON) {
+        contact::url(t, out);
+        network::ipv6(t, out);
+    }
+    if any(COLON | DASH) {
+        network::mac(t, out);
+    }
+    if any(DIGIT) {
+        contact::phone(t, out);
+        finance::card(t, out);
+        finance::iban(t, out);
+        govid::us_ssn(t, out);
+        govid::uk_nino(t, out);
+        govid::licence_and_passport(t, out);
+        network::ipv4(t, out);
+        date::dates(t, out);
+        postal::us_zip(t, out);
+        postal::uk_postcode(t, out);
+        person::age(t, out);
+    }
+    secret::prefixed(t, out);
+    if any(DASH) {
+        secret::private_keys(t, out);
+    }
+    if any(COLON | EQUALS) {
+        secret::assigned(t, out);
+    }
+    if any(UPPER) {
+        person::person(t, out);
+    }
 }
 
 /// Pushes a finding.

@@ -134,7 +134,7 @@ const MIN_ENTROPY: f64 = 3.5;
 const MIN_LEN: usize = 20;
 const MAX_LEN: usize = 512;
 
-/// Secrets, in three ways:
+/// Secrets, in three ways ([`prefixed`], [`private_keys`], [`assigned`]):
 ///
 /// * known prefixes followed by the right bytes, not glued to letters or digits: AWS access
 ///   key ids `AKIA` + 16 capitals/digits, GitHub `ghp_`/`gho_`/`ghu_`/`ghs_` + 30 or more
@@ -145,16 +145,14 @@ const MAX_LEN: usize = 512;
 ///   `"token": "…"`, `client_secret: …`) that are at least 20 bytes of letters, digits and
 ///   `+/_-.~` (with optional `=` padding) and have Shannon entropy of at least 3.5 bits per
 ///   byte. Confidence 0.75. A bare high-entropy string (a hash) is not a secret.
-pub(crate) fn secrets(t: &[u8], out: &mut Vec<crate::Finding>) {
-    prefixed(t, out);
-    private_keys(t, out);
-    assigned(t, out);
-}
-
-fn prefixed(t: &[u8], out: &mut Vec<crate::Finding>) {
+pub(crate) fn prefixed(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
-        if alnum_before(t, i) || (i > 0 && t[i - 1] == b'_') {
+        // Every prefix starts with one of these bytes: a cheap test before twelve others.
+        if !matches!(t[i], b'A' | b'g' | b's' | b'x')
+            || alnum_before(t, i)
+            || (i > 0 && t[i - 1] == b'_')
+        {
             i += 1;
             continue;
         }
@@ -201,7 +199,7 @@ fn label_end(t: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-fn private_keys(t: &[u8], out: &mut Vec<crate::Finding>) {
+pub(crate) fn private_keys(t: &[u8], out: &mut Vec<crate::Finding>) {
     // The start of every END marker, found once, so each BEGIN finds its END in log time.
     let ends: Vec<usize> = find_all(t, END);
     let mut i = 0;
@@ -221,16 +219,26 @@ fn private_keys(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
+/// Where `needle` (which starts with `-`) starts in `hay`, looking only at the `-` bytes.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let mut i = 0;
+    while let Some(k) = hay.get(i..)?.iter().position(|&b| b == b'-') {
+        if starts_with(hay, i + k, needle) {
+            return Some(i + k);
+        }
+        i += k + 1;
+    }
+    None
 }
 
 fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
-    hay.windows(needle.len())
-        .enumerate()
-        .filter(|(_, w)| *w == needle)
-        .map(|(i, _)| i)
-        .collect()
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(k) = find(hay.get(i..).unwrap_or(&[]), needle) {
+        out.push(i + k);
+        i += k + 1;
+    }
+    out
 }
 
 fn value_char(b: u8) -> bool {
@@ -241,7 +249,7 @@ fn name_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
 }
 
-fn assigned(t: &[u8], out: &mut Vec<crate::Finding>) {
+pub(crate) fn assigned(t: &[u8], out: &mut Vec<crate::Finding>) {
     for (op, &b) in t.iter().enumerate() {
         if b != b'=' && b != b':' {
             continue;
@@ -255,8 +263,11 @@ fn assigned(t: &[u8], out: &mut Vec<crate::Finding>) {
         while n > 0 && name_end - n < 64 && name_char(t[n - 1]) {
             n -= 1;
         }
-        let name = t.get(n..name_end).unwrap_or(&[]).to_ascii_lowercase();
-        if !SECRET_NAMES.iter().any(|s| name.ends_with(s)) {
+        let name = t.get(n..name_end).unwrap_or(&[]);
+        if !SECRET_NAMES
+            .iter()
+            .any(|s| name.len() >= s.len() && name[name.len() - s.len()..].eq_ignore_ascii_case(s))
+        {
             continue;
         }
         // Value after the operator: skip `=` of `=>`/`==`, spaces and an opening quote.

@@ -1,0 +1,219 @@
+//! Ages and person names: words about a person rather than a checkable number, so each is
+//! reported only where the words around it say what it is.
+//!
+//! - An age is a number of 0 to 120 followed by `years old` / `year-old` / `y/o` / `yo`, or
+//!   preceded by `age` / `aged` / `age of` / `turned` / `turning` / `turn`.
+//! - A name is one to three capitalised words (or initials) after a title (`Mr`, `Mrs`, `Ms`,
+//!   `Dr`, `Prof`, ...) or after words that introduce a name (`my name is`, `name:`,
+//!   `call me`, `dear`, `signed`...). Without a name list this finds names where the text
+//!   says they are names; a name alone in a sentence is not found.
+
+use super::push;
+use crate::Kind;
+use crate::bytes::{at, digits_end, is_digit};
+
+/// The word that ends just before `end` (skipping up to 4 spaces, and `:` when `colon`):
+/// its ASCII letters (at most 16) and where it starts; empty when there is none.
+fn word_before(t: &[u8], end: usize, colon: bool) -> (&[u8], usize) {
+    let mut e = end;
+    while e > 0 && end - e < 4 && (t[e - 1] == b' ' || (colon && t[e - 1] == b':')) {
+        e -= 1;
+    }
+    let mut s = e;
+    while s > 0 && t[s - 1].is_ascii_alphabetic() && e - s < 16 {
+        s -= 1;
+    }
+    if s > 0 && t[s - 1].is_ascii_alphabetic() {
+        return (&[], s);
+    }
+    (&t[s..e], s)
+}
+
+/// Whether `w` is one of `words` (lower case), ASCII case-insensitively.
+fn is_one_of(w: &[u8], words: &[&str]) -> bool {
+    words.iter().any(|x| w.eq_ignore_ascii_case(x.as_bytes()))
+}
+
+/// Whether `t[i..]` starts with one of `words` (lower case), ASCII case-insensitively,
+/// followed by a non-letter; returns the end of the match.
+fn word_at(t: &[u8], i: usize, words: &[&str]) -> Option<usize> {
+    words.iter().find_map(|w| {
+        let e = i + w.len();
+        (t.get(i..e)?.eq_ignore_ascii_case(w.as_bytes()) && !at(t, e).is_ascii_alphabetic())
+            .then_some(e)
+    })
+}
+
+/// Ages.
+pub(crate) fn age(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        if !is_digit(t, i) || (i > 0 && (t[i - 1].is_ascii_alphanumeric() || t[i - 1] == b'.')) {
+            i += 1;
+            continue;
+        }
+        let e = digits_end(t, i);
+        let n = e - i;
+        if n > 3 || at(t, e).is_ascii_alphabetic() || (at(t, e) == b'.' && is_digit(t, e + 1)) {
+            i = e;
+            continue;
+        }
+        let value = t[i..e]
+            .iter()
+            .fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
+        if value > 120 {
+            i = e;
+            continue;
+        }
+        // After: "34 years old", "34-year-old", "34 yrs old", "34 y/o", "34yo".
+        let mut j = e;
+        if matches!(at(t, j), b' ' | b'-') {
+            j += 1;
+        }
+        let after = word_at(t, j, &["years", "year", "yrs", "yr"])
+            .and_then(|k| {
+                let k = if matches!(at(t, k), b' ' | b'-') {
+                    k + 1
+                } else {
+                    k
+                };
+                word_at(t, k, &["old"])
+            })
+            .or_else(|| word_at(t, j, &["y/o", "yo", "yoa"]));
+        // Before: "aged 34", "age: 34", "at the age of 34", "turned 34".
+        let (w, ws) = word_before(t, i, true);
+        let before = is_one_of(w, &["age", "aged", "turned", "turning", "turn", "turns"])
+            || (is_one_of(w, &["of"]) && is_one_of(word_before(t, ws, false).0, &["age"]));
+        if after.is_some() || before {
+            let conf = if after.is_some() { 0.85 } else { 0.75 };
+            push(out, Kind::Age, i, e, conf, "age");
+        }
+        i = e;
+    }
+}
+
+const TITLES: &[&str] = &[
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "professor",
+    "sir",
+    "madam",
+    "mister",
+];
+/// Words after which a capitalised word is a name (the last word of a cue).
+const CUES: &[(&str, Option<&str>)] = &[
+    ("is", Some("name")),
+    ("name", None),
+    ("me", Some("call")),
+    ("me", Some("calls")),
+    ("dear", None),
+    ("signed", None),
+    ("regards", None),
+    ("sincerely", None),
+    ("patient", None),
+    ("customer", None),
+    ("under", None),
+    ("hi", None),
+    ("hello", None),
+];
+
+/// A capitalised word (`Grace`, `O'Neil`, `McAllister`, `Jean-Luc`, `José`) or an initial
+/// (`A.`, `A`) starting at `i`; its end, after the last byte of a multi-byte character (so
+/// still a `char` boundary).
+fn name_word(t: &[u8], i: usize, first: bool) -> Option<usize> {
+    // The first word starts on an ASCII capital (spans start on ASCII bytes); later ones may
+    // start with a non-ASCII letter (`Álvarez`).
+    if !(at(t, i).is_ascii_uppercase() || (!first && at(t, i) >= 0xC0)) {
+        return None;
+    }
+    let mut e = i + 1;
+    if at(t, i).is_ascii_uppercase()
+        && (at(t, e) == b'.' || !(at(t, e).is_ascii_alphabetic() || at(t, e) >= 0x80))
+    {
+        // An initial.
+        return Some(if at(t, e) == b'.' { e + 1 } else { e });
+    }
+    while at(t, e).is_ascii_alphabetic()
+        || (matches!(at(t, e), b'\'' | b'-') && at(t, e + 1).is_ascii_alphabetic())
+        || at(t, e) >= 0x80
+    {
+        e += 1;
+    }
+    // All capitals of more than 3 letters is shouting or an acronym, not a name.
+    let all_caps = t[i..e].iter().all(|b| b.is_ascii_uppercase());
+    (e - i >= 2 && !(all_caps && e - i > 3) && e - i <= 24).then_some(e)
+}
+
+/// Words that start with a capital but are not names (sentence words after a cue).
+const NOT_NAMES: &[&str] = &[
+    "I", "The", "A", "An", "My", "Your", "Our", "This", "That", "It", "We", "You", "He", "She",
+    "They", "Is", "Please", "Thanks", "Thank", "Team", "Sir", "Madam", "All", "There",
+];
+
+/// Up to three name words from `s`, separated by single spaces; the end of the last one
+/// that is not a trailing initial.
+fn name_at(t: &[u8], s: usize) -> Option<usize> {
+    let mut end = None;
+    let mut i = s;
+    for k in 0..3 {
+        let Some(e) = name_word(t, i, k == 0) else {
+            break;
+        };
+        let word = std::str::from_utf8(&t[i..e]).unwrap_or_default();
+        if NOT_NAMES.contains(&word.trim_end_matches('.')) {
+            break;
+        }
+        end = Some(e);
+        if at(t, e) != b' ' {
+            break;
+        }
+        i = e + 1;
+    }
+    // A name does not end on an initial's dot run into a sentence end ("Mr. A.").
+    end.filter(|&e| e - s >= 2)
+}
+
+/// Person names after titles and cues.
+pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        if !at(t, i).is_ascii_uppercase() || (i > 0 && t[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        // The start of a candidate: what precedes it decides.
+        let mut b = i;
+        if b > 0 && matches!(t[b - 1], b' ' | b'\n' | b'\t') {
+            b -= 1;
+        }
+        let (w, ws) = word_before(t, b.min(i), true);
+        let w = if w.is_empty() && b > 0 && t[b - 1] == b'.' {
+            // A title with its dot: "Dr. Grace Hopper".
+            word_before(t, b - 1, false).0
+        } else {
+            w
+        };
+        let conf = if is_one_of(w, TITLES) {
+            Some(0.85)
+        } else if CUES.iter().any(|(last, prev)| {
+            is_one_of(w, &[last])
+                && prev.is_none_or(|p| is_one_of(word_before(t, ws, false).0, &[p]))
+        }) {
+            Some(0.7)
+        } else {
+            None
+        };
+        match (conf, conf.and_then(|_| name_at(t, i))) {
+            (Some(c), Some(e)) => {
+                push(out, Kind::Person, i, e, c, "person_context");
+                i = e;
+            }
+            _ => i += 1,
+        }
+    }
+}
