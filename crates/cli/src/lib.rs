@@ -153,9 +153,10 @@ pub enum Command {
         command: retention::RetentionCommand,
     },
     /// Find personal data in files (text, CSV, JSON, NDJSON; directories recursively): where
-    /// each finding is and its kind, never its value.
+    /// each finding is and its kind, never its value. With --database, classify the columns
+    /// of a database from their names and sampled rows instead.
     #[command(
-        after_help = "Examples:\n  custodian scan exports/ logs/app.log\n  custodian scan --format json data.csv > findings.json\n  custodian scan --fail-on credit_card,us_ssn,secret src/   # for CI"
+        after_help = "Examples:\n  custodian scan exports/ logs/app.log\n  custodian scan --format json data.csv > findings.json\n  custodian scan --fail-on credit_card,us_ssn,secret src/   # for CI\n  custodian scan --database \"$SHOP_DATABASE_URL\" --sample-rows 500"
     )]
     Scan(scan::ScanArgs),
     /// Manage API keys and show the audit log's public key.
@@ -373,6 +374,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             setup::require_installation(s.as_ref()).await?;
             retention::plan(&loc, s.as_ref(), clock.as_ref(), at.as_deref()).await
         }
+        Command::Scan(args) if args.database.is_some() => scan::run_database(&args).await,
         Command::Scan(args) => scan::run(&args),
         Command::Migrate { store } => {
             let (loc, _) = store.resolve()?;

@@ -2,6 +2,10 @@
 //! recursively) with the `custodian-scan` detectors. Reports where each finding is (file,
 //! line, column, kind, confidence) and never the value, so the report is safe to keep in a CI
 //! log; `--fail-on` makes the command fail when chosen kinds are found.
+//!
+//! `custodian scan --database URL` classifies every column of a database instead (the same
+//! classifier as `POST /v1/datasets/{key}/scan`, with no proposals: nothing is stored). The
+//! URL is never printed.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -26,8 +30,15 @@ pub enum ScanFormat {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files or directories (searched recursively).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "database", conflicts_with = "database")]
     pub paths: Vec<PathBuf>,
+    /// Classify the columns of this database instead (postgres://, mysql://, mariadb:// or
+    /// sqlite: URL), from their names and sampled rows.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// With --database: rows sampled per table (1 to 1000).
+    #[arg(long, default_value_t = custodian_server::discovery::DEFAULT_SAMPLE)]
+    pub sample_rows: u32,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
     pub format: ScanFormat,
@@ -243,6 +254,116 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<()> {
         .filter(|k| counts.contains_key(k))
         .map(|k| k.as_str())
         .collect();
+    if !failing.is_empty() {
+        bail!("personal data found: {}", failing.join(", "));
+    }
+    Ok(())
+}
+
+/// `--database`: classifies every column and prints those at or above `--min-confidence`
+/// (table, column, category, detector, confidence, matched/sampled, name hint); an error when
+/// `--fail-on` kinds were found (a column whose values are of that kind).
+pub async fn run_database(args: &ScanArgs) -> anyhow::Result<()> {
+    use custodian_core::rights::dataset::Dialect;
+    use custodian_server::discovery::{MAX_SAMPLE, scan};
+    let fail_on = kinds(&args.fail_on)?;
+    if !(0.0..=1.0).contains(&args.min_confidence) {
+        bail!("--min-confidence is between 0 and 1");
+    }
+    if !(1..=MAX_SAMPLE).contains(&args.sample_rows) {
+        bail!("--sample-rows is between 1 and {MAX_SAMPLE}");
+    }
+    let url = args.database.as_deref().unwrap_or_default();
+    let dialect = Dialect::of_url(url)
+        .context("--database is a postgres://, mysql://, mariadb:// or sqlite: URL")?;
+    let pool = custodian_server::datasets::connect(url)
+        .await
+        .context("the database did not answer")?;
+    let tables = scan(&pool, dialect, args.sample_rows).await;
+    pool.close().await;
+    let tables = tables.map_err(|e| match e {
+        custodian_server::datasets::RunError::Failed { collection, code } => anyhow::anyhow!(
+            "reading {collection} failed (database error {})",
+            code.unwrap_or_else(|| "unknown".into())
+        ),
+        _ => anyhow::anyhow!("the database did not answer"),
+    })?;
+    let mut rows = Vec::new();
+    let mut found: Vec<Kind> = Vec::new();
+    for t in &tables {
+        for c in &t.columns {
+            let Some(k) = c
+                .class
+                .as_ref()
+                .filter(|k| k.confidence >= args.min_confidence)
+            else {
+                continue;
+            };
+            if let Some(kind) = k.kind {
+                found.push(kind);
+            }
+            rows.push(json!({
+                "table": t.name,
+                "column": c.name,
+                "data_type": c.data_type,
+                "category": k.category,
+                "kind": k.kind.map(Kind::as_str),
+                "confidence": (k.confidence * 100.0).round() / 100.0,
+                "sampled": k.sampled,
+                "matched": k.matched,
+                "embedded": k.embedded,
+                "hint": k.hint,
+            }));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ScanFormat::Json => {
+            let doc = json!({
+                "tables": tables.len(),
+                "columns": tables.iter().map(|t| t.columns.len()).sum::<usize>(),
+                "personal_data": rows,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        ScanFormat::Table => {
+            writeln!(
+                out,
+                "{:<32} {:<48} {:<12} {:>5} {:>9}  hint",
+                "column", "category", "kind", "conf", "matched"
+            )?;
+            for r in &rows {
+                writeln!(
+                    out,
+                    "{:<32} {:<48} {:<12} {:>5.2} {:>9}  {}",
+                    format!(
+                        "{}.{}",
+                        r["table"].as_str().unwrap_or(""),
+                        r["column"].as_str().unwrap_or("")
+                    ),
+                    r["category"].as_str().unwrap_or(""),
+                    r["kind"].as_str().unwrap_or("-"),
+                    r["confidence"].as_f64().unwrap_or(0.0),
+                    format!("{}/{}", r["matched"], r["sampled"]),
+                    r["hint"].as_str().unwrap_or("-"),
+                )?;
+            }
+            writeln!(
+                out,
+                "{} tables, {} columns, {} hold personal data",
+                tables.len(),
+                tables.iter().map(|t| t.columns.len()).sum::<usize>(),
+                rows.len()
+            )?;
+        }
+    }
+    let mut failing: Vec<&str> = found
+        .iter()
+        .filter(|k| fail_on.contains(k))
+        .map(|k| k.as_str())
+        .collect();
+    failing.sort_unstable();
+    failing.dedup();
     if !failing.is_empty() {
         bail!("personal data found: {}", failing.join(", "));
     }

@@ -69,11 +69,13 @@ pub enum Action {
     /// Accept or reject proposals to the data map (accepting writes the category into the
     /// dataset's declaration).
     ScanReview,
+    /// Open the items a redaction encrypted (`<EMAIL:enc:…>`).
+    ScanDecrypt,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -101,6 +103,7 @@ impl Action {
         Action::ScanRun,
         Action::ScanDatabase,
         Action::ScanReview,
+        Action::ScanDecrypt,
     ];
 
     /// The Cedar action id and audit action name.
@@ -133,6 +136,7 @@ impl Action {
             Action::ScanRun => "scan.run",
             Action::ScanDatabase => "scan.database",
             Action::ScanReview => "scan.review",
+            Action::ScanDecrypt => "scan.decrypt",
         }
     }
 

@@ -1,5 +1,7 @@
 //! Redaction: a text with its findings replaced, each by the operator chosen for its kind.
-//! Keyed hashing is the caller's (it holds the key); the rest is here.
+//! Keyed hashing and encryption are the caller's (it holds the keys); the rest is here,
+//! including finding the encrypted items of a redacted text again ([`sealed_items`]) so the
+//! caller can open them.
 
 use crate::{Finding, Kind};
 
@@ -15,15 +17,19 @@ pub enum Operator {
     Hash,
     /// Left as it is (reported only).
     Keep,
+    /// Encrypted under a key the caller holds, as `<EMAIL:enc:…>` (random per item, so not
+    /// linkable; reversible by whoever may use the key).
+    Encrypt,
 }
 
 impl Operator {
     /// Every operator.
-    pub const ALL: [Operator; 4] = [
+    pub const ALL: [Operator; 5] = [
         Operator::Mask,
         Operator::Label,
         Operator::Hash,
         Operator::Keep,
+        Operator::Encrypt,
     ];
 
     /// The name.
@@ -33,6 +39,7 @@ impl Operator {
             Operator::Label => "label",
             Operator::Hash => "hash",
             Operator::Keep => "keep",
+            Operator::Encrypt => "encrypt",
         }
     }
 
@@ -55,14 +62,18 @@ pub fn mask(value: &str) -> String {
         .collect()
 }
 
-/// `text` with each finding replaced as `operator(kind)` says; `hash(kind, value)` gives the
-/// keyed hash for [`Operator::Hash`]. Findings must not overlap (as [`crate::scan`] returns
-/// them); spans outside the text are ignored.
+/// The marker between an encrypted item's label and its ciphertext: `<EMAIL:enc:…>`.
+pub const SEALED_MARK: &str = ":enc:";
+
+/// `text` with each finding replaced as `operator(kind)` says; `keyed(kind, operator, value)`
+/// gives the keyed hash for [`Operator::Hash`] and the ciphertext (URL-safe base64) for
+/// [`Operator::Encrypt`]. Findings must not overlap (as [`crate::scan`] returns them); spans
+/// outside the text are ignored.
 pub fn redact(
     text: &str,
     findings: &[Finding],
     operator: &dyn Fn(Kind) -> Operator,
-    hash: &dyn Fn(Kind, &str) -> String,
+    keyed: &dyn Fn(Kind, Operator, &str) -> String,
 ) -> String {
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by_key(|f| f.start);
@@ -83,11 +94,15 @@ pub fn redact(
                 out.push_str(&label(f.kind));
                 out.push('>');
             }
-            Operator::Hash => {
+            op @ (Operator::Hash | Operator::Encrypt) => {
                 out.push('<');
                 out.push_str(&label(f.kind));
-                out.push(':');
-                out.push_str(&hash(f.kind, value));
+                out.push_str(if op == Operator::Encrypt {
+                    SEALED_MARK
+                } else {
+                    ":"
+                });
+                out.push_str(&keyed(f.kind, op, value));
                 out.push('>');
             }
             Operator::Keep => out.push_str(value),
@@ -95,6 +110,60 @@ pub fn redact(
         at = f.end;
     }
     out.push_str(text.get(at..).unwrap_or_default());
+    out
+}
+
+/// An encrypted item in a redacted text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed<'a> {
+    /// Its kind, from its label.
+    pub kind: Kind,
+    /// Byte offset of its `<`.
+    pub start: usize,
+    /// Byte offset just past its `>`.
+    pub end: usize,
+    /// The ciphertext (URL-safe base64, as [`redact`] wrote it).
+    pub body: &'a str,
+}
+
+/// The encrypted items (`<EMAIL:enc:…>`) of a redacted text, in order. Linear in the text;
+/// a `<` that does not start a well-formed item is skipped.
+pub fn sealed_items(text: &str) -> Vec<Sealed<'_>> {
+    let t = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(k) = t.get(i..).and_then(|r| r.iter().position(|&b| b == b'<')) {
+        let s = i + k;
+        let mut e = s + 1;
+        while e < t.len() && (t[e].is_ascii_uppercase() || t[e] == b'_') && e - s <= 20 {
+            e += 1;
+        }
+        let kind = text
+            .get(s + 1..e)
+            .and_then(|l| Kind::parse(&l.to_ascii_lowercase()));
+        let body_start = e + SEALED_MARK.len();
+        if let Some(kind) = kind
+            && text.get(e..body_start) == Some(SEALED_MARK)
+        {
+            let mut b = body_start;
+            while b < t.len() && (t[b].is_ascii_alphanumeric() || t[b] == b'-' || t[b] == b'_') {
+                b += 1;
+            }
+            if b > body_start && t.get(b) == Some(&b'>') {
+                out.push(Sealed {
+                    kind,
+                    start: s,
+                    end: b + 1,
+                    body: &text[body_start..b],
+                });
+                i = b + 1;
+                continue;
+            }
+            i = b.max(s + 1);
+            continue;
+        }
+        i = e.max(s + 1);
+    }
     out
 }
 
@@ -108,7 +177,10 @@ mod tests {
         let text = "Mail jane.doe@example.com, card 4111 1111 1111 1111, ok.";
         let found = scan(text);
         assert_eq!(found.len(), 2);
-        let fake_hash = |k: Kind, v: &str| format!("{}{}", k.as_str().len(), v.len());
+        let fake_hash = |k: Kind, op: Operator, v: &str| {
+            let tag = if op == Operator::Encrypt { "x" } else { "" };
+            format!("{tag}{}{}", k.as_str().len(), v.len())
+        };
         let by = |op: Operator| redact(text, &found, &|_| op, &fake_hash);
         assert_eq!(by(Operator::Label), "Mail <EMAIL>, card <CREDIT_CARD>, ok.");
         assert_eq!(
@@ -120,6 +192,18 @@ mod tests {
             "Mail <EMAIL:520>, card <CREDIT_CARD:1119>, ok."
         );
         assert_eq!(by(Operator::Keep), text);
+        let sealed = by(Operator::Encrypt);
+        assert_eq!(
+            sealed,
+            "Mail <EMAIL:enc:x520>, card <CREDIT_CARD:enc:x1119>, ok."
+        );
+        let items = sealed_items(&sealed);
+        assert_eq!(items.len(), 2);
+        assert_eq!((items[0].kind, items[0].body), (Kind::Email, "x520"));
+        assert_eq!(
+            &sealed[items[1].start..items[1].end],
+            "<CREDIT_CARD:enc:x1119>"
+        );
         let mixed = redact(
             text,
             &found,
@@ -134,14 +218,25 @@ mod tests {
         );
         assert_eq!(mixed, "Mail jane.doe@example.com, card <CREDIT_CARD>, ok.");
         assert_eq!(Operator::parse("hash"), Some(Operator::Hash));
-        assert_eq!(Operator::parse("encrypt"), None);
+        assert_eq!(Operator::parse("encrypt"), Some(Operator::Encrypt));
+        assert_eq!(Operator::parse("tokenize"), None);
     }
 
     #[test]
     fn multi_byte_text_around_findings_survives() {
         let text = "é→ jane@example.org ✓";
         let found = scan(text);
-        let out = redact(text, &found, &|_| Operator::Label, &|_, _| String::new());
+        let out = redact(text, &found, &|_| Operator::Label, &|_, _, _| String::new());
         assert_eq!(out, "é→ <EMAIL> ✓");
+    }
+
+    #[test]
+    fn only_well_formed_sealed_items_are_found() {
+        let text = "<<EMAIL:enc:abc> <NOPE:enc:abc> <EMAIL:enc:> <EMAIL:enc:a b> <EMAIL:abc> <PHONE:enc:Zz-_9>";
+        let items = sealed_items(text);
+        let got: Vec<(Kind, &str)> = items.iter().map(|i| (i.kind, i.body)).collect();
+        assert_eq!(got, [(Kind::Email, "abc"), (Kind::Phone, "Zz-_9")]);
+        assert!(sealed_items(&"<".repeat(10_000)).is_empty());
+        assert!(sealed_items("<EMAIL:enc").is_empty());
     }
 }

@@ -168,6 +168,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(map::check))
         .routes(routes!(scan::scan_text))
         .routes(routes!(scan::redact_text))
+        .routes(routes!(scan::decrypt_text))
         .routes(routes!(retention_routes::get_plan))
         .routes(routes!(retention_routes::post_run))
         .routes(routes!(

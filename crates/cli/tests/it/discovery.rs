@@ -463,3 +463,97 @@ async fn sqlite_columns_are_classified_and_reviewed() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
     review_loop(&url).await;
 }
+
+/// `custodian scan --database URL` through the real binary: the same classifier, a report of
+/// the columns holding personal data, `--fail-on` for CI, bad arguments refused, and neither
+/// a value nor the URL printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_classifies_a_database_without_printing_values() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+    for sql in schema() {
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect("schema");
+    }
+    pool.close().await;
+    let custodian = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+            .args(args)
+            .output()
+            .expect("run custodian")
+    };
+    let out = custodian(&["scan", "--database", &url, "--format", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(doc["tables"], 2);
+    let found: Vec<(String, String)> = doc["personal_data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| {
+            (
+                format!(
+                    "{}.{}",
+                    c["table"].as_str().unwrap(),
+                    c["column"].as_str().unwrap()
+                ),
+                c["category"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("t_cust.c1", "user.contact.email"),
+        (
+            "t_cust.ssn",
+            "user.government_id.national_identification_number",
+        ),
+        ("t_cust.c2", "user.contact.phone_number"),
+        ("ledger.x9", "user.financial.bank_account"),
+    ] {
+        assert!(
+            found.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} missing from {found:?}"
+        );
+    }
+    assert!(
+        !found
+            .iter()
+            .any(|(c, _)| c == "t_cust.ref_code" || c == "t_cust.created")
+    );
+    for i in 0..30 {
+        for v in planted(i) {
+            assert!(!stdout.contains(&v), "a sampled value was printed");
+        }
+    }
+    assert!(
+        !stdout.contains(dir.path().to_str().unwrap()),
+        "the URL was printed"
+    );
+
+    let out = custodian(&["scan", "--database", &url]);
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("t_cust.c1") && table.contains("2 tables, 11 columns"),
+        "{table}"
+    );
+
+    let out = custodian(&["scan", "--database", &url, "--fail-on", "iban,us_ssn"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("personal data found: iban, us_ssn"));
+    for bad in [
+        vec!["scan", "--database", "ftp://example.com/db"],
+        vec!["scan", "--database", &url, "--sample-rows", "0"],
+        vec!["scan", "--database", &url, "--min-confidence", "2"],
+        vec!["scan", "--database", &url, "some/path"],
+        vec!["scan", "--database", "postgres://nobody@127.0.0.1:9/none"],
+    ] {
+        let out = custodian(&bad);
+        assert!(!out.status.success(), "{bad:?} should fail");
+    }
+}

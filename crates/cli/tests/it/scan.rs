@@ -155,9 +155,59 @@ async fn text_is_scanned_and_redacted_over_http_with_each_operator() {
     assert_eq!(again["text"], r["text"]);
     assert!(!out.contains("4111"));
 
+    // Encrypted items: random per item (not linkable), opened only by the DPO or the admin,
+    // an altered item is left as it is.
+    let r = redact(json!({"email": "encrypt", "credit_card": "encrypt", "default": "keep"})).await;
+    let sealed = r["text"].as_str().expect("text").to_owned();
+    assert!(sealed.starts_with("Ticket: <EMAIL:enc:"), "{sealed}");
+    assert!(
+        !sealed.contains("jane") && !sealed.contains("4111"),
+        "{sealed}"
+    );
+    let again =
+        redact(json!({"email": "encrypt", "credit_card": "encrypt", "default": "keep"})).await;
+    assert_ne!(again["text"], r["text"], "a fresh nonce per item");
+    let decrypt = |key: String, body: String| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::POST,
+                "/v1/redact/decrypt",
+                Some(&key),
+                Body::Json(json!({ "text": body })),
+            )
+            .await
+        }
+    };
+    decrypt(support.clone(), sealed.clone())
+        .await
+        .assert_error(403, "access_denied");
+    let (_, dpo) = s.operator_with_key("Dora DPO", "dpo").await;
+    let opened = decrypt(dpo.clone(), sealed.clone()).await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    assert_eq!(opened.json["text"], text);
+    assert_eq!(opened.json["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(opened.json["items"][0]["opened"], true);
+    // An item moved to another kind's label, or altered, does not open.
+    let relabelled = sealed.replacen("<EMAIL:enc:", "<PHONE:enc:", 1);
+    let r = decrypt(dpo.clone(), relabelled.clone()).await;
+    assert_eq!(r.json["items"][0]["opened"], false, "{r:?}");
+    assert!(
+        r.json["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Ticket: <PHONE:enc:")
+    );
+    let body_at = sealed.find(":enc:").expect("item") + 6;
+    let mut altered = sealed.clone().into_bytes();
+    altered[body_at] = if altered[body_at] == b'A' { b'B' } else { b'A' };
+    let r = decrypt(dpo.clone(), String::from_utf8(altered).expect("utf8")).await;
+    assert_eq!(r.json["items"][0]["opened"], false, "{r:?}");
+    assert_eq!(r.json["items"][1]["opened"], true, "{r:?}");
+
     for (body, field) in [
         (
-            json!({"text": text, "operators": {"email": "encrypt"}}),
+            json!({"text": text, "operators": {"email": "tokenise"}}),
             "operators",
         ),
         (
@@ -195,6 +245,7 @@ async fn text_is_scanned_and_redacted_over_http_with_each_operator() {
     assert!(
         audit.contains("scan.text")
             && audit.contains("scan.redact")
+            && audit.contains("scan.decrypt")
             && audit.contains("credit_card")
     );
     assert!(

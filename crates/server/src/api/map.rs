@@ -405,7 +405,8 @@ pub struct RedactIn {
     /// The text.
     pub text: String,
     /// The operator per kind (`mask`, `label`, `hash`: a keyed hash, stable for this
-    /// installation, `keep`); `default` for the kinds not named (default `label`).
+    /// installation, `encrypt`: `<EMAIL:enc:…>`, reversible through `POST /v1/redact/decrypt`,
+    /// `keep`); `default` for the kinds not named (default `label`).
     #[serde(default)]
     pub operators: std::collections::BTreeMap<String, String>,
     /// Leave out findings below this confidence (0 to 1; default 0.5).
@@ -432,6 +433,36 @@ pub struct RedactOut {
     pub text: String,
     /// What was found and how it was replaced.
     pub items: Vec<RedactedOut>,
+}
+
+/// A redacted text whose encrypted items should be opened.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecryptIn {
+    /// The text, as `POST /v1/redact` answered it (or any text holding its items).
+    pub text: String,
+}
+
+/// One encrypted item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenedOut {
+    /// Its kind.
+    pub kind: &'static str,
+    /// Byte offset of its `<`, in the text sent.
+    pub start: usize,
+    /// Byte offset just past its `>`, in the text sent.
+    pub end: usize,
+    /// Whether it opened (false: altered, or encrypted by another installation; left as is).
+    pub opened: bool,
+}
+
+/// The text with its encrypted items opened.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecryptOut {
+    /// The text.
+    pub text: String,
+    /// The items found.
+    pub items: Vec<OpenedOut>,
 }
 
 /// How to scan a connected database.

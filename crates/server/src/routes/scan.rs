@@ -4,12 +4,17 @@
 
 use axum::Extension;
 use axum::extract::State;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use custodian_core::access::{Action, Resource};
-use custodian_scan::redact::{Operator, redact};
+use custodian_scan::redact::{Operator, redact, sealed_items};
 use custodian_scan::{Finding, Kind, scan};
 use serde_json::json;
 
-use crate::api::map::{FindingOut, RedactIn, RedactOut, RedactedOut, ScanOut, ScanTextIn};
+use crate::api::map::{
+    DecryptIn, DecryptOut, FindingOut, OpenedOut, RedactIn, RedactOut, RedactedOut, ScanOut,
+    ScanTextIn,
+};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 use crate::gate::authorize;
@@ -89,10 +94,33 @@ pub async fn scan_text(
     }))
 }
 
+/// The key `encrypt` seals items under: derived from the installation's root secret, the
+/// same on every node.
+fn redaction_key(
+    state: &AppState,
+) -> Result<Box<dyn custodian_core::vault::service::DataKey>, ApiError> {
+    state
+        .vault_crypto
+        .system_key("scan-redact")
+        .map_err(|_| crate::error::internal("the redaction key is unavailable"))
+}
+
+/// Where an encrypted item of `kind` is sealed: the kind is bound in, so an item cannot be
+/// passed off as another kind.
+fn place(kind: Kind) -> custodian_core::vault::record::CellPlace<'static> {
+    custodian_core::vault::record::CellPlace {
+        collection: "scan",
+        record: "redact",
+        field: kind.as_str(),
+        key_version: 0,
+    }
+}
+
 /// Redacts personal data in a text, with an operator per kind: `mask` (letters and digits
 /// become `*`), `label` (`<EMAIL>`), `hash` (`<EMAIL:…>`, a keyed hash under this
 /// installation's key: the same value gives the same pseudonym, and it cannot be reversed
-/// without the key) or `keep`.
+/// without the key), `encrypt` (`<EMAIL:enc:…>`, sealed under this installation's key with a
+/// random nonce, opened by `POST /v1/redact/decrypt`) or `keep`.
 #[utoipa::path(post, path = "/v1/redact", tag = "map", security(("bearer" = [])),
     request_body = RedactIn, responses((status = 200, body = RedactOut),
     (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -105,8 +133,8 @@ pub async fn redact_text(
     let mut default = Operator::Label;
     let mut chosen: Vec<(Kind, Operator)> = Vec::new();
     for (k, o) in &body.operators {
-        let op =
-            Operator::parse(o).ok_or_else(|| invalid("operators", "mask, label, hash or keep"))?;
+        let op = Operator::parse(o)
+            .ok_or_else(|| invalid("operators", "mask, label, hash, encrypt or keep"))?;
         if k == "default" {
             default = op;
             continue;
@@ -131,13 +159,24 @@ pub async fn redact_text(
             .map_or(default, |(_, o)| *o)
     };
     let crypto = state.vault_crypto.clone();
-    let hash = |k: Kind, v: &str| {
-        crypto
-            .blind_index("scan", k.as_str(), v)
-            .map(hex::encode)
-            .unwrap_or_default()
+    let key = redaction_key(&state)?;
+    let failed = std::cell::Cell::new(false);
+    let keyed = |k: Kind, op: Operator, v: &str| {
+        let out = if op == Operator::Encrypt {
+            key.seal(&place(k), v.as_bytes())
+                .map(|c| URL_SAFE_NO_PAD.encode(c))
+        } else {
+            crypto.blind_index("scan", k.as_str(), v).map(hex::encode)
+        };
+        out.unwrap_or_else(|_| {
+            failed.set(true);
+            String::new()
+        })
     };
-    let text = redact(&body.text, &found, &operator, &hash);
+    let text = redact(&body.text, &found, &operator, &keyed);
+    if failed.get() {
+        return Err(crate::error::internal("a redaction could not be keyed"));
+    }
     Ok(ApiJson(RedactOut {
         text,
         items: found
@@ -150,4 +189,60 @@ pub async fn redact_text(
             })
             .collect(),
     }))
+}
+
+/// Opens the encrypted items (`<EMAIL:enc:…>`) of a redacted text (`scan.decrypt`: the DPO
+/// and the admin), audited with their kinds. An item that does not open (altered, or sealed
+/// by another installation) is left as it is and reported.
+#[utoipa::path(post, path = "/v1/redact/decrypt", tag = "map", security(("bearer" = [])),
+    request_body = DecryptIn, responses((status = 200, body = DecryptOut),
+    (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn decrypt_text(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiJson(body): ApiJson<DecryptIn>,
+) -> Result<ApiJson<DecryptOut>, ApiError> {
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::ScanDecrypt,
+        Resource::DataMap,
+        None,
+    )
+    .await?;
+    let items = sealed_items(&body.text);
+    let mut draft = permit.draft;
+    draft.action = "scan.decrypt".into();
+    let mut kinds: Vec<String> = items.iter().map(|i| i.kind.as_str().to_owned()).collect();
+    kinds.sort();
+    kinds.dedup();
+    draft.fields = kinds;
+    state.store.append_audit(draft).await?;
+    let key = redaction_key(&state)?;
+    let mut text = String::with_capacity(body.text.len());
+    let mut out = Vec::with_capacity(items.len());
+    let mut at = 0;
+    for item in &items {
+        text.push_str(&body.text[at..item.start]);
+        let opened = URL_SAFE_NO_PAD
+            .decode(item.body)
+            .ok()
+            .and_then(|c| key.open(&place(item.kind), &c).ok())
+            .and_then(|p| String::from_utf8(p.to_vec()).ok());
+        match &opened {
+            Some(v) => text.push_str(v),
+            None => text.push_str(&body.text[item.start..item.end]),
+        }
+        out.push(OpenedOut {
+            kind: item.kind.as_str(),
+            start: item.start,
+            end: item.end,
+            opened: opened.is_some(),
+        });
+        at = item.end;
+    }
+    text.push_str(&body.text[at..]);
+    Ok(ApiJson(DecryptOut { text, items: out }))
 }
