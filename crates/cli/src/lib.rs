@@ -156,7 +156,7 @@ pub enum Command {
     /// each finding is and its kind, never its value. With --database, classify the columns
     /// of a database from their names and sampled rows instead.
     #[command(
-        after_help = "Examples:\n  custodian scan exports/ logs/app.log\n  custodian scan --format json data.csv > findings.json\n  custodian scan --fail-on credit_card,us_ssn,secret src/   # for CI\n  custodian scan --database \"$SHOP_DATABASE_URL\" --sample-rows 500"
+        after_help = "Examples:\n  custodian scan exports/ logs/app.log\n  custodian scan --format json data.csv > findings.json\n  custodian scan --fail-on credit_card,us_ssn,secret src/   # for CI\n  custodian scan --database env:SHOP_DATABASE_URL --sample-rows 500"
     )]
     Scan(scan::ScanArgs),
     /// Manage API keys and show the audit log's public key.

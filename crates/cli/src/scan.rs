@@ -33,7 +33,8 @@ pub struct ScanArgs {
     #[arg(required_unless_present = "database", conflicts_with = "database")]
     pub paths: Vec<PathBuf>,
     /// Classify the columns of this database instead (postgres://, mysql://, mariadb:// or
-    /// sqlite: URL), from their names and sampled rows.
+    /// sqlite: URL, or `env:NAME` to read it from an environment variable), from their names
+    /// and sampled rows.
     #[arg(long)]
     pub database: Option<String>,
     /// With --database: rows sampled per table (1 to 1000).
@@ -262,7 +263,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<()> {
 
 /// `--database`: classifies every column and prints those at or above `--min-confidence`
 /// (table, column, category, detector, confidence, matched/sampled, name hint); an error when
-/// `--fail-on` kinds were found (a column whose values are of that kind).
+/// `--fail-on` kinds were found (a column whose values are, or contain, that kind).
 pub async fn run_database(args: &ScanArgs) -> anyhow::Result<()> {
     use custodian_core::rights::dataset::Dialect;
     use custodian_server::discovery::{MAX_SAMPLE, scan};
@@ -273,7 +274,15 @@ pub async fn run_database(args: &ScanArgs) -> anyhow::Result<()> {
     if !(1..=MAX_SAMPLE).contains(&args.sample_rows) {
         bail!("--sample-rows is between 1 and {MAX_SAMPLE}");
     }
-    let url = args.database.as_deref().unwrap_or_default();
+    // `env:NAME` reads the URL from an environment variable, keeping its password out of
+    // the process list and the shell history.
+    let given = args.database.as_deref().unwrap_or_default();
+    let url = match given.strip_prefix("env:") {
+        Some(var) => std::env::var(var)
+            .with_context(|| format!("--database env:{var}: the variable is not set"))?,
+        None => given.to_owned(),
+    };
+    let url = url.as_str();
     let dialect = Dialect::of_url(url)
         .context("--database is a postgres://, mysql://, mariadb:// or sqlite: URL")?;
     let pool = custodian_server::datasets::connect(url)

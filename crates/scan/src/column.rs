@@ -393,11 +393,7 @@ pub fn classify<S: AsRef<str>>(name: &str, values: &[Option<S>]) -> Option<Class
         (None, Some((k, s, m, e))) => Some(out(k.taxonomy(), Some(k), s, None, m, e)),
         (Some((hint, strength)), None) => {
             // A hint whose expected values never turned up is weak evidence.
-            let strength = if hint.expect.is_some() && sampled >= EXPECT_AFTER {
-                strength / 2.0
-            } else {
-                strength
-            };
+            let strength = weakened(hint, strength, sampled);
             Some(out(
                 hint.category,
                 None,
@@ -411,6 +407,11 @@ pub fn classify<S: AsRef<str>>(name: &str, values: &[Option<S>]) -> Option<Class
             let agree = hint.expect == Some(k)
                 || agrees(hint.category, k.taxonomy())
                 || (hint.expect == Some(Kind::Ipv4) && k == Kind::Ipv6);
+            let strength = if agree {
+                strength
+            } else {
+                weakened(hint, strength, sampled)
+            };
             if agree {
                 let c = 1.0 - (1.0 - strength) * (1.0 - s);
                 Some(out(hint.category, Some(k), c, Some(hint.words), m, e))
@@ -427,6 +428,16 @@ pub fn classify<S: AsRef<str>>(name: &str, values: &[Option<S>]) -> Option<Class
                 ))
             }
         }
+    }
+}
+
+/// A hint's strength, halved when it expects a kind of value that never turned up in a
+/// sample of at least [`EXPECT_AFTER`] values.
+fn weakened(hint: &Hint, strength: f32, sampled: usize) -> f32 {
+    if hint.expect.is_some() && sampled >= EXPECT_AFTER {
+        strength / 2.0
+    } else {
+        strength
     }
 }
 
@@ -508,6 +519,15 @@ mod tests {
         let flags = some(&["true", "false", "true", "true", "false"]);
         let c = classify("email_sent", &flags).unwrap();
         assert!(c.confidence < 0.5, "{c:?}");
+        let dates = some(&[
+            "2024-01-03",
+            "2023-11-30",
+            "2022-02-14",
+            "2021-07-01",
+            "2020-10-10",
+        ]);
+        let c = classify("email", &dates).unwrap();
+        assert!(c.confidence < 0.5, "an email column of dates: {c:?}");
         let c = classify("first_name", &some(&["Ada", "Grace"])).unwrap();
         assert_eq!(c.category, "user.name.first");
         assert!((c.confidence - EXACT).abs() < 1e-6);

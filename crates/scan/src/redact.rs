@@ -135,7 +135,10 @@ pub fn sealed_items(text: &str) -> Vec<Sealed<'_>> {
     while let Some(k) = t.get(i..).and_then(|r| r.iter().position(|&b| b == b'<')) {
         let s = i + k;
         let mut e = s + 1;
-        while e < t.len() && (t[e].is_ascii_uppercase() || t[e] == b'_') && e - s <= 20 {
+        while e < t.len()
+            && (t[e].is_ascii_uppercase() || t[e].is_ascii_digit() || t[e] == b'_')
+            && e - s <= 20
+        {
             e += 1;
         }
         let kind = text
@@ -238,5 +241,24 @@ mod tests {
         assert_eq!(got, [(Kind::Email, "abc"), (Kind::Phone, "Zz-_9")]);
         assert!(sealed_items(&"<".repeat(10_000)).is_empty());
         assert!(sealed_items("<EMAIL:enc").is_empty());
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_sealed_items() {
+        for kind in Kind::ALL {
+            let f = Finding {
+                kind,
+                start: 0,
+                end: 5,
+                confidence: 1.0,
+                detector: "test",
+            };
+            let out = redact("value", &[f], &|_| Operator::Encrypt, &|_, _, _| {
+                "Zz9-_".into()
+            });
+            let items = sealed_items(&out);
+            assert_eq!(items.len(), 1, "{kind:?}: {out}");
+            assert_eq!((items[0].kind, items[0].body), (kind, "Zz9-_"));
+        }
     }
 }

@@ -175,6 +175,7 @@ fn age() {
     yes(Kind::Age, "retired at the age of 67", "67");
     yes(Kind::Age, "Aged: 8, from Leeds", "8");
     yes(Kind::Age, "I'll turn 40.", "40");
+    yes(Kind::Age, "she is 34 yo", "34");
     no("a 300 year old oak");
     no("shipped 34 years ago");
     no("version 1.53 years old");
@@ -193,6 +194,7 @@ fn person() {
     yes(Kind::Person, "Dear José Álvarez,", "José Álvarez");
     yes(Kind::Person, "everyone calls me Fran", "Fran");
     yes(Kind::Person, "Name: Eira Ulvik", "Eira Ulvik");
+    yes(Kind::Person, "ask Mr A. Smith", "A. Smith");
     no("My name is not important");
     no("Dear Sir, thank you");
     no("The Grace Hopper building");

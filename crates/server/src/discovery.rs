@@ -7,7 +7,7 @@ use custodian_core::rights::dataset::{Dialect, columns_sql, is_binary_type, samp
 use custodian_scan::column::{Classification, classify};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
-use crate::datasets::{RunError, read_row};
+use crate::datasets::RunError;
 
 /// At most this many tables are scanned in one run.
 pub const MAX_TABLES: usize = 1_000;
@@ -88,9 +88,14 @@ pub async fn scan(pool: &AnyPool, dialect: Dialect, sample: u32) -> Result<Vec<T
                 .await
                 .map_err(failed(&name))?
                 .iter()
-                .map(|r| read_row(r, sampled.len()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(failed(&name))?
+                .map(|r| {
+                    // A value that does not read as text (bytes in a text column) is skipped,
+                    // not a reason to fail the whole scan.
+                    (0..sampled.len())
+                        .map(|i| r.try_get::<Option<String>, _>(i).unwrap_or(None))
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
         };
         let mut columns = Vec::with_capacity(cols.len());
         let mut at = 0;

@@ -218,19 +218,34 @@ impl MapStore for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+            // The write is the check: a new declaration only if none exists, a next version
+            // only over the one read; anything else changed it meanwhile.
             if let Some(ds) = &dataset {
-                let version: Option<i64> = query("SELECT version FROM datasets WHERE key = ?")
+                let write = if ds.version == 1 {
+                    query(
+                        "INSERT INTO datasets (key, declaration, version, created_at, updated_at) \
+                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                    )
                     .bind(&ds.key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(backend)?
-                    .map(|r| r.try_get("version"))
-                    .transpose()
-                    .map_err(backend)?;
-                if version.map_or(1, |v| v + 1) != ds.version {
+                    .bind(&ds.declaration)
+                    .bind(ds.version)
+                    .bind(ds.created_at.as_millisecond())
+                    .bind(ds.updated_at.as_millisecond())
+                } else {
+                    query(
+                        "UPDATE datasets SET declaration = ?, version = ?, updated_at = ? \
+                         WHERE key = ? AND version = ?",
+                    )
+                    .bind(&ds.declaration)
+                    .bind(ds.version)
+                    .bind(ds.updated_at.as_millisecond())
+                    .bind(&ds.key)
+                    .bind(ds.version - 1)
+                };
+                let n = write.execute(&mut *tx).await.map_err(backend)?.rows_affected();
+                if n != 1 {
                     return Err(StoreError::Conflict("version"));
                 }
-                crate::rights::upsert_dataset(&mut *tx, ds).await?;
             }
 
                     append_in(&mut *tx, audit).await

@@ -535,7 +535,11 @@ async fn the_cli_classifies_a_database_without_printing_values() {
         "the URL was printed"
     );
 
-    let out = custodian(&["scan", "--database", &url]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(["scan", "--database", "env:SHOP_DB"])
+        .env("SHOP_DB", &url)
+        .output()
+        .expect("run custodian");
     assert!(out.status.success(), "{out:?}");
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -552,6 +556,7 @@ async fn the_cli_classifies_a_database_without_printing_values() {
         vec!["scan", "--database", &url, "--min-confidence", "2"],
         vec!["scan", "--database", &url, "some/path"],
         vec!["scan", "--database", "postgres://nobody@127.0.0.1:9/none"],
+        vec!["scan", "--database", "env:CUSTODIAN_TEST_NO_SUCH_VARIABLE"],
     ] {
         let out = custodian(&bad);
         assert!(!out.status.success(), "{bad:?} should fail");

@@ -93,7 +93,12 @@ fn named<'a>(
 }
 
 fn array<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Vec<Value>> {
-    m.entry(key).or_insert_with(|| json!([])).as_array_mut()
+    let v = m.entry(key).or_insert_with(|| json!([]));
+    // The dataset reader takes a null list as an empty one.
+    if v.is_null() {
+        *v = json!([]);
+    }
+    v.as_array_mut()
 }
 
 /// The dataset declaration (`{"dataset": [ … ]}` holding one dataset, as stored) with
@@ -171,6 +176,14 @@ mod tests {
         )
         .unwrap();
         assert!(with_category(Some(&json!([])), "shop", "t", "c", "user").is_none());
+        let nulls = json!({ "dataset": [{ "fides_key": "shop", "collections": [
+            { "name": "t", "fields": [{ "name": "c", "data_categories": null }] }
+        ]}]});
+        let filled = with_category(Some(&nulls), "shop", "t", "c", "user.name").unwrap();
+        assert_eq!(
+            filled["dataset"][0]["collections"][0]["fields"][0]["data_categories"],
+            json!(["user.name"])
+        );
         assert_eq!(out["dataset"][0]["name"], "Shop");
         assert_eq!(
             out["dataset"][0]["collections"][0],

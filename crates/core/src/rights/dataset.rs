@@ -925,7 +925,11 @@ pub fn is_binary_type(sql_type: &str) -> bool {
     ["blob", "bytea", "binary"].iter().any(|b| t.contains(b))
 }
 
-/// Reads up to `limit` rows of `columns` of `table`, each column as text. Names come from
+/// How many characters of each sampled value are read.
+pub const SAMPLE_CHARS: usize = 4096;
+
+/// Reads up to `limit` rows of `columns` of `table`, each column as text (its first
+/// [`SAMPLE_CHARS`] characters). Names come from
 /// the database's own catalog and may hold anything: each is quoted with its quote
 /// character doubled.
 pub fn sample_sql(d: Dialect, table: &str, columns: &[&str], limit: u32) -> String {
@@ -933,7 +937,18 @@ pub fn sample_sql(d: Dialect, table: &str, columns: &[&str], limit: u32) -> Stri
         Dialect::MySql => format!("`{}`", name.replace('`', "``")),
         _ => format!("\"{}\"", name.replace('"', "\"\"")),
     };
-    let cols: Vec<String> = columns.iter().map(|c| d.text(&quote(c))).collect();
+    // Each value is cut to its first `SAMPLE_CHARS` characters by the database, so a table
+    // of large documents cannot fill the server's memory.
+    let cols: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let text = d.text(&quote(c));
+            match d {
+                Dialect::MySql => format!("LEFT({text}, {SAMPLE_CHARS})"),
+                _ => format!("SUBSTR({text}, 1, {SAMPLE_CHARS})"),
+            }
+        })
+        .collect();
     format!(
         "SELECT {} FROM {} LIMIT {limit}",
         cols.join(", "),
@@ -1335,11 +1350,11 @@ mod tests {
     fn samples_quote_catalog_names() {
         assert_eq!(
             sample_sql(Dialect::Postgres, "od\"d", &["a", "b c"], 100),
-            "SELECT CAST(\"a\" AS TEXT), CAST(\"b c\" AS TEXT) FROM \"od\"\"d\" LIMIT 100"
+            "SELECT SUBSTR(CAST(\"a\" AS TEXT), 1, 4096), SUBSTR(CAST(\"b c\" AS TEXT), 1, 4096) FROM \"od\"\"d\" LIMIT 100"
         );
         assert_eq!(
             sample_sql(Dialect::MySql, "t`x", &["e"], 5),
-            "SELECT CAST(`e` AS CHAR) FROM `t``x` LIMIT 5"
+            "SELECT LEFT(CAST(`e` AS CHAR), 4096) FROM `t``x` LIMIT 5"
         );
         assert!(is_binary_type("BYTEA") && is_binary_type("longblob") && !is_binary_type("text"));
     }

@@ -65,7 +65,7 @@ pub(crate) fn age(t: &[u8], out: &mut Vec<crate::Finding>) {
             i = e;
             continue;
         }
-        // After: "34 years old", "34-year-old", "34 yrs old", "34 y/o", "34yo".
+        // After: "34 years old", "34-year-old", "34 yrs old", "34 y/o", "34 yo".
         let mut j = e;
         if matches!(at(t, j), b' ' | b'-') {
             j += 1;
@@ -165,7 +165,8 @@ fn name_at(t: &[u8], s: usize) -> Option<usize> {
             break;
         };
         let word = std::str::from_utf8(&t[i..e]).unwrap_or_default();
-        if NOT_NAMES.contains(&word.trim_end_matches('.')) {
+        // An initial with its dot ("A.") is a name part; "A" or "I" alone is not.
+        if !word.ends_with('.') && NOT_NAMES.contains(&word) {
             break;
         }
         end = Some(e);
@@ -174,7 +175,7 @@ fn name_at(t: &[u8], s: usize) -> Option<usize> {
         }
         i = e + 1;
     }
-    // A name does not end on an initial's dot run into a sentence end ("Mr. A.").
+    // At least two bytes: a lone initial is not a name.
     end.filter(|&e| e - s >= 2)
 }
 

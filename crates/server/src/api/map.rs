@@ -507,9 +507,10 @@ pub struct ScannedColumnOut {
     pub classification: Option<ColumnClassOut>,
     /// The proposal made for it by this scan, if any.
     pub proposal: Option<String>,
-    /// Why no proposal was made although a classification was: `declared` (the declaration
-    /// already covers the category), `rejected` (a DPO rejected it before), `below_threshold`,
-    /// `binary` (not sampled) or `unsupported_name` (not a name a declaration can hold).
+    /// Why no proposal was made: `declared` (the declaration already covers the category),
+    /// `rejected` (a DPO rejected it before), `below_threshold`, `unsupported_name` (not a
+    /// name a declaration can hold), or `binary` (a binary column whose name suggests
+    /// nothing; its values are not sampled).
     pub skipped: Option<&'static str>,
 }
 

@@ -82,7 +82,8 @@ fn count(n: usize) -> u32 {
 /// Scans the dataset's connected database: lists its tables and columns, samples rows, and
 /// classifies each column from its name and values. Each column that looks like personal
 /// data at or above `min_confidence`, and whose declaration does not already cover the
-/// category, gets a pending proposal (replacing an earlier pending one for that column). The
+/// category, gets a pending proposal; the scan's proposals replace every proposal of the dataset
+/// still pending (the latest scan is the queue). The
 /// answer shows each column's classification and evidence, never a value. The dataset need
 /// not be declared yet: only its connection (`CUSTODIAN_DATASET_URL_<KEY>`).
 #[utoipa::path(post, path = "/v1/datasets/{key}/scan", tag = "datasets", security(("bearer" = [])),
