@@ -75,6 +75,11 @@ fn proposal_out(p: &ScanProposal) -> ProposalOut {
     }
 }
 
+/// How a proposal is named in the audit log: `table.column:category` (names, never values).
+fn audited(p: &ScanProposal) -> String {
+    format!("{}.{}:{}", p.table, p.column, p.category)
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -233,10 +238,7 @@ pub async fn scan_database(
     let mut draft = permit.draft;
     draft.action = "scan.database".into();
     draft.resource = format!("dataset:{key}");
-    draft.fields = proposals
-        .iter()
-        .map(|p| format!("{}.{}:{}", p.table, p.column, p.category))
-        .collect();
+    draft.fields = proposals.iter().map(audited).collect();
     state
         .store
         .put_scan_proposals(&key, &proposals, draft)
@@ -332,7 +334,7 @@ async fn decide(
     let mut draft = permit.draft;
     draft.action = format!("scan.proposal_{}", p.status.as_str());
     draft.resource = format!("dataset:{}", p.dataset);
-    draft.fields = vec![format!("{}.{}:{}", p.table, p.column, p.category)];
+    draft.fields = vec![audited(&p)];
     state
         .store
         .decide_scan_proposal(&p, dataset, draft)

@@ -46,14 +46,14 @@ async fn scanned(
         .collect();
     let mut draft = permit.draft;
     draft.action = action.into();
-    draft.fields = kinds(&found);
+    draft.fields = kinds(found.iter().map(|f| f.kind));
     state.store.append_audit(draft).await?;
     Ok(found)
 }
 
 /// The kinds found, for the audit event.
-fn kinds(found: &[Finding]) -> Vec<String> {
-    let mut k: Vec<String> = found.iter().map(|f| f.kind.as_str().to_owned()).collect();
+fn kinds(found: impl IntoIterator<Item = Kind>) -> Vec<String> {
+    let mut k: Vec<String> = found.into_iter().map(|k| k.as_str().to_owned()).collect();
     k.sort();
     k.dedup();
     k
@@ -215,10 +215,7 @@ pub async fn decrypt_text(
     let items = sealed_items(&body.text);
     let mut draft = permit.draft;
     draft.action = "scan.decrypt".into();
-    let mut kinds: Vec<String> = items.iter().map(|i| i.kind.as_str().to_owned()).collect();
-    kinds.sort();
-    kinds.dedup();
-    draft.fields = kinds;
+    draft.fields = kinds(items.iter().map(|i| i.kind));
     state.store.append_audit(draft).await?;
     let key = redaction_key(&state)?;
     let mut text = String::with_capacity(body.text.len());
