@@ -71,11 +71,21 @@ pub enum Action {
     ScanReview,
     /// Open the items a redaction encrypted (`<EMAIL:enc:…>`).
     ScanDecrypt,
+    /// Read the training register: courses, completions, who is current.
+    TrainingRead,
+    /// Create and change courses and the roles that must take them.
+    TrainingManage,
+    /// Record that an operator completed a course.
+    TrainingRecord,
+    /// Read the incident register, its clocks, affected subjects and letters.
+    IncidentRead,
+    /// Record incidents, assess them, and record their notifications.
+    IncidentManage,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 33] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -104,6 +114,11 @@ impl Action {
         Action::ScanDatabase,
         Action::ScanReview,
         Action::ScanDecrypt,
+        Action::TrainingRead,
+        Action::TrainingManage,
+        Action::TrainingRecord,
+        Action::IncidentRead,
+        Action::IncidentManage,
     ];
 
     /// The Cedar action id and audit action name.
@@ -137,6 +152,11 @@ impl Action {
             Action::ScanDatabase => "scan.database",
             Action::ScanReview => "scan.review",
             Action::ScanDecrypt => "scan.decrypt",
+            Action::TrainingRead => "training.read",
+            Action::TrainingManage => "training.manage",
+            Action::TrainingRecord => "training.record",
+            Action::IncidentRead => "incident.read",
+            Action::IncidentManage => "incident.manage",
         }
     }
 
@@ -174,6 +194,8 @@ pub enum Resource {
     Rights,
     /// The data map, its retention rules and legal holds.
     DataMap,
+    /// The compliance registers: training, incidents.
+    Compliance,
     /// A field of a vault collection.
     Field {
         /// The collection's name.
@@ -199,6 +221,7 @@ impl Resource {
             Resource::Consent => "consent".into(),
             Resource::Rights => "rights".into(),
             Resource::DataMap => "map".into(),
+            Resource::Compliance => "compliance".into(),
             Resource::Field {
                 collection, field, ..
             } => format!("field:{collection}.{field}"),

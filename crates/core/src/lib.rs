@@ -9,12 +9,14 @@ pub mod audit;
 pub mod clock;
 pub mod consent;
 pub mod doc;
+pub mod incident;
 pub mod map;
 pub mod operator;
 pub mod ports;
 pub mod retention;
 pub mod rights;
 pub mod taxonomy;
+pub mod training;
 pub mod vault;
 
 pub use jiff;

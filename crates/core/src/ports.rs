@@ -508,9 +508,95 @@ pub trait RetentionStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// One operator's latest completion expiry of one course their role requires (`None`:
+/// never completed), for compliance reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingRow {
+    /// The operator.
+    pub operator_id: String,
+    /// The course.
+    pub course: String,
+    /// The latest expiry among the operator's completions of it.
+    pub latest_expiry: Option<Timestamp>,
+}
+
+/// The training register (courses, the roles that must take them, completions), and the
+/// other compliance registers.
+///
+/// Operators read through [`Store`] carry `training_valid_until` derived from this register
+/// ([`crate::training::valid_until`] over the courses their role requires), so a completion
+/// or a course change counts from the next read, without anything cached in the operator.
+#[async_trait]
+pub trait GovernanceStore: Send + Sync {
+    /// Creates a course (`expected_version` none; `Conflict("course")` if the key exists) or
+    /// replaces it if its version is still `expected_version` (`NotFound`,
+    /// `Conflict("version")`), with its required roles, with `audit`, in one transaction.
+    async fn put_course(
+        &self,
+        course: &crate::training::Course,
+        expected_version: Option<i64>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Every course, by key.
+    async fn courses(&self) -> Result<Vec<crate::training::Course>, StoreError>;
+    /// Records a completion, with `audit`; `Conflict("reference")` when the operator or the
+    /// course does not exist.
+    async fn record_completion(
+        &self,
+        completion: &crate::training::Completion,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// Completions (of one operator, when given), newest first.
+    async fn completions(
+        &self,
+        operator_id: Option<&str>,
+    ) -> Result<Vec<crate::training::Completion>, StoreError>;
+    /// For every operator (or one), each course their role requires and their latest expiry
+    /// of it, by operator then course.
+    async fn training_rows(
+        &self,
+        operator_id: Option<&str>,
+    ) -> Result<Vec<TrainingRow>, StoreError>;
+    /// Records an incident (`expected_version` none; `Conflict("incident")` if the id
+    /// exists) or replaces it if its version is still `expected_version` (`NotFound`,
+    /// `Conflict("version")`), with `audit`, in one transaction.
+    async fn put_incident(
+        &self,
+        incident: &crate::incident::record::Incident,
+        expected_version: Option<i64>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// One incident.
+    async fn incident(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::incident::record::Incident>, StoreError>;
+    /// Every incident, newest first.
+    async fn incidents(&self) -> Result<Vec<crate::incident::record::Incident>, StoreError>;
+}
+
+/// `training_valid_until` of each operator named in `rows` ([`crate::training::valid_until`]
+/// over their required courses); an operator absent from `rows` has none.
+pub fn training_by_operator(rows: &[TrainingRow]) -> HashMap<String, Option<Timestamp>> {
+    let mut per: HashMap<String, Vec<Option<Timestamp>>> = HashMap::new();
+    for r in rows {
+        per.entry(r.operator_id.clone())
+            .or_default()
+            .push(r.latest_expiry);
+    }
+    per.into_iter()
+        .map(|(op, v)| {
+            let until = crate::training::valid_until(&v);
+            (op, until)
+        })
+        .collect()
+}
+
 /// The database behind Custodian.
 #[async_trait]
-pub trait Store: ConsentStore + RightsStore + MapStore + RetentionStore + Send + Sync {
+pub trait Store:
+    ConsentStore + RightsStore + MapStore + RetentionStore + GovernanceStore + Send + Sync
+{
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

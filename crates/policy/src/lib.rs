@@ -72,6 +72,7 @@ fn cache_key(req: &AccessRequest) -> String {
         Resource::Consent => "consent".to_owned(),
         Resource::Rights => "rights".to_owned(),
         Resource::DataMap => "map".to_owned(),
+        Resource::Compliance => "compliance".to_owned(),
         Resource::Collection { name } => format!("collection\u{1f}{name}"),
         Resource::Field {
             collection,
@@ -233,6 +234,7 @@ impl CedarEngine {
             Resource::Consent => uid("Custodian::ConsentLedger", "consent"),
             Resource::Rights => uid("Custodian::RightsRegister", "rights"),
             Resource::DataMap => uid("Custodian::DataMap", "map"),
+            Resource::Compliance => uid("Custodian::ComplianceRegister", "compliance"),
             Resource::Field {
                 collection,
                 field,

@@ -138,6 +138,17 @@ error_codes! {
     ProposalNotFound => (NOT_FOUND, "proposal_not_found", "No proposal has this id."),
     ProposalDecided => (CONFLICT, "proposal_already_decided", "The proposal was accepted or rejected already."),
     DatasetChanged => (CONFLICT, "dataset_changed", "The dataset's declaration changed while the proposal was being accepted; nothing was written, try again."),
+    InvalidTraining => (UNPROCESSABLE_ENTITY, "invalid_training", "The course or completion breaks a rule (details.field and details.rule say which)."),
+    CourseNotFound => (NOT_FOUND, "course_not_found", "No training course has this key."),
+    CourseExists => (CONFLICT, "course_exists", "A course has this key already; send its version to change it."),
+    CourseChanged => (CONFLICT, "course_changed", "The course changed since the version sent was read; read it again."),
+    OperatorNotFound => (NOT_FOUND, "operator_not_found", "No operator has this id."),
+    InvalidIncident => (UNPROCESSABLE_ENTITY, "invalid_incident", "The incident breaks a rule (details.field and details.rule say which)."),
+    IncidentNotFound => (NOT_FOUND, "incident_not_found", "No incident has this id."),
+    IncidentChanged => (CONFLICT, "incident_changed", "The incident changed since the version sent was read; read it again."),
+    IncidentTransition => (CONFLICT, "incident_transition", "The change does not apply to the incident or notification in its current state; the message says why."),
+    NotificationNotFound => (NOT_FOUND, "notification_not_found", "The incident's jurisdictions call for no notification under this rule id."),
+    InvalidLetter => (UNPROCESSABLE_ENTITY, "invalid_letter", "The letter's template or values break a rule (details.rule; details.variable names a missing or unknown variable)."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

@@ -41,8 +41,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
     audit, banner, consent, datasets as datasets_routes, discovery as discovery_routes,
-    drp as drp_routes, health, iab, map, operators, policies, privacy_center,
-    retention as retention_routes, rights as rights_routes, scan, tasks, vault, webhooks,
+    drp as drp_routes, health, iab, incidents, map, operators, policies, privacy_center,
+    retention as retention_routes, rights as rights_routes, scan, tasks, training, vault, webhooks,
 };
 use crate::state::AppState;
 
@@ -73,6 +73,7 @@ impl Clock for SystemClock {
         (name = "consent", description = "Purposes, notices, the consent ledger with signed receipts, checks, GPC, the banner's public endpoints"),
         (name = "rights", description = "Data-subject rights requests: intake (operators and the privacy center), identity verification by email, statutory deadlines, approvals, SLA figures"),
         (name = "map", description = "The data map (Fides systems, datasets and taxonomy), the records of processing (GDPR Art. 30) and policy checks"),
+        (name = "compliance", description = "The compliance registers: training courses and completions that gate access, incidents and their notification clocks"),
         (name = "datasets", description = "Connected databases declared in the Fides dataset shape, where rights requests find and erase the subject's rows"),
         (name = "drp", description = "The Data Rights Protocol 1.0 (Covered Business side): pair-wise agent tokens, signed exercise requests, status, revocation"),
         (name = "vault", description = "Collections, records, subjects, tokens: personal data, encrypted per subject"),
@@ -166,6 +167,19 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(map::get_taxonomy))
         .routes(routes!(map::get_ropa))
         .routes(routes!(map::check))
+        .routes(routes!(training::list_courses))
+        .routes(routes!(incidents::list_rules))
+        .routes(routes!(incidents::create, incidents::list))
+        .routes(routes!(incidents::get, incidents::patch))
+        .routes(routes!(incidents::notify))
+        .routes(routes!(incidents::compute_affected))
+        .routes(routes!(incidents::render_letter))
+        .routes(routes!(training::put_course))
+        .routes(routes!(
+            training::record_completion,
+            training::list_completions
+        ))
+        .routes(routes!(training::status))
         .routes(routes!(scan::scan_text))
         .routes(routes!(scan::redact_text))
         .routes(routes!(scan::decrypt_text))

@@ -5,6 +5,7 @@
 //! use a separate pool. A write is acknowledged only after its transaction has committed.
 
 mod consent;
+mod governance;
 mod map;
 mod outbox;
 mod retention;
@@ -213,7 +214,8 @@ fn operator_from(r: &SqliteRow) -> Result<Operator, StoreError> {
         name: r.get("name"),
         role: Role::from_str(r.get::<&str, _>("role"))
             .map_err(|_| StoreError::Corrupt("unknown role".into()))?,
-        training_valid_until: opt_ts(r.get("training_valid_until"))?,
+        // Derived from the training register by `with_training`.
+        training_valid_until: None,
         disabled: r.get::<i64, _>("disabled") != 0,
         created_at: ts(r.get("created_at"))?,
     })
@@ -256,11 +258,10 @@ fn event_from(r: &SqliteRow) -> Result<AuditEvent, StoreError> {
 }
 
 async fn insert_operator(conn: &mut SqliteConnection, op: &Operator) -> Result<(), StoreError> {
-    query("INSERT INTO operators (id, name, role, training_valid_until, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+    query("INSERT INTO operators (id, name, role, disabled, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(&op.id)
         .bind(&op.name)
         .bind(op.role.as_str())
-        .bind(op.training_valid_until.map(|t| t.as_millisecond()))
         .bind(op.disabled as i64)
         .bind(op.created_at.as_millisecond())
         .execute(conn)
@@ -385,24 +386,29 @@ impl Store for SqliteStore {
     }
 
     async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
-        query("SELECT * FROM operators ORDER BY created_at, id")
+        let ops = query("SELECT * FROM operators ORDER BY created_at, id")
             .fetch_all(&self.reader)
             .await
             .map_err(backend)?
             .iter()
             .map(operator_from)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with_training(ops, None).await
     }
 
     async fn get_operator(&self, id: &str) -> Result<Option<Operator>, StoreError> {
-        query("SELECT * FROM operators WHERE id = ?")
+        let op = query("SELECT * FROM operators WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?
             .as_ref()
             .map(operator_from)
-            .transpose()
+            .transpose()?;
+        match op {
+            Some(op) => Ok(self.with_training(vec![op], Some(id)).await?.pop()),
+            None => Ok(None),
+        }
     }
 
     async fn set_operator_disabled(
@@ -500,8 +506,11 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(backend)?;
-        row.map(|r| Ok((key_from(&r, "k_")?, operator_from(&r)?)))
-            .transpose()
+        let Some(r) = row else { return Ok(None) };
+        let (key, op) = (key_from(&r, "k_")?, operator_from(&r)?);
+        let id = op.id.clone();
+        let op = self.with_training(vec![op], Some(&id)).await?.pop();
+        Ok(op.map(|op| (key, op)))
     }
 
     async fn policy_set(&self) -> Result<Option<PolicySetRecord>, StoreError> {

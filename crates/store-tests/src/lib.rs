@@ -31,7 +31,7 @@ macro_rules! conformance_suite {
             vault_subject_keys_are_race_safe, vault_erasure,
             vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
-            retention_holds_and_jobs);
+            retention_holds_and_jobs, training_register, incident_register);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -60,7 +60,7 @@ fn operator(id: &str, role: Role) -> Operator {
         id: id.into(),
         name: format!("Operator {id}"),
         role,
-        training_valid_until: Some(t(86_400)),
+        training_valid_until: None,
         disabled: false,
         created_at: t(1),
     }
@@ -126,8 +126,7 @@ pub async fn operators(s: Arc<dyn Store>) {
         s.create_operator(&a, draft("operator.write")).await,
         Err(StoreError::Conflict("unique"))
     );
-    let mut b = operator("op-b", Role::Auditor);
-    b.training_valid_until = None;
+    let b = operator("op-b", Role::Auditor);
     s.create_operator(&b, draft("operator.write"))
         .await
         .expect("create");
@@ -2305,4 +2304,198 @@ pub async fn retention_holds_and_jobs(s: Arc<dyn Store>) {
     let (a, b) = (a.expect("a"), b.expect("b"));
     assert_eq!(a.len() + b.len(), 20, "every job is claimed once");
     assert!(a.iter().all(|n| !b.contains(n)));
+}
+
+/// Courses, required roles and completions; operators read carry the training they derive.
+pub async fn training_register(s: Arc<dyn Store>) {
+    use custodian_core::training::{CourseInput, valid_until};
+    s.initialize(init()).await.expect("init");
+    for (id, role) in [("op-a", Role::Support), ("op-b", Role::Auditor)] {
+        s.create_operator(&operator(id, role), draft("operator.write"))
+            .await
+            .expect("create");
+    }
+    let course = |key: &str, version: i64, roles: &[Role]| {
+        CourseInput {
+            key,
+            title: "Privacy at work",
+            description: Some("What we may do with customers' data."),
+            validity_days: 10,
+            required_for: roles,
+        }
+        .validate(version, t(0), t(version))
+        .expect("course")
+    };
+    let until = |id: &'static str| {
+        let s = s.clone();
+        async move {
+            s.get_operator(id)
+                .await
+                .expect("get")
+                .expect("some")
+                .training_valid_until
+        }
+    };
+    let basics = course("basics", 1, &[Role::Support]);
+    s.put_course(&basics, None, draft("training.manage"))
+        .await
+        .expect("put");
+    assert_eq!(
+        s.put_course(&basics, None, draft("training.manage")).await,
+        Err(StoreError::Conflict("course"))
+    );
+    assert_eq!(
+        s.put_course(&course("nope", 2, &[]), Some(1), draft("training.manage"))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        s.put_course(&course("basics", 3, &[]), Some(2), draft("training.manage"))
+            .await,
+        Err(StoreError::Conflict("version"))
+    );
+    assert_eq!(s.courses().await, Ok(vec![basics.clone()]));
+    assert_eq!(until("op-a").await, None, "required but never completed");
+
+    let done = |id: &str, op: &str, course: &custodian_core::training::Course, at: i64| {
+        course
+            .completion(id.into(), op, t(at), Some("LMS-1"), "cli", t(at + 1))
+            .expect("completion")
+    };
+    let first = done("c1", "op-a", &basics, 100);
+    s.record_completion(&first, draft("training.record"))
+        .await
+        .expect("record");
+    assert_eq!(until("op-a").await, Some(first.expires_at));
+    assert_eq!(
+        until("op-b").await,
+        None,
+        "the auditor's role requires nothing"
+    );
+    let listed = s.list_operators().await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .find(|o| o.id == "op-a")
+            .and_then(|o| o.training_valid_until),
+        Some(first.expires_at)
+    );
+    let mut unknown = done("c0", "op-a", &basics, 100);
+    unknown.operator_id = "nobody".into();
+    assert_eq!(
+        s.record_completion(&unknown, draft("training.record"))
+            .await,
+        Err(StoreError::Conflict("reference"))
+    );
+
+    // A second required course: training counts only once both are done, until the
+    // earlier expiry.
+    let security = course("security", 1, &[Role::Support, Role::Auditor]);
+    s.put_course(&security, None, draft("training.manage"))
+        .await
+        .expect("put");
+    assert_eq!(until("op-a").await, None);
+    let second = done("c2", "op-a", &security, 50);
+    s.record_completion(&second, draft("training.record"))
+        .await
+        .expect("record");
+    assert_eq!(until("op-a").await, Some(second.expires_at));
+    let renewed = done("c3", "op-a", &basics, 400);
+    s.record_completion(&renewed, draft("training.record"))
+        .await
+        .expect("record");
+    assert_eq!(
+        until("op-a").await,
+        valid_until(&[Some(renewed.expires_at), Some(second.expires_at)])
+    );
+    let rows = s.training_rows(Some("op-a")).await.expect("rows");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].course, "basics");
+    assert_eq!(rows[0].latest_expiry, Some(renewed.expires_at));
+    assert_eq!(s.training_rows(None).await.expect("rows").len(), 3);
+    let mine = s.completions(Some("op-a")).await.expect("completions");
+    assert_eq!(
+        mine.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["c3", "c1", "c2"],
+        "newest recorded first"
+    );
+    assert_eq!(s.completions(Some("op-b")).await, Ok(vec![]));
+
+    // Retiring the second course's requirement for support leaves the first.
+    let retired = course("security", 2, &[Role::Auditor]);
+    s.put_course(&retired, Some(1), draft("training.manage"))
+        .await
+        .expect("update");
+    assert_eq!(until("op-a").await, Some(renewed.expires_at));
+    assert_eq!(
+        s.courses().await.expect("courses")[1].required_for,
+        vec![Role::Auditor]
+    );
+}
+
+/// Incidents are kept whole, updated only over the version read, newest first.
+pub async fn incident_register(s: Arc<dyn Store>) {
+    use custodian_core::incident::record::Incident;
+    use custodian_core::incident::{Risk, Status};
+    s.initialize(init()).await.expect("init");
+    let incident = |id: &str, at: i64| Incident {
+        id: id.into(),
+        title: "Misdirected export".into(),
+        description: Some("A file went to the wrong partner.".into()),
+        status: Status::Open,
+        discovered_at: t(at),
+        aware_at: t(at),
+        occurred_from: None,
+        occurred_until: None,
+        systems: vec![],
+        datasets: vec!["shop".into()],
+        collections: vec!["customers".into()],
+        categories: vec!["user.contact".into()],
+        estimated_subjects: Some(12),
+        jurisdictions: vec!["GDPR".into()],
+        time_zone: "UTC".into(),
+        risk: None,
+        risk_rationale: None,
+        decisions: Default::default(),
+        affected: None,
+        version: 1,
+        created_at: t(at),
+        updated_at: t(at),
+        created_by: "cli".into(),
+    };
+    let a = incident("inc-a", 10);
+    s.put_incident(&a, None, draft("incident.manage"))
+        .await
+        .expect("put");
+    assert_eq!(
+        s.put_incident(&a, None, draft("incident.manage")).await,
+        Err(StoreError::Conflict("incident"))
+    );
+    s.put_incident(&incident("inc-b", 20), None, draft("incident.manage"))
+        .await
+        .expect("put");
+    let mut changed = a.clone();
+    changed.risk = Some(Risk::HighRisk);
+    changed.status = Status::Contained;
+    changed.version = 2;
+    s.put_incident(&changed, Some(1), draft("incident.manage"))
+        .await
+        .expect("update");
+    assert_eq!(
+        s.put_incident(&changed, Some(1), draft("incident.manage"))
+            .await,
+        Err(StoreError::Conflict("version"))
+    );
+    assert_eq!(
+        s.put_incident(&incident("nope", 1), Some(1), draft("incident.manage"))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(s.incident("inc-a").await, Ok(Some(changed)));
+    assert_eq!(s.incident("nope").await, Ok(None));
+    let all = s.incidents().await.expect("list");
+    assert_eq!(
+        all.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["inc-b", "inc-a"]
+    );
 }

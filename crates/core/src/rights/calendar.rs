@@ -19,6 +19,17 @@
 //!   Saturday is not moved (verify: courts may close the Friday before). Juneteenth is a
 //!   federal holiday but, as of this writing, not a California state holiday (verify), and
 //!   Columbus Day is not counted.
+//! * [`HolidayCalendar::Br`]: the national holidays of Brazil: New Year's Day (Law 662/1949
+//!   as amended by Law 10.607/2002), Good Friday, Tiradentes (21 April), Labour Day (1 May),
+//!   Independence Day (7 September), Our Lady of Aparecida (12 October, Law 6.802/1980), All
+//!   Souls' Day (2 November), Proclamation of the Republic (15 November), Zumbi and Black
+//!   Awareness Day (20 November, Law 14.759/2023, from 2024) and Christmas. Good Friday is the
+//!   Friday before Easter Sunday, found with the anonymous Gregorian computus
+//!   ([`easter_sunday`]); strictly it is a religious holiday kept by municipal law (Law
+//!   9.093/1995), but it is observed nationwide (verify for a given municipality). Brazilian
+//!   holidays are not moved when they fall on a weekend. Not modelled: Carnival and Corpus
+//!   Christi (optional days off, *ponto facultativo*, in the federal administration), and state
+//!   and municipal holidays.
 //! * [`HolidayCalendar::None`]: Saturdays and Sundays only. Used where the table does not
 //!   model public holidays (for example the EU member states' holidays under GDPR).
 //!
@@ -36,14 +47,17 @@ pub enum HolidayCalendar {
     UsFederal,
     /// California state holidays (Gov. Code §6700).
     UsCa,
+    /// Brazilian national holidays (Law 662/1949 and the laws amending it).
+    Br,
 }
 
 impl HolidayCalendar {
     /// Every calendar.
-    pub const ALL: [HolidayCalendar; 3] = [
+    pub const ALL: [HolidayCalendar; 4] = [
         HolidayCalendar::None,
         HolidayCalendar::UsFederal,
         HolidayCalendar::UsCa,
+        HolidayCalendar::Br,
     ];
 
     /// Stable name, as written in the rules table.
@@ -52,6 +66,7 @@ impl HolidayCalendar {
             HolidayCalendar::None => "NONE",
             HolidayCalendar::UsFederal => "US_FEDERAL",
             HolidayCalendar::UsCa => "US_CA",
+            HolidayCalendar::Br => "BR",
         }
     }
 
@@ -70,6 +85,7 @@ impl HolidayCalendar {
             HolidayCalendar::None => return Vec::new(),
             HolidayCalendar::UsFederal => US_FEDERAL,
             HolidayCalendar::UsCa => US_CA,
+            HolidayCalendar::Br => BR,
         };
         // Observance moves a holiday by at most a day, so only the neighbouring years can
         // contribute a holiday observed in `year`.
@@ -149,6 +165,31 @@ pub fn add_business_days(
     Ok(d)
 }
 
+/// Easter Sunday of `year` in the (proleptic) Gregorian calendar, by the anonymous Gregorian
+/// computus (the "Meeus/Jones/Butcher" algorithm). `None` only for a year jiff cannot
+/// represent.
+pub fn easter_sunday(year: i16) -> Option<Date> {
+    let y = i32::from(year);
+    // Euclidean division keeps the arithmetic meaningful for years before 1 as well.
+    let a = y.rem_euclid(19);
+    let b = y.div_euclid(100);
+    let c = y.rem_euclid(100);
+    let d = b.div_euclid(4);
+    let e = b.rem_euclid(4);
+    let f = (b + 8).div_euclid(25);
+    let g = (b - f + 1).div_euclid(3);
+    let h = (19 * a + b - d - g + 15).rem_euclid(30);
+    let i = c.div_euclid(4);
+    let k = c.rem_euclid(4);
+    let l = (32 + 2 * e + 2 * i - h - k).rem_euclid(7);
+    let m = (a + 11 * h + 22 * l).div_euclid(451);
+    let n = h + l - 7 * m + 114;
+    // INVARIANT: n is in 114..=155 for every year, so the month is 3 or 4 and the day 1..=31.
+    let month = i8::try_from(n.div_euclid(31)).ok()?;
+    let day = i8::try_from(n.rem_euclid(31) + 1).ok()?;
+    Date::new(year, month, day).ok()
+}
+
 /// How a holiday's date is found in a given year.
 #[derive(Debug, Clone, Copy)]
 enum When {
@@ -166,6 +207,8 @@ enum When {
         nth: i8,
         weekday: Weekday,
     },
+    /// `days` days from Easter Sunday (negative: before it; Good Friday is -2).
+    Easter { days: i8 },
 }
 
 /// Where a holiday that falls on a weekend is observed.
@@ -175,6 +218,8 @@ enum Observed {
     FridayOrMonday,
     /// Sunday → the Monday after; a Saturday holiday is not moved (Cal. Gov. Code §6701).
     MondayAfterSunday,
+    /// Never moved (Brazil).
+    NotMoved,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -211,10 +256,13 @@ impl Def {
                 .ok()?
                 .tomorrow()
                 .ok()?,
+            When::Easter { days } => easter_sunday(year)?
+                .checked_add(i64::from(days).days())
+                .ok()?,
         };
         let shift = match (actual.weekday(), self.observed) {
             (Weekday::Saturday, Observed::FridayOrMonday) => -1,
-            (Weekday::Sunday, _) => 1,
+            (Weekday::Sunday, Observed::FridayOrMonday | Observed::MondayAfterSunday) => 1,
             _ => 0,
         };
         let date = actual.checked_add(shift.days()).ok()?;
@@ -297,6 +345,29 @@ const US_CA: &[Def] = &[
         since: None,
     },
     fixed("Christmas Day", 12, 25, Observed::MondayAfterSunday),
+];
+
+/// Brazil's national holidays: Law 662/1949 as amended by Law 10.607/2002, Law 6.802/1980
+/// (12 October), Law 14.759/2023 (20 November, from 2024); Good Friday per Law 9.093/1995.
+const BR: &[Def] = &[
+    fixed("New Year's Day", 1, 1, Observed::NotMoved),
+    Def {
+        name: "Good Friday",
+        when: When::Easter { days: -2 },
+        observed: Observed::NotMoved,
+        since: None,
+    },
+    fixed("Tiradentes Day", 4, 21, Observed::NotMoved),
+    fixed("Labour Day", 5, 1, Observed::NotMoved),
+    fixed("Independence Day", 9, 7, Observed::NotMoved),
+    fixed("Our Lady of Aparecida", 10, 12, Observed::NotMoved),
+    fixed("All Souls' Day", 11, 2, Observed::NotMoved),
+    fixed("Proclamation of the Republic", 11, 15, Observed::NotMoved),
+    Def {
+        since: Some(2024),
+        ..fixed("Zumbi and Black Awareness Day", 11, 20, Observed::NotMoved)
+    },
+    fixed("Christmas Day", 12, 25, Observed::NotMoved),
 ];
 
 #[cfg(test)]
@@ -537,7 +608,85 @@ mod tests {
     }
 
     #[test]
+    fn easter_sunday_known_answers() {
+        for (year, month, day) in [
+            (2024, 3, 31),
+            (2025, 4, 20),
+            (2026, 4, 5),
+            (2000, 4, 23),
+            (2019, 4, 21),
+            (1818, 3, 22), // the earliest possible date
+            (1943, 4, 25), // the latest possible date
+            (2038, 4, 25),
+            (2285, 3, 22),
+        ] {
+            assert_eq!(easter_sunday(year), Some(date(year, month, day)), "{year}");
+        }
+        for year in [-9999, -1, 0, 1, 1582, 9999] {
+            let e = easter_sunday(year).unwrap();
+            assert_eq!(e.weekday(), Weekday::Sunday, "{year}");
+            assert!(
+                (date(year, 3, 22)..=date(year, 4, 25)).contains(&e),
+                "{year}"
+            );
+        }
+    }
+
+    #[test]
+    fn brazil_holidays_2026() {
+        // Holidays are not moved: 15 November 2026 is a Sunday and stays there.
+        assert_eq!(date(2026, 11, 15).weekday(), Weekday::Sunday);
+        assert_eq!(
+            render(HolidayCalendar::Br, 2026),
+            [
+                "2026-01-01 New Year's Day",
+                "2026-04-03 Good Friday",
+                "2026-04-21 Tiradentes Day",
+                "2026-05-01 Labour Day",
+                "2026-09-07 Independence Day",
+                "2026-10-12 Our Lady of Aparecida",
+                "2026-11-02 All Souls' Day",
+                "2026-11-15 Proclamation of the Republic",
+                "2026-11-20 Zumbi and Black Awareness Day",
+                "2026-12-25 Christmas Day",
+            ]
+        );
+        // Good Friday is not a business day; the Monday after the Sunday holiday is.
+        assert!(!is_business_day(HolidayCalendar::Br, date(2026, 4, 3)));
+        assert!(is_business_day(HolidayCalendar::Br, date(2026, 11, 16)));
+        assert!(is_business_day(
+            HolidayCalendar::UsFederal,
+            date(2026, 4, 3)
+        ));
+        // Good Friday 2025 was 18 April.
+        assert!(!is_business_day(HolidayCalendar::Br, date(2025, 4, 18)));
+    }
+
+    #[test]
+    fn brazil_black_awareness_day_counts_from_2024() {
+        // Law 14.759/2023 (21 December 2023): 20 November 2023 (a Monday) was a business day.
+        assert_eq!(date(2023, 11, 20).weekday(), Weekday::Monday);
+        assert!(is_business_day(HolidayCalendar::Br, date(2023, 11, 20)));
+        assert_eq!(HolidayCalendar::Br.holidays(2023).len(), 9);
+        assert!(!is_business_day(HolidayCalendar::Br, date(2024, 11, 20)));
+        assert!(!is_business_day(HolidayCalendar::Br, date(2026, 11, 20)));
+    }
+
+    #[test]
+    fn brazil_business_days_skip_good_friday_and_the_weekend() {
+        // Thursday 2 April 2026 + 3 business days: Friday 3 (Good Friday), Saturday and Sunday
+        // are skipped → Monday 6, Tuesday 7, Wednesday 8.
+        assert_eq!(
+            add_business_days(HolidayCalendar::Br, date(2026, 4, 2), 3).unwrap(),
+            date(2026, 4, 8)
+        );
+    }
+
+    #[test]
     fn years_at_the_edge_of_the_range_do_not_fail() {
+        assert_eq!(HolidayCalendar::Br.holidays(9999).len(), 10);
+        assert!(HolidayCalendar::Br.holidays(i16::MAX).is_empty());
+        assert!(!HolidayCalendar::Br.holidays(-9999).is_empty());
         assert_eq!(HolidayCalendar::UsFederal.holidays(9999).len(), 11);
         assert!(HolidayCalendar::UsFederal.holidays(i16::MAX).is_empty());
         assert!(HolidayCalendar::UsFederal.holidays(i16::MIN).is_empty());

@@ -737,6 +737,29 @@ fn expired_clause(d: Dialect, column: &str, n: usize) -> String {
     }
 }
 
+/// Counts the rows of `table` (`n`) and the distinct values of `distinct` among them
+/// (`people`; the row count again when there is no such column), of the rows whose `created`
+/// column is at or before the instant (parameter 1) when one is given, for the incident
+/// register's affected subjects.
+pub fn affected_count_sql(
+    d: Dialect,
+    table: &str,
+    distinct: Option<&str>,
+    created: Option<&str>,
+) -> String {
+    let people = match distinct {
+        Some(c) => format!("COUNT(DISTINCT {})", d.ident(c)),
+        None => "COUNT(*)".to_owned(),
+    };
+    let filter = created
+        .map(|c| format!(" WHERE {}", expired_clause(d, c, 1)))
+        .unwrap_or_default();
+    format!(
+        "SELECT COUNT(*) AS n, {people} AS people FROM {}{filter}",
+        d.ident(table)
+    )
+}
+
 /// An instant as the dialect's time parameter (UTC; the server sets its sessions to UTC).
 pub fn time_param(d: Dialect, t: jiff::Timestamp) -> String {
     let utc = t.strftime("%Y-%m-%d %H:%M:%S").to_string();

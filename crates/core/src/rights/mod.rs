@@ -517,7 +517,7 @@ fn parse_rule(value: &Value, index: usize) -> Result<Rule, RulesError> {
     let calendar = o.name(
         "calendar",
         HolidayCalendar::parse,
-        "NONE, US_FEDERAL, US_CA",
+        "NONE, US_FEDERAL, US_CA, BR",
     )?;
     let roll_to_working_day = o.boolean("roll_to_working_day")?;
     let source = o.string("source")?;
@@ -883,7 +883,7 @@ mod tests {
                 r#""NONE""#,
                 r#""US_NY""#,
                 "rules[0] (TEST): field `calendar` has unknown value `US_NY` (expected one of: \
-                 NONE, US_FEDERAL, US_CA)",
+                 NONE, US_FEDERAL, US_CA, BR)",
             ),
             (
                 r#""receipt""#,

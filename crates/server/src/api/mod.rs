@@ -53,7 +53,9 @@ pub struct OperatorOut {
     /// Role.
     #[schema(example = "dpo")]
     pub role: String,
-    /// Until when training counts as current (RFC 3339), if ever trained.
+    /// Until when training counts as current (RFC 3339): the earliest expiry of the latest
+    /// completions of the courses the role requires; absent when one was never completed or
+    /// the role requires none. In the past: the training has lapsed.
     pub training_valid_until: Option<String>,
     /// Whether the operator is disabled.
     pub disabled: bool,
@@ -334,6 +336,7 @@ pub struct HealthOut {
     /// `ok` or `ready`.
     pub status: &'static str,
 }
+pub mod compliance;
 pub mod consent;
 pub mod map;
 pub mod rights;

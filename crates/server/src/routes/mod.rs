@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod drp;
 pub mod health;
 pub mod iab;
+pub mod incidents;
 pub mod map;
 pub mod operators;
 pub mod policies;
@@ -16,6 +17,7 @@ pub mod retention;
 pub mod rights;
 pub mod scan;
 pub mod tasks;
+pub mod training;
 pub mod vault;
 pub mod webhooks;
 

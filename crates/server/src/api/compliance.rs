@@ -1,0 +1,401 @@
+//! Wire types of the compliance registers: training.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::RoleName;
+
+/// A course to create or change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CourseIn {
+    /// Its title (1 to 200 bytes).
+    pub title: String,
+    /// What it covers (at most 2,000 bytes).
+    pub description: Option<String>,
+    /// How many days a completion counts (1 to 3,650).
+    pub validity_days: u32,
+    /// The roles whose operators must hold a current completion.
+    #[serde(default)]
+    pub required_for: Vec<RoleName>,
+    /// The version read, to change the course; absent to create it (409 if it exists).
+    pub version: Option<i64>,
+}
+
+/// A course.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CourseOut {
+    /// Its key.
+    pub key: String,
+    /// Its title.
+    pub title: String,
+    /// What it covers.
+    pub description: Option<String>,
+    /// How many days a completion counts.
+    pub validity_days: u32,
+    /// The roles that must take it.
+    pub required_for: Vec<String>,
+    /// 1, then one more with each change.
+    pub version: i64,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// Every course.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoursesOut {
+    /// By key.
+    pub courses: Vec<CourseOut>,
+}
+
+/// A completion to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionIn {
+    /// The operator who completed the course.
+    pub operator_id: String,
+    /// The course's key.
+    pub course: String,
+    /// When (RFC 3339, not in the future; default: now).
+    pub completed_at: Option<String>,
+    /// Where the evidence is: a certificate number or an LMS record id (at most 2,000 bytes).
+    pub reference: Option<String>,
+}
+
+/// A recorded completion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompletionOut {
+    /// Its id.
+    pub id: String,
+    /// The operator.
+    pub operator_id: String,
+    /// The course.
+    pub course: String,
+    /// When it was completed (RFC 3339).
+    pub completed_at: String,
+    /// Until when it counts (RFC 3339).
+    pub expires_at: String,
+    /// The evidence's reference.
+    pub reference: Option<String>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When (RFC 3339).
+    pub recorded_at: String,
+}
+
+/// Completions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompletionsOut {
+    /// The completions.
+    pub completions: Vec<CompletionOut>,
+}
+
+/// Which completions to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionsQuery {
+    /// Only this operator's.
+    pub operator_id: Option<String>,
+}
+
+/// One operator's standing against one required course.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StandingOut {
+    /// The course.
+    pub course: String,
+    /// `current`, `lapsed` or `missing`.
+    pub standing: &'static str,
+    /// The latest completion's expiry (RFC 3339), if any.
+    pub expires_at: Option<String>,
+}
+
+/// One operator's training.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorTrainingOut {
+    /// The operator.
+    pub operator_id: String,
+    /// Their role.
+    pub role: String,
+    /// Whether the operator is disabled.
+    pub disabled: bool,
+    /// Whether their training is current (what the policy sees).
+    pub current: bool,
+    /// Until when (RFC 3339), if every required course was completed.
+    pub valid_until: Option<String>,
+    /// Each course their role requires.
+    pub courses: Vec<StandingOut>,
+}
+
+/// The training compliance of every enabled operator whose role requires a course.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrainingStatusOut {
+    /// When this was computed (RFC 3339).
+    pub at: String,
+    /// Operators counted: enabled, with at least one required course.
+    pub operators: usize,
+    /// Of those, how many are current.
+    pub current: usize,
+    /// Current over counted (1 when none is counted).
+    pub compliance: f64,
+    /// Operators with a lapsed course (and no course missing).
+    pub lapsed: usize,
+    /// Operators who never completed a required course.
+    pub missing: usize,
+    /// Each enabled operator, by id (those whose role requires nothing too, with no courses).
+    pub by_operator: Vec<OperatorTrainingOut>,
+}
+
+/// An incident to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentIn {
+    /// A short title, without personal data (1 to 200 characters).
+    pub title: String,
+    /// What happened (at most 4,000 characters).
+    pub description: Option<String>,
+    /// When the event was discovered (RFC 3339, not in the future).
+    pub discovered_at: String,
+    /// When the organisation became aware that personal data was breached (default: the
+    /// discovery; not before it).
+    pub aware_at: Option<String>,
+    /// The start of the window the breach covers (RFC 3339).
+    pub occurred_from: Option<String>,
+    /// Its end (RFC 3339); records are counted up to it (else up to the awareness).
+    pub occurred_until: Option<String>,
+    /// Systems of the data map affected.
+    #[serde(default)]
+    pub systems: Vec<String>,
+    /// Declared datasets (connected databases) affected.
+    #[serde(default)]
+    pub datasets: Vec<String>,
+    /// Vault collections affected.
+    #[serde(default)]
+    pub collections: Vec<String>,
+    /// Data categories breached (taxonomy keys; at least one).
+    pub categories: Vec<String>,
+    /// The estimated number of people affected.
+    pub estimated_subjects: Option<u64>,
+    /// The jurisdictions whose notification rules apply (`GET /v1/incidents/rules`; at
+    /// least one).
+    pub jurisdictions: Vec<String>,
+    /// The IANA time zone periods are counted in (default `UTC`).
+    pub time_zone: Option<String>,
+    /// `unlikely`, `risk` or `high_risk` (absent: not assessed yet).
+    pub risk: Option<String>,
+    /// Why that risk (at most 4,000 characters).
+    pub risk_rationale: Option<String>,
+}
+
+/// A change to an incident, over the version read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentPatch {
+    /// The version read.
+    pub version: i64,
+    /// `open`, `contained` or `closed` (closing needs every owed notification settled).
+    pub status: Option<String>,
+    /// `unlikely`, `risk` or `high_risk`.
+    pub risk: Option<String>,
+    /// Why that risk.
+    pub risk_rationale: Option<String>,
+    /// The estimated number of people affected.
+    pub estimated_subjects: Option<u64>,
+    /// What happened.
+    pub description: Option<String>,
+}
+
+/// What was done about one notification.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationIn {
+    /// The incident's version read.
+    pub version: i64,
+    /// `sent`, `not_required`, or `pending` (reopens it).
+    pub state: String,
+    /// When it was sent (RFC 3339, not in the future; default now; `sent` only).
+    pub at: Option<String>,
+    /// The recipient's or our reference for it (`sent` only; 1 to 256 characters).
+    pub reference: Option<String>,
+    /// Why it is not required (`not_required` only; 1 to 4,096 characters).
+    pub reason: Option<String>,
+}
+
+/// A letter to render.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterIn {
+    /// `authority` or `individuals`.
+    pub recipient: String,
+    /// A template of one's own (`{{variable}}` placeholders; at most 64 KiB); default: the
+    /// shipped one.
+    pub template: Option<String>,
+    /// Values for the variables the register does not know (the nature of the breach, its
+    /// likely consequences, the measures taken…), by variable name; they override the
+    /// register's.
+    #[serde(default)]
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+/// A rendered letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LetterOut {
+    /// The letter's text.
+    pub text: String,
+    /// The variables filled from the register.
+    pub filled: Vec<String>,
+}
+
+/// One notification of an incident: the clock and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationOut {
+    /// The rule's id, e.g. `GDPR.authority`.
+    pub rule: String,
+    /// The jurisdiction.
+    pub jurisdiction: String,
+    /// `authority`, `individuals`, `attorney_general`, `hhs`, `media` or `csirt`.
+    pub recipient: &'static str,
+    /// `required`, `not_required`, `risk_not_assessed` or `count_unknown`.
+    pub required: &'static str,
+    /// The period, as the table words it (`72 hours`, `without undue delay`).
+    pub period: String,
+    /// When the clock started (RFC 3339).
+    pub started_at: String,
+    /// Due at the latest (RFC 3339); absent: without undue delay.
+    pub due: Option<String>,
+    /// Whether the due time will move once an event happens (a notice not yet sent).
+    pub provisional: bool,
+    /// `pending`, `sent` or `not_required`.
+    pub state: &'static str,
+    /// Pending after its due time.
+    pub overdue: bool,
+    /// When it was sent.
+    pub sent_at: Option<String>,
+    /// Sent after its due time (the notice must give the reasons).
+    pub sent_late: bool,
+    /// The reference it was sent under.
+    pub reference: Option<String>,
+    /// Why it is not required.
+    pub reason: Option<String>,
+    /// The law.
+    pub source: String,
+}
+
+/// Where the affected subjects were found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AffectedSourceOut {
+    /// `vault:<collection>` or `dataset:<key>.<table>`.
+    pub source: String,
+    /// Records in the window holding the categories.
+    pub records: u64,
+    /// Distinct people among them.
+    pub people: u64,
+}
+
+/// The affected subjects as last computed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AffectedOut {
+    /// When (RFC 3339).
+    pub computed_at: String,
+    /// People found (a person in two places counts twice).
+    pub subjects: u64,
+    /// Per source.
+    pub sources: Vec<AffectedSourceOut>,
+}
+
+/// An incident, with its clocks at the time of the answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentOut {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// What happened.
+    pub description: Option<String>,
+    /// `open`, `contained` or `closed`.
+    pub status: &'static str,
+    /// Discovered (RFC 3339).
+    pub discovered_at: String,
+    /// Became aware (RFC 3339).
+    pub aware_at: String,
+    /// The window's start.
+    pub occurred_from: Option<String>,
+    /// The window's end.
+    pub occurred_until: Option<String>,
+    /// Systems.
+    pub systems: Vec<String>,
+    /// Datasets.
+    pub datasets: Vec<String>,
+    /// Vault collections.
+    pub collections: Vec<String>,
+    /// Data categories.
+    pub categories: Vec<String>,
+    /// The estimate.
+    pub estimated_subjects: Option<u64>,
+    /// The computed affected subjects, if computed.
+    pub affected: Option<AffectedOut>,
+    /// Jurisdictions.
+    pub jurisdictions: Vec<String>,
+    /// The time zone of the periods.
+    pub time_zone: String,
+    /// The risk assessed.
+    pub risk: Option<&'static str>,
+    /// Why.
+    pub risk_rationale: Option<String>,
+    /// Every notification its jurisdictions' rules call for.
+    pub notifications: Vec<NotificationOut>,
+    /// The earliest due time of a pending notification that is owed or undetermined.
+    pub next_due: Option<String>,
+    /// 1, then one more with each change.
+    pub version: i64,
+    /// Recorded (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+    /// Who recorded it.
+    pub created_by: String,
+}
+
+/// Every incident, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentsOut {
+    /// The incidents.
+    pub incidents: Vec<IncidentOut>,
+}
+
+/// One notification rule of the table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleOut {
+    /// Its id.
+    pub id: String,
+    /// The jurisdiction.
+    pub jurisdiction: String,
+    /// Who is notified.
+    pub recipient: &'static str,
+    /// The period.
+    pub period: String,
+    /// When it applies.
+    pub condition: String,
+    /// The law.
+    pub source: String,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// The notification rules table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulesOut {
+    /// The table's version.
+    pub version: String,
+    /// Its rules.
+    pub rules: Vec<RuleOut>,
+}
+
+/// A request to count the affected subjects, over the version read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AffectedIn {
+    /// The incident's version read.
+    pub version: i64,
+}

@@ -1,0 +1,334 @@
+//! The training register (`migrations/0014_training.sql`) and the incident register
+//! (`migrations/0015_incidents.sql`).
+
+use async_trait::async_trait;
+use custodian_core::audit::{AuditDraft, AuditEvent};
+use custodian_core::incident::record::Incident;
+use custodian_core::operator::Role;
+use custodian_core::ports::{GovernanceStore, StoreError, TrainingRow};
+use custodian_core::training::{Completion, Course};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection, query};
+
+use crate::{SqliteStore, append_in, backend, opt_ts, ts};
+
+fn course_from(r: &SqliteRow, roles: Vec<Role>) -> Result<Course, StoreError> {
+    Ok(Course {
+        key: r.try_get("key").map_err(backend)?,
+        title: r.try_get("title").map_err(backend)?,
+        description: r.try_get("description").map_err(backend)?,
+        validity_days: u32::try_from(r.try_get::<i64, _>("validity_days").map_err(backend)?)
+            .map_err(|_| StoreError::Corrupt("course validity out of range".into()))?,
+        required_for: roles,
+        version: r.try_get("version").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+fn incident_from(r: &SqliteRow) -> Result<Incident, StoreError> {
+    let body: String = r.try_get("body").map_err(backend)?;
+    Incident::from_json(&body).ok_or_else(|| StoreError::Corrupt("an incident is malformed".into()))
+}
+
+fn completion_from(r: &SqliteRow) -> Result<Completion, StoreError> {
+    Ok(Completion {
+        id: r.try_get("id").map_err(backend)?,
+        operator_id: r.try_get("operator_id").map_err(backend)?,
+        course: r.try_get("course_key").map_err(backend)?,
+        completed_at: ts(r.try_get("completed_at").map_err(backend)?)?,
+        expires_at: ts(r.try_get("expires_at").map_err(backend)?)?,
+        reference: r.try_get("reference").map_err(backend)?,
+        recorded_by: r.try_get("recorded_by").map_err(backend)?,
+        recorded_at: ts(r.try_get("recorded_at").map_err(backend)?)?,
+    })
+}
+
+/// The required courses of every operator (or one) with their latest expiry.
+pub(crate) async fn training_rows_in(
+    conn: &mut SqliteConnection,
+    operator_id: Option<&str>,
+) -> Result<Vec<TrainingRow>, StoreError> {
+    query(
+        "SELECT o.id AS operator_id, r.course_key AS course, MAX(c.expires_at) AS latest \
+         FROM operators o JOIN training_requirements r ON r.role = o.role \
+         LEFT JOIN training_completions c ON c.operator_id = o.id AND c.course_key = r.course_key \
+         WHERE (?1 IS NULL OR o.id = ?1) GROUP BY o.id, r.course_key ORDER BY o.id, r.course_key",
+    )
+    .bind(operator_id)
+    .fetch_all(conn)
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(|r| {
+        Ok(TrainingRow {
+            operator_id: r.try_get("operator_id").map_err(backend)?,
+            course: r.try_get("course").map_err(backend)?,
+            latest_expiry: opt_ts(r.try_get("latest").map_err(backend)?)?,
+        })
+    })
+    .collect()
+}
+
+#[async_trait]
+impl GovernanceStore for SqliteStore {
+    async fn put_course(
+        &self,
+        course: &Course,
+        expected_version: Option<i64>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let c = course.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    match expected_version {
+                        None => {
+                            query(
+                                "INSERT INTO training_courses (key, title, description, validity_days, \
+                                 version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            )
+                            .bind(&c.key)
+                            .bind(&c.title)
+                            .bind(&c.description)
+                            .bind(i64::from(c.validity_days))
+                            .bind(c.version)
+                            .bind(c.created_at.as_millisecond())
+                            .bind(c.updated_at.as_millisecond())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| match backend(e) {
+                                StoreError::Conflict(_) => StoreError::Conflict("course"),
+                                other => other,
+                            })?;
+                        }
+                        Some(v) => {
+                            let done = query(
+                                "UPDATE training_courses SET title = ?, description = ?, validity_days = ?, \
+                                 version = ?, updated_at = ? WHERE key = ? AND version = ?",
+                            )
+                            .bind(&c.title)
+                            .bind(&c.description)
+                            .bind(i64::from(c.validity_days))
+                            .bind(c.version)
+                            .bind(c.updated_at.as_millisecond())
+                            .bind(&c.key)
+                            .bind(v)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                            if done.rows_affected() == 0 {
+                                let exists = query("SELECT 1 FROM training_courses WHERE key = ?")
+                                    .bind(&c.key)
+                                    .fetch_optional(&mut *tx)
+                                    .await
+                                    .map_err(backend)?;
+                                return Err(if exists.is_some() {
+                                    StoreError::Conflict("version")
+                                } else {
+                                    StoreError::NotFound
+                                });
+                            }
+                            query("DELETE FROM training_requirements WHERE course_key = ?")
+                                .bind(&c.key)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(backend)?;
+                        }
+                    }
+                    for role in &c.required_for {
+                        query("INSERT INTO training_requirements (course_key, role) VALUES (?, ?)")
+                            .bind(&c.key)
+                            .bind(role.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                    }
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn courses(&self) -> Result<Vec<Course>, StoreError> {
+        let reqs = query("SELECT course_key, role FROM training_requirements")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        let rows = query("SELECT * FROM training_courses ORDER BY key")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let key: String = r.try_get("key").map_err(backend)?;
+                let mut roles = Vec::new();
+                for q in &reqs {
+                    if q.try_get::<String, _>("course_key").map_err(backend)? == key {
+                        let role: String = q.try_get("role").map_err(backend)?;
+                        roles.push(
+                            role.parse::<Role>()
+                                .map_err(|_| StoreError::Corrupt("unknown role".into()))?,
+                        );
+                    }
+                }
+                roles.sort_by_key(|r| Role::ALL.iter().position(|x| x == r));
+                course_from(r, roles)
+            })
+            .collect()
+    }
+
+    async fn record_completion(
+        &self,
+        completion: &Completion,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let c = completion.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    query(
+                        "INSERT INTO training_completions (id, operator_id, course_key, completed_at, \
+                         expires_at, reference, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(&c.id)
+                    .bind(&c.operator_id)
+                    .bind(&c.course)
+                    .bind(c.completed_at.as_millisecond())
+                    .bind(c.expires_at.as_millisecond())
+                    .bind(&c.reference)
+                    .bind(&c.recorded_by)
+                    .bind(c.recorded_at.as_millisecond())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn completions(&self, operator_id: Option<&str>) -> Result<Vec<Completion>, StoreError> {
+        query(
+            "SELECT * FROM training_completions WHERE (?1 IS NULL OR operator_id = ?1) \
+             ORDER BY recorded_at DESC, id DESC",
+        )
+        .bind(operator_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(completion_from)
+        .collect()
+    }
+
+    async fn training_rows(
+        &self,
+        operator_id: Option<&str>,
+    ) -> Result<Vec<TrainingRow>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        training_rows_in(&mut conn, operator_id).await
+    }
+
+    async fn put_incident(
+        &self,
+        incident: &Incident,
+        expected_version: Option<i64>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let i = incident.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    let body = i.to_json();
+                    match expected_version {
+                        None => {
+                            query(
+                                "INSERT INTO incidents (id, status, body, version, created_at, updated_at) \
+                                 VALUES (?, ?, ?, ?, ?, ?)",
+                            )
+                            .bind(&i.id)
+                            .bind(i.status.as_str())
+                            .bind(&body)
+                            .bind(i.version)
+                            .bind(i.created_at.as_millisecond())
+                            .bind(i.updated_at.as_millisecond())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| match backend(e) {
+                                StoreError::Conflict(_) => StoreError::Conflict("incident"),
+                                other => other,
+                            })?;
+                        }
+                        Some(v) => {
+                            let done = query(
+                                "UPDATE incidents SET status = ?, body = ?, version = ?, updated_at = ? \
+                                 WHERE id = ? AND version = ?",
+                            )
+                            .bind(i.status.as_str())
+                            .bind(&body)
+                            .bind(i.version)
+                            .bind(i.updated_at.as_millisecond())
+                            .bind(&i.id)
+                            .bind(v)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                            if done.rows_affected() == 0 {
+                                let exists = query("SELECT 1 FROM incidents WHERE id = ?")
+                                    .bind(&i.id)
+                                    .fetch_optional(&mut *tx)
+                                    .await
+                                    .map_err(backend)?;
+                                return Err(if exists.is_some() {
+                                    StoreError::Conflict("version")
+                                } else {
+                                    StoreError::NotFound
+                                });
+                            }
+                        }
+                    }
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        query("SELECT body FROM incidents WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .map(|r| incident_from(&r))
+            .transpose()
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        query("SELECT body FROM incidents ORDER BY created_at DESC, id DESC")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(incident_from)
+            .collect()
+    }
+}
+
+impl SqliteStore {
+    /// Fills in each operator's `training_valid_until` from the training register (rows of
+    /// `one` only, when the operators are that one).
+    pub(crate) async fn with_training(
+        &self,
+        mut ops: Vec<custodian_core::operator::Operator>,
+        one: Option<&str>,
+    ) -> Result<Vec<custodian_core::operator::Operator>, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(backend)?;
+        let rows = training_rows_in(&mut conn, one).await?;
+        let until = custodian_core::ports::training_by_operator(&rows);
+        for op in &mut ops {
+            op.training_valid_until = until.get(&op.id).copied().flatten();
+        }
+        Ok(ops)
+    }
+}
