@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod config;
+pub mod evidence;
 pub mod import;
 pub mod kek;
 pub mod map;
@@ -20,7 +21,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use custodian_core::clock::Clock;
-use custodian_policy::CedarEngine;
 use custodian_server::SystemClock;
 use ipnet::IpNet;
 
@@ -244,6 +244,49 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Export an auditor's evidence bundle, or verify one offline.
+    #[command(
+        after_help = "Examples:\n  custodian evidence export --out evidence.zip\n  custodian keys log-public-key > log.pub\n  custodian evidence verify evidence.zip --public-key log.pub --previous last-quarter.zip"
+    )]
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+}
+
+/// Evidence-bundle commands.
+#[allow(missing_docs)]
+#[derive(Subcommand)]
+pub enum EvidenceCommand {
+    /// Build a bundle of the installation as it is now (records of processing, policies,
+    /// retention, rights and consent figures, training, incidents, the signed checkpoint and
+    /// a consistency proof from the previous bundle) under a signed manifest.
+    #[command(
+        after_help = "Example:\n  custodian evidence export --data-dir ./custodian-data --out evidence.zip"
+    )]
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The zip to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a bundle with only the audit log's public key: the manifest's signature, every
+    /// file's hash, the checkpoint and the consistency proof; with --previous, that it follows
+    /// that bundle. Exits non-zero if anything differs.
+    #[command(
+        after_help = "Example:\n  custodian evidence verify evidence.zip --public-key log.pub --previous last-quarter.zip"
+    )]
+    Verify {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The verifier key (or a file holding it), from `custodian keys log-public-key`.
+        #[arg(long)]
+        public_key: String,
+        /// The bundle exported before it.
+        #[arg(long)]
+        previous: Option<PathBuf>,
     },
 }
 
@@ -497,6 +540,61 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&v.claims)?);
             Ok(())
         }
+        Command::Evidence { command } => match command {
+            EvidenceCommand::Export { store, out } => {
+                let (loc, _) = store.resolve()?;
+                let m = evidence::export(&loc, clock, &out).await?;
+                println!(
+                    "exported evidence bundle {} to {}: {} files, audit log of {} events{}",
+                    m.bundle_id,
+                    out.display(),
+                    m.files.len() + 2,
+                    m.audit_log.tree_size,
+                    m.previous
+                        .as_ref()
+                        .map(|p| format!(", following bundle {}", p.bundle_id))
+                        .unwrap_or_default()
+                );
+                Ok(())
+            }
+            EvidenceCommand::Verify {
+                bundle,
+                public_key,
+                previous,
+            } => {
+                let v = evidence::verify(
+                    &bundle,
+                    &audit::read_vkey(&public_key)?,
+                    previous.as_deref(),
+                )?;
+                println!(
+                    "ok: bundle {} of {}, {} files, audit log of {} events, root {}",
+                    v.manifest.bundle_id,
+                    v.manifest.created_at,
+                    v.manifest.files.len() + 2,
+                    v.manifest.audit_log.tree_size,
+                    v.manifest.audit_log.root
+                );
+                match (
+                    &v.manifest.previous,
+                    v.consistency_checked,
+                    previous.is_some(),
+                ) {
+                    (Some(p), true, true) => println!(
+                        "ok: follows bundle {} (log consistent from {} events)",
+                        p.bundle_id, p.tree_size
+                    ),
+                    (Some(p), true, false) => println!(
+                        "ok: log consistent with bundle {} ({} events); pass --previous to check that bundle too",
+                        p.bundle_id, p.tree_size
+                    ),
+                    _ => println!(
+                        "ok: the first bundle (no previous bundle to prove consistency from)"
+                    ),
+                }
+                Ok(())
+            }
+        },
         Command::Audit { command } => match command {
             AuditCommand::Verify {
                 file: Some(file),
@@ -558,13 +656,6 @@ async fn serve(
             done.installation
         }
     };
-    let signer = setup::load_signer(&loc.data_dir, &installation)?;
-    let policies = store
-        .policy_set()
-        .await?
-        .context("the database has no policy set")?;
-    let engine = CedarEngine::new(&policies.text, policies.version)
-        .context("the stored policy set does not load")?;
     let listener = std::net::TcpListener::bind(server_config.listen)
         .with_context(|| format!("cannot listen on {}", server_config.listen))?;
     let addr = listener.local_addr()?;
@@ -573,17 +664,7 @@ async fn serve(
     } else {
         "http"
     };
-    let vault_crypto = setup::load_vault_crypto(&loc.data_dir, store.as_ref()).await?;
-    let store_for_receipts = store.clone();
-    let state = custodian_server::build_state(
-        store,
-        Arc::new(engine),
-        clock,
-        Arc::new(signer),
-        Arc::new(vault_crypto),
-        Arc::new(setup::load_receipt_signer(&loc.data_dir, store_for_receipts.as_ref()).await?),
-        server_config,
-    );
+    let state = setup::app_state(&loc, store, &installation, clock, server_config).await?;
     let shutdown = shutdown_signal()?;
     println!("Custodian is listening on {scheme}://{addr} (API docs at {scheme}://{addr}/docs)");
     tracing::info!(%addr, "listening");

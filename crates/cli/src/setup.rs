@@ -307,3 +307,33 @@ pub async fn require_installation(store: &dyn Store) -> anyhow::Result<Installat
         .await?
         .context("this database is not initialised: run `custodian init` (or `custodian serve` on an empty data directory)")
 }
+
+/// The server's state over `store`: the log signer, the stored policy set, the vault's keys
+/// and the receipt signer loaded from the data directory (for `serve`, and for commands that
+/// run the server's logic without serving, such as `evidence export`).
+pub async fn app_state(
+    loc: &StoreLocation,
+    store: Arc<dyn Store>,
+    installation: &Installation,
+    clock: Arc<dyn Clock>,
+    config: custodian_server::ServerConfig,
+) -> anyhow::Result<custodian_server::state::AppState> {
+    let signer = load_signer(&loc.data_dir, installation)?;
+    let policies = store
+        .policy_set()
+        .await?
+        .context("the database has no policy set")?;
+    let engine = custodian_policy::CedarEngine::new(&policies.text, policies.version)
+        .context("the stored policy set does not load")?;
+    let vault_crypto = load_vault_crypto(&loc.data_dir, store.as_ref()).await?;
+    let receipts = load_receipt_signer(&loc.data_dir, store.as_ref()).await?;
+    Ok(custodian_server::build_state(
+        store,
+        Arc::new(engine),
+        clock,
+        Arc::new(signer),
+        Arc::new(vault_crypto),
+        Arc::new(receipts),
+        config,
+    ))
+}

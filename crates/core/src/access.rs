@@ -81,11 +81,15 @@ pub enum Action {
     IncidentRead,
     /// Record incidents, assess them, and record their notifications.
     IncidentManage,
+    /// Read the compliance dashboard's figures.
+    ComplianceRead,
+    /// Export an evidence bundle (it is recorded, so the next proves consistency from it).
+    EvidenceExport,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 35] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -119,6 +123,8 @@ impl Action {
         Action::TrainingRecord,
         Action::IncidentRead,
         Action::IncidentManage,
+        Action::ComplianceRead,
+        Action::EvidenceExport,
     ];
 
     /// The Cedar action id and audit action name.
@@ -157,6 +163,8 @@ impl Action {
             Action::TrainingRecord => "training.record",
             Action::IncidentRead => "incident.read",
             Action::IncidentManage => "incident.manage",
+            Action::ComplianceRead => "compliance.read",
+            Action::EvidenceExport => "evidence.export",
         }
     }
 
@@ -194,7 +202,7 @@ pub enum Resource {
     Rights,
     /// The data map, its retention rules and legal holds.
     DataMap,
-    /// The compliance registers: training, incidents.
+    /// The compliance registers (training, incidents), the dashboard and evidence bundles.
     Compliance,
     /// A field of a vault collection.
     Field {

@@ -15,6 +15,7 @@ pub mod operator;
 pub mod ports;
 pub mod retention;
 pub mod rights;
+mod table;
 pub mod taxonomy;
 pub mod training;
 pub mod vault;

@@ -573,6 +573,61 @@ pub trait GovernanceStore: Send + Sync {
     ) -> Result<Option<crate::incident::record::Incident>, StoreError>;
     /// Every incident, newest first.
     async fn incidents(&self) -> Result<Vec<crate::incident::record::Incident>, StoreError>;
+    /// How many subjects are in each current consent state at `now`, per purpose (by
+    /// purpose, then state; a consent past its expiry counts as `expired`).
+    async fn consent_figures(&self, now: Timestamp) -> Result<Vec<ConsentFigure>, StoreError>;
+    /// Every retention job with its last run, by name.
+    async fn retention_jobs(&self) -> Result<Vec<RetentionJob>, StoreError>;
+    /// Records an exported evidence bundle, with `audit`, in one transaction.
+    async fn record_evidence_bundle(
+        &self,
+        bundle: &EvidenceBundle,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// The latest exported evidence bundle.
+    async fn last_evidence_bundle(&self) -> Result<Option<EvidenceBundle>, StoreError>;
+}
+
+/// How many subjects are in one current consent state for one purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentFigure {
+    /// The purpose's key.
+    pub purpose: String,
+    /// `given`, `refused`, `withdrawn` or `expired`.
+    pub state: String,
+    /// How many subjects.
+    pub count: u64,
+}
+
+/// A retention job and its last run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionJob {
+    /// Its name.
+    pub name: String,
+    /// When it is next due.
+    pub due_at: Timestamp,
+    /// When it last ran.
+    pub last_run_at: Option<Timestamp>,
+    /// What the last run did (a short code, no personal data).
+    pub last_outcome: Option<String>,
+}
+
+/// An evidence bundle as recorded when it was exported: what the next one proves
+/// consistency from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceBundle {
+    /// Its id (a UUID v7 string).
+    pub id: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// The audit log's size it covers.
+    pub tree_size: u64,
+    /// The log's root at that size (hex).
+    pub root: String,
+    /// SHA-256 of its manifest (hex).
+    pub manifest_sha256: String,
+    /// Who exported it (an audit actor string).
+    pub created_by: String,
 }
 
 /// `training_valid_until` of each operator named in `rows` ([`crate::training::valid_until`]

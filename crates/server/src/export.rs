@@ -50,6 +50,17 @@ pub struct ExportLink {
 }
 
 fn zip(files: &[(String, Vec<u8>)], at: Timestamp) -> Result<Vec<u8>, ApiError> {
+    zip_with(files, at, zip::CompressionMethod::Deflated)
+        .map_err(|_| internal("cannot write the export package"))
+}
+
+/// The zip of `files` in their order, each entry with the same time and permissions, so the
+/// bytes depend on the files, the time and the method alone.
+pub(crate) fn zip_with<B: AsRef<[u8]>>(
+    files: &[(String, B)],
+    at: Timestamp,
+    method: zip::CompressionMethod,
+) -> Result<Vec<u8>, String> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let dt = at.to_zoned(jiff::tz::TimeZone::UTC).datetime();
     let modified = zip::DateTime::from_date_and_time(
@@ -62,18 +73,15 @@ fn zip(files: &[(String, Vec<u8>)], at: Timestamp) -> Result<Vec<u8>, ApiError> 
     )
     .unwrap_or_default();
     let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_method(method)
         .last_modified_time(modified)
         .unix_permissions(0o644);
     for (name, bytes) in files {
         w.start_file(name.as_str(), options)
-            .map_err(|_| internal("cannot write the export package"))?;
-        w.write_all(bytes)
-            .map_err(|_| internal("cannot write the export package"))?;
+            .map_err(|e| e.to_string())?;
+        w.write_all(bytes.as_ref()).map_err(|e| e.to_string())?;
     }
-    Ok(w.finish()
-        .map_err(|_| internal("cannot write the export package"))?
-        .into_inner())
+    Ok(w.finish().map_err(|e| e.to_string())?.into_inner())
 }
 
 /// What the package is built from: the subject's vault records (opened for `dsr`, which

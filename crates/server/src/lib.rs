@@ -5,11 +5,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod compliance;
 pub mod consent_cache;
 pub mod datasets;
 pub mod discovery;
 pub mod drp;
 pub mod error;
+pub mod evidence;
 pub mod export;
 pub mod gate;
 pub mod mail;
@@ -169,6 +171,8 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(map::check))
         .routes(routes!(training::list_courses))
         .routes(routes!(incidents::list_rules))
+        .routes(routes!(compliance::dashboard))
+        .routes(routes!(compliance::export))
         .routes(routes!(incidents::create, incidents::list))
         .routes(routes!(incidents::get, incidents::patch))
         .routes(routes!(incidents::notify))

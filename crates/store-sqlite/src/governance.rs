@@ -2,10 +2,13 @@
 //! (`migrations/0015_incidents.sql`).
 
 use async_trait::async_trait;
+use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent};
 use custodian_core::incident::record::Incident;
 use custodian_core::operator::Role;
-use custodian_core::ports::{GovernanceStore, StoreError, TrainingRow};
+use custodian_core::ports::{
+    ConsentFigure, EvidenceBundle, GovernanceStore, RetentionJob, StoreError, TrainingRow,
+};
 use custodian_core::training::{Completion, Course};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, query};
@@ -312,6 +315,92 @@ impl GovernanceStore for SqliteStore {
             .iter()
             .map(incident_from)
             .collect()
+    }
+
+    async fn consent_figures(&self, now: Timestamp) -> Result<Vec<ConsentFigure>, StoreError> {
+        query(
+            "SELECT purpose, CASE WHEN state = 'given' AND expires_at IS NOT NULL AND expires_at <= ? \
+             THEN 'expired' ELSE state END AS st, COUNT(*) AS n FROM consent_current \
+             GROUP BY purpose, st ORDER BY purpose, st",
+        )
+        .bind(now.as_millisecond())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| {
+            Ok(ConsentFigure {
+                purpose: r.try_get("purpose").map_err(backend)?,
+                state: r.try_get("st").map_err(backend)?,
+                count: u64::try_from(r.try_get::<i64, _>("n").map_err(backend)?).unwrap_or(0),
+            })
+        })
+        .collect()
+    }
+
+    async fn retention_jobs(&self) -> Result<Vec<RetentionJob>, StoreError> {
+        query("SELECT name, due_at, last_run_at, last_outcome FROM retention_jobs ORDER BY name")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| {
+                Ok(RetentionJob {
+                    name: r.try_get("name").map_err(backend)?,
+                    due_at: ts(r.try_get("due_at").map_err(backend)?)?,
+                    last_run_at: opt_ts(r.try_get("last_run_at").map_err(backend)?)?,
+                    last_outcome: r.try_get("last_outcome").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_evidence_bundle(
+        &self,
+        bundle: &EvidenceBundle,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let b = bundle.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    query(
+                        "INSERT INTO evidence_bundles (id, created_at, tree_size, root, manifest_sha256, created_by) \
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(&b.id)
+                    .bind(b.created_at.as_millisecond())
+                    .bind(i64::try_from(b.tree_size).map_err(|_| StoreError::Conflict("tree_size"))?)
+                    .bind(&b.root)
+                    .bind(&b.manifest_sha256)
+                    .bind(&b.created_by)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn last_evidence_bundle(&self) -> Result<Option<EvidenceBundle>, StoreError> {
+        let Some(r) =
+            query("SELECT * FROM evidence_bundles ORDER BY created_at DESC, id DESC LIMIT 1")
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(EvidenceBundle {
+            id: r.try_get("id").map_err(backend)?,
+            created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+            tree_size: u64::try_from(r.try_get::<i64, _>("tree_size").map_err(backend)?)
+                .map_err(|_| StoreError::Corrupt("tree size out of range".into()))?,
+            root: r.try_get("root").map_err(backend)?,
+            manifest_sha256: r.try_get("manifest_sha256").map_err(backend)?,
+            created_by: r.try_get("created_by").map_err(backend)?,
+        }))
     }
 }
 

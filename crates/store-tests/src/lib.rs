@@ -31,7 +31,8 @@ macro_rules! conformance_suite {
             vault_subject_keys_are_race_safe, vault_erasure,
             vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
-            retention_holds_and_jobs, training_register, incident_register);
+            retention_holds_and_jobs, training_register, incident_register,
+            evidence_bundles_and_figures);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -2497,5 +2498,79 @@ pub async fn incident_register(s: Arc<dyn Store>) {
     assert_eq!(
         all.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
         ["inc-b", "inc-a"]
+    );
+}
+
+/// Evidence bundles are recorded and the latest read back; consent figures count current
+/// states per purpose, a consent past its expiry as expired; retention jobs list their runs.
+pub async fn evidence_bundles_and_figures(s: Arc<dyn Store>) {
+    use custodian_core::ports::{ConsentFigure, EvidenceBundle};
+    s.initialize(init()).await.expect("init");
+    assert_eq!(s.last_evidence_bundle().await, Ok(None));
+    let bundle = |id: &str, at: i64, size: u64| EvidenceBundle {
+        id: id.into(),
+        created_at: t(at),
+        tree_size: size,
+        root: "ab".repeat(32),
+        manifest_sha256: "cd".repeat(32),
+        created_by: "cli".into(),
+    };
+    let before = s.audit_head().await.expect("head").size;
+    s.record_evidence_bundle(&bundle("b1", 10, 3), draft("evidence.export"))
+        .await
+        .expect("record");
+    s.record_evidence_bundle(&bundle("b2", 20, 5), draft("evidence.export"))
+        .await
+        .expect("record");
+    assert_eq!(
+        s.last_evidence_bundle().await,
+        Ok(Some(bundle("b2", 20, 5)))
+    );
+    assert_eq!(s.audit_head().await.expect("head").size, before + 2);
+    assert_eq!(s.consent_figures(t(0)).await, Ok(vec![]));
+    assert_eq!(s.retention_jobs().await, Ok(vec![]));
+    s.claim_retention_jobs(&["vault".to_owned()], "me", t(0), t(60), true)
+        .await
+        .expect("claim");
+    s.finish_retention_job("vault", "me", t(5), t(3_600), "disposed:0")
+        .await
+        .expect("finish");
+    let jobs = s.retention_jobs().await.expect("jobs");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].last_outcome.as_deref(), Some("disposed:0"));
+    assert_eq!(jobs[0].due_at, t(3_600));
+    use custodian_core::consent::ledger::ConsentState::{Given, Refused};
+    let mut expiring = consent_event("e3", "sp_c", "newsletter", Given, 10);
+    expiring.expires_at = Some(t(100));
+    let events = [
+        consent_event("e1", "sp_a", "newsletter", Given, 10),
+        consent_event("e2", "sp_b", "newsletter", Refused, 10),
+        expiring,
+        consent_event("e4", "sp_a", "analytics", Refused, 10),
+    ];
+    s.record_consent(&events, &[], draft("consent.record"))
+        .await
+        .expect("record");
+    let fig = |purpose: &str, state: &str, count: u64| ConsentFigure {
+        purpose: purpose.into(),
+        state: state.into(),
+        count,
+    };
+    assert_eq!(
+        s.consent_figures(t(50)).await,
+        Ok(vec![
+            fig("analytics", "refused", 1),
+            fig("newsletter", "given", 2),
+            fig("newsletter", "refused", 1),
+        ])
+    );
+    assert_eq!(
+        s.consent_figures(t(100)).await,
+        Ok(vec![
+            fig("analytics", "refused", 1),
+            fig("newsletter", "expired", 1),
+            fig("newsletter", "given", 1),
+            fig("newsletter", "refused", 1),
+        ])
     );
 }

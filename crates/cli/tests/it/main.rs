@@ -20,6 +20,7 @@ mod consent;
 mod datasets;
 mod discovery;
 mod drp;
+mod evidence;
 mod export;
 mod incidents;
 mod map;

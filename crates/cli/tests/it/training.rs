@@ -104,9 +104,7 @@ async fn scenario(opts: Options) {
     assert_eq!(r.status, 201, "{r:?}");
     assert_eq!(r.json["expires_at"], "2027-01-01T00:00:00Z");
     assert!(revealed(&read_as(&s, &dpo, &rec).await));
-    let me = s
-        .call(Method::GET, "/v1/me", Some(&dpo), Body::None)
-        .await;
+    let me = s.call(Method::GET, "/v1/me", Some(&dpo), Body::None).await;
     assert_eq!(
         me.json["operator"]["training_valid_until"], "2027-01-01T00:00:00Z",
         "{me:?}"

@@ -31,10 +31,14 @@ use std::sync::OnceLock;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Clock, ClockFacts, IncidentError, Recipient, Requirement, Risk, Undetermined};
 use crate::rights::calendar::{self, HolidayCalendar};
+use crate::table::{self, Obj};
+
+// The error is shared with the deadlines table (`rights::RulesError`).
+pub use crate::table::{NotJson, TableError as RulesError};
 
 /// The event a rule's clock starts at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -378,8 +382,7 @@ impl RulesTable {
     ///
     /// A [`RulesError`] naming the rule and field at fault.
     pub fn parse(json: &str) -> Result<RulesTable, RulesError> {
-        let root: Value =
-            serde_json::from_str(json).map_err(|e| RulesError::Json(e.to_string()))?;
+        let root = table::parse_json("notification rules", json)?;
         let mut top = Obj::new(&root, "table".to_owned())?;
         let version = top.string("version")?;
         if version.trim().is_empty() {
@@ -473,69 +476,6 @@ impl RulesTable {
         }
         selected.into_iter().map(|r| r.clock(facts)).collect()
     }
-}
-
-/// Why a notification rules table was refused. `at` names the place: `table`,
-/// `rules[3] (HIPAA.hhs)`, `rules[3] (HIPAA.hhs).period`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RulesError {
-    /// The text is not JSON.
-    #[error("the notification rules table is not valid JSON: {0}")]
-    Json(String),
-    /// A required field is absent.
-    #[error("{at}: missing field `{field}`")]
-    MissingField {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-    },
-    /// A field the format does not know (often a typo).
-    #[error("{at}: unknown field `{field}`")]
-    UnknownField {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-    },
-    /// A field holds the wrong kind of JSON value.
-    #[error("{at}: field `{field}` must be {expected}")]
-    WrongType {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-        /// What it must be.
-        expected: &'static str,
-    },
-    /// A name that is not one of the allowed values.
-    #[error("{at}: field `{field}` has unknown value `{value}` (expected one of: {expected})")]
-    UnknownValue {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-        /// The value found.
-        value: String,
-        /// The allowed values.
-        expected: String,
-    },
-    /// Values that are well-formed but break a rule of the format.
-    #[error("{at}: {problem}")]
-    Invalid {
-        /// Where.
-        at: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// Two rules share an id.
-    #[error("{at}: rule id `{id}` is used twice")]
-    DuplicateId {
-        /// Where the second rule is.
-        at: String,
-        /// The id.
-        id: String,
-    },
 }
 
 fn is_key(s: &str) -> bool {
@@ -644,101 +584,14 @@ fn parse_rule(value: &Value, index: usize) -> Result<NotificationRule, RulesErro
 
 const CLOCK_STARTS: &str = "awareness, discovery, individuals_notified";
 
-/// A JSON object being read field by field; [`Obj::finish`] refuses whatever is left over.
-struct Obj {
-    at: String,
-    fields: Map<String, Value>,
+/// Reads the periods of a notification rules table, which the shared [`Obj`] reader does not
+/// know.
+trait PeriodField {
+    /// Reads a required period: `{ "amount": N, "unit": U }` or `{ "unit": "none" }`.
+    fn period(&mut self, field: &str) -> Result<Period, RulesError>;
 }
 
-impl Obj {
-    fn new(value: &Value, at: String) -> Result<Self, RulesError> {
-        let Value::Object(map) = value else {
-            return Err(RulesError::Invalid {
-                at,
-                problem: "must be a JSON object".to_owned(),
-            });
-        };
-        Ok(Obj {
-            at,
-            fields: map.clone(),
-        })
-    }
-
-    /// Removes a field; JSON `null` counts as absent.
-    fn take(&mut self, field: &str) -> Option<Value> {
-        self.fields.remove(field).filter(|v| !v.is_null())
-    }
-
-    fn missing(&self, field: &str) -> RulesError {
-        RulesError::MissingField {
-            at: self.at.clone(),
-            field: field.to_owned(),
-        }
-    }
-
-    fn wrong_type(&self, field: &str, expected: &'static str) -> RulesError {
-        RulesError::WrongType {
-            at: self.at.clone(),
-            field: field.to_owned(),
-            expected,
-        }
-    }
-
-    fn invalid(&self, problem: &str) -> RulesError {
-        RulesError::Invalid {
-            at: self.at.clone(),
-            problem: problem.to_owned(),
-        }
-    }
-
-    fn optional_string(&mut self, field: &str) -> Result<Option<String>, RulesError> {
-        match self.take(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(self.wrong_type(field, "a string")),
-        }
-    }
-
-    fn string(&mut self, field: &str) -> Result<String, RulesError> {
-        self.optional_string(field)?
-            .ok_or_else(|| self.missing(field))
-    }
-
-    fn array(&mut self, field: &str) -> Result<Vec<Value>, RulesError> {
-        match self.take(field) {
-            None => Err(self.missing(field)),
-            Some(Value::Array(a)) => Ok(a),
-            Some(_) => Err(self.wrong_type(field, "a list")),
-        }
-    }
-
-    fn optional_name<T>(
-        &mut self,
-        field: &str,
-        parse: fn(&str) -> Option<T>,
-        expected: &str,
-    ) -> Result<Option<T>, RulesError> {
-        let Some(s) = self.optional_string(field)? else {
-            return Ok(None);
-        };
-        parse(&s).map(Some).ok_or_else(|| RulesError::UnknownValue {
-            at: self.at.clone(),
-            field: field.to_owned(),
-            value: s,
-            expected: expected.to_owned(),
-        })
-    }
-
-    fn name<T>(
-        &mut self,
-        field: &str,
-        parse: fn(&str) -> Option<T>,
-        expected: &str,
-    ) -> Result<T, RulesError> {
-        self.optional_name(field, parse, expected)?
-            .ok_or_else(|| self.missing(field))
-    }
-
+impl PeriodField for Obj {
     fn period(&mut self, field: &str) -> Result<Period, RulesError> {
         let Some(value) = self.take(field) else {
             return Err(self.missing(field));
@@ -779,16 +632,5 @@ impl Obj {
             amount,
             unit: parsed,
         })
-    }
-
-    /// Refuses any field not read.
-    fn finish(self) -> Result<(), RulesError> {
-        match self.fields.keys().next() {
-            None => Ok(()),
-            Some(field) => Err(RulesError::UnknownField {
-                at: self.at,
-                field: field.clone(),
-            }),
-        }
     }
 }

@@ -50,12 +50,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use calendar::{HolidayCalendar, is_business_day};
 pub use deadline::{
     DeadlineError, Deadlines, Due, Pause, RequestClock, compute, compute_with_pauses,
 };
+
+// The error is shared with the notification rules table (`incident::RulesError`).
+pub use crate::table::{NotJson, TableError as RulesError};
+
+use crate::table::{self, Obj};
 
 /// The kinds of data-subject (consumer) rights request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -336,8 +341,7 @@ impl RuleSet {
     /// start, a zero amount, inconsistent fields, or two rules for the same jurisdiction and
     /// request type.
     pub fn parse(json: &str) -> Result<RuleSet, RulesError> {
-        let root: Value =
-            serde_json::from_str(json).map_err(|e| RulesError::Json(e.to_string()))?;
+        let root = table::parse_json("rules", json)?;
         let mut top = Obj::new(&root, "table".to_owned())?;
         let version = top.string("version")?;
         if version.trim().is_empty() {
@@ -406,75 +410,6 @@ impl RuleSet {
                 request_type,
             })
     }
-}
-
-/// Why a rules table was refused. `at` names the place: `table`, `rules[3] (CCPA)`,
-/// `rules[3] (CCPA).respond`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RulesError {
-    /// The text is not JSON.
-    #[error("the rules table is not valid JSON: {0}")]
-    Json(String),
-    /// A required field is absent.
-    #[error("{at}: missing field `{field}`")]
-    MissingField {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-    },
-    /// A field the format does not know (often a typo).
-    #[error("{at}: unknown field `{field}`")]
-    UnknownField {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-    },
-    /// A field holds the wrong kind of JSON value.
-    #[error("{at}: field `{field}` must be {expected}")]
-    WrongType {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-        /// What it must be.
-        expected: &'static str,
-    },
-    /// A name that is not one of the allowed values.
-    #[error("{at}: field `{field}` has unknown value `{value}` (expected one of: {expected})")]
-    UnknownValue {
-        /// Where.
-        at: String,
-        /// The field.
-        field: String,
-        /// The value found.
-        value: String,
-        /// The allowed values.
-        expected: String,
-    },
-    /// Values that are well-formed but break a rule of the format.
-    #[error("{at}: {problem}")]
-    Invalid {
-        /// Where.
-        at: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// Two rules cover the same jurisdiction and request type.
-    #[error(
-        "{at}: a rule for `{request_type}` requests in `{jurisdiction}` is already given at {first}"
-    )]
-    DuplicateRule {
-        /// Where the second rule is.
-        at: String,
-        /// The jurisdiction.
-        jurisdiction: String,
-        /// The request type.
-        request_type: RequestType,
-        /// Where the first rule is.
-        first: String,
-    },
 }
 
 fn parse_rule(value: &Value, index: usize) -> Result<Rule, RulesError> {
@@ -573,109 +508,16 @@ fn parse_request_types(o: &mut Obj) -> Result<RequestTypes, RulesError> {
     }
 }
 
-/// A JSON object being read field by field; [`Obj::finish`] refuses whatever is left over.
-struct Obj {
-    at: String,
-    fields: Map<String, Value>,
+/// Reads the periods of a deadlines table, which the shared [`Obj`] reader does not know.
+trait PeriodFields {
+    /// Reads a period (`{ "amount": N, "unit": U }`) that may be absent.
+    fn optional_period(&mut self, field: &str) -> Result<Option<Period>, RulesError>;
+
+    /// Reads a required period.
+    fn period(&mut self, field: &str) -> Result<Period, RulesError>;
 }
 
-impl Obj {
-    fn new(value: &Value, at: String) -> Result<Self, RulesError> {
-        let Value::Object(map) = value else {
-            return Err(RulesError::Invalid {
-                at,
-                problem: "must be a JSON object".to_owned(),
-            });
-        };
-        Ok(Obj {
-            at,
-            fields: map.clone(),
-        })
-    }
-
-    /// Removes a field; JSON `null` counts as absent.
-    fn take(&mut self, field: &str) -> Option<Value> {
-        self.fields.remove(field).filter(|v| !v.is_null())
-    }
-
-    fn missing(&self, field: &str) -> RulesError {
-        RulesError::MissingField {
-            at: self.at.clone(),
-            field: field.to_owned(),
-        }
-    }
-
-    fn wrong_type(&self, field: &str, expected: &'static str) -> RulesError {
-        RulesError::WrongType {
-            at: self.at.clone(),
-            field: field.to_owned(),
-            expected,
-        }
-    }
-
-    fn invalid(&self, problem: &str) -> RulesError {
-        RulesError::Invalid {
-            at: self.at.clone(),
-            problem: problem.to_owned(),
-        }
-    }
-
-    fn optional_string(&mut self, field: &str) -> Result<Option<String>, RulesError> {
-        match self.take(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(self.wrong_type(field, "a string")),
-        }
-    }
-
-    fn string(&mut self, field: &str) -> Result<String, RulesError> {
-        self.optional_string(field)?
-            .ok_or_else(|| self.missing(field))
-    }
-
-    fn boolean(&mut self, field: &str) -> Result<bool, RulesError> {
-        match self.take(field) {
-            None => Err(self.missing(field)),
-            Some(Value::Bool(b)) => Ok(b),
-            Some(_) => Err(self.wrong_type(field, "true or false")),
-        }
-    }
-
-    fn array(&mut self, field: &str) -> Result<Vec<Value>, RulesError> {
-        match self.take(field) {
-            None => Err(self.missing(field)),
-            Some(Value::Array(a)) => Ok(a),
-            Some(_) => Err(self.wrong_type(field, "a list")),
-        }
-    }
-
-    fn optional_name<T>(
-        &mut self,
-        field: &str,
-        parse: fn(&str) -> Option<T>,
-        expected: &'static str,
-    ) -> Result<Option<T>, RulesError> {
-        let Some(s) = self.optional_string(field)? else {
-            return Ok(None);
-        };
-        parse(&s).map(Some).ok_or_else(|| RulesError::UnknownValue {
-            at: self.at.clone(),
-            field: field.to_owned(),
-            value: s,
-            expected: expected.to_owned(),
-        })
-    }
-
-    fn name<T>(
-        &mut self,
-        field: &str,
-        parse: fn(&str) -> Option<T>,
-        expected: &'static str,
-    ) -> Result<T, RulesError> {
-        self.optional_name(field, parse, expected)?
-            .ok_or_else(|| self.missing(field))
-    }
-
+impl PeriodFields for Obj {
     fn optional_period(&mut self, field: &str) -> Result<Option<Period>, RulesError> {
         let Some(value) = self.take(field) else {
             return Ok(None);
@@ -704,17 +546,6 @@ impl Obj {
     fn period(&mut self, field: &str) -> Result<Period, RulesError> {
         self.optional_period(field)?
             .ok_or_else(|| self.missing(field))
-    }
-
-    /// Refuses any field not read.
-    fn finish(self) -> Result<(), RulesError> {
-        match self.fields.keys().next() {
-            None => Ok(()),
-            Some(field) => Err(RulesError::UnknownField {
-                at: self.at,
-                field: field.clone(),
-            }),
-        }
     }
 }
 

@@ -399,3 +399,99 @@ pub struct AffectedIn {
     /// The incident's version read.
     pub version: i64,
 }
+
+/// Consent figures of one purpose.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentPurposeOut {
+    /// The purpose.
+    pub purpose: String,
+    /// Subjects whose consent is given.
+    pub given: u64,
+    /// Subjects who refused.
+    pub refused: u64,
+    /// Subjects who withdrew.
+    pub withdrawn: u64,
+    /// Subjects whose consent expired.
+    pub expired: u64,
+    /// Given over all of them.
+    pub rate: f64,
+}
+
+/// Incidents on the dashboard.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardIncidentsOut {
+    /// Open.
+    pub open: usize,
+    /// Contained.
+    pub contained: usize,
+    /// Closed.
+    pub closed: usize,
+    /// Notifications past their due time and not sent, over the incidents not closed.
+    pub overdue_notifications: usize,
+    /// The earliest due time of an owed notification not yet sent.
+    pub next_due: Option<String>,
+    /// The incidents not closed, with their clocks.
+    pub open_incidents: Vec<IncidentOut>,
+}
+
+/// Training on the dashboard.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardTrainingOut {
+    /// Operators counted (enabled, with a required course).
+    pub operators: usize,
+    /// Current.
+    pub current: usize,
+    /// Current over counted.
+    pub compliance: f64,
+    /// Lapsed.
+    pub lapsed: usize,
+    /// Missing a course.
+    pub missing: usize,
+}
+
+/// A retention job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetentionJobOut {
+    /// Its name.
+    pub name: String,
+    /// Next due (RFC 3339).
+    pub due_at: String,
+    /// Last run (RFC 3339).
+    pub last_run_at: Option<String>,
+    /// What the last run did.
+    pub last_outcome: Option<String>,
+}
+
+/// An exported evidence bundle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceOut {
+    /// Its id.
+    pub bundle_id: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// The audit log's size it covers.
+    pub tree_size: u64,
+    /// Its manifest's SHA-256.
+    pub manifest_sha256: String,
+}
+
+/// `GET /v1/compliance/dashboard`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardOut {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Rights requests received in the last 365 days.
+    pub rights: crate::api::rights::SlaOut,
+    /// Consent per purpose.
+    pub consent: Vec<ConsentPurposeOut>,
+    /// Incidents.
+    pub incidents: DashboardIncidentsOut,
+    /// Training.
+    pub training: DashboardTrainingOut,
+    /// Retention jobs.
+    pub retention: Vec<RetentionJobOut>,
+    /// The audit log's signed checkpoint now.
+    pub audit: crate::api::CheckpointOut,
+    /// The last evidence bundle exported.
+    pub last_evidence: Option<EvidenceOut>,
+}

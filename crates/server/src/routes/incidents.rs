@@ -137,7 +137,7 @@ fn notification_out(n: &LiveNotification, now: Timestamp) -> NotificationOut {
     }
 }
 
-fn incident_out(i: &Incident, now: Timestamp) -> Result<IncidentOut, ApiError> {
+pub(crate) fn incident_out(i: &Incident, now: Timestamp) -> Result<IncidentOut, ApiError> {
     let live = i.notifications().map_err(|e| {
         tracing::error!(error = %e, "an incident's clocks cannot be computed");
         crate::error::internal("an incident's clocks cannot be computed")

@@ -670,9 +670,19 @@ pub async fn sla(
     )
     .await?;
     permit.record(&state).await?;
+    Ok(ApiJson(sla_report(&state, since, now).await?))
+}
+
+/// The SLA figures of requests received since `since`, at `now` (also in the compliance
+/// dashboard and the evidence bundle).
+pub async fn sla_report(
+    state: &AppState,
+    since: Timestamp,
+    now: Timestamp,
+) -> Result<SlaReport, ApiError> {
     let rows = state.store.rights_sla_rows(since).await?;
     let (total, by) = sla_figures(&rows, now);
-    Ok(ApiJson(SlaReport {
+    Ok(SlaReport {
         at: time(now),
         since: time(since),
         total: (&total).into(),
@@ -684,7 +694,7 @@ pub async fn sla(
                 figures: f.into(),
             })
             .collect(),
-    }))
+    })
 }
 
 /// The deadline rules in force: jurisdictions, the rights each grants, and their sources.

@@ -48,7 +48,7 @@ async fn allow(
     authorize(state, caller, rid, action, Resource::Compliance, None).await
 }
 
-fn course_out(c: Course) -> CourseOut {
+pub(crate) fn course_out(c: Course) -> CourseOut {
     CourseOut {
         key: c.key,
         title: c.title,
