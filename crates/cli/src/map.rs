@@ -189,7 +189,7 @@ pub fn check_files(policy: &Path, files: &[PathBuf], format: CheckFormat) -> any
     let map = read_document(&merged(files)?, &DataMap::default())
         .map_err(|e| anyhow::anyhow!("the map files break a rule: {e}"))?
         .map;
-    report(&evaluate(&rules, &map, None), format)
+    report(&evaluate(&rules, &map, None, None), format)
 }
 
 /// An offline read is audited before anything is read (actor `cli`).
@@ -240,7 +240,7 @@ pub async fn run(store: &dyn Store, clock: &dyn Clock, command: MapCommand) -> a
             let rules = parse_policy(&read_yaml(&policy)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
             read_audit(store, clock).await?;
-            report(&check_stored(store, &rules).await?, format)
+            report(&check_stored(store, &rules, clock.now()).await?, format)
         }
         MapCommand::Ropa { format, out } => {
             read_audit(store, clock).await?;

@@ -85,11 +85,21 @@ pub enum Action {
     ComplianceRead,
     /// Export an evidence bundle (it is recorded, so the next proves consistency from it).
     EvidenceExport,
+    /// Read the vendor register.
+    VendorRead,
+    /// Add, change and review vendors.
+    VendorManage,
+    /// Read the DPIAs and which processing needs one.
+    DpiaRead,
+    /// Write and submit DPIAs.
+    DpiaWrite,
+    /// Sign DPIAs off (approve or reject).
+    DpiaApprove,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 35] = [
+    pub const ALL: [Action; 40] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -125,6 +135,11 @@ impl Action {
         Action::IncidentManage,
         Action::ComplianceRead,
         Action::EvidenceExport,
+        Action::VendorRead,
+        Action::VendorManage,
+        Action::DpiaRead,
+        Action::DpiaWrite,
+        Action::DpiaApprove,
     ];
 
     /// The Cedar action id and audit action name.
@@ -165,6 +180,11 @@ impl Action {
             Action::IncidentManage => "incident.manage",
             Action::ComplianceRead => "compliance.read",
             Action::EvidenceExport => "evidence.export",
+            Action::VendorRead => "vendor.read",
+            Action::VendorManage => "vendor.manage",
+            Action::DpiaRead => "dpia.read",
+            Action::DpiaWrite => "dpia.write",
+            Action::DpiaApprove => "dpia.approve",
         }
     }
 
@@ -202,7 +222,8 @@ pub enum Resource {
     Rights,
     /// The data map, its retention rules and legal holds.
     DataMap,
-    /// The compliance registers (training, incidents), the dashboard and evidence bundles.
+    /// The compliance registers (training, incidents, vendors, DPIAs), the dashboard and
+    /// evidence bundles.
     Compliance,
     /// A field of a vault collection.
     Field {

@@ -586,6 +586,26 @@ pub trait GovernanceStore: Send + Sync {
     ) -> Result<AuditEvent, StoreError>;
     /// The latest exported evidence bundle.
     async fn last_evidence_bundle(&self) -> Result<Option<EvidenceBundle>, StoreError>;
+    /// Adds an entry (`expected_version` none; `Conflict("exists")` if its kind and key are
+    /// taken) or replaces it if its version is still `expected_version` (`NotFound`,
+    /// `Conflict("version")`), with `audit`, in one transaction.
+    async fn put_register_entry(
+        &self,
+        entry: &crate::register::RegisterEntry,
+        expected_version: Option<i64>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
+    /// One entry.
+    async fn register_entry(
+        &self,
+        kind: crate::register::RegisterKind,
+        key: &str,
+    ) -> Result<Option<crate::register::RegisterEntry>, StoreError>;
+    /// Every entry of a kind, by key.
+    async fn register_entries(
+        &self,
+        kind: crate::register::RegisterKind,
+    ) -> Result<Vec<crate::register::RegisterEntry>, StoreError>;
 }
 
 /// How many subjects are in one current consent state for one purpose.

@@ -1,4 +1,4 @@
-//! The compliance dashboard's figures (`GET /v1/compliance/dashboard`, `compliance.read`)
+//! The compliance dashboard's figures (with vendors' reviews) (`GET /v1/compliance/dashboard`, `compliance.read`)
 //! and the evidence bundle over HTTP (`POST /v1/evidence`, `evidence.export`): what the
 //! registers, the rights-request queue, the consent ledger, retention and the audit log
 //! say now, in one answer; the bundle is built by [`crate::evidence`].
@@ -11,8 +11,8 @@ use custodian_core::access::{Action, Resource};
 use custodian_core::incident::Status;
 
 use crate::api::compliance::{
-    ConsentPurposeOut, DashboardIncidentsOut, DashboardOut, DashboardTrainingOut, EvidenceOut,
-    RetentionJobOut,
+    ConsentPurposeOut, DashboardIncidentsOut, DashboardOut, DashboardTrainingOut,
+    DashboardVendorsOut, EvidenceOut, RetentionJobOut,
 };
 use crate::api::time;
 use crate::auth::Caller;
@@ -138,6 +138,37 @@ pub async fn dashboard(
                 last_outcome: j.last_outcome,
             })
             .collect(),
+        vendors: {
+            let mut v = DashboardVendorsOut {
+                active: 0,
+                reviews_due_30_days: 0,
+                with_findings: 0,
+            };
+            let horizon = now
+                .checked_add(jiff::SignedDuration::from_hours(30 * 24))
+                .unwrap_or(now);
+            for e in state
+                .store
+                .register_entries(custodian_core::register::RegisterKind::Vendor)
+                .await?
+            {
+                let vendor = crate::routes::registers::read_vendor(&e)?;
+                if vendor.status != "active" {
+                    continue;
+                }
+                v.active += 1;
+                if vendor
+                    .next_review_due(e.created_at)
+                    .is_some_and(|d| d <= horizon)
+                {
+                    v.reviews_due_30_days += 1;
+                }
+                if !vendor.findings(e.created_at, now).is_empty() {
+                    v.with_findings += 1;
+                }
+            }
+            v
+        },
         audit: head,
         last_evidence: last.map(|b| EvidenceOut {
             bundle_id: b.id,

@@ -149,6 +149,13 @@ error_codes! {
     IncidentTransition => (CONFLICT, "incident_transition", "The change does not apply to the incident or notification in its current state; the message says why."),
     NotificationNotFound => (NOT_FOUND, "notification_not_found", "The incident's jurisdictions call for no notification under this rule id."),
     InvalidLetter => (UNPROCESSABLE_ENTITY, "invalid_letter", "The letter's template or values break a rule (details.rule; details.variable names a missing or unknown variable)."),
+    InvalidVendor => (UNPROCESSABLE_ENTITY, "invalid_vendor", "The vendor breaks a rule (details.path and details.rule say where and which)."),
+    VendorNotFound => (NOT_FOUND, "vendor_not_found", "No vendor has this key."),
+    InvalidDpia => (UNPROCESSABLE_ENTITY, "invalid_dpia", "The DPIA breaks a rule (details.path and details.rule say where and which)."),
+    DpiaNotFound => (NOT_FOUND, "dpia_not_found", "No DPIA has this key."),
+    DpiaTransition => (CONFLICT, "dpia_transition", "The step does not apply to the DPIA as it stands; the message says why."),
+    EntryExists => (CONFLICT, "entry_exists", "An entry has this key already; send its version to change it."),
+    EntryChanged => (CONFLICT, "entry_changed", "The entry changed since the version sent was read; read it again."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A bundle is a zip of JSON, CSV, HTML and text files: the records of processing, the data
 //! map, the Cedar policies and schema, retention rules, holds and job runs, rights-request SLA
-//! figures, consent figures, training status, incidents with their clocks, the audit log's
+//! figures, consent figures, training status, incidents with their clocks, vendors and their
+//! reviews, DPIAs, the audit log's
 //! signed checkpoint and, when an earlier bundle was exported, an RFC 9162 consistency proof
 //! from the log that bundle covered to this one. `manifest.json` lists every other file with
 //! its SHA-256 and size; `manifest.sig` is a signed note (the audit log's Ed25519 key) over
@@ -286,6 +287,25 @@ pub async fn build(state: &AppState, mut draft: AuditDraft) -> Result<Built, Api
         .map(|i| crate::routes::incidents::incident_out(i, now))
         .collect::<Result<Vec<_>, _>>()?;
     files.push(("incidents.json".into(), pretty(&incidents)?));
+    let mut vendors = Vec::new();
+    for e in store
+        .register_entries(custodian_core::register::RegisterKind::Vendor)
+        .await?
+    {
+        let v = crate::routes::registers::read_vendor(&e)?;
+        vendors.push(crate::routes::registers::vendor_out(&e, &v, now));
+    }
+    files.push(("vendors.json".into(), pretty(&vendors)?));
+    let dpias: Vec<_> = store
+        .register_entries(custodian_core::register::RegisterKind::Dpia)
+        .await?
+        .iter()
+        .filter_map(|e| {
+            custodian_core::dpia::Dpia::from_json(&e.key, &e.body)
+                .map(|d| crate::routes::registers::dpia_out(e, &d))
+        })
+        .collect();
+    files.push(("dpias.json".into(), pretty(&dpias)?));
 
     let bundle_id = uuid::Uuid::now_v7().to_string();
     let manifest = Manifest {

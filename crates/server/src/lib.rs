@@ -43,7 +43,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
     audit, banner, consent, datasets as datasets_routes, discovery as discovery_routes,
-    drp as drp_routes, health, iab, incidents, map, operators, policies, privacy_center,
+    drp as drp_routes, health, iab, incidents, map, operators, policies, privacy_center, registers,
     retention as retention_routes, rights as rights_routes, scan, tasks, training, vault, webhooks,
 };
 use crate::state::AppState;
@@ -172,6 +172,14 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(training::list_courses))
         .routes(routes!(incidents::list_rules))
         .routes(routes!(compliance::dashboard))
+        .routes(routes!(registers::list_vendors))
+        .routes(routes!(registers::get_vendor, registers::put_vendor))
+        .routes(routes!(registers::review_vendor))
+        .routes(routes!(registers::public_subprocessors))
+        .routes(routes!(registers::list_dpias))
+        .routes(routes!(registers::required_dpias))
+        .routes(routes!(registers::get_dpia, registers::put_dpia))
+        .routes(routes!(registers::dpia_step))
         .routes(routes!(compliance::export))
         .routes(routes!(incidents::create, incidents::list))
         .routes(routes!(incidents::get, incidents::patch))

@@ -9,6 +9,7 @@ use custodian_core::operator::Role;
 use custodian_core::ports::{
     ConsentFigure, EvidenceBundle, GovernanceStore, RetentionJob, StoreError, TrainingRow,
 };
+use custodian_core::register::{RegisterEntry, RegisterKind};
 use custodian_core::training::{Completion, Course};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row, query};
@@ -32,6 +33,19 @@ fn course_from(r: &PgRow, roles: Vec<Role>) -> Result<Course, StoreError> {
 fn incident_from(r: &PgRow) -> Result<Incident, StoreError> {
     let body: String = r.try_get("body").map_err(backend)?;
     Incident::from_json(&body).ok_or_else(|| StoreError::Corrupt("an incident is malformed".into()))
+}
+
+fn entry_from(r: &PgRow) -> Result<RegisterEntry, StoreError> {
+    let kind: String = r.try_get("kind").map_err(backend)?;
+    Ok(RegisterEntry {
+        kind: RegisterKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt("unknown register kind".into()))?,
+        key: r.try_get("key").map_err(backend)?,
+        body: r.try_get("body").map_err(backend)?,
+        version: r.try_get("version").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
 }
 
 fn completion_from(r: &PgRow) -> Result<Completion, StoreError> {
@@ -397,6 +411,96 @@ impl GovernanceStore for PostgresStore {
             manifest_sha256: r.try_get("manifest_sha256").map_err(backend)?,
             created_by: r.try_get("created_by").map_err(backend)?,
         }))
+    }
+
+    async fn put_register_entry(
+        &self,
+        entry: &RegisterEntry,
+        expected_version: Option<i64>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let e = entry;
+        let mut tx = self.begin().await?;
+        {
+            match expected_version {
+                None => {
+                    query(
+                                "INSERT INTO register_entries (kind, key, body, version, created_at, updated_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6)",
+                            )
+                            .bind(e.kind.as_str())
+                            .bind(&e.key)
+                            .bind(&e.body)
+                            .bind(e.version)
+                            .bind(e.created_at.as_millisecond())
+                            .bind(e.updated_at.as_millisecond())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|err| match backend(err) {
+                                StoreError::Conflict(_) => StoreError::Conflict("exists"),
+                                other => other,
+                            })?;
+                }
+                Some(v) => {
+                    let done = query(
+                        "UPDATE register_entries SET body = $1, version = $2, updated_at = $3 \
+                                 WHERE kind = $4 AND key = $5 AND version = $6",
+                    )
+                    .bind(&e.body)
+                    .bind(e.version)
+                    .bind(e.updated_at.as_millisecond())
+                    .bind(e.kind.as_str())
+                    .bind(&e.key)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    if done.rows_affected() == 0 {
+                        let exists =
+                            query("SELECT 1 FROM register_entries WHERE kind = $1 AND key = $2")
+                                .bind(e.kind.as_str())
+                                .bind(&e.key)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .map_err(backend)?;
+                        return Err(if exists.is_some() {
+                            StoreError::Conflict("version")
+                        } else {
+                            StoreError::NotFound
+                        });
+                    }
+                }
+            }
+        }
+        let event = append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(event)
+    }
+
+    async fn register_entry(
+        &self,
+        kind: RegisterKind,
+        key: &str,
+    ) -> Result<Option<RegisterEntry>, StoreError> {
+        query("SELECT * FROM register_entries WHERE kind = $1 AND key = $2")
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .map(|r| entry_from(&r))
+            .transpose()
+    }
+
+    async fn register_entries(&self, kind: RegisterKind) -> Result<Vec<RegisterEntry>, StoreError> {
+        query("SELECT * FROM register_entries WHERE kind = $1 ORDER BY key")
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(entry_from)
+            .collect()
     }
 }
 

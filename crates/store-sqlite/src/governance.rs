@@ -9,6 +9,7 @@ use custodian_core::operator::Role;
 use custodian_core::ports::{
     ConsentFigure, EvidenceBundle, GovernanceStore, RetentionJob, StoreError, TrainingRow,
 };
+use custodian_core::register::{RegisterEntry, RegisterKind};
 use custodian_core::training::{Completion, Course};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, query};
@@ -32,6 +33,19 @@ fn course_from(r: &SqliteRow, roles: Vec<Role>) -> Result<Course, StoreError> {
 fn incident_from(r: &SqliteRow) -> Result<Incident, StoreError> {
     let body: String = r.try_get("body").map_err(backend)?;
     Incident::from_json(&body).ok_or_else(|| StoreError::Corrupt("an incident is malformed".into()))
+}
+
+fn entry_from(r: &SqliteRow) -> Result<RegisterEntry, StoreError> {
+    let kind: String = r.try_get("kind").map_err(backend)?;
+    Ok(RegisterEntry {
+        kind: RegisterKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt("unknown register kind".into()))?,
+        key: r.try_get("key").map_err(backend)?,
+        body: r.try_get("body").map_err(backend)?,
+        version: r.try_get("version").map_err(backend)?,
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
 }
 
 fn completion_from(r: &SqliteRow) -> Result<Completion, StoreError> {
@@ -401,6 +415,96 @@ impl GovernanceStore for SqliteStore {
             manifest_sha256: r.try_get("manifest_sha256").map_err(backend)?,
             created_by: r.try_get("created_by").map_err(backend)?,
         }))
+    }
+
+    async fn put_register_entry(
+        &self,
+        entry: &RegisterEntry,
+        expected_version: Option<i64>,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let e = entry.clone();
+        self.group
+            .write(move |tx| {
+                Box::pin(async move {
+                    match expected_version {
+                        None => {
+                            query(
+                                "INSERT INTO register_entries (kind, key, body, version, created_at, updated_at) \
+                                 VALUES (?, ?, ?, ?, ?, ?)",
+                            )
+                            .bind(e.kind.as_str())
+                            .bind(&e.key)
+                            .bind(&e.body)
+                            .bind(e.version)
+                            .bind(e.created_at.as_millisecond())
+                            .bind(e.updated_at.as_millisecond())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|err| match backend(err) {
+                                StoreError::Conflict(_) => StoreError::Conflict("exists"),
+                                other => other,
+                            })?;
+                        }
+                        Some(v) => {
+                            let done = query(
+                                "UPDATE register_entries SET body = ?, version = ?, updated_at = ? \
+                                 WHERE kind = ? AND key = ? AND version = ?",
+                            )
+                            .bind(&e.body)
+                            .bind(e.version)
+                            .bind(e.updated_at.as_millisecond())
+                            .bind(e.kind.as_str())
+                            .bind(&e.key)
+                            .bind(v)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                            if done.rows_affected() == 0 {
+                                let exists = query("SELECT 1 FROM register_entries WHERE kind = ? AND key = ?")
+                                    .bind(e.kind.as_str())
+                                    .bind(&e.key)
+                                    .fetch_optional(&mut *tx)
+                                    .await
+                                    .map_err(backend)?;
+                                return Err(if exists.is_some() {
+                                    StoreError::Conflict("version")
+                                } else {
+                                    StoreError::NotFound
+                                });
+                            }
+                        }
+                    }
+                    append_in(&mut *tx, audit).await
+                })
+            })
+            .await
+    }
+
+    async fn register_entry(
+        &self,
+        kind: RegisterKind,
+        key: &str,
+    ) -> Result<Option<RegisterEntry>, StoreError> {
+        query("SELECT * FROM register_entries WHERE kind = ? AND key = ?")
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .map(|r| entry_from(&r))
+            .transpose()
+    }
+
+    async fn register_entries(&self, kind: RegisterKind) -> Result<Vec<RegisterEntry>, StoreError> {
+        query("SELECT * FROM register_entries WHERE kind = ? ORDER BY key")
+            .bind(kind.as_str())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(entry_from)
+            .collect()
     }
 }
 

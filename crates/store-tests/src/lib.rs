@@ -32,7 +32,7 @@ macro_rules! conformance_suite {
             vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
             retention_holds_and_jobs, training_register, incident_register,
-            evidence_bundles_and_figures);
+            evidence_bundles_and_figures, register_entries);
     };
     (@tests $fresh:path; $($name:ident),*) => {
         $(
@@ -2572,5 +2572,84 @@ pub async fn evidence_bundles_and_figures(s: Arc<dyn Store>) {
             fig("newsletter", "given", 1),
             fig("newsletter", "refused", 1),
         ])
+    );
+}
+
+/// Register entries are kept by kind and key, replaced only over the version read.
+pub async fn register_entries(s: Arc<dyn Store>) {
+    use custodian_core::register::{RegisterEntry, RegisterKind};
+    s.initialize(init()).await.expect("init");
+    let entry = |kind, key: &str, version: i64, body: &str| RegisterEntry {
+        kind,
+        key: key.into(),
+        body: body.into(),
+        version,
+        created_at: t(1),
+        updated_at: t(version),
+    };
+    let v1 = entry(RegisterKind::Vendor, "mailer", 1, "{\"a\":1}");
+    s.put_register_entry(&v1, None, draft("vendor.manage"))
+        .await
+        .expect("put");
+    assert_eq!(
+        s.put_register_entry(&v1, None, draft("vendor.manage"))
+            .await,
+        Err(StoreError::Conflict("exists"))
+    );
+    // The same key under another kind is another entry.
+    s.put_register_entry(
+        &entry(RegisterKind::Dpia, "mailer", 1, "{}"),
+        None,
+        draft("dpia.write"),
+    )
+    .await
+    .expect("put");
+    let v2 = entry(RegisterKind::Vendor, "mailer", 2, "{\"a\":2}");
+    s.put_register_entry(&v2, Some(1), draft("vendor.manage"))
+        .await
+        .expect("update");
+    assert_eq!(
+        s.put_register_entry(&v2, Some(1), draft("vendor.manage"))
+            .await,
+        Err(StoreError::Conflict("version"))
+    );
+    assert_eq!(
+        s.put_register_entry(
+            &entry(RegisterKind::Vendor, "nope", 2, "{}"),
+            Some(1),
+            draft("vendor.manage")
+        )
+        .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        s.register_entry(RegisterKind::Vendor, "mailer").await,
+        Ok(Some(v2.clone()))
+    );
+    assert_eq!(
+        s.register_entry(RegisterKind::Vendor, "nope").await,
+        Ok(None)
+    );
+    s.put_register_entry(
+        &entry(RegisterKind::Vendor, "acme", 1, "{}"),
+        None,
+        draft("vendor.manage"),
+    )
+    .await
+    .expect("put");
+    let all = s
+        .register_entries(RegisterKind::Vendor)
+        .await
+        .expect("list");
+    assert_eq!(
+        all.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        ["acme", "mailer"]
+    );
+    assert_eq!(
+        s.register_entries(RegisterKind::Dpia)
+            .await
+            .expect("list")
+            .len(),
+        1
     );
 }

@@ -101,6 +101,8 @@ async fn two_bundles_verify_offline_and_any_changed_byte_fails() {
         "training/status.json",
         "training/courses.json",
         "incidents.json",
+        "vendors.json",
+        "dpias.json",
     ] {
         assert!(
             names.contains(&expected),

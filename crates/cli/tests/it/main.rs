@@ -27,6 +27,7 @@ mod map;
 mod policies;
 mod process;
 mod propagation;
+mod registers;
 mod retention;
 mod rights;
 mod scan;

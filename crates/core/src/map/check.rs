@@ -64,6 +64,17 @@ pub enum Check {
     DeclarationsHaveLegalBasis,
     /// A declaration with special-category data names its Art. 9 condition.
     SpecialCategoriesHaveCondition,
+    /// Every declaration that combines these categories, uses and subjects (as `Forbid`
+    /// matches) is covered by an approved data protection impact assessment
+    /// ([`crate::dpia`]) of its system and data use.
+    RequiresDpia {
+        /// Categories (hierarchical; `special` for Art. 9/10 data).
+        data_categories: Vec<String>,
+        /// Uses (hierarchical).
+        data_uses: Vec<String>,
+        /// Subjects.
+        data_subjects: Vec<String>,
+    },
 }
 
 /// How much a violation weighs.
@@ -110,7 +121,7 @@ pub fn parse_policy(doc: &Value) -> Result<Vec<PolicyRule>, DocError> {
             string(r, "check", &path)?.ok_or_else(|| err(format!("{path}.check"), "required"))?;
         let mut allowed = vec!["id", "check", "severity", "message"];
         let check = match name {
-            "forbid" => {
+            "forbid" | "requires_dpia" => {
                 allowed.extend(["data_categories", "data_uses", "data_subjects"]);
                 let data_categories = strings(
                     r,
@@ -136,10 +147,18 @@ pub fn parse_policy(doc: &Value) -> Result<Vec<PolicyRule>, DocError> {
                 if data_categories.is_empty() && data_uses.is_empty() && data_subjects.is_empty() {
                     return Err(err(path, "forbid needs categories, uses or subjects"));
                 }
-                Check::Forbid {
-                    data_categories,
-                    data_uses,
-                    data_subjects,
+                if name == "forbid" {
+                    Check::Forbid {
+                        data_categories,
+                        data_uses,
+                        data_subjects,
+                    }
+                } else {
+                    Check::RequiresDpia {
+                        data_categories,
+                        data_uses,
+                        data_subjects,
+                    }
                 }
             }
             "transfers_have_mechanism" => {
@@ -239,9 +258,18 @@ fn matches_any(keys: &[String], wanted: &[String]) -> bool {
         })
 }
 
+/// Whether an approved DPIA covers a system's data use.
+pub type DpiaCovers<'a> = &'a dyn Fn(&str, &str) -> bool;
+
 /// Evaluates `policy` against `map`. `purposes` is `None` when the consent purposes are not
-/// known (a check of files alone); rules that need them are then skipped, not passed.
-pub fn evaluate(policy: &[PolicyRule], map: &DataMap, purposes: Option<&[PurposeFacts]>) -> Report {
+/// known (a check of files alone), and `dpias` when the DPIA register is not; rules that
+/// need them are then skipped, not passed.
+pub fn evaluate(
+    policy: &[PolicyRule],
+    map: &DataMap,
+    purposes: Option<&[PurposeFacts]>,
+    dpias: Option<DpiaCovers<'_>>,
+) -> Report {
     let mut report = Report::default();
     for rule in policy {
         let mut add = |entry: String, path: String, detail: String| {
@@ -296,6 +324,38 @@ pub fn evaluate(policy: &[PolicyRule], map: &DataMap, purposes: Option<&[Purpose
                                 d.data_use
                             ),
                         );
+                    }
+                }
+            }
+            Check::RequiresDpia {
+                data_categories,
+                data_uses,
+                data_subjects,
+            } => {
+                let Some(covered) = dpias else {
+                    report.skipped.push((
+                        rule.id.clone(),
+                        "the DPIA register is known only to a running installation",
+                    ));
+                    continue;
+                };
+                for s in &map.systems {
+                    for (i, d) in s.declarations.iter().enumerate() {
+                        if matches_any(&d.data_categories, data_categories)
+                            && matches_any(std::slice::from_ref(&d.data_use), data_uses)
+                            && (data_subjects.is_empty()
+                                || d.data_subjects.iter().any(|x| data_subjects.contains(x)))
+                            && !covered(&s.key, &d.data_use)
+                        {
+                            add(
+                                format!("system:{}", s.key),
+                                format!("privacy_declarations[{i}]"),
+                                format!(
+                                    "{} for {} needs an approved DPIA, and none covers it",
+                                    s.key, d.data_use
+                                ),
+                            );
+                        }
                     }
                 }
             }

@@ -297,6 +297,11 @@ impl Mechanism {
             Mechanism::Derogation => "derogation",
         }
     }
+
+    /// Parses [`Mechanism::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
 }
 
 /// An international transfer a system makes.
@@ -652,17 +657,12 @@ fn transfer(v: &Value, path: &str) -> Result<Transfer, DocError> {
     }
     let mechanism = match string(m, "mechanism", path)? {
         None => None,
-        Some(s) => Some(
-            Mechanism::ALL
-                .into_iter()
-                .find(|x| x.as_str() == s)
-                .ok_or_else(|| {
-                    err(
-                        format!("{path}.mechanism"),
-                        "adequacy, sccs, bcrs or derogation",
-                    )
-                })?,
-        ),
+        Some(s) => Some(Mechanism::parse(s).ok_or_else(|| {
+            err(
+                format!("{path}.mechanism"),
+                "adequacy, sccs, bcrs or derogation",
+            )
+        })?),
     };
     Ok(Transfer {
         destination: destination.to_owned(),

@@ -132,12 +132,22 @@ pub async fn purpose_facts(
         .collect())
 }
 
-/// Checks the stored map against a policy, with the installation's purposes.
+/// Checks the stored map against a policy, with the installation's purposes and its DPIAs
+/// (approved and not past their review date at `now`).
 pub async fn check_stored(
     store: &dyn Store,
     policy: &[super::check::PolicyRule],
+    now: Timestamp,
 ) -> Result<super::check::Report, StoreError> {
     let map = current(store).await?;
     let purposes = purpose_facts(store).await?;
-    Ok(super::check::evaluate(policy, &map, Some(&purposes)))
+    let dpias = crate::register::dpias(store).await?;
+    let covers =
+        |system: &str, data_use: &str| dpias.iter().any(|d| d.covers(system, data_use, now));
+    Ok(super::check::evaluate(
+        policy,
+        &map,
+        Some(&purposes),
+        Some(&covers),
+    ))
 }

@@ -322,7 +322,7 @@ fn a_policy_finds_each_planted_violation_where_it_is() {
         data_uses: vec!["marketing.communications".into()],
         published_notice: false,
     }];
-    let r = evaluate(&p, &m, Some(&purposes));
+    let r = evaluate(&p, &m, Some(&purposes), None);
     let found: Vec<(&str, &str, &str)> = r
         .violations
         .iter()
@@ -359,7 +359,7 @@ fn a_policy_finds_each_planted_violation_where_it_is() {
     assert_eq!(r.violations[4].severity, Severity::Warning);
     assert!(r.failed());
     // Without purposes the consent rule is skipped, not passed.
-    let r = evaluate(&p, &m, None);
+    let r = evaluate(&p, &m, None, None);
     assert_eq!(r.skipped.len(), 1);
     assert!(r.violations.iter().all(|v| v.rule != "notices"));
 }
@@ -376,13 +376,52 @@ fn a_clean_map_passes_and_transfer_mechanisms_are_judged() {
     let m = read_document(&v, &DataMap::default()).unwrap().map;
     let p = parse_policy(&json!({"rules": [{"id": "t", "check": "transfers_have_mechanism"}]}))
         .unwrap();
-    let r = evaluate(&p, &m, Some(&[]));
+    let r = evaluate(&p, &m, Some(&[]), None);
     let paths: Vec<&str> = r.violations.iter().map(|v| v.path.as_str()).collect();
     assert_eq!(paths, ["custodian.transfers[1]", "custodian.transfers[2]"]);
     let p = parse_policy(&json!({"rules": [{"id": "t", "check": "transfers_have_mechanism", "adequate_countries": ["BR"]}]})).unwrap();
-    assert_eq!(evaluate(&p, &m, None).violations.len(), 2);
-    let empty = evaluate(&p, &DataMap::default(), None);
+    assert_eq!(evaluate(&p, &m, None, None).violations.len(), 2);
+    let empty = evaluate(&p, &DataMap::default(), None, None);
     assert!(!empty.failed());
+}
+
+#[test]
+fn requires_dpia_names_the_declarations_no_approved_dpia_covers() {
+    let v = json!({"system": [
+        {"fides_key": "app", "privacy_declarations": [
+            {"data_use": "essential.service", "data_categories": ["user.health_and_medical"]},
+            {"data_use": "analytics", "data_categories": ["user.contact.email"]}
+        ]},
+        {"fides_key": "crm", "privacy_declarations": [
+            {"data_use": "essential.service", "data_categories": ["user.biometric.fingerprint"]}
+        ]}
+    ]});
+    let m = read_document(&v, &DataMap::default()).unwrap().map;
+    let p = parse_policy(&json!({"rules": [
+        {"id": "d", "check": "requires_dpia", "data_categories": ["special"]}
+    ]}))
+    .unwrap();
+    let none = |_: &str, _: &str| false;
+    let r = evaluate(&p, &m, None, Some(&none));
+    let at: Vec<(&str, &str)> = r
+        .violations
+        .iter()
+        .map(|v| (v.entry.as_str(), v.path.as_str()))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            ("system:app", "privacy_declarations[0]"),
+            ("system:crm", "privacy_declarations[0]")
+        ]
+    );
+    let app_only = |s: &str, u: &str| s == "app" && u == "essential.service";
+    assert_eq!(evaluate(&p, &m, None, Some(&app_only)).violations.len(), 1);
+    // Without the register the rule is skipped, not passed.
+    let r = evaluate(&p, &m, None, None);
+    assert!(r.violations.is_empty());
+    assert_eq!(r.skipped.len(), 1);
+    assert!(parse_policy(&json!({"rules": [{"id": "d", "check": "requires_dpia"}]})).is_err());
 }
 
 #[test]

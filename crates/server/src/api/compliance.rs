@@ -490,8 +490,164 @@ pub struct DashboardOut {
     pub training: DashboardTrainingOut,
     /// Retention jobs.
     pub retention: Vec<RetentionJobOut>,
+    /// Vendors.
+    pub vendors: DashboardVendorsOut,
     /// The audit log's signed checkpoint now.
     pub audit: crate::api::CheckpointOut,
     /// The last evidence bundle exported.
     pub last_evidence: Option<EvidenceOut>,
+}
+
+/// A vendor, with what is computed from it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorOut {
+    /// Its key.
+    pub key: String,
+    /// Its declaration and reviews, as stored.
+    #[schema(value_type = Object)]
+    pub document: serde_json::Value,
+    /// When the next review is due (RFC 3339; absent once offboarded).
+    pub next_review_due: Option<String>,
+    /// `dpa_missing`, `dpa_expired`, `review_overdue`, `last_review_rejected`.
+    pub findings: Vec<&'static str>,
+    /// 1, then one more with each change.
+    pub version: i64,
+    /// Added (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// Every vendor, by key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorsOut {
+    /// The vendors.
+    pub vendors: Vec<VendorOut>,
+}
+
+/// Which vendors to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VendorsQuery {
+    /// Only those whose review falls due within this many days (0 to 3,650; overdue ones
+    /// included).
+    pub review_due_within_days: Option<u32>,
+}
+
+/// A review of a vendor.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewIn {
+    /// The vendor's version read.
+    pub version: i64,
+    /// `approved`, `approved_with_conditions` or `rejected`.
+    pub outcome: String,
+    /// Findings and conditions (at most 4,000 characters).
+    pub notes: Option<String>,
+    /// When it was reviewed (RFC 3339; default now; not before the last review).
+    pub reviewed_at: Option<String>,
+}
+
+/// A sub-processor as the privacy center lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubProcessorOut {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub services: Option<String>,
+    /// Where it is established.
+    pub country: Option<String>,
+    /// Its part.
+    pub role: String,
+    /// The data it receives, by name.
+    pub data_categories: Vec<String>,
+    /// How a transfer outside the EEA is made lawful.
+    pub transfer_mechanism: Option<&'static str>,
+    /// The sub-processors it uses, by name.
+    pub sub_processors: Vec<String>,
+}
+
+/// `GET /v1/privacy-center/subprocessors`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubProcessorsOut {
+    /// When this list was made (RFC 3339).
+    pub updated_at: String,
+    /// The sub-processors.
+    pub sub_processors: Vec<SubProcessorOut>,
+}
+
+/// A DPIA.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DpiaOut {
+    /// Its key.
+    pub key: String,
+    /// The assessment, its status and sign-off, as stored.
+    #[schema(value_type = Object)]
+    pub document: serde_json::Value,
+    /// `draft`, `in_review`, `approved` or `rejected`.
+    pub status: &'static str,
+    /// A risk stays high after the measures: consult the authority first (Art. 36(1)).
+    pub consultation_required: bool,
+    /// 1, then one more with each change.
+    pub version: i64,
+    /// Started (RFC 3339).
+    pub created_at: String,
+    /// Last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// Every DPIA, by key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DpiasOut {
+    /// The DPIAs.
+    pub dpias: Vec<DpiaOut>,
+}
+
+/// A step of a DPIA.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DpiaStepIn {
+    /// The DPIA's version read.
+    pub version: i64,
+    /// `submit`, `approve`, `reject` or `reopen`.
+    pub step: String,
+    /// The DPO's opinion (with `approve` and `reject`; at most 8,000 characters).
+    pub opinion: Option<String>,
+}
+
+/// A processing activity that needs a DPIA.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequiredDpiaOut {
+    /// The rule that requires it.
+    pub rule: String,
+    /// The system.
+    pub system: String,
+    /// Its data use.
+    pub data_use: String,
+    /// Why, as the rule says.
+    pub reason: String,
+    /// Whether an approved DPIA covers it.
+    pub covered: bool,
+    /// The approved DPIAs that cover it.
+    pub covered_by: Vec<String>,
+}
+
+/// `GET /v1/dpias/required`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequiredDpiasOut {
+    /// How many have no approved DPIA.
+    pub missing: usize,
+    /// Every processing activity the rules match.
+    pub required: Vec<RequiredDpiaOut>,
+}
+
+/// Vendors on the dashboard.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardVendorsOut {
+    /// Active vendors.
+    pub active: usize,
+    /// Of those, reviews due within 30 days (or overdue).
+    pub reviews_due_30_days: usize,
+    /// Of those, with findings (DPA missing or expired, review overdue or rejected).
+    pub with_findings: usize,
 }

@@ -410,6 +410,6 @@ pub async fn check(
     let doc = super::document(&headers, &body, invalid_policy, "a policy")?;
     let rules = parse_policy(&doc).map_err(|e| invalid_policy(&e.path, e.rule))?;
     Ok(ApiJson(check_out(
-        check_stored(state.store.as_ref(), &rules).await?,
+        check_stored(state.store.as_ref(), &rules, state.clock.now()).await?,
     )))
 }

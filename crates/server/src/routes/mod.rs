@@ -13,6 +13,7 @@ pub mod map;
 pub mod operators;
 pub mod policies;
 pub mod privacy_center;
+pub mod registers;
 pub mod retention;
 pub mod rights;
 pub mod scan;
