@@ -216,6 +216,7 @@ pub fn server_config(
         public_url,
         drp,
         dataset_connections: dataset_connections(file)?,
+        monitor_every: defaults.monitor_every,
     })
 }
 

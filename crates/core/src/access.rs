@@ -95,11 +95,15 @@ pub enum Action {
     DpiaWrite,
     /// Sign DPIAs off (approve or reject).
     DpiaApprove,
+    /// Read the access monitor's rules and alerts.
+    MonitoringRead,
+    /// Set the access monitor's rules, run it, and handle its alerts.
+    MonitoringManage,
 }
 
 impl Action {
     /// Every action, in a stable order.
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 42] = [
         Action::OperatorRead,
         Action::OperatorWrite,
         Action::PolicyRead,
@@ -140,6 +144,8 @@ impl Action {
         Action::DpiaRead,
         Action::DpiaWrite,
         Action::DpiaApprove,
+        Action::MonitoringRead,
+        Action::MonitoringManage,
     ];
 
     /// The Cedar action id and audit action name.
@@ -185,6 +191,8 @@ impl Action {
             Action::DpiaRead => "dpia.read",
             Action::DpiaWrite => "dpia.write",
             Action::DpiaApprove => "dpia.approve",
+            Action::MonitoringRead => "monitoring.read",
+            Action::MonitoringManage => "monitoring.manage",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod doc;
 pub mod dpia;
 pub mod incident;
 pub mod map;
+pub mod monitor;
 pub mod operator;
 pub mod ports;
 pub mod register;

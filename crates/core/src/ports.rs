@@ -594,6 +594,16 @@ pub trait GovernanceStore: Send + Sync {
         entry: &crate::register::RegisterEntry,
         expected_version: Option<i64>,
         audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        self.put_register_entries(&[(entry.clone(), expected_version)], audit)
+            .await
+    }
+    /// Stores several entries as [`GovernanceStore::put_register_entry`] does each, with
+    /// `audit`, in one transaction: all or none.
+    async fn put_register_entries(
+        &self,
+        entries: &[(crate::register::RegisterEntry, Option<i64>)],
+        audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
     /// One entry.
     async fn register_entry(

@@ -1,4 +1,5 @@
-//! The registers kept as documents: vendors and DPIAs, each an entry of a kind under a key,
+//! The registers kept as documents: vendors, DPIAs, the access monitor's rules, state and
+//! alerts, each an entry of a kind under a key,
 //! its body the JSON the core writes ([`crate::vendor`], [`crate::dpia`]), changed only over
 //! the version read.
 
@@ -13,22 +14,34 @@ pub enum RegisterKind {
     Vendor,
     /// A data protection impact assessment ([`crate::dpia::Dpia`]).
     Dpia,
+    /// The access monitor's rules (key `rules`) and state (key `state`)
+    /// ([`crate::monitor`]).
+    Monitor,
+    /// An alert the access monitor raised (keyed by id).
+    Alert,
 }
 
 impl RegisterKind {
-    /// `vendor` or `dpia`.
+    /// `vendor`, `dpia`, `monitor` or `alert`.
     pub fn as_str(self) -> &'static str {
         match self {
             RegisterKind::Vendor => "vendor",
             RegisterKind::Dpia => "dpia",
+            RegisterKind::Monitor => "monitor",
+            RegisterKind::Alert => "alert",
         }
     }
 
     /// Parses [`RegisterKind::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        [RegisterKind::Vendor, RegisterKind::Dpia]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            RegisterKind::Vendor,
+            RegisterKind::Dpia,
+            RegisterKind::Monitor,
+            RegisterKind::Alert,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

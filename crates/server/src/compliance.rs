@@ -169,6 +169,21 @@ pub async fn dashboard(
             }
             v
         },
+        alerts_open: {
+            let mut n = 0;
+            for e in state
+                .store
+                .register_entries(custodian_core::register::RegisterKind::Alert)
+                .await?
+            {
+                if serde_json::from_str::<crate::monitoring::AlertRecord>(&e.body)
+                    .is_ok_and(|a| a.status == "open")
+                {
+                    n += 1;
+                }
+            }
+            n
+        },
         audit: head,
         last_evidence: last.map(|b| EvidenceOut {
             bundle_id: b.id,

@@ -156,6 +156,9 @@ error_codes! {
     DpiaTransition => (CONFLICT, "dpia_transition", "The step does not apply to the DPIA as it stands; the message says why."),
     EntryExists => (CONFLICT, "entry_exists", "An entry has this key already; send its version to change it."),
     EntryChanged => (CONFLICT, "entry_changed", "The entry changed since the version sent was read; read it again."),
+    InvalidMonitoring => (UNPROCESSABLE_ENTITY, "invalid_monitoring", "The monitoring rules break a rule (details.path and details.rule say where and which)."),
+    AlertNotFound => (NOT_FOUND, "alert_not_found", "No alert has this id."),
+    AlertHandled => (CONFLICT, "alert_handled", "The alert was acknowledged or turned into an incident already."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

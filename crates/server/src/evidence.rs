@@ -3,7 +3,7 @@
 //! A bundle is a zip of JSON, CSV, HTML and text files: the records of processing, the data
 //! map, the Cedar policies and schema, retention rules, holds and job runs, rights-request SLA
 //! figures, consent figures, training status, incidents with their clocks, vendors and their
-//! reviews, DPIAs, the audit log's
+//! reviews, DPIAs, the access monitor's rules and alerts, the audit log's
 //! signed checkpoint and, when an earlier bundle was exported, an RFC 9162 consistency proof
 //! from the log that bundle covered to this one. `manifest.json` lists every other file with
 //! its SHA-256 and size; `manifest.sig` is a signed note (the audit log's Ed25519 key) over
@@ -306,6 +306,17 @@ pub async fn build(state: &AppState, mut draft: AuditDraft) -> Result<Built, Api
         })
         .collect();
     files.push(("dpias.json".into(), pretty(&dpias)?));
+    let alerts: Vec<crate::monitoring::AlertRecord> = store
+        .register_entries(custodian_core::register::RegisterKind::Alert)
+        .await?
+        .iter()
+        .filter_map(|e| serde_json::from_str(&e.body).ok())
+        .collect();
+    files.push((
+        "monitoring/rules.json".into(),
+        pretty(&crate::monitoring::rules(state).await?.0.to_json())?,
+    ));
+    files.push(("monitoring/alerts.json".into(), pretty(&alerts)?));
 
     let bundle_id = uuid::Uuid::now_v7().to_string();
     let manifest = Manifest {

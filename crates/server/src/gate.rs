@@ -237,3 +237,22 @@ pub async fn authorize(
         }
     }
 }
+
+/// [`authorize`] on the compliance register (training, incidents, vendors, DPIAs,
+/// monitoring, the dashboard and evidence), with no purpose.
+pub async fn authorize_compliance(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    action: custodian_core::access::Action,
+) -> Result<Permit, ApiError> {
+    authorize(
+        state,
+        caller,
+        rid,
+        action,
+        custodian_core::access::Resource::Compliance,
+        None,
+    )
+    .await
+}

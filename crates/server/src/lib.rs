@@ -16,6 +16,7 @@ pub mod export;
 pub mod gate;
 pub mod mail;
 pub mod middleware;
+pub mod monitoring;
 pub mod propagation;
 pub mod retention;
 pub mod rights;
@@ -43,8 +44,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::{
     audit, banner, consent, datasets as datasets_routes, discovery as discovery_routes,
-    drp as drp_routes, health, iab, incidents, map, operators, policies, privacy_center, registers,
-    retention as retention_routes, rights as rights_routes, scan, tasks, training, vault, webhooks,
+    drp as drp_routes, health, iab, incidents, map, monitoring as monitoring_routes, operators,
+    policies, privacy_center, registers, retention as retention_routes, rights as rights_routes,
+    scan, tasks, training, vault, webhooks,
 };
 use crate::state::AppState;
 
@@ -172,6 +174,14 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(training::list_courses))
         .routes(routes!(incidents::list_rules))
         .routes(routes!(compliance::dashboard))
+        .routes(routes!(
+            monitoring_routes::get_rules,
+            monitoring_routes::put_rules
+        ))
+        .routes(routes!(monitoring_routes::run))
+        .routes(routes!(monitoring_routes::list_alerts))
+        .routes(routes!(monitoring_routes::acknowledge))
+        .routes(routes!(monitoring_routes::open_incident))
         .routes(routes!(registers::list_vendors))
         .routes(routes!(registers::get_vendor, registers::put_vendor))
         .routes(routes!(registers::review_vendor))
@@ -344,6 +354,7 @@ pub async fn serve(
             }
         })
     };
+    let monitor = monitoring::spawn(&state);
     let tls = state.config.tls.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     listener.set_nonblocking(true)?;
@@ -378,6 +389,7 @@ pub async fn serve(
     purger.abort();
     retention.abort();
     reminders.abort();
+    monitor.abort();
     result
 }
 

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub drp: Option<Arc<crate::drp::DrpConfig>>,
     /// Connection URLs of declared datasets, by key; a dataset without one gets manual tasks.
     pub dataset_connections: crate::datasets::Connections,
+    /// How often the access monitor reads the audit log.
+    pub monitor_every: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +70,7 @@ impl Default for ServerConfig {
             public_url: None,
             drp: None,
             dataset_connections: crate::datasets::Connections::default(),
+            monitor_every: std::time::Duration::from_secs(60),
         }
     }
 }

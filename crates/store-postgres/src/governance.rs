@@ -413,16 +413,14 @@ impl GovernanceStore for PostgresStore {
         }))
     }
 
-    async fn put_register_entry(
+    async fn put_register_entries(
         &self,
-        entry: &RegisterEntry,
-        expected_version: Option<i64>,
+        entries: &[(RegisterEntry, Option<i64>)],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let e = entry;
         let mut tx = self.begin().await?;
-        {
-            match expected_version {
+        for (e, expected_version) in entries {
+            match *expected_version {
                 None => {
                     query(
                                 "INSERT INTO register_entries (kind, key, body, version, created_at, updated_at) \

@@ -417,17 +417,17 @@ impl GovernanceStore for SqliteStore {
         }))
     }
 
-    async fn put_register_entry(
+    async fn put_register_entries(
         &self,
-        entry: &RegisterEntry,
-        expected_version: Option<i64>,
+        entries: &[(RegisterEntry, Option<i64>)],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let e = entry.clone();
+        let entries = entries.to_vec();
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    match expected_version {
+                    for (e, expected_version) in &entries {
+                    match *expected_version {
                         None => {
                             query(
                                 "INSERT INTO register_entries (kind, key, body, version, created_at, updated_at) \
@@ -474,6 +474,7 @@ impl GovernanceStore for SqliteStore {
                                 });
                             }
                         }
+                    }
                     }
                     append_in(&mut *tx, audit).await
                 })

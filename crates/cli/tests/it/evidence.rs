@@ -103,6 +103,8 @@ async fn two_bundles_verify_offline_and_any_changed_byte_fails() {
         "incidents.json",
         "vendors.json",
         "dpias.json",
+        "monitoring/rules.json",
+        "monitoring/alerts.json",
     ] {
         assert!(
             names.contains(&expected),

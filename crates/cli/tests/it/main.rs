@@ -24,6 +24,7 @@ mod evidence;
 mod export;
 mod incidents;
 mod map;
+mod monitoring;
 mod policies;
 mod process;
 mod propagation;

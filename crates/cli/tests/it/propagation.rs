@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::harness::{Body, Options, TestServer, fixed_clock};
 
-fn nats_url() -> Option<String> {
+pub fn nats_url() -> Option<String> {
     match std::env::var("CUSTODIAN_TEST_NATS_URL") {
         Ok(u) => Some(u),
         Err(_) if std::env::var("CI").is_ok() => {

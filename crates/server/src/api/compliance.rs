@@ -492,6 +492,8 @@ pub struct DashboardOut {
     pub retention: Vec<RetentionJobOut>,
     /// Vendors.
     pub vendors: DashboardVendorsOut,
+    /// Access-monitoring alerts not yet acknowledged or turned into incidents.
+    pub alerts_open: usize,
     /// The audit log's signed checkpoint now.
     pub audit: crate::api::CheckpointOut,
     /// The last evidence bundle exported.
@@ -650,4 +652,70 @@ pub struct DashboardVendorsOut {
     pub reviews_due_30_days: usize,
     /// Of those, with findings (DPA missing or expired, review overdue or rejected).
     pub with_findings: usize,
+}
+
+/// The access monitor's rules.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonitoringRulesOut {
+    /// The rules (`null` for a rule that is off).
+    #[schema(value_type = Object)]
+    pub rules: serde_json::Value,
+    /// Their version once saved (absent: the defaults).
+    pub version: Option<i64>,
+}
+
+/// An alert and its version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertOut {
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: crate::monitoring::AlertRecord,
+    /// 1, then one more with each change.
+    pub version: i64,
+}
+
+/// Alerts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertsOut {
+    /// The alerts.
+    pub alerts: Vec<AlertOut>,
+}
+
+/// Which alerts to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    /// `open`, `acknowledged` or `incident`.
+    pub status: Option<String>,
+}
+
+/// An alert's version read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertVersionIn {
+    /// The version read.
+    pub version: i64,
+}
+
+/// What an incident opened from an alert needs besides the alert.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertIncidentIn {
+    /// The alert's version read.
+    pub version: i64,
+    /// A title (default: the rule and the actor).
+    pub title: Option<String>,
+    /// Data categories possibly breached (at least one).
+    pub categories: Vec<String>,
+    /// Jurisdictions whose rules apply (at least one).
+    pub jurisdictions: Vec<String>,
+    /// Systems of the data map.
+    #[serde(default)]
+    pub systems: Vec<String>,
+    /// Declared datasets.
+    #[serde(default)]
+    pub datasets: Vec<String>,
+    /// Vault collections.
+    #[serde(default)]
+    pub collections: Vec<String>,
 }

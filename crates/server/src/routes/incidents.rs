@@ -10,7 +10,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use custodian_core::Timestamp;
-use custodian_core::access::{Action, Resource};
+use custodian_core::access::Action;
 use custodian_core::incident::letter::{self, DefaultLetter, LetterError, Variable, Vars};
 use custodian_core::incident::record::{Affected, Incident, LiveNotification};
 use custodian_core::incident::{NotificationState, Recipient, Risk, Status, rules};
@@ -28,7 +28,7 @@ use crate::api::compliance::{
 use crate::api::time;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ErrorBody, ErrorCode};
-use crate::gate::{Permit, authorize};
+use crate::gate::{Permit, authorize_compliance as allow};
 use crate::middleware::RequestId;
 use crate::routes::check_id;
 use crate::state::AppState;
@@ -46,15 +46,6 @@ fn invalid(field: &str, rule: impl Into<String>) -> ApiError {
 
 fn transition(e: &custodian_core::incident::IncidentError) -> ApiError {
     ApiError::with_message(ErrorCode::IncidentTransition, e.to_string())
-}
-
-async fn allow(
-    state: &AppState,
-    caller: &Caller,
-    rid: &RequestId,
-    action: Action,
-) -> Result<Permit, ApiError> {
-    authorize(state, caller, rid, action, Resource::Compliance, None).await
 }
 
 fn instant(field: &str, s: &str, now: Timestamp) -> Result<Timestamp, ApiError> {

@@ -10,6 +10,7 @@ pub mod health;
 pub mod iab;
 pub mod incidents;
 pub mod map;
+pub mod monitoring;
 pub mod operators;
 pub mod policies;
 pub mod privacy_center;

@@ -8,7 +8,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use custodian_core::Timestamp;
-use custodian_core::access::{Action, Resource};
+use custodian_core::access::Action;
 use custodian_core::doc::{DocError, valid_key};
 use custodian_core::dpia::{DEFAULT_RULES, Dpia, DpiaError};
 use custodian_core::map::MapKind;
@@ -26,18 +26,9 @@ use crate::api::compliance::{
 use crate::api::time;
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
-use crate::gate::{Permit, authorize};
+use crate::gate::authorize_compliance as allow;
 use crate::middleware::RequestId;
 use crate::state::AppState;
-
-async fn allow(
-    state: &AppState,
-    caller: &Caller,
-    rid: &RequestId,
-    action: Action,
-) -> Result<Permit, ApiError> {
-    authorize(state, caller, rid, action, Resource::Compliance, None).await
-}
 
 fn doc_error(code: ErrorCode, e: &DocError) -> ApiError {
     ApiError::new(code).details(json!({ "path": e.path, "rule": e.rule }))
@@ -52,7 +43,10 @@ fn check_key(code: ErrorCode, key: &str) -> Result<(), ApiError> {
 }
 
 /// Splits `version` off a document body: the rest is the document.
-fn split_version(mut body: Value, code: ErrorCode) -> Result<(Option<i64>, Value), ApiError> {
+pub(crate) fn split_version(
+    mut body: Value,
+    code: ErrorCode,
+) -> Result<(Option<i64>, Value), ApiError> {
     let version = match body.as_object_mut().and_then(|o| o.remove("version")) {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_i64().filter(|v| *v >= 1).ok_or_else(|| {
@@ -63,16 +57,21 @@ fn split_version(mut body: Value, code: ErrorCode) -> Result<(Option<i64>, Value
 }
 
 /// An entry to store: new without a version, else over the version read (`old`).
-struct Write<'a> {
-    kind: RegisterKind,
-    key: &'a str,
-    body: String,
-    version: Option<i64>,
-    old: Option<&'a RegisterEntry>,
+pub(crate) struct Write<'a> {
+    /// The kind.
+    pub kind: RegisterKind,
+    /// The key.
+    pub key: &'a str,
+    /// The document.
+    pub body: String,
+    /// The version read (none: new).
+    pub version: Option<i64>,
+    /// The entry read.
+    pub old: Option<&'a RegisterEntry>,
 }
 
 /// Stores an entry with its audit event (`action`, `fields`).
-async fn put_entry(
+pub(crate) async fn put_entry(
     state: &AppState,
     w: Write<'_>,
     mut draft: custodian_core::audit::AuditDraft,
@@ -105,6 +104,8 @@ async fn put_entry(
         Err(StoreError::NotFound) => Err(ApiError::new(match kind {
             RegisterKind::Vendor => ErrorCode::VendorNotFound,
             RegisterKind::Dpia => ErrorCode::DpiaNotFound,
+            RegisterKind::Alert => ErrorCode::AlertNotFound,
+            RegisterKind::Monitor => ErrorCode::NotFound,
         })),
         Err(e) => Err(e.into()),
     }

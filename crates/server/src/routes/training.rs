@@ -8,7 +8,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use custodian_core::Timestamp;
-use custodian_core::access::{Action, Resource};
+use custodian_core::access::Action;
 use custodian_core::operator::Role;
 use custodian_core::ports::StoreError;
 use custodian_core::training::{Completion, Course, CourseInput, Standing, TrainingError};
@@ -21,7 +21,7 @@ use crate::api::compliance::{
 use crate::api::time;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
-use crate::gate::{Permit, authorize};
+use crate::gate::authorize_compliance as allow;
 use crate::middleware::RequestId;
 use crate::routes::check_id;
 use crate::state::AppState;
@@ -37,15 +37,6 @@ fn invalid(e: &TrainingError) -> ApiError {
     };
     ApiError::with_message(ErrorCode::InvalidTraining, e.to_string())
         .details(json!({ "field": field, "rule": e.to_string() }))
-}
-
-async fn allow(
-    state: &AppState,
-    caller: &Caller,
-    rid: &RequestId,
-    action: Action,
-) -> Result<Permit, ApiError> {
-    authorize(state, caller, rid, action, Resource::Compliance, None).await
 }
 
 pub(crate) fn course_out(c: Course) -> CourseOut {
