@@ -5,7 +5,7 @@
 //! data uses. It records the systematic description (Art. 35(7)(a)), the necessity and
 //! proportionality (b), the risks with their likelihood, severity, measures and residual
 //! level (c, d), and the DPO's advice (Art. 35(2)). It goes `draft → in_review →
-//! approved | rejected`; a DPO signs it off, never its author; an approved one can be
+//! approved | rejected`; a DPO signs it off, never one who wrote, edited or submitted it; an approved one can be
 //! reopened as a draft when the processing changes. Residual high risk means the authority
 //! must be consulted first (Art. 36(1)).
 //!
@@ -110,6 +110,9 @@ pub struct Dpia {
     pub status: Status,
     /// Who wrote it (an audit actor string).
     pub author: String,
+    /// Everyone who wrote, edited or submitted it (the author first): none of them may sign
+    /// it off.
+    pub contributors: Vec<String>,
     /// The DPO's advice.
     pub dpo_opinion: Option<String>,
     /// Who signed it off, and when.
@@ -129,8 +132,8 @@ pub enum DpiaError {
         /// The step asked.
         step: &'static str,
     },
-    /// The author signs off their own assessment.
-    #[error("the author of a DPIA cannot sign it off")]
+    /// Someone who wrote, edited or submitted it signs it off.
+    #[error("who wrote, edited or submitted a DPIA cannot sign it off")]
     OwnAssessment,
     /// Submitted without what Art. 35(7) asks for.
     #[error("a DPIA is submitted with a description, a necessity assessment and at least one risk")]
@@ -240,6 +243,7 @@ pub fn parse(key: &str, v: &Value, known: &Known<'_>, author: &str) -> Result<Dp
         risks,
         status: Status::Draft,
         author: author.to_owned(),
+        contributors: vec![author.to_owned()],
         dpo_opinion: None,
         signed_off: None,
         review_by,
@@ -264,8 +268,8 @@ impl Dpia {
                 .any(|(s, u)| s == system && crate::taxonomy::covers(u, data_use))
     }
 
-    /// Its content replaced by `next` (only a draft changes).
-    pub fn edit(&self, next: Dpia) -> Result<Dpia, DpiaError> {
+    /// Its content replaced by `next`, written by `by` (only a draft changes).
+    pub fn edit(&self, next: Dpia, by: &str) -> Result<Dpia, DpiaError> {
         if self.status != Status::Draft {
             return Err(DpiaError::Transition {
                 from: self.status.as_str(),
@@ -274,12 +278,21 @@ impl Dpia {
         }
         Ok(Dpia {
             author: self.author.clone(),
+            contributors: self.with_contributor(by),
             ..next
         })
     }
 
-    /// Submitted for sign-off.
-    pub fn submit(&self) -> Result<Dpia, DpiaError> {
+    fn with_contributor(&self, by: &str) -> Vec<String> {
+        let mut c = self.contributors.clone();
+        if !c.iter().any(|x| x == by) {
+            c.push(by.to_owned());
+        }
+        c
+    }
+
+    /// Submitted for sign-off by `by`.
+    pub fn submit(&self, by: &str) -> Result<Dpia, DpiaError> {
         if self.status != Status::Draft {
             return Err(DpiaError::Transition {
                 from: self.status.as_str(),
@@ -291,6 +304,7 @@ impl Dpia {
         }
         Ok(Dpia {
             status: Status::InReview,
+            contributors: self.with_contributor(by),
             ..self.clone()
         })
     }
@@ -309,7 +323,7 @@ impl Dpia {
                 step: "signed off",
             });
         }
-        if by == self.author {
+        if by == self.author || self.contributors.iter().any(|c| c == by) {
             return Err(DpiaError::OwnAssessment);
         }
         Ok(Dpia {
@@ -356,6 +370,7 @@ impl Dpia {
             "review_by": self.review_by.map(|t| t.to_string()),
             "status": self.status.as_str(),
             "author": self.author,
+            "contributors": self.contributors,
             "dpo_opinion": self.dpo_opinion,
             "signed_off_by": self.signed_off.as_ref().map(|s| s.0.clone()),
             "signed_off_at": self.signed_off.as_ref().map(|s| s.1.to_string()),
@@ -369,6 +384,12 @@ impl Dpia {
         let o = v.as_object_mut()?;
         let status = Status::parse(o.remove("status")?.as_str()?)?;
         let author = o.remove("author")?.as_str()?.to_owned();
+        let contributors = o
+            .remove("contributors")?
+            .as_array()?
+            .iter()
+            .map(|c| c.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?;
         let dpo_opinion = o.remove("dpo_opinion")?.as_str().map(str::to_owned);
         let by = o.remove("signed_off_by")?.as_str().map(str::to_owned);
         let at = match o.remove("signed_off_at")? {
@@ -379,6 +400,7 @@ impl Dpia {
         let d = parse(key, &v, &Known { processing: &any }, &author).ok()?;
         Some(Dpia {
             status,
+            contributors,
             dpo_opinion,
             signed_off: by.zip(at),
             ..d
@@ -415,7 +437,7 @@ mod tests {
         let d = parse("health", &doc(), &Known { processing: &k }, "operator:a").unwrap();
         assert_eq!(Dpia::from_json("health", &d.to_json()), Some(d.clone()));
         assert!(!d.consultation_required());
-        let sent = d.submit().unwrap();
+        let sent = d.submit("operator:a").unwrap();
         assert_eq!(sent.status, Status::InReview);
         assert_eq!(
             sent.sign_off(true, "operator:a", t("2026-01-02T00:00:00Z"), None),
@@ -438,16 +460,35 @@ mod tests {
         ));
         assert!(!ok.covers("web", "essential.service", t("2026-02-01T00:00:00Z")));
         assert!(matches!(
-            ok.edit(d.clone()),
+            ok.edit(d.clone(), "operator:c"),
             Err(DpiaError::Transition { .. })
         ));
-        assert!(matches!(ok.submit(), Err(DpiaError::Transition { .. })));
+        assert!(matches!(
+            ok.submit("operator:a"),
+            Err(DpiaError::Transition { .. })
+        ));
+        // Whoever edits or submits it may not sign it off either.
+        let edited = d
+            .edit(d.clone(), "operator:c")
+            .unwrap()
+            .submit("operator:d")
+            .unwrap();
+        for who in ["operator:a", "operator:c", "operator:d"] {
+            assert_eq!(
+                edited.sign_off(true, who, t("2026-01-02T00:00:00Z"), None),
+                Err(DpiaError::OwnAssessment)
+            );
+        }
+        assert_eq!(
+            Dpia::from_json("health", &edited.to_json()),
+            Some(edited.clone())
+        );
         let again = ok.reopen().unwrap();
         assert_eq!(again.status, Status::Draft);
         assert!(!again.covers("app", "essential.service", t("2026-02-01T00:00:00Z")));
         let mut bare = d.clone();
         bare.risks.clear();
-        assert_eq!(bare.submit(), Err(DpiaError::Incomplete));
+        assert_eq!(bare.submit("operator:a"), Err(DpiaError::Incomplete));
         let mut stale = ok.clone();
         stale.review_by = Some(t("2026-01-15T00:00:00Z"));
         assert!(!stale.covers("app", "essential.service", t("2026-02-01T00:00:00Z")));

@@ -278,6 +278,14 @@ fn window(q: &mut VecDeque<i64>, now: i64, minutes: u32, keep: usize) -> usize {
 }
 
 impl State {
+    /// A fresh state that starts reading at `next_seq`.
+    pub fn starting_at(next_seq: u64) -> Self {
+        State {
+            next_seq,
+            ..State::default()
+        }
+    }
+
     fn quiet(&mut self, rule: &str, actor: &str, now: i64, minutes: i64) -> bool {
         let key = format!("{rule}\u{1f}{actor}");
         if self.quiet.get(&key).is_some_and(|until| *until > now) {

@@ -546,6 +546,16 @@ pub trait GovernanceStore: Send + Sync {
         completion: &crate::training::Completion,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
+    /// Revokes a completion at `at` by `by`, with `audit`; `NotFound`, or
+    /// `Conflict("revoked")` when it was revoked already. A revoked completion no longer
+    /// counts toward anyone's training.
+    async fn revoke_completion(
+        &self,
+        id: &str,
+        at: Timestamp,
+        by: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError>;
     /// Completions (of one operator, when given), newest first.
     async fn completions(
         &self,
@@ -578,13 +588,17 @@ pub trait GovernanceStore: Send + Sync {
     async fn consent_figures(&self, now: Timestamp) -> Result<Vec<ConsentFigure>, StoreError>;
     /// Every retention job with its last run, by name.
     async fn retention_jobs(&self) -> Result<Vec<RetentionJob>, StoreError>;
-    /// Records an exported evidence bundle, with `audit`, in one transaction.
+    /// Records an exported evidence bundle, with `audit`, in one transaction, if the latest
+    /// recorded bundle is still `previous` (none: there is none yet); else
+    /// `Conflict("previous")` (another export got there first, so this one would fork the
+    /// chain of bundles).
     async fn record_evidence_bundle(
         &self,
         bundle: &EvidenceBundle,
+        previous: Option<&str>,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
-    /// The latest exported evidence bundle.
+    /// The latest exported evidence bundle (the largest log size, then the latest time).
     async fn last_evidence_bundle(&self) -> Result<Option<EvidenceBundle>, StoreError>;
     /// Adds an entry (`expected_version` none; `Conflict("exists")` if its kind and key are
     /// taken) or replaces it if its version is still `expected_version` (`NotFound`,

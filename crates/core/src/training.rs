@@ -61,6 +61,11 @@ pub struct Completion {
     pub recorded_by: String,
     /// When it was recorded.
     pub recorded_at: Timestamp,
+    /// When it was revoked (recorded in error, or the certificate withdrawn): it no longer
+    /// counts.
+    pub revoked_at: Option<Timestamp>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
 }
 
 /// Why a course or a completion was refused; each names the rule, never a value.
@@ -197,6 +202,8 @@ impl Course {
             reference: clean_text(reference, MAX_TEXT, "reference")?,
             recorded_by: recorded_by.to_owned(),
             recorded_at: now,
+            revoked_at: None,
+            revoked_by: None,
         })
     }
 }

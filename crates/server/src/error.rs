@@ -159,6 +159,9 @@ error_codes! {
     InvalidMonitoring => (UNPROCESSABLE_ENTITY, "invalid_monitoring", "The monitoring rules break a rule (details.path and details.rule say where and which)."),
     AlertNotFound => (NOT_FOUND, "alert_not_found", "No alert has this id."),
     AlertHandled => (CONFLICT, "alert_handled", "The alert was acknowledged or turned into an incident already."),
+    EvidenceRace => (CONFLICT, "evidence_race", "Another evidence bundle was exported at the same time; export again (each bundle follows the one before)."),
+    CompletionNotFound => (NOT_FOUND, "completion_not_found", "No training completion has this id."),
+    CompletionRevoked => (CONFLICT, "completion_revoked", "The training completion was revoked already."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 

@@ -212,6 +212,10 @@ pub async fn build(state: &AppState, mut draft: AuditDraft) -> Result<Built, Api
         custodian_policy::SCHEMA.as_bytes().to_vec(),
     ));
     files.push((
+        "policies/dpia_rules.json".into(),
+        custodian_core::dpia::DEFAULT_RULES.as_bytes().to_vec(),
+    ));
+    files.push((
         "policies/version.json".into(),
         pretty(&json!({
             "version": policies.version,
@@ -314,7 +318,9 @@ pub async fn build(state: &AppState, mut draft: AuditDraft) -> Result<Built, Api
         .collect();
     files.push((
         "monitoring/rules.json".into(),
-        pretty(&crate::monitoring::rules(state).await?.0.to_json())?,
+        pretty(&crate::monitoring::redacted(
+            &crate::monitoring::rules(state).await?.rules,
+        ))?,
     ));
     files.push(("monitoring/alerts.json".into(), pretty(&alerts)?));
 
@@ -360,7 +366,7 @@ pub async fn build(state: &AppState, mut draft: AuditDraft) -> Result<Built, Api
     draft.resource = format!("evidence:{bundle_id}");
     draft.fields = vec![format!("tree_size:{size}")];
     let created_by = draft.actor.clone();
-    store
+    match store
         .record_evidence_bundle(
             &EvidenceBundle {
                 id: bundle_id,
@@ -370,9 +376,17 @@ pub async fn build(state: &AppState, mut draft: AuditDraft) -> Result<Built, Api
                 manifest_sha256,
                 created_by,
             },
+            previous.as_ref().map(|p| p.id.as_str()),
             draft,
         )
-        .await?;
+        .await
+    {
+        Ok(_) => {}
+        Err(custodian_core::ports::StoreError::Conflict("previous")) => {
+            return Err(ApiError::new(crate::error::ErrorCode::EvidenceRace));
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok(Built { bytes, manifest })
 }
 
@@ -425,13 +439,27 @@ fn unzip(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, VerifyError> {
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
     let mut out = BTreeMap::new();
     for i in 0..z.len() {
-        let mut f = z.by_index(i).map_err(|e| unreadable(&e))?;
-        if f.size() > MAX_BUNDLE_BYTES {
+        let f = z.by_index(i).map_err(|e| unreadable(&e))?;
+        // A bundle's entries are stored, never compressed: nothing can expand while read.
+        if f.compression() != zip::CompressionMethod::Stored {
+            return Err(VerifyError::Unreadable(
+                "an entry is compressed; bundles store their files".into(),
+            ));
+        }
+        let size = f.size();
+        if size > MAX_BUNDLE_BYTES {
             return Err(VerifyError::Unreadable("a file is too large".into()));
         }
         let name = f.name().to_owned();
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(|e| unreadable(&e))?;
+        f.take(size + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| unreadable(&e))?;
+        if buf.len() as u64 != size {
+            return Err(VerifyError::Unreadable(
+                "an entry's size differs from its header".into(),
+            ));
+        }
         if out.insert(name.clone(), buf).is_some() {
             return Err(VerifyError::Files(format!("`{name}` appears twice")));
         }

@@ -202,6 +202,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             training::list_completions
         ))
         .routes(routes!(training::status))
+        .routes(routes!(training::revoke_completion))
         .routes(routes!(scan::scan_text))
         .routes(routes!(scan::redact_text))
         .routes(routes!(scan::decrypt_text))

@@ -3,7 +3,8 @@
 //! transaction (over the state's version, so two servers never both raise the same alert),
 //! then posts each alert to the webhook the rules name and publishes it on NATS
 //! (`custodian.alerts`) when a NATS server is configured. The server runs it every
-//! `monitor_every`; `POST /v1/monitoring/run` runs it at once.
+//! `monitor_every` (the first time one period after it starts; the first run ever reads the
+//! last hour of the log, not all of it); `POST /v1/monitoring/run` runs it at once.
 
 use std::time::Duration;
 
@@ -44,20 +45,59 @@ pub struct AlertRecord {
     pub handled_by: Option<String>,
 }
 
+/// The id the alert webhook's signing secret is sealed under.
+pub const SECRET_PLACE: &str = "monitoring-webhook";
+
+/// The rules in force, as stored.
+pub struct Stored {
+    /// The rules (the defaults until some are saved).
+    pub rules: Rules,
+    /// Their version once saved.
+    pub version: Option<i64>,
+    /// The webhook's signing secret, sealed under the system key.
+    pub secret_sealed: Option<Vec<u8>>,
+}
+
+/// The stored form of the rules and the sealed webhook secret.
+pub fn stored_body(rules: &Rules, secret_sealed: Option<&[u8]>) -> String {
+    use base64::Engine;
+    serde_json::json!({
+        "rules": rules.to_json(),
+        "secret_sealed": secret_sealed.map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+    })
+    .to_string()
+}
+
 /// The rules in force: stored, else the defaults.
-pub async fn rules(state: &AppState) -> Result<(Rules, Option<i64>), ApiError> {
+pub async fn rules(state: &AppState) -> Result<Stored, ApiError> {
+    use base64::Engine;
     match state
         .store
         .register_entry(RegisterKind::Monitor, "rules")
         .await?
     {
-        None => Ok((default_rules(), None)),
+        None => Ok(Stored {
+            rules: default_rules(),
+            version: None,
+            secret_sealed: None,
+        }),
         Some(e) => {
-            let v: serde_json::Value = serde_json::from_str(&e.body)
-                .map_err(|_| internal("the stored monitoring rules are not JSON"))?;
-            let r = custodian_core::monitor::parse_rules(&v)
-                .map_err(|_| internal("the stored monitoring rules no longer read"))?;
-            Ok((r, Some(e.version)))
+            let bad = || internal("the stored monitoring rules no longer read");
+            let v: serde_json::Value = serde_json::from_str(&e.body).map_err(|_| bad())?;
+            let rules = custodian_core::monitor::parse_rules(&v["rules"]).map_err(|_| bad())?;
+            let secret_sealed = match v["secret_sealed"].as_str() {
+                None => None,
+                Some(b) => Some(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .map_err(|_| bad())?,
+                ),
+            };
+            Ok(Stored {
+                rules,
+                version: Some(e.version),
+                secret_sealed,
+            })
         }
     }
 }
@@ -73,24 +113,61 @@ pub struct RunOut {
     pub alerts: Vec<AlertRecord>,
     /// Deliveries that failed (`webhook`, `nats`), one per alert and channel.
     pub failed_deliveries: u32,
+    /// Whether the run stored anything (with its audit event): not when it read only the
+    /// monitor's own events, or another server got there first.
+    pub saved: bool,
+}
+
+/// The rules as shown: the webhook URL cut to its scheme and host (its path or query often
+/// carries a secret token).
+pub fn redacted(rules: &Rules) -> serde_json::Value {
+    let mut v = rules.to_json();
+    if let Some(u) = &rules.webhook_url {
+        let cut = u
+            .split_once("://")
+            .map(|(scheme, rest)| {
+                let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                format!("{scheme}://{host}/…")
+            })
+            .unwrap_or_default();
+        v["webhook_url"] = serde_json::Value::String(cut);
+    }
+    v
 }
 
 /// Runs the monitor once, as `actor`.
 pub async fn run(state: &AppState, draft: AuditDraft) -> Result<RunOut, ApiError> {
-    let (rules, _) = rules(state).await?;
+    let Stored {
+        rules,
+        secret_sealed,
+        ..
+    } = rules(state).await?;
     let stored = state
         .store
         .register_entry(RegisterKind::Monitor, "state")
         .await?;
+    let head = state.store.audit_head().await?.size;
     let mut st = match &stored {
-        None => State::default(),
+        // The first run reads the last hour only: the history before monitoring began is
+        // not replayed as a flood of stale alerts.
+        None => State::starting_at(
+            first_since(
+                state,
+                head,
+                state
+                    .clock
+                    .now()
+                    .checked_sub(jiff::SignedDuration::from_hours(1))
+                    .unwrap_or_else(|_| state.clock.now()),
+            )
+            .await?,
+        ),
         Some(e) => State::from_json(&e.body)
             .ok_or_else(|| internal("the monitor's stored state no longer reads"))?,
     };
-    let head = state.store.audit_head().await?.size;
     let stop = head.min(st.next_seq.saturating_add(MAX_EVENTS_PER_RUN));
     let mut alerts = Vec::new();
-    let mut read = 0u64;
+    let (mut read, mut others) = (0u64, 0u64);
     while st.next_seq < stop {
         let limit = u32::try_from((stop - st.next_seq).min(1_000)).unwrap_or(1_000);
         let events = state.store.audit_events(st.next_seq, limit).await?;
@@ -98,6 +175,10 @@ pub async fn run(state: &AppState, draft: AuditDraft) -> Result<RunOut, ApiError
             break;
         }
         read += events.len() as u64;
+        others += events
+            .iter()
+            .filter(|e| e.draft.action != "monitoring.run")
+            .count() as u64;
         alerts.extend(st.process(&rules, &events));
     }
     let mut out = RunOut {
@@ -105,7 +186,9 @@ pub async fn run(state: &AppState, draft: AuditDraft) -> Result<RunOut, ApiError
         next_seq: st.next_seq,
         ..RunOut::default()
     };
-    if read == 0 {
+    // Only the monitor's own events since the last run (an idle installation): nothing is
+    // written, so an idle log stays idle. The first run stores where it starts.
+    if stored.is_some() && others == 0 && alerts.is_empty() {
         return Ok(out);
     }
     let now = state.clock.now();
@@ -162,7 +245,8 @@ pub async fn run(state: &AppState, draft: AuditDraft) -> Result<RunOut, ApiError
         Err(StoreError::Conflict("version" | "exists")) => return Ok(RunOut::default()),
         Err(e) => return Err(e.into()),
     }
-    out.failed_deliveries = deliver(state, &rules, &records).await;
+    out.saved = true;
+    out.failed_deliveries = deliver(state, &rules, secret_sealed.as_deref(), &records).await;
     for r in &records {
         metrics::counter!("custodian_monitor_alerts_total", "rule" => r.rule.clone()).increment(1);
     }
@@ -170,8 +254,33 @@ pub async fn run(state: &AppState, draft: AuditDraft) -> Result<RunOut, ApiError
     Ok(out)
 }
 
-/// Posts each alert to the webhook and publishes it on NATS; returns how many failed.
-async fn deliver(state: &AppState, rules: &Rules, alerts: &[AlertRecord]) -> u32 {
+/// The first event at or after `since`, by binary search over the sequence numbers (event
+/// times grow with them, give or take concurrent requests): `head` when there is none.
+async fn first_since(
+    state: &AppState,
+    head: u64,
+    since: custodian_core::Timestamp,
+) -> Result<u64, ApiError> {
+    let (mut lo, mut hi) = (0u64, head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match state.store.audit_events(mid, 1).await?.first() {
+            Some(e) if e.draft.time < since => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    Ok(lo)
+}
+
+/// Posts each alert to the webhook, signed as Standard Webhooks (`webhook-id` is the
+/// alert's id, `webhook-signature` an HMAC-SHA-256 under the secret shown when the rules were
+/// saved), and publishes it on NATS; returns how many deliveries failed.
+async fn deliver(
+    state: &AppState,
+    rules: &Rules,
+    secret_sealed: Option<&[u8]>,
+    alerts: &[AlertRecord],
+) -> u32 {
     if alerts.is_empty() {
         return 0;
     }
@@ -181,15 +290,26 @@ async fn deliver(state: &AppState, rules: &Rules, alerts: &[AlertRecord]) -> u32
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build();
+        let key = secret_sealed
+            .and_then(|s| crate::propagation::open_secret(state, SECRET_PLACE, s).ok());
         for a in alerts {
-            let ok = match &http {
-                Ok(c) => c
+            let body = serde_json::to_vec(a).unwrap_or_default();
+            let ts = state.clock.now().as_second();
+            let ok = match (&http, &key) {
+                (Ok(c), Some(key)) => c
                     .post(url)
-                    .json(a)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", a.id.as_str())
+                    .header("webhook-timestamp", ts.to_string())
+                    .header(
+                        "webhook-signature",
+                        custodian_crypto::webhook::sign(key, &a.id, ts, &body),
+                    )
+                    .body(body)
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success()),
-                Err(_) => false,
+                _ => false,
             };
             if !ok {
                 failed += 1;
@@ -223,7 +343,9 @@ async fn deliver(state: &AppState, rules: &Rules, alerts: &[AlertRecord]) -> u32
 pub fn spawn(state: &AppState) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(state.config.monitor_every);
+        // The first run one period after the start, not at once.
+        let every = state.config.monitor_every;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
             let draft = AuditDraft::new(

@@ -58,7 +58,7 @@ pub fn seal_secret(
         .seal(&place(target_id, "secret"), secret)
 }
 
-fn open_secret(
+pub(crate) fn open_secret(
     state: &AppState,
     target_id: &str,
     sealed: &[u8],

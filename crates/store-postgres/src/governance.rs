@@ -58,6 +58,8 @@ fn completion_from(r: &PgRow) -> Result<Completion, StoreError> {
         reference: r.try_get("reference").map_err(backend)?,
         recorded_by: r.try_get("recorded_by").map_err(backend)?,
         recorded_at: ts(r.try_get("recorded_at").map_err(backend)?)?,
+        revoked_at: opt_ts(r.try_get("revoked_at").map_err(backend)?)?,
+        revoked_by: r.try_get("revoked_by").map_err(backend)?,
     })
 }
 
@@ -70,6 +72,7 @@ pub(crate) async fn training_rows_in(
         "SELECT o.id AS operator_id, r.course_key AS course, MAX(c.expires_at) AS latest \
          FROM operators o JOIN training_requirements r ON r.role = o.role \
          LEFT JOIN training_completions c ON c.operator_id = o.id AND c.course_key = r.course_key \
+         AND c.revoked_at IS NULL \
          WHERE ($1::text IS NULL OR o.id = $1) GROUP BY o.id, r.course_key ORDER BY o.id, r.course_key",
     )
     .bind(operator_id)
@@ -223,6 +226,41 @@ impl GovernanceStore for PostgresStore {
         Ok(event)
     }
 
+    async fn revoke_completion(
+        &self,
+        id: &str,
+        at: Timestamp,
+        by: &str,
+        audit: AuditDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let done = query(
+            "UPDATE training_completions SET revoked_at = $1, revoked_by = $2 \
+             WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(at.as_millisecond())
+        .bind(by)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            let exists = query("SELECT 1 FROM training_completions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            return Err(if exists.is_some() {
+                StoreError::Conflict("revoked")
+            } else {
+                StoreError::NotFound
+            });
+        }
+        let event = append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(event)
+    }
+
     async fn completions(&self, operator_id: Option<&str>) -> Result<Vec<Completion>, StoreError> {
         query(
             "SELECT * FROM training_completions WHERE ($1::text IS NULL OR operator_id = $1) \
@@ -369,11 +407,27 @@ impl GovernanceStore for PostgresStore {
     async fn record_evidence_bundle(
         &self,
         bundle: &EvidenceBundle,
+        previous: Option<&str>,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
         let b = bundle;
         let mut tx = self.begin().await?;
         {
+            // One export records at a time, so two cannot both follow the same bundle.
+            query("LOCK TABLE evidence_bundles IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let latest: Option<String> = query("SELECT id FROM evidence_bundles ORDER BY tree_size DESC, created_at DESC, id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .map(|r| r.try_get("id"))
+                .transpose()
+                .map_err(backend)?;
+            if latest.as_deref() != previous {
+                return Err(StoreError::Conflict("previous"));
+            }
             query(
                         "INSERT INTO evidence_bundles (id, created_at, tree_size, root, manifest_sha256, created_by) \
                          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -395,7 +449,7 @@ impl GovernanceStore for PostgresStore {
 
     async fn last_evidence_bundle(&self) -> Result<Option<EvidenceBundle>, StoreError> {
         let Some(r) =
-            query("SELECT * FROM evidence_bundles ORDER BY created_at DESC, id DESC LIMIT 1")
+            query("SELECT * FROM evidence_bundles ORDER BY tree_size DESC, created_at DESC, id DESC LIMIT 1")
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend)?

@@ -2432,6 +2432,24 @@ pub async fn training_register(s: Arc<dyn Store>) {
         s.courses().await.expect("courses")[1].required_for,
         vec![Role::Auditor]
     );
+    // Revoking the renewal: the earlier completion counts again, and nothing else.
+    s.revoke_completion("c3", t(500), "cli", draft("training.record"))
+        .await
+        .expect("revoke");
+    assert_eq!(until("op-a").await, Some(first.expires_at));
+    assert_eq!(
+        s.revoke_completion("c3", t(501), "cli", draft("training.record"))
+            .await,
+        Err(StoreError::Conflict("revoked"))
+    );
+    assert_eq!(
+        s.revoke_completion("nope", t(501), "cli", draft("training.record"))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    let c3 = s.completions(Some("op-a")).await.expect("completions");
+    assert_eq!(c3[0].revoked_at, Some(t(500)));
+    assert_eq!(c3[0].revoked_by.as_deref(), Some("cli"));
 }
 
 /// Incidents are kept whole, updated only over the version read, newest first.
@@ -2516,17 +2534,32 @@ pub async fn evidence_bundles_and_figures(s: Arc<dyn Store>) {
         created_by: "cli".into(),
     };
     let before = s.audit_head().await.expect("head").size;
-    s.record_evidence_bundle(&bundle("b1", 10, 3), draft("evidence.export"))
+    s.record_evidence_bundle(&bundle("b1", 10, 3), None, draft("evidence.export"))
         .await
         .expect("record");
-    s.record_evidence_bundle(&bundle("b2", 20, 5), draft("evidence.export"))
+    // A second export that also thinks it is the first would fork the chain: refused.
+    assert_eq!(
+        s.record_evidence_bundle(&bundle("bx", 11, 3), None, draft("evidence.export"))
+            .await,
+        Err(StoreError::Conflict("previous"))
+    );
+    s.record_evidence_bundle(&bundle("b2", 20, 5), Some("b1"), draft("evidence.export"))
         .await
         .expect("record");
+    assert_eq!(
+        s.record_evidence_bundle(&bundle("by", 30, 6), Some("b1"), draft("evidence.export"))
+            .await,
+        Err(StoreError::Conflict("previous"))
+    );
     assert_eq!(
         s.last_evidence_bundle().await,
         Ok(Some(bundle("b2", 20, 5)))
     );
-    assert_eq!(s.audit_head().await.expect("head").size, before + 2);
+    assert_eq!(
+        s.audit_head().await.expect("head").size,
+        before + 2,
+        "refused records write no audit event"
+    );
     assert_eq!(s.consent_figures(t(0)).await, Ok(vec![]));
     assert_eq!(s.retention_jobs().await, Ok(vec![]));
     s.claim_retention_jobs(&["vault".to_owned()], "me", t(0), t(60), true)

@@ -41,8 +41,12 @@ fn rezip(bytes: &[u8], name: &str, content: &[u8]) -> Vec<u8> {
         let n = f.name().to_owned();
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut f, &mut buf).expect("read");
-        w.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
-            .expect("start");
+        w.start_file(
+            n.as_str(),
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored),
+        )
+        .expect("start");
         w.write_all(if n == name { content } else { &buf })
             .expect("write");
     }
@@ -93,6 +97,7 @@ async fn two_bundles_verify_offline_and_any_changed_byte_fails() {
         "data_map.json",
         "policies/policies.cedar",
         "policies/schema.cedarschema",
+        "policies/dpia_rules.json",
         "retention/rules.json",
         "retention/holds.json",
         "retention/jobs.json",

@@ -52,6 +52,21 @@ async fn unusual_access_raises_alerts_that_reach_webhooks_nats_and_incidents() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json["version"], 1);
     assert_eq!(r.json["rules"]["baseline_spike"], Value::Null);
+    let secret = custodian_crypto::webhook::decode_secret(
+        r.json["webhook_secret"]
+            .as_str()
+            .expect("secret shown once"),
+    )
+    .expect("whsec");
+    let shown = call(&s, &dpo, Method::GET, "/v1/monitoring/rules", json!(null)).await;
+    assert!(shown.json.get("webhook_secret").is_none());
+    assert!(
+        shown.json["rules"]["webhook_url"]
+            .as_str()
+            .expect("url")
+            .ends_with("/…"),
+        "the path is not shown: {shown:?}"
+    );
 
     let r = call(
         &s,
@@ -133,11 +148,24 @@ async fn unusual_access_raises_alerts_that_reach_webhooks_nats_and_incidents() {
     // Each alert reached the webhook and NATS.
     let mut hooked = Vec::new();
     for _ in 0..3 {
-        let (_, body) = tokio::time::timeout(std::time::Duration::from_secs(10), posts.recv())
-            .await
-            .expect("a webhook post")
-            .expect("open");
+        let (headers, body) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), posts.recv())
+                .await
+                .expect("a webhook post")
+                .expect("open");
         let v: Value = serde_json::from_slice(&body).expect("json");
+        let h = |n: &str| headers[n].to_str().expect("header").to_owned();
+        assert_eq!(h("webhook-id"), v["id"].as_str().expect("id"));
+        assert!(
+            custodian_crypto::webhook::verify(
+                &secret,
+                &h("webhook-id"),
+                h("webhook-timestamp").parse().expect("ts"),
+                &body,
+                &h("webhook-signature"),
+            ),
+            "the alert is signed"
+        );
         hooked.push(v["rule"].as_str().expect("rule").to_owned());
     }
     hooked.sort();

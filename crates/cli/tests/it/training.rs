@@ -146,6 +146,38 @@ async fn scenario(opts: Options) {
     .await;
     assert_eq!(r.status, 201, "{r:?}");
     assert!(revealed(&read_as(&s, &dpo, &rec).await), "renewed");
+    // A completion recorded in error is revoked: it stops counting at once; then recorded
+    // again.
+    let wrong = r.json["id"].as_str().expect("id").to_owned();
+    let revoke = |id: String| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::POST,
+                &format!("/v1/training/completions/{id}/revoke"),
+                Some(&s.admin_key),
+                Body::None,
+            )
+            .await
+        }
+    };
+    assert_eq!(revoke(wrong.clone()).await.status, 204);
+    assert!(!revealed(&read_as(&s, &dpo, &rec).await), "revoked");
+    revoke(wrong.clone())
+        .await
+        .assert_error(409, "completion_revoked");
+    revoke("01a20aff-3988-7225-9dcf-b31965aa3350".into())
+        .await
+        .assert_error(404, "completion_not_found");
+    let r = admin(
+        &s,
+        Method::POST,
+        "/v1/training/completions",
+        json!({"operator_id": dpo_id, "course": "health-data", "completed_at": "2026-12-31T09:00:00Z"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert!(revealed(&read_as(&s, &dpo, &rec).await), "recorded again");
     let status = s
         .call(
             Method::GET,
@@ -189,8 +221,12 @@ async fn scenario(opts: Options) {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.json["completions"].as_array().expect("list").len(), 2);
-    assert_eq!(r.json["completions"][1]["reference"], "LMS-4411");
+    assert_eq!(r.json["completions"].as_array().expect("list").len(), 3);
+    assert_eq!(
+        r.json["completions"][1]["revoked_at"],
+        "2027-01-01T00:00:00Z"
+    );
+    assert_eq!(r.json["completions"][2]["reference"], "LMS-4411");
     let r = s
         .call(
             Method::GET,

@@ -17,8 +17,9 @@ use crate::taxonomy::covers;
 pub struct Affected {
     /// When they were computed.
     pub computed_at: Timestamp,
-    /// Distinct people found (vault subjects plus distinct identities in each database; a
-    /// person in two places counts twice).
+    /// People found: the distinct vault subjects across the collections, plus the distinct
+    /// identities in each database table (a person in the vault and in a database, or in
+    /// two tables, counts more than once: nothing links them).
     pub subjects: u64,
     /// Per source (`vault:<collection>`, `dataset:<key>.<table>`): records and people.
     pub sources: Vec<(String, u64, u64)>,

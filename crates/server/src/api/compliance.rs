@@ -83,6 +83,10 @@ pub struct CompletionOut {
     pub recorded_by: String,
     /// When (RFC 3339).
     pub recorded_at: String,
+    /// When it was revoked (RFC 3339): it no longer counts.
+    pub revoked_at: Option<String>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
 }
 
 /// Completions, newest first.
@@ -662,6 +666,9 @@ pub struct MonitoringRulesOut {
     pub rules: serde_json::Value,
     /// Their version once saved (absent: the defaults).
     pub version: Option<i64>,
+    /// The webhook's signing secret (`whsec_…`), only in the answer that set it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 /// An alert and its version.

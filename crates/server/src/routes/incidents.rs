@@ -259,6 +259,20 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<IncidentIn>,
 ) -> Result<(StatusCode, ApiJson<IncidentOut>), ApiError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let out = create_with_id(&state, &rid, &caller, body, &id).await?;
+    Ok((StatusCode::CREATED, ApiJson(out)))
+}
+
+/// Records an incident under `id` (validated and authorized as [`create`] does);
+/// `Conflict("incident")` from the store when one exists under that id already.
+pub(crate) async fn create_with_id(
+    state: &AppState,
+    rid: &RequestId,
+    caller: &Caller,
+    body: IncidentIn,
+    id: &str,
+) -> Result<IncidentOut, ApiError> {
     let now = state.clock.now();
     let title = body.title.trim();
     if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
@@ -312,9 +326,9 @@ pub async fn create(
     if body.categories.is_empty() {
         return Err(invalid("categories", "at least one"));
     }
-    let permit = allow(&state, &caller, &rid, Action::IncidentManage).await?;
+    let permit = allow(state, caller, rid, Action::IncidentManage).await?;
     let entries = state.store.map_entries().await?;
-    let tax = crate::datasets::taxonomy(&state).await?;
+    let tax = crate::datasets::taxonomy(state).await?;
     let cats: BTreeSet<String> = body
         .categories
         .iter()
@@ -346,7 +360,7 @@ pub async fn create(
     let collections = keys("collections", &body.collections, &collections)?;
     let mut draft = permit.draft;
     let incident = Incident {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: id.to_owned(),
         title: title.to_owned(),
         description,
         status: Status::Open,
@@ -379,7 +393,7 @@ pub async fn create(
         .map(|c| format!("category:{c}"))
         .collect();
     state.store.put_incident(&incident, None, draft).await?;
-    Ok((StatusCode::CREATED, ApiJson(out)))
+    Ok(out)
 }
 
 /// Lists the incidents, newest first, each with its clocks now.
@@ -597,12 +611,14 @@ pub async fn compute_affected(
     if old.status == Status::Closed {
         return Err(transition(&custodian_core::incident::IncidentError::Closed));
     }
-    let mut sources = vault_sources(&state, &old).await?;
-    sources.extend(dataset_sources(&state, &old).await?);
+    let (vault_people, mut sources) = vault_sources(&state, &old).await?;
+    let databases = dataset_sources(&state, &old).await?;
+    let subjects = vault_people + databases.iter().map(|(_, _, p)| p).sum::<u64>();
+    sources.extend(databases);
     let mut next = old.clone();
     next.affected = Some(Affected {
         computed_at: state.clock.now(),
-        subjects: sources.iter().map(|(_, _, p)| p).sum(),
+        subjects,
         sources,
     });
     save(
@@ -616,13 +632,14 @@ pub async fn compute_affected(
     .await
 }
 
-/// Per vault collection of the incident: records and distinct subjects.
+/// The distinct vault subjects affected across the incident's collections, and per
+/// collection its records and distinct subjects.
 async fn vault_sources(
     state: &AppState,
     i: &Incident,
-) -> Result<Vec<(String, u64, u64)>, ApiError> {
+) -> Result<(u64, Vec<(String, u64, u64)>), ApiError> {
     if i.collections.is_empty() {
-        return Ok(Vec::new());
+        return Ok((0, Vec::new()));
     }
     // The breached fields of each collection named.
     let mut fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -665,10 +682,14 @@ async fn vault_sources(
             }
         }
     }
-    Ok(counts
-        .into_iter()
-        .map(|(c, (n, people))| (format!("vault:{c}"), n, people.len() as u64))
-        .collect())
+    let everyone: BTreeSet<&String> = counts.values().flat_map(|(_, p)| p.iter()).collect();
+    Ok((
+        everyone.len() as u64,
+        counts
+            .iter()
+            .map(|(c, (n, people))| (format!("vault:{c}"), *n, people.len() as u64))
+            .collect(),
+    ))
 }
 
 /// Per table of the incident's datasets holding a breached column: rows and distinct

@@ -21,7 +21,8 @@ use crate::routes::check_id;
 use crate::routes::registers::{Write, put_entry, split_version};
 use crate::state::AppState;
 
-/// The monitoring rules in force (the defaults until some are saved).
+/// The monitoring rules in force (the defaults until some are saved); the webhook URL is
+/// shown as its scheme and host only (its path is often a secret).
 #[utoipa::path(get, path = "/v1/monitoring/rules", tag = "compliance", security(("bearer" = [])),
     responses((status = 200, body = MonitoringRulesOut), (status = 403, body = ErrorBody)))]
 pub async fn get_rules(
@@ -33,17 +34,18 @@ pub async fn get_rules(
         .await?
         .record(&state)
         .await?;
-    let (rules, version) = crate::monitoring::rules(&state).await?;
+    let stored = crate::monitoring::rules(&state).await?;
     Ok(ApiJson(MonitoringRulesOut {
-        rules: rules.to_json(),
-        version,
+        rules: crate::monitoring::redacted(&stored.rules),
+        version: stored.version,
+        webhook_secret: None,
     }))
 }
 
 /// Sets the rules: `bulk_reads` and `denial_burst` (`max`, `window_minutes`), `off_hours`
 /// (`time_zone`, `start_hour`, `end_hour`, `weekdays`), `baseline_spike` (`factor`,
 /// `min_reads`), `webhook_url`; a rule left out is off. Send the `version` read to change
-/// saved rules.
+/// saved rules. With a webhook, the answer carries a new signing secret, once.
 #[utoipa::path(put, path = "/v1/monitoring/rules", tag = "compliance", security(("bearer" = [])),
     request_body(content = Object, description = "The rules, with `version` once saved"),
     responses((status = 200, body = MonitoringRulesOut), (status = 403, body = ErrorBody),
@@ -70,12 +72,28 @@ pub async fn put_rules(
         .filter(|r| !rules.to_json()[**r].is_null())
         .map(|r| format!("rule:{r}"))
         .collect();
+    // A new signing secret with every webhook set: shown once, kept sealed.
+    let secret = match &rules.webhook_url {
+        None => None,
+        Some(_) => {
+            let secret = custodian_crypto::webhook::new_secret()
+                .map_err(|_| ApiError::new(ErrorCode::Internal))?;
+            let key = custodian_crypto::webhook::decode_secret(&secret)
+                .ok_or_else(|| ApiError::new(ErrorCode::Internal))?;
+            let sealed =
+                crate::propagation::seal_secret(&state, crate::monitoring::SECRET_PLACE, &key)?;
+            Some((secret, sealed))
+        }
+    };
     let e = put_entry(
         &state,
         Write {
             kind: RegisterKind::Monitor,
             key: "rules",
-            body: rules.to_json().to_string(),
+            body: crate::monitoring::stored_body(
+                &rules,
+                secret.as_ref().map(|(_, sealed)| sealed.as_slice()),
+            ),
             version,
             old: old.as_ref(),
         },
@@ -85,8 +103,9 @@ pub async fn put_rules(
     )
     .await?;
     Ok(ApiJson(MonitoringRulesOut {
-        rules: rules.to_json(),
+        rules: crate::monitoring::redacted(&rules),
         version: Some(e.version),
+        webhook_secret: secret.map(|(s, _)| s.to_string()),
     }))
 }
 
@@ -99,7 +118,13 @@ pub async fn run(
     caller: Caller,
 ) -> Result<ApiJson<RunOut>, ApiError> {
     let permit = allow(&state, &caller, &rid, Action::MonitoringManage).await?;
-    Ok(ApiJson(crate::monitoring::run(&state, permit.draft).await?))
+    let draft = permit.draft.clone();
+    let out = crate::monitoring::run(&state, permit.draft).await?;
+    if !out.saved {
+        // Nothing was written with the run's own event: audit the request on its own.
+        state.store.append_audit(draft).await?;
+    }
+    Ok(ApiJson(out))
 }
 
 fn alert_of(e: &custodian_core::register::RegisterEntry) -> Result<AlertRecord, ApiError> {
@@ -211,7 +236,8 @@ pub async fn acknowledge(
 /// Opens an incident from an alert in one step: discovered when the alert's event happened,
 /// described by the rule and the actor; the body gives what the register needs besides
 /// (`categories`, `jurisdictions`, and optionally `title`, `systems`, `datasets`,
-/// `collections`). The alert then points at the incident.
+/// `collections`). The incident has the alert's id, so repeating the step never opens a
+/// second one; the alert then points at it.
 #[utoipa::path(post, path = "/v1/alerts/{id}/incident", tag = "compliance", security(("bearer" = [])),
     params(("id" = String, Path, description = "Alert id")), request_body = AlertIncidentIn,
     responses((status = 200, body = AlertOut), (status = 403, body = ErrorBody),
@@ -250,15 +276,15 @@ pub async fn open_incident(
         risk: None,
         risk_rationale: None,
     };
-    let (_, ApiJson(incident)) = crate::routes::incidents::create(
-        State(state.clone()),
-        Extension(rid.clone()),
-        caller.clone(),
-        ApiJson(input),
-    )
-    .await?;
+    // The incident takes the alert's id, so a retry (or a second click) finds it instead of
+    // opening another: the alert is then marked as it would have been.
+    match crate::routes::incidents::create_with_id(&state, &rid, &caller, input, &a.id).await {
+        Ok(_) => {}
+        Err(e) if e.code() == ErrorCode::Conflict => {}
+        Err(e) => return Err(e),
+    }
     a.status = "incident".into();
-    a.incident_id = Some(incident.id);
+    a.incident_id = Some(a.id.clone());
     a.handled_by = Some(permit.draft.actor.clone());
     Ok(ApiJson(save(&state, &e, &a, permit).await?))
 }

@@ -90,7 +90,12 @@ pub(crate) async fn put_entry(
         kind,
         key: key.to_owned(),
         body,
-        version: version.map_or(1, |v| v + 1),
+        version: match version {
+            None => 1,
+            Some(v) => v
+                .checked_add(1)
+                .ok_or_else(|| ApiError::new(ErrorCode::EntryChanged))?,
+        },
         created_at: old.map_or(now, |o| o.created_at),
         updated_at: now,
     };
@@ -492,7 +497,9 @@ pub async fn put_dpia(
         None => (None, parsed),
         Some(_) => {
             let (e, d) = load_dpia(&state, &key).await?;
-            let next = d.edit(parsed).map_err(|e| transition(&e))?;
+            let next = d
+                .edit(parsed, &permit.draft.actor)
+                .map_err(|e| transition(&e))?;
             (Some(e), next)
         }
     };
@@ -527,7 +534,8 @@ fn transition(e: &DpiaError) -> ApiError {
 }
 
 /// Takes a step: `submit` (a complete draft goes to review), `approve` or `reject` (the
-/// DPO's sign-off, never by the author, with an `opinion`), `reopen` (back to a draft).
+/// DPO's sign-off, never by one who wrote, edited or submitted it, with an `opinion`),
+/// `reopen` (back to a draft).
 #[utoipa::path(post, path = "/v1/dpias/{key}/steps", tag = "compliance", security(("bearer" = [])),
     params(("key" = String, Path, description = "DPIA key")), request_body = DpiaStepIn,
     responses((status = 200, body = DpiaOut), (status = 403, body = ErrorBody),
@@ -570,7 +578,7 @@ pub async fn dpia_step(
     }
     let now = state.clock.now();
     let next = match body.step.as_str() {
-        "submit" => d.submit(),
+        "submit" => d.submit(&permit.draft.actor),
         "approve" => d.sign_off(true, &permit.draft.actor, now, opinion.map(str::to_owned)),
         "reject" => d.sign_off(false, &permit.draft.actor, now, opinion.map(str::to_owned)),
         _ => d.reopen(),

@@ -66,6 +66,8 @@ fn completion_out(c: Completion) -> CompletionOut {
         reference: c.reference,
         recorded_by: c.recorded_by,
         recorded_at: time(c.recorded_at),
+        revoked_at: c.revoked_at.map(time),
+        revoked_by: c.revoked_by,
     }
 }
 
@@ -216,6 +218,42 @@ pub async fn record_completion(
     state.store.record_completion(&completion, draft).await?;
     state.keys.clear();
     Ok((StatusCode::CREATED, ApiJson(completion_out(completion))))
+}
+
+/// Revokes a completion (recorded in error, or its certificate withdrawn): it stops counting
+/// from the next request; the record stays.
+#[utoipa::path(post, path = "/v1/training/completions/{id}/revoke", tag = "compliance", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Completion id")),
+    responses((status = 204, description = "revoked"), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody, description = "completion_not_found"),
+    (status = 409, body = ErrorBody, description = "completion_revoked")))]
+pub async fn revoke_completion(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    check_id(&id)?;
+    let mut draft = allow(&state, &caller, &rid, Action::TrainingRecord)
+        .await?
+        .draft;
+    draft.action = "training.completion_revoked".into();
+    draft.resource = format!("completion:{id}");
+    let by = draft.actor.clone();
+    match state
+        .store
+        .revoke_completion(&id, state.clock.now(), &by, draft)
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => return Err(ApiError::new(ErrorCode::CompletionNotFound)),
+        Err(StoreError::Conflict("revoked")) => {
+            return Err(ApiError::new(ErrorCode::CompletionRevoked));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.keys.clear();
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Lists completions, newest first (one operator's, with `operator_id`).
