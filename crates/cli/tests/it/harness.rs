@@ -255,6 +255,9 @@ impl TestServer {
                 opts.dataset_connections,
             )
             .expect("dataset connections"),
+            // Tests run the access monitor on demand (`POST /v1/monitoring/run`), so a slow
+            // test never sees it append events of its own.
+            monitor_every: std::time::Duration::from_secs(24 * 3600),
             ..ServerConfig::default()
         };
         let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())
