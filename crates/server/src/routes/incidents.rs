@@ -89,9 +89,10 @@ fn estimate(n: Option<u64>) -> Result<Option<u64>, ApiError> {
 /// A list of keys: each known (`known`), none twice.
 fn keys(field: &str, list: &[String], known: &BTreeSet<String>) -> Result<Vec<String>, ApiError> {
     let mut seen = BTreeSet::new();
-    for k in list {
+    for (i, k) in list.iter().enumerate() {
+        // The position, never the value: a key sent by mistake may be anything.
         if !known.contains(k) {
-            return Err(invalid(field, format!("`{k}` is not known")));
+            return Err(invalid(field, format!("item {i} is not known")));
         }
         if !seen.insert(k.clone()) {
             return Err(invalid(field, "no key twice"));
@@ -877,7 +878,7 @@ pub async fn render_letter(
     }
     for (name, value) in &body.values {
         let v = Variable::parse(name)
-            .ok_or_else(|| bad(format!("unknown template variable `{name}`"), Some(name)))?;
+            .ok_or_else(|| bad("unknown template variable".to_owned(), None))?;
         if value.chars().count() > MAX_TEXT {
             return Err(bad(format!("at most {MAX_TEXT} characters"), Some(name)));
         }
