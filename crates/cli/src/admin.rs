@@ -43,6 +43,19 @@ pub enum OperatorsCommand {
         /// Operator id.
         id: String,
     },
+    /// Invite an operator to the web console: prints a single-use enrolment link (72 hours)
+    /// where they set a login name, a password and an authenticator app. Enrolling again
+    /// replaces their console credential.
+    #[command(
+        after_help = "Example:\n  custodian operators invite 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10 --url http://127.0.0.1:8080"
+    )]
+    Invite {
+        /// Operator id.
+        id: String,
+        /// The address the console is reached at, to print a whole link (default: the path).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Re-enable an operator.
     #[command(
         after_help = "Example:\n  custodian operators enable 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10"
@@ -199,6 +212,9 @@ pub async fn operators(
                 println!("API key {} written to {} (mode 0600)", key.id, f.display());
             }
         }
+        OperatorsCommand::Invite { .. } => {
+            bail!("invitations are made by `invite`, which needs the server's keys")
+        }
         OperatorsCommand::Disable { id } | OperatorsCommand::Enable { id }
             if uuid::Uuid::parse_str(&id).is_err() =>
         {
@@ -227,6 +243,57 @@ pub async fn operators(
             println!("enabled operator {id}");
         }
     }
+    Ok(())
+}
+
+/// `custodian operators invite`: issues a console invitation through the server's own logic
+/// (the TOTP secret sealed under the installation's system key), audited as `cli`.
+pub async fn invite(
+    loc: &StoreLocation,
+    clock: std::sync::Arc<dyn Clock>,
+    id: &str,
+    url: Option<&str>,
+) -> anyhow::Result<()> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        bail!("{id:?} is not an operator id");
+    }
+    if let Some(u) = url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        bail!("--url must start with http:// or https://");
+    }
+    let store = setup::open_store(loc).await?;
+    let installation = setup::require_installation(store.as_ref()).await?;
+    let op = store.get_operator(id).await?.context("no such operator")?;
+    let state = setup::app_state(
+        loc,
+        store,
+        &installation,
+        clock.clone(),
+        custodian_server::ServerConfig::default(),
+    )
+    .await?;
+    let token = custodian_server::console::session::issue_invitation(
+        &state,
+        &op,
+        "cli",
+        draft(
+            clock.as_ref(),
+            "console.invite",
+            format!("operator:{}", op.id),
+        ),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let path = custodian_server::console::session::invitation_path(&token);
+    match url {
+        Some(u) => println!("{}{path}", u.trim_end_matches('/')),
+        None => println!("{path}"),
+    }
+    eprintln!(
+        "single-use enrolment link for {} ({}), valid 72 hours",
+        op.id, op.role
+    );
     Ok(())
 }
 

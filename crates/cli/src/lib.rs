@@ -122,7 +122,7 @@ pub enum Command {
     },
     /// Manage operators directly in the database (audited as actor `cli`).
     #[command(
-        after_help = "Examples:\n  custodian operators list\n  custodian operators create --name \"Dana Auditor\" --role auditor --key-file dana.key\n  custodian operators disable 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10"
+        after_help = "Examples:\n  custodian operators list\n  custodian operators create --name \"Dana Auditor\" --role auditor --key-file dana.key\n  custodian operators disable 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10\n  custodian operators invite 0192f0c1-7f3a-7c55-9d1e-3b6c2a9e4f10 --url http://127.0.0.1:8080   # console enrolment link"
     )]
     Operators {
         #[command(flatten)]
@@ -424,6 +424,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             setup::open_store(&loc).await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::Operators {
+            store,
+            command: admin::OperatorsCommand::Invite { id, url },
+        } => {
+            let (loc, _) = store.resolve()?;
+            admin::invite(&loc, clock.clone(), &id, url.as_deref()).await
         }
         Command::Operators { store, command } => {
             let (loc, _) = store.resolve()?;

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod clock;
 pub mod consent;
+pub mod console;
 pub mod doc;
 pub mod dpia;
 pub mod incident;

@@ -1,5 +1,5 @@
 //! The registers kept as documents: vendors, DPIAs, the access monitor's rules, state and
-//! alerts, each an entry of a kind under a key,
+//! alerts, console credentials, invitations and sessions, each an entry of a kind under a key,
 //! its body the JSON the core writes ([`crate::vendor`], [`crate::dpia`]), changed only over
 //! the version read.
 
@@ -19,6 +19,12 @@ pub enum RegisterKind {
     Monitor,
     /// An alert the access monitor raised (keyed by id).
     Alert,
+    /// An operator's console credential (keyed by operator id; [`crate::console::Credential`]).
+    ConsoleCredential,
+    /// An invitation to enrol in the console (keyed by the token's SHA-256).
+    ConsoleInvitation,
+    /// A console session (keyed by the token's SHA-256).
+    ConsoleSession,
 }
 
 impl RegisterKind {
@@ -29,6 +35,9 @@ impl RegisterKind {
             RegisterKind::Dpia => "dpia",
             RegisterKind::Monitor => "monitor",
             RegisterKind::Alert => "alert",
+            RegisterKind::ConsoleCredential => "console_credential",
+            RegisterKind::ConsoleInvitation => "console_invitation",
+            RegisterKind::ConsoleSession => "console_session",
         }
     }
 
@@ -39,6 +48,9 @@ impl RegisterKind {
             RegisterKind::Dpia,
             RegisterKind::Monitor,
             RegisterKind::Alert,
+            RegisterKind::ConsoleCredential,
+            RegisterKind::ConsoleInvitation,
+            RegisterKind::ConsoleSession,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -14,8 +14,10 @@ pub mod jws;
 pub mod keyfile;
 pub mod keys;
 pub mod note;
+pub mod password;
 pub mod pkcs11;
 pub mod random;
+pub mod totp;
 pub mod vault;
 pub mod webhook;
 

@@ -47,6 +47,11 @@ macro_rules! error_codes {
                 match self { $(ErrorCode::$variant => $code,)* }
             }
 
+            /// The code whose [`ErrorCode::code`] is `code`.
+            pub fn parse(code: &str) -> Option<ErrorCode> {
+                ErrorCode::ALL.iter().copied().find(|c| c.code() == code)
+            }
+
             /// What the code means, for the documentation table.
             pub fn doc(self) -> &'static str {
                 match self { $(ErrorCode::$variant => $doc,)* }
@@ -162,6 +167,14 @@ error_codes! {
     EvidenceRace => (CONFLICT, "evidence_race", "Another evidence bundle was exported at the same time; export again (each bundle follows the one before)."),
     CompletionNotFound => (NOT_FOUND, "completion_not_found", "No training completion has this id."),
     CompletionRevoked => (CONFLICT, "completion_revoked", "The training completion was revoked already."),
+    LoginFailed => (UNAUTHORIZED, "login_failed", "The login name, password or code is wrong (the answer does not say which)."),
+    AccountLocked => (TOO_MANY_REQUESTS, "account_locked", "Too many wrong sign-ins: the account is locked for 15 minutes."),
+    InvitationInvalid => (NOT_FOUND, "invitation_invalid", "The invitation does not exist, was used, or has expired; ask an administrator for a new one."),
+    InvalidCredential => (UNPROCESSABLE_ENTITY, "invalid_credential", "The login name or password breaks a rule (details.rule says which)."),
+    LoginTaken => (CONFLICT, "login_taken", "Another operator signs in with this login name."),
+    CsrfFailed => (FORBIDDEN, "csrf_failed", "The form did not come from this console's own page (missing or wrong CSRF token, or another site); reload the page and retry."),
+    ReauthRequired => (FORBIDDEN, "reauth_required", "This step needs a recent sign-in: confirm your password and code first."),
+    InvalidForm => (UNPROCESSABLE_ENTITY, "invalid_form", "The form is missing a field or has one of the wrong shape."),
     Internal => (INTERNAL_SERVER_ERROR, "internal", "An unexpected error; the server log has the details."),
 }
 
@@ -234,6 +247,11 @@ impl ApiError {
     /// The error's message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The error's structured details, if any.
+    pub fn details_value(&self) -> Option<&serde_json::Value> {
+        self.details.as_ref()
     }
 }
 

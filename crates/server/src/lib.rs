@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod compliance;
 pub mod consent_cache;
+pub mod console;
 pub mod datasets;
 pub mod discovery;
 pub mod drp;
@@ -107,6 +108,7 @@ fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(operators::get, operators::patch))
         .routes(routes!(operators::list_keys, operators::create_key))
         .routes(routes!(operators::revoke_key))
+        .routes(routes!(operators::invite))
         .routes(routes!(policies::get, policies::put))
         .routes(routes!(policies::explain))
         .routes(routes!(audit::checkpoint))
@@ -262,6 +264,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(routes::drp::exercise),
         )
         .merge(SwaggerUi::new("/docs").url("/v1/openapi.json", api))
+        .merge(console::router(state.clone()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -39,7 +39,7 @@ fn planted(i: u32) -> [String; 4] {
     ]
 }
 
-fn schema() -> Vec<String> {
+pub(crate) fn schema() -> Vec<String> {
     let mut sql = vec![
         "CREATE TABLE t_cust (id INTEGER PRIMARY KEY, c1 VARCHAR(200), ssn VARCHAR(20), \
          c2 VARCHAR(40), ref_code VARCHAR(60), notes VARCHAR(400), created DATE, \
@@ -71,7 +71,7 @@ fn schema() -> Vec<String> {
 }
 
 /// The shop declares `t_cust.c2` as a phone number already.
-const DECLARED: &str = r#"{"dataset": [{"fides_key": "shop", "collections": [
+pub(crate) const DECLARED: &str = r#"{"dataset": [{"fides_key": "shop", "collections": [
   {"name": "t_cust", "fields": [
     {"name": "id", "fides_meta": {"primary_key": true}},
     {"name": "c2", "data_categories": ["user.contact.phone_number"]}]}]}]}"#;

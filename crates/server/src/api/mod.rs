@@ -142,6 +142,18 @@ pub struct NewKeyOut {
     pub info: KeyOut,
 }
 
+/// An invitation to enrol in the console: the link works once, until it expires.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationOut {
+    /// The enrolment page's path (`/console/enroll/<token>`); hand it to the operator over a
+    /// channel you trust.
+    pub path: String,
+    /// The whole link, when the server knows its public address.
+    pub url: Option<String>,
+    /// When it stops working.
+    pub expires_at: String,
+}
+
 /// The caller.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeOut {

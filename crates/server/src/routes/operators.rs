@@ -10,7 +10,8 @@ use jiff::SignedDuration;
 
 use super::check_id;
 use crate::api::{
-    CreateKeyIn, CreateOperatorIn, KeyOut, MeOut, NewKeyOut, OperatorOut, PatchOperatorIn,
+    CreateKeyIn, CreateOperatorIn, InvitationOut, KeyOut, MeOut, NewKeyOut, OperatorOut,
+    PatchOperatorIn,
 };
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ErrorBody, ErrorCode};
@@ -297,4 +298,56 @@ pub async fn revoke_key(
         .await?;
     state.keys.clear();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invites an operator to the web console: a single-use enrolment link, valid 72 hours, where
+/// the operator sets a login name, a password and an authenticator app (TOTP). Enrolling again
+/// replaces the operator's console credential (a lost phone, a forgotten password).
+#[utoipa::path(post, path = "/v1/operators/{id}/console-invitation", tag = "operators", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Operator id")), responses(
+    (status = 201, body = InvitationOut), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "conflict: the operator is disabled"),
+))]
+pub async fn invite(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, ApiJson<InvitationOut>), ApiError> {
+    check_id(&id)?;
+    let permit = authorize(
+        &state,
+        &caller,
+        &rid,
+        Action::OperatorWrite,
+        Resource::Operators,
+        None,
+    )
+    .await?;
+    let op = state
+        .store
+        .get_operator(&id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    let token =
+        crate::console::session::issue_invitation(&state, &op, &caller.actor(), permit.draft)
+            .await?;
+    let path = crate::console::session::invitation_path(&token);
+    let expires_at = state
+        .clock
+        .now()
+        .checked_add(custodian_core::console::INVITATION_LIFETIME)
+        .map_err(|_| ApiError::new(ErrorCode::Internal))?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(InvitationOut {
+            url: state
+                .config
+                .public_url
+                .as_deref()
+                .map(|b| format!("{}{path}", b.trim_end_matches('/'))),
+            path,
+            expires_at: crate::api::time(expires_at),
+        }),
+    ))
 }

@@ -110,7 +110,10 @@ pub(crate) async fn put_entry(
             RegisterKind::Vendor => ErrorCode::VendorNotFound,
             RegisterKind::Dpia => ErrorCode::DpiaNotFound,
             RegisterKind::Alert => ErrorCode::AlertNotFound,
-            RegisterKind::Monitor => ErrorCode::NotFound,
+            RegisterKind::Monitor
+            | RegisterKind::ConsoleCredential
+            | RegisterKind::ConsoleInvitation
+            | RegisterKind::ConsoleSession => ErrorCode::NotFound,
         })),
         Err(e) => Err(e.into()),
     }
