@@ -57,6 +57,15 @@ pub struct FileConfig {
     /// upper-cased), which wins. A dataset without one gets manual tasks.
     #[serde(default)]
     pub dataset_connections: std::collections::BTreeMap<String, String>,
+    /// The privacy center's name, instead of the data map's organization (also
+    /// `CUSTODIAN_PRIVACY_NAME`).
+    pub privacy_name: Option<String>,
+    /// The privacy center's accent colour, `#rrggbb`; text on it is black or white, whichever
+    /// contrasts more (also `CUSTODIAN_PRIVACY_ACCENT`).
+    pub privacy_accent: Option<String>,
+    /// The privacy center's logo: a PNG, JPEG, WebP or SVG file of at most 256 KiB, read at
+    /// start (also `CUSTODIAN_PRIVACY_LOGO`).
+    pub privacy_logo: Option<PathBuf>,
 }
 
 /// The dataset connections: the file's, with `CUSTODIAN_DATASET_URL_<KEY>` over them.
@@ -196,7 +205,31 @@ pub fn server_config(
             "public_url must be an http(s) URL without query or fragment"
         );
     }
+    let logo = std::env::var_os("CUSTODIAN_PRIVACY_LOGO")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| file.privacy_logo.clone())
+        .map(|path| {
+            let meta = std::fs::metadata(&path)
+                .with_context(|| format!("cannot read the privacy logo {}", path.display()))?;
+            anyhow::ensure!(
+                meta.len() <= custodian_server::console::MAX_LOGO as u64,
+                "privacy_logo must be at most 256 KiB"
+            );
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read the privacy logo {}", path.display()))?;
+            Ok((path.to_string_lossy().into_owned(), bytes))
+        })
+        .transpose()?;
+    let brand = custodian_server::console::Brand::new(
+        env_or("CUSTODIAN_PRIVACY_NAME", &file.privacy_name),
+        env_or("CUSTODIAN_PRIVACY_ACCENT", &file.privacy_accent),
+        logo.as_ref()
+            .map(|(name, bytes)| (name.as_str(), bytes.clone())),
+    )
+    .map_err(anyhow::Error::msg)?;
     Ok(ServerConfig {
+        brand,
         listen: listen.or(file.listen).unwrap_or(defaults.listen),
         tls,
         trusted_proxies: if trusted_proxies.is_empty() {
@@ -267,6 +300,44 @@ mod tests {
             "[dataset_connections]\n\"a-b\" = \"postgres://db/x\"\n",
         ] {
             let file: FileConfig = toml::from_str(bad).expect("parses");
+            assert!(
+                server_config(None, None, None, vec![], &file).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_privacy_center_brand_is_checked() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let logo = dir.path().join("logo.svg");
+        std::fs::write(&logo, "<svg xmlns='http://www.w3.org/2000/svg'/>").expect("logo");
+        let text = format!(
+            "privacy_name = \"Acme Privacy\"\nprivacy_accent = \"#7A1FA2\"\nprivacy_logo = {:?}\n",
+            logo.display().to_string()
+        );
+        let file: FileConfig = toml::from_str(&text).expect("parses");
+        let c = server_config(None, None, None, vec![], &file).expect("config");
+        assert_eq!(c.brand.name.as_deref(), Some("Acme Privacy"));
+        assert_eq!(c.brand.accent.as_deref(), Some("#7a1fa2"));
+        assert_eq!(c.brand.logo.as_ref().map(|l| l.0), Some("image/svg+xml"));
+        let big = dir.path().join("big.png");
+        std::fs::write(&big, vec![0u8; 256 * 1024 + 1]).expect("big");
+        for bad in [
+            "privacy_accent = \"purple\"\n".to_owned(),
+            "privacy_accent = \"#12345\"\n".to_owned(),
+            "privacy_name = \"  \"\n".to_owned(),
+            format!("privacy_logo = {:?}\n", big.display().to_string()),
+            format!(
+                "privacy_logo = {:?}\n",
+                dir.path().join("logo.gif").display().to_string()
+            ),
+            format!(
+                "privacy_logo = {:?}\n",
+                dir.path().join("missing.png").display().to_string()
+            ),
+        ] {
+            let file: FileConfig = toml::from_str(&bad).expect("parses");
             assert!(
                 server_config(None, None, None, vec![], &file).is_err(),
                 "{bad}"

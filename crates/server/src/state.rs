@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub dataset_connections: crate::datasets::Connections,
     /// How often the access monitor reads the audit log.
     pub monitor_every: std::time::Duration,
+    /// How the privacy center looks.
+    pub brand: crate::console::Brand,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +73,7 @@ impl Default for ServerConfig {
             drp: None,
             dataset_connections: crate::datasets::Connections::default(),
             monitor_every: std::time::Duration::from_secs(60),
+            brand: crate::console::Brand::default(),
         }
     }
 }

@@ -22,7 +22,7 @@ use sqlx::AssertSqlSafe;
 
 use crate::harness::{Body, Options, TestServer, fixed_clock};
 use crate::smtp::{SmtpServer, code_in};
-use crate::webdriver::{Driver, Session, chromedriver};
+use crate::webdriver::{Driver, ENTER, Session, TAB, chromedriver};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -330,7 +330,7 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
     assert_eq!(p.status, 404);
 
     // A second operator cannot take the same login name.
-    let (sam_id, _) = s.operator_with_key("Sam Support", "support").await;
+    let (sam_id, sam_key) = s.operator_with_key("Sam Support", "support").await;
     let sam_path = invite(&s, &sam_id).await;
     let page = web.get(&sam_path).await;
     let sam_secret = input_value(&page.body, "secret");
@@ -456,6 +456,78 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
     assert_eq!(p.status, 303);
     assert_eq!(p.location(), "/console/operators?error=access_denied");
 
+    // Approving an erasure needs a sign-in in the last five minutes.
+    clock.advance(SignedDuration::from_mins(6));
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/rights/requests",
+            Some(&sam_key),
+            Body::Json(json!({
+                "type": "erasure", "jurisdiction": "GDPR", "requester": {"email": "ana@example.com"}
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let erasure = r.json["id"].as_str().unwrap().to_owned();
+    for step in ["verify_manually", "submit_for_approval"] {
+        let r = s
+            .call(
+                Method::POST,
+                &format!("/v1/rights/requests/{erasure}/steps"),
+                Some(&sam_key),
+                Body::Json(json!({"step": step})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{step}: {r:?}");
+    }
+    let back = format!("/console/requests/{erasure}");
+    let p = web
+        .post(
+            &format!("{back}/step"),
+            &[("csrf", &token), ("step", "approve")],
+        )
+        .await;
+    assert_eq!(p.location(), format!("/console/reauth?next={back}"));
+    let r = s
+        .call(
+            Method::GET,
+            &back.replace("/console/", "/v1/rights/"),
+            Some(&dpo_key),
+            Body::None,
+        )
+        .await;
+    assert_eq!(r.json["approvals"], json!([]), "not approved");
+    let code = fresh_code(&clock, &secret);
+    let p = web
+        .post(
+            "/console/reauth",
+            &[
+                ("csrf", &token),
+                ("password", PASSWORD),
+                ("code", &code),
+                ("next", &back),
+            ],
+        )
+        .await;
+    assert_eq!(p.location(), back);
+    let p = web
+        .post(
+            &format!("{back}/step"),
+            &[("csrf", &token), ("step", "approve")],
+        )
+        .await;
+    assert_eq!(p.location(), format!("{back}?done=approve"));
+    let r = s
+        .call(
+            Method::GET,
+            &back.replace("/console/", "/v1/rights/"),
+            Some(&dpo_key),
+            Body::None,
+        )
+        .await;
+    assert_eq!(r.json["approvals_missing"], 1, "{r:?}");
+
     // Exporting evidence needs a sign-in in the last five minutes.
     clock.advance(SignedDuration::from_mins(6));
     let p = web.post("/console/evidence", &[("csrf", &token)]).await;
@@ -558,6 +630,57 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
         !audit.contains(PASSWORD) && !audit.contains("\"dora\""),
         "no secret in the audit log"
     );
+}
+
+#[tokio::test]
+async fn the_privacy_center_is_branded() {
+    let logo = b"<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'/>".to_vec();
+    let brand = custodian_server::console::Brand::new(
+        Some("Acme Privacy".into()),
+        Some("#FFD700".into()),
+        Some(("acme.svg", logo.clone())),
+    )
+    .expect("brand");
+    let s = TestServer::start_with(Options {
+        brand,
+        ..Options::default()
+    })
+    .await;
+    let mut web = Web::new(&s.base);
+    let home = web.get("/privacy").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("Acme Privacy"));
+    assert!(
+        home.body
+            .contains("href=\"&#x2f;privacy&#x2f;brand&#x2f;brand.css\"")
+            || home.body.contains("href=\"/privacy/brand/brand.css\"")
+    );
+    assert!(home.body.contains("class=\"logo\""));
+    // Gold is light: text on it is black (contrast 14.9:1 rather than 1.4:1 for white).
+    let css = web.get("/privacy/brand/brand.css").await;
+    assert_eq!(css.headers["content-type"], "text/css; charset=utf-8");
+    assert!(
+        css.body.contains("--accent: #ffd700") && css.body.contains("--accent-ink: #000000"),
+        "{}",
+        css.body
+    );
+    let l = web.get("/privacy/brand/logo").await;
+    assert_eq!(l.status, 200);
+    assert_eq!(l.headers["content-type"], "image/svg+xml");
+    assert!(
+        l.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert_eq!(l.body.as_bytes(), logo.as_slice());
+    // Without a brand: the data map's name, no stylesheet, no logo.
+    let plain = TestServer::start().await;
+    let mut web = Web::new(&plain.base);
+    let home = web.get("/privacy").await;
+    assert!(!home.body.contains("brand.css") && !home.body.contains("class=\"logo\""));
+    assert_eq!(web.get("/privacy/brand/logo").await.status, 404);
+    assert_eq!(web.get("/privacy/assets/nothing.js").await.status, 404);
 }
 
 // --- In the browser ------------------------------------------------------------------------
@@ -946,7 +1069,18 @@ async fn console_and_privacy_center_in_a_browser() {
     // Support works the request: it is in the queue, and goes for approval.
     let sam_path = invite(&s, &sam_id).await;
     let sam = browser_enrol(&staff, &base, &clock, &sam_path, "sam", None).await;
-    browser_sign_in(&staff, &base, &clock, "sam", &sam).await;
+    // Signing in by keyboard alone: the fields come in order, Enter submits.
+    staff.go(&format!("{base}/console/login")).await;
+    staff.tab_to("#login").await;
+    staff.keys("sam").await;
+    staff.press(TAB).await;
+    assert_eq!(staff.focused().await, "password");
+    staff.keys(PASSWORD).await;
+    staff.press(TAB).await;
+    assert_eq!(staff.focused().await, "code");
+    staff.keys(&fresh_code(&clock, &sam)).await;
+    staff.press(ENTER).await;
+    path_is(&staff, "/console").await;
     staff.go(&format!("{base}/console/requests")).await;
     staff
         .wait_for(&format!(

@@ -121,6 +121,8 @@ pub struct Options {
     pub drp: Option<Arc<custodian_server::drp::DrpConfig>>,
     /// Connection URLs of datasets, by key.
     pub dataset_connections: std::collections::BTreeMap<String, String>,
+    /// How the privacy center looks.
+    pub brand: custodian_server::console::Brand,
 }
 
 impl Default for Options {
@@ -136,6 +138,7 @@ impl Default for Options {
             rights_reminders_to: None,
             drp: None,
             dataset_connections: Default::default(),
+            brand: Default::default(),
         }
     }
 }
@@ -258,6 +261,7 @@ impl TestServer {
             // Tests run the access monitor on demand (`POST /v1/monitoring/run`), so a slow
             // test never sees it append events of its own.
             monitor_every: std::time::Duration::from_secs(24 * 3600),
+            brand: opts.brand,
             ..ServerConfig::default()
         };
         let vault_crypto = setup::load_vault_crypto(&data_dir, store.as_ref())

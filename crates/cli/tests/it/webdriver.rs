@@ -276,6 +276,27 @@ impl Session {
         .await;
     }
 
+    /// Types `text` with the keyboard into whatever has the focus.
+    pub async fn keys(&self, text: &str) {
+        let mut actions = Vec::new();
+        for c in text.chars() {
+            actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        self.cmd(
+            Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await;
+    }
+
+    /// The id of the focused element.
+    pub async fn focused(&self) -> Value {
+        self.js("return document.activeElement && document.activeElement.id;")
+            .await
+    }
+
     /// Presses Tab until the focused element matches `css` (at most 12 times).
     pub async fn tab_to(&self, css: &str) {
         let check = format!(

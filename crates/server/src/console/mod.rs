@@ -28,6 +28,133 @@ use serde::Serialize;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
+/// How the privacy center looks: the organization's name (else the data map's), an accent
+/// colour and a logo. Checked when the configuration is read ([`Brand::new`]).
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    /// Shown as the privacy center's name instead of the data map's organization.
+    pub name: Option<String>,
+    /// `#rrggbb`.
+    pub accent: Option<String>,
+    /// The logo's media type and bytes.
+    pub logo: Option<(&'static str, Vec<u8>)>,
+}
+
+/// The largest logo accepted.
+pub const MAX_LOGO: usize = 256 * 1024;
+
+impl Brand {
+    /// Checks a brand: a name of 1 to 100 printable characters, an accent `#rrggbb`, a logo
+    /// (PNG, JPEG, WebP or SVG by its file name) of at most 256 KiB. The error names the
+    /// setting.
+    pub fn new(
+        name: Option<String>,
+        accent: Option<String>,
+        logo: Option<(&str, Vec<u8>)>,
+    ) -> Result<Brand, &'static str> {
+        let name = name.map(|n| n.trim().to_owned());
+        if name.as_deref().is_some_and(|n| {
+            n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control)
+        }) {
+            return Err("privacy_name must be 1 to 100 printable characters");
+        }
+        if accent.as_deref().is_some_and(|a| hex_colour(a).is_none()) {
+            return Err("privacy_accent must be a colour as #rrggbb");
+        }
+        let logo = match logo {
+            None => None,
+            Some((file_name, bytes)) => {
+                let lower = file_name.to_ascii_lowercase();
+                let kind = if lower.ends_with(".png") {
+                    "image/png"
+                } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
+                    "image/jpeg"
+                } else if lower.ends_with(".webp") {
+                    "image/webp"
+                } else if lower.ends_with(".svg") {
+                    "image/svg+xml"
+                } else {
+                    return Err("privacy_logo must be a .png, .jpg, .webp or .svg file");
+                };
+                if bytes.is_empty() || bytes.len() > MAX_LOGO {
+                    return Err("privacy_logo must be at most 256 KiB");
+                }
+                Some((kind, bytes))
+            }
+        };
+        Ok(Brand {
+            name,
+            accent: accent.map(|a| a.to_ascii_lowercase()),
+            logo,
+        })
+    }
+
+    /// The stylesheet that applies the accent: the colour, and for text on it black or white,
+    /// whichever contrasts more (WCAG relative luminance).
+    pub fn css(&self) -> String {
+        let Some((r, g, b)) = self.accent.as_deref().and_then(hex_colour) else {
+            return String::new();
+        };
+        let lin = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let l = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+        let on_white = 1.05 / (l + 0.05);
+        let on_black = (l + 0.05) / 0.05;
+        let ink = if on_white >= on_black {
+            "#ffffff"
+        } else {
+            "#000000"
+        };
+        let accent = self.accent.as_deref().unwrap_or_default();
+        format!(
+            ":root {{ --accent: {accent}; --accent-ink: {ink}; }}\n.top.public {{ background: {accent}; }}\n.top.public, .top.public a {{ color: {ink}; }}\n"
+        )
+    }
+}
+
+/// The red, green and blue of `#rrggbb`.
+fn hex_colour(s: &str) -> Option<(u8, u8, u8)> {
+    let h = s.strip_prefix('#')?;
+    if h.len() != 6 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let c = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+    Some((c(0)?, c(2)?, c(4)?))
+}
+
+/// The brand's stylesheet and logo.
+async fn brand_asset(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let brand = &state.config.brand;
+    match (name.as_str(), &brand.logo) {
+        ("brand.css", _) => (
+            [
+                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            brand.css(),
+        )
+            .into_response(),
+        ("logo", Some((kind, bytes))) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            bytes.clone(),
+        )
+            .into_response(),
+        _ => ApiError::new(ErrorCode::RouteNotFound).into_response(),
+    }
+}
+
 /// The Content-Security-Policy of every page: only this origin's scripts, styles and forms,
 /// images also as `data:` (the enrolment QR code), never framed.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -360,7 +487,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/privacy/preferences",
             get(privacy::preferences).post(privacy::save_preferences),
         )
-        .route("/privacy/assets/{name}", get(asset));
+        .route("/privacy/assets/{name}", get(asset))
+        .route("/privacy/brand/{name}", get(brand_asset));
     console
         .merge(privacy)
         .layer(axum::middleware::from_fn_with_state(state, page_headers))

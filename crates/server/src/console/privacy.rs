@@ -41,21 +41,31 @@ async fn organization(state: &AppState) -> Result<Value, ApiError> {
     Ok(org.unwrap_or_else(|| json!({ "name": "Privacy center" })))
 }
 
-fn page(state_org: Value, nav: &str, f: &Flashed, data: Value) -> Value {
-    let mut base =
-        json!({ "org": state_org, "nav": nav, "flash": f.error_flash(), "done": f.done_code() });
+fn page(state: &AppState, org: Value, nav: &str, f: &Flashed, data: Value) -> Value {
+    let brand = &state.config.brand;
+    let mut org = org;
+    if let (Some(name), Some(o)) = (&brand.name, org.as_object_mut()) {
+        o.insert("name".into(), json!(name));
+    }
+    let mut base = json!({
+        "org": org,
+        "nav": nav,
+        "flash": f.error_flash(),
+        "done": f.done_code(),
+        "brand": { "css": brand.accent.is_some(), "logo": brand.logo.is_some() },
+    });
     if let (Some(b), Value::Object(d)) = (base.as_object_mut(), data) {
         b.extend(d);
     }
     base
 }
 
-fn fail(org: Value, nav: &str, e: &ApiError) -> Response {
+fn fail(state: &AppState, org: Value, nav: &str, e: &ApiError) -> Response {
     let f = Flashed::with_error(Flash::of(e));
     render(
         e.code().status(),
         "privacy/home.html",
-        page(org, nav, &f, json!({ "failed": true })),
+        page(state, org, nav, &f, json!({ "failed": true })),
     )
 }
 
@@ -156,9 +166,9 @@ pub async fn home(
         Ok(d) => render(
             StatusCode::OK,
             "privacy/home.html",
-            page(org, "home", &f, d),
+            page(&state, org, "home", &f, d),
         ),
-        Err(e) => fail(org, "home", &e),
+        Err(e) => fail(&state, org, "home", &e),
     }
 }
 
@@ -168,12 +178,18 @@ pub async fn notice(
     Path(key): Path<String>,
     f: Flashed,
 ) -> Response {
+    let st = state.clone();
     let org = match organization(&state).await {
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
     if !custodian_core::doc::valid_key(&key) {
-        return fail(org, "home", &ApiError::new(ErrorCode::InvalidPathParameter));
+        return fail(
+            &state,
+            org,
+            "home",
+            &ApiError::new(ErrorCode::InvalidPathParameter),
+        );
     }
     match state.store.notice_versions(&key).await {
         Ok(v) if !v.is_empty() => {
@@ -183,6 +199,7 @@ pub async fn notice(
                 StatusCode::OK,
                 "privacy/home.html",
                 page(
+                    &st,
                     org,
                     "notice",
                     &f,
@@ -190,8 +207,8 @@ pub async fn notice(
                 ),
             )
         }
-        Ok(_) => fail(org, "home", &ApiError::new(ErrorCode::NotFound)),
-        Err(e) => fail(org, "home", &e.into()),
+        Ok(_) => fail(&state, org, "home", &ApiError::new(ErrorCode::NotFound)),
+        Err(e) => fail(&state, org, "home", &e.into()),
     }
 }
 
@@ -204,7 +221,7 @@ pub async fn request_form(State(state): State<AppState>, f: Flashed) -> Response
     render(
         StatusCode::OK,
         "privacy/request.html",
-        page(org, "request", &f, json!({})),
+        page(&state, org, "request", &f, json!({})),
     )
 }
 
@@ -252,6 +269,7 @@ pub async fn file(
 
 /// A request's status, with the code form while verification is awaited.
 pub async fn status(State(state): State<AppState>, Path(id): Path<String>, f: Flashed) -> Response {
+    let st = state.clone();
     let org = match organization(&state).await {
         Ok(o) => o,
         Err(e) => return e.into_response(),
@@ -261,13 +279,14 @@ pub async fn status(State(state): State<AppState>, Path(id): Path<String>, f: Fl
             StatusCode::OK,
             "privacy/status.html",
             page(
+                &st,
                 org,
                 "request",
                 &f,
                 json!({ "r": serde_json::to_value(r).unwrap_or(Value::Null) }),
             ),
         ),
-        Err(e) => fail(org, "request", &e),
+        Err(e) => fail(&st, org, "request", &e),
     }
 }
 
@@ -355,6 +374,7 @@ pub async fn preferences(
     headers: HeaderMap,
     f: Flashed,
 ) -> Response {
+    let st = state.clone();
     let org = match organization(&state).await {
         Ok(o) => o,
         Err(e) => return e.into_response(),
@@ -378,6 +398,7 @@ pub async fn preferences(
                 StatusCode::OK,
                 "privacy/preferences.html",
                 page(
+                    &st,
                     org,
                     "preferences",
                     &f,
@@ -392,7 +413,7 @@ pub async fn preferences(
             }
             resp
         }
-        Err(e) => fail(org, "preferences", &e),
+        Err(e) => fail(&state, org, "preferences", &e),
     }
 }
 
