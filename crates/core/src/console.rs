@@ -123,6 +123,59 @@ pub struct Credential {
     pub locked_until: Option<Timestamp>,
     /// When it was enrolled.
     pub enrolled_at: Timestamp,
+    /// Security keys (WebAuthn) the operator may use instead of a TOTP code.
+    pub security_keys: Vec<SecurityKey>,
+}
+
+/// The most security keys one operator may register.
+pub const MAX_SECURITY_KEYS: usize = 10;
+
+/// A registered security key (a WebAuthn credential with an ES256 key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityKey {
+    /// The credential id (base64url).
+    pub id: String,
+    /// The operator's name for it (1 to 60 printable characters).
+    pub name: String,
+    /// The public key: an uncompressed P-256 point (base64url).
+    pub public_key: String,
+    /// The last signature counter seen.
+    pub sign_count: u32,
+    /// When it was added.
+    pub added_at: Timestamp,
+    /// When it last signed the operator in.
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl SecurityKey {
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "public_key": self.public_key,
+            "sign_count": self.sign_count,
+            "added_at": self.added_at.to_string(),
+            "last_used_at": self.last_used_at.map(|t| t.to_string()),
+        })
+    }
+
+    fn from_json(v: &Value) -> Option<SecurityKey> {
+        Some(SecurityKey {
+            id: v.get("id")?.as_str()?.to_owned(),
+            name: v.get("name")?.as_str()?.to_owned(),
+            public_key: v.get("public_key")?.as_str()?.to_owned(),
+            sign_count: u32::try_from(v.get("sign_count")?.as_u64()?).ok()?,
+            added_at: time(v, "added_at")?,
+            last_used_at: opt_time(v, "last_used_at")?,
+        })
+    }
+}
+
+/// Checks and trims a security key's name.
+pub fn key_name(raw: &str) -> Option<String> {
+    let n = raw.trim();
+    (!n.is_empty() && n.chars().count() <= 60 && !n.chars().any(char::is_control))
+        .then(|| n.to_owned())
 }
 
 impl Credential {
@@ -137,6 +190,7 @@ impl Credential {
             "failures": self.failures,
             "locked_until": self.locked_until.map(|t| t.to_string()),
             "enrolled_at": self.enrolled_at.to_string(),
+            "security_keys": self.security_keys.iter().map(SecurityKey::to_json).collect::<Vec<_>>(),
         })
         .to_string()
     }
@@ -156,6 +210,14 @@ impl Credential {
             failures: u32::try_from(v.get("failures")?.as_u64()?).ok()?,
             locked_until: opt_time(&v, "locked_until")?,
             enrolled_at: time(&v, "enrolled_at")?,
+            security_keys: match v.get("security_keys") {
+                None => Vec::new(),
+                Some(list) => list
+                    .as_array()?
+                    .iter()
+                    .map(SecurityKey::from_json)
+                    .collect::<Option<Vec<_>>>()?,
+            },
         })
     }
 
@@ -185,6 +247,21 @@ impl Credential {
             locked_until: None,
             ..self.clone()
         }
+    }
+
+    /// The credential after a good sign-in with the security key `id`, whose counter is now
+    /// `sign_count`.
+    pub fn after_key_success(&self, id: &str, sign_count: u32, now: Timestamp) -> Credential {
+        let mut next = Credential {
+            failures: 0,
+            locked_until: None,
+            ..self.clone()
+        };
+        for k in next.security_keys.iter_mut().filter(|k| k.id == id) {
+            k.sign_count = sign_count;
+            k.last_used_at = Some(now);
+        }
+        next
     }
 }
 
@@ -373,8 +450,25 @@ mod tests {
             failures: 0,
             locked_until: None,
             enrolled_at: t("2026-01-01T00:00:00Z"),
+            security_keys: vec![SecurityKey {
+                id: "AAEC".into(),
+                name: "Yubikey".into(),
+                public_key: "BAAA".into(),
+                sign_count: 3,
+                added_at: t("2026-01-01T00:00:00Z"),
+                last_used_at: None,
+            }],
         };
         assert_eq!(Credential::from_json(&c.to_json()), Some(c.clone()));
+        let used = c.after_key_success("AAEC", 4, t("2026-01-03T00:00:00Z"));
+        assert_eq!(used.security_keys[0].sign_count, 4);
+        assert_eq!(
+            used.security_keys[0].last_used_at,
+            Some(t("2026-01-03T00:00:00Z"))
+        );
+        assert_eq!(key_name("  Desk key "), Some("Desk key".into()));
+        assert_eq!(key_name(""), None);
+        assert_eq!(key_name(&"k".repeat(61)), None);
         let now = t("2026-01-02T00:00:00Z");
         let mut x = c.clone();
         for _ in 0..MAX_FAILURES - 1 {

@@ -19,6 +19,7 @@ pub mod pkcs11;
 pub mod random;
 pub mod totp;
 pub mod vault;
+pub mod webauthn;
 pub mod webhook;
 
 /// SHA-256 of `data`.

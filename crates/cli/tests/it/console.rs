@@ -1194,3 +1194,91 @@ async fn console_and_privacy_center_in_a_browser() {
     );
     check_page(&staff, "invitation").await;
 }
+
+/// Security keys: added on the Account screen with Chrome's virtual authenticator (WebDriver's
+/// WebAuthn extension), then used to sign in instead of a code; a forged assertion is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_keys_sign_in_in_a_browser() {
+    let Some(bin) = chromedriver() else { return };
+    let clock = fixed_clock();
+    let s = TestServer::start_with(Options {
+        fixed_clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    // WebAuthn needs a host name: an RP id cannot be an IP address.
+    let base = s.base.replace("127.0.0.1", "localhost");
+    let (dora_id, _) = s.operator_with_key("Dora DPO", "dpo").await;
+    let driver = Driver::start(&bin).await;
+    let b = driver.session().await;
+    let added = b
+        .cmd(
+            Method::POST,
+            "/webauthn/authenticator",
+            Some(json!({
+                "protocol": "ctap2", "transport": "usb", "hasResidentKey": false,
+                "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true
+            })),
+        )
+        .await;
+    assert!(added.as_str().is_some(), "{added}");
+    let path = invite(&s, &dora_id).await;
+    let secret = browser_enrol(&b, &base, &clock, &path, "dora", None).await;
+    browser_sign_in(&b, &base, &clock, "dora", &secret).await;
+
+    // Add a key on the Account screen.
+    b.go(&format!("{base}/console/account")).await;
+    b.type_into("#key-name", "Desk key").await;
+    let to = submit(&b, "#add-key button").await;
+    assert_eq!(to, "/console/account?done=key_added");
+    assert!(text_of(&b, "main table").await.contains("Desk key"));
+    check_page(&b, "account").await;
+    browser_sign_out(&b).await;
+
+    // Sign in with password and the key: no code typed.
+    b.type_into("#login", "dora").await;
+    b.type_into("#password", PASSWORD).await;
+    b.wait_for("!document.querySelector('[data-security-key-login]').hidden")
+        .await;
+    b.click("[data-security-key-login] button").await;
+    path_is(&b, "/console").await;
+    assert_eq!(text_of(&b, "h1").await, "Dashboard");
+    // An unknown login gets no key to use: the page says so.
+    b.click("form.who button").await;
+    path_is(&b, "/console/login").await;
+    b.type_into("#login", "nobody").await;
+    b.click("[data-security-key-login] button").await;
+    b.wait_for("document.querySelector('[data-security-key-status]').textContent.includes('no security key')")
+        .await;
+
+    // A forged assertion (any fields) is one more failed sign-in.
+    let mut web = Web::new(&s.base.replace("127.0.0.1", "localhost"));
+    let p = web
+        .post(
+            "/console/login",
+            &[
+                ("login", "dora"),
+                ("password", PASSWORD),
+                ("wa_token", "x.1.y"),
+                ("wa_id", "AAAA"),
+                ("wa_client_data", "e30"),
+                ("wa_auth_data", "AAAA"),
+                ("wa_signature", "AAAA"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+    // Over an IP address there is no relying party: the options are refused.
+    let mut ip = Web::new(&s.base);
+    let p = ip
+        .post("/console/webauthn/login-options", &[("login", "dora")])
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+
+    let audit = s.audit_text().await;
+    assert!(audit.contains("console.security_key.add"));
+    assert!(
+        !audit.contains("Desk key"),
+        "key names stay out of the audit log"
+    );
+}

@@ -14,6 +14,7 @@
 pub mod privacy;
 pub mod screens;
 pub mod session;
+pub mod webauthn;
 
 use std::sync::OnceLock;
 
@@ -168,6 +169,7 @@ macro_rules! templates {
 const TEMPLATES: &[(&str, &str)] = templates![
     "console/layout.html",
     "console/login.html",
+    "console/account.html",
     "console/enroll.html",
     "console/reauth.html",
     "console/message.html",
@@ -408,6 +410,17 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(session::login_page).post(session::login),
         )
         .route("/console/logout", post(session::logout))
+        .route("/console/account", get(webauthn::account))
+        .route("/console/account/keys", post(webauthn::register))
+        .route("/console/account/keys/{id}/remove", post(webauthn::remove))
+        .route(
+            "/console/webauthn/register-options",
+            post(webauthn::register_options),
+        )
+        .route(
+            "/console/webauthn/login-options",
+            post(webauthn::login_options),
+        )
         .route(
             "/console/reauth",
             get(session::reauth_page).post(session::reauth),

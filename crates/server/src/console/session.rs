@@ -534,8 +534,10 @@ pub async fn login_page(Query(q): Query<NextQuery>) -> Response {
 pub struct LoginForm {
     login: String,
     password: String,
-    code: String,
+    code: Option<String>,
     next: Option<String>,
+    #[serde(flatten)]
+    key: super::webauthn::AssertionFields,
 }
 
 fn login_failed(state: &AppState, ip: ClientIp, code: ErrorCode, next: Option<&str>) -> Response {
@@ -554,21 +556,31 @@ fn login_failed(state: &AppState, ip: ClientIp, code: ErrorCode, next: Option<&s
 async fn prove(
     state: &AppState,
     rid: &RequestId,
+    headers: &HeaderMap,
     entry_version: i64,
     cred: &Credential,
     password_given: &str,
-    code: &str,
-) -> Result<Option<u64>, ApiError> {
+    factor: &SecondFactor,
+) -> Result<Option<Credential>, ApiError> {
     let now = state.clock.now();
     let password_ok = password_given.len() <= custodian_core::console::MAX_PASSWORD
         && password::verify(password_given, &cred.password_phc);
-    let step = if password_ok {
-        let secret = open_totp(state, &cred.operator_id, &cred.totp_sealed)?;
-        totp::verify(&secret, code, now.as_second(), cred.totp_last_step)
-    } else {
+    let proved = if !password_ok {
         None
+    } else if let Some(assertion) = &factor.key {
+        super::webauthn::check_assertion(state, headers, cred, assertion)?
+            .map(|(id, count)| cred.after_key_success(&id, count, now))
+    } else {
+        let secret = open_totp(state, &cred.operator_id, &cred.totp_sealed)?;
+        totp::verify(
+            &secret,
+            factor.code.as_deref().unwrap_or(""),
+            now.as_second(),
+            cred.totp_last_step,
+        )
+        .map(|step| cred.after_success(step))
     };
-    if step.is_none() {
+    if proved.is_none() {
         let failed = cred.after_failure(now);
         let e = entry(
             RegisterKind::ConsoleCredential,
@@ -598,7 +610,25 @@ async fn prove(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(step)
+    Ok(proved)
+}
+
+/// The second factor of a sign-in: a TOTP code, or a security key's assertion.
+#[derive(Debug, Default)]
+pub struct SecondFactor {
+    /// The code from the authenticator app.
+    pub code: Option<String>,
+    /// The security key's answer.
+    pub key: Option<super::webauthn::Assertion>,
+}
+
+impl SecondFactor {
+    fn of(code: Option<String>, wa: super::webauthn::AssertionFields) -> SecondFactor {
+        SecondFactor {
+            code,
+            key: wa.assertion(),
+        }
+    }
 }
 
 /// Signs in: login name, password and code. One answer for every failure.
@@ -606,6 +636,7 @@ pub async fn login(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
     form: Result<axum::Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(axum::Form(f)) = form else {
@@ -634,8 +665,19 @@ pub async fn login(
     if cred.locked(now) {
         return login_failed(&state, ip, ErrorCode::AccountLocked, next);
     }
-    let step = match prove(&state, &rid, e.version, &cred, &f.password, &f.code).await {
-        Ok(Some(step)) => step,
+    let factor = SecondFactor::of(f.code.clone(), f.key.clone());
+    let proved = match prove(
+        &state,
+        &rid,
+        &headers,
+        e.version,
+        &cred,
+        &f.password,
+        &factor,
+    )
+    .await
+    {
+        Ok(Some(p)) => p,
         Ok(None) => return login_failed(&state, ip, ErrorCode::LoginFailed, next),
         Err(e) => return e.into_response(),
     };
@@ -665,7 +707,7 @@ pub async fn login(
             entry(
                 RegisterKind::ConsoleCredential,
                 &op.id,
-                cred.after_success(step).to_json(),
+                proved.to_json(),
                 Some((e.version, e.created_at)),
                 now,
             ),
@@ -769,8 +811,10 @@ pub async fn reauth_page(user: ConsoleUser, Query(q): Query<NextQuery>) -> Respo
 #[derive(Debug, Deserialize)]
 pub struct ReauthForm {
     password: String,
-    code: String,
+    code: Option<String>,
     next: Option<String>,
+    #[serde(flatten)]
+    key: super::webauthn::AssertionFields,
 }
 
 /// Proves password and code again; the session's `authenticated_at` becomes now.
@@ -778,6 +822,7 @@ pub async fn reauth(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
     user: ConsoleUser,
     form: Result<axum::Form<ReauthForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -804,8 +849,9 @@ pub async fn reauth(
     if cred.locked(now) {
         return back(ErrorCode::AccountLocked);
     }
-    let step = match prove(&state, &rid, version, &cred, &f.password, &f.code).await {
-        Ok(Some(s)) => s,
+    let factor = SecondFactor::of(f.code.clone(), f.key.clone());
+    let proved = match prove(&state, &rid, &headers, version, &cred, &f.password, &factor).await {
+        Ok(Some(p)) => p,
         Ok(None) => {
             state.limiter.record_failure(ip.0, now);
             return back(ErrorCode::LoginFailed);
@@ -821,7 +867,7 @@ pub async fn reauth(
             entry(
                 RegisterKind::ConsoleCredential,
                 &cred.operator_id,
-                cred.after_success(step).to_json(),
+                proved.to_json(),
                 Some((version, cred.enrolled_at)),
                 now,
             ),
@@ -1023,6 +1069,7 @@ pub async fn enroll(
         failures: 0,
         locked_until: None,
         enrolled_at: now,
+        security_keys: Vec::new(),
     };
     let old = match state
         .store
