@@ -443,6 +443,12 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
         )
         .await;
     assert_eq!(before.json, after.json, "nothing was written");
+    // A form missing a field: 422 in the console's layout, nothing written.
+    let p = web
+        .post("/console/operators", &[("csrf", &token), ("role", "admin")])
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains("invalid_form") && p.body.contains("Dora DPO"));
     // With the token, from this origin: the action is taken (and authorized as the operator:
     // a DPO may not add operators).
     let p = web

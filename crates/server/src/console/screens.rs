@@ -153,21 +153,78 @@ fn yaml_headers() -> HeaderMap {
     h
 }
 
-type Rid = Extension<RequestId>;
+/// A console form's fields; a form missing a field, or with one of the wrong shape, is
+/// answered with `invalid_form` in the console's layout.
+pub struct Fields<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState> for Fields<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let user = req.extensions().get::<ConsoleUser>().cloned();
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(v)) => Ok(Fields(v)),
+            Err(_) => {
+                let e = ApiError::new(ErrorCode::InvalidForm);
+                Err(match user {
+                    Some(u) => error_page(&u, "", "The form", &e),
+                    None => e.into_response(),
+                })
+            }
+        }
+    }
+}
+
+/// What every screen has: the state, the request's id and the signed-in operator, who is the
+/// caller of the API handlers the screen uses.
+pub struct Screen {
+    state: AppState,
+    rid: RequestId,
+    user: ConsoleUser,
+}
+
+impl FromRequestParts<AppState> for Screen {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = ConsoleUser::from_request_parts(parts, state).await?;
+        let rid = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .ok_or_else(|| crate::error::internal("no request id").into_response())?;
+        Ok(Screen {
+            state: state.clone(),
+            rid,
+            user,
+        })
+    }
+}
+
+impl Screen {
+    /// The state, as handlers take it.
+    fn st(&self) -> State<AppState> {
+        State(self.state.clone())
+    }
+
+    /// The request id, as handlers take it.
+    fn id(&self) -> Extension<RequestId> {
+        Extension(self.rid.clone())
+    }
+
+    /// The signed-in operator, as the caller.
+    fn me(&self) -> crate::auth::Caller {
+        self.user.caller.clone()
+    }
+}
 
 /// The dashboard: rights-request SLA, consent, incidents and their clocks, training,
 /// retention jobs, vendors, open alerts, the signed checkpoint and the last evidence bundle.
-pub async fn dashboard(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let r =
-        val(crate::compliance::dashboard(State(state), Extension(rid), user.caller.clone()).await);
+pub async fn dashboard(sc: Screen, f: Flashed) -> Response {
+    let r = val(crate::compliance::dashboard(sc.st(), sc.id(), sc.me()).await);
     show(
         "console/dashboard.html",
-        &user,
+        &sc.user,
         "dashboard",
         "Dashboard",
         &f,
@@ -186,15 +243,13 @@ pub struct QueueQuery {
 
 /// The rights-request queue: open requests by due date, overdue first, with filters.
 pub async fn requests(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
+    sc: Screen,
     f: Flashed,
     q: Result<axum::extract::Query<QueueQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(axum::extract::Query(q)) = q else {
         return error_page(
-            &user,
+            &sc.user,
             "requests",
             "Rights requests",
             &ApiError::new(ErrorCode::InvalidQuery),
@@ -214,13 +269,7 @@ pub async fn requests(
         after: opt(q.after.clone()),
         limit: Some(100),
     };
-    let r = val(routes::rights::list(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiQuery(query),
-    )
-    .await);
+    let r = val(routes::rights::list(sc.st(), sc.id(), sc.me(), ApiQuery(query)).await);
     let r = r.map(|page| {
         let mut reqs = page["requests"].as_array().cloned().unwrap_or_default();
         // Soonest due first; closed ones (no due date) last.
@@ -239,7 +288,7 @@ pub async fn requests(
     });
     show(
         "console/requests.html",
-        &user,
+        &sc.user,
         "requests",
         "Rights requests",
         &f,
@@ -259,19 +308,7 @@ pub struct FileForm {
 }
 
 /// Files a request for a requester who wrote or called.
-pub async fn file_request(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    form: Result<axum::Form<FileForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            "/console/requests",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
+pub async fn file_request(sc: Screen, Fields(f): Fields<FileForm>) -> Response {
     let input = RightsRequestIn {
         request_type: f.request_type,
         jurisdiction: f.jurisdiction,
@@ -286,14 +323,7 @@ pub async fn file_request(
         },
         agent: None,
     };
-    match routes::rights::create(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiJson(input),
-    )
-    .await
-    {
+    match routes::rights::create(sc.st(), sc.id(), sc.me(), ApiJson(input)).await {
         Ok((_, ApiJson(r))) => {
             Redirect::to(&format!("/console/requests/{}?done=filed", r.id)).into_response()
         }
@@ -309,62 +339,51 @@ pub struct RequestQuery {
 
 /// One request: its deadlines, history and the steps its state allows.
 pub async fn request(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
+    sc: Screen,
     Path(id): Path<String>,
     f: Flashed,
     q: axum::extract::Query<RequestQuery>,
 ) -> Response {
-    let r = val(routes::rights::get(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
-        ApiPath(id.clone()),
-    )
-    .await);
-    let r = match r {
-        Ok(req) => {
-            let identity = if q.identity.as_deref() == Some("1") {
-                Some(val(routes::rights::requester(
-                    State(state.clone()),
-                    Extension(rid.clone()),
-                    user.caller.clone(),
-                    ApiPath(id.clone()),
-                )
-                .await))
-            } else {
-                None
-            };
-            let (requester, identity_error) = match identity {
-                Some(Ok(v)) => (Some(v), None),
-                Some(Err(e)) => (None, Some(Flash::of(&e))),
-                None => (None, None),
-            };
-            let tasks = match val(routes::tasks::list(
-                State(state.clone()),
-                Extension(rid.clone()),
-                user.caller.clone(),
-                ApiPath(id.clone()),
-            )
-            .await)
-            {
-                Ok(t) => t["tasks"].clone(),
-                Err(e) => return error_page(&user, "requests", "Rights request", &e),
-            };
-            Ok(json!({
-                "r": req,
-                "tasks": tasks,
-                "requester": requester,
-                "identity_error": identity_error,
-                "recent": user.session.recently_authenticated(state.clock.now()),
-            }))
-        }
-        Err(e) => Err(e),
-    };
+    let r = val(routes::rights::get(sc.st(), sc.id(), sc.me(), ApiPath(id.clone())).await);
+    let r =
+        match r {
+            Ok(req) => {
+                let identity = if q.identity.as_deref() == Some("1") {
+                    Some(val(routes::rights::requester(
+                        sc.st(),
+                        sc.id(),
+                        sc.me(),
+                        ApiPath(id.clone()),
+                    )
+                    .await))
+                } else {
+                    None
+                };
+                let (requester, identity_error) = match identity {
+                    Some(Ok(v)) => (Some(v), None),
+                    Some(Err(e)) => (None, Some(Flash::of(&e))),
+                    None => (None, None),
+                };
+                let tasks =
+                    match val(
+                        routes::tasks::list(sc.st(), sc.id(), sc.me(), ApiPath(id.clone())).await,
+                    ) {
+                        Ok(t) => t["tasks"].clone(),
+                        Err(e) => return error_page(&sc.user, "requests", "Rights request", &e),
+                    };
+                Ok(json!({
+                    "r": req,
+                    "tasks": tasks,
+                    "requester": requester,
+                    "identity_error": identity_error,
+                    "recent": sc.user.session.recently_authenticated(sc.state.clock.now()),
+                }))
+            }
+            Err(e) => Err(e),
+        };
     show(
         "console/request.html",
-        &user,
+        &sc.user,
         "requests",
         "Rights request",
         &f,
@@ -384,24 +403,15 @@ pub struct StepForm {
 
 /// Takes a step. Approving an erasure needs a sign-in in the last five minutes.
 pub async fn request_step(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
+    sc: Screen,
     Path(id): Path<String>,
-    form: Result<axum::Form<StepForm>, axum::extract::rejection::FormRejection>,
+    Fields(f): Fields<StepForm>,
 ) -> Response {
     let back = format!("/console/requests/{}", super::session::safe_id(&id));
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            &back,
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
     if f.step == "approve" {
-        match routes::rights::load(&state, &id).await {
+        match routes::rights::load(&sc.state, &id).await {
             Ok(r) if r.request_type() == custodian_core::rights::RequestType::Erasure => {
-                if user.require_recent(state.clock.now()).is_err() {
+                if sc.user.require_recent(sc.state.clock.now()).is_err() {
                     return Redirect::to(&format!("/console/reauth?next={back}")).into_response();
                 }
             }
@@ -409,7 +419,7 @@ pub async fn request_step(
             Err(e) => return after(&back, "", Err::<(), _>(e)),
         }
     }
-    let operator = (f.step == "assign").then(|| user.caller.operator.id.clone());
+    let operator = (f.step == "assign").then(|| sc.user.caller.operator.id.clone());
     let input = StepIn {
         step: f.step.clone(),
         operator,
@@ -418,14 +428,7 @@ pub async fn request_step(
         purpose: opt(f.purpose),
         expected_version: f.expected_version,
     };
-    let r = routes::rights::step(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiPath(id),
-        ApiJson(input),
-    )
-    .await;
+    let r = routes::rights::step(sc.st(), sc.id(), sc.me(), ApiPath(id), ApiJson(input)).await;
     let done = if f.step.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') && f.step.len() <= 40
     {
         f.step
@@ -444,30 +447,21 @@ pub struct TaskForm {
 
 /// Completes a manual task with what was done (kept with the task, never audited), or takes it.
 pub async fn task_step(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
+    sc: Screen,
     Path((id, task_id)): Path<(String, String)>,
-    form: Result<axum::Form<TaskForm>, axum::extract::rejection::FormRejection>,
+    Fields(f): Fields<TaskForm>,
 ) -> Response {
     let back = format!("/console/requests/{}", super::session::safe_id(&id));
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            &back,
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
     let input = crate::api::rights::TaskStepIn {
-        operator: (f.step == "assign").then(|| user.caller.operator.id.clone()),
+        operator: (f.step == "assign").then(|| sc.user.caller.operator.id.clone()),
         step: f.step,
         evidence: opt(f.evidence),
         expected_version: None,
     };
     let r = routes::tasks::step(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiPath((id, task_id)),
         ApiJson(input),
     )
@@ -476,49 +470,34 @@ pub async fn task_step(
 }
 
 /// Consent: purposes, their notices and figures.
-pub async fn consent(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let purposes = val(routes::consent::list_purposes(
-        State(state.clone()),
-        Extension(rid),
-        user.caller.clone(),
-    )
-    .await);
+pub async fn consent(sc: Screen, f: Flashed) -> Response {
+    let purposes = val(routes::consent::list_purposes(sc.st(), sc.id(), sc.me()).await);
     let r = match purposes {
-        Ok(p) => crate::compliance::consent_figures(&state)
+        Ok(p) => crate::compliance::consent_figures(&sc.state)
             .await
             .map(|figures| json!({ "purposes": p, "figures": figures })),
         Err(e) => Err(e),
     };
-    show("console/consent.html", &user, "consent", "Consent", &f, r)
+    show(
+        "console/consent.html",
+        &sc.user,
+        "consent",
+        "Consent",
+        &f,
+        r,
+    )
 }
 
 /// A purpose: its settings, its notice's versions and the notice editor.
-pub async fn purpose(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    Path(key): Path<String>,
-    f: Flashed,
-) -> Response {
-    let p = val(routes::consent::get_purpose(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
-        ApiPath(key),
-    )
-    .await);
+pub async fn purpose(sc: Screen, Path(key): Path<String>, f: Flashed) -> Response {
+    let p = val(routes::consent::get_purpose(sc.st(), sc.id(), sc.me(), ApiPath(key)).await);
     let r = match p {
         Ok(p) => {
             let versions = match p["notice"].as_str() {
                 Some(n) => match routes::consent::notice_versions(
-                    State(state),
-                    Extension(rid),
-                    user.caller.clone(),
+                    sc.st(),
+                    sc.id(),
+                    sc.me(),
                     ApiPath(n.to_owned()),
                 )
                 .await
@@ -531,7 +510,7 @@ pub async fn purpose(
                     {
                         json!([])
                     }
-                    Err(e) => return error_page(&user, "consent", "Purpose", &e),
+                    Err(e) => return error_page(&sc.user, "consent", "Purpose", &e),
                 },
                 None => json!([]),
             };
@@ -541,7 +520,14 @@ pub async fn purpose(
         }
         Err(e) => Err(e),
     };
-    show("console/purpose.html", &user, "consent", "Purpose", &f, r)
+    show(
+        "console/purpose.html",
+        &sc.user,
+        "consent",
+        "Purpose",
+        &f,
+        r,
+    )
 }
 
 /// A purpose's form (English name and description; lists comma-separated).
@@ -561,19 +547,7 @@ pub struct PurposeForm {
 }
 
 /// Creates or changes a purpose.
-pub async fn save_purpose(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    form: Result<axum::Form<PurposeForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            "/console/consent",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
+pub async fn save_purpose(sc: Screen, Fields(f): Fields<PurposeForm>) -> Response {
     let mut names = BTreeMap::new();
     names.insert("en".to_owned(), f.name.trim().to_owned());
     let mut descriptions = BTreeMap::new();
@@ -596,9 +570,9 @@ pub async fn save_purpose(
     };
     let key = f.key.trim().to_owned();
     let r = routes::consent::put_purpose(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiPath(key.clone()),
         ApiJson(input),
     )
@@ -623,19 +597,10 @@ pub struct NoticeForm {
 
 /// Publishes the next version of a notice (immutable once published).
 pub async fn publish_notice(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
+    sc: Screen,
     Path(key): Path<String>,
-    form: Result<axum::Form<NoticeForm>, axum::extract::rejection::FormRejection>,
+    Fields(f): Fields<NoticeForm>,
 ) -> Response {
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            "/console/consent",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
     let back = format!(
         "/console/consent/purposes/{}",
         super::session::safe_id(&f.purpose)
@@ -650,9 +615,9 @@ pub async fn publish_notice(
         },
     );
     let r = routes::consent::publish_notice(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiPath(key),
         ApiJson(NoticeIn { texts }),
     )
@@ -663,17 +628,12 @@ pub async fn publish_notice(
 const SAMPLE_POLICY: &str = include_str!("../../../../examples/map/policy.yml");
 
 /// The data map: systems, datasets, the records of processing and a policy check.
-pub async fn map(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
+pub async fn map(sc: Screen, f: Flashed) -> Response {
     let doc = json_body(
         routes::map::get_map(
-            State(state.clone()),
-            Extension(rid.clone()),
-            user.caller.clone(),
+            sc.st(),
+            sc.id(),
+            sc.me(),
             ApiQuery(MapQuery { format: None }),
         )
         .await,
@@ -682,9 +642,9 @@ pub async fn map(
     let r = match doc {
         Ok(doc) => json_body(
             routes::map::get_ropa(
-                State(state),
-                Extension(rid),
-                user.caller.clone(),
+                sc.st(),
+                sc.id(),
+                sc.me(),
                 ApiQuery(RopaQuery { format: None }),
             )
             .await,
@@ -693,7 +653,7 @@ pub async fn map(
         .map(|ropa| json!({ "doc": doc, "ropa": ropa, "policy": SAMPLE_POLICY })),
         Err(e) => Err(e),
     };
-    show("console/map.html", &user, "map", "Data map", &f, r)
+    show("console/map.html", &sc.user, "map", "Data map", &f, r)
 }
 
 /// A YAML document pasted into the map page (an import or a check's policy).
@@ -704,37 +664,17 @@ pub struct YamlForm {
 }
 
 /// Imports a Fides document into the map, or checks the map against a policy.
-pub async fn import_map(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-    form: Result<axum::Form<YamlForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(axum::Form(form)) = form else {
-        return after(
-            "/console/map",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
+pub async fn import_map(sc: Screen, f: Flashed, Fields(form): Fields<YamlForm>) -> Response {
     let body = Bytes::from(form.yaml.clone());
     if form.action == "check" {
-        let r = val(routes::map::check(
-            State(state.clone()),
-            Extension(rid.clone()),
-            user.caller.clone(),
-            yaml_headers(),
-            body,
-        )
-        .await);
+        let r = val(routes::map::check(sc.st(), sc.id(), sc.me(), yaml_headers(), body).await);
         return match r {
             Ok(check) => {
                 let doc = json_body(
                     routes::map::get_map(
-                        State(state.clone()),
-                        Extension(rid.clone()),
-                        user.caller.clone(),
+                        sc.st(),
+                        sc.id(),
+                        sc.me(),
                         ApiQuery(MapQuery { format: None }),
                     )
                     .await,
@@ -742,9 +682,9 @@ pub async fn import_map(
                 .await;
                 let ropa = json_body(
                     routes::map::get_ropa(
-                        State(state),
-                        Extension(rid),
-                        user.caller.clone(),
+                        sc.st(),
+                        sc.id(),
+                        sc.me(),
                         ApiQuery(RopaQuery { format: None }),
                     )
                     .await,
@@ -753,7 +693,7 @@ pub async fn import_map(
                 match (doc, ropa) {
                     (Ok(doc), Ok(ropa)) => show(
                         "console/map.html",
-                        &user,
+                        &sc.user,
                         "map",
                         "Data map",
                         &f,
@@ -761,36 +701,22 @@ pub async fn import_map(
                             json!({ "doc": doc, "ropa": ropa, "policy": form.yaml, "check": check }),
                         ),
                     ),
-                    (Err(e), _) | (_, Err(e)) => error_page(&user, "map", "Data map", &e),
+                    (Err(e), _) | (_, Err(e)) => error_page(&sc.user, "map", "Data map", &e),
                 }
             }
             Err(e) => after("/console/map", "", Err::<(), _>(e)),
         };
     }
-    let r = routes::map::import_map(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        yaml_headers(),
-        body,
-    )
-    .await;
+    let r = routes::map::import_map(sc.st(), sc.id(), sc.me(), yaml_headers(), body).await;
     after("/console/map", "imported", r)
 }
 
 /// The vault's collections and their fields (types, categories, sensitivity): no values.
-pub async fn vault(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let r = val(
-        routes::vault::list_collections(State(state), Extension(rid), user.caller.clone()).await,
-    );
+pub async fn vault(sc: Screen, f: Flashed) -> Response {
+    let r = val(routes::vault::list_collections(sc.st(), sc.id(), sc.me()).await);
     show(
         "console/vault.html",
-        &user,
+        &sc.user,
         "vault",
         "Vault schema",
         &f,
@@ -812,30 +738,23 @@ pub struct AuditQuery {
 /// or from a sequence number), filtered by actor, action prefix and decision. Events carry
 /// identifiers and pseudonyms only. Reading it is itself audited (purpose `audit`).
 pub async fn audit(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
+    sc: Screen,
     f: Flashed,
     q: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     const WINDOW: u64 = 500;
     let Ok(axum::extract::Query(q)) = q else {
         return error_page(
-            &user,
+            &sc.user,
             "audit",
             "Audit log",
             &ApiError::new(ErrorCode::InvalidQuery),
         );
     };
-    let cp = val(routes::audit::checkpoint(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
-    )
-    .await);
+    let cp = val(routes::audit::checkpoint(sc.st(), sc.id(), sc.me()).await);
     let cp = match cp {
         Ok(c) => c,
-        Err(e) => return error_page(&user, "audit", "Audit log", &e),
+        Err(e) => return error_page(&sc.user, "audit", "Audit log", &e),
     };
     let size = cp["size"].as_u64().unwrap_or(0);
     let from = q.from.unwrap_or_else(|| size.saturating_sub(WINDOW));
@@ -845,10 +764,10 @@ pub async fn audit(
         HeaderValue::from_static("audit"),
     );
     let page = val(routes::audit::events(
-        State(state),
-        Extension(rid),
+        sc.st(),
+        sc.id(),
         headers,
-        user.caller.clone(),
+        sc.me(),
         ApiQuery(routes::audit::EventsQuery {
             from: Some(from),
             limit: Some(WINDOW as u32),
@@ -897,20 +816,15 @@ pub async fn audit(
     } else {
         "console/audit.html"
     };
-    show(template, &user, "audit", "Audit log", &f, r)
+    show(template, &sc.user, "audit", "Audit log", &f, r)
 }
 
 /// The incident register.
-pub async fn incidents(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let r = val(routes::incidents::list(State(state), Extension(rid), user.caller.clone()).await);
+pub async fn incidents(sc: Screen, f: Flashed) -> Response {
+    let r = val(routes::incidents::list(sc.st(), sc.id(), sc.me()).await);
     show(
         "console/incidents.html",
-        &user,
+        &sc.user,
         "incidents",
         "Incidents",
         &f,
@@ -930,19 +844,7 @@ pub struct IncidentForm {
 }
 
 /// Records an incident; its clocks start from the awareness time.
-pub async fn record_incident(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    form: Result<axum::Form<IncidentForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            "/console/incidents",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
+pub async fn record_incident(sc: Screen, Fields(f): Fields<IncidentForm>) -> Response {
     // `datetime-local` inputs have no zone or seconds: read them as UTC.
     let aware = f.aware_at.trim();
     let aware = if aware.len() == 16 {
@@ -973,14 +875,7 @@ pub async fn record_incident(
             );
         }
     };
-    match routes::incidents::create(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiJson(input),
-    )
-    .await
-    {
+    match routes::incidents::create(sc.st(), sc.id(), sc.me(), ApiJson(input)).await {
         Ok((_, ApiJson(i))) => {
             Redirect::to(&format!("/console/incidents/{}?done=recorded", i.id)).into_response()
         }
@@ -989,23 +884,11 @@ pub async fn record_incident(
 }
 
 /// One incident with its notification clocks.
-pub async fn incident(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-    f: Flashed,
-) -> Response {
-    let r = val(routes::incidents::get(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiPath(id),
-    )
-    .await);
+pub async fn incident(sc: Screen, Path(id): Path<String>, f: Flashed) -> Response {
+    let r = val(routes::incidents::get(sc.st(), sc.id(), sc.me(), ApiPath(id)).await);
     show(
         "console/incident.html",
-        &user,
+        &sc.user,
         "incidents",
         "Incident",
         &f,
@@ -1014,34 +897,24 @@ pub async fn incident(
 }
 
 /// Vendors and DPIAs.
-pub async fn vendors(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
+pub async fn vendors(sc: Screen, f: Flashed) -> Response {
     let v = val(routes::registers::list_vendors(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiQuery(crate::api::compliance::VendorsQuery {
             review_due_within_days: None,
         }),
     )
     .await);
     let r = match v {
-        Ok(v) => {
-            val(
-                routes::registers::list_dpias(State(state), Extension(rid), user.caller.clone())
-                    .await,
-            )
-            .map(|d| json!({ "vendors": v["vendors"], "dpias": d["dpias"] }))
-        }
+        Ok(v) => val(routes::registers::list_dpias(sc.st(), sc.id(), sc.me()).await)
+            .map(|d| json!({ "vendors": v["vendors"], "dpias": d["dpias"] })),
         Err(e) => Err(e),
     };
     show(
         "console/vendors.html",
-        &user,
+        &sc.user,
         "vendors",
         "Vendors and DPIAs",
         &f,
@@ -1050,31 +923,16 @@ pub async fn vendors(
 }
 
 /// Training: courses and each operator's standing.
-pub async fn training(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let s = val(routes::training::status(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
-    )
-    .await);
+pub async fn training(sc: Screen, f: Flashed) -> Response {
+    let s = val(routes::training::status(sc.st(), sc.id(), sc.me()).await);
     let r = match s {
-        Ok(s) => {
-            val(
-                routes::training::list_courses(State(state), Extension(rid), user.caller.clone())
-                    .await,
-            )
-            .map(|c| json!({ "status": s, "courses": c["courses"] }))
-        }
+        Ok(s) => val(routes::training::list_courses(sc.st(), sc.id(), sc.me()).await)
+            .map(|c| json!({ "status": s, "courses": c["courses"] })),
         Err(e) => Err(e),
     };
     show(
         "console/training.html",
-        &user,
+        &sc.user,
         "training",
         "Training",
         &f,
@@ -1083,38 +941,28 @@ pub async fn training(
 }
 
 /// Retention: the rules (from the map), legal holds and the disposal plan as of now.
-pub async fn retention(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let holds = val(routes::retention::list_holds(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
-    )
-    .await);
+pub async fn retention(sc: Screen, f: Flashed) -> Response {
+    let holds = val(routes::retention::list_holds(sc.st(), sc.id(), sc.me()).await);
     let r = match holds {
         Ok(h) => {
             let plan = val(routes::retention::get_plan(
-                State(state.clone()),
-                Extension(rid.clone()),
-                user.caller.clone(),
+                sc.st(),
+                sc.id(),
+                sc.me(),
                 ApiQuery(PlanQuery { at: None }),
             )
             .await);
             let doc = json_body(
                 routes::map::get_map(
-                    State(state.clone()),
-                    Extension(rid),
-                    user.caller.clone(),
+                    sc.st(),
+                    sc.id(),
+                    sc.me(),
                     ApiQuery(MapQuery { format: None }),
                 )
                 .await,
             )
             .await;
-            let jobs = state.store.retention_jobs().await;
+            let jobs = sc.state.store.retention_jobs().await;
             match (plan, doc, jobs) {
                 (Ok(plan), Ok(doc), Ok(jobs)) => Ok(json!({
                     "holds": h["holds"],
@@ -1135,7 +983,7 @@ pub async fn retention(
     };
     show(
         "console/retention.html",
-        &user,
+        &sc.user,
         "retention",
         "Retention",
         &f,
@@ -1153,19 +1001,7 @@ pub struct HoldForm {
 }
 
 /// Places a legal hold on a subject or a dataset.
-pub async fn place_hold(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    form: Result<axum::Form<HoldForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            "/console/retention",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
+pub async fn place_hold(sc: Screen, Fields(f): Fields<HoldForm>) -> Response {
     let expires_at = opt(f.expires_at).map(|e| {
         if e.len() == 10 {
             format!("{e}T00:00:00Z")
@@ -1179,44 +1015,22 @@ pub async fn place_hold(
         reason: f.reason,
         expires_at,
     };
-    let r = routes::retention::place_hold(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiJson(input),
-    )
-    .await;
+    let r = routes::retention::place_hold(sc.st(), sc.id(), sc.me(), ApiJson(input)).await;
     after("/console/retention", "hold_placed", r)
 }
 
 /// Releases a legal hold.
-pub async fn release_hold(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> Response {
-    let r = routes::retention::release_hold(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiPath(id),
-    )
-    .await;
+pub async fn release_hold(sc: Screen, Path(id): Path<String>) -> Response {
+    let r = routes::retention::release_hold(sc.st(), sc.id(), sc.me(), ApiPath(id)).await;
     after("/console/retention", "hold_released", r)
 }
 
 /// Discovery's proposals to the data map, pending first.
-pub async fn discovery(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
+pub async fn discovery(sc: Screen, f: Flashed) -> Response {
     let r = val(routes::discovery::list(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiQuery(ProposalsQuery {
             dataset: None,
             status: None,
@@ -1231,7 +1045,7 @@ pub async fn discovery(
     });
     show(
         "console/discovery.html",
-        &user,
+        &sc.user,
         "discovery",
         "Discovery",
         &f,
@@ -1240,32 +1054,12 @@ pub async fn discovery(
 }
 
 /// Accepts or rejects a proposal.
-pub async fn decide_proposal(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    Path((id, decision)): Path<(String, String)>,
-) -> Response {
+pub async fn decide_proposal(sc: Screen, Path((id, decision)): Path<(String, String)>) -> Response {
     let r = match decision.as_str() {
         "accept" => {
-            routes::discovery::accept(
-                State(state),
-                Extension(rid),
-                user.caller.clone(),
-                ApiPath(id),
-                Bytes::new(),
-            )
-            .await
+            routes::discovery::accept(sc.st(), sc.id(), sc.me(), ApiPath(id), Bytes::new()).await
         }
-        "reject" => {
-            routes::discovery::reject(
-                State(state),
-                Extension(rid),
-                user.caller.clone(),
-                ApiPath(id),
-            )
-            .await
-        }
+        "reject" => routes::discovery::reject(sc.st(), sc.id(), sc.me(), ApiPath(id)).await,
         _ => Err(ApiError::new(ErrorCode::InvalidPathParameter)),
     };
     let done = if decision == "accept" {
@@ -1277,37 +1071,27 @@ pub async fn decide_proposal(
 }
 
 /// Operators, their keys, console enrolment.
-pub async fn operators(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let ops = val(routes::operators::list(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
-    )
-    .await);
+pub async fn operators(sc: Screen, f: Flashed) -> Response {
+    let ops = val(routes::operators::list(sc.st(), sc.id(), sc.me()).await);
     let r = match ops {
         Ok(ops) => {
             let mut rows = Vec::new();
             for op in ops.as_array().cloned().unwrap_or_default() {
                 let id = op["id"].as_str().unwrap_or_default().to_owned();
                 let keys = match val(routes::operators::list_keys(
-                    State(state.clone()),
-                    Extension(rid.clone()),
-                    user.caller.clone(),
+                    sc.st(),
+                    sc.id(),
+                    sc.me(),
                     ApiPath(id.clone()),
                 )
                 .await)
                 {
                     Ok(k) => k,
-                    Err(e) => return error_page(&user, "operators", "Operators", &e),
+                    Err(e) => return error_page(&sc.user, "operators", "Operators", &e),
                 };
-                let enrolled = match super::session::credential_of(&state, &id).await {
-                    Ok(c) => c.map(|(_, c)| json!({ "login": c.login, "enrolled_at": c.enrolled_at.to_string(), "locked": c.locked(state.clock.now()) })),
-                    Err(e) => return error_page(&user, "operators", "Operators", &e),
+                let enrolled = match super::session::credential_of(&sc.state, &id).await {
+                    Ok(c) => c.map(|(_, c)| json!({ "login": c.login, "enrolled_at": c.enrolled_at.to_string(), "locked": c.locked(sc.state.clock.now()) })),
+                    Err(e) => return error_page(&sc.user, "operators", "Operators", &e),
                 };
                 rows.push(json!({ "op": op, "keys": keys, "console": enrolled }));
             }
@@ -1317,7 +1101,7 @@ pub async fn operators(
     };
     show(
         "console/operators.html",
-        &user,
+        &sc.user,
         "operators",
         "Operators and keys",
         &f,
@@ -1333,19 +1117,7 @@ pub struct OperatorForm {
 }
 
 /// Creates an operator.
-pub async fn create_operator(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    form: Result<axum::Form<OperatorForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            "/console/operators",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
+pub async fn create_operator(sc: Screen, Fields(f): Fields<OperatorForm>) -> Response {
     let role = match serde_json::from_value(json!(f.role)) {
         Ok(r) => r,
         Err(_) => {
@@ -1357,9 +1129,9 @@ pub async fn create_operator(
         }
     };
     let r = routes::operators::create(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiJson(CreateOperatorIn { name: f.name, role }),
     )
     .await;
@@ -1386,23 +1158,18 @@ fn shown_once(user: &ConsoleUser, title: &str, what: &str, secret: &str, note: &
 }
 
 /// Issues an API key (shown once).
-pub async fn create_key(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn create_key(sc: Screen, Path(id): Path<String>) -> Response {
     match routes::operators::create_key(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiPath(id),
         ApiJson(CreateKeyIn::default()),
     )
     .await
     {
         Ok((_, ApiJson(k))) => shown_once(
-            &user,
+            &sc.user,
             "New API key",
             "API key",
             &k.key,
@@ -1413,39 +1180,16 @@ pub async fn create_key(
 }
 
 /// Revokes an API key.
-pub async fn revoke_key(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> Response {
-    let r = routes::operators::revoke_key(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiPath(id),
-    )
-    .await;
+pub async fn revoke_key(sc: Screen, Path(id): Path<String>) -> Response {
+    let r = routes::operators::revoke_key(sc.st(), sc.id(), sc.me(), ApiPath(id)).await;
     after("/console/operators", "key_revoked", r)
 }
 
 /// Invites an operator to enrol in the console (needs `operator.write`); the link is shown once.
-pub async fn invite(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> Response {
-    match routes::operators::invite(
-        State(state),
-        Extension(rid),
-        user.caller.clone(),
-        ApiPath(id),
-    )
-    .await
-    {
+pub async fn invite(sc: Screen, Path(id): Path<String>) -> Response {
+    match routes::operators::invite(sc.st(), sc.id(), sc.me(), ApiPath(id)).await {
         Ok((_, ApiJson(inv))) => shown_once(
-            &user,
+            &sc.user,
             "Console invitation",
             "Enrolment link",
             inv.url.as_deref().unwrap_or(&inv.path),
@@ -1456,16 +1200,11 @@ pub async fn invite(
 }
 
 /// The Cedar policy set and its editor.
-pub async fn policies(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    f: Flashed,
-) -> Response {
-    let r = val(routes::policies::get(State(state), Extension(rid), user.caller.clone()).await);
+pub async fn policies(sc: Screen, f: Flashed) -> Response {
+    let r = val(routes::policies::get(sc.st(), sc.id(), sc.me()).await);
     show(
         "console/policies.html",
-        &user,
+        &sc.user,
         "policies",
         "Policies",
         &f,
@@ -1481,24 +1220,12 @@ pub struct PoliciesForm {
 
 /// Saves the policy set: validated against the schema first; errors are shown with the text
 /// kept in the editor.
-pub async fn save_policies(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-    form: Result<axum::Form<PoliciesForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            "/console/policies",
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
+pub async fn save_policies(sc: Screen, Fields(f): Fields<PoliciesForm>) -> Response {
     let text = f.text.replace("\r\n", "\n");
     let r = routes::policies::put(
-        State(state.clone()),
-        Extension(rid.clone()),
-        user.caller.clone(),
+        sc.st(),
+        sc.id(),
+        sc.me(),
         ApiJson(PutPoliciesIn { text: text.clone() }),
     )
     .await;
@@ -1506,8 +1233,7 @@ pub async fn save_policies(
         Ok(_) => Redirect::to("/console/policies?done=saved").into_response(),
         Err(e) => {
             let diagnostics = e.details_value().cloned();
-            let current =
-                val(routes::policies::get(State(state), Extension(rid), user.caller.clone()).await);
+            let current = val(routes::policies::get(sc.st(), sc.id(), sc.me()).await);
             let fl = Flashed {
                 error: Some(Flash::of(&e)),
                 done: None,
@@ -1517,29 +1243,25 @@ pub async fn save_policies(
                     e.code().status(),
                     "console/policies.html",
                     ctx(
-                        &user,
+                        &sc.user,
                         "policies",
                         "Policies",
                         &fl,
                         json!({ "p": p, "text": text, "diagnostics": diagnostics }),
                     ),
                 ),
-                Err(e2) => error_page(&user, "policies", "Policies", &e2),
+                Err(e2) => error_page(&sc.user, "policies", "Policies", &e2),
             }
         }
     }
 }
 
 /// Downloads an evidence bundle; needs a sign-in in the last five minutes.
-pub async fn export_evidence(
-    State(state): State<AppState>,
-    Extension(rid): Rid,
-    user: ConsoleUser,
-) -> Response {
-    if user.require_recent(state.clock.now()).is_err() {
+pub async fn export_evidence(sc: Screen) -> Response {
+    if sc.user.require_recent(sc.state.clock.now()).is_err() {
         return Redirect::to("/console/reauth?next=/console").into_response();
     }
-    match crate::compliance::export(State(state), Extension(rid), user.caller.clone()).await {
+    match crate::compliance::export(sc.st(), sc.id(), sc.me()).await {
         Ok(mut resp) => {
             resp.headers_mut().insert(
                 header::CONTENT_DISPOSITION,

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::screens::Flashed;
+use super::screens::{Fields, Flashed};
 use super::session::{ConsoleUser, credential_of};
 use super::{after, render};
 use crate::error::{ApiError, ErrorCode};
@@ -408,20 +408,13 @@ pub async fn register(
     Extension(rid): Extension<RequestId>,
     headers: HeaderMap,
     user: ConsoleUser,
-    form: Result<axum::Form<RegisterForm>, axum::extract::rejection::FormRejection>,
+    Fields(f): Fields<RegisterForm>,
 ) -> Response {
     const BACK: &str = "/console/account";
     let now: Timestamp = state.clock.now();
     if user.require_recent(now).is_err() {
         return reauth_first();
     }
-    let Ok(axum::Form(f)) = form else {
-        return after(
-            BACK,
-            "",
-            Err::<(), _>(ApiError::new(ErrorCode::InvalidForm)),
-        );
-    };
     let invalid = |rule: &str| {
         Err::<(), _>(
             ApiError::new(ErrorCode::InvalidCredential)
