@@ -639,7 +639,7 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
 }
 
 #[tokio::test]
-async fn the_privacy_center_is_branded() {
+async fn the_privacy_center_is_branded_and_takes_requests_without_javascript() {
     let logo = b"<svg xmlns='http://www.w3.org/2000/svg' width='8' height='8'/>".to_vec();
     let brand = custodian_server::console::Brand::new(
         Some("Acme Privacy".into()),
@@ -680,6 +680,44 @@ async fn the_privacy_center_is_branded() {
             .contains("default-src 'none'")
     );
     assert_eq!(l.body.as_bytes(), logo.as_slice());
+    // A request without JavaScript: an opt-out starts at once and can be withdrawn.
+    let p = web
+        .post(
+            "/privacy/request",
+            &[("request_type", "opt_out_sale"), ("jurisdiction", "CCPA")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let status = p.location().split('?').next().unwrap().to_owned();
+    assert!(status.starts_with("/privacy/requests/rr_"), "{status}");
+    let page = web.get(&status).await;
+    assert!(page.body.contains("in progress") && page.body.contains("Withdraw this request"));
+    let p = web.post(&format!("{status}/withdraw"), &[]).await;
+    assert_eq!(p.location(), format!("{status}?done=withdrawn"));
+    let page = web.get(&status).await;
+    assert!(page.body.contains("withdrawn") && !page.body.contains("Withdraw this request"));
+    // Bad input: refused with the rule, nothing filed; an unknown request is a 404 page.
+    let p = web
+        .post(
+            "/privacy/request",
+            &[("request_type", "everything"), ("jurisdiction", "CCPA")],
+        )
+        .await;
+    assert!(
+        p.location().starts_with("/privacy/request?error="),
+        "{}",
+        p.location()
+    );
+    let p = web
+        .post("/privacy/request", &[("request_type", "access")])
+        .await;
+    assert_eq!(p.location(), "/privacy/request?error=invalid_form");
+    let p = web
+        .get("/privacy/requests/rr_00000000000000000000000000000000")
+        .await;
+    assert_eq!(p.status, 404);
+    let p = web.get("/privacy/request?error=invalid_form").await;
+    assert!(p.body.contains("invalid_form"));
     // Without a brand: the data map's name, no stylesheet, no logo.
     let plain = TestServer::start().await;
     let mut web = Web::new(&plain.base);
@@ -1045,7 +1083,7 @@ async fn console_and_privacy_center_in_a_browser() {
     check_page(&customer, "privacy-status").await;
     let mail = smtp.wait_for(1).await;
     customer.type_into("#code", &code_in(&mail[0])).await;
-    let to = submit(&customer, "main form.card button").await;
+    let to = submit(&customer, "form[action$='/verify'] button").await;
     assert!(to.ends_with("done=verified"), "{to}");
     assert_eq!(text_of(&customer, "#request-state").await, "in progress");
 

@@ -496,6 +496,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/privacy/requests/{id}", get(privacy::status))
         .route("/privacy/requests/{id}/verify", post(privacy::verify))
         .route("/privacy/requests/{id}/resend", post(privacy::resend))
+        .route("/privacy/requests/{id}/withdraw", post(privacy::withdraw))
         .route(
             "/privacy/preferences",
             get(privacy::preferences).post(privacy::save_preferences),

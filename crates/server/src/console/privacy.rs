@@ -325,6 +325,17 @@ pub async fn verify(
     super::after(&back, "verified", r)
 }
 
+/// Withdraws the request (while it is open).
+pub async fn withdraw(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Path(id): Path<String>,
+) -> Response {
+    let back = back_to(&id);
+    let r = routes::privacy_center::withdraw(State(state), Extension(rid), ApiPath(id)).await;
+    super::after(&back, "withdrawn", r)
+}
+
 /// Sends a new code.
 pub async fn resend(
     State(state): State<AppState>,
