@@ -921,6 +921,30 @@ async fn console_and_privacy_center_in_a_browser() {
     );
     check_page(&staff, "dashboard").await;
 
+    // A course and a vendor, so those screens have something to show and do.
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/training/courses/privacy-basics",
+            Some(&admin),
+            Body::Json(json!({
+                "title": "Privacy basics", "validity_days": 365, "required_for": ["dpo", "support"]
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/vendors/bi",
+            Some(&dora_key),
+            Body::Json(json!({
+                "name": "BI tool", "risk": "low", "role": "controller"
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+
     // Every main screen opens for the DPO and passes the checks.
     for (path, title) in [
         ("/console/requests", "Rights requests"),
@@ -951,6 +975,26 @@ async fn console_and_privacy_center_in_a_browser() {
         assert_eq!(errors, 0, "{path} shows an error");
         check_page(&staff, path.trim_start_matches("/console/")).await;
     }
+    // Training and vendor reviews are recorded from their screens.
+    staff.go(&format!("{base}/console/training")).await;
+    staff.click("details summary").await;
+    staff
+        .js(&format!(
+            "document.getElementById('operator_id').value = {}; return true;",
+            json!(dora_id)
+        ))
+        .await;
+    let to = submit(&staff, "details form button").await;
+    assert_eq!(to, "/console/training?done=completion_recorded");
+    assert!(
+        text_of(&staff, "main").await.contains("1 of"),
+        "the DPO is current now"
+    );
+    staff.go(&format!("{base}/console/vendors")).await;
+    staff.type_into("#notes-bi", "Reviewed the DPA").await;
+    let to = submit(&staff, "form[action='/console/vendors/bi/reviews'] button").await;
+    assert_eq!(to, "/console/vendors?done=review_recorded");
+    check_page(&staff, "vendors-reviewed").await;
     // The map's policy check runs from the page.
     staff.go(&format!("{base}/console/map")).await;
     submit(&staff, "button[value=check]").await;

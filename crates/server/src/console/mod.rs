@@ -456,7 +456,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/console/incidents/{id}", get(screens::incident))
         .route("/console/vendors", get(screens::vendors))
+        .route(
+            "/console/vendors/{key}/reviews",
+            post(screens::review_vendor),
+        )
         .route("/console/training", get(screens::training))
+        .route(
+            "/console/training/completions",
+            post(screens::record_completion),
+        )
         .route("/console/retention", get(screens::retention))
         .route("/console/retention/holds", post(screens::place_hold))
         .route(

@@ -940,6 +940,59 @@ pub async fn training(sc: Screen, f: Flashed) -> Response {
     )
 }
 
+/// A training completion, as recorded from the Training screen.
+#[derive(Debug, Deserialize)]
+pub struct CompletionForm {
+    operator_id: String,
+    course: String,
+    completed_at: Option<String>,
+    reference: Option<String>,
+}
+
+/// Records that an operator completed a course (a date is read as midnight UTC).
+pub async fn record_completion(sc: Screen, Fields(f): Fields<CompletionForm>) -> Response {
+    let input = crate::api::compliance::CompletionIn {
+        operator_id: f.operator_id.trim().to_owned(),
+        course: f.course.trim().to_owned(),
+        completed_at: opt(f.completed_at).map(|d| {
+            if d.len() == 10 {
+                format!("{d}T00:00:00Z")
+            } else {
+                d
+            }
+        }),
+        reference: opt(f.reference),
+    };
+    let r = routes::training::record_completion(sc.st(), sc.id(), sc.me(), ApiJson(input)).await;
+    after("/console/training", "completion_recorded", r)
+}
+
+/// A vendor review, as recorded from the Vendors screen.
+#[derive(Debug, Deserialize)]
+pub struct ReviewForm {
+    version: i64,
+    outcome: String,
+    notes: Option<String>,
+}
+
+/// Records a vendor's review (over the version the page showed).
+pub async fn review_vendor(
+    sc: Screen,
+    Path(key): Path<String>,
+    Fields(f): Fields<ReviewForm>,
+) -> Response {
+    let input = crate::api::compliance::ReviewIn {
+        version: f.version,
+        outcome: f.outcome,
+        notes: opt(f.notes),
+        reviewed_at: None,
+    };
+    let r =
+        routes::registers::review_vendor(sc.st(), sc.id(), sc.me(), ApiPath(key), ApiJson(input))
+            .await;
+    after("/console/vendors", "review_recorded", r)
+}
+
 /// Retention: the rules (from the map), legal holds and the disposal plan as of now.
 pub async fn retention(sc: Screen, f: Flashed) -> Response {
     let holds = val(routes::retention::list_holds(sc.st(), sc.id(), sc.me()).await);
