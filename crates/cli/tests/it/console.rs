@@ -1370,3 +1370,58 @@ async fn security_keys_sign_in_in_a_browser() {
         "key names stay out of the audit log"
     );
 }
+
+/// Two servers over one PostgreSQL database: a session begun on one serves on the other, and
+/// signing out on either ends it on both (sessions live in the database; the cookie's MAC key
+/// comes from the shared vault root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sessions_span_servers_over_postgres() {
+    let Some(url) = crate::harness::pg_url() else {
+        return;
+    };
+    let db = crate::harness::PgDb::create(&url).await;
+    let clock = fixed_clock();
+    let a = TestServer::start_with(Options {
+        database_url: Some(db.url.clone()),
+        fixed_clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let b = TestServer::start_with(Options {
+        database_url: Some(db.url.clone()),
+        data_dir: Some(a.data_dir.clone()),
+        fixed_clock: Some(clock.clone()),
+        ..Options::default()
+    })
+    .await;
+    let (dora_id, _) = a.operator_with_key("Dora DPO", "dpo").await;
+    let mut on_a = Web::new(&a.base);
+    let path = invite(&a, &dora_id).await;
+    let secret = enrol(&mut on_a, &clock, &path, "dora").await;
+    let p = sign_in(&mut on_a, &clock, "dora", &secret).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let mut on_b = Web::new(&b.base);
+    on_b.cookie = on_a.cookie.clone();
+    let dash = on_b.get("/console").await;
+    assert_eq!(dash.status, 200, "{}", dash.body);
+    assert!(dash.body.contains("Dora DPO"));
+    // The code used on A cannot be used again on B.
+    let key = totp::base32_decode(&secret).unwrap();
+    let used = totp::code(&key, totp::step_at(clock.now().as_second()).unwrap());
+    let mut other = Web::new(&b.base);
+    let p = other
+        .post(
+            "/console/login",
+            &[("login", "dora"), ("password", PASSWORD), ("code", &used)],
+        )
+        .await;
+    assert_eq!(p.status, 401);
+    // Signing out on B ends the session on A.
+    let p = on_b
+        .post("/console/logout", &[("csrf", &csrf(&dash.body))])
+        .await;
+    assert_eq!(p.location(), "/console/login?done=signed_out");
+    assert_eq!(on_a.get("/console").await.status, 303);
+    drop((a, b));
+    drop(db);
+}
