@@ -620,6 +620,13 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
     let p = sign_in(&mut web, &clock, "dora", &secret).await;
     assert_eq!(p.status, 303, "{}", p.body);
 
+    // Enrolling again (a lost phone) ends the operator's open sessions.
+    assert_eq!(web.get("/console").await.status, 200);
+    let again = invite(&s, &dpo_id).await;
+    let mut phone = Web::new(&s.base);
+    enrol(&mut phone, &clock, &again, "dora").await;
+    assert_eq!(web.get("/console").await.status, 303);
+
     // The audit log has every sign-in, failure, re-authentication, sign-out and enrolment,
     // with operator ids only: no login name, password or code.
     let audit = s.audit_text().await;

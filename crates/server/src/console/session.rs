@@ -301,6 +301,10 @@ fn csrf_in_form(body: &[u8]) -> Option<String> {
 /// extensions), checks every POST's origin and CSRF token, and refreshes the cookie's
 /// last-seen time on the answer.
 pub async fn resolve(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Static assets need no session (and a cached answer must not set a cookie).
+    if req.method() == Method::GET && req.uri().path().starts_with("/console/assets/") {
+        return next.run(req).await;
+    }
     let (mut parts, body) = req.into_parts();
     let now = state.clock.now();
     let mut refresh = None;
@@ -1083,7 +1087,7 @@ pub async fn enroll(
         used_at: Some(now),
         ..inv.clone()
     };
-    let entries = [
+    let mut entries = vec![
         (
             entry(
                 RegisterKind::ConsoleCredential,
@@ -1105,6 +1109,36 @@ pub async fn enroll(
             Some(inv_entry.version),
         ),
     ];
+    // Enrolling again (a lost phone, a forgotten password) ends the operator's open sessions.
+    let open = match state
+        .store
+        .register_entries(RegisterKind::ConsoleSession)
+        .await
+    {
+        Ok(all) => all,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    for e in open {
+        if let Some(sess) = Session::from_json(&e.body)
+            && sess.operator_id == op.id
+            && sess.ended_at.is_none()
+        {
+            let ended = Session {
+                ended_at: Some(now),
+                ..sess
+            };
+            entries.push((
+                entry(
+                    RegisterKind::ConsoleSession,
+                    &e.key,
+                    ended.to_json(),
+                    Some((e.version, e.created_at)),
+                    now,
+                ),
+                Some(e.version),
+            ));
+        }
+    }
     let actor = format!("operator:{}", op.id);
     let d = draft(
         &state,
