@@ -1018,6 +1018,11 @@ async fn console_and_privacy_center_in_a_browser() {
     staff
         .wait_for("[...document.querySelectorAll('#audit-rows tbody tr code')].length > 0 && [...document.querySelectorAll('#audit-rows tbody tr code')].every(c => c.textContent === 'console.login')")
         .await;
+    staff.type_into("#actor", "dora").await;
+    staff.click(".filters button").await;
+    staff
+        .wait_for("[...document.querySelectorAll('#audit-rows tbody tr')].length > 0 && [...document.querySelectorAll('#audit-rows tbody tr')].every(r => r.textContent.includes('Dora DPO'))")
+        .await;
     check_page(&staff, "audit-filtered").await;
 
     // Reviewing a discovery proposal writes the category into the dataset's declaration.

@@ -774,6 +774,14 @@ pub async fn audit(
         }),
     )
     .await);
+    // Operators by name, for reading the log (staff, not data subjects; the events keep ids).
+    let names: BTreeMap<String, String> = match sc.state.store.list_operators().await {
+        Ok(ops) => ops
+            .into_iter()
+            .map(|o| (format!("operator:{}", o.id), o.name))
+            .collect(),
+        Err(e) => return error_page(&sc.user, "audit", "Audit log", &e.into()),
+    };
     let r = page.map(|p| {
         let actor = opt(q.actor.clone());
         let action = opt(q.action.clone());
@@ -784,9 +792,14 @@ pub async fn audit(
             .unwrap_or_default()
             .into_iter()
             .filter(|e| {
-                actor
-                    .as_deref()
-                    .is_none_or(|a| e["actor"].as_str().is_some_and(|x| x.contains(a)))
+                actor.as_deref().is_none_or(|a| {
+                    e["actor"].as_str().is_some_and(|x| {
+                        x.contains(a)
+                            || names
+                                .get(x)
+                                .is_some_and(|n| n.to_lowercase().contains(&a.to_lowercase()))
+                    })
+                })
             })
             .filter(|e| {
                 action
@@ -800,11 +813,16 @@ pub async fn audit(
             })
             .collect();
         events.reverse();
+        for e in &mut events {
+            if let Some(name) = e["actor"].as_str().and_then(|a| names.get(a)) {
+                e["actor_name"] = json!(name);
+            }
+        }
         json!({
             "checkpoint": cp,
             "events": events,
             "from": from,
-            "to": from + WINDOW,
+            "to": (from + WINDOW).min(size),
             "earlier": from.checked_sub(WINDOW).or((from > 0).then_some(0)),
             "later": p["next"],
             "actor": actor, "action": action, "decision": decision,
