@@ -619,18 +619,26 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
             .await;
         assert_eq!(p.status, 401);
     }
+    // Locked: even the right password and code get the answer every failure gets (a lock
+    // must not tell that a login exists).
     let p = sign_in(&mut web, &clock, "dora", &secret).await;
-    assert_eq!(p.status, 429, "{}", p.body);
-    assert!(p.body.contains("account_locked"));
+    assert_eq!(p.status, 401, "{}", p.body);
+    assert!(p.body.contains("login_failed"));
     clock.advance(SignedDuration::from_mins(15));
     let p = sign_in(&mut web, &clock, "dora", &secret).await;
     assert_eq!(p.status, 303, "{}", p.body);
 
     // Enrolling again (a lost phone) ends the operator's open sessions.
     assert_eq!(web.get("/console").await.status, 200);
+    // The link is opened in the same browser, with the session live: no CSRF token needed.
+    let stale = invite(&s, &dpo_id).await;
     let again = invite(&s, &dpo_id).await;
-    let mut phone = Web::new(&s.base);
-    enrol(&mut phone, &clock, &again, "dora").await;
+    assert_eq!(
+        web.get(&stale).await.status,
+        404,
+        "a new invitation replaces the older one"
+    );
+    enrol(&mut web, &clock, &again, "dora").await;
     assert_eq!(web.get("/console").await.status, 303);
 
     // The audit log has every sign-in, failure, re-authentication, sign-out and enrolment,
@@ -693,6 +701,17 @@ async fn the_privacy_center_is_branded_and_takes_requests_without_javascript() {
             .contains("default-src 'none'")
     );
     assert_eq!(l.body.as_bytes(), logo.as_slice());
+    // Another site cannot submit the privacy center's forms in a visitor's name.
+    let p = web
+        .send(
+            Method::POST,
+            "/privacy/preferences",
+            Some(&[("purpose:x", "given")]),
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    assert!(p.body.contains("csrf_failed"));
     // A request without JavaScript: an opt-out starts at once and can be withdrawn.
     let p = web
         .post(

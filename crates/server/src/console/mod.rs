@@ -389,6 +389,15 @@ async fn page_headers(
     resp
 }
 
+/// Refuses a POST to the privacy center from another site (`csrf_failed`): its forms need no
+/// session, but a page elsewhere must not submit them in a visitor's name.
+async fn same_origin_posts(req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::POST && !session::same_origin(req.headers()) {
+        return ApiError::new(ErrorCode::CsrfFailed).into_response();
+    }
+    next.run(req).await
+}
+
 /// Whether pages are served over TLS (cookies then get `Secure` and the `__Host-` prefix).
 pub fn tls_in_use(state: &AppState) -> bool {
     state.config.tls.is_some()
@@ -510,7 +519,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(privacy::preferences).post(privacy::save_preferences),
         )
         .route("/privacy/assets/{name}", get(asset))
-        .route("/privacy/brand/{name}", get(brand_asset));
+        .route("/privacy/brand/{name}", get(brand_asset))
+        .layer(axum::middleware::from_fn(same_origin_posts));
     console
         .merge(privacy)
         .layer(axum::middleware::from_fn_with_state(state, page_headers))

@@ -212,6 +212,15 @@ impl Screen {
         Extension(self.rid.clone())
     }
 
+    /// For a step that needs a recent sign-in (issuing credentials, changing the policies):
+    /// the redirect to re-authentication, back to `page`, when the last one is too old.
+    fn needs_reauth(&self, page: &str) -> Option<Response> {
+        self.user
+            .require_recent(self.state.clock.now())
+            .is_err()
+            .then(|| Redirect::to(&format!("/console/reauth?next={page}")).into_response())
+    }
+
     /// The signed-in operator, as the caller.
     fn me(&self) -> crate::auth::Caller {
         self.user.caller.clone()
@@ -256,6 +265,14 @@ pub async fn requests(
         );
     };
     let view = q.view.clone().unwrap_or_else(|| "open".into());
+    if !matches!(view.as_str(), "open" | "overdue" | "due_soon" | "all") {
+        return error_page(
+            &sc.user,
+            "requests",
+            "Rights requests",
+            &ApiError::new(ErrorCode::InvalidQuery),
+        );
+    }
     let query = RightsListQuery {
         state: opt(q.state.clone()),
         request_type: opt(q.request_type.clone()),
@@ -342,8 +359,16 @@ pub async fn request(
     sc: Screen,
     Path(id): Path<String>,
     f: Flashed,
-    q: axum::extract::Query<RequestQuery>,
+    q: Result<axum::extract::Query<RequestQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let Ok(axum::extract::Query(q)) = q else {
+        return error_page(
+            &sc.user,
+            "requests",
+            "Rights request",
+            &ApiError::new(ErrorCode::InvalidQuery),
+        );
+    };
     let r = val(routes::rights::get(sc.st(), sc.id(), sc.me(), ApiPath(id.clone())).await);
     let r =
         match r {
@@ -757,7 +782,10 @@ pub async fn audit(
         Err(e) => return error_page(&sc.user, "audit", "Audit log", &e),
     };
     let size = cp["size"].as_u64().unwrap_or(0);
-    let from = q.from.unwrap_or_else(|| size.saturating_sub(WINDOW));
+    let from = q
+        .from
+        .unwrap_or_else(|| size.saturating_sub(WINDOW))
+        .min(size);
     let mut headers = HeaderMap::new();
     headers.insert(
         crate::auth::PURPOSE_HEADER,
@@ -822,7 +850,7 @@ pub async fn audit(
             "checkpoint": cp,
             "events": events,
             "from": from,
-            "to": (from + WINDOW).min(size),
+            "to": from.saturating_add(WINDOW).min(size),
             "earlier": from.checked_sub(WINDOW).or((from > 0).then_some(0)),
             "later": p["next"],
             "actor": actor, "action": action, "decision": decision,
@@ -1230,6 +1258,9 @@ fn shown_once(user: &ConsoleUser, title: &str, what: &str, secret: &str, note: &
 
 /// Issues an API key (shown once).
 pub async fn create_key(sc: Screen, Path(id): Path<String>) -> Response {
+    if let Some(r) = sc.needs_reauth("/console/operators") {
+        return r;
+    }
     match routes::operators::create_key(
         sc.st(),
         sc.id(),
@@ -1258,6 +1289,9 @@ pub async fn revoke_key(sc: Screen, Path(id): Path<String>) -> Response {
 
 /// Invites an operator to enrol in the console (needs `operator.write`); the link is shown once.
 pub async fn invite(sc: Screen, Path(id): Path<String>) -> Response {
+    if let Some(r) = sc.needs_reauth("/console/operators") {
+        return r;
+    }
     match routes::operators::invite(sc.st(), sc.id(), sc.me(), ApiPath(id)).await {
         Ok((_, ApiJson(inv))) => shown_once(
             &sc.user,
@@ -1292,6 +1326,9 @@ pub struct PoliciesForm {
 /// Saves the policy set: validated against the schema first; errors are shown with the text
 /// kept in the editor.
 pub async fn save_policies(sc: Screen, Fields(f): Fields<PoliciesForm>) -> Response {
+    if let Some(r) = sc.needs_reauth("/console/policies") {
+        return r;
+    }
     let text = f.text.replace("\r\n", "\n");
     let r = routes::policies::put(
         sc.st(),

@@ -271,7 +271,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
 }
 
 /// Whether a POST came from a page of this origin.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site == "same-origin" || site == "none";
     }
@@ -327,7 +327,11 @@ pub async fn resolve(State(state): State<AppState>, req: Request, next: Next) ->
             Ok(b) => b,
             Err(_) => return ApiError::new(ErrorCode::PayloadTooLarge).into_response(),
         };
-        if let Some(user) = parts.extensions.get::<ConsoleUser>() {
+        // Signing in and enrolling carry no session token (their pages may be opened while a
+        // session is live); the same-origin check above covers them.
+        let path = parts.uri.path();
+        let exempt = path == "/console/login" || path.starts_with("/console/enroll/");
+        if let Some(user) = parts.extensions.get::<ConsoleUser>().filter(|_| !exempt) {
             let sent = parts
                 .headers
                 .get("x-csrf-token")
@@ -491,16 +495,45 @@ pub async fn issue_invitation(
     };
     audit.action = "console.invite".into();
     audit.resource = format!("operator:{}", operator.id);
-    let e = entry(
-        RegisterKind::ConsoleInvitation,
-        &token_hash(&token),
-        inv.to_json(),
+    let mut entries = vec![(
+        entry(
+            RegisterKind::ConsoleInvitation,
+            &token_hash(&token),
+            inv.to_json(),
+            None,
+            now,
+        ),
         None,
-        now,
-    );
+    )];
+    // A new invitation replaces the operator's earlier ones that are still usable.
+    for e in state
+        .store
+        .register_entries(RegisterKind::ConsoleInvitation)
+        .await?
+    {
+        if let Some(old) = Invitation::from_json(&e.body)
+            && old.operator_id == operator.id
+            && old.usable(now)
+        {
+            let spent = Invitation {
+                used_at: Some(now),
+                ..old
+            };
+            entries.push((
+                entry(
+                    RegisterKind::ConsoleInvitation,
+                    &e.key,
+                    spent.to_json(),
+                    Some((e.version, e.created_at)),
+                    now,
+                ),
+                Some(e.version),
+            ));
+        }
+    }
     state
         .store
-        .put_register_entry(&e, None, audit)
+        .put_register_entries(&entries, audit)
         .await
         .map_err(store_conflict)?;
     Ok(token)
@@ -520,7 +553,15 @@ pub struct NextQuery {
 }
 
 /// The sign-in page.
-pub async fn login_page(Query(q): Query<NextQuery>) -> Response {
+pub async fn login_page(
+    q: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    // A malformed query (a repeated `next`) is ignored: the form still works.
+    let q = q.map(|Query(q)| q).unwrap_or(NextQuery {
+        next: None,
+        error: None,
+        done: None,
+    });
     let next = q.next.filter(|n| safe_next(n));
     render(
         StatusCode::OK,
@@ -567,8 +608,12 @@ async fn prove(
     factor: &SecondFactor,
 ) -> Result<Option<Credential>, ApiError> {
     let now = state.clock.now();
-    let password_ok = password_given.len() <= custodian_core::console::MAX_PASSWORD
-        && password::verify(password_given, &cred.password_phc);
+    // A password too long to be one still costs a hash, as an unknown login does.
+    let password_ok = if password_given.len() > custodian_core::console::MAX_PASSWORD {
+        password::verify_nothing(password_given)
+    } else {
+        password::verify(password_given, &cred.password_phc)
+    };
     let proved = if !password_ok {
         None
     } else if let Some(assertion) = &factor.key {
@@ -585,36 +630,53 @@ async fn prove(
         .map(|step| cred.after_success(step))
     };
     if proved.is_none() {
-        let failed = cred.after_failure(now);
+        record_failure(state, rid, entry_version, cred).await?;
+    }
+    Ok(proved)
+}
+
+/// Counts a wrong sign-in against the credential (audited, actor `anonymous`: whoever tried
+/// is not known to be the operator). Concurrent failures each count: a write that lost to
+/// another re-reads the credential and counts again.
+async fn record_failure(
+    state: &AppState,
+    rid: &RequestId,
+    entry_version: i64,
+    cred: &Credential,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let (mut version, mut current) = (entry_version, cred.clone());
+    for _ in 0..8 {
+        let failed = current.after_failure(now);
         let e = entry(
             RegisterKind::ConsoleCredential,
-            &cred.operator_id,
+            &current.operator_id,
             failed.to_json(),
-            Some((entry_version, cred.enrolled_at)),
+            Some((version, current.enrolled_at)),
             now,
         );
         let mut d = draft(
             state,
             rid,
-            &format!("operator:{}", cred.operator_id),
+            "anonymous",
             "console.login",
-            &format!("operator:{}", cred.operator_id),
+            &format!("operator:{}", current.operator_id),
             Decision::Deny,
         );
         if failed.locked(now) {
             d.fields = vec!["locked".into()];
         }
-        // A concurrent change (another attempt) wins; this failure still counts per address.
-        match state
-            .store
-            .put_register_entry(&e, Some(entry_version), d)
-            .await
-        {
-            Ok(_) | Err(StoreError::Conflict(_)) => {}
+        match state.store.put_register_entry(&e, Some(version), d).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict(_)) => match credential_of(state, &current.operator_id).await?
+            {
+                Some((v, c)) => (version, current) = (v, c),
+                None => return Ok(()),
+            },
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(proved)
+    Err(ApiError::new(ErrorCode::Conflict))
 }
 
 /// The second factor of a sign-in: a TOTP code, or a security key's assertion.
@@ -667,7 +729,10 @@ pub async fn login(
         return login_failed(&state, ip, ErrorCode::LoginFailed, next);
     };
     if cred.locked(now) {
-        return login_failed(&state, ip, ErrorCode::AccountLocked, next);
+        // The same answer as any failure, after the same work: a lock must not tell that the
+        // login exists.
+        password::verify_nothing(&f.password);
+        return login_failed(&state, ip, ErrorCode::LoginFailed, next);
     }
     let factor = SecondFactor::of(f.code.clone(), f.key.clone());
     let proved = match prove(
@@ -799,7 +864,15 @@ pub async fn logout(
 }
 
 /// The re-authentication page.
-pub async fn reauth_page(user: ConsoleUser, Query(q): Query<NextQuery>) -> Response {
+pub async fn reauth_page(
+    user: ConsoleUser,
+    q: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or(NextQuery {
+        next: None,
+        error: None,
+        done: None,
+    });
     render(
         StatusCode::OK,
         "console/reauth.html",
