@@ -501,6 +501,25 @@ async fn console_sign_in_sessions_and_csrf_over_http() {
         )
         .await;
     assert_eq!(p.location(), format!("/console/reauth?next={back}"));
+    // So do issuing credentials and changing the policies.
+    for (path, page) in [
+        (
+            format!("/console/operators/{sam_id}/keys"),
+            "/console/operators",
+        ),
+        (
+            format!("/console/operators/{sam_id}/invite"),
+            "/console/operators",
+        ),
+        ("/console/policies".to_owned(), "/console/policies"),
+    ] {
+        let p = web.post(&path, &[("csrf", &token), ("text", "")]).await;
+        assert_eq!(
+            p.location(),
+            format!("/console/reauth?next={page}"),
+            "{path}"
+        );
+    }
     let r = s
         .call(
             Method::GET,
