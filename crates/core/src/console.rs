@@ -317,6 +317,9 @@ impl Invitation {
 pub struct Session {
     /// The operator signed in.
     pub operator_id: String,
+    /// The login name they signed in with (shown on the pages; an enrolment that changes it
+    /// ends the session).
+    pub login: String,
     /// When the session began.
     pub created_at: Timestamp,
     /// When the operator last proved password and code (sign-in or re-authentication).
@@ -343,6 +346,7 @@ impl Session {
     pub fn to_json(&self) -> String {
         json!({
             "operator_id": self.operator_id,
+            "login": self.login,
             "created_at": self.created_at.to_string(),
             "authenticated_at": self.authenticated_at.to_string(),
             "csrf": self.csrf,
@@ -356,6 +360,7 @@ impl Session {
         let v: Value = serde_json::from_str(text).ok()?;
         Some(Session {
             operator_id: v.get("operator_id")?.as_str()?.to_owned(),
+            login: v.get("login")?.as_str()?.to_owned(),
             created_at: time(&v, "created_at")?,
             authenticated_at: time(&v, "authenticated_at")?,
             csrf: v.get("csrf")?.as_str()?.to_owned(),
@@ -492,6 +497,7 @@ mod tests {
         let start = t("2026-01-01T08:00:00Z");
         let s = Session {
             operator_id: "op".into(),
+            login: "ana".into(),
             created_at: start,
             authenticated_at: start,
             csrf: "ab".into(),

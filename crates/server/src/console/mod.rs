@@ -398,6 +398,23 @@ async fn same_origin_posts(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The value of the cookie `name` in a request, if sent.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `; Secure` when pages are served over TLS, for a `Set-Cookie`.
+pub fn secure_flag(state: &AppState) -> &'static str {
+    if tls_in_use(state) { "; Secure" } else { "" }
+}
+
 /// Whether pages are served over TLS (cookies then get `Secure` and the `__Host-` prefix).
 pub fn tls_in_use(state: &AppState) -> bool {
     state.config.tls.is_some()

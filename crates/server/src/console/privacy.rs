@@ -351,27 +351,17 @@ pub async fn resend(
 }
 
 fn visitor(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == VISITOR_COOKIE)
-        .map(|(_, v)| v.to_owned())
+    super::cookie(headers, VISITOR_COOKIE)
         .filter(|v| {
             v.len() == 36 && v.starts_with("vis_") && v[4..].bytes().all(|b| b.is_ascii_hexdigit())
         })
+        .map(str::to_owned)
 }
 
 fn visitor_cookie(state: &AppState, id: &str) -> Option<HeaderValue> {
-    let secure = if super::tls_in_use(state) {
-        "; Secure"
-    } else {
-        ""
-    };
     HeaderValue::from_str(&format!(
-        "{VISITOR_COOKIE}={id}; Path=/privacy; HttpOnly; SameSite=Lax; Max-Age=34128000{secure}"
+        "{VISITOR_COOKIE}={id}; Path=/privacy; HttpOnly; SameSite=Lax; Max-Age=34128000{}",
+        super::secure_flag(state)
     ))
     .ok()
 }

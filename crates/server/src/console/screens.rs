@@ -1171,31 +1171,10 @@ pub async fn decide_proposal(sc: Screen, Path((id, decision)): Path<(String, Str
 
 /// Operators, their keys, console enrolment.
 pub async fn operators(sc: Screen, f: Flashed) -> Response {
-    let ops = val(routes::operators::list(sc.st(), sc.id(), sc.me()).await);
-    let r = match ops {
-        Ok(ops) => {
-            let mut rows = Vec::new();
-            for op in ops.as_array().cloned().unwrap_or_default() {
-                let id = op["id"].as_str().unwrap_or_default().to_owned();
-                let keys = match val(routes::operators::list_keys(
-                    sc.st(),
-                    sc.id(),
-                    sc.me(),
-                    ApiPath(id.clone()),
-                )
-                .await)
-                {
-                    Ok(k) => k,
-                    Err(e) => return error_page(&sc.user, "operators", "Operators", &e),
-                };
-                let enrolled = match super::session::credential_of(&sc.state, &id).await {
-                    Ok(c) => c.map(|(_, c)| json!({ "login": c.login, "enrolled_at": c.enrolled_at.to_string(), "locked": c.locked(sc.state.clock.now()) })),
-                    Err(e) => return error_page(&sc.user, "operators", "Operators", &e),
-                };
-                rows.push(json!({ "op": op, "keys": keys, "console": enrolled }));
-            }
-            Ok(json!({ "operators": rows }))
-        }
+    // One authorized, audited read of the directory (`operator.read`), then every key and
+    // console credential in one query each, not one handler call per operator.
+    let r = match val(routes::operators::list(sc.st(), sc.id(), sc.me()).await) {
+        Ok(ops) => directory(&sc, ops).await,
         Err(e) => Err(e),
     };
     show(
@@ -1206,6 +1185,38 @@ pub async fn operators(sc: Screen, f: Flashed) -> Response {
         &f,
         r,
     )
+}
+
+/// Each operator of `ops` with their API keys and console enrolment.
+async fn directory(sc: &Screen, ops: Value) -> Result<Value, ApiError> {
+    let now = sc.state.clock.now();
+    let keys = sc.state.store.list_api_keys(None).await?;
+    let creds: Vec<custodian_core::console::Credential> = sc
+        .state
+        .store
+        .register_entries(custodian_core::register::RegisterKind::ConsoleCredential)
+        .await?
+        .iter()
+        .filter_map(|e| custodian_core::console::Credential::from_json(&e.body))
+        .collect();
+    let rows: Vec<Value> = ops
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|op| {
+            let id = op["id"].as_str().unwrap_or_default();
+            let keys: Vec<crate::api::KeyOut> = keys
+                .iter()
+                .filter(|k| k.operator_id == id)
+                .map(crate::api::KeyOut::from)
+                .collect();
+            let console = creds.iter().find(|c| c.operator_id == id).map(|c| {
+                json!({ "login": c.login, "enrolled_at": c.enrolled_at.to_string(), "locked": c.locked(now) })
+            });
+            json!({ "op": op, "keys": keys, "console": console })
+        })
+        .collect();
+    Ok(json!({ "operators": rows }))
 }
 
 /// A new operator.

@@ -10,7 +10,8 @@
 //!   failures also count against the client address (the API's limiter). A code is good once.
 //! - **Sessions**: a random 256-bit token in an `HttpOnly`, `SameSite=Strict` cookie (`Secure`
 //!   and `__Host-` under TLS). The store keeps the token's SHA-256 with the operator, the
-//!   sign-in time and the session's CSRF token; the cookie also carries the time of the last
+//!   login name, the sign-in time and the session's CSRF token (so a request reads the session
+//!   and the operator, nothing more); the cookie also carries the time of the last
 //!   request, signed with a key derived from the vault root, refreshed on every answer, so
 //!   the idle timeout holds across several servers without a write per request.
 //! - **CSRF**: every POST must come from this origin (`Sec-Fetch-Site`, else `Origin`) and,
@@ -121,42 +122,26 @@ fn cookie_mac(state: &AppState, token: &str, seen_ms: i64) -> Result<String, Api
 fn set_cookie(state: &AppState, token: &str, now: Timestamp) -> Result<HeaderValue, ApiError> {
     let ms = now.as_millisecond();
     let mac = cookie_mac(state, token, ms)?;
-    let secure = if super::tls_in_use(state) {
-        "; Secure"
-    } else {
-        ""
-    };
     HeaderValue::from_str(&format!(
-        "{}={token}.{ms}.{mac}; Path=/; HttpOnly; SameSite=Strict{secure}",
-        cookie_name(state)
+        "{}={token}.{ms}.{mac}; Path=/; HttpOnly; SameSite=Strict{}",
+        cookie_name(state),
+        super::secure_flag(state)
     ))
     .map_err(|_| ApiError::new(ErrorCode::Internal))
 }
 
 fn clear_cookie(state: &AppState) -> HeaderValue {
-    let secure = if super::tls_in_use(state) {
-        "; Secure"
-    } else {
-        ""
-    };
     HeaderValue::from_str(&format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
-        cookie_name(state)
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        cookie_name(state),
+        super::secure_flag(state)
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The cookie's token and last-seen time, if the cookie is there and its MAC holds.
 fn read_cookie(state: &AppState, headers: &HeaderMap) -> Option<(String, Timestamp)> {
-    let name = cookie_name(state);
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())?;
+    let value = super::cookie(headers, cookie_name(state))?;
     let mut parts = value.splitn(3, '.');
     let (token, ms, mac) = (parts.next()?, parts.next()?, parts.next()?);
     if !well_formed_token(token) {
@@ -389,9 +374,7 @@ async fn load_session(
     if op.disabled {
         return Ok(None);
     }
-    let Some((_, cred)) = credential_of(state, &op.id).await? else {
-        return Ok(None);
-    };
+    let login = session.login.clone();
     Ok(Some(ConsoleUser {
         caller: Caller {
             operator: op,
@@ -400,7 +383,7 @@ async fn load_session(
         session,
         key,
         version: entry.version,
-        login: cred.login,
+        login,
     }))
 }
 
@@ -765,6 +748,7 @@ pub async fn login(
     };
     let session = Session {
         operator_id: op.id.clone(),
+        login: cred.login.clone(),
         created_at: now,
         authenticated_at: now,
         csrf,

@@ -371,25 +371,30 @@ fn audit(state: &AppState, rid: &RequestId, user: &ConsoleUser, action: &str) ->
     )
 }
 
-async fn save(
+/// Changes the operator's security keys with `change` (which may refuse) and stores the
+/// credential over the version read, audited as `action`.
+async fn change_keys(
     state: &AppState,
+    rid: &RequestId,
     user: &ConsoleUser,
-    version: i64,
-    cred: &Credential,
-    draft: AuditDraft,
+    action: &str,
+    change: impl FnOnce(&mut Vec<SecurityKey>) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
-    let now = state.clock.now();
+    let (version, mut cred) = credential_of(state, &user.caller.operator.id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    change(&mut cred.security_keys)?;
     let e = RegisterEntry {
         kind: RegisterKind::ConsoleCredential,
         key: user.caller.operator.id.clone(),
         body: cred.to_json(),
         version: version + 1,
         created_at: cred.enrolled_at,
-        updated_at: now,
+        updated_at: state.clock.now(),
     };
     state
         .store
-        .put_register_entry(&e, Some(version), draft)
+        .put_register_entry(&e, Some(version), audit(state, rid, user, action))
         .await
         .map(|_| ())
         .map_err(|e| match e {
@@ -445,33 +450,28 @@ pub async fn register(
         Ok(c) => c,
         Err(webauthn::Refused(rule)) => return after(BACK, "", invalid(rule)),
     };
-    let (version, mut cred) = match credential_of(&state, &user.caller.operator.id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return after(BACK, "", Err::<(), _>(ApiError::new(ErrorCode::NotFound))),
-        Err(e) => return after(BACK, "", Err::<(), _>(e)),
+    let invalid_rule = |rule: &str| {
+        ApiError::new(ErrorCode::InvalidCredential)
+            .details(json!({"field": "security_key", "rule": rule}))
     };
-    let id = URL_SAFE_NO_PAD.encode(&made.id);
-    if cred.security_keys.iter().any(|k| k.id == id) {
-        return after(BACK, "", invalid("already_registered"));
-    }
-    if cred.security_keys.len() >= MAX_SECURITY_KEYS {
-        return after(BACK, "", invalid("too_many_keys"));
-    }
-    cred.security_keys.push(SecurityKey {
-        id,
-        name,
-        public_key: URL_SAFE_NO_PAD.encode(&made.public_key),
-        sign_count: made.sign_count,
-        added_at: now,
-        last_used_at: None,
-    });
-    let r = save(
-        &state,
-        &user,
-        version,
-        &cred,
-        audit(&state, &rid, &user, "console.security_key.add"),
-    )
+    let r = change_keys(&state, &rid, &user, "console.security_key.add", |keys| {
+        let id = URL_SAFE_NO_PAD.encode(&made.id);
+        if keys.iter().any(|k| k.id == id) {
+            return Err(invalid_rule("already_registered"));
+        }
+        if keys.len() >= MAX_SECURITY_KEYS {
+            return Err(invalid_rule("too_many_keys"));
+        }
+        keys.push(SecurityKey {
+            id,
+            name,
+            public_key: URL_SAFE_NO_PAD.encode(&made.public_key),
+            sign_count: made.sign_count,
+            added_at: now,
+            last_used_at: None,
+        });
+        Ok(())
+    })
     .await;
     after(BACK, "key_added", r)
 }
@@ -487,23 +487,14 @@ pub async fn remove(
     if user.require_recent(state.clock.now()).is_err() {
         return reauth_first();
     }
-    let (version, mut cred) = match credential_of(&state, &user.caller.operator.id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return after(BACK, "", Err::<(), _>(ApiError::new(ErrorCode::NotFound))),
-        Err(e) => return after(BACK, "", Err::<(), _>(e)),
-    };
-    let before = cred.security_keys.len();
-    cred.security_keys.retain(|k| k.id != id);
-    if cred.security_keys.len() == before {
-        return after(BACK, "", Err::<(), _>(ApiError::new(ErrorCode::NotFound)));
-    }
-    let r = save(
-        &state,
-        &user,
-        version,
-        &cred,
-        audit(&state, &rid, &user, "console.security_key.remove"),
-    )
+    let r = change_keys(&state, &rid, &user, "console.security_key.remove", |keys| {
+        let before = keys.len();
+        keys.retain(|k| k.id != id);
+        if keys.len() == before {
+            return Err(ApiError::new(ErrorCode::NotFound));
+        }
+        Ok(())
+    })
     .await;
     after(BACK, "key_removed", r)
 }

@@ -218,20 +218,7 @@ pub async fn create_key(
             format!("expires_in_days must be between 1 and {MAX_KEY_DAYS}"),
         ));
     }
-    let mut permit = authorize(
-        &state,
-        &caller,
-        &rid,
-        Action::OperatorWrite,
-        Resource::Operators,
-        None,
-    )
-    .await?;
-    let op = state
-        .store
-        .get_operator(&id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    let (mut permit, op) = writable(&state, &caller, &rid, &id).await?;
     let key = issue_key(&op, state.clock.now(), input.expires_in_days)?;
     permit.draft.resource = format!("api_key:{}", key.1.id);
     state.store.create_api_key(&key.1, permit.draft).await?;
@@ -268,6 +255,30 @@ pub fn issue_key(
             revoked_at: None,
         },
     ))
+}
+
+/// The operator `id`, for a change by `caller` (`operator.write`; 404 when there is none).
+async fn writable(
+    state: &AppState,
+    caller: &Caller,
+    rid: &RequestId,
+    id: &str,
+) -> Result<(crate::gate::Permit, Operator), ApiError> {
+    let permit = authorize(
+        state,
+        caller,
+        rid,
+        Action::OperatorWrite,
+        Resource::Operators,
+        None,
+    )
+    .await?;
+    let op = state
+        .store
+        .get_operator(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    Ok((permit, op))
 }
 
 /// Revokes a key at once.
@@ -315,20 +326,7 @@ pub async fn invite(
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, ApiJson<InvitationOut>), ApiError> {
     check_id(&id)?;
-    let permit = authorize(
-        &state,
-        &caller,
-        &rid,
-        Action::OperatorWrite,
-        Resource::Operators,
-        None,
-    )
-    .await?;
-    let op = state
-        .store
-        .get_operator(&id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    let (permit, op) = writable(&state, &caller, &rid, &id).await?;
     let token =
         crate::console::session::issue_invitation(&state, &op, &caller.actor(), permit.draft)
             .await?;
