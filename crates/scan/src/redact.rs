@@ -20,16 +20,21 @@ pub enum Operator {
     /// Encrypted under a key the caller holds, as `<EMAIL:enc:…>` (random per item, so not
     /// linkable; reversible by whoever may use the key).
     Encrypt,
+    /// Replaced in place by a vault token for the value (the caller issues it: random,
+    /// deterministic or format-preserving, as the vault field declares), bare, so a
+    /// format-preserving token keeps the value's shape.
+    Tokenize,
 }
 
 impl Operator {
     /// Every operator.
-    pub const ALL: [Operator; 5] = [
+    pub const ALL: [Operator; 6] = [
         Operator::Mask,
         Operator::Label,
         Operator::Hash,
         Operator::Keep,
         Operator::Encrypt,
+        Operator::Tokenize,
     ];
 
     /// The name.
@@ -40,6 +45,7 @@ impl Operator {
             Operator::Hash => "hash",
             Operator::Keep => "keep",
             Operator::Encrypt => "encrypt",
+            Operator::Tokenize => "tokenize",
         }
     }
 
@@ -66,8 +72,8 @@ pub fn mask(value: &str) -> String {
 pub const SEALED_MARK: &str = ":enc:";
 
 /// `text` with each finding replaced as `operator(kind)` says; `keyed(kind, operator, value)`
-/// gives the keyed hash for [`Operator::Hash`] and the ciphertext (URL-safe base64) for
-/// [`Operator::Encrypt`]. Findings must not overlap (as [`crate::scan`] returns them); spans
+/// gives the keyed hash for [`Operator::Hash`], the ciphertext (URL-safe base64) for
+/// [`Operator::Encrypt`] and the whole replacement for [`Operator::Tokenize`]. Findings must not overlap (as [`crate::scan`] returns them); spans
 /// outside the text are ignored.
 pub fn redact(
     text: &str,
@@ -105,6 +111,7 @@ pub fn redact(
                 out.push_str(&keyed(f.kind, op, value));
                 out.push('>');
             }
+            Operator::Tokenize => out.push_str(&keyed(f.kind, Operator::Tokenize, value)),
             Operator::Keep => out.push_str(value),
         }
         at = f.end;
@@ -195,6 +202,12 @@ mod tests {
             "Mail <EMAIL:520>, card <CREDIT_CARD:1119>, ok."
         );
         assert_eq!(by(Operator::Keep), text);
+        // Tokens go in bare, in place of the value: the caller's replacement is the whole item.
+        assert_eq!(
+            by(Operator::Tokenize),
+            "Mail 520, card 1119, ok.",
+            "a token replaces the value without a label"
+        );
         let sealed = by(Operator::Encrypt);
         assert_eq!(
             sealed,
@@ -222,7 +235,8 @@ mod tests {
         assert_eq!(mixed, "Mail jane.doe@example.com, card <CREDIT_CARD>, ok.");
         assert_eq!(Operator::parse("hash"), Some(Operator::Hash));
         assert_eq!(Operator::parse("encrypt"), Some(Operator::Encrypt));
-        assert_eq!(Operator::parse("tokenize"), None);
+        assert_eq!(Operator::parse("tokenize"), Some(Operator::Tokenize));
+        assert_eq!(Operator::parse("tokenise"), None);
     }
 
     #[test]

@@ -253,3 +253,251 @@ async fn text_is_scanned_and_redacted_over_http_with_each_operator() {
         "no values in the audit log"
     );
 }
+
+#[tokio::test]
+async fn text_is_redacted_into_vault_tokens_that_resolve_until_the_subject_is_erased() {
+    use crate::harness::{Body, TestServer};
+    use reqwest::Method;
+    use serde_json::json;
+
+    let s = TestServer::start().await;
+    let (_, engineer) = s.operator_with_key("Eve Engineer", "engineer").await;
+    let (_, support) = s.operator_with_key("Sam Support", "support").await;
+    let (_, dpo) = s.operator_with_key("Dan DPO", "dpo").await;
+    let engineer_call = |body: serde_json::Value| {
+        let (s, key) = (&s, engineer.clone());
+        async move {
+            s.call_with(
+                Method::POST,
+                "/v1/redact",
+                Some(&key),
+                Body::Json(body),
+                &[("custodian-purpose", "service_delivery")],
+            )
+            .await
+        }
+    };
+    let r = s
+        .call_with(
+            Method::PUT,
+            "/v1/collections/tickets",
+            Some(&engineer),
+            Body::Json(json!({"fields": [
+                {"name": "email", "type": "email", "category": "user.contact.email", "sensitivity": "medium", "tokenization": "deterministic"},
+                {"name": "card", "type": "card_number", "category": "user.financial.credit_card", "sensitivity": "high", "tokenization": "format_preserving"},
+                {"name": "phone", "type": "phone", "category": "user.contact.phone_number", "sensitivity": "medium", "tokenization": "random"},
+                {"name": "note", "type": "text", "category": "user", "sensitivity": "low"}
+            ]})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+
+    let text = "Jane.Doe@Example.com paid with 4111 1111 1111 1111; again 4111 1111 1111 1111 from 203.0.113.7.";
+    let ask = json!({
+        "text": text,
+        "operators": {"email": "tokenize", "credit_card": "tokenize", "default": "keep"},
+        "tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"email": "email", "credit_card": "card"}}
+    });
+    let r = engineer_call(ask.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let out = r.json["text"].as_str().expect("text").to_owned();
+    let items = r.json["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 4, "{r:?}");
+    let email_token = items[0]["token"].as_str().expect("email token").to_owned();
+    let card_token = items[1]["token"].as_str().expect("card token").to_owned();
+    assert_eq!(items[0]["operator"], "tokenize");
+    assert_eq!(
+        items[2]["token"],
+        card_token.as_str(),
+        "one token per value"
+    );
+    assert_eq!(items[3]["operator"], "keep");
+    assert!(items[3].get("token").is_none());
+    // FF1: sixteen digits for sixteen digits, in place; the rest of the text untouched.
+    assert_eq!(card_token.len(), 16, "{card_token}");
+    assert!(card_token.bytes().all(|b| b.is_ascii_digit()));
+    assert_ne!(card_token, "4111111111111111");
+    assert_eq!(
+        out,
+        format!("{email_token} paid with {card_token}; again {card_token} from 203.0.113.7.")
+    );
+    assert!(!out.contains("4111") && !out.to_lowercase().contains("jane"));
+    // Deterministic and format-preserving tokens: the same text gives the same tokens.
+    let again = engineer_call(ask.clone()).await;
+    assert_eq!(again.json["text"], out.as_str());
+
+    // The tokens resolve through the vault, for whoever may reveal the field, audited.
+    let detok = |key: String, purpose: &'static str, token: String| {
+        let s = &s;
+        async move {
+            s.call_with(
+                Method::POST,
+                "/v1/detokenize",
+                Some(&key),
+                Body::Json(json!({ "token": token })),
+                &[("custodian-purpose", purpose)],
+            )
+            .await
+        }
+    };
+    let r = detok(dpo.clone(), "dsr", card_token.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["value"], "4111111111111111");
+    assert_eq!(r.json["subject_id"], "cus_7");
+    let r = detok(dpo.clone(), "dsr", email_token.clone()).await;
+    // The local part keeps its case (RFC 5321); the domain is lower-cased.
+    assert_eq!(r.json["value"], "Jane.Doe@example.com", "{r:?}");
+    assert_eq!(r.json["field"], "email");
+
+    // A value the field's type refuses is labelled, never stored or echoed: the vault's phone
+    // type wants the international form, so this national number gets no token.
+    let r = engineer_call(json!({
+        "text": "call 020 7946 0958 or mail Jane.Doe@example.COM",
+        "operators": {"phone": "tokenize", "email": "tokenize"},
+        "tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"phone": "phone", "email": "email"}}
+    }))
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let phones: Vec<&serde_json::Value> = r.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["kind"] == "phone")
+        .collect();
+    assert_eq!(phones.len(), 1, "{r:?}");
+    assert_eq!(phones[0]["operator"], "label");
+    assert!(phones[0].get("token").is_none());
+    assert!(
+        r.json["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("call <PHONE> or"),
+        "{r:?}"
+    );
+    assert!(
+        r.json["text"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with(&format!("mail {email_token}")),
+        "{r:?}"
+    );
+
+    // Bad requests: each a 422 naming the part, or the vault's own answer; nothing scanned.
+    let base = |patch: serde_json::Value| {
+        let mut b = ask.clone();
+        for (k, v) in patch.as_object().expect("object") {
+            b[k] = v.clone();
+        }
+        b
+    };
+    for (body, code, field) in [
+        (
+            base(json!({"tokenize": null})),
+            "invalid_value",
+            Some("tokenize"),
+        ),
+        (
+            base(json!({"operators": {"default": "tokenize"}})),
+            "invalid_value",
+            Some("operators"),
+        ),
+        (
+            base(json!({"operators": {"email": "mask"}})),
+            "invalid_value",
+            Some("tokenize"),
+        ),
+        (
+            base(
+                json!({"tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"email": "email"}}}),
+            ),
+            "invalid_value",
+            Some("tokenize.fields"),
+        ),
+        (
+            base(
+                json!({"tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"email": "email", "credit_card": "card", "iban": "card"}}}),
+            ),
+            "invalid_value",
+            Some("tokenize.fields"),
+        ),
+        (
+            base(
+                json!({"tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"email": "note", "credit_card": "card"}}}),
+            ),
+            "field_not_tokenized",
+            None,
+        ),
+        (
+            base(
+                json!({"tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"email": "nope", "credit_card": "card"}}}),
+            ),
+            "unknown_field",
+            None,
+        ),
+        (
+            base(
+                json!({"tokenize": {"subject_id": "not valid!", "collection": "tickets", "fields": {"email": "email", "credit_card": "card"}}}),
+            ),
+            "invalid_subject_id",
+            None,
+        ),
+        (
+            base(
+                json!({"tokenize": {"subject_id": "cus_7", "collection": "nowhere", "fields": {"email": "email", "credit_card": "card"}}}),
+            ),
+            "collection_not_found",
+            None,
+        ),
+        (
+            base(
+                json!({"tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"email": "email", "credit_card": "card"}, "extra": 1}}),
+            ),
+            "invalid_body",
+            None,
+        ),
+    ] {
+        let r = engineer_call(body).await;
+        assert!(r.status == 422 || r.status == 404, "{code}: {r:?}");
+        assert_eq!(r.json["error"]["code"], code, "{r:?}");
+        if let Some(field) = field {
+            assert_eq!(r.json["error"]["details"]["field"], field, "{r:?}");
+        }
+        assert!(!r.json.to_string().contains("4111"), "{r:?}");
+    }
+    // Support may redact but not write vault data: the refusal is a 403, before any scan.
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/redact",
+            Some(&support),
+            Body::Json(ask.clone()),
+            &[("custodian-purpose", "support")],
+        )
+        .await;
+    r.assert_error(403, "access_denied");
+
+    let audit = s.audit_text().await;
+    assert!(audit.contains("token.issue") && audit.contains("scan.redact"));
+    assert!(
+        !audit.contains("4111") && !audit.to_lowercase().contains("jane.doe"),
+        "no values in the audit log"
+    );
+
+    // Erasing the subject shreds the tokens: they no longer resolve.
+    let r = s
+        .call_with(
+            Method::DELETE,
+            "/v1/subjects/cus_7",
+            Some(&dpo),
+            Body::None,
+            &[("custodian-purpose", "dsr")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    for t in [card_token, email_token] {
+        detok(dpo.clone(), "dsr", t)
+            .await
+            .assert_error(404, "token_not_found");
+    }
+}

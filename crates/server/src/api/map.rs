@@ -406,11 +406,29 @@ pub struct RedactIn {
     pub text: String,
     /// The operator per kind (`mask`, `label`, `hash`: a keyed hash, stable for this
     /// installation, `encrypt`: `<EMAIL:enc:…>`, reversible through `POST /v1/redact/decrypt`,
-    /// `keep`); `default` for the kinds not named (default `label`).
+    /// `tokenize`: a vault token in place of the value, see `tokenize`, `keep`); `default` for
+    /// the kinds not named (default `label`; `tokenize` must be named per kind).
     #[serde(default)]
     pub operators: std::collections::BTreeMap<String, String>,
     /// Leave out findings below this confidence (0 to 1; default 0.5).
     pub min_confidence: Option<f32>,
+    /// Where `tokenize` issues its tokens; required when a kind is tokenized.
+    pub tokenize: Option<RedactTokenizeIn>,
+}
+
+/// The vault fields that issue the tokens of a redaction: each value found of a tokenized
+/// kind is tokenized as `POST /v1/tokenize` would (the field's mode, a `data.write` grant under
+/// the purpose named in `custodian-purpose`, one audit event per token), and detokenized the
+/// same way. The tokens belong to the subject: erasing the subject shreds them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactTokenizeIn {
+    /// Whose data the text holds.
+    pub subject_id: String,
+    /// The collection whose tokenized fields issue the tokens.
+    pub collection: String,
+    /// The tokenized field for each kind tokenized, e.g. `{"credit_card": "card"}`.
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// One item redacted.
@@ -422,8 +440,11 @@ pub struct RedactedOut {
     pub start: usize,
     /// Byte offset just past the end, in the text sent.
     pub end: usize,
-    /// The operator applied.
+    /// The operator applied (`label` for a value the vault field's type refused to tokenize).
     pub operator: &'static str,
+    /// The token that replaced it (`tokenize`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// A redacted text.

@@ -2,12 +2,15 @@
 //! `DataMap`): nothing is stored; each request is audited with the kinds found, never the
 //! values.
 
+use std::collections::HashMap;
+
 use axum::Extension;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use custodian_core::access::{Action, Resource};
-use custodian_scan::redact::{Operator, redact, sealed_items};
+use custodian_scan::redact::{Operator, label, redact, sealed_items};
 use custodian_scan::{Finding, Kind, scan};
 use serde_json::json;
 
@@ -19,6 +22,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 use crate::gate::authorize;
 use crate::middleware::RequestId;
+use crate::routes::vault::TokenTarget;
 use crate::state::AppState;
 
 fn invalid(field: &str, rule: &str) -> ApiError {
@@ -120,22 +124,30 @@ fn place(kind: Kind) -> custodian_core::vault::record::CellPlace<'static> {
 /// become `*`), `label` (`<EMAIL>`), `hash` (`<EMAIL:…>`, a keyed hash under this
 /// installation's key: the same value gives the same pseudonym, and it cannot be reversed
 /// without the key), `encrypt` (`<EMAIL:enc:…>`, sealed under this installation's key with a
-/// random nonce, opened by `POST /v1/redact/decrypt`) or `keep`.
+/// random nonce, opened by `POST /v1/redact/decrypt`), `tokenize` (a vault token in place of
+/// the value, issued by the tokenized field `tokenize.fields` names for the kind, for
+/// `tokenize.subject_id`, resolved by `POST /v1/detokenize`; a value the field's type refuses
+/// is labelled instead) or `keep`.
 #[utoipa::path(post, path = "/v1/redact", tag = "map", security(("bearer" = [])),
+    params(("custodian-purpose" = Option<String>, Header, description = "Purpose, for `tokenize` (the policy grants `data.write` under it)")),
     request_body = RedactIn, responses((status = 200, body = RedactOut),
-    (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn redact_text(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     caller: Caller,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RedactIn>,
 ) -> Result<ApiJson<RedactOut>, ApiError> {
     let mut default = Operator::Label;
     let mut chosen: Vec<(Kind, Operator)> = Vec::new();
     for (k, o) in &body.operators {
         let op = Operator::parse(o)
-            .ok_or_else(|| invalid("operators", "mask, label, hash, encrypt or keep"))?;
+            .ok_or_else(|| invalid("operators", "mask, label, hash, encrypt, tokenize or keep"))?;
         if k == "default" {
+            if op == Operator::Tokenize {
+                return Err(invalid("operators", "tokenize is named per kind"));
+            }
             default = op;
             continue;
         }
@@ -143,6 +155,45 @@ pub async fn redact_text(
             Kind::parse(k).ok_or_else(|| invalid("operators", "keys are kinds or default"))?;
         chosen.push((kind, op));
     }
+    // The vault fields for the tokenized kinds, all checked (and granted) before the scan.
+    let tokenized: Vec<Kind> = chosen
+        .iter()
+        .filter(|(_, o)| *o == Operator::Tokenize)
+        .map(|(k, _)| *k)
+        .collect();
+    let mut token_fields: Vec<(Kind, String)> = Vec::new();
+    let target = match (&body.tokenize, tokenized.is_empty()) {
+        (None, true) => None,
+        (None, false) => return Err(invalid("tokenize", "required to tokenize")),
+        (Some(_), true) => return Err(invalid("tokenize", "only with a tokenized kind")),
+        (Some(t), false) => {
+            for (k, f) in &t.fields {
+                let kind = Kind::parse(k)
+                    .filter(|k| tokenized.contains(k))
+                    .ok_or_else(|| invalid("tokenize.fields", "keys are tokenized kinds"))?;
+                token_fields.push((kind, f.clone()));
+            }
+            if tokenized
+                .iter()
+                .any(|k| !token_fields.iter().any(|(x, _)| x == k))
+            {
+                return Err(invalid("tokenize.fields", "a field per tokenized kind"));
+            }
+            let fields: Vec<&str> = token_fields.iter().map(|(_, f)| f.as_str()).collect();
+            Some(
+                TokenTarget::new(
+                    &state,
+                    &caller,
+                    &rid,
+                    &headers,
+                    &t.collection,
+                    &t.subject_id,
+                    &fields,
+                )
+                .await?,
+            )
+        }
+    };
     let found = scanned(
         &state,
         &caller,
@@ -158,15 +209,36 @@ pub async fn redact_text(
             .find(|(x, _)| *x == k)
             .map_or(default, |(_, o)| *o)
     };
+    // One token per distinct value of a tokenized kind (`None`: its field refused the value).
+    let mut tokens: HashMap<(Kind, &str), Option<String>> = HashMap::new();
+    if let Some(target) = &target {
+        for f in &found {
+            let Some(value) = body.text.get(f.start..f.end) else {
+                continue;
+            };
+            let Some((_, field)) = token_fields.iter().find(|(k, _)| *k == f.kind) else {
+                continue;
+            };
+            if tokens.contains_key(&(f.kind, value)) {
+                continue;
+            }
+            let token = target.issue(&state, &caller, &rid, field, value).await?;
+            tokens.insert((f.kind, value), token);
+        }
+    }
+    let token_of = |k: Kind, v: &str| tokens.get(&(k, v)).cloned().flatten();
     let crypto = state.vault_crypto.clone();
     let key = redaction_key(&state)?;
     let failed = std::cell::Cell::new(false);
     let keyed = |k: Kind, op: Operator, v: &str| {
-        let out = if op == Operator::Encrypt {
-            key.seal(&place(k), v.as_bytes())
-                .map(|c| URL_SAFE_NO_PAD.encode(c))
-        } else {
-            crypto.blind_index("scan", k.as_str(), v).map(hex::encode)
+        let out = match op {
+            Operator::Encrypt => key
+                .seal(&place(k), v.as_bytes())
+                .map(|c| URL_SAFE_NO_PAD.encode(c)),
+            Operator::Tokenize => {
+                return token_of(k, v).unwrap_or_else(|| format!("<{}>", label(k)));
+            }
+            _ => crypto.blind_index("scan", k.as_str(), v).map(hex::encode),
         };
         out.unwrap_or_else(|_| {
             failed.set(true);
@@ -181,11 +253,21 @@ pub async fn redact_text(
         text,
         items: found
             .iter()
-            .map(|f| RedactedOut {
-                kind: f.kind.as_str(),
-                start: f.start,
-                end: f.end,
-                operator: operator(f.kind).as_str(),
+            .map(|f| {
+                let mut op = operator(f.kind);
+                let token = (op == Operator::Tokenize)
+                    .then(|| token_of(f.kind, body.text.get(f.start..f.end).unwrap_or("")))
+                    .flatten();
+                if op == Operator::Tokenize && token.is_none() {
+                    op = Operator::Label;
+                }
+                RedactedOut {
+                    kind: f.kind.as_str(),
+                    start: f.start,
+                    end: f.end,
+                    operator: op.as_str(),
+                    token,
+                }
             })
             .collect(),
     }))

@@ -1051,6 +1051,106 @@ pub async fn tokenize(
     Ok(ApiJson(TokenOut { token }))
 }
 
+/// Where a redaction's `tokenize` operator issues tokens: a collection, its tokenized fields
+/// (granted `data.write` under the request's purpose) and the subject the tokens belong to.
+/// Everything is checked by [`TokenTarget::new`], before the text is scanned.
+pub(crate) struct TokenTarget {
+    collection: String,
+    subject_id: String,
+    purpose: Option<String>,
+    grant: WriteGrant,
+}
+
+impl TokenTarget {
+    /// Checks the subject, the collection, that each field exists and is tokenized, and the
+    /// caller's `data.write` on them (a refusal is audited and answered 403).
+    pub(crate) async fn new(
+        state: &AppState,
+        caller: &Caller,
+        rid: &RequestId,
+        headers: &HeaderMap,
+        collection: &str,
+        subject_id: &str,
+        fields: &[&str],
+    ) -> Result<Self, ApiError> {
+        let ctx = Ctx {
+            state,
+            caller,
+            rid,
+            purpose: purpose(headers)?,
+        };
+        if !custodian_core::vault::service::valid_subject_id(subject_id) {
+            return Err(custodian_core::vault::service::VaultError::InvalidSubject.into());
+        }
+        let coll = state.vault().collection(collection).await?;
+        for f in fields {
+            let spec = coll
+                .schema
+                .field(f)
+                .ok_or_else(|| custodian_core::vault::service::unknown_field(f))?;
+            if spec.tokenization == custodian_core::vault::schema::Tokenization::None {
+                return Err(custodian_core::vault::service::VaultError::NotTokenized(
+                    (*f).to_owned(),
+                )
+                .into());
+            }
+        }
+        let grant = ctx
+            .write_grant(
+                &coll.schema,
+                fields.iter().copied(),
+                Action::DataWrite,
+                None,
+            )
+            .await?;
+        Ok(Self {
+            collection: collection.to_owned(),
+            subject_id: subject_id.to_owned(),
+            purpose: ctx.purpose,
+            grant,
+        })
+    }
+
+    /// The token for `value` in `field` (audited as `token.issue`, like `POST /v1/tokenize`);
+    /// `None` when the field's type refuses the value (nothing is stored then).
+    pub(crate) async fn issue(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        rid: &RequestId,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let ctx = Ctx {
+            state,
+            caller,
+            rid,
+            purpose: self.purpose.clone(),
+        };
+        let issued = state
+            .vault()
+            .tokenize(
+                &self.collection,
+                field,
+                &self.subject_id,
+                &serde_json::Value::String(value.to_owned()),
+                &self.grant,
+                state.clock.now(),
+                ctx.draft(
+                    "token.issue",
+                    format!("collection:{}", self.collection),
+                    Decision::Allow,
+                ),
+            )
+            .await;
+        match issued {
+            Ok(token) => Ok(Some(token)),
+            Err(custodian_core::vault::service::VaultError::InvalidValue { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// Resolves a token to its value: needs a purpose under which the policy allows `data.reveal`
 /// of the token's field, is refused for a subject under restriction or objection, and is
 /// audited. Tokens of an erased subject no longer resolve.
