@@ -3,6 +3,34 @@
 
 use crate::CONTEXT_WINDOW;
 
+/// `t` with each escape sequence `\n`, `\r` and `\t` (a backslash not itself escaped, then
+/// the letter) turned into two spaces, so detectors see the word break it stands for at the
+/// same offsets; `None` when `t` holds none (the common case costs one `memchr`-like pass).
+pub(crate) fn blank_escapes(t: &[u8]) -> Option<Vec<u8>> {
+    let first = t
+        .windows(2)
+        .position(|w| w[0] == b'\\' && matches!(w[1], b'n' | b'r' | b't'))?;
+    let mut out = t.to_vec();
+    // Back up to the start of the run of backslashes before `first`, so that escaped
+    // backslashes (`\\n`: a backslash, then the letter n) pair up correctly.
+    let mut i = first;
+    while i > 0 && t[i - 1] == b'\\' {
+        i -= 1;
+    }
+    while i + 1 < t.len() {
+        if t[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if matches!(t[i + 1], b'n' | b'r' | b't') {
+            out[i] = b' ';
+            out[i + 1] = b' ';
+        }
+        i += 2;
+    }
+    Some(out)
+}
+
 /// The byte at `i`, or 0 past the end.
 pub(crate) fn at(t: &[u8], i: usize) -> u8 {
     t.get(i).copied().unwrap_or(0)
@@ -150,4 +178,23 @@ pub(crate) fn num(t: &[u8], s: usize, e: usize) -> u32 {
         acc.saturating_mul(10)
             .saturating_add(u32::from(b.wrapping_sub(b'0')))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_are_blanked_in_place() {
+        assert_eq!(super::blank_escapes(b"plain, no escapes"), None);
+        assert_eq!(super::blank_escapes(br"\x"), None);
+        assert_eq!(
+            super::blank_escapes(br"a\nb\tc\rd").as_deref(),
+            Some(&b"a  b  c  d"[..])
+        );
+        // Escaped backslashes pair up: only the last `\n` is a line break.
+        assert_eq!(
+            super::blank_escapes(br"a\\nb\\\nc").as_deref(),
+            Some(&br"a\\nb\\  c"[..])
+        );
+        assert_eq!(super::blank_escapes(br"end\").as_deref(), None);
+    }
 }

@@ -679,3 +679,17 @@ fn resolve_prefers_confidence_then_length_then_earlier() {
         vec![Kind::CreditCard, Kind::UsZip, Kind::Ipv4, Kind::Email]
     );
 }
+
+#[test]
+fn escaped_line_breaks_separate_words_like_real_ones() {
+    // A JSON string or a log line with `\n` written out: the number after it is found, at the
+    // offsets of the original text.
+    let text = r#"{"note": "Call me on\n020 7946 0958\tor mail\njane.doe@example.com"}"#;
+    assert_eq!(of(Kind::Phone, text), vec!["020 7946 0958"]);
+    assert_eq!(of(Kind::Email, text), vec!["jane.doe@example.com"]);
+    yes(Kind::Phone, r"Phone:\r\n020 7946 0958", "020 7946 0958");
+    // An escaped backslash before an n is not a line break: the number stays glued to it.
+    no(r"C:\\n02079460958");
+    // A lone backslash at the end, or before another letter, changes nothing.
+    no(r"path\x020\");
+}
