@@ -104,7 +104,15 @@ fn phone() {
     yes(Kind::Phone, "415-555-2671", "415-555-2671");
     yes(Kind::Phone, "415.555.2671", "415.555.2671");
     yes(Kind::Phone, "020 7946 0958", "020 7946 0958");
-    yes(Kind::Phone, "07700 900123", "07700 900123");
+    yes(Kind::Phone, "07911 123456", "07911 123456");
+    // Numbering plans: a valid French number; a country code that does not exist.
+    yes(Kind::Phone, "+33 1 42 68 53 00", "+33 1 42 68 53 00");
+    assert!(one("+33 1 42 68 53 00").confidence >= 0.85);
+    no("+999 1234 5678");
+    assert!(one("phone: +999 1234 5678").confidence < one("+33 1 42 68 53 00").confidence);
+    // Ofcom's drama range is in no plan: reported only with a phone word.
+    no("07700 900123");
+    yes(Kind::Phone, "mobile 07700 900123", "07700 900123");
     yes(Kind::Phone, "0161 496 0000", "0161 496 0000");
     yes(Kind::Phone, "mobile: 07700900123", "07700900123");
     yes(Kind::Phone, "tel 4155552671", "4155552671");

@@ -227,24 +227,30 @@ fn e164(t: &[u8], p: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {
             _ => break,
         }
     }
-    let d = &digits[..n];
     if !(8..=15).contains(&n) || joined_after(t, end, b"-./:") {
         return Some(end);
     }
-    let plausible = match d {
-        [b'1', rest @ ..] => n == 11 && rest[0] >= b'2' && rest[3] >= b'2',
-        [b'4', b'4', ..] => n == 11 || n == 12,
-        _ => true,
+    // The country's numbering plan decides; a number outside it is reported only with
+    // context.
+    let conf = match (in_plan(t, p, end, None), context(t, p, PHONE_CONTEXT)) {
+        (true, true) => 0.95,
+        (true, false) => 0.85,
+        (false, true) => 0.6,
+        (false, false) => return Some(end),
     };
-    if plausible {
-        let conf = if context(t, p, PHONE_CONTEXT) {
-            0.95
-        } else {
-            0.75
-        };
-        push(out, Kind::Phone, p, end, conf, "phone_e164");
-    }
+    push(out, Kind::Phone, p, end, conf, "phone_e164");
     Some(end)
+}
+
+/// Whether `t[s..e]` is a valid number of a numbering plan (libphonenumber's metadata, as
+/// the `phonenumber` crate embeds it): an international number by its country code, a
+/// national one in `region`'s plan. A number in a plan has an assigned length and prefix
+/// (area code, mobile range), which random digit groups rarely have.
+fn in_plan(t: &[u8], s: usize, e: usize, region: Option<phonenumber::country::Id>) -> bool {
+    let Some(v) = crate::bytes::ascii(t, s, e) else {
+        return false;
+    };
+    phonenumber::parse(region, v).is_ok_and(|n| phonenumber::is_valid(&n))
 }
 
 /// Tries a NANP, UK or (after a phone word) other national number at `s` (a digit or `(`);
@@ -304,11 +310,21 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
     // Context is looked up only once a shape matched: it is the costliest check.
     let ctx = || context(t, s, PHONE_CONTEXT);
     let start = s;
+    // Confidence of a national number by its region's plan and its context (none: a number
+    // outside the plan without context is not reported).
+    let graded = |region| match (in_plan(t, start, end, Some(region)), ctx()) {
+        (true, true) => Some(0.95),
+        (true, false) => Some(0.7),
+        (false, true) => Some(0.7),
+        (false, false) => None,
+    };
     // NANP: 3-3-4.
     if n == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4 && first(0) >= b'2' && first(1) >= b'2' {
-        let conf = if ctx() { 0.9 } else { 0.6 };
-        push(out, Kind::Phone, start, end, conf, "phone_nanp");
-        return Some(end);
+        if let Some(conf) = graded(phonenumber::country::Id::US) {
+            push(out, Kind::Phone, start, end, conf, "phone_nanp");
+            return Some(end);
+        }
+        return None;
     }
     // UK national: 0[1-9], 10 or 11 digits in 2 or 3 groups (dots are not used in the UK).
     let uk_first = first(0) == b'0' && at(t, g[0].0 + 1) != b'0' && (3..=5).contains(&len(0));
@@ -319,9 +335,11 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
         && sep != Some(b'.')
         && !(paren && n > 3)
     {
-        let conf = if ctx() { 0.9 } else { 0.6 };
-        push(out, Kind::Phone, start, end, conf, "phone_uk");
-        return Some(end);
+        if let Some(conf) = graded(phonenumber::country::Id::GB) {
+            push(out, Kind::Phone, start, end, conf, "phone_uk");
+            return Some(end);
+        }
+        return None;
     }
     // Other national numbers, only after a phone word: two to four groups (or a bracketed
     // area code and more), 6 to 12 digits, groups of 2 to 5 digits but the last (up to 8).
