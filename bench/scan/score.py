@@ -55,7 +55,8 @@ from collections import Counter, defaultdict
 # | MAC_ADDRESS                      | mac                        | MAC_ADDRESS          |                      |
 # | SECRET                           | secret                     |                      |                      |
 # | PASSPORT                         | passport                   | US_PASSPORT          |                      |
-# | (as named)                       |                            | UK_NHS, MEDICAL_LICENSE, US_BANK_NUMBER, US_ITIN, CRYPTO, UUID, ... |
+# | NATIONAL_ID (other countries)    | national_id                | UK_NHS, ES_NIF, ES_NIE, IT_FISCAL_CODE, PL_PESEL, IN_AADHAAR, FI_PERSONAL_IDENTITY_CODE | |
+# | (as named)                       |                            | MEDICAL_LICENSE, US_BANK_NUMBER, US_ITIN, CRYPTO, UUID, ... |
 #
 # The generator's {{url}} placeholder is labelled DOMAIN_NAME but its values are full URLs
 # ("https://www.CareerCue.tn/"), so URL detections are scored against it.
@@ -82,10 +83,18 @@ LABELS = {
     "passport": "PASSPORT",
     "drivers_license": "US_DRIVER_LICENSE",
     "organization": "ORGANIZATION",
+    "national_id": "NATIONAL_ID",
     # Presidio entity types (the others are the corpus's names already, or spurious as named)
     "LOCATION": "GPE",
     "URL": "DOMAIN_NAME",
     "US_PASSPORT": "PASSPORT",
+    "UK_NHS": "NATIONAL_ID",
+    "ES_NIF": "NATIONAL_ID",
+    "ES_NIE": "NATIONAL_ID",
+    "IT_FISCAL_CODE": "NATIONAL_ID",
+    "PL_PESEL": "NATIONAL_ID",
+    "IN_AADHAAR": "NATIONAL_ID",
+    "FI_PERSONAL_IDENTITY_CODE": "NATIONAL_ID",
     # Other spellings of gold labels (presidio-research's synth_dataset_v2, older generators)
     "PHONE": "PHONE_NUMBER",
     "EMAIL": "EMAIL_ADDRESS",

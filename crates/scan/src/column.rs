@@ -276,7 +276,7 @@ pub fn hint(name: &str) -> Option<(&'static Hint, f32)> {
 fn reliability(kind: Kind) -> f32 {
     match kind {
         Kind::Email | Kind::CreditCard | Kind::Iban => 0.95,
-        Kind::UsSsn | Kind::UkNino | Kind::Mac => 0.9,
+        Kind::UsSsn | Kind::UkNino | Kind::NationalId | Kind::Mac => 0.9,
         Kind::DriversLicense | Kind::Passport => 0.7,
         Kind::Ipv4 | Kind::Ipv6 | Kind::Phone | Kind::UkPostcode | Kind::Secret => 0.85,
         Kind::Url | Kind::Person => 0.6,

@@ -68,11 +68,15 @@ pub enum Kind {
     DriversLicense,
     /// A passport number, after words that say it is one.
     Passport,
+    /// Another country's national identity number, validated by its check digit or letter
+    /// (Spanish DNI and NIE, Italian codice fiscale, Finnish henkilötunnus; with their words:
+    /// Dutch BSN, Polish PESEL, Indian Aadhaar, UK NHS number, Canadian SIN).
+    NationalId,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -91,6 +95,7 @@ impl Kind {
         Kind::Person,
         Kind::DriversLicense,
         Kind::Passport,
+        Kind::NationalId,
     ];
 
     /// The stable snake_case name of the kind.
@@ -114,6 +119,7 @@ impl Kind {
             Kind::Person => "person",
             Kind::DriversLicense => "drivers_license",
             Kind::Passport => "passport",
+            Kind::NationalId => "national_id",
         }
     }
 
@@ -133,7 +139,9 @@ impl Kind {
             Kind::Phone => "user.contact.phone_number",
             Kind::CreditCard => "user.financial.credit_card",
             Kind::Iban => "user.financial.bank_account",
-            Kind::UsSsn | Kind::UkNino => "user.government_id.national_identification_number",
+            Kind::UsSsn | Kind::UkNino | Kind::NationalId => {
+                "user.government_id.national_identification_number"
+            }
             Kind::Ipv4 | Kind::Ipv6 => "user.device.ip_address",
             Kind::Mac => "user.device.device_id",
             Kind::Url => "user.contact.url",

@@ -701,3 +701,39 @@ fn escaped_line_breaks_separate_words_like_real_ones() {
     // A lone backslash at the end, or before another letter, changes nothing.
     no(r"path\x020\");
 }
+
+#[test]
+fn national_ids_with_check_digits() {
+    let id = Kind::NationalId;
+    // Check letters: found alone, surer with their words.
+    yes(id, "DNI 12345678Z", "12345678Z");
+    yes(id, "su NIE es X1234567L.", "X1234567L");
+    yes(id, "documento 12345678-Z", "12345678-Z");
+    assert!(one("DNI 12345678Z").confidence > one("ref 12345678Z").confidence);
+    yes(id, "codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S");
+    yes(id, "henkilötunnus 131052-308T", "131052-308T");
+    // Wrong check letters, dates or shapes.
+    no("ref 12345678A");
+    no("X1234567A");
+    no("RSSMRA85T10A562T");
+    no("131052-308A");
+    no("321352-308T");
+    // Digits only: only after their words, and only when the check holds.
+    yes(id, "BSN: 111222333", "111222333");
+    assert!(of(id, "BSN: 111222334").is_empty());
+    yes(id, "PESEL 44051401359", "44051401359");
+    assert!(of(id, "PESEL 44051401358").is_empty());
+    yes(id, "Aadhaar 4987 6543 2102", "4987 6543 2102");
+    yes(id, "aadhaar no. 234123412346", "234123412346");
+    assert!(of(id, "aadhaar 4987 6543 2103").is_empty());
+    yes(id, "NHS number 943 476 5919", "943 476 5919");
+    assert!(of(id, "NHS number 943 476 5918").is_empty());
+    yes(id, "SIN: 046 454 286", "046 454 286");
+    assert!(of(id, "SIN: 046 454 287").is_empty());
+    // Without their words, digit-only schemes are not national ids.
+    assert!(of(id, "order 111222333 shipped").is_empty());
+    assert!(of(id, "ticket 4987 6543 2102").is_empty());
+    // Glued to other text: not reported.
+    no("SKU-12345678Z");
+    no("x12345678Z");
+}

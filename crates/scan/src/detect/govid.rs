@@ -189,3 +189,330 @@ pub(crate) fn licence_and_passport(t: &[u8], out: &mut Vec<crate::Finding>) {
         i = end.max(i + 1);
     }
 }
+
+/// National identity numbers of other countries, each validated by its check digit or
+/// letter. Schemes whose check leaves many random strings valid, or whose shape is shared
+/// with phone numbers, are reported only after their words (in brackets):
+///
+/// * Spain: DNI (8 digits and a mod-23 letter) and NIE (X, Y or Z, 7 digits, the letter);
+///   0.6, 0.95 with context.
+/// * Italy: codice fiscale (16 characters: surname and name letters, year, month letter,
+///   day, place, check letter by the odd/even tables; the digits may be replaced by the
+///   omocodia letters); 0.85, 1.0 with context.
+/// * Finland: henkilötunnus (`DDMMYY`, century sign, 3 digits, mod-31 check character);
+///   0.85, 1.0 with context.
+/// * Netherlands: BSN (9 digits, the eleven test) [bsn, burgerservicenummer, sofinummer].
+/// * Poland: PESEL (11 digits, weighted mod 10, a real birth date) [pesel].
+/// * India: Aadhaar (12 digits, the first 2–9, Verhoeff; `4-4-4` groups allowed) [aadhaar].
+/// * UK: NHS number (10 digits, mod 11; `3-3-4` groups allowed) [nhs].
+/// * Canada: SIN (9 digits, Luhn; `3-3-3` groups allowed) [sin, social insurance].
+///
+/// With context these score 0.9. Numbers glued to letters, digits or dotted/dashed numbers
+/// are not reported.
+pub(crate) fn national_ids(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        if !t[i].is_ascii_alphanumeric() || alnum_before(t, i) {
+            i += 1;
+            continue;
+        }
+        let mut e = i;
+        while e < t.len() && t[e].is_ascii_alphanumeric() {
+            e += 1;
+        }
+        if joined_before(t, i, b"-./") {
+            i = e;
+            continue;
+        }
+        let tok = &t[i..e];
+        // Every scheme holds digits; most words hold none.
+        if tok.len() > 16 || !tok.iter().any(u8::is_ascii_digit) {
+            i = e;
+            continue;
+        }
+        let grouped = digit_groups(t, i);
+        let found = match grouped {
+            Some((end, ref d)) if end > e => contextual(t, i, d, true).map(|c| (end, c)),
+            _ => None,
+        }
+        .or_else(|| letter_checked(t, i, e))
+        .or_else(|| {
+            (tok.iter().all(u8::is_ascii_digit) && !joined_after(t, e, b"-./"))
+                .then(|| contextual(t, i, tok, false).map(|c| (e, c)))
+                .flatten()
+        });
+        if let Some((end, (conf, detector))) = found {
+            push(out, Kind::NationalId, i, end, conf, detector);
+            i = end;
+        } else {
+            i = e;
+        }
+    }
+}
+
+/// Digit groups joined by one separator throughout (a space or a hyphen) starting at `s`:
+/// their end and their digits, when there are at least two groups.
+fn digit_groups(t: &[u8], s: usize) -> Option<(usize, Vec<u8>)> {
+    let first = digits_end(t, s);
+    let sep = at(t, first);
+    if first == s || !matches!(sep, b' ' | b'-') || !at(t, first + 1).is_ascii_digit() {
+        return None;
+    }
+    let mut digits = t[s..first].to_vec();
+    let mut end = first;
+    while at(t, end) == sep && at(t, end + 1).is_ascii_digit() && digits.len() <= 12 {
+        let g = digits_end(t, end + 1);
+        digits.extend_from_slice(&t[end + 1..g]);
+        end = g;
+    }
+    if is_alnum_at(t, end) || joined_after(t, end, b"-./") {
+        return None;
+    }
+    Some((end, digits))
+}
+
+fn is_alnum_at(t: &[u8], i: usize) -> bool {
+    at(t, i).is_ascii_alphanumeric()
+}
+
+/// The digit-only schemes that need their words; `grouped`: the digits came in groups.
+fn contextual(t: &[u8], s: usize, d: &[u8], grouped: bool) -> Option<(f32, &'static str)> {
+    let ctx = |words: &[&str]| context(t, s, words);
+    match d.len() {
+        9 if !grouped && eleven_test(d) && ctx(&["bsn", "burgerservicenummer", "sofinummer"]) => {
+            Some((0.9, "nl_bsn"))
+        }
+        9 if luhn(d) && ctx(&["sin", "social insurance"]) => Some((0.9, "ca_sin")),
+        10 if nhs_valid(d) && ctx(&["nhs"]) => Some((0.9, "uk_nhs")),
+        11 if !grouped && pesel_valid(d) && ctx(&["pesel"]) => Some((0.9, "pl_pesel")),
+        12 if d[0] >= b'2' && verhoeff(d) && ctx(&["aadhaar", "aadhar", "uidai"]) => {
+            Some((0.9, "in_aadhaar"))
+        }
+        _ => None,
+    }
+}
+
+/// The schemes with a check letter: Spanish DNI and NIE, the Italian codice fiscale and the
+/// Finnish henkilötunnus; their end (the henkilötunnus spans its century sign) and score.
+fn letter_checked(t: &[u8], s: usize, e: usize) -> Option<(usize, (f32, &'static str))> {
+    let tok = &t[s..e];
+    let score = |words: &[&str], base: f32, with: f32| {
+        if context(t, s, words) { with } else { base }
+    };
+    const ES: &[&str] = &["dni", "nie", "nif", "documento"];
+    // DNI and NIE may put a hyphen or a space before the letter.
+    let (body_end, letter_at) = match (at(t, e), tok.len()) {
+        (b'-' | b' ', 8 | 9) if at(t, e + 1).is_ascii_uppercase() && !is_alnum_at(t, e + 2) => {
+            (e, e + 1)
+        }
+        _ => (e - 1, e - 1),
+    };
+    let body = &t[s..body_end];
+    let letter = at(t, letter_at);
+    if let Some(n) = dni_number(body)
+        && letter == b"TRWAGMYFPDXBNJZSQVHLCKE"[(n % 23) as usize]
+    {
+        let detector = if body[0].is_ascii_digit() {
+            "es_dni"
+        } else {
+            "es_nie"
+        };
+        return Some((letter_at + 1, (score(ES, 0.6, 0.95), detector)));
+    }
+    if tok.len() == 16 && codice_fiscale(tok) {
+        return Some((
+            e,
+            (
+                score(&["codice fiscale", "fiscal code", "cf"], 0.85, 1.0),
+                "it_codice_fiscale",
+            ),
+        ));
+    }
+    if tok.len() == 6
+        && let Some(end) = hetu(t, s)
+    {
+        return Some((
+            end,
+            (
+                score(
+                    &["henkilötunnus", "hetu", "personal identity code"],
+                    0.85,
+                    1.0,
+                ),
+                "fi_hetu",
+            ),
+        ));
+    }
+    None
+}
+
+/// The number of a DNI (8 digits) or NIE (X, Y or Z and 7 digits) body.
+fn dni_number(b: &[u8]) -> Option<u32> {
+    let (lead, rest) = match b.first()? {
+        b'X' => (0, &b[1..]),
+        b'Y' => (1, &b[1..]),
+        b'Z' => (2, &b[1..]),
+        d if d.is_ascii_digit() && b.len() == 8 => (0, b),
+        _ => return None,
+    };
+    if rest.len() != 7 && !(rest.len() == 8 && b[0].is_ascii_digit()) {
+        return None;
+    }
+    if !rest.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(rest.iter().fold(lead, |n, &d| n * 10 + u32::from(d - b'0')))
+}
+
+/// Italian codice fiscale: shape (omocodia letters allowed at digit places) and check letter.
+fn codice_fiscale(c: &[u8]) -> bool {
+    const OMOCODIA: &[u8] = b"LMNPQRSTUV";
+    const MONTHS: &[u8] = b"ABCDEHLMPRST";
+    const ODD: [u32; 26] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
+    ];
+    let digit_place = |i: usize| matches!(i, 6 | 7 | 9 | 10 | 12 | 13 | 14);
+    let shape = c.iter().enumerate().all(|(i, &b)| match i {
+        8 => MONTHS.contains(&b),
+        _ if digit_place(i) => b.is_ascii_digit() || OMOCODIA.contains(&b),
+        _ => b.is_ascii_uppercase(),
+    });
+    if !shape {
+        return false;
+    }
+    let value = |b: u8| -> u32 {
+        if b.is_ascii_digit() {
+            u32::from(b - b'0')
+        } else {
+            u32::from(b - b'A')
+        }
+    };
+    let sum: u32 = c[..15]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if i % 2 == 0 {
+                ODD[value(b) as usize]
+            } else {
+                value(b)
+            }
+        })
+        .sum();
+    c[15] == b'A' + (sum % 26) as u8
+}
+
+/// Finnish henkilötunnus at `s` (`DDMMYY`, a century sign, 3 digits, a check character):
+/// its end when the date is real and the check holds.
+fn hetu(t: &[u8], s: usize) -> Option<usize> {
+    const CHECK: &[u8] = b"0123456789ABCDEFHJKLMNPRSTUVWXY";
+    let d = t.get(s..s + 11)?;
+    if !d[..6].iter().all(u8::is_ascii_digit)
+        || !b"-+ABCDEFUVWXY".contains(&d[6])
+        || !d[7..10].iter().all(u8::is_ascii_digit)
+        || is_alnum_at(t, s + 11)
+    {
+        return None;
+    }
+    let day = num2(&d[0..2]);
+    let month = num2(&d[2..4]);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let n = d[..6]
+        .iter()
+        .chain(&d[7..10])
+        .fold(0u64, |n, &b| n * 10 + u64::from(b - b'0'));
+    (d[10] == CHECK[(n % 31) as usize]).then_some(s + 11)
+}
+
+fn num2(d: &[u8]) -> u32 {
+    u32::from(d[0] - b'0') * 10 + u32::from(d[1] - b'0')
+}
+
+/// The Dutch eleven test: 9·d1 + 8·d2 + … + 2·d8 − d9 is a multiple of 11.
+fn eleven_test(d: &[u8]) -> bool {
+    let v = |i: usize| i64::from(d[i] - b'0');
+    let sum: i64 = (0..8).map(|i| (9 - i as i64) * v(i)).sum::<i64>() - v(8);
+    d.len() == 9 && sum % 11 == 0 && d.iter().any(|&b| b != b'0')
+}
+
+/// The Luhn check over ASCII digits (the vault's own).
+fn luhn(d: &[u8]) -> bool {
+    std::str::from_utf8(d).is_ok_and(custodian_core::vault::value::luhn_valid)
+}
+
+/// NHS number: weights 10 to 2 over the first nine digits; 11 minus the sum mod 11 is the
+/// tenth (11 counts as 0, 10 is never issued).
+fn nhs_valid(d: &[u8]) -> bool {
+    let sum: u32 = (0..9)
+        .map(|i| (10 - i as u32) * u32::from(d[i] - b'0'))
+        .sum();
+    let check = match 11 - sum % 11 {
+        11 => 0,
+        10 => return false,
+        c => c,
+    };
+    u32::from(d[9] - b'0') == check
+}
+
+/// PESEL: weights 1 3 7 9 over the first ten digits, the eleventh completing the sum to a
+/// multiple of 10, and a real birth date (the month carries the century).
+fn pesel_valid(d: &[u8]) -> bool {
+    const W: [u32; 10] = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
+    let v = |i: usize| u32::from(d[i] - b'0');
+    let sum: u32 = (0..10).map(|i| W[i] * v(i)).sum();
+    let month = (v(2) * 10 + v(3)) % 20;
+    let day = v(4) * 10 + v(5);
+    (10 - sum % 10) % 10 == v(10) && (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+/// The Verhoeff check (dihedral group D5), as Aadhaar numbers use it.
+fn verhoeff(d: &[u8]) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let c = d.iter().rev().enumerate().fold(0u8, |c, (i, &b)| {
+        D[usize::from(c)][usize::from(P[i % 8][usize::from(b - b'0')])]
+    });
+    c == 0
+}
+
+#[cfg(test)]
+mod checks {
+    #[test]
+    fn check_digit_algorithms_have_known_answers() {
+        // Verhoeff's own example: 236 has check digit 3.
+        assert!(super::verhoeff(b"2363"));
+        assert!(!super::verhoeff(b"2364"));
+        assert!(super::luhn(b"046454286"));
+        assert!(!super::luhn(b"046454287"));
+        assert!(super::eleven_test(b"111222333"));
+        assert!(!super::eleven_test(b"111222334"));
+        assert!(super::nhs_valid(b"9434765919"));
+        assert!(!super::nhs_valid(b"9434765918"));
+        assert!(super::pesel_valid(b"44051401359"));
+        assert!(!super::pesel_valid(b"44051401358"));
+        assert!(super::codice_fiscale(b"RSSMRA85T10A562S"));
+        assert!(!super::codice_fiscale(b"RSSMRA85T10A562T"));
+    }
+}

@@ -66,6 +66,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         govid::us_ssn(t, out);
         govid::uk_nino(t, out);
         govid::licence_and_passport(t, out);
+        govid::national_ids(t, out);
         network::ipv4(t, out);
         date::dates(t, out);
         postal::us_zip(t, out);
