@@ -205,7 +205,20 @@ fn person() {
     yes(Kind::Person, "ask Mr A. Smith", "A. Smith");
     no("My name is not important");
     no("Dear Sir, thank you");
-    no("The Grace Hopper building");
+    // Without a cue: a known given name and a surname.
+    yes(Kind::Person, "I met Grace Hopper yesterday", "Grace Hopper");
+    yes(
+        Kind::Person,
+        "sent to Felix Biermann, Berlin",
+        "Felix Biermann",
+    );
+    assert!(one("I met Grace Hopper").confidence < one("Dr. Grace Hopper").confidence);
+    no("The Hopper building");
+    no("turn left on Jasper Avenue");
+    no("admitted to Grace Hospital");
+    no("Will You call back");
+    no("Martin");
+    no("Grace alone in a sentence");
     no("Mr. NASA");
 }
 

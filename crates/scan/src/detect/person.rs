@@ -5,8 +5,10 @@
 //!   preceded by `age` / `aged` / `age of` / `turned` / `turning` / `turn`.
 //! - A name is one to three capitalised words (or initials) after a title (`Mr`, `Mrs`, `Ms`,
 //!   `Dr`, `Prof`, ...) or after words that introduce a name (`my name is`, `name:`,
-//!   `call me`, `dear`, `signed`...). Without a name list this finds names where the text
-//!   says they are names; a name alone in a sentence is not found.
+//!   `call me`, `dear`, `signed`...); or, without such words, two or three capitalised words
+//!   whose first is a known given name (US Census 1990 lists, public domain:
+//!   `first_names.txt`) and whose last is not a word of places or organisations
+//!   (`Jasper Avenue`, `Grace Hospital`). A given name alone in a sentence is not found.
 
 use super::push;
 use crate::Kind;
@@ -214,7 +216,134 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                 push(out, Kind::Person, i, e, c, "person_context");
                 i = e;
             }
-            _ => i += 1,
+            _ => match known_full_name(t, i) {
+                Some(e) => {
+                    push(out, Kind::Person, i, e, 0.6, "person_given_name");
+                    i = e;
+                }
+                None => i += 1,
+            },
         }
     }
+}
+
+/// The given names, sorted (see the file's header for their source).
+fn given_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut v: Vec<&str> = include_str!("first_names.txt")
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// Last words that make two capitalised words a place, a street or an organisation.
+const NOT_SURNAMES: &[&str] = &[
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "drive",
+    "dr",
+    "lane",
+    "ln",
+    "court",
+    "ct",
+    "boulevard",
+    "blvd",
+    "way",
+    "place",
+    "pl",
+    "square",
+    "terrace",
+    "hills",
+    "park",
+    "parkway",
+    "circle",
+    "trail",
+    "county",
+    "city",
+    "river",
+    "lake",
+    "island",
+    "islands",
+    "valley",
+    "hospital",
+    "clinic",
+    "university",
+    "college",
+    "school",
+    "bank",
+    "inc",
+    "ltd",
+    "llc",
+    "group",
+    "company",
+    "corp",
+    "holdings",
+    "foundation",
+    "church",
+    "hotel",
+    "center",
+    "centre",
+    "airport",
+    "station",
+    "bay",
+    "beach",
+    "mountain",
+    "mount",
+    "springs",
+    "falls",
+    "heights",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Two or three name words at `s` whose first is a known given name and whose last is
+/// neither an initial nor a word of [`NOT_SURNAMES`]: their end.
+fn known_full_name(t: &[u8], s: usize) -> Option<usize> {
+    let first_end = name_word(t, s, true)?;
+    let first = &t[s..first_end];
+    if !(3..=16).contains(&first.len()) || !first.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    // Lower-cased on the stack: this runs for every capitalised word.
+    let mut buf = [0u8; 16];
+    for (d, b) in buf.iter_mut().zip(first) {
+        *d = b.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&buf[..first.len()]).ok()?;
+    given_names().binary_search(&lower).ok()?;
+    let end = name_at(t, s)?;
+    let last_start = t[s..end]
+        .iter()
+        .rposition(|&b| b == b' ')
+        .map(|p| s + p + 1)?;
+    let last = &t[last_start..end];
+    let initial = last.len() <= 2;
+    let not_surname = std::str::from_utf8(last)
+        .is_ok_and(|w| NOT_SURNAMES.iter().any(|x| w.eq_ignore_ascii_case(x)));
+    (!initial && !not_surname).then_some(end)
 }
