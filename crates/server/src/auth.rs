@@ -59,22 +59,9 @@ impl KeyCache {
 
 type CachedKey = ((ApiKey, Operator), Timestamp);
 
-/// The client address, put in the request's extensions by the router.
+/// The client address, put in the request's extensions by [`crate::middleware::edge`].
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
-
-/// Adds [`ClientIp`] to every request.
-pub async fn client_ip_layer(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let (mut parts, body) = req.into_parts();
-    let ip = client_ip(&parts, &state.config.trusted_proxies);
-    parts.extensions.insert(ClientIp(ip));
-    next.run(axum::extract::Request::from_parts(parts, body))
-        .await
-}
 
 /// An authenticated operator.
 #[derive(Debug, Clone)]

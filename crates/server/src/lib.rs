@@ -270,11 +270,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::client_ip_layer,
+            middleware::edge,
         ))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
-        .layer(axum::middleware::from_fn(middleware::public_cors))
-        .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
 }

@@ -11,7 +11,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use crate::auth::{ClientIp, client_ip};
 use crate::error::REQUEST_ID;
+use crate::state::AppState;
 
 /// The request id header, read (when well-formed) and always answered.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -29,21 +31,81 @@ fn acceptable_id(v: &HeaderValue) -> Option<String> {
     .then(|| s.to_owned())
 }
 
-/// Assigns the request id, logs the request and records metrics.
-pub async fn observe(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
+/// The request counter and latency histogram of one method, route and status, registered
+/// once: building metric keys for every request (label strings, a registry lookup) is a
+/// measurable share of a small request's cost. Routes are templates and methods and
+/// statuses are bounded, so the table is too.
+struct RouteMetrics {
+    method: &'static str,
+    status: u16,
+    requests: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+type MetricsTable = std::collections::HashMap<String, Vec<RouteMetrics>>;
+
+fn record_metrics(method: &'static str, route: &str, status: u16, seconds: f64) {
+    static TABLE: std::sync::OnceLock<std::sync::RwLock<MetricsTable>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(Default::default);
+    let record = |m: &RouteMetrics| {
+        m.requests.increment(1);
+        m.latency.record(seconds);
+    };
+    {
+        let read = table.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = read
+            .get(route)
+            .and_then(|v| v.iter().find(|m| m.method == method && m.status == status))
+        {
+            record(m);
+            return;
+        }
+    }
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    let m = RouteMetrics {
+        method,
+        status,
+        requests: metrics::counter!("custodian_http_requests_total", &labels),
+        latency: metrics::histogram!("custodian_http_request_duration_seconds", &labels),
+    };
+    record(&m);
+    table
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(route.to_owned())
+        .or_default()
+        .push(m);
+}
+
+/// What every request goes through, in one layer (each layer of its own costs a boxed
+/// service clone and a boxed future per request): the request id (read when well-formed,
+/// always answered), the client address ([`ClientIp`]), CORS for the public paths (see
+/// [`preflight`]), the security headers, one log line and the HTTP metrics.
+pub async fn edge(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let id = parts
+        .headers
         .get(REQUEST_ID_HEADER)
         .and_then(acceptable_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req
-        .extensions()
+    parts.extensions.insert(RequestId(id.clone()));
+    let ip = client_ip(&parts, &state.config.trusted_proxies);
+    parts.extensions.insert(ClientIp(ip));
+    let route = parts
+        .extensions
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     // Only standard methods become labels: a client must not mint metric series.
-    let method: &'static str = match req.method().as_str() {
+    let method: &'static str = match parts.method.as_str() {
         "GET" => "GET",
         "POST" => "POST",
         "PUT" => "PUT",
@@ -53,12 +115,25 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         "OPTIONS" => "OPTIONS",
         _ => "other",
     };
+    let public = cross_origin_path(parts.uri.path());
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let started = Instant::now();
-    let mut resp = REQUEST_ID
-        .scope(id.clone(), next.run(req))
-        .instrument(span.clone())
-        .await;
+    let mut resp = if public && parts.method == axum::http::Method::OPTIONS {
+        preflight()
+    } else {
+        REQUEST_ID
+            .scope(id.clone(), next.run(Request::from_parts(parts, body)))
+            .instrument(span.clone())
+            .await
+    };
+    let h = resp.headers_mut();
+    add_security_headers(h);
+    if public {
+        h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert(REQUEST_ID_HEADER, v);
+    }
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
     span.in_scope(|| {
@@ -68,17 +143,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
             "request handled"
         );
     });
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("custodian_http_requests_total", &labels).increment(1);
-    metrics::histogram!("custodian_http_request_duration_seconds", &labels)
-        .record(elapsed.as_secs_f64());
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
+    record_metrics(method, &route, status, elapsed.as_secs_f64());
     resp
 }
 
@@ -88,38 +153,27 @@ fn cross_origin_path(path: &str) -> bool {
     path.starts_with("/v1/public/") || path.starts_with("/.well-known/")
 }
 
-/// CORS for [`cross_origin_path`]s only: preflights are answered here (GET and POST with a
-/// JSON body, no credentials) and responses carry `Access-Control-Allow-Origin: *`. Every
-/// other path sends no CORS headers, so browsers keep the authenticated API same-origin.
-pub async fn public_cors(req: Request, next: Next) -> Response {
-    if !cross_origin_path(req.uri().path()) {
-        return next.run(req).await;
-    }
-    if req.method() == axum::http::Method::OPTIONS {
-        let mut resp = axum::http::StatusCode::NO_CONTENT.into_response();
-        let h = resp.headers_mut();
-        h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-        h.insert(
-            "access-control-allow-methods",
-            HeaderValue::from_static("GET, POST"),
-        );
-        h.insert(
-            "access-control-allow-headers",
-            HeaderValue::from_static("content-type"),
-        );
-        h.insert("access-control-max-age", HeaderValue::from_static("600"));
-        return resp;
-    }
-    let mut resp = next.run(req).await;
-    resp.headers_mut()
-        .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+/// CORS for [`cross_origin_path`]s only (in [`edge`]): preflights are answered there (GET
+/// and POST with a JSON body, no credentials) and responses carry
+/// `Access-Control-Allow-Origin: *`. Every other path sends no CORS headers, so browsers keep
+/// the authenticated API same-origin.
+fn preflight() -> Response {
+    let mut resp = axum::http::StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST"),
+    );
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("content-type"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("600"));
     resp
 }
 
-/// Security headers on every answer.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+/// Security headers on every answer (in [`edge`]).
+fn add_security_headers(h: &mut axum::http::HeaderMap) {
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -128,5 +182,4 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.entry("cache-control")
         .or_insert(HeaderValue::from_static("no-store"));
-    resp
 }
