@@ -99,11 +99,9 @@ pub async fn edge(
     parts.extensions.insert(RequestId(id.clone()));
     let ip = client_ip(&parts, &state.config.trusted_proxies);
     parts.extensions.insert(ClientIp(ip));
-    let route = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // The template is shared (an `Arc`), not copied per request.
+    let matched = parts.extensions.get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     // Only standard methods become labels: a client must not mint metric series.
     let method: &'static str = match parts.method.as_str() {
         "GET" => "GET",
@@ -143,7 +141,7 @@ pub async fn edge(
             "request handled"
         );
     });
-    record_metrics(method, &route, status, elapsed.as_secs_f64());
+    record_metrics(method, route, status, elapsed.as_secs_f64());
     resp
 }
 

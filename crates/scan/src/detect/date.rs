@@ -18,7 +18,7 @@ const DOB_CONTEXT: &[&str] = &[
     "geboren",
 ];
 
-const MONTHS: [&str; 12] = [
+pub(super) const MONTHS: [&str; 12] = [
     "january",
     "february",
     "march",

@@ -4,7 +4,7 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    alnum_before, at, context, context_after, digits_end, joined_after, joined_before,
+    alnum_before, at, context, context_after, digits_end, is_alnum, joined_after, joined_before,
 };
 use custodian_core::vault::value::{FieldType, NationalIdScheme};
 
@@ -232,7 +232,7 @@ pub(crate) fn national_ids(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         let grouped = digit_groups(t, i);
         let found = match grouped {
-            Some((end, ref d)) if end > e => contextual(t, i, d, true).map(|c| (end, c)),
+            Some((end, ref d)) if end > e => contextual(t, i, d.as_slice(), true).map(|c| (end, c)),
             _ => None,
         }
         .or_else(|| letter_checked(t, i, e))
@@ -251,28 +251,48 @@ pub(crate) fn national_ids(t: &[u8], out: &mut Vec<crate::Finding>) {
 }
 
 /// Digit groups joined by one separator throughout (a space or a hyphen) starting at `s`:
-/// their end and their digits, when there are at least two groups.
-fn digit_groups(t: &[u8], s: usize) -> Option<(usize, Vec<u8>)> {
+/// their end and their digits (on the stack: this runs for every number followed by a
+/// separator), when there are at least two groups and at most 12 digits, the most any
+/// scheme here has.
+fn digit_groups(t: &[u8], s: usize) -> Option<(usize, Digits)> {
     let first = digits_end(t, s);
     let sep = at(t, first);
     if first == s || !matches!(sep, b' ' | b'-') || !at(t, first + 1).is_ascii_digit() {
         return None;
     }
-    let mut digits = t[s..first].to_vec();
+    let mut d = Digits::default();
+    d.push(&t[s..first])?;
     let mut end = first;
-    while at(t, end) == sep && at(t, end + 1).is_ascii_digit() && digits.len() <= 12 {
+    while at(t, end) == sep && at(t, end + 1).is_ascii_digit() {
         let g = digits_end(t, end + 1);
-        digits.extend_from_slice(&t[end + 1..g]);
+        d.push(&t[end + 1..g])?;
         end = g;
     }
-    if is_alnum_at(t, end) || joined_after(t, end, b"-./") {
+    if is_alnum(t, end) || joined_after(t, end, b"-./") {
         return None;
     }
-    Some((end, digits))
+    Some((end, d))
 }
 
-fn is_alnum_at(t: &[u8], i: usize) -> bool {
-    at(t, i).is_ascii_alphanumeric()
+/// Up to 12 ASCII digits.
+#[derive(Default)]
+struct Digits {
+    buf: [u8; 12],
+    len: usize,
+}
+
+impl Digits {
+    /// Appends `more`; `None` when the digits would exceed 12.
+    fn push(&mut self, more: &[u8]) -> Option<()> {
+        let end = self.len + more.len();
+        self.buf.get_mut(self.len..end)?.copy_from_slice(more);
+        self.len = end;
+        Some(())
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 /// The digit-only schemes that need their words; `grouped`: the digits came in groups.
@@ -302,7 +322,7 @@ fn letter_checked(t: &[u8], s: usize, e: usize) -> Option<(usize, (f32, &'static
     const ES: &[&str] = &["dni", "nie", "nif", "documento"];
     // DNI and NIE may put a hyphen or a space before the letter.
     let (body_end, letter_at) = match (at(t, e), tok.len()) {
-        (b'-' | b' ', 8 | 9) if at(t, e + 1).is_ascii_uppercase() && !is_alnum_at(t, e + 2) => {
+        (b'-' | b' ', 8 | 9) if at(t, e + 1).is_ascii_uppercase() && !is_alnum(t, e + 2) => {
             (e, e + 1)
         }
         _ => (e - 1, e - 1),
@@ -410,7 +430,7 @@ fn hetu(t: &[u8], s: usize) -> Option<usize> {
     if !d[..6].iter().all(u8::is_ascii_digit)
         || !b"-+ABCDEFUVWXY".contains(&d[6])
         || !d[7..10].iter().all(u8::is_ascii_digit)
-        || is_alnum_at(t, s + 11)
+        || is_alnum(t, s + 11)
     {
         return None;
     }

@@ -240,7 +240,8 @@ fn given_names() -> &'static [&'static str] {
     })
 }
 
-/// Last words that make two capitalised words a place, a street or an organisation.
+/// Last words that make two capitalised words a place, a street or an organisation (month
+/// names too: [`super::date::MONTHS`]).
 const NOT_SURNAMES: &[&str] = &[
     "street",
     "st",
@@ -300,18 +301,6 @@ const NOT_SURNAMES: &[&str] = &[
     "springs",
     "falls",
     "heights",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
     "monday",
     "tuesday",
     "wednesday",
@@ -343,7 +332,11 @@ fn known_full_name(t: &[u8], s: usize) -> Option<usize> {
         .map(|p| s + p + 1)?;
     let last = &t[last_start..end];
     let initial = last.len() <= 2;
-    let not_surname = std::str::from_utf8(last)
-        .is_ok_and(|w| NOT_SURNAMES.iter().any(|x| w.eq_ignore_ascii_case(x)));
+    let not_surname = std::str::from_utf8(last).is_ok_and(|w| {
+        NOT_SURNAMES
+            .iter()
+            .chain(&super::date::MONTHS)
+            .any(|x| w.eq_ignore_ascii_case(x))
+    });
     (!initial && !not_surname).then_some(end)
 }
