@@ -322,7 +322,9 @@ async fn text_is_redacted_into_vault_tokens_that_resolve_until_the_subject_is_er
         out,
         format!("{email_token} paid with {card_token}; again {card_token} from 203.0.113.7.")
     );
-    assert!(!out.contains("4111") && !out.to_lowercase().contains("jane"));
+    // The values themselves are gone (a token may contain "4111" by chance: sixteen random
+    // digits do about once in 800 runs).
+    assert!(!out.contains("4111 1111") && !out.to_lowercase().contains("jane.doe@"));
     // Deterministic and format-preserving tokens: the same text gives the same tokens.
     let again = engineer_call(ask.clone()).await;
     assert_eq!(again.json["text"], out.as_str());
