@@ -13,7 +13,7 @@ use custodian_core::ports::{ConsentStore, StoreError};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Row, query};
 
-use crate::{SqliteStore, append_in, backend, opt_ts, ts};
+use crate::{SqliteStore, backend, opt_ts, ts};
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("stored {what} cannot be read"))
@@ -165,7 +165,7 @@ impl ConsentStore for SqliteStore {
                             .bind(&def)
                             .bind(at)
                             .bind(at)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(backend)?
                             .rows_affected();
@@ -183,7 +183,7 @@ impl ConsentStore for SqliteStore {
                             .bind(at)
                             .bind(&key)
                             .bind(v)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(backend)?
                             .rows_affected();
@@ -193,7 +193,7 @@ impl ConsentStore for SqliteStore {
                             v + 1
                         }
                     };
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     Ok((version, ev))
                 })
             })
@@ -235,7 +235,7 @@ impl ConsentStore for SqliteStore {
                         "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_notices WHERE key = ?",
                     )
                     .bind(&draft.key)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
                     .map_err(backend)?
                     .try_get(0)
@@ -256,13 +256,13 @@ impl ConsentStore for SqliteStore {
                     .bind(encode_texts(&notice.texts))
                     .bind(&notice.content_hash)
                     .bind(at.as_millisecond())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(|e| match backend(e) {
                         StoreError::Conflict(_) => StoreError::Conflict("version"),
                         other => other,
                     })?;
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     Ok((notice, ev))
                 })
             })
@@ -334,7 +334,7 @@ impl ConsentStore for SqliteStore {
                     for m in &outbox {
                         crate::outbox::enqueue(&mut *tx, m, at).await?;
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await

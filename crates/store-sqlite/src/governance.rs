@@ -14,7 +14,7 @@ use custodian_core::training::{Completion, Course};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, query};
 
-use crate::{SqliteStore, append_in, backend, opt_ts, ts};
+use crate::{SqliteStore, backend, opt_ts, ts};
 
 fn course_from(r: &SqliteRow, roles: Vec<Role>) -> Result<Course, StoreError> {
     Ok(Course {
@@ -115,7 +115,7 @@ impl GovernanceStore for SqliteStore {
                             .bind(c.version)
                             .bind(c.created_at.as_millisecond())
                             .bind(c.updated_at.as_millisecond())
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(|e| match backend(e) {
                                 StoreError::Conflict(_) => StoreError::Conflict("course"),
@@ -134,13 +134,13 @@ impl GovernanceStore for SqliteStore {
                             .bind(c.updated_at.as_millisecond())
                             .bind(&c.key)
                             .bind(v)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(backend)?;
                             if done.rows_affected() == 0 {
                                 let exists = query("SELECT 1 FROM training_courses WHERE key = ?")
                                     .bind(&c.key)
-                                    .fetch_optional(&mut *tx)
+                                    .fetch_optional(&mut **tx)
                                     .await
                                     .map_err(backend)?;
                                 return Err(if exists.is_some() {
@@ -151,7 +151,7 @@ impl GovernanceStore for SqliteStore {
                             }
                             query("DELETE FROM training_requirements WHERE course_key = ?")
                                 .bind(&c.key)
-                                .execute(&mut *tx)
+                                .execute(&mut **tx)
                                 .await
                                 .map_err(backend)?;
                         }
@@ -160,11 +160,11 @@ impl GovernanceStore for SqliteStore {
                         query("INSERT INTO training_requirements (course_key, role) VALUES (?, ?)")
                             .bind(&c.key)
                             .bind(role.as_str())
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(backend)?;
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -219,10 +219,10 @@ impl GovernanceStore for SqliteStore {
                     .bind(&c.reference)
                     .bind(&c.recorded_by)
                     .bind(c.recorded_at.as_millisecond())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -246,13 +246,13 @@ impl GovernanceStore for SqliteStore {
                     .bind(at.as_millisecond())
                     .bind(&by)
                     .bind(&id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
                     if done.rows_affected() == 0 {
                         let exists = query("SELECT 1 FROM training_completions WHERE id = ?")
                             .bind(&id)
-                            .fetch_optional(&mut *tx)
+                            .fetch_optional(&mut **tx)
                             .await
                             .map_err(backend)?;
                         return Err(if exists.is_some() {
@@ -261,7 +261,7 @@ impl GovernanceStore for SqliteStore {
                             StoreError::NotFound
                         });
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -312,7 +312,7 @@ impl GovernanceStore for SqliteStore {
                             .bind(i.version)
                             .bind(i.created_at.as_millisecond())
                             .bind(i.updated_at.as_millisecond())
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(|e| match backend(e) {
                                 StoreError::Conflict(_) => StoreError::Conflict("incident"),
@@ -330,13 +330,13 @@ impl GovernanceStore for SqliteStore {
                             .bind(i.updated_at.as_millisecond())
                             .bind(&i.id)
                             .bind(v)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(backend)?;
                             if done.rows_affected() == 0 {
                                 let exists = query("SELECT 1 FROM incidents WHERE id = ?")
                                     .bind(&i.id)
-                                    .fetch_optional(&mut *tx)
+                                    .fetch_optional(&mut **tx)
                                     .await
                                     .map_err(backend)?;
                                 return Err(if exists.is_some() {
@@ -347,7 +347,7 @@ impl GovernanceStore for SqliteStore {
                             }
                         }
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -423,7 +423,7 @@ impl GovernanceStore for SqliteStore {
             .write(move |tx| {
                 Box::pin(async move {
                     let latest: Option<String> = query("SELECT id FROM evidence_bundles ORDER BY tree_size DESC, created_at DESC, id DESC LIMIT 1")
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await
                         .map_err(backend)?
                         .map(|r| r.try_get("id"))
@@ -442,10 +442,10 @@ impl GovernanceStore for SqliteStore {
                     .bind(&b.root)
                     .bind(&b.manifest_sha256)
                     .bind(&b.created_by)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -493,7 +493,7 @@ impl GovernanceStore for SqliteStore {
                             .bind(e.version)
                             .bind(e.created_at.as_millisecond())
                             .bind(e.updated_at.as_millisecond())
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(|err| match backend(err) {
                                 StoreError::Conflict(_) => StoreError::Conflict("exists"),
@@ -511,14 +511,14 @@ impl GovernanceStore for SqliteStore {
                             .bind(e.kind.as_str())
                             .bind(&e.key)
                             .bind(v)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(backend)?;
                             if done.rows_affected() == 0 {
                                 let exists = query("SELECT 1 FROM register_entries WHERE kind = ? AND key = ?")
                                     .bind(e.kind.as_str())
                                     .bind(&e.key)
-                                    .fetch_optional(&mut *tx)
+                                    .fetch_optional(&mut **tx)
                                     .await
                                     .map_err(backend)?;
                                 return Err(if exists.is_some() {
@@ -530,7 +530,7 @@ impl GovernanceStore for SqliteStore {
                         }
                     }
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await

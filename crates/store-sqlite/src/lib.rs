@@ -16,6 +16,7 @@ mod writer;
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,6 +46,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     group: writer::Writer,
+    /// Collections by name, as last read (this process is the store's only writer).
+    collections: Arc<vault::CollectionCache>,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -57,10 +60,6 @@ fn backend(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Backend(e.to_string())
-}
-
-fn audit_failed(e: sqlx::Error) -> StoreError {
-    StoreError::AuditUnavailable(e.to_string())
 }
 
 fn ts(ms: i64) -> Result<Timestamp, StoreError> {
@@ -107,11 +106,12 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         let conn = writer.acquire().await.map_err(backend)?;
-        let group = writer::Writer::start(conn);
+        let group = writer::Writer::start(conn)?;
         Ok(Self {
             writer,
             reader,
             group,
+            collections: Arc::default(),
         })
     }
 
@@ -143,6 +143,7 @@ impl SqliteStore {
             writer,
             reader,
             group,
+            collections: _,
         } = self;
         drop(group);
         reader.close().await;
@@ -153,59 +154,6 @@ impl SqliteStore {
     pub fn raw_pool(&self) -> &SqlitePool {
         &self.writer
     }
-}
-
-/// Appends an audit event inside the caller's transaction.
-async fn append_in(
-    conn: &mut SqliteConnection,
-    draft: AuditDraft,
-) -> Result<AuditEvent, StoreError> {
-    let row = query("SELECT size, chain, frontier FROM audit_head WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(audit_failed)?;
-    let corrupt = || StoreError::AuditUnavailable("the stored audit head is corrupt".into());
-    let size: i64 = row.try_get(0).map_err(|_| corrupt())?;
-    let chain: &[u8] = row.try_get(1).map_err(|_| corrupt())?;
-    let frontier: &[u8] = row.try_get(2).map_err(|_| corrupt())?;
-    let head = AuditHead::from_stored(size as u64, chain, frontier).ok_or_else(corrupt)?;
-    let a = head.append(draft);
-    let e = &a.event;
-    query(
-        "INSERT INTO audit_events (seq, time_ms, request_id, actor, action, resource, subject, \
-         fields, purpose, decision, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.seq as i64)
-    .bind(e.draft.time.as_millisecond())
-    .bind(&e.draft.request_id)
-    .bind(&e.draft.actor)
-    .bind(&e.draft.action)
-    .bind(&e.draft.resource)
-    .bind(&e.draft.subject)
-    .bind(serde_json::to_string(&e.draft.fields).map_err(|e| StoreError::AuditUnavailable(e.to_string()))?)
-    .bind(&e.draft.purpose)
-    .bind(e.draft.decision.as_str())
-    .bind(&e.leaf_hash[..])
-    .bind(&e.chain_hash[..])
-    .execute(&mut *conn)
-    .await
-    .map_err(audit_failed)?;
-    let mut qb: QueryBuilder<Sqlite> =
-        QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
-    qb.push_values(&a.nodes, |mut b, n| {
-        b.push_bind(n.level as i64)
-            .push_bind(n.index as i64)
-            .push_bind(n.hash.to_vec());
-    });
-    qb.build().execute(&mut *conn).await.map_err(audit_failed)?;
-    query("UPDATE audit_head SET size = ?, chain = ?, frontier = ? WHERE id = 1")
-        .bind(a.head.size as i64)
-        .bind(&a.head.chain[..])
-        .bind(a.head.frontier_bytes())
-        .execute(&mut *conn)
-        .await
-        .map_err(audit_failed)?;
-    Ok(a.event)
 }
 
 fn operator_from(r: &SqliteRow) -> Result<Operator, StoreError> {
@@ -342,7 +290,7 @@ impl Store for SqliteStore {
             .write(move |tx| {
                 Box::pin(async move {
                         let exists = query("SELECT 1 FROM installation WHERE id = 1")
-                            .fetch_optional(&mut *tx)
+                            .fetch_optional(&mut **tx)
                             .await
                             .map_err(backend)?;
                         if exists.is_some() {
@@ -355,13 +303,13 @@ impl Store for SqliteStore {
                         .bind(&i.id)
                         .bind(&i.log_origin)
                         .bind(i.created_at.as_millisecond())
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                         insert_operator(&mut *tx, &init.admin).await?;
                         insert_key(&mut *tx, &init.admin_key).await?;
                         insert_policies(&mut *tx, &init.policies, i.created_at, &init.audit.actor).await?;
-                        let ev = append_in(&mut *tx, init.audit).await?;
+                        let ev = tx.append(init.audit)?;
                     Ok(ev)
                 })
             })
@@ -378,7 +326,7 @@ impl Store for SqliteStore {
             .write(move |tx| {
                 Box::pin(async move {
                     insert_operator(&mut *tx, &op).await?;
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     Ok(ev)
                 })
             })
@@ -424,14 +372,14 @@ impl Store for SqliteStore {
                     let n = query("UPDATE operators SET disabled = ? WHERE id = ?")
                         .bind(disabled as i64)
                         .bind(&id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?
                         .rows_affected();
                     if n == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     Ok(ev)
                 })
             })
@@ -448,7 +396,7 @@ impl Store for SqliteStore {
             .write(move |tx| {
                 Box::pin(async move {
                     insert_key(&mut *tx, &key).await?;
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     Ok(ev)
                 })
             })
@@ -482,14 +430,14 @@ impl Store for SqliteStore {
                     )
                     .bind(at.as_millisecond())
                     .bind(&id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?
                     .rows_affected();
                     if n == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     Ok(ev)
                 })
             })
@@ -550,7 +498,7 @@ impl Store for SqliteStore {
                     let by = audit.actor.clone();
                     // The audit append comes first: on PostgreSQL it locks the log's head, which also
                     // serialises concurrent saves so versions never collide.
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     let rec = insert_policies(&mut *tx, &text, at, &by).await?;
                     Ok(rec)
                 })
@@ -559,13 +507,10 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
-        self.group
-            .write(move |tx| Box::pin(append_in(tx, draft)))
-            .await
-            .map_err(|e| match e {
-                StoreError::Backend(detail) => StoreError::AuditUnavailable(detail),
-                other => other,
-            })
+        self.group.append(draft).await.map_err(|e| match e {
+            StoreError::Backend(detail) => StoreError::AuditUnavailable(detail),
+            other => other,
+        })
     }
 
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {
@@ -629,25 +574,35 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<i64, StoreError> {
         let schema = schema.clone();
-        self.group
+        let written = self
+            .group
             .write(move |tx| {
                 Box::pin(async move {
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     vault::put_collection(&mut *tx, &schema, expected_version, at).await
                 })
             })
-            .await
+            .await;
+        // Forgotten whatever the outcome: a failed commit may still have reached the file.
+        self.collections.forget();
+        written
     }
 
     async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {
-        query("SELECT * FROM vault_collections WHERE name = ?")
+        if let Some(c) = self.collections.get(name) {
+            return Ok(c);
+        }
+        let generation = self.collections.generation();
+        let found = query("SELECT * FROM vault_collections WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.reader)
             .await
             .map_err(backend)?
             .as_ref()
             .map(vault::collection_from)
-            .transpose()
+            .transpose()?;
+        self.collections.keep(generation, name, &found);
+        Ok(found)
     }
 
     async fn list_collections(&self) -> Result<Vec<StoredCollection>, StoreError> {
@@ -697,11 +652,10 @@ impl Store for SqliteStore {
             tokens.to_vec(),
         );
         self.group
-            .write(move |tx| {
+            .write_in_one(move |tx| {
                 Box::pin(async move {
-                    let ev = append_in(&mut *tx, audit).await?;
-                    vault::insert_record(&mut *tx, &record, new_key.as_ref(), &indexes).await?;
-                    vault::insert_tokens(&mut *tx, &tokens).await?;
+                    let ev = tx.append(audit)?;
+                    vault::insert_record(tx, &record, new_key.as_ref(), &indexes, &tokens).await?;
                     Ok(ev)
                 })
             })
@@ -709,16 +663,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_record(&self, collection: &str, id: &str) -> Result<Option<Record>, StoreError> {
-        let rows = query("SELECT * FROM vault_records WHERE collection = ? AND id = ?")
-            .bind(collection)
-            .bind(id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?;
-        Ok(vault::with_cells(&self.reader, rows)
-            .await?
-            .into_iter()
-            .next())
+        vault::record_by_id(&self.reader, collection, id).await
     }
 
     async fn find_records(
@@ -764,7 +709,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     vault::delete_record(&mut *tx, &collection, &id).await?;
                     Ok(ev)
                 })
@@ -783,7 +728,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     vault::erase_subject(&mut *tx, &subject_id, &pseudonym, at).await
                 })
             })
@@ -814,7 +759,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     vault::merge_ledger(&mut *tx, &entries).await
                 })
             })
@@ -845,7 +790,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     vault::update_record(&mut *tx, &record, expected_updated_at, &indexes).await?;
                     vault::insert_tokens(&mut *tx, &tokens).await?;
                     Ok(ev)
@@ -864,7 +809,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     vault::put_token(&mut *tx, &token, new_key.as_ref()).await?;
                     Ok(ev)
                 })
@@ -906,7 +851,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     vault::rotate_key(&mut *tx, old_version, &new_key, &records, &tokens).await?;
                     Ok(ev)
                 })
@@ -939,7 +884,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     vault::rewrap(&mut *tx, &rewraps).await
                 })
             })
@@ -955,7 +900,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     vault::put_limit(&mut *tx, &limit).await?;
                     Ok(ev)
                 })
@@ -974,7 +919,7 @@ impl Store for SqliteStore {
         self.group
             .write(move |tx| {
                 Box::pin(async move {
-                    let ev = append_in(&mut *tx, audit).await?;
+                    let ev = tx.append(audit)?;
                     vault::lift_limit(&mut *tx, &subject_id, kind, &purpose).await?;
                     Ok(ev)
                 })

@@ -9,7 +9,7 @@ use custodian_core::rights::dataset::StoredDataset;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, query};
 
-use crate::{SqliteStore, append_in, backend, ts};
+use crate::{SqliteStore, backend, ts};
 
 fn entry_from(r: &SqliteRow) -> Result<MapEntry, StoreError> {
     let kind: String = r.try_get("kind").map_err(backend)?;
@@ -81,14 +81,14 @@ impl MapStore for SqliteStore {
                         .bind(e.version)
                         .bind(e.created_at.as_millisecond())
                         .bind(e.updated_at.as_millisecond())
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                     }
                     for d in &datasets {
                         crate::rights::upsert_dataset(&mut *tx, d).await?;
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -117,14 +117,14 @@ impl MapStore for SqliteStore {
                     let n = query("DELETE FROM map_entries WHERE kind = ? AND key = ?")
                         .bind(kind.as_str())
                         .bind(&key)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?
                         .rows_affected();
                     if n == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -141,7 +141,7 @@ impl MapStore for SqliteStore {
                 Box::pin(async move {
             query("DELETE FROM scan_proposals WHERE dataset = ? AND status = 'pending'")
                 .bind(&dataset)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
             for p in &proposals {
@@ -164,12 +164,12 @@ impl MapStore for SqliteStore {
                 .bind(p.status.as_str())
                 .bind(p.created_at.as_millisecond())
                 .bind(&p.created_by)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
             }
 
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -198,7 +198,7 @@ impl MapStore for SqliteStore {
                 Box::pin(async move {
             let status: Option<String> = query("SELECT status FROM scan_proposals WHERE id = ?")
                 .bind(&d.id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(backend)?
                 .map(|r| r.try_get("status"))
@@ -215,7 +215,7 @@ impl MapStore for SqliteStore {
                 .bind(&d.decided_by)
                 .bind(d.decided_at.map(|t| t.as_millisecond()))
                 .bind(&d.id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
             // The write is the check: a new declaration only if none exists, a next version
@@ -242,13 +242,13 @@ impl MapStore for SqliteStore {
                     .bind(&ds.key)
                     .bind(ds.version - 1)
                 };
-                let n = write.execute(&mut *tx).await.map_err(backend)?.rows_affected();
+                let n = write.execute(&mut **tx).await.map_err(backend)?.rows_affected();
                 if n != 1 {
                     return Err(StoreError::Conflict("version"));
                 }
             }
 
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await

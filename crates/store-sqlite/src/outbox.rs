@@ -10,7 +10,7 @@ use custodian_core::ports::StoreError;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Row, query};
 
-use crate::{SqliteStore, append_in, backend, opt_ts, ts};
+use crate::{SqliteStore, backend, opt_ts, ts};
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("stored {what} cannot be read"))
@@ -182,11 +182,11 @@ impl SqliteStore {
                     .bind(t.previous_secret.as_ref().map(|(s, _)| s.as_slice()))
                     .bind(t.previous_secret.as_ref().map(|(_, u)| u.as_millisecond()))
                     .bind(t.created_at.as_millisecond())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
                     write_purposes(&mut *tx, &t).await?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -216,7 +216,7 @@ impl SqliteStore {
                     .bind(t.previous_secret.as_ref().map(|(_, u)| u.as_millisecond()))
                     .bind(&t.id)
                     .bind(expected.as_deref())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?
                     .rows_affected();
@@ -224,7 +224,7 @@ impl SqliteStore {
                         return Ok(None);
                     }
                     write_purposes(&mut *tx, &t).await?;
-                    append_in(&mut *tx, audit).await.map(Some)
+                    tx.append(audit).map(Some)
                 })
             })
             .await
@@ -242,7 +242,7 @@ impl SqliteStore {
                 Box::pin(async move {
                     let gone = query("DELETE FROM consent_targets WHERE id = ?")
                         .bind(&id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?
                         .rows_affected();
@@ -255,10 +255,10 @@ impl SqliteStore {
                     )
                     .bind(at.as_millisecond())
                     .bind(&id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                    append_in(&mut *tx, audit).await.map(Some)
+                    tx.append(audit).map(Some)
                 })
             })
             .await
@@ -307,7 +307,7 @@ impl SqliteStore {
                     .bind(now.as_millisecond())
                     .bind(nats)
                     .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut **tx)
                     .await
                     .map_err(backend)?;
                     let mut out = Vec::with_capacity(rows.len());
@@ -319,7 +319,7 @@ impl SqliteStore {
                         .bind(lease_until.as_millisecond())
                         .bind(&delivery.event_id)
                         .bind(&delivery.target_id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                         delivery.next_attempt_at = Some(lease_until);
@@ -353,7 +353,7 @@ impl SqliteStore {
                     .bind(d.updated_at.as_millisecond())
                     .bind(&d.event_id)
                     .bind(&d.target_id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
                     Ok(())
@@ -395,7 +395,7 @@ impl SqliteStore {
                         .bind(at.as_millisecond())
                         .bind(e)
                         .bind(&target_id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?
                         .rows_affected();

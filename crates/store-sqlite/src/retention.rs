@@ -10,7 +10,7 @@ use custodian_core::retention::{Hold, HoldScope};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, query};
 
-use crate::{SqliteStore, append_in, backend, opt_ts, ts};
+use crate::{SqliteStore, backend, opt_ts, ts};
 
 /// Whether a legal hold on the subject is active at `at`.
 async fn subject_held(
@@ -85,13 +85,13 @@ impl RetentionStore for SqliteStore {
                     .bind(h.hold.expires_at.map(|t| t.as_millisecond()))
                     .bind(h.hold.released_at.map(|t| t.as_millisecond()))
                     .bind(&h.released_by)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(|e| match backend(e) {
                         StoreError::Conflict(_) => StoreError::Conflict("hold"),
                         other => other,
                     })?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -121,7 +121,7 @@ impl RetentionStore for SqliteStore {
                     let released: Option<Option<i64>> =
                         query("SELECT released_at FROM legal_holds WHERE id = ?")
                             .bind(&id)
-                            .fetch_optional(&mut *tx)
+                            .fetch_optional(&mut **tx)
                             .await
                             .map_err(backend)?
                             .map(|r| r.try_get("released_at"))
@@ -136,10 +136,10 @@ impl RetentionStore for SqliteStore {
                         .bind(at.as_millisecond())
                         .bind(&by)
                         .bind(&id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -162,7 +162,7 @@ impl RetentionStore for SqliteStore {
                     let row = query("SELECT subject_id, updated_at FROM vault_records WHERE id = ? AND collection = ?")
                         .bind(&id)
                         .bind(&collection)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await
                         .map_err(backend)?
                         .ok_or(StoreError::NotFound)?;
@@ -178,7 +178,7 @@ impl RetentionStore for SqliteStore {
                         Some(f) => f.clone(),
                         None => query("SELECT field FROM vault_cells WHERE record_id = ?")
                             .bind(&id)
-                            .fetch_all(&mut *tx)
+                            .fetch_all(&mut **tx)
                             .await
                             .map_err(backend)?
                             .iter()
@@ -192,20 +192,20 @@ impl RetentionStore for SqliteStore {
                                 query("DELETE FROM vault_cells WHERE record_id = ? AND field = ?")
                                     .bind(&id)
                                     .bind(field)
-                                    .execute(&mut *tx)
+                                    .execute(&mut **tx)
                                     .await
                                     .map_err(backend)?;
                                 query("DELETE FROM vault_index WHERE record_id = ? AND field = ?")
                                     .bind(&id)
                                     .bind(field)
-                                    .execute(&mut *tx)
+                                    .execute(&mut **tx)
                                     .await
                                     .map_err(backend)?;
                             }
                             query("UPDATE vault_records SET updated_at = ? WHERE id = ?")
                                 .bind(at.as_millisecond())
                                 .bind(&id)
-                                .execute(&mut *tx)
+                                .execute(&mut **tx)
                                 .await
                                 .map_err(backend)?;
                         }
@@ -222,11 +222,11 @@ impl RetentionStore for SqliteStore {
                         .bind(&subject)
                         .bind(&collection)
                         .bind(field)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -252,7 +252,7 @@ impl RetentionStore for SqliteStore {
                         "SELECT COUNT(*) AS n, MAX(updated_at) AS latest FROM vault_records WHERE subject_id = ?",
                     )
                     .bind(&subject)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
                     .map_err(backend)?;
                     let n: i64 = row.try_get("n").map_err(backend)?;
@@ -262,7 +262,7 @@ impl RetentionStore for SqliteStore {
                     {
                         return Err(StoreError::Conflict("record_version"));
                     }
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     crate::vault::erase_subject(&mut *tx, &subject, &pseudonym, at).await
                 })
             })
@@ -285,7 +285,7 @@ impl RetentionStore for SqliteStore {
                     .bind(until.as_millisecond())
                     .bind(&name)
                     .bind(&owner)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?
                     .rows_affected()
@@ -315,10 +315,10 @@ impl RetentionStore for SqliteStore {
                         None => query("DELETE FROM subject_relationships WHERE subject_id = ?")
                             .bind(&subject),
                     }
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -358,7 +358,7 @@ impl RetentionStore for SqliteStore {
                              ON CONFLICT (name) DO NOTHING",
                         )
                         .bind(name)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                         let n = query(
@@ -372,7 +372,7 @@ impl RetentionStore for SqliteStore {
                         .bind(force)
                         .bind(now.as_millisecond())
                         .bind(now.as_millisecond())
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?
                         .rows_affected();
@@ -408,7 +408,7 @@ impl RetentionStore for SqliteStore {
                     .bind(&outcome)
                     .bind(&name)
                     .bind(&owner)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
                     Ok(())

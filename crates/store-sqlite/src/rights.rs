@@ -17,7 +17,7 @@ use custodian_core::vault::record::SubjectKey;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, query};
 
-use crate::{SqliteStore, append_in, backend, opt_ts, ts};
+use crate::{SqliteStore, backend, opt_ts, ts};
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("stored rights request {what} cannot be read"))
@@ -266,7 +266,7 @@ impl RightsStore for SqliteStore {
                     .bind(&key.kek_id)
                     .bind(&key.wrapped_dek)
                     .bind(key.created_at.as_millisecond())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?
                     .rows_affected();
@@ -276,12 +276,12 @@ impl RightsStore for SqliteStore {
                     let mut qb = QueryBuilder::new(format!("INSERT INTO rights_requests ({COLUMNS}) VALUES ("));
                     push_request(&mut qb, &request)?;
                     qb.push(")");
-                    qb.build().execute(&mut *tx).await.map_err(|err| match backend(err) {
+                    qb.build().execute(&mut **tx).await.map_err(|err| match backend(err) {
                         StoreError::Conflict(_) => StoreError::Conflict("rights_request"),
                         other => other,
                     })?;
                     insert_event(&mut *tx, &event).await?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -329,7 +329,7 @@ impl RightsStore for SqliteStore {
                     let found: Option<i64> =
                         query("SELECT version FROM rights_requests WHERE id = ?")
                             .bind(&request.id)
-                            .fetch_optional(&mut *tx)
+                            .fetch_optional(&mut **tx)
                             .await
                             .map_err(backend)?
                             .map(|r| r.get(0));
@@ -341,7 +341,7 @@ impl RightsStore for SqliteStore {
                     // Replace the row: delete and insert the new values, in the transaction.
                     query("DELETE FROM rights_requests WHERE id = ?")
                         .bind(&request.id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                     let mut qb = QueryBuilder::new(format!(
@@ -349,11 +349,11 @@ impl RightsStore for SqliteStore {
                     ));
                     push_request(&mut qb, &request)?;
                     qb.push(")");
-                    qb.build().execute(&mut *tx).await.map_err(backend)?;
+                    qb.build().execute(&mut **tx).await.map_err(backend)?;
                     if let Some(e) = &event {
                         insert_event(&mut *tx, e).await?;
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -414,10 +414,10 @@ impl RightsStore for SqliteStore {
                     .bind(&agent_id)
                     .bind(&token_hash)
                     .bind(at.as_millisecond())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -444,7 +444,7 @@ impl RightsStore for SqliteStore {
                 Box::pin(async move {
                     query("DELETE FROM rights_exports WHERE request_id = ?")
                         .bind(&export.request_id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                     query(
@@ -456,10 +456,10 @@ impl RightsStore for SqliteStore {
                     .bind(&export.sealed)
                     .bind(export.created_at.as_millisecond())
                     .bind(export.expires_at.as_millisecond())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -477,7 +477,7 @@ impl RightsStore for SqliteStore {
                 Box::pin(async move {
                     let Some(row) = query("SELECT * FROM rights_exports WHERE token_hash = ?")
                         .bind(&token_hash)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await
                         .map_err(backend)?
                     else {
@@ -494,10 +494,10 @@ impl RightsStore for SqliteStore {
                         .bind(now.as_millisecond())
                         .bind(Vec::<u8>::new())
                         .bind(&token_hash)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     Ok(ExportTake::Taken(RightsExport {
                         downloaded_at: Some(now),
                         ..export
@@ -522,7 +522,7 @@ impl RightsStore for SqliteStore {
                     )
                     .bind(now.as_millisecond())
                     .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut **tx)
                     .await
                     .map_err(backend)?
                     .iter()
@@ -530,7 +530,7 @@ impl RightsStore for SqliteStore {
                     .collect();
                     query("DELETE FROM rights_exports WHERE expires_at <= ?")
                         .bind(now.as_millisecond())
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                     if ids.is_empty() {
@@ -545,17 +545,17 @@ impl RightsStore for SqliteStore {
                         ] {
                             query(sql)
                                 .bind(id)
-                                .execute(&mut *tx)
+                                .execute(&mut **tx)
                                 .await
                                 .map_err(backend)?;
                         }
                         query("DELETE FROM vault_subject_keys WHERE subject_id = ?")
                             .bind(custodian_core::rights::request::requester_subject(id))
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
                             .map_err(backend)?;
                     }
-                    append_in(&mut *tx, audit).await?;
+                    tx.append(audit)?;
                     Ok(ids)
                 })
             })
@@ -571,7 +571,7 @@ impl RightsStore for SqliteStore {
             .write(move |tx| {
                 Box::pin(async move {
                     upsert_dataset(&mut *tx, &d).await?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -594,14 +594,14 @@ impl RightsStore for SqliteStore {
                 Box::pin(async move {
                     let n = query("DELETE FROM datasets WHERE key = ?")
                         .bind(&key)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?
                         .rows_affected();
                     if n == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -634,11 +634,11 @@ impl RightsStore for SqliteStore {
                         .bind(t.done_at.map(|t| t.as_millisecond()))
                         .bind(t.created_at.as_millisecond())
                         .bind(t.version)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend)?;
                     }
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await
@@ -667,7 +667,7 @@ impl RightsStore for SqliteStore {
                 Box::pin(async move {
                     let found: Option<i64> = query("SELECT version FROM rights_tasks WHERE id = ?")
                         .bind(&t.id)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await
                         .map_err(backend)?
                         .map(|r| r.get(0));
@@ -689,10 +689,10 @@ impl RightsStore for SqliteStore {
                     .bind(t.done_at.map(|t| t.as_millisecond()))
                     .bind(t.version)
                     .bind(&t.id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend)?;
-                    append_in(&mut *tx, audit).await
+                    tx.append(audit)
                 })
             })
             .await

@@ -1,6 +1,8 @@
 //! The vault's tables: collections, subject keys, records, cells, blind indexes, erasure ledger.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
@@ -12,7 +14,54 @@ use custodian_core::vault::schema::CollectionSchema;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query};
 
+use crate::writer::WriteTx;
 use crate::{backend, ts};
+
+/// The most collections remembered (a store with more reads the rest from the database).
+const MAX_CACHED_COLLECTIONS: usize = 1024;
+
+/// Collections as last read, absent ones included, so that each record request does not read
+/// its collection's schema again. Valid because the process holding the store is its only
+/// writer: [`forget`](Self::forget) runs after every schema change, and a read that began
+/// before a change is not kept (the generation moved on meanwhile).
+#[derive(Default)]
+pub(crate) struct CollectionCache {
+    generation: AtomicU64,
+    by_name: RwLock<HashMap<String, Option<StoredCollection>>>,
+}
+
+impl CollectionCache {
+    pub(crate) fn get(&self, name: &str) -> Option<Option<StoredCollection>> {
+        self.by_name
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// The generation to hand back to [`keep`](Self::keep) after reading the database.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn keep(&self, generation: u64, name: &str, found: &Option<StoredCollection>) {
+        let mut m = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock that `forget` also takes, so a stale read is never kept.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if m.len() >= MAX_CACHED_COLLECTIONS {
+            m.clear();
+        }
+        m.insert(name.to_owned(), found.clone());
+    }
+
+    pub(crate) fn forget(&self) {
+        let mut m = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        m.clear();
+    }
+}
 
 pub(crate) fn collection_from(r: &SqliteRow) -> Result<StoredCollection, StoreError> {
     let name: String = r.try_get("name").map_err(backend)?;
@@ -127,25 +176,125 @@ async fn ensure_key(
     Ok(())
 }
 
+/// Stores a new record with its cells, index entries and tokens, after checking its subject's
+/// key (or storing `new_key` as the subject's first key), all in one command (which also opens
+/// the job's savepoint): the connection runs on a thread of its own, so each command sent is a
+/// round trip between two threads.
 pub(crate) async fn insert_record(
-    conn: &mut SqliteConnection,
+    tx: &mut WriteTx,
     record: &Record,
     new_key: Option<&SubjectKey>,
     indexes: &[IndexEntry],
+    tokens: &[TokenRecord],
 ) -> Result<(), StoreError> {
-    ensure_key(&mut *conn, &record.subject_id, record.key_version, new_key).await?;
-    query("INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(&record.id)
-        .bind(&record.collection)
-        .bind(&record.subject_id)
-        .bind(i64::from(record.key_version))
-        .bind(record.created_at.as_millisecond())
-        .bind(record.updated_at.as_millisecond())
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    insert_cells(&mut *conn, record).await?;
-    insert_indexes(&mut *conn, record, indexes).await
+    if let Some(k) = new_key
+        && (k.subject_id != record.subject_id || k.key_version != record.key_version)
+    {
+        return Err(StoreError::Conflict("subject_key"));
+    }
+    let mut qb = tx.builder();
+    match new_key {
+        Some(k) => {
+            qb.push(
+                "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, \
+                 created_at) VALUES (",
+            );
+            qb.separated(", ")
+                .push_bind(&k.subject_id)
+                .push_bind(i64::from(k.key_version))
+                .push_bind(&k.kek_id)
+                .push_bind(&k.wrapped_dek)
+                .push_bind(k.created_at.as_millisecond());
+            qb.push(") ON CONFLICT (subject_id) DO NOTHING");
+        }
+        None => {
+            qb.push("SELECT key_version FROM vault_subject_keys WHERE subject_id = ")
+                .push_bind(&record.subject_id);
+        }
+    }
+    qb.push(
+        "; INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, \
+         updated_at) VALUES (",
+    );
+    qb.separated(", ")
+        .push_bind(&record.id)
+        .push_bind(&record.collection)
+        .push_bind(&record.subject_id)
+        .push_bind(i64::from(record.key_version))
+        .push_bind(record.created_at.as_millisecond())
+        .push_bind(record.updated_at.as_millisecond());
+    qb.push(")");
+    if !record.cells.is_empty() {
+        qb.push("; ");
+        push_cells(&mut qb, record);
+    }
+    if !indexes.is_empty() {
+        qb.push("; ");
+        push_indexes(&mut qb, record, indexes);
+    }
+    if !tokens.is_empty() {
+        qb.push("; ");
+        push_tokens(&mut qb, tokens);
+    }
+    let outcomes = tx.each_statement(qb).await?;
+    // The first statement decides: the new key was stored, or the subject's key is the one
+    // the record was sealed with. Otherwise the job fails and its savepoint undoes the rest.
+    let first = outcomes.first().ok_or_else(|| {
+        StoreError::Backend("a record's insert answered no statement outcome".into())
+    })?;
+    let key_holds = match new_key {
+        Some(_) => first.changes == 1,
+        None => {
+            let v: Option<i64> = first.rows.first().map(|r| r.get(0));
+            v == Some(i64::from(record.key_version))
+        }
+    };
+    if !key_holds {
+        return Err(StoreError::Conflict("subject_key"));
+    }
+    Ok(())
+}
+
+/// One record with its cells, in one query (a join) rather than one for the record and one
+/// for its cells: each query is a round trip to a connection's thread.
+pub(crate) async fn record_by_id(
+    pool: &SqlitePool,
+    collection: &str,
+    id: &str,
+) -> Result<Option<Record>, StoreError> {
+    let rows = query(
+        "SELECT r.id, r.collection, r.subject_id, r.key_version, r.created_at, r.updated_at, \
+         c.field, c.ciphertext FROM vault_records r \
+         LEFT JOIN vault_cells c ON c.record_id = r.id \
+         WHERE r.collection = ? AND r.id = ? ORDER BY c.field",
+    )
+    .bind(collection)
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut record = Record {
+        id: first.try_get("id").map_err(backend)?,
+        collection: first.try_get("collection").map_err(backend)?,
+        subject_id: first.try_get("subject_id").map_err(backend)?,
+        key_version: first.try_get::<i64, _>("key_version").map_err(backend)? as u32,
+        cells: Vec::with_capacity(rows.len()),
+        created_at: ts(first.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(first.try_get("updated_at").map_err(backend)?)?,
+    };
+    for row in &rows {
+        // A record without cells comes back as one row whose cell columns are NULL.
+        if let Some(field) = row.try_get::<Option<String>, _>("field").map_err(backend)? {
+            record.cells.push(Cell {
+                field,
+                ciphertext: row.try_get("ciphertext").map_err(backend)?,
+            });
+        }
+    }
+    Ok(Some(record))
 }
 
 /// Loads the cells of these records and assembles them, keeping the rows' order.
@@ -285,16 +434,20 @@ async fn insert_indexes(
     if indexes.is_empty() {
         return Ok(());
     }
-    let mut qb: QueryBuilder<Sqlite> =
-        QueryBuilder::new("INSERT INTO vault_index (collection, field, idx, record_id) ");
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    push_indexes(&mut qb, record, indexes);
+    qb.build().execute(&mut *conn).await.map_err(backend)?;
+    Ok(())
+}
+
+fn push_indexes(qb: &mut QueryBuilder<Sqlite>, record: &Record, indexes: &[IndexEntry]) {
+    qb.push("INSERT INTO vault_index (collection, field, idx, record_id) ");
     qb.push_values(indexes, |mut b, i| {
         b.push_bind(&record.collection)
             .push_bind(&i.field)
             .push_bind(&i.index)
             .push_bind(&record.id);
     });
-    qb.build().execute(&mut *conn).await.map_err(backend)?;
-    Ok(())
 }
 
 /// Writes the cells of a record (its old ones must be gone).
@@ -302,15 +455,19 @@ async fn insert_cells(conn: &mut SqliteConnection, record: &Record) -> Result<()
     if record.cells.is_empty() {
         return Ok(());
     }
-    let mut qb: QueryBuilder<Sqlite> =
-        QueryBuilder::new("INSERT INTO vault_cells (record_id, field, ciphertext) ");
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    push_cells(&mut qb, record);
+    qb.build().execute(&mut *conn).await.map_err(backend)?;
+    Ok(())
+}
+
+fn push_cells(qb: &mut QueryBuilder<Sqlite>, record: &Record) {
+    qb.push("INSERT INTO vault_cells (record_id, field, ciphertext) ");
     qb.push_values(&record.cells, |mut b, c| {
         b.push_bind(&record.id)
             .push_bind(&c.field)
             .push_bind(&c.ciphertext);
     });
-    qb.build().execute(&mut *conn).await.map_err(backend)?;
-    Ok(())
 }
 
 pub(crate) async fn update_record(
@@ -578,18 +735,28 @@ pub(crate) async fn insert_tokens(
     conn: &mut SqliteConnection,
     tokens: &[TokenRecord],
 ) -> Result<(), StoreError> {
-    for t in tokens {
-        query("INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token, subject_id) DO NOTHING")
-            .bind(&t.token)
-            .bind(&t.subject_id)
-            .bind(&t.collection)
-            .bind(&t.field)
-            .bind(i64::from(t.key_version))
-            .bind(&t.ciphertext)
-            .bind(t.created_at.as_millisecond())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+    if tokens.is_empty() {
+        return Ok(());
     }
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    push_tokens(&mut qb, tokens);
+    qb.build().execute(&mut *conn).await.map_err(backend)?;
     Ok(())
+}
+
+fn push_tokens(qb: &mut QueryBuilder<Sqlite>, tokens: &[TokenRecord]) {
+    qb.push(
+        "INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, \
+         ciphertext, created_at) ",
+    );
+    qb.push_values(tokens, |mut b, t| {
+        b.push_bind(&t.token)
+            .push_bind(&t.subject_id)
+            .push_bind(&t.collection)
+            .push_bind(&t.field)
+            .push_bind(i64::from(t.key_version))
+            .push_bind(&t.ciphertext)
+            .push_bind(t.created_at.as_millisecond());
+    });
+    qb.push(" ON CONFLICT (token, subject_id) DO NOTHING");
 }

@@ -4,29 +4,247 @@
 //! transaction; a job that fails is rolled back to its savepoint alone. The transaction is
 //! committed (one fsync for the whole batch) before any job of the batch is answered, so an
 //! acknowledged write is as durable as with one transaction per write.
+//!
+//! Audit events are appended in memory ([`WriteTx::append`]): the head is read once when a
+//! batch begins, each append is computed against it, and the batch's events, tree nodes and
+//! new head are written in a few multi-row statements just before the commit, in the same
+//! transaction. A job rolled back to its savepoint takes its events back out of the batch. An
+//! append that is the whole job ([`Writer::append`]) needs no savepoint and no statement of
+//! its own, so audited reads cost the writer almost nothing per request.
 
+use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
 
-use futures::FutureExt;
+use custodian_core::audit::merkle::Node;
+use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead};
 use futures::future::BoxFuture;
+use futures::{FutureExt, TryStreamExt};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{Sqlite, query};
+use sqlx::sqlite::{SqliteConnection, SqliteQueryResult, SqliteRow};
+use sqlx::{Either, Executor, QueryBuilder, Row, Sqlite, query};
 use tokio::sync::{mpsc, oneshot};
 
 use custodian_core::ports::StoreError;
 
 /// The most jobs committed together.
 const MAX_BATCH: usize = 512;
+/// Rows per multi-row insert when the batch's audit events are written (12 parameters each,
+/// well under SQLite's limit on bound parameters).
+const EVENT_ROWS: usize = 256;
+/// Rows per multi-row insert of tree nodes (3 parameters each).
+const NODE_ROWS: usize = 1024;
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Completion)> + Send>;
+type Job = Box<dyn for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, (bool, Completion)> + Send>;
+
+/// How a job's savepoint is opened.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    /// None: the job executes no statement (an audit append).
+    None,
+    /// By the writer, before the job runs.
+    Before,
+    /// In the job's first command, which it builds with [`WriteTx::builder`].
+    InFirstCommand,
+}
+
+/// A queued job and how its savepoint is opened.
+struct Queued {
+    savepoint: Savepoint,
+    job: Job,
+}
+
+/// What a job sees: the write connection inside the batch's transaction (through `Deref`),
+/// and the batch's audit log.
+pub(crate) struct WriteTx {
+    conn: PoolConnection<Sqlite>,
+    /// The head after the batch's appends so far; an error if it could not be read when the
+    /// batch began (every append of the batch then fails with it).
+    head: Result<AuditHead, StoreError>,
+    events: Vec<AuditEvent>,
+    nodes: Vec<Node>,
+    /// The statements that open the job's savepoint, when the writer left them to the job's
+    /// first command; taken by [`builder`](Self::builder).
+    savepoint_sql: Option<&'static str>,
+    /// How many statements [`builder`](Self::builder) put before the job's own.
+    prefix_statements: usize,
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+/// Where a job found the batch's audit log, to put it back if the job is rolled back.
+struct Mark {
+    head: Result<AuditHead, StoreError>,
+    events: usize,
+    nodes: usize,
+}
+
+impl WriteTx {
+    /// Appends an audit event to this transaction: it is written with the batch, before the
+    /// commit, and rolled back with the job if the job fails.
+    pub(crate) fn append(&mut self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        let head = self.head.as_ref().map_err(Clone::clone)?;
+        let a = head.append(draft);
+        self.events.push(a.event.clone());
+        self.nodes.extend(a.nodes);
+        self.head = Ok(a.head);
+        Ok(a.event)
+    }
+
+    /// A builder for the job's next command: for a job queued with
+    /// [`Writer::write_in_one`], its first command also opens its savepoint. Run it with
+    /// [`each_statement`](Self::each_statement).
+    pub(crate) fn builder(&mut self) -> QueryBuilder<Sqlite> {
+        match self.savepoint_sql.take() {
+            Some(sql) => {
+                self.prefix_statements = sql.matches(';').count();
+                QueryBuilder::new(sql)
+            }
+            None => {
+                self.prefix_statements = 0;
+                QueryBuilder::new("")
+            }
+        }
+    }
+
+    /// Runs a command from [`builder`](Self::builder) and answers the outcomes of the job's
+    /// own statements.
+    pub(crate) async fn each_statement(
+        &mut self,
+        qb: QueryBuilder<Sqlite>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let skip = std::mem::take(&mut self.prefix_statements);
+        let mut outcomes = each_statement(&mut self.conn, qb).await?;
+        if outcomes.len() < skip {
+            return Err(StoreError::Backend(
+                "a command answered fewer statements than it sent".into(),
+            ));
+        }
+        Ok(outcomes.split_off(skip))
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            head: self.head.clone(),
+            events: self.events.len(),
+            nodes: self.nodes.len(),
+        }
+    }
+
+    fn reset_to(&mut self, m: Mark) {
+        self.head = m.head;
+        self.events.truncate(m.events);
+        self.nodes.truncate(m.nodes);
+    }
+
+    /// Begins a batch's transaction and reads the stored audit head, in one command.
+    async fn begin(&mut self) -> Result<(), StoreError> {
+        self.events.clear();
+        self.nodes.clear();
+        let qb = QueryBuilder::new(
+            "BEGIN IMMEDIATE; SELECT size, chain, frontier FROM audit_head WHERE id = 1",
+        );
+        let outcomes = each_statement(&mut self.conn, qb).await;
+        let outcomes = match outcomes {
+            Ok(o) => o,
+            Err(e) => {
+                // The transaction may have begun even though the head could not be read.
+                let _ = exec(&mut self.conn, "ROLLBACK").await;
+                return Err(e);
+            }
+        };
+        let row = outcomes.get(1).and_then(|o| o.rows.first());
+        let corrupt = || StoreError::AuditUnavailable("the stored audit head is corrupt".into());
+        self.head = match row {
+            None => Err(corrupt()),
+            Some(row) => (|| {
+                let size: i64 = row.try_get(0).ok()?;
+                let chain: &[u8] = row.try_get(1).ok()?;
+                let frontier: &[u8] = row.try_get(2).ok()?;
+                AuditHead::from_stored(u64::try_from(size).ok()?, chain, frontier)
+            })()
+            .ok_or_else(corrupt),
+        };
+        Ok(())
+    }
+
+    /// Writes the batch's audit events, tree nodes and head, and commits, in one command.
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        if self.events.is_empty() {
+            return exec(&mut self.conn, "COMMIT").await;
+        }
+        let head = self.head.as_ref().map_err(Clone::clone)?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("");
+        for events in self.events.chunks(EVENT_ROWS) {
+            qb.push(
+                "INSERT INTO audit_events (seq, time_ms, request_id, actor, action, resource, \
+                 subject, fields, purpose, decision, leaf_hash, chain_hash) ",
+            );
+            let mut fields = Vec::with_capacity(events.len());
+            for e in events {
+                fields.push(
+                    serde_json::to_string(&e.draft.fields)
+                        .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?,
+                );
+            }
+            qb.push_values(events.iter().zip(fields), |mut b, (e, f)| {
+                b.push_bind(e.seq as i64)
+                    .push_bind(e.draft.time.as_millisecond())
+                    .push_bind(e.draft.request_id.clone())
+                    .push_bind(e.draft.actor.clone())
+                    .push_bind(e.draft.action.clone())
+                    .push_bind(e.draft.resource.clone())
+                    .push_bind(e.draft.subject.clone())
+                    .push_bind(f)
+                    .push_bind(e.draft.purpose.clone())
+                    .push_bind(e.draft.decision.as_str())
+                    .push_bind(e.leaf_hash.to_vec())
+                    .push_bind(e.chain_hash.to_vec());
+            });
+            qb.push("; ");
+        }
+        for nodes in self.nodes.chunks(NODE_ROWS) {
+            qb.push("INSERT INTO audit_nodes (level, idx, hash) ");
+            qb.push_values(nodes, |mut b, n| {
+                b.push_bind(n.level as i64)
+                    .push_bind(n.index as i64)
+                    .push_bind(n.hash.to_vec());
+            });
+            qb.push("; ");
+        }
+        qb.push("UPDATE audit_head SET size = ")
+            .push_bind(head.size as i64)
+            .push(", chain = ")
+            .push_bind(head.chain.to_vec())
+            .push(", frontier = ")
+            .push_bind(head.frontier_bytes())
+            .push(" WHERE id = 1; COMMIT");
+        // Not kept in the statement cache: the row counts vary from batch to batch.
+        each_statement_once(&mut self.conn, qb)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                StoreError::Backend(detail) => StoreError::AuditUnavailable(detail),
+                other => other,
+            })
+    }
+}
 
 /// A handle that queues writes for the writer task.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Queued>,
 }
 
 fn stopped() -> StoreError {
@@ -34,20 +252,62 @@ fn stopped() -> StoreError {
 }
 
 impl Writer {
-    /// Starts the writer task on `conn`.
-    pub fn start(conn: PoolConnection<Sqlite>) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(run(conn, rx));
-        Self { tx }
+    /// Starts the writer on `conn`, on a thread of its own.
+    ///
+    /// The writer waits on the connection's worker thread once per statement. On the server's
+    /// runtime each of those wake-ups would queue behind the request tasks (a wake-up from
+    /// outside the runtime goes to its global queue), and the writer is the one task every
+    /// write waits for; on its own thread it runs as soon as the statement is done.
+    pub fn start(conn: PoolConnection<Sqlite>) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel::<Queued>(4096);
+        // Timers only: without an IO driver the runtime parks on a futex rather than an
+        // epoll/eventfd pair, a cheaper wake-up for each statement's answer.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || runtime.block_on(run(conn, rx)))
+            .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { tx })
     }
 
-    /// Runs `f` in the next batch and answers once the batch is committed.
+    /// Runs `f` in the next batch, in a savepoint of its own, and answers once the batch is
+    /// committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
-            + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    {
+        self.queue(Savepoint::Before, f).await
+    }
+
+    /// Like [`write`](Self::write), for a job whose statements all go through
+    /// [`WriteTx::builder`] and [`WriteTx::each_statement`]: its savepoint is opened by its
+    /// first command rather than by a round trip of its own. Such a job must not use the
+    /// connection directly.
+    pub async fn write_in_one<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    {
+        self.queue(Savepoint::InFirstCommand, f).await
+    }
+
+    /// Appends one audit event in the next batch and answers once the batch is committed.
+    pub async fn append(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        self.queue(Savepoint::None, move |tx: &mut WriteTx| {
+            let appended = tx.append(draft);
+            Box::pin(async move { appended })
+        })
+        .await
+    }
+
+    async fn queue<T, F>(&self, savepoint: Savepoint, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |conn| {
@@ -68,7 +328,10 @@ impl Writer {
                 }
             })
         });
-        self.tx.send(job).await.map_err(|_| stopped())?;
+        self.tx
+            .send(Queued { savepoint, job })
+            .await
+            .map_err(|_| stopped())?;
         // A dropped answer means the job panicked or its batch could not begin (both logged),
         // not that the writer stopped.
         done_rx.await.map_err(|_| {
@@ -85,8 +348,83 @@ async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), Stor
         .map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-async fn run(mut conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Job>) {
+/// What one statement of a several-statement command answered.
+pub(crate) struct Outcome {
+    /// The rows it returned.
+    pub rows: Vec<SqliteRow>,
+    /// The rows it inserted, changed or deleted.
+    pub changes: u64,
+}
+
+/// Sends the statements built in `qb` (separated by `;`, parameters numbered across all of
+/// them) as one command, and answers each statement's outcome in order; the first statement
+/// that fails stops the command and is the error.
+///
+/// Every command is a round trip to the thread that owns the connection, so the hot writes
+/// send their statements together. sqlx 0.9's SQLite driver runs each statement of a
+/// prepared query and reports each one's completion; sqlx calls several statements in one
+/// prepared query deprecated, so this is the one place that relies on it, and the store's
+/// conformance tests (which insert records through it) fail if an upgrade drops it.
+pub(crate) async fn each_statement(
+    conn: &mut SqliteConnection,
+    qb: QueryBuilder<Sqlite>,
+) -> Result<Vec<Outcome>, StoreError> {
+    run_statements(conn, qb, true).await
+}
+
+/// [`each_statement`] for a command whose text changes from call to call, which is not kept
+/// in the connection's statement cache.
+async fn each_statement_once(
+    conn: &mut SqliteConnection,
+    qb: QueryBuilder<Sqlite>,
+) -> Result<Vec<Outcome>, StoreError> {
+    run_statements(conn, qb, false).await
+}
+
+async fn run_statements(
+    conn: &mut SqliteConnection,
+    mut qb: QueryBuilder<Sqlite>,
+    persistent: bool,
+) -> Result<Vec<Outcome>, StoreError> {
+    let steps: Vec<Either<SqliteQueryResult, SqliteRow>> = conn
+        .fetch_many(qb.build().persistent(persistent))
+        .try_collect()
+        .await
+        .map_err(crate::backend)?;
+    let mut out = Vec::new();
+    let mut rows = Vec::new();
+    for step in steps {
+        match step {
+            Either::Right(row) => rows.push(row),
+            Either::Left(done) => out.push(Outcome {
+                rows: std::mem::take(&mut rows),
+                changes: done.rows_affected(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs several statements without parameters in one command.
+async fn exec_all(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql)
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>) {
+    let mut tx = WriteTx {
+        conn,
+        head: Err(StoreError::AuditUnavailable("no batch has begun".into())),
+        events: Vec::new(),
+        nodes: Vec::new(),
+        savepoint_sql: None,
+        prefix_statements: 0,
+    };
     while let Some(first) = rx.recv().await {
+        let begun_at = std::time::Instant::now();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -94,26 +432,43 @@ async fn run(mut conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = exec(&mut conn, "BEGIN IMMEDIATE").await {
+        if let Err(e) = tx.begin().await {
             tracing::error!(error = %e, "cannot begin a write transaction");
             // Dropping the jobs drops their answer channels: each caller gets an error.
             continue;
         }
         let mut completions = Vec::with_capacity(batch.len());
         let mut broken = false;
-        for job in batch {
+        // Whether the last job's savepoint is still open: a job that succeeded keeps it open
+        // until the next job's savepoint replaces it in the same command, or the commit
+        // releases it (each command is a round trip to the connection's thread).
+        let mut open = false;
+        for Queued { savepoint, job } in batch {
             if broken {
                 drop(job);
                 continue;
             }
-            if exec(&mut conn, "SAVEPOINT job").await.is_err() {
-                broken = true;
-                drop(job);
-                continue;
+            let opening = if open {
+                "RELEASE job; SAVEPOINT job;"
+            } else {
+                "SAVEPOINT job;"
+            };
+            match savepoint {
+                Savepoint::None => {}
+                Savepoint::Before => {
+                    if exec_all(&mut tx, opening).await.is_err() {
+                        broken = true;
+                        drop(job);
+                        continue;
+                    }
+                    open = true;
+                }
+                Savepoint::InFirstCommand => tx.savepoint_sql = Some(opening),
             }
+            let mark = tx.mark();
             // A job that panics is rolled back alone; its caller's channel is dropped (an
             // error for that caller) and the writer goes on serving the others.
-            let (ok, completion) = match AssertUnwindSafe(job(&mut conn)).catch_unwind().await {
+            let (ok, completion) = match AssertUnwindSafe(job(&mut tx)).catch_unwind().await {
                 Ok(outcome) => outcome,
                 Err(_) => {
                     tracing::error!("a write job panicked; it was rolled back");
@@ -121,16 +476,26 @@ async fn run(mut conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Job>) {
                     (false, noop)
                 }
             };
-            let end = if ok {
-                exec(&mut conn, "RELEASE job").await
-            } else {
-                match exec(&mut conn, "ROLLBACK TO job").await {
-                    Ok(()) => exec(&mut conn, "RELEASE job").await,
-                    Err(e) => Err(e),
-                }
+            // A job that sent no command never opened its savepoint, and wrote nothing.
+            let opened = match savepoint {
+                Savepoint::None => false,
+                Savepoint::Before => true,
+                Savepoint::InFirstCommand => tx.savepoint_sql.take().is_none(),
             };
-            if end.is_err() {
-                broken = true;
+            if opened {
+                open = true;
+            }
+            if !ok {
+                tx.reset_to(mark);
+                if opened {
+                    open = false;
+                    if exec_all(&mut tx, "ROLLBACK TO job; RELEASE job")
+                        .await
+                        .is_err()
+                    {
+                        broken = true;
+                    }
+                }
             }
             completions.push(completion);
         }
@@ -139,13 +504,24 @@ async fn run(mut conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Job>) {
                 "a write transaction could not be completed".into(),
             ))
         } else {
-            exec(&mut conn, "COMMIT").await
+            tx.commit().await
         };
         if committed.is_err() {
-            let _ = exec(&mut conn, "ROLLBACK").await;
+            let _ = exec(&mut tx, "ROLLBACK").await;
         }
+        tracing::debug!(
+            jobs = completions.len(),
+            micros = begun_at.elapsed().as_micros() as u64,
+            committed = committed.is_ok(),
+            "write batch"
+        );
         for c in completions {
             c(committed.clone());
         }
+    }
+    // Every handle is gone. Closed here, on this thread's runtime, rather than handed back to
+    // the pool by a task that this runtime would not live to run.
+    if let Err(e) = tx.conn.close().await {
+        tracing::warn!(error = %e, "closing the SQLite writer's connection failed");
     }
 }

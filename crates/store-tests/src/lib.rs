@@ -318,10 +318,20 @@ pub async fn concurrent_appends_keep_one_chain(s: Arc<dyn Store>) {
     assert_eq!(v.head(), &s.audit_head().await.expect("head"));
 }
 
-/// Concurrent changes, some of which fail: each failure takes back only its own change and
-/// audit event, and every success is kept with its event.
+/// Concurrent changes, some of which fail, among plain audit appends: each failure takes back
+/// only its own change and audit event, and every success is kept with its event.
 pub async fn concurrent_failures_roll_back_alone(s: Arc<dyn Store>) {
     s.initialize(init()).await.expect("init");
+    let appends: Vec<_> = (0..20)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.append_audit(draft(&format!("plain.{i}")))
+                    .await
+                    .expect("append")
+            })
+        })
+        .collect();
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let s = s.clone();
@@ -349,13 +359,20 @@ pub async fn concurrent_failures_roll_back_alone(s: Arc<dyn Store>) {
         }
     }
     assert_eq!(ok.len(), 26);
+    for r in futures::future::join_all(appends).await {
+        r.expect("task");
+    }
     assert_eq!(s.list_operators().await.expect("ops").len(), 27);
     let events = s.audit_events(0, 1000).await.expect("events");
     assert_eq!(
         events.len(),
-        27,
-        "one event per successful change, plus init"
+        47,
+        "one event per successful change and per plain append, plus init"
     );
+    for i in 0..20 {
+        let action = format!("plain.{i}");
+        assert!(events.iter().any(|e| e.draft.action == action));
+    }
     for i in &ok {
         assert!(
             events
@@ -434,6 +451,9 @@ fn index(v: u8) -> Vec<IndexEntry> {
 /// Collections are declared once, then changed only from the version that was read.
 pub async fn vault_collections(s: Arc<dyn Store>) {
     let c = collection("customers");
+    // Read before it exists, then after each change: a store that remembers collections must
+    // not answer from what it read before.
+    assert_eq!(s.get_collection("customers").await, Ok(None));
     assert_eq!(
         s.put_collection(&c, None, t(1), draft("collection.write"))
             .await,
@@ -444,6 +464,12 @@ pub async fn vault_collections(s: Arc<dyn Store>) {
             .await,
         Err(StoreError::Conflict("collection_exists"))
     );
+    let first = s
+        .get_collection("customers")
+        .await
+        .expect("get")
+        .expect("declared");
+    assert_eq!((first.schema.clone(), first.version), (c.clone(), 1));
     let mut changed = c.clone();
     changed.fields[1].sensitivity = Sensitivity::High;
     assert_eq!(
