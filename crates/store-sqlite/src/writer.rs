@@ -5,12 +5,16 @@
 //! committed (one fsync for the whole batch) before any job of the batch is answered, so an
 //! acknowledged write is as durable as with one transaction per write.
 //!
-//! Audit events are appended in memory ([`WriteTx::append`]): the head is read once when a
-//! batch begins, each append is computed against it, and the batch's events, tree nodes and
-//! new head are written in a few multi-row statements just before the commit, in the same
-//! transaction. A job rolled back to its savepoint takes its events back out of the batch. An
-//! append that is the whole job ([`Writer::append`]) needs no savepoint and no statement of
-//! its own, so audited reads cost the writer almost nothing per request.
+//! sqlx runs the connection on a thread of its own, so every command sent to it is a round
+//! trip between two threads, which costs more than most statements: the writer sends few.
+//! Audit events are appended in memory ([`WriteTx::append`]): the head is read in the command
+//! that begins the batch, each append is computed against it, and the batch's events, tree
+//! nodes and new head are written by the command that commits. A job rolled back to its
+//! savepoint takes its events back out of the batch. An append that is the whole job
+//! ([`Writer::append`]) needs no savepoint and sends nothing of its own, so audited reads cost
+//! the writer almost nothing per request. A job's savepoint is released by the next job's
+//! command that opens its own (or by the commit), and a job queued with
+//! [`Writer::write_in_one`] opens its savepoint in its own first command.
 
 use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
@@ -20,7 +24,7 @@ use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead};
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnection, SqliteQueryResult, SqliteRow};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Either, Executor, QueryBuilder, Row, Sqlite, query};
 use tokio::sync::{mpsc, oneshot};
 
@@ -63,11 +67,23 @@ pub(crate) struct WriteTx {
     head: Result<AuditHead, StoreError>,
     events: Vec<AuditEvent>,
     nodes: Vec<Node>,
-    /// The statements that open the job's savepoint, when the writer left them to the job's
-    /// first command; taken by [`builder`](Self::builder).
-    savepoint_sql: Option<&'static str>,
-    /// How many statements [`builder`](Self::builder) put before the job's own.
-    prefix_statements: usize,
+    /// Where the savepoint of a job queued with [`Writer::write_in_one`] stands.
+    first: FirstCommand,
+}
+
+/// The savepoint that a job's first command opens (jobs queued with [`Writer::write_in_one`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FirstCommand {
+    /// Not such a job, or its savepoint is settled.
+    Idle,
+    /// These statements open the savepoint; no command has been built yet.
+    Pending(&'static str),
+    /// A builder holds the opening statements (this many), not sent yet.
+    Built(usize),
+    /// The command ran at least the opening statements: the savepoint is open.
+    Opened,
+    /// One of the opening statements failed: where the savepoints stand is unknown.
+    Failed,
 }
 
 impl Deref for WriteTx {
@@ -106,15 +122,12 @@ impl WriteTx {
     /// [`Writer::write_in_one`], its first command also opens its savepoint. Run it with
     /// [`each_statement`](Self::each_statement).
     pub(crate) fn builder(&mut self) -> QueryBuilder<Sqlite> {
-        match self.savepoint_sql.take() {
-            Some(sql) => {
-                self.prefix_statements = sql.matches(';').count();
+        match self.first {
+            FirstCommand::Pending(sql) => {
+                self.first = FirstCommand::Built(sql.matches(';').count());
                 QueryBuilder::new(sql)
             }
-            None => {
-                self.prefix_statements = 0;
-                QueryBuilder::new("")
-            }
+            _ => QueryBuilder::new(""),
         }
     }
 
@@ -124,12 +137,17 @@ impl WriteTx {
         &mut self,
         qb: QueryBuilder<Sqlite>,
     ) -> Result<Vec<Outcome>, StoreError> {
-        let skip = std::mem::take(&mut self.prefix_statements);
-        let mut outcomes = each_statement(&mut self.conn, qb).await?;
-        if outcomes.len() < skip {
-            return Err(StoreError::Backend(
-                "a command answered fewer statements than it sent".into(),
-            ));
+        let FirstCommand::Built(skip) = self.first else {
+            return each_statement(&mut self.conn, qb).await;
+        };
+        let (mut outcomes, failed) = run_statements(&mut self.conn, qb, true).await;
+        self.first = if outcomes.len() >= skip {
+            FirstCommand::Opened
+        } else {
+            FirstCommand::Failed
+        };
+        if let Some(e) = failed {
+            return Err(e);
         }
         Ok(outcomes.split_off(skip))
     }
@@ -254,10 +272,9 @@ fn stopped() -> StoreError {
 impl Writer {
     /// Starts the writer on `conn`, on a thread of its own.
     ///
-    /// The writer waits on the connection's worker thread once per statement. On the server's
-    /// runtime each of those wake-ups would queue behind the request tasks (a wake-up from
-    /// outside the runtime goes to its global queue), and the writer is the one task every
-    /// write waits for; on its own thread it runs as soon as the statement is done.
+    /// The writer waits on the connection's thread once per command, and every write waits
+    /// for the writer: on its own thread, its wake-ups never queue behind request tasks on
+    /// the server's runtime (a wake-up from outside a runtime goes to its global queue).
     pub fn start(conn: PoolConnection<Sqlite>) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Queued>(4096);
         // Timers only: without an IO driver the runtime parks on a futex rather than an
@@ -369,7 +386,10 @@ pub(crate) async fn each_statement(
     conn: &mut SqliteConnection,
     qb: QueryBuilder<Sqlite>,
 ) -> Result<Vec<Outcome>, StoreError> {
-    run_statements(conn, qb, true).await
+    match run_statements(conn, qb, true).await {
+        (outcomes, None) => Ok(outcomes),
+        (_, Some(e)) => Err(e),
+    }
 }
 
 /// [`each_statement`] for a command whose text changes from call to call, which is not kept
@@ -378,31 +398,33 @@ async fn each_statement_once(
     conn: &mut SqliteConnection,
     qb: QueryBuilder<Sqlite>,
 ) -> Result<Vec<Outcome>, StoreError> {
-    run_statements(conn, qb, false).await
+    match run_statements(conn, qb, false).await {
+        (outcomes, None) => Ok(outcomes),
+        (_, Some(e)) => Err(e),
+    }
 }
 
+/// The outcomes of the statements that completed, and the error that stopped the command if
+/// one did.
 async fn run_statements(
     conn: &mut SqliteConnection,
     mut qb: QueryBuilder<Sqlite>,
     persistent: bool,
-) -> Result<Vec<Outcome>, StoreError> {
-    let steps: Vec<Either<SqliteQueryResult, SqliteRow>> = conn
-        .fetch_many(qb.build().persistent(persistent))
-        .try_collect()
-        .await
-        .map_err(crate::backend)?;
+) -> (Vec<Outcome>, Option<StoreError>) {
+    let mut steps = conn.fetch_many(qb.build().persistent(persistent));
     let mut out = Vec::new();
     let mut rows = Vec::new();
-    for step in steps {
-        match step {
-            Either::Right(row) => rows.push(row),
-            Either::Left(done) => out.push(Outcome {
+    loop {
+        match steps.try_next().await {
+            Ok(None) => return (out, None),
+            Ok(Some(Either::Right(row))) => rows.push(row),
+            Ok(Some(Either::Left(done))) => out.push(Outcome {
                 rows: std::mem::take(&mut rows),
                 changes: done.rows_affected(),
             }),
+            Err(e) => return (out, Some(crate::backend(e))),
         }
     }
-    Ok(out)
 }
 
 /// Runs several statements without parameters in one command.
@@ -420,8 +442,7 @@ async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>) {
         head: Err(StoreError::AuditUnavailable("no batch has begun".into())),
         events: Vec::new(),
         nodes: Vec::new(),
-        savepoint_sql: None,
-        prefix_statements: 0,
+        first: FirstCommand::Idle,
     };
     while let Some(first) = rx.recv().await {
         let begun_at = std::time::Instant::now();
@@ -463,7 +484,7 @@ async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>) {
                     }
                     open = true;
                 }
-                Savepoint::InFirstCommand => tx.savepoint_sql = Some(opening),
+                Savepoint::InFirstCommand => tx.first = FirstCommand::Pending(opening),
             }
             let mark = tx.mark();
             // A job that panics is rolled back alone; its caller's channel is dropped (an
@@ -476,12 +497,19 @@ async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>) {
                     (false, noop)
                 }
             };
-            // A job that sent no command never opened its savepoint, and wrote nothing.
+            // A job that sent no command never opened its savepoint, and wrote nothing (nor
+            // released the one a previous job left open).
+            let first = std::mem::replace(&mut tx.first, FirstCommand::Idle);
             let opened = match savepoint {
                 Savepoint::None => false,
                 Savepoint::Before => true,
-                Savepoint::InFirstCommand => tx.savepoint_sql.take().is_none(),
+                Savepoint::InFirstCommand => first == FirstCommand::Opened,
             };
+            if first == FirstCommand::Failed {
+                // Rolling back to "job" might undo an earlier job's writes: the whole batch
+                // is rolled back instead, and every job in it answered with an error.
+                broken = true;
+            }
             if opened {
                 open = true;
             }
@@ -523,5 +551,84 @@ async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>) {
     // the pool by a task that this runtime would not live to run.
     if let Err(e) = tx.conn.close().await {
         tracing::warn!(error = %e, "closing the SQLite writer's connection failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn numbers(store: &crate::SqliteStore) -> Vec<i64> {
+        query("SELECT n FROM t ORDER BY n")
+            .fetch_all(store.raw_pool())
+            .await
+            .expect("select")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    /// Jobs that open their savepoint in their first command, in one batch: one that succeeds
+    /// (its savepoint left open), one that builds its first command but fails before sending
+    /// it, and one that fails after its statements ran. Only the last one's row is rolled
+    /// back; the unsent command must not roll back to the first job's savepoint.
+    #[tokio::test]
+    async fn a_failed_job_rolls_back_to_its_own_savepoint_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+        query("CREATE TABLE t (n INTEGER NOT NULL)")
+            .execute(store.raw_pool())
+            .await
+            .expect("create");
+        let w = store.group.clone();
+        // Holds the writer in one batch while the next three jobs queue behind it.
+        let (release, hold) = oneshot::channel::<()>();
+        let blocker = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.write(move |_tx| {
+                    Box::pin(async move {
+                        let _ = hold.await;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let insert = |n: i64, fail: bool| {
+            w.write_in_one(move |tx| {
+                Box::pin(async move {
+                    let mut qb = tx.builder();
+                    qb.push("INSERT INTO t (n) VALUES (").push_bind(n).push(")");
+                    tx.each_statement(qb).await?;
+                    if fail {
+                        return Err(StoreError::Conflict("after"));
+                    }
+                    Ok(())
+                })
+            })
+        };
+        let unsent = w.write_in_one(|tx| {
+            Box::pin(async move {
+                let _qb = tx.builder();
+                Err::<(), _>(StoreError::Conflict("before"))
+            })
+        });
+        let (kept, unsent, failed, ()) =
+            tokio::join!(insert(1, false), unsent, insert(2, true), async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = release.send(());
+            });
+        assert_eq!(blocker.await.expect("task"), Ok(()));
+        assert_eq!(kept, Ok(()));
+        assert_eq!(unsent, Err(StoreError::Conflict("before")));
+        assert_eq!(failed, Err(StoreError::Conflict("after")));
+        assert_eq!(numbers(&store).await, [1]);
+        // The writer goes on: a later batch commits as usual.
+        insert(3, false).await.expect("insert");
+        assert_eq!(numbers(&store).await, [1, 3]);
     }
 }
