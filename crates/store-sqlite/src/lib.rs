@@ -574,18 +574,26 @@ impl Store for SqliteStore {
         audit: AuditDraft,
     ) -> Result<i64, StoreError> {
         let schema = schema.clone();
-        let written = self
-            .group
-            .write(move |tx| {
-                Box::pin(async move {
-                    tx.append(audit)?;
-                    vault::put_collection(&mut *tx, &schema, expected_version, at).await
+        let group = self.group.clone();
+        let collections = self.collections.clone();
+        // A task of its own, so that the cache is forgotten after the write even if the
+        // caller stops waiting (a client that disconnects): the write may still commit.
+        let written = tokio::spawn(async move {
+            let written = group
+                .write(move |tx| {
+                    Box::pin(async move {
+                        tx.append(audit)?;
+                        vault::put_collection(&mut *tx, &schema, expected_version, at).await
+                    })
                 })
-            })
-            .await;
-        // Forgotten whatever the outcome: a failed commit may still have reached the file.
-        self.collections.forget();
+                .await;
+            // Forgotten whatever the outcome: a failed commit may still have reached the file.
+            collections.forget();
+            written
+        });
         written
+            .await
+            .map_err(|_| StoreError::Backend("a schema write was abandoned".into()))?
     }
 
     async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {

@@ -95,6 +95,15 @@ impl Deref for WriteTx {
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
+        // A job queued with `write_in_one` must open its savepoint with its first command:
+        // a statement sent around it would run outside the job's savepoint.
+        debug_assert!(
+            !matches!(
+                self.first,
+                FirstCommand::Pending(_) | FirstCommand::Built(_)
+            ),
+            "a write_in_one job used the connection before its first command"
+        );
         &mut self.conn
     }
 }
@@ -137,8 +146,15 @@ impl WriteTx {
         &mut self,
         qb: QueryBuilder<Sqlite>,
     ) -> Result<Vec<Outcome>, StoreError> {
-        let FirstCommand::Built(skip) = self.first else {
-            return each_statement(&mut self.conn, qb).await;
+        let skip = match self.first {
+            FirstCommand::Built(skip) => skip,
+            FirstCommand::Pending(_) => {
+                // Not built by `builder`: sent as is, it would run outside a savepoint.
+                return Err(StoreError::Backend(
+                    "a write job's first command did not open its savepoint".into(),
+                ));
+            }
+            _ => return each_statement(&mut self.conn, qb).await,
         };
         let (mut outcomes, failed) = run_statements(&mut self.conn, qb, true).await;
         self.first = if outcomes.len() >= skip {
@@ -248,13 +264,16 @@ impl WriteTx {
             .push(", frontier = ")
             .push_bind(head.frontier_bytes())
             .push(" WHERE id = 1; COMMIT");
-        // Not kept in the statement cache: the row counts vary from batch to batch.
+        // Not kept in the statement cache: the row counts vary from batch to batch. Whatever
+        // fails here is the audit log's write (a key collision too, not a caller's conflict).
         each_statement_once(&mut self.conn, qb)
             .await
             .map(|_| ())
             .map_err(|e| match e {
                 StoreError::Backend(detail) => StoreError::AuditUnavailable(detail),
-                other => other,
+                other => StoreError::AuditUnavailable(format!(
+                    "the batch's audit events could not be written: {other}"
+                )),
             })
     }
 }
@@ -560,6 +579,29 @@ mod tests {
 
     use super::*;
 
+    /// Holds the writer in a batch of one job until the sender is used.
+    async fn hold_writer(
+        w: &Writer,
+    ) -> (
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) {
+        let (release, hold) = oneshot::channel::<()>();
+        let w = w.clone();
+        let blocker = tokio::spawn(async move {
+            w.write(move |_tx| {
+                Box::pin(async move {
+                    let _ = hold.await;
+                    Ok(())
+                })
+            })
+            .await
+        });
+        // Long enough for the writer to have taken the job.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (release, blocker)
+    }
+
     async fn numbers(store: &crate::SqliteStore) -> Vec<i64> {
         query("SELECT n FROM t ORDER BY n")
             .fetch_all(store.raw_pool())
@@ -583,21 +625,8 @@ mod tests {
             .await
             .expect("create");
         let w = store.group.clone();
-        // Holds the writer in one batch while the next three jobs queue behind it.
-        let (release, hold) = oneshot::channel::<()>();
-        let blocker = tokio::spawn({
-            let w = w.clone();
-            async move {
-                w.write(move |_tx| {
-                    Box::pin(async move {
-                        let _ = hold.await;
-                        Ok(())
-                    })
-                })
-                .await
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The next three jobs queue behind the held batch, and make the next batch together.
+        let (release, blocker) = hold_writer(&w).await;
         let insert = |n: i64, fail: bool| {
             w.write_in_one(move |tx| {
                 Box::pin(async move {
@@ -630,5 +659,66 @@ mod tests {
         // The writer goes on: a later batch commits as usual.
         insert(3, false).await.expect("insert");
         assert_eq!(numbers(&store).await, [1, 3]);
+    }
+
+    /// A schema change whose caller stops waiting (a client that disconnects) still commits,
+    /// and the collection cache must then forget what it held.
+    #[tokio::test]
+    async fn a_schema_change_abandoned_by_its_caller_is_not_hidden_by_the_cache() {
+        use custodian_core::Timestamp;
+        use custodian_core::audit::Decision;
+        use custodian_core::ports::Store;
+        use custodian_core::vault::schema::{
+            CollectionSchema, FieldSpec, Sensitivity, Tokenization,
+        };
+        use custodian_core::vault::value::FieldType;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+        assert_eq!(
+            store.get_collection("leads").await,
+            Ok(None),
+            "cached absent"
+        );
+        let (release, blocker) = hold_writer(&store.group).await;
+        let schema = CollectionSchema {
+            name: "leads".into(),
+            fields: vec![FieldSpec {
+                name: "email".into(),
+                field_type: FieldType::Email,
+                category: "user.contact.email".into(),
+                sensitivity: Sensitivity::Medium,
+                required: false,
+                searchable: true,
+                tokenization: Tokenization::None,
+            }],
+        };
+        let at = Timestamp::from_millisecond(1_700_000_000_000).expect("time");
+        let draft = AuditDraft::new(
+            at,
+            "req-1",
+            "operator:test",
+            "collection.write",
+            "collection:leads",
+            Decision::Allow,
+        );
+        // The caller gives up while the write is still queued behind the blocker.
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(50),
+            store.put_collection(&schema, None, at, draft),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the write was still queued");
+        let _ = release.send(());
+        assert_eq!(blocker.await.expect("task"), Ok(()));
+        let mut seen = None;
+        for _ in 0..100 {
+            seen = store.get_collection("leads").await.expect("get");
+            if seen.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen.map(|c| c.schema), Some(schema));
     }
 }
