@@ -279,7 +279,7 @@ fn reliability(kind: Kind) -> f32 {
         Kind::UsSsn | Kind::UkNino | Kind::NationalId | Kind::Mac => 0.9,
         Kind::DriversLicense | Kind::Passport => 0.7,
         Kind::Ipv4 | Kind::Ipv6 | Kind::Phone | Kind::UkPostcode | Kind::Secret => 0.85,
-        Kind::Url | Kind::Person => 0.6,
+        Kind::Url | Kind::Person | Kind::StreetAddress => 0.6,
         Kind::UsZip | Kind::Age => 0.5,
         // Most dates in a database are not birth dates: a date column says little alone.
         Kind::Date => 0.3,

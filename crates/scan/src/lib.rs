@@ -72,11 +72,13 @@ pub enum Kind {
     /// (Spanish DNI and NIE, Italian codice fiscale, Finnish henkilötunnus; with their words:
     /// Dutch BSN, Polish PESEL, Indian Aadhaar, UK NHS number, Canadian SIN).
     NationalId,
+    /// A street address (a house number and a named street) or a flat or suite number.
+    StreetAddress,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -96,6 +98,7 @@ impl Kind {
         Kind::DriversLicense,
         Kind::Passport,
         Kind::NationalId,
+        Kind::StreetAddress,
     ];
 
     /// The stable snake_case name of the kind.
@@ -120,6 +123,7 @@ impl Kind {
             Kind::DriversLicense => "drivers_license",
             Kind::Passport => "passport",
             Kind::NationalId => "national_id",
+            Kind::StreetAddress => "street_address",
         }
     }
 
@@ -147,6 +151,7 @@ impl Kind {
             Kind::Url => "user.contact.url",
             Kind::Date => "user.demographic.date_of_birth",
             Kind::UsZip | Kind::UkPostcode => "user.contact.address.postal_code",
+            Kind::StreetAddress => "user.contact.address.street",
             Kind::Secret => "user.authorization.credentials",
             Kind::Age => "user.demographic.age_range",
             Kind::Person => "user.name",

@@ -522,6 +522,7 @@ fn mixed_document() {
             (Kind::Mac, "00:1A:2B:3C:4D:5E"),
             (Kind::Url, "https://example.com/u/jane"),
             (Kind::UsZip, "62704"),
+            (Kind::StreetAddress, "10 Downing St, London"),
             (Kind::UkPostcode, "SW1A 2AA"),
             (Kind::Secret, "Zx9fQ2LmT7pWc4RbN8vYh3Kd"),
             (Kind::Secret, "AKIAIOSFODNN7EXAMPLE"),
@@ -749,4 +750,45 @@ fn national_ids_with_check_digits() {
     // Glued to other text: not reported.
     no("SKU-12345678Z");
     no("x12345678Z");
+}
+
+#[test]
+fn street_addresses_in_the_orders_they_are_written() {
+    let street = Kind::StreetAddress;
+    yes(
+        street,
+        "She lives at 254 Damvergi Street.",
+        "254 Damvergi Street",
+    );
+    yes(
+        street,
+        "The bus station is on Via Pasquale Scura 127",
+        "Via Pasquale Scura 127",
+    );
+    yes(street, "Meet me at Fitjabraut 87 today", "Fitjabraut 87");
+    yes(street, "flat: Apt. 559", "Apt. 559");
+    // The street before a flat number, and what the address goes on with.
+    yes(
+        street,
+        "Hlíðarvegur 25  Suite 189  Kirkjubæjarklaustur  Iceland",
+        "Hlíðarvegur 25  Suite 189  Kirkjubæjarklaustur  Iceland",
+    );
+    yes(
+        street,
+        "Send it to 8713 324 Young Road, Peck, United States 07793 by Friday",
+        "8713 324 Young Road, Peck, United States 07793",
+    );
+}
+
+#[test]
+fn a_capitalised_word_and_a_number_is_not_an_address() {
+    for text in [
+        "Read Chapter 5 of the book",
+        "Windows 10 is installed",
+        "During 2009, sales rose",
+        "We sold 12 Apple Watches",
+        "the street was quiet and 5 Main people came",
+    ] {
+        assert_eq!(of(Kind::StreetAddress, text), Vec::<&str>::new(), "{text}");
+    }
 }

@@ -6,6 +6,7 @@
 //! a bounded number of bytes per candidate start, or skips past what it read, so the whole
 //! scan is linear.
 
+mod address;
 mod contact;
 mod date;
 mod finance;
@@ -72,6 +73,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         postal::us_zip(t, out);
         postal::uk_postcode(t, out);
         person::age(t, out);
+        address::street(t, out);
     }
     secret::prefixed(t, out);
     if any(DASH) {

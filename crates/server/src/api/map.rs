@@ -376,8 +376,8 @@ pub struct ScanTextIn {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FindingOut {
     /// `email`, `phone`, `credit_card`, `iban`, `us_ssn`, `uk_nino`, `ipv4`, `ipv6`, `mac`,
-    /// `url`, `date`, `us_zip`, `uk_postcode`, `secret`, `age`, `person`, `drivers_license`
-    /// or `passport`.
+    /// `url`, `date`, `us_zip`, `uk_postcode`, `secret`, `age`, `person`, `drivers_license`,
+    /// `passport`, `national_id` or `street_address`.
     pub kind: &'static str,
     /// Its data category.
     pub category: &'static str,

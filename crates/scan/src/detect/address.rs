@@ -1,0 +1,307 @@
+//! Street addresses: a house number and a named street, in the orders that addresses are
+//! written in, and the flat or suite that follows one.
+//!
+//! Found (confidence 0.7 unless said):
+//! - `254 Damvergi Street`: a number, one to three capitalised words, then a street word
+//!   (`Street`, `Road`, `Ave.`…);
+//! - `Via Leopardi 83`, `Rua Arapiraca 1943`: a street word that comes first (`Via`, `Rua`,
+//!   `Calle`…), one to three capitalised words, then a number;
+//! - `Fitjabraut 87`, `Lindenstraße 5`: one word that ends like a street name in its
+//!   language (`-straße`, `-gatan`, `-vej`, `-braut`…), then a number (0.65);
+//! - `Apt. 559`, `Suite 026`: a flat, suite or unit number (0.6).
+//!
+//! A lone capitalised word and a number (`Chapter 5`, `Windows 10`) is not an address.
+
+use super::push;
+use crate::Kind;
+use crate::bytes::{at, digits_end};
+
+/// Street words written after the name, matched without regard to case only on their first
+/// letter (the word must be capitalised).
+const SUFFIXES: &[&str] = &[
+    "Street",
+    "St",
+    "Road",
+    "Rd",
+    "Avenue",
+    "Ave",
+    "Av",
+    "Lane",
+    "Ln",
+    "Drive",
+    "Dr",
+    "Crescent",
+    "Court",
+    "Ct",
+    "Place",
+    "Pl",
+    "Way",
+    "Boulevard",
+    "Blvd",
+    "Terrace",
+    "Heights",
+    "Row",
+    "Close",
+    "Square",
+    "Sq",
+    "Gardens",
+    "Greens",
+    "Green",
+    "Parkway",
+    "Pkwy",
+    "Highway",
+    "Hwy",
+    "Hill",
+    "Grove",
+    "Walk",
+    "Mews",
+    "Circle",
+    "Cir",
+    "Trail",
+    "Ridge",
+    "Alley",
+    "Quay",
+    "Wharf",
+    "Esplanade",
+    "Parade",
+    "Crossing",
+    "Glen",
+    "Rise",
+    "Vale",
+    "Loop",
+    "Plaza",
+    "Motorway",
+    "Expressway",
+    "Pike",
+    "Turnpike",
+    "Strand",
+];
+
+/// Street words written before the name.
+const PREFIXES: &[&str] = &[
+    "Via",
+    "Viale",
+    "Vicolo",
+    "Piazza",
+    "Corso",
+    "Largo",
+    "Strada",
+    "Rua",
+    "Avenida",
+    "Av",
+    "Calle",
+    "Carrer",
+    "Camino",
+    "Paseo",
+    "Plaza",
+    "Rue",
+    "Boulevard",
+    "Chemin",
+    "Allée",
+    "Impasse",
+    "Ulica",
+    "Ul",
+    "Aleja",
+];
+
+/// Endings of one-word street names (German, Dutch, Nordic, Icelandic, Czech, Slovak…).
+const ENDINGS: &[&str] = &[
+    "straße", "strasse", "str", "gasse", "weg", "allee", "platz", "damm", "ufer", "straat", "laan",
+    "gracht", "plein", "gata", "gatan", "gade", "vej", "veien", "vegen", "vägen", "braut",
+    "stígur", "gata", "tie", "katu", "polku", "ská", "ní", "ova", "ová",
+];
+
+/// Flat, suite and unit words.
+const UNITS: &[&str] = &["Apt", "Suite", "Unit", "Flat", "Ste"];
+
+/// The words of the text: (start, end) of each run of non-space bytes.
+fn words(t: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < t.len() {
+        while i < t.len() && t[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let s = i;
+        while i < t.len() && !t[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if s < i {
+            out.push((s, i));
+        }
+    }
+    out
+}
+
+/// The word without trailing punctuation (`,` `;` `:` `)` `.`): abbreviations are listed
+/// without their full stop.
+fn trimmed(t: &[u8], (s, e): (usize, usize)) -> (usize, usize) {
+    let mut e = e;
+    while e > s && matches!(t[e - 1], b',' | b';' | b':' | b')' | b'.') {
+        e -= 1;
+    }
+    (s, e)
+}
+
+fn text(t: &[u8], (s, e): (usize, usize)) -> &str {
+    std::str::from_utf8(&t[s..e]).unwrap_or("")
+}
+
+fn is_number(t: &[u8], w: (usize, usize)) -> bool {
+    let (s, e) = trimmed(t, w);
+    e - s <= 5 && digits_end(t, s) == e && s < e
+}
+
+/// Capitalised: an upper-case first letter (of any script) followed by a lower-case one.
+fn is_capitalised(t: &[u8], w: (usize, usize)) -> bool {
+    let mut cs = text(t, trimmed(t, w)).chars();
+    matches!((cs.next(), cs.next()), (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase())
+}
+
+fn is_one_of(t: &[u8], w: (usize, usize), list: &[&str]) -> bool {
+    let word = text(t, trimmed(t, w));
+    list.contains(&word)
+}
+
+fn ends_like_a_street(t: &[u8], w: (usize, usize)) -> bool {
+    let word = text(t, trimmed(t, w));
+    word.chars().count() >= 5
+        && word.as_bytes()[0].is_ascii_uppercase()
+        && ENDINGS.iter().any(|end| word.ends_with(end))
+}
+
+/// The most words an address goes on for after its street.
+const MAX_TAIL: usize = 10;
+
+fn is_upper_word(t: &[u8], w: (usize, usize)) -> bool {
+    let word = text(t, trimmed(t, w));
+    word.chars().count() >= 2 && word.chars().all(|c| c.is_uppercase() || c == '-')
+}
+
+/// The address around the street found in words `first..=last`: a house or building number
+/// just before it, and after it what an address goes on with (flat or suite, town, region,
+/// country, postcode), up to a word that is none of those or a clause's end. Answers the
+/// first and last words.
+fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, usize) {
+    let first = if first > 0 && is_number(t, w[first - 1]) && at(t, w[first - 1].1 - 1) != b'.' {
+        first - 1
+    } else {
+        first
+    };
+    let mut last = last;
+    let mut j = last + 1;
+    while j < w.len() && j <= last + MAX_TAIL {
+        // A comma or full stop ends the clause where it is not part of an abbreviation.
+        if matches!(at(t, w[j - 1].1 - 1), b'.') && !is_one_of(t, w[j - 1], UNITS) {
+            break;
+        }
+        let unit = is_one_of(t, w[j], UNITS) && j + 1 < w.len() && is_number(t, w[j + 1]);
+        if unit {
+            last = j + 1;
+            j += 2;
+        } else if is_number(t, w[j]) || is_capitalised(t, w[j]) || is_upper_word(t, w[j]) {
+            last = j;
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    (first, last)
+}
+
+/// Pushes the whole address around the street in words `first..=last`; answers its last word.
+fn emit(
+    t: &[u8],
+    w: &[(usize, usize)],
+    out: &mut Vec<crate::Finding>,
+    first: usize,
+    last: usize,
+    confidence: f32,
+) -> usize {
+    let (a, b) = whole(t, w, first, last);
+    push(
+        out,
+        Kind::StreetAddress,
+        w[a].0,
+        trimmed(t, w[b]).1,
+        confidence,
+        "street_address",
+    );
+    b
+}
+
+/// Pushes street addresses and flat or suite numbers.
+pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let w = words(t);
+    let end = |k: usize| trimmed(t, w[k]).1;
+    let mut k = 0;
+    while k < w.len() {
+        // A number, capitalised words, a street word.
+        if is_number(t, w[k]) && at(t, w[k].1 - 1).is_ascii_digit() {
+            let mut j = k + 1;
+            while j < w.len() && j <= k + 4 && is_capitalised(t, w[j]) {
+                if j > k + 1 && is_one_of(t, w[j], SUFFIXES) {
+                    let b = emit(t, &w, out, k, j, 0.7);
+                    k = b;
+                    break;
+                }
+                if at(t, w[j].1 - 1) == b',' {
+                    break;
+                }
+                j += 1;
+            }
+        }
+        // A street word, capitalised words, a number.
+        if w[k].0 < t.len() && t[w[k].0].is_ascii_uppercase() && is_one_of(t, w[k], PREFIXES) {
+            let mut j = k + 1;
+            while j < w.len() && j <= k + 4 && is_capitalised(t, w[j]) {
+                j += 1;
+            }
+            if j > k + 1 && j < w.len() && is_number(t, w[j]) {
+                let b = emit(t, &w, out, k, j, 0.7);
+                k = b + 1;
+                continue;
+            }
+        }
+        // One street-like word and a number.
+        if k + 1 < w.len() && ends_like_a_street(t, w[k]) && is_number(t, w[k + 1]) {
+            let b = emit(t, &w, out, k, k + 1, 0.65);
+            k = b + 1;
+            continue;
+        }
+        // A flat, suite or unit number, with the street before it when that is a name and a
+        // number (`Hlíðarvegur 25 Suite 189`): found by the unit, whatever the street word.
+        if k + 1 < w.len()
+            && t[w[k].0].is_ascii_uppercase()
+            && is_one_of(t, w[k], UNITS)
+            && is_number(t, w[k + 1])
+        {
+            let mut a = k;
+            if k >= 2 && is_number(t, w[k - 1]) && is_capitalised(t, w[k - 2]) {
+                a = k - 2;
+                while a > 0 && a + 4 > k && is_capitalised(t, w[a - 1]) {
+                    a -= 1;
+                }
+                // The span starts on an ASCII byte (the detectors' invariant).
+                while a < k - 1 && !t[w[a].0].is_ascii() {
+                    a += 1;
+                }
+            }
+            if a < k {
+                k = emit(t, &w, out, a, k + 1, 0.7) + 1;
+            } else {
+                push(
+                    out,
+                    Kind::StreetAddress,
+                    w[k].0,
+                    end(k + 1),
+                    0.6,
+                    "street_address",
+                );
+                k += 2;
+            }
+            continue;
+        }
+        k += 1;
+    }
+}
