@@ -266,8 +266,7 @@ impl WriteTx {
             .push(" WHERE id = 1; COMMIT");
         // Not kept in the statement cache: the row counts vary from batch to batch. Whatever
         // fails here is the audit log's write (a key collision too, not a caller's conflict).
-        each_statement_once(&mut self.conn, qb)
-            .await
+        outcomes(run_statements(&mut self.conn, qb, false).await)
             .map(|_| ())
             .map_err(|e| match e {
                 StoreError::Backend(detail) => StoreError::AuditUnavailable(detail),
@@ -405,22 +404,13 @@ pub(crate) async fn each_statement(
     conn: &mut SqliteConnection,
     qb: QueryBuilder<Sqlite>,
 ) -> Result<Vec<Outcome>, StoreError> {
-    match run_statements(conn, qb, true).await {
-        (outcomes, None) => Ok(outcomes),
-        (_, Some(e)) => Err(e),
-    }
+    outcomes(run_statements(conn, qb, true).await)
 }
 
-/// [`each_statement`] for a command whose text changes from call to call, which is not kept
-/// in the connection's statement cache.
-async fn each_statement_once(
-    conn: &mut SqliteConnection,
-    qb: QueryBuilder<Sqlite>,
+fn outcomes(
+    (done, failed): (Vec<Outcome>, Option<StoreError>),
 ) -> Result<Vec<Outcome>, StoreError> {
-    match run_statements(conn, qb, false).await {
-        (outcomes, None) => Ok(outcomes),
-        (_, Some(e)) => Err(e),
-    }
+    failed.map_or(Ok(done), Err)
 }
 
 /// The outcomes of the statements that completed, and the error that stopped the command if
