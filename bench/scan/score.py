@@ -39,7 +39,7 @@ from collections import Counter, defaultdict
 # | ORGANIZATION                     | organization               | (ORG is off by default) | ORG               |
 # | DATE_TIME (dates of birth too)   | date                       | DATE_TIME            |                      |
 # | AGE                              | age                        |                      |                      |
-# | NRP                              |                            | NRP                  |                      |
+# | NRP                              | nationality, religion, political_group | NRP      |                      |
 # | PHONE_NUMBER                     | phone                      | PHONE_NUMBER         | PHONE                |
 # | EMAIL_ADDRESS                    | email                      | EMAIL_ADDRESS        | EMAIL                |
 # | CREDIT_CARD                      | credit_card                | CREDIT_CARD          |                      |
@@ -50,7 +50,7 @@ from collections import Counter, defaultdict
 # | ZIP_CODE                         | us_zip, uk_postcode        |                      | ZIP                  |
 # | DOMAIN_NAME (holds full URLs)    | url                        | URL                  | DOMAIN, URL          |
 # | US_DRIVER_LICENSE                | drivers_license            | US_DRIVER_LICENSE    | US_DL                |
-# | TITLE                            |                            |                      |                      |
+# | TITLE                            | title                      |                      |                      |
 # | not in the corpus (spurious):    |                            |                      |                      |
 # | MAC_ADDRESS                      | mac                        | MAC_ADDRESS          |                      |
 # | SECRET                           | secret                     |                      |                      |
@@ -84,6 +84,10 @@ LABELS = {
     "drivers_license": "US_DRIVER_LICENSE",
     "organization": "ORGANIZATION",
     "national_id": "NATIONAL_ID",
+    "nationality": "NRP",
+    "religion": "NRP",
+    "political_group": "NRP",
+    "title": "TITLE",
     # Presidio entity types (the others are the corpus's names already, or spurious as named)
     "LOCATION": "GPE",
     "URL": "DOMAIN_NAME",

@@ -281,6 +281,9 @@ fn reliability(kind: Kind) -> f32 {
         Kind::Ipv4 | Kind::Ipv6 | Kind::Phone | Kind::UkPostcode | Kind::Secret => 0.85,
         Kind::Url | Kind::Person | Kind::StreetAddress => 0.6,
         Kind::UsZip | Kind::Age => 0.5,
+        // Words that are also used about things other than people (`Italian food`).
+        Kind::Location | Kind::Nationality | Kind::Religion | Kind::PoliticalGroup => 0.5,
+        Kind::Organization | Kind::Title => 0.5,
         // Most dates in a database are not birth dates: a date column says little alone.
         Kind::Date => 0.3,
     }
@@ -528,9 +531,10 @@ mod tests {
         ]);
         let c = classify("email", &dates).unwrap();
         assert!(c.confidence < 0.5, "an email column of dates: {c:?}");
+        // Values that bear the name out (`Ada` is a known given name) make it surer.
         let c = classify("first_name", &some(&["Ada", "Grace"])).unwrap();
         assert_eq!(c.category, "user.name.first");
-        assert!((c.confidence - EXACT).abs() < 1e-6);
+        assert!(c.confidence > EXACT, "{c:?}");
     }
 
     #[test]

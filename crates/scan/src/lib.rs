@@ -74,11 +74,23 @@ pub enum Kind {
     NationalId,
     /// A street address (a house number and a named street) or a flat or suite number.
     StreetAddress,
+    /// A country, state, province or large city, by name.
+    Location,
+    /// A nationality or people (`Italian`, `Cape Verdeans`): a proxy for ethnic origin.
+    Nationality,
+    /// A religion or belief (`Muslim`, `Catholic`, `atheist`).
+    Religion,
+    /// A political affiliation (`Democrat`, `Socialist`).
+    PoliticalGroup,
+    /// An organisation (an employer, a bank), by the legal form or sector word ending its name.
+    Organization,
+    /// An honorific before a name (`Mr.`, `Mrs.`, `Dr.`).
+    Title,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -99,6 +111,12 @@ impl Kind {
         Kind::Passport,
         Kind::NationalId,
         Kind::StreetAddress,
+        Kind::Location,
+        Kind::Nationality,
+        Kind::Religion,
+        Kind::PoliticalGroup,
+        Kind::Organization,
+        Kind::Title,
     ];
 
     /// The stable snake_case name of the kind.
@@ -124,6 +142,12 @@ impl Kind {
             Kind::Passport => "passport",
             Kind::NationalId => "national_id",
             Kind::StreetAddress => "street_address",
+            Kind::Location => "location",
+            Kind::Nationality => "nationality",
+            Kind::Religion => "religion",
+            Kind::PoliticalGroup => "political_group",
+            Kind::Organization => "organization",
+            Kind::Title => "title",
         }
     }
 
@@ -136,7 +160,10 @@ impl Kind {
     ///
     /// Dates map to `user.demographic.date_of_birth`: the taxonomy has no generic date
     /// category, and dates are reported because they may be birth dates (the confidence is
-    /// high only with birth context).
+    /// high only with birth context). Nationalities map to `user.demographic.race_ethnicity`,
+    /// the taxonomy's category for ethnic origin (a special category under GDPR Art. 9) that
+    /// a nationality often stands in for; an honorific to `user.name`, as the part of a
+    /// name that says how a person is addressed.
     pub fn taxonomy(self) -> &'static str {
         match self {
             Kind::Email => "user.contact.email",
@@ -157,6 +184,12 @@ impl Kind {
             Kind::Person => "user.name",
             Kind::DriversLicense => "user.government_id.drivers_license_number",
             Kind::Passport => "user.government_id.passport_number",
+            Kind::Location => "user.location.imprecise",
+            Kind::Nationality => "user.demographic.race_ethnicity",
+            Kind::Religion => "user.demographic.religious_belief",
+            Kind::PoliticalGroup => "user.demographic.political_opinion",
+            Kind::Organization => "user.workplace",
+            Kind::Title => "user.name",
         }
     }
 }

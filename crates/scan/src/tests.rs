@@ -212,14 +212,183 @@ fn person() {
         "sent to Felix Biermann, Berlin",
         "Felix Biermann",
     );
-    assert!(one("I met Grace Hopper").confidence < one("Dr. Grace Hopper").confidence);
+    let person_conf = |text: &str| {
+        let f = scan(text);
+        f.iter()
+            .find(|f| f.kind == Kind::Person)
+            .map(|f| f.confidence)
+            .unwrap_or_default()
+    };
+    assert!(person_conf("I met Grace Hopper") < person_conf("Dr. Grace Hopper"));
     no("The Hopper building");
     no("turn left on Jasper Avenue");
     no("admitted to Grace Hospital");
     no("Will You call back");
-    no("Martin");
-    no("Grace alone in a sentence");
     no("Mr. NASA");
+    // A surname that ends like one (`-sson`, `-ová`, `-ski`…) after a capitalised word.
+    yes(
+        Kind::Person,
+        "Please update the payroll record for Valter Jonsson today",
+        "Valter Jonsson",
+    );
+    yes(
+        Kind::Person,
+        "the holder is Radosława Pawlaková.",
+        "Radosława Pawlaková",
+    );
+    no("The Hudson River");
+    // A known given name alone, at the lowest reported confidence.
+    yes(Kind::Person, "She named him Joseph", "Joseph");
+    assert!((person_conf("Martin") - 0.5).abs() < 1e-6);
+    // ... but not as part of a longer capitalised phrase, a date or a day.
+    no("[17/Jan/2019:04:56:55 +0000] worker started");
+    no("see you on Sunday");
+    no("MARTIN");
+}
+
+#[test]
+fn titles_before_names() {
+    assert_eq!(
+        found("could you please correct it to Mrs. Alexandra Harington?"),
+        vec![(Kind::Title, "Mrs."), (Kind::Person, "Alexandra Harington")]
+    );
+    assert_eq!(
+        found("Dr Fox is a 40 year old man"),
+        vec![
+            (Kind::Title, "Dr"),
+            (Kind::Person, "Fox"),
+            (Kind::Age, "40")
+        ]
+    );
+    // A title with no name after it is not reported.
+    no("the dr. said so");
+}
+
+#[test]
+fn places_peoples_beliefs_and_affiliations_by_name() {
+    assert_eq!(
+        found("I am Italian but I live in Uruguay."),
+        vec![(Kind::Nationality, "Italian"), (Kind::Location, "Uruguay")]
+    );
+    // Any case, several words, plurals of peoples.
+    assert_eq!(
+        found("i am bosnian but i live in the czech republic"),
+        vec![
+            (Kind::Nationality, "bosnian"),
+            (Kind::Location, "czech republic")
+        ]
+    );
+    yes(
+        Kind::Nationality,
+        "We are proud Cape Verdeans",
+        "Cape Verdeans",
+    );
+    yes(Kind::Location, "Shipped from NEW ZEALAND", "NEW ZEALAND");
+    assert_eq!(
+        of(Kind::Location, "a branch in the USA and one in Toronto"),
+        vec!["USA", "Toronto"]
+    );
+    yes(Kind::Religion, "she is a practising Muslim", "Muslim");
+    yes(Kind::PoliticalGroup, "a lifelong Democrat", "Democrat");
+    // Context about the person raises the confidence.
+    let conf = |text: &str| scan(text).first().map(|f| f.confidence).unwrap_or_default();
+    assert!(conf("his nationality: Swedish") > conf("a Swedish car"));
+    // Words that are also common words or names count only capitalised, alone.
+    yes(Kind::Location, "She moved to Turkey last year", "Turkey");
+    no("a turkey sandwich");
+    no("polish the shoes");
+    assert_eq!(
+        found("Jordan Peterson spoke"),
+        vec![(Kind::Person, "Jordan Peterson")]
+    );
+    assert_eq!(
+        of(Kind::Religion, "Christian Bale starred"),
+        Vec::<&str>::new()
+    );
+    // Not inside a domain, an address, a path or another word.
+    for text in [
+        "see spain.com",
+        "mail info@france.fr",
+        "open /italy/rome",
+        "the Indiana_Jones file",
+        "Frenchman",
+        "us and them",
+    ] {
+        let f = found(text);
+        assert!(
+            f.iter().all(|(k, _)| !matches!(
+                k,
+                Kind::Location | Kind::Nationality | Kind::Religion | Kind::PoliticalGroup
+            )),
+            "{text:?}: {f:?}"
+        );
+    }
+}
+
+#[test]
+fn organisations_by_their_legal_form_or_sector_word() {
+    let org = Kind::Organization;
+    yes(org, "The address of Neonode Inc. is below", "Neonode Inc.");
+    yes(
+        org,
+        "During 1994, Catalyst Partners Acquisition Corp. invested",
+        "Catalyst Partners Acquisition Corp.",
+    );
+    yes(
+        org,
+        "Looking to support MOLD-TEK Technologies Limited in its work",
+        "MOLD-TEK Technologies Limited",
+    );
+    yes(
+        org,
+        "according to the Sumitomo Rubber IndustriesLtd. website",
+        "Sumitomo Rubber IndustriesLtd.",
+    );
+    yes(
+        org,
+        "He studied at the University of Oslo.",
+        "University of Oslo",
+    );
+    yes(
+        org,
+        "Electrocomponents plc is based here",
+        "Electrocomponents plc",
+    );
+    yes(
+        org,
+        "Versum Materials Inc.'s new plant",
+        "Versum Materials Inc.",
+    );
+    yes(
+        org,
+        "joined Kinsale Capital Holdings last May",
+        "Kinsale Capital Holdings",
+    );
+    // A person of an organisation is two findings.
+    assert_eq!(
+        found("Jane Roe of Acme Holdings Inc. is the CEO"),
+        vec![(Kind::Person, "Jane Roe"), (org, "Acme Holdings Inc.")]
+    );
+    // A line break (also an escaped one, in JSON or a log line) ends the name.
+    assert_eq!(
+        of(
+            org,
+            r"Royale Moïse
+MGP Ingredients Inc."
+        ),
+        vec!["MGP Ingredients Inc."]
+    );
+    // Short legal forms only in capitals or with dots; sector words need a name before.
+    for text in [
+        "as far as I know",
+        "the co-op is open",
+        "Holdings are up",
+        "the Bank is closed",
+        "Inc. alone",
+        "sa and co",
+    ] {
+        assert_eq!(of(org, text), Vec::<&str>::new(), "{text}");
+    }
 }
 
 #[test]

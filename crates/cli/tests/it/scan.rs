@@ -81,7 +81,7 @@ fn a_folder_of_mixed_files_is_scanned_and_no_value_is_printed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("personal data found: credit_card"));
     let out = custodian(&["scan", "--fail-on", "us_ssn", path]);
     assert!(out.status.success(), "{out:?}");
-    let out = custodian(&["scan", "--fail-on", "nationality", path]);
+    let out = custodian(&["scan", "--fail-on", "shoe_size", path]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown kind"));
     let out = custodian(&["scan", tmp.path().join("missing").to_str().expect("path")]);
@@ -211,7 +211,7 @@ async fn text_is_scanned_and_redacted_over_http_with_each_operator() {
             "operators",
         ),
         (
-            json!({"text": text, "operators": {"nationality": "mask"}}),
+            json!({"text": text, "operators": {"shoe_size": "mask"}}),
             "operators",
         ),
         (

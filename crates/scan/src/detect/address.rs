@@ -154,13 +154,17 @@ fn is_number(t: &[u8], w: (usize, usize)) -> bool {
 
 /// Capitalised: an upper-case first letter (of any script) followed by a lower-case one.
 fn is_capitalised(t: &[u8], w: (usize, usize)) -> bool {
-    let mut cs = text(t, trimmed(t, w)).chars();
+    let (s, e) = trimmed(t, w);
+    if e - s >= 2 && t[s].is_ascii() && t[s + 1].is_ascii() {
+        return t[s].is_ascii_uppercase() && t[s + 1].is_ascii_lowercase();
+    }
+    let mut cs = text(t, (s, e)).chars();
     matches!((cs.next(), cs.next()), (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase())
 }
 
 fn is_one_of(t: &[u8], w: (usize, usize), list: &[&str]) -> bool {
-    let word = text(t, trimmed(t, w));
-    list.contains(&word)
+    let (s, e) = trimmed(t, w);
+    list.iter().any(|x| x.as_bytes() == &t[s..e])
 }
 
 fn ends_like_a_street(t: &[u8], w: (usize, usize)) -> bool {

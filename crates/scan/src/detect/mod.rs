@@ -10,8 +10,10 @@ mod address;
 mod contact;
 mod date;
 mod finance;
+mod gazetteer;
 mod govid;
 mod network;
+mod org;
 mod person;
 mod postal;
 mod secret;
@@ -76,6 +78,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         address::street(t, out);
     }
     secret::prefixed(t, out);
+    gazetteer::words(t, out);
     if any(DASH) {
         secret::private_keys(t, out);
     }
@@ -84,6 +87,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
     }
     if any(UPPER) {
         person::person(t, out);
+        org::organizations(t, out);
     }
 }
 

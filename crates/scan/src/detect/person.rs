@@ -8,7 +8,11 @@
 //!   `call me`, `dear`, `signed`...); or, without such words, two or three capitalised words
 //!   whose first is a known given name (US Census 1990 lists, public domain:
 //!   `first_names.txt`) and whose last is not a word of places or organisations
-//!   (`Jasper Avenue`, `Grace Hospital`). A given name alone in a sentence is not found.
+//!   (`Jasper Avenue`, `Grace Hospital`) (0.6); or two or three capitalised words whose last
+//!   ends like a surname in a language that marks them (`Valter Jonsson`, `Jana Nováková`)
+//!   (0.6); or a known given name alone, not next to another capitalised word and not a day
+//!   or month (`Rachel`), at 0.5, the lowest confidence reported by default.
+//! - A title before a name is reported too, as `title` (`Mrs.` of `Mrs. Alexandra Harington`).
 
 use super::push;
 use crate::Kind;
@@ -195,13 +199,15 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
             b -= 1;
         }
         let (w, ws) = word_before(t, b.min(i), true);
-        let w = if w.is_empty() && b > 0 && t[b - 1] == b'.' {
+        let (w, title_at) = if w.is_empty() && b > 0 && t[b - 1] == b'.' {
             // A title with its dot: "Dr. Grace Hopper".
-            word_before(t, b - 1, false).0
+            let (w, s) = word_before(t, b - 1, false);
+            (w, (s, s + w.len() + 1))
         } else {
-            w
+            (w, (ws, ws + w.len()))
         };
-        let conf = if is_one_of(w, TITLES) {
+        let title = is_one_of(w, TITLES);
+        let conf = if title {
             Some(0.85)
         } else if CUES.iter().any(|(last, prev)| {
             is_one_of(w, &[last])
@@ -213,15 +219,24 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
         };
         match (conf, conf.and_then(|_| name_at(t, i))) {
             (Some(c), Some(e)) => {
+                if title {
+                    push(out, Kind::Title, title_at.0, title_at.1, c, "title");
+                }
                 push(out, Kind::Person, i, e, c, "person_context");
                 i = e;
             }
-            _ => match known_full_name(t, i) {
+            _ => match known_full_name(t, i).or_else(|| surname_like(t, i)) {
                 Some(e) => {
                     push(out, Kind::Person, i, e, 0.6, "person_given_name");
                     i = e;
                 }
-                None => i += 1,
+                None => match known_given_name(t, i) {
+                    Some(e) => {
+                        push(out, Kind::Person, i, e, 0.5, "person_given_name");
+                        i = e;
+                    }
+                    None => i += 1,
+                },
             },
         }
     }
@@ -240,8 +255,8 @@ fn given_names() -> &'static [&'static str] {
     })
 }
 
-/// Last words that make two capitalised words a place, a street or an organisation (month
-/// names too: [`super::date::MONTHS`]).
+/// Last words that make two capitalised words a place, a street or an organisation (days
+/// and months too: [`WEEKDAYS`], [`super::date::MONTHS`]).
 const NOT_SURNAMES: &[&str] = &[
     "street",
     "st",
@@ -301,6 +316,10 @@ const NOT_SURNAMES: &[&str] = &[
     "springs",
     "falls",
     "heights",
+];
+
+/// The days of the week: not surnames, and not given names alone.
+const WEEKDAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",
@@ -335,8 +354,85 @@ fn known_full_name(t: &[u8], s: usize) -> Option<usize> {
     let not_surname = std::str::from_utf8(last).is_ok_and(|w| {
         NOT_SURNAMES
             .iter()
+            .chain(&WEEKDAYS)
             .chain(&super::date::MONTHS)
             .any(|x| w.eq_ignore_ascii_case(x))
     });
     (!initial && !not_surname).then_some(end)
+}
+
+/// Endings of surnames in the languages that mark them (Nordic `-sson`/`-sen`/`-dóttir`,
+/// Slavic `-ski`/`-ová`/`-ić`/`-enko`, Romanian `-escu`, Greek `-poulos`, Georgian `-shvili`,
+/// Armenian `-yan`…).
+const SURNAME_ENDINGS: &[&str] = &[
+    "sson", "dóttir", "dottir", "sen", "ski", "ska", "sky", "wicz", "icz", "ová", "ova", "ević",
+    "ović", "ić", "escu", "poulos", "akis", "enko", "shvili", "yan", "ian", "ov", "ev", "ina",
+    "ez", "ini", "elli", "etti", "ssen", "berg", "ström", "strom", "quist", "mann", "stein",
+];
+
+/// Two or three name words at `s`, not after a capitalised word, whose last ends like a
+/// surname ([`SURNAME_ENDINGS`]) and is not a place or organisation word: their end.
+fn surname_like(t: &[u8], s: usize) -> Option<usize> {
+    if s >= 2 && t[s - 1] == b' ' && t[s - 2].is_ascii_alphabetic() {
+        let (w, _) = word_before(t, s, false);
+        if w.first().is_some_and(u8::is_ascii_uppercase) {
+            return None;
+        }
+    }
+    let end = name_at(t, s)?;
+    let last_start = t[s..end]
+        .iter()
+        .rposition(|&b| b == b' ')
+        .map(|p| s + p + 1)?;
+    let last = std::str::from_utf8(&t[last_start..end]).ok()?;
+    let first = std::str::from_utf8(&t[s..last_start - 1]).ok()?;
+    // Not a cue, a title or a sentence word first (`Dear José Álvarez` is found by its cue).
+    let first_word = first.split(' ').next().unwrap_or_default();
+    let lead = NOT_NAMES.contains(&first_word)
+        || is_one_of(first_word.as_bytes(), TITLES)
+        || CUES.iter().any(|(w, _)| first_word.eq_ignore_ascii_case(w));
+    if lead {
+        return None;
+    }
+    let surname = last.chars().count() >= 5
+        && !first.ends_with('.')
+        && SURNAME_ENDINGS.iter().any(|x| last.ends_with(x))
+        && !NOT_SURNAMES.iter().any(|x| last.eq_ignore_ascii_case(x));
+    surname.then_some(end)
+}
+
+/// A known given name alone (`Rachel`), not next to another capitalised word, not in
+/// capitals: its end.
+fn known_given_name(t: &[u8], s: usize) -> Option<usize> {
+    let e = name_word(t, s, true)?;
+    let word = &t[s..e];
+    if !(3..=16).contains(&word.len())
+        || !word.iter().all(u8::is_ascii_alphabetic)
+        || word[1..].iter().all(u8::is_ascii_uppercase)
+    {
+        return None;
+    }
+    // Not part of a longer capitalised phrase (`Grace Hopper Avenue`, `New York`), nor of
+    // a date or a path (`17/Jan/2019`).
+    if matches!(at(t, e), b'/' | b'-' | b'_') || (s > 0 && matches!(t[s - 1], b'/' | b'-' | b'_')) {
+        return None;
+    }
+    let next_cap = at(t, e) == b' ' && at(t, e + 1).is_ascii_uppercase();
+    let prev_cap = s >= 2 && t[s - 1] == b' ' && {
+        let (w, _) = word_before(t, s, false);
+        w.first().is_some_and(u8::is_ascii_uppercase)
+    };
+    if next_cap || prev_cap {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    for (d, b) in buf.iter_mut().zip(word) {
+        *d = b.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&buf[..word.len()]).ok()?;
+    given_names().binary_search(&lower).ok()?;
+    // Names that are also days or months (`Sunday`, `Jan`) are those alone.
+    let calendar =
+        WEEKDAYS.contains(&lower) || super::date::MONTHS.iter().any(|m| m.starts_with(lower));
+    (!calendar).then_some(e)
 }

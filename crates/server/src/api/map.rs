@@ -377,7 +377,8 @@ pub struct ScanTextIn {
 pub struct FindingOut {
     /// `email`, `phone`, `credit_card`, `iban`, `us_ssn`, `uk_nino`, `ipv4`, `ipv6`, `mac`,
     /// `url`, `date`, `us_zip`, `uk_postcode`, `secret`, `age`, `person`, `drivers_license`,
-    /// `passport`, `national_id` or `street_address`.
+    /// `passport`, `national_id`, `street_address`, `location`, `nationality`, `religion`,
+    /// `political_group`, `organization` or `title`.
     pub kind: &'static str,
     /// Its data category.
     pub category: &'static str,

@@ -1,0 +1,333 @@
+//! Organisations (a person's employer, bank or school is personal data about them), found by
+//! the word that ends their name:
+//! - a legal form (`Inc.`, `Ltd`, `Corporation`, `GmbH`, `S.A.`, `Co.Ltd.`…), also glued to
+//!   the word before (`HoldingsInc.`): confidence 0.7;
+//! - a sector word that names an organisation (`Holdings`, `Bank`, `Therapeutics`,
+//!   `University`…) after at least two name words, or before `of` and a name
+//!   (`University of Oslo`): 0.6.
+//!
+//! The name is the run of name words before that word: capitalised words, words in
+//! capitals or with digits (`MOLD-TEK`, `3M`), `&` and `de`/`du`/`der`/`la` between them,
+//! and `of` after a sector word (`Royal Bank of Scotland plc`), but not `of` after a
+//! person's name (`Jane Roe of Acme Inc.` is two findings);
+//! at most six, stopping at a clause's end (`,` `;` `:` or a full stop that is not an
+//! initial's) or a line break. Legal forms that follow are kept (`Holdings Inc.`,
+//! `Co., Ltd.`); a possessive `'s` is not.
+
+use super::push;
+use crate::Kind;
+
+/// What a word's key (see [`key`]) makes it.
+#[derive(PartialEq)]
+enum Class {
+    /// A legal form (`Inc.`, `GmbH`, `S.A.`).
+    Legal,
+    /// A legal form that is also a short common word (`as`, `co`, `sa`): a legal form only
+    /// in capitals or with its dots.
+    Short,
+    /// A sector word that ends an organisation's name (`Holdings`, `Therapeutics`).
+    Sector,
+    Other,
+}
+
+fn class(k: &[u8]) -> Class {
+    match k {
+        b"asa" | b"bancorp" | b"bancorporation" | b"bancshares" | b"coltd" | b"company"
+        | b"corp" | b"corporation" | b"gmbh" | b"inc" | b"incorporated" | b"limited" | b"llc"
+        | b"llp" | b"ltd" | b"oyj" | b"plc" | b"pty" | b"sarl" | b"srl" => Class::Legal,
+        b"ab" | b"ag" | b"as" | b"bv" | b"co" | b"kk" | b"nv" | b"oy" | b"sa" | b"sas" | b"spa" => {
+            Class::Short
+        }
+        b"airlines" | b"associates" | b"bank" | b"holdings" | b"industries" | b"institute"
+        | b"laboratories" | b"pharmaceuticals" | b"therapeutics" | b"university" => Class::Sector,
+        _ => Class::Other,
+    }
+}
+
+/// Lower-case connecting words inside a name.
+const CONNECTORS: &[&str] = &["&", "de", "du", "des", "der", "la"];
+
+/// Words that start a sentence rather than a name.
+const NOT_NAME_START: &[&str] = &[
+    "I",
+    "A",
+    "An",
+    "In",
+    "At",
+    "On",
+    "For",
+    "From",
+    "To",
+    "With",
+    "By",
+    "And",
+    "But",
+    "Or",
+    "If",
+    "When",
+    "While",
+    "During",
+    "After",
+    "Before",
+    "Since",
+    "Yesterday",
+    "Today",
+    "My",
+    "Our",
+    "Your",
+    "Their",
+    "His",
+    "Her",
+    "We",
+    "You",
+    "They",
+    "He",
+    "She",
+    "It",
+    "This",
+    "That",
+    "Dear",
+    "Hi",
+    "Hello",
+    "Please",
+    "Thanks",
+    "Contact",
+    "Call",
+    "Visit",
+];
+
+/// The word's letters and digits, lower-cased, without dots (at most 24 bytes): `Co.Ltd.`
+/// is `coltd`, `S.A.` is `sa`.
+fn key(w: &[u8]) -> Option<([u8; 24], usize)> {
+    let mut k = [0u8; 24];
+    let mut n = 0;
+    for &b in w {
+        if b == b'.' || b == b',' {
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b == b'&') || n == k.len() {
+            return None;
+        }
+        k[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some((k, n))
+}
+
+/// The word's class (see [`class`]); a short legal form written in lower case without
+/// dots is [`Class::Other`].
+fn class_of(w: &[u8]) -> Class {
+    if !(2..=24).contains(&w.len()) || !w[0].is_ascii_alphabetic() {
+        return Class::Other;
+    }
+    let Some((k, n)) = key(w) else {
+        return Class::Other;
+    };
+    match class(&k[..n]) {
+        Class::Short if w.contains(&b'.') || w.iter().all(|b| !b.is_ascii_lowercase()) => {
+            Class::Legal
+        }
+        Class::Short => Class::Other,
+        c => c,
+    }
+}
+
+/// Whether the word is a legal form as written.
+fn legal(w: &[u8]) -> bool {
+    class_of(w) == Class::Legal
+}
+
+/// A word glued to its legal form (`HoldingsInc.`, `IndustriesLtd.`): where the form starts.
+fn glued_legal(w: &[u8]) -> Option<usize> {
+    ["Inc.", "Ltd.", "Corp."].iter().find_map(|f| {
+        let s = w.len().checked_sub(f.len())?;
+        (s >= 2 && w.ends_with(f.as_bytes()) && w[s - 1].is_ascii_lowercase()).then_some(s)
+    })
+}
+
+/// Whether the word can be part of a name: capitalised, in capitals, with digits, or `&`.
+fn name_word(w: &[u8]) -> bool {
+    if w == b"&" {
+        return true;
+    }
+    let first = w.first().copied().unwrap_or(0);
+    (first.is_ascii_uppercase() || first.is_ascii_digit() || first >= 0xC0)
+        && w.iter().any(u8::is_ascii_alphabetic)
+}
+
+/// The words of the text as (start, end, line break before it).
+fn words(t: &[u8]) -> Vec<(usize, usize, bool)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut newline = true;
+    while i < t.len() {
+        // A line break, or two blanks in a row (what an escaped `\n` in a JSON string or
+        // a log line has become, see `bytes::blank_escapes`).
+        let from = i;
+        while i < t.len() && t[i].is_ascii_whitespace() {
+            newline |= t[i] == b'\n' || t[i] == b'\r';
+            i += 1;
+        }
+        newline |= i - from >= 2;
+        let s = i;
+        while i < t.len() && !t[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if s < i {
+            out.push((s, i, newline));
+            newline = false;
+        }
+    }
+    out
+}
+
+/// The word without what may follow it in a sentence: `,` `;` `:` `)` `"` `?` `!` and a
+/// possessive `'s`; a full stop is kept (legal forms and initials end with one), but not a
+/// second one.
+fn core(t: &[u8], s: usize, e: usize) -> usize {
+    let mut e = e;
+    loop {
+        if e > s + 2 && (t[e - 2..e] == *b"'s" || t[e - 2..e] == *b"'S") {
+            e -= 2;
+        } else if (e > s && matches!(t[e - 1], b',' | b';' | b':' | b')' | b'"' | b'?' | b'!'))
+            || (e > s + 1 && t[e - 1] == b'.' && t[e - 2] == b'.')
+        {
+            e -= 1;
+        } else {
+            return e;
+        }
+    }
+}
+
+/// Whether the text after word `k` ends a clause (so the name cannot go back past it).
+fn ends_clause(t: &[u8], (s, e, _): (usize, usize, bool)) -> bool {
+    let last = t[e - 1];
+    if matches!(last, b',' | b';' | b':' | b'?' | b'!' | b'"' | b')') {
+        return true;
+    }
+    // A full stop ends a sentence unless the word is an initial or an abbreviation in
+    // capitals with dots (`U.S.`, `J.`).
+    last == b'.' && !(e - s <= 2 || t[s..e].iter().filter(|&&b| b == b'.').count() >= 2)
+}
+
+/// Pushes organisations.
+pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
+    // Most texts hold no legal form or sector word: look for one before splitting words.
+    let candidate = t.split(u8::is_ascii_whitespace).any(|w| {
+        !w.is_empty()
+            && (class_of(&w[..core(w, 0, w.len())]) != Class::Other || glued_legal(w).is_some())
+    });
+    if !candidate {
+        return;
+    }
+    let w = words(t);
+    let mut k = 0;
+    while k < w.len() {
+        let (s, e, _) = w[k];
+        let ce = core(t, s, e);
+        let word = &t[s..ce];
+        let glued = glued_legal(word);
+        let c = class_of(word);
+        let is_legal = c == Class::Legal || glued.is_some();
+        if !(is_legal || c == Class::Sector) {
+            k += 1;
+            continue;
+        }
+        // Back over the name's words.
+        let mut first = k;
+        let mut names = usize::from(glued.is_some());
+        while first > 0 && k - first < 6 && !w[first].2 {
+            let (ps, pe, _) = w[first - 1];
+            if ends_clause(t, w[first - 1]) {
+                break;
+            }
+            let pw = &t[ps..pe];
+            // `of` only after an organisation's word (`Bank of Ireland`, `University of
+            // Oslo`), not after a person's name (`Jane Roe of Acme Inc.`).
+            let of = pw == b"of"
+                && first > 1
+                && class_of(&t[w[first - 2].0..w[first - 2].1]) == Class::Sector;
+            if of {
+                first -= 1;
+                continue;
+            }
+            if name_word(pw) && !legal(pw) {
+                names += usize::from(pw != b"&");
+            } else if !CONNECTORS.iter().any(|c| c.as_bytes() == pw) {
+                break;
+            }
+            first -= 1;
+        }
+        // Not a connector or a sentence word first; the first byte ASCII.
+        while first < k {
+            let fw = &t[w[first].0..w[first].1];
+            let skip = CONNECTORS.iter().any(|c| c.as_bytes() == fw)
+                || NOT_NAME_START.iter().any(|c| c.as_bytes() == fw)
+                || !fw[0].is_ascii();
+            if !skip {
+                break;
+            }
+            if fw[0].is_ascii_uppercase() && name_word(fw) {
+                names = names.saturating_sub(1);
+            }
+            first += 1;
+        }
+        // A sector word, `of` and a name (`University of Oslo`, `Bank of Ireland`).
+        let mut last = k;
+        let of_name = c == Class::Sector
+            && word[0].is_ascii_uppercase()
+            && !ends_clause(t, w[k])
+            && w.get(k + 1)
+                .is_some_and(|&(s, e, nl)| !nl && t[s..e] == *b"of");
+        if of_name {
+            let mut j = k + 2;
+            while j < w.len() && j <= k + 4 && !w[j].2 && name_word(&t[w[j].0..w[j].1]) {
+                last = j;
+                if ends_clause(t, w[j]) {
+                    break;
+                }
+                j += 1;
+            }
+        }
+        let needed = if is_legal {
+            1
+        } else if last > k {
+            0
+        } else {
+            2
+        };
+        if names < needed || first == k && glued.is_none() && last == k {
+            k += 1;
+            continue;
+        }
+        // On over the legal forms that follow (`Holdings Inc.`, `Co., Ltd.`).
+        while last + 1 < w.len() && !w[last + 1].2 && !ends_clause_strict(t, w[last]) {
+            let (ns, ne, _) = w[last + 1];
+            if !legal(&t[ns..core(t, ns, ne)]) {
+                break;
+            }
+            last += 1;
+        }
+        let (ls, mut le, _) = w[last];
+        // A name found after `of` ends before a sentence's full stop.
+        if of_name && last > k && ends_clause(t, w[last]) && t[le - 1] == b'.' {
+            le -= 1;
+        }
+        let confidence = if is_legal || last > k { 0.7 } else { 0.6 };
+        push(
+            out,
+            Kind::Organization,
+            w[first].0,
+            core(t, ls, le),
+            confidence,
+            "organization",
+        );
+        k = last + 1;
+    }
+}
+
+/// Whether a clause ends after the word for going forwards: `;` `:` or a sentence's full
+/// stop (a comma may sit between legal forms: `Co., Ltd.`).
+fn ends_clause_strict(t: &[u8], (_, e, _): (usize, usize, bool)) -> bool {
+    matches!(t[e - 1], b';' | b':' | b'?' | b'!' | b'"' | b')')
+}
