@@ -326,8 +326,9 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
-/// Whether a clause ends after the word for going forwards: `;` `:` or a sentence's full
-/// stop (a comma may sit between legal forms: `Co., Ltd.`).
+/// Whether a clause ends after the word for going forwards: `;` `:` `?` `!` `"` `)`; not a
+/// comma (one may sit between legal forms: `Co., Ltd.`) nor a full stop (legal forms end
+/// with one).
 fn ends_clause_strict(t: &[u8], (_, e, _): (usize, usize, bool)) -> bool {
     matches!(t[e - 1], b';' | b':' | b'?' | b'!' | b'"' | b')')
 }
