@@ -20,6 +20,21 @@ impl Drop for SmtpServer {
     }
 }
 
+/// Serves SMTP on 127.0.0.1, on a port the kernel picks, into the Maildir named by argv[1];
+/// prints the port once listening.
+const SERVE: &str = "
+import asyncio, sys
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.handlers import Mailbox
+async def main():
+    handler = Mailbox(sys.argv[1])
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler, hostname='localhost'), '127.0.0.1', 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+";
+
 fn python() -> String {
     std::env::var("CUSTODIAN_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
@@ -43,36 +58,35 @@ impl SmtpServer {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let maildir = dir.path().join("mail");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        // The server binds port 0 itself and prints the port it got: choosing a free port here
+        // and handing it over would race with every other socket the parallel tests open (one
+        // CI run lost it to another listener and the relay answered nonsense).
+        let mut child = Command::new(python())
+            .args(["-c", SERVE])
             .arg(&maildir)
-            .stdout(Stdio::null())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
-        let server = SmtpServer {
+        let stdout = child.stdout.take().expect("stdout");
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+                .map(|_| line)
+        });
+        let line = tokio::time::timeout(Duration::from_secs(30), line)
+            .await
+            .expect("aiosmtpd did not start within 30 s")
+            .expect("join")
+            .expect("read the port");
+        let port = line.trim().parse().expect("aiosmtpd printed its port");
+        Some(SmtpServer {
             child,
             port,
             maildir,
             _dir: dir,
-        };
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Some(server);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("aiosmtpd did not start");
+        })
     }
 
     /// The relay settings for the server under test.
@@ -104,7 +118,7 @@ impl SmtpServer {
 
     /// Waits until `n` messages have arrived; returns them.
     pub async fn wait_for(&self, n: usize) -> Vec<String> {
-        for _ in 0..100 {
+        for _ in 0..200 {
             let m = self.messages();
             if m.len() >= n {
                 return m;
