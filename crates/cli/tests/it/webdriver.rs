@@ -47,6 +47,18 @@ pub struct Driver {
 
 impl Driver {
     pub async fn start(bin: &Path) -> Self {
+        // chromedriver needs its port on the command line, so one is chosen by binding and
+        // dropping a socket; another socket of the parallel suite may take it in between, and
+        // then chromedriver exits: it is started again on another port.
+        for _ in 0..5 {
+            if let Some(d) = Self::try_start(bin).await {
+                return d;
+            }
+        }
+        panic!("chromedriver did not start on any of 5 ports");
+    }
+
+    async fn try_start(bin: &Path) -> Option<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -57,7 +69,7 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let d = Self {
+        let mut d = Self {
             child,
             addr: format!("127.0.0.1:{port}"),
             http: reqwest::Client::new(),
@@ -72,10 +84,13 @@ impl Driver {
                 .ok()
                 .filter(|r| r.status().is_success());
             if let Some(r) = ready {
-                let v: Value = r.json().await.expect("status json");
-                if v["value"]["ready"] == true {
-                    return d;
+                let v: Option<Value> = r.json().await.ok();
+                if v.is_some_and(|v| v["value"]["ready"] == true) {
+                    return Some(d);
                 }
+            }
+            if d.child.try_wait().ok().flatten().is_some() {
+                return None;
             }
             assert!(start.elapsed() < WAIT, "chromedriver did not start");
             tokio::time::sleep(POLL).await;
