@@ -93,16 +93,36 @@ pub(crate) fn joined_after(t: &[u8], e: usize, seps: &[u8]) -> bool {
 /// the [`CONTEXT_WINDOW`] bytes before `start`.
 pub(crate) fn context(t: &[u8], start: usize, words: &[&str]) -> bool {
     let from = start.saturating_sub(CONTEXT_WINDOW);
-    let w = t.get(from..start).unwrap_or(&[]);
-    words.iter().any(|word| has_word(w, word.as_bytes()))
+    any_word(t.get(from..start).unwrap_or(&[]), words)
 }
 
 /// Whether one of `words` occurs as a whole word in the [`CONTEXT_WINDOW`] bytes after
 /// `end` ("… typed 225106261 in the social security field").
 pub(crate) fn context_after(t: &[u8], end: usize, words: &[&str]) -> bool {
     let to = end.saturating_add(CONTEXT_WINDOW).min(t.len());
-    let w = t.get(end..to).unwrap_or(&[]);
-    words.iter().any(|word| has_word(w, word.as_bytes()))
+    any_word(t.get(end..to).unwrap_or(&[]), words)
+}
+
+/// Whether one of `words` occurs as a whole word in `hay`. One pass notes the first letter
+/// of each word of `hay`; only the listed words that start with one of those letters are
+/// searched for.
+fn any_word(hay: &[u8], words: &[&str]) -> bool {
+    let mut starts = 0u32;
+    let mut prev_letter = false;
+    for &b in hay {
+        let letter = b.is_ascii_alphabetic();
+        if letter && !prev_letter {
+            starts |= 1 << ((b | 0x20) - b'a');
+        }
+        prev_letter = letter;
+    }
+    words.iter().any(|word| {
+        let w = word.as_bytes();
+        let possible = w
+            .first()
+            .is_none_or(|&f| !f.is_ascii_alphabetic() || starts & (1 << ((f | 0x20) - b'a')) != 0);
+        possible && has_word(hay, w)
+    })
 }
 
 fn has_word(hay: &[u8], word: &[u8]) -> bool {

@@ -19,6 +19,7 @@
 mod bytes;
 pub mod column;
 mod detect;
+mod lexicon;
 pub mod redact;
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{at, digits_end};
+use crate::lexicon::Lexicon;
 
 /// Street words written after the name, matched without regard to case only on their first
 /// letter (the word must be capitalised).
@@ -162,16 +163,28 @@ fn is_capitalised(t: &[u8], w: (usize, usize)) -> bool {
     matches!((cs.next(), cs.next()), (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase())
 }
 
+/// Whether the word is one of `list` as written there. One table of every list's words
+/// (in lower case) rules out most words before any comparison.
 fn is_one_of(t: &[u8], w: (usize, usize), list: &[&str]) -> bool {
+    static ANY: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    let any = ANY.get_or_init(|| {
+        let all = SUFFIXES.iter().chain(PREFIXES).chain(UNITS);
+        Lexicon::new(all.map(|w| (w.as_bytes(), 1)))
+    });
     let (s, e) = trimmed(t, w);
-    list.iter().any(|x| x.as_bytes() == &t[s..e])
+    let word = &t[s..e];
+    // A word with other bytes than ASCII letters is not in the table: compared in full.
+    let possible = any.get(word) != 0 || !word.iter().all(u8::is_ascii_alphabetic);
+    possible && list.iter().any(|x| x.as_bytes() == word)
 }
 
 fn ends_like_a_street(t: &[u8], w: (usize, usize)) -> bool {
-    let word = text(t, trimmed(t, w));
-    word.chars().count() >= 5
-        && word.as_bytes()[0].is_ascii_uppercase()
-        && ENDINGS.iter().any(|end| word.ends_with(end))
+    let (s, e) = trimmed(t, w);
+    if e - s < 5 || !t[s].is_ascii_uppercase() {
+        return false;
+    }
+    let word = text(t, (s, e));
+    ENDINGS.iter().any(|end| word.ends_with(end)) && word.chars().count() >= 5
 }
 
 /// The most words an address goes on for after its street.

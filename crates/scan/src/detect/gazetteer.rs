@@ -18,6 +18,7 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{at, context};
+use crate::lexicon::Lexicon;
 
 /// Only capitalised, and not before another capitalised word.
 const CAP: u8 = 1;
@@ -668,13 +669,15 @@ struct Index {
     /// Each distinct lower-cased first word (its ASCII letters up to the first other byte)
     /// and the entries that start with it, sorted by the word.
     first: Vec<(Vec<u8>, std::ops::Range<usize>)>,
+    /// Each first word's place in `first`, plus one.
+    lookup: Lexicon,
     /// For each pair of first two letters ([`pair`]), bit `n` is set when some first word
     /// has `n` letters: most words of a text are ruled out by this alone.
     lengths: Vec<u32>,
 }
 
 /// The longest first word looked up.
-const MAX_WORD: usize = 31;
+const MAX_WORD: usize = crate::lexicon::MAX;
 
 fn first_word(entry: &str) -> Vec<u8> {
     entry
@@ -710,9 +713,16 @@ fn index() -> &'static Index {
                 }
             }
         }
+        let lookup = Lexicon::new(
+            first
+                .iter()
+                .zip(1u32..)
+                .map(|((w, _), n)| (w.as_slice(), n)),
+        );
         Index {
             entries,
             first,
+            lookup,
             lengths,
         }
     })
@@ -821,14 +831,9 @@ fn entry_at(
     index: &Index,
     out: &mut Vec<crate::Finding>,
 ) -> Option<usize> {
-    let mut lower = [0u8; MAX_WORD];
-    for (d, s) in lower.iter_mut().zip(&t[i..i + n]) {
-        *d = s.to_ascii_lowercase();
-    }
-    let k = index
-        .first
-        .binary_search_by(|(w, _)| w.as_slice().cmp(&lower[..n]))
-        .ok()?;
+    let k = usize::try_from(index.lookup.get(&t[i..i + n]))
+        .ok()?
+        .checked_sub(1)?;
     let mut best: Option<(usize, Kind)> = None;
     for &(entry, kind, flags) in &index.entries[index.first[k].1.clone()] {
         let plural = kind != Kind::Location;
@@ -843,4 +848,17 @@ fn entry_at(
     let confidence = if context(t, i, CONTEXT) { 0.8 } else { 0.55 };
     push(out, kind, i, end, confidence, "gazetteer");
     Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_first_word_can_be_looked_up() {
+        let index = super::index();
+        for (n, (w, _)) in index.first.iter().enumerate() {
+            assert!(w.len() <= super::MAX_WORD, "{}", String::from_utf8_lossy(w));
+            let found = index.lookup.get(w);
+            assert!(w.is_empty() || found == u32::try_from(n + 1).unwrap());
+        }
+    }
 }

@@ -16,6 +16,7 @@
 
 use super::push;
 use crate::Kind;
+use crate::lexicon::Lexicon;
 
 /// What a word's key (see [`key`]) makes it.
 #[derive(PartialEq)]
@@ -30,16 +31,59 @@ enum Class {
     Other,
 }
 
+/// The legal forms (by key, see [`key`]).
+const LEGAL: &[&str] = &[
+    "asa",
+    "bancorp",
+    "bancorporation",
+    "bancshares",
+    "coltd",
+    "company",
+    "corp",
+    "corporation",
+    "gmbh",
+    "inc",
+    "incorporated",
+    "limited",
+    "llc",
+    "llp",
+    "ltd",
+    "oyj",
+    "plc",
+    "pty",
+    "sarl",
+    "srl",
+];
+/// The legal forms that are also short common words.
+const SHORT: &[&str] = &[
+    "ab", "ag", "as", "bv", "co", "kk", "nv", "oy", "sa", "sas", "spa",
+];
+/// The sector words.
+const SECTOR: &[&str] = &[
+    "airlines",
+    "associates",
+    "bank",
+    "holdings",
+    "industries",
+    "institute",
+    "laboratories",
+    "pharmaceuticals",
+    "therapeutics",
+    "university",
+];
+
+/// The class of a key, looked up in one table of [`LEGAL`], [`SHORT`] and [`SECTOR`].
 fn class(k: &[u8]) -> Class {
-    match k {
-        b"asa" | b"bancorp" | b"bancorporation" | b"bancshares" | b"coltd" | b"company"
-        | b"corp" | b"corporation" | b"gmbh" | b"inc" | b"incorporated" | b"limited" | b"llc"
-        | b"llp" | b"ltd" | b"oyj" | b"plc" | b"pty" | b"sarl" | b"srl" => Class::Legal,
-        b"ab" | b"ag" | b"as" | b"bv" | b"co" | b"kk" | b"nv" | b"oy" | b"sa" | b"sas" | b"spa" => {
-            Class::Short
-        }
-        b"airlines" | b"associates" | b"bank" | b"holdings" | b"industries" | b"institute"
-        | b"laboratories" | b"pharmaceuticals" | b"therapeutics" | b"university" => Class::Sector,
+    static CLASSES: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    let classes = CLASSES.get_or_init(|| {
+        let of =
+            |list: &'static [&'static str], c: u32| list.iter().map(move |w| (w.as_bytes(), c));
+        Lexicon::new(of(LEGAL, 1).chain(of(SHORT, 2)).chain(of(SECTOR, 3)))
+    });
+    match classes.get(k) {
+        1 => Class::Legal,
+        2 => Class::Short,
+        3 => Class::Sector,
         _ => Class::Other,
     }
 }

@@ -17,6 +17,7 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{at, digits_end, is_digit};
+use crate::lexicon::Lexicon;
 
 /// The word that ends just before `end` (skipping up to 4 spaces, and `:` when `colon`):
 /// its ASCII letters (at most 16) and where it starts; empty when there is none.
@@ -161,6 +162,13 @@ const NOT_NAMES: &[&str] = &[
     "They", "Is", "Please", "Thanks", "Thank", "Team", "Sir", "Madam", "All", "There",
 ];
 
+/// Whether `w` is one of [`NOT_NAMES`] as written there (capitalised).
+fn not_a_name(w: &[u8]) -> bool {
+    lexicon().get(w) & NOT_NAME != 0
+        && w[0].is_ascii_uppercase()
+        && w[1..].iter().all(u8::is_ascii_lowercase)
+}
+
 /// Up to three name words from `s`, separated by single spaces; the end of the last one
 /// that is not a trailing initial.
 fn name_at(t: &[u8], s: usize) -> Option<usize> {
@@ -170,9 +178,8 @@ fn name_at(t: &[u8], s: usize) -> Option<usize> {
         let Some(e) = name_word(t, i, k == 0) else {
             break;
         };
-        let word = std::str::from_utf8(&t[i..e]).unwrap_or_default();
         // An initial with its dot ("A.") is a name part; "A" or "I" alone is not.
-        if !word.ends_with('.') && NOT_NAMES.contains(&word) {
+        if not_a_name(&t[i..e]) {
             break;
         }
         end = Some(e);
@@ -206,13 +213,16 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
         } else {
             (w, (ws, ws + w.len()))
         };
-        let title = is_one_of(w, TITLES);
+        let flags = lexicon().get(w);
+        let title = flags & TITLE != 0;
         let conf = if title {
             Some(0.85)
-        } else if CUES.iter().any(|(last, prev)| {
-            is_one_of(w, &[last])
-                && prev.is_none_or(|p| is_one_of(word_before(t, ws, false).0, &[p]))
-        }) {
+        } else if flags & CUE != 0
+            && CUES.iter().any(|(last, prev)| {
+                is_one_of(w, &[last])
+                    && prev.is_none_or(|p| is_one_of(word_before(t, ws, false).0, &[p]))
+            })
+        {
             Some(0.7)
         } else {
             None
@@ -242,16 +252,34 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
-/// The given names, sorted (see the file's header for their source).
-fn given_names() -> &'static [&'static str] {
-    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    NAMES.get_or_init(|| {
-        let mut v: Vec<&str> = include_str!("first_names.txt")
+/// Lexicon bits: a known given name (see the file's header for the source), a title, the
+/// last word of a cue, a sentence word that is not a name, a word that is not a surname,
+/// a day or month.
+const GIVEN: u32 = 1;
+const TITLE: u32 = 2;
+const CUE: u32 = 4;
+const NOT_NAME: u32 = 8;
+const NOT_SURNAME: u32 = 16;
+const CALENDAR: u32 = 32;
+
+/// Every word this detector looks up, with its bits.
+fn lexicon() -> &'static Lexicon {
+    static LEXICON: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    LEXICON.get_or_init(|| {
+        let given = include_str!("first_names.txt")
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect();
-        v.sort_unstable();
-        v
+            .map(|w| (w, GIVEN));
+        let calendar = WEEKDAYS.iter().chain(&super::date::MONTHS);
+        Lexicon::new(
+            given
+                .chain(TITLES.iter().map(|&w| (w, TITLE)))
+                .chain(CUES.iter().map(|&(w, _)| (w, CUE)))
+                .chain(NOT_NAMES.iter().map(|&w| (w, NOT_NAME)))
+                .chain(NOT_SURNAMES.iter().map(|&w| (w, NOT_SURNAME)))
+                .chain(calendar.map(|&w| (w, CALENDAR)))
+                .map(|(w, bits)| (w.as_bytes(), bits)),
+        )
     })
 }
 
@@ -334,16 +362,9 @@ const WEEKDAYS: [&str; 7] = [
 fn known_full_name(t: &[u8], s: usize) -> Option<usize> {
     let first_end = name_word(t, s, true)?;
     let first = &t[s..first_end];
-    if !(3..=16).contains(&first.len()) || !first.iter().all(u8::is_ascii_alphabetic) {
+    if !(3..=16).contains(&first.len()) || lexicon().get(first) & GIVEN == 0 {
         return None;
     }
-    // Lower-cased on the stack: this runs for every capitalised word.
-    let mut buf = [0u8; 16];
-    for (d, b) in buf.iter_mut().zip(first) {
-        *d = b.to_ascii_lowercase();
-    }
-    let lower = std::str::from_utf8(&buf[..first.len()]).ok()?;
-    given_names().binary_search(&lower).ok()?;
     let end = name_at(t, s)?;
     let last_start = t[s..end]
         .iter()
@@ -351,13 +372,7 @@ fn known_full_name(t: &[u8], s: usize) -> Option<usize> {
         .map(|p| s + p + 1)?;
     let last = &t[last_start..end];
     let initial = last.len() <= 2;
-    let not_surname = std::str::from_utf8(last).is_ok_and(|w| {
-        NOT_SURNAMES
-            .iter()
-            .chain(&WEEKDAYS)
-            .chain(&super::date::MONTHS)
-            .any(|x| w.eq_ignore_ascii_case(x))
-    });
+    let not_surname = lexicon().get(last) & (NOT_SURNAME | CALENDAR) != 0;
     (!initial && !not_surname).then_some(end)
 }
 
@@ -384,20 +399,23 @@ fn surname_like(t: &[u8], s: usize) -> Option<usize> {
         .iter()
         .rposition(|&b| b == b' ')
         .map(|p| s + p + 1)?;
-    let last = std::str::from_utf8(&t[last_start..end]).ok()?;
+    let last = &t[last_start..end];
+    // Most capitalised words fail here, before any other test.
+    if last.len() < 5 || !SURNAME_ENDINGS.iter().any(|x| last.ends_with(x.as_bytes())) {
+        return None;
+    }
+    let last = std::str::from_utf8(last).ok()?;
     let first = std::str::from_utf8(&t[s..last_start - 1]).ok()?;
     // Not a cue, a title or a sentence word first (`Dear José Álvarez` is found by its cue).
     let first_word = first.split(' ').next().unwrap_or_default();
-    let lead = NOT_NAMES.contains(&first_word)
-        || is_one_of(first_word.as_bytes(), TITLES)
-        || CUES.iter().any(|(w, _)| first_word.eq_ignore_ascii_case(w));
+    let lead = not_a_name(first_word.as_bytes())
+        || lexicon().get(first_word.as_bytes()) & (TITLE | CUE) != 0;
     if lead {
         return None;
     }
     let surname = last.chars().count() >= 5
         && !first.ends_with('.')
-        && SURNAME_ENDINGS.iter().any(|x| last.ends_with(x))
-        && !NOT_SURNAMES.iter().any(|x| last.eq_ignore_ascii_case(x));
+        && lexicon().get(last.as_bytes()) & NOT_SURNAME == 0;
     surname.then_some(end)
 }
 
@@ -425,14 +443,17 @@ fn known_given_name(t: &[u8], s: usize) -> Option<usize> {
     if next_cap || prev_cap {
         return None;
     }
-    let mut buf = [0u8; 16];
-    for (d, b) in buf.iter_mut().zip(word) {
-        *d = b.to_ascii_lowercase();
+    if lexicon().get(word) & GIVEN == 0 {
+        return None;
     }
-    let lower = std::str::from_utf8(&buf[..word.len()]).ok()?;
-    given_names().binary_search(&lower).ok()?;
     // Names that are also days or months (`Sunday`, `Jan`) are those alone.
-    let calendar =
-        WEEKDAYS.contains(&lower) || super::date::MONTHS.iter().any(|m| m.starts_with(lower));
+    let calendar = WEEKDAYS
+        .iter()
+        .any(|d| d.as_bytes().eq_ignore_ascii_case(word))
+        || super::date::MONTHS.iter().any(|m| {
+            m.as_bytes()
+                .get(..word.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(word))
+        });
     (!calendar).then_some(e)
 }
