@@ -171,6 +171,16 @@ pub(crate) fn ascii(t: &[u8], s: usize, e: usize) -> Option<&str> {
     }
 }
 
+/// Whether `t[i..]` starts with one of `words` (lower case), ASCII case-insensitively,
+/// followed by a non-letter; returns the end of the match.
+pub(crate) fn word_at(t: &[u8], i: usize, words: &[&str]) -> Option<usize> {
+    words.iter().find_map(|w| {
+        let e = i + w.len();
+        (t.get(i..e)?.eq_ignore_ascii_case(w.as_bytes()) && !at(t, e).is_ascii_alphabetic())
+            .then_some(e)
+    })
+}
+
 /// Whether `t[i..]` starts with `p`, ASCII case-insensitively.
 pub(crate) fn starts_with_ci(t: &[u8], i: usize, p: &[u8]) -> bool {
     t.get(i..i + p.len())

@@ -137,6 +137,25 @@ fn phone() {
     yes(Kind::Phone, "Mobile: 08331 61 83 15", "08331 61 83 15");
     no("a total of 26 590425 units");
     no("build 20 33 70 48");
+    // Five groups (France), more phone words, and a phone word right after the number.
+    yes(
+        Kind::Phone,
+        "Can someone call me on 04.94.38.88.56?",
+        "04.94.38.88.56",
+    );
+    yes(
+        Kind::Phone,
+        "They're not answering at 08652 41 94 73",
+        "08652 41 94 73",
+    );
+    yes(
+        Kind::Phone,
+        "Belgium\n0494 41 18 24-Office",
+        "0494 41 18 24",
+    );
+    yes(Kind::Phone, "26 841054 fax", "26 841054");
+    no("build 20 33 70 48 worked");
+    no("lots 04.94.38.88.56.77 officer");
 }
 
 #[test]
@@ -244,6 +263,83 @@ fn person() {
     no("[17/Jan/2019:04:56:55 +0000] worker started");
     no("see you on Sunday");
     no("MARTIN");
+}
+
+#[test]
+fn names_by_their_shape_alone() {
+    // Two or three capitalised words that are no known word of anything else, at the lowest
+    // reported confidence.
+    yes(
+        Kind::Person,
+        "have you heard Thaís Correia speak yet?",
+        "Thaís Correia",
+    );
+    yes(
+        Kind::Person,
+        "tennis player Yue Nishida over visa",
+        "Yue Nishida",
+    );
+    yes(
+        Kind::Person,
+        "add Gydo N Sturkenboom now",
+        "Gydo N Sturkenboom",
+    );
+    let f = scan("says Fiammetta Zetticci in");
+    assert_eq!(f.len(), 1);
+    assert!((f[0].confidence - 0.5).abs() < 1e-6);
+    // A known given name later on starts the name.
+    yes(Kind::Person, "Employee Grace Boyle, SSN", "Grace Boyle");
+    // Not titles, places, streets, organisations, products, phrases or things in quotes.
+    for text in [
+        "a fine Entertainment Weekly list",
+        "the \"Guilty Pleasures\" song",
+        "at the Lillestøl Stream and",
+        "meet at 776 Augsburger Strasse 36 today",
+        "the Civil Rights Act passed",
+        "the European Union said",
+        "Microsoft Windows crashed",
+        "it runs Semmens Greens",
+        "Grüße — bis bald",
+        "see Krummnussbaum Dub 37",
+        "near Yonis Village, by the market",
+        "at PSC Ltd",
+    ] {
+        let f = found(text);
+        assert!(f.iter().all(|(k, _)| *k != Kind::Person), "{text:?}: {f:?}");
+    }
+}
+
+#[test]
+fn places_by_the_preposition_before_them() {
+    yes(Kind::Location, "My friend lives in Groningen", "Groningen");
+    yes(Kind::Location, "We moved here from Mabopane.", "Mabopane");
+    yes(
+        Kind::Location,
+        "I grew up in Amoreira Gândara, near the sea",
+        "Amoreira Gândara",
+    );
+    yes(Kind::Location, "back in STEINPARZ", "STEINPARZ");
+    let f = scan("lives in Groningen");
+    assert!((f[0].confidence - 0.5).abs() < 1e-6);
+    for text in [
+        "in May we met",
+        "printed in PSC format",
+        "from Jane's desk",
+        "in Microsoft Teams",
+        "written in English",
+        "in Room Nine Tower",
+        "from A to B",
+        "within Groningen",
+        "in.Groningen",
+    ] {
+        let f = found(text);
+        assert!(
+            f.iter().all(|(_, s)| *s != "Groningen" && !s.is_empty())
+                && f.iter()
+                    .all(|(k, s)| *k != Kind::Location || ["English"].contains(s)),
+            "{text:?}: {f:?}"
+        );
+    }
 }
 
 #[test]
@@ -364,6 +460,23 @@ fn organisations_by_their_legal_form_or_sector_word() {
         "joined Kinsale Capital Holdings last May",
         "Kinsale Capital Holdings",
     );
+    // Sector words that are rarely common words need one name word, the others two.
+    yes(org, "I work for Arrive Labs now", "Arrive Labs");
+    yes(
+        org,
+        "Autogrid Systems is the brainchild",
+        "Autogrid Systems",
+    );
+    yes(
+        org,
+        "Food preparation worker at Enduro Royalty Trust",
+        "Enduro Royalty Trust",
+    );
+    yes(
+        org,
+        "Kevin G Vajda\nCARTA HOLDINGSINC.\n1120",
+        "CARTA HOLDINGSINC.",
+    );
     // A person of an organisation is two findings.
     assert_eq!(
         found("Jane Roe of Acme Holdings Inc. is the CEO"),
@@ -386,6 +499,10 @@ MGP Ingredients Inc."
         "the Bank is closed",
         "Inc. alone",
         "sa and co",
+        "the Trust said",
+        "a Family Trust",
+        "our systems are down",
+        "ZINC. sulfate",
     ] {
         assert_eq!(of(org, text), Vec::<&str>::new(), "{text}");
     }

@@ -4,7 +4,7 @@ use super::push;
 use crate::Kind;
 use crate::bytes::{
     alnum_before, at, context, digits_end, is_alnum, is_digit, joined_after, joined_before,
-    starts_with_ci,
+    starts_with_ci, word_at,
 };
 
 const EMAIL_CONTEXT: &[&str] = &["email", "e-mail", "mail", "contact"];
@@ -24,6 +24,12 @@ const PHONE_CONTEXT: &[&str] = &[
     "landline",
     "dial",
     "reach",
+    "ring",
+    "text",
+    "message",
+    "messages",
+    "answering",
+    "registered",
 ];
 
 /// Local-part bytes: the common subset (`A-Za-z0-9._%+-`). RFC 5322 allows more (`/`, `=`,
@@ -257,7 +263,7 @@ fn in_plan(t: &[u8], s: usize, e: usize, region: Option<phonenumber::country::Id
 /// returns the end of what was read when something was found.
 fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {
     // Groups: (start, end) of each digit group, and the separator after each.
-    let mut groups: [(usize, usize); 4] = [(0, 0); 4];
+    let mut groups: [(usize, usize); 5] = [(0, 0); 5];
     let mut n = 0;
     let mut i = s;
     let mut paren = false;
@@ -289,7 +295,7 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
         groups[n] = (i, de);
         n += 1;
         let c = at(t, de);
-        if !matches!(c, b' ' | b'-' | b'.') || !is_digit(t, de + 1) || n == 4 {
+        if !matches!(c, b' ' | b'-' | b'.') || !is_digit(t, de + 1) || n == groups.len() {
             break;
         }
         match sep {
@@ -309,6 +315,21 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
     let total: usize = (0..n).map(len).sum();
     // Context is looked up only once a shape matched: it is the costliest check.
     let ctx = || context(t, s, PHONE_CONTEXT);
+    // A phone word right after the number (`0494 41 18 24 office`, `-Fax`).
+    let ctx_after = || {
+        let mut a = end;
+        while matches!(at(t, a), b' ' | b'-' | b',') && a < end + 3 {
+            a += 1;
+        }
+        word_at(
+            t,
+            a,
+            &[
+                "office", "fax", "mobile", "home", "work", "cell", "phone", "tel",
+            ],
+        )
+        .is_some()
+    };
     let start = s;
     // Confidence of a national number by its region's plan and its context (none: a number
     // outside the plan without context is not reported).
@@ -346,7 +367,7 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
     if (n >= 2 || paren)
         && (6..=12).contains(&total)
         && (0..n).all(|k| (2..=5).contains(&len(k)) || (k == n - 1 && (2..=8).contains(&len(k))))
-        && ctx()
+        && (ctx() || ctx_after())
     {
         push(out, Kind::Phone, start, end, 0.7, "phone_grouped");
         return Some(end);

@@ -728,6 +728,11 @@ fn index() -> &'static Index {
     })
 }
 
+/// Whether `w` is the first word of a listed place, people, belief or party (in any case).
+pub(super) fn first_word_listed(w: &[u8]) -> bool {
+    index().lookup.get(w) != 0
+}
+
 /// Whether the byte may be inside a word: ASCII letters, `'`, `.` of `U.S.A.`, and the
 /// bytes of non-ASCII characters.
 fn word_byte(b: u8) -> bool {
@@ -820,6 +825,60 @@ pub(crate) fn words(t: &[u8], out: &mut Vec<crate::Finding>) {
             e += 1;
         }
         i = e;
+    }
+}
+
+/// Places by where they stand: one to three capitalised words after `in` or `from`
+/// (`lives in Groningen`, `moved here from Mabopane`), none of them a word known as
+/// something else (see `person::known_word`), not in capitals of four letters or fewer
+/// (`PSC`, `ATM`), not a possessive (`from Jane's`) and not followed by another capitalised
+/// word; at 0.5, the lowest confidence reported by default. Listed places are found by
+/// [`words`] with more confidence.
+pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while let Some(p) = t.get(i..).and_then(|r| r.iter().position(|&b| b == b' ')) {
+        let sp = i + p;
+        i = sp + 1;
+        let prep = sp >= 2 && (t[..sp].ends_with(b"in") || t[..sp].ends_with(b"from")) && {
+            let n = if t[..sp].ends_with(b"in") { 2 } else { 4 };
+            sp == n || !word_byte(t[sp - n - 1]) && !t[sp - n - 1].is_ascii_digit()
+        };
+        if !prep || !at(t, i).is_ascii_uppercase() {
+            continue;
+        }
+        let s = i;
+        let mut e = s;
+        let mut words = 0;
+        let mut ok = true;
+        loop {
+            let ws = e;
+            while word_byte(at(t, e)) || (at(t, e) == b'-' && word_byte(at(t, e + 1))) {
+                e += 1;
+            }
+            let w = &t[ws..e];
+            let caps = w.iter().all(|b| !b.is_ascii_lowercase());
+            if w.len() < 2 || (caps && w.len() <= 4) || super::person::known_word(w) {
+                ok = false;
+                break;
+            }
+            words += 1;
+            if at(t, e) == b' ' && at(t, e + 1).is_ascii_uppercase() && words < 3 {
+                e += 1;
+            } else {
+                break;
+            }
+        }
+        let next = at(t, e);
+        let glued = next == b'\''
+            || next == b'@'
+            || next == b'/'
+            || next == b'_'
+            || (next == b' ' && at(t, e + 1).is_ascii_uppercase())
+            || (next == b'.' && at(t, e + 1).is_ascii_alphanumeric());
+        if ok && !glued {
+            push(out, Kind::Location, s, e, 0.5, "place_by_preposition");
+        }
+        i = e.max(i);
     }
 }
 

@@ -88,6 +88,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
     if any(UPPER) {
         person::person(t, out);
         org::organizations(t, out);
+        gazetteer::after_preposition(t, out);
     }
 }
 

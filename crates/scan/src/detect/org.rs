@@ -1,10 +1,11 @@
 //! Organisations (a person's employer, bank or school is personal data about them), found by
 //! the word that ends their name:
 //! - a legal form (`Inc.`, `Ltd`, `Corporation`, `GmbH`, `S.A.`, `Co.Ltd.`…), also glued to
-//!   the word before (`HoldingsInc.`): confidence 0.7;
-//! - a sector word that names an organisation (`Holdings`, `Bank`, `Therapeutics`,
-//!   `University`…) after at least two name words, or before `of` and a name
-//!   (`University of Oslo`): 0.6.
+//!   the word before (`HoldingsInc.`, `HOLDINGSINC.`): confidence 0.7;
+//! - a sector word that names an organisation after one name word (`Arrive Labs`,
+//!   `Acme Holdings`, `Autogrid Systems`), or, for sector words that are also common words
+//!   (`Bank`, `Trust`, `Group`, `Fund`…), after two (`Enduro Royalty Trust`), or before
+//!   `of` and a name (`University of Oslo`): 0.6.
 //!
 //! The name is the run of name words before that word: capitalised words, words in
 //! capitals or with digits (`MOLD-TEK`, `3M`), `&` and `de`/`du`/`der`/`la` between them,
@@ -26,8 +27,9 @@ enum Class {
     /// A legal form that is also a short common word (`as`, `co`, `sa`): a legal form only
     /// in capitals or with its dots.
     Short,
-    /// A sector word that ends an organisation's name (`Holdings`, `Therapeutics`).
-    Sector,
+    /// A sector word that ends an organisation's name (`Holdings`, `Therapeutics`), after
+    /// at least this many name words.
+    Sector(usize),
     Other,
 }
 
@@ -58,32 +60,58 @@ const LEGAL: &[&str] = &[
 const SHORT: &[&str] = &[
     "ab", "ag", "as", "bv", "co", "kk", "nv", "oy", "sa", "sas", "spa",
 ];
-/// The sector words.
-const SECTOR: &[&str] = &[
-    "airlines",
+/// The sector words that end a name after one name word (`Arrive Labs`).
+const SECTOR_ONE: &[&str] = &[
     "associates",
-    "bank",
+    "biopharmaceuticals",
+    "biosciences",
+    "biotech",
+    "enterprises",
     "holdings",
     "industries",
-    "institute",
     "laboratories",
+    "labs",
     "pharmaceuticals",
+    "solutions",
+    "systems",
+    "technologies",
     "therapeutics",
+];
+/// The sector words that are also common words: they end a name after two name words
+/// (`Enduro Royalty Trust`), or start one before `of` (`University of Oslo`).
+const SECTOR: &[&str] = &[
+    "airlines",
+    "bank",
+    "capital",
+    "communications",
+    "etf",
+    "financial",
+    "fund",
+    "group",
+    "institute",
+    "insurance",
+    "partners",
+    "resources",
+    "trust",
     "university",
+    "ventures",
 ];
 
-/// The class of a key, looked up in one table of [`LEGAL`], [`SHORT`] and [`SECTOR`].
+/// The class of a key, looked up in one table of [`LEGAL`], [`SHORT`], [`SECTOR_ONE`] and
+/// [`SECTOR`].
 fn class(k: &[u8]) -> Class {
     static CLASSES: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
     let classes = CLASSES.get_or_init(|| {
         let of =
             |list: &'static [&'static str], c: u32| list.iter().map(move |w| (w.as_bytes(), c));
-        Lexicon::new(of(LEGAL, 1).chain(of(SHORT, 2)).chain(of(SECTOR, 3)))
+        let all = of(LEGAL, 1).chain(of(SHORT, 2));
+        Lexicon::new(all.chain(of(SECTOR_ONE, 3)).chain(of(SECTOR, 4)))
     });
     match classes.get(k) {
         1 => Class::Legal,
         2 => Class::Short,
-        3 => Class::Sector,
+        3 => Class::Sector(1),
+        4 => Class::Sector(2),
         _ => Class::Other,
     }
 }
@@ -176,16 +204,31 @@ fn class_of(w: &[u8]) -> Class {
     }
 }
 
+/// Whether the word is a legal form or sector word in any case, or a word that starts a
+/// sentence rather than a name.
+pub(super) fn org_word(w: &[u8]) -> bool {
+    key(w).is_some_and(|(k, n)| class(&k[..n]) != Class::Other)
+        || NOT_NAME_START.iter().any(|x| x.as_bytes() == w)
+}
+
 /// Whether the word is a legal form as written.
 fn legal(w: &[u8]) -> bool {
     class_of(w) == Class::Legal
 }
 
-/// A word glued to its legal form (`HoldingsInc.`, `IndustriesLtd.`): where the form starts.
+/// A word glued to its legal form (`HoldingsInc.`, `IndustriesLtd.`, or in capitals after at
+/// least four capitals, `HOLDINGSINC.`): where the form starts.
 fn glued_legal(w: &[u8]) -> Option<usize> {
-    ["Inc.", "Ltd.", "Corp."].iter().find_map(|f| {
+    let mixed = ["Inc.", "Ltd.", "Corp."].iter().find_map(|f| {
         let s = w.len().checked_sub(f.len())?;
         (s >= 2 && w.ends_with(f.as_bytes()) && w[s - 1].is_ascii_lowercase()).then_some(s)
+    });
+    mixed.or_else(|| {
+        ["INC.", "LTD.", "CORP."].iter().find_map(|f| {
+            let s = w.len().checked_sub(f.len())?;
+            (s >= 4 && w.ends_with(f.as_bytes()) && w[..s].iter().all(u8::is_ascii_uppercase))
+                .then_some(s)
+        })
     })
 }
 
@@ -273,7 +316,7 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
         let glued = glued_legal(word);
         let c = class_of(word);
         let is_legal = c == Class::Legal || glued.is_some();
-        if !(is_legal || c == Class::Sector) {
+        if !(is_legal || matches!(c, Class::Sector(_))) {
             k += 1;
             continue;
         }
@@ -290,7 +333,10 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
             // Oslo`), not after a person's name (`Jane Roe of Acme Inc.`).
             let of = pw == b"of"
                 && first > 1
-                && class_of(&t[w[first - 2].0..w[first - 2].1]) == Class::Sector;
+                && matches!(
+                    class_of(&t[w[first - 2].0..w[first - 2].1]),
+                    Class::Sector(_)
+                );
             if of {
                 first -= 1;
                 continue;
@@ -318,7 +364,7 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         // A sector word, `of` and a name (`University of Oslo`, `Bank of Ireland`).
         let mut last = k;
-        let of_name = c == Class::Sector
+        let of_name = matches!(c, Class::Sector(_))
             && word[0].is_ascii_uppercase()
             && !ends_clause(t, w[k])
             && w.get(k + 1)
@@ -333,12 +379,11 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
                 j += 1;
             }
         }
-        let needed = if is_legal {
-            1
-        } else if last > k {
-            0
-        } else {
-            2
+        let needed = match c {
+            _ if is_legal => 1,
+            _ if last > k => 0,
+            Class::Sector(n) => n,
+            _ => 2,
         };
         if names < needed || first == k && glued.is_none() && last == k {
             k += 1;

@@ -16,7 +16,7 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, digits_end, is_digit};
+use crate::bytes::{at, digits_end, is_digit, word_at};
 use crate::lexicon::Lexicon;
 
 /// The word that ends just before `end` (skipping up to 4 spaces, and `:` when `colon`):
@@ -39,16 +39,6 @@ fn word_before(t: &[u8], end: usize, colon: bool) -> (&[u8], usize) {
 /// Whether `w` is one of `words` (lower case), ASCII case-insensitively.
 fn is_one_of(w: &[u8], words: &[&str]) -> bool {
     words.iter().any(|x| w.eq_ignore_ascii_case(x.as_bytes()))
-}
-
-/// Whether `t[i..]` starts with one of `words` (lower case), ASCII case-insensitively,
-/// followed by a non-letter; returns the end of the match.
-fn word_at(t: &[u8], i: usize, words: &[&str]) -> Option<usize> {
-    words.iter().find_map(|w| {
-        let e = i + w.len();
-        (t.get(i..e)?.eq_ignore_ascii_case(w.as_bytes()) && !at(t, e).is_ascii_alphabetic())
-            .then_some(e)
-    })
 }
 
 /// Ages.
@@ -245,7 +235,13 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                         push(out, Kind::Person, i, e, 0.5, "person_given_name");
                         i = e;
                     }
-                    None => i += 1,
+                    None => match capitalised_words(t, i) {
+                        Some(e) => {
+                            push(out, Kind::Person, i, e, 0.5, "person_capitalised");
+                            i = e;
+                        }
+                        None => i += 1,
+                    },
                 },
             },
         }
@@ -417,6 +413,304 @@ fn surname_like(t: &[u8], s: usize) -> Option<usize> {
         && !first.ends_with('.')
         && lexicon().get(last.as_bytes()) & NOT_SURNAME == 0;
     surname.then_some(end)
+}
+
+/// Words that are capitalised in titles and names of things more often than in people's
+/// names: a pair holding one is not taken for a name without other evidence.
+const THING_WORDS: &[&str] = &[
+    "act",
+    "action",
+    "age",
+    "air",
+    "all",
+    "america",
+    "american",
+    "and",
+    "annual",
+    "april",
+    "art",
+    "association",
+    "award",
+    "awarded",
+    "bay",
+    "best",
+    "big",
+    "black",
+    "blue",
+    "board",
+    "book",
+    "british",
+    "business",
+    "capital",
+    "card",
+    "care",
+    "center",
+    "central",
+    "chapter",
+    "christmas",
+    "church",
+    "city",
+    "club",
+    "college",
+    "committee",
+    "community",
+    "congress",
+    "council",
+    "country",
+    "county",
+    "court",
+    "credit",
+    "daily",
+    "data",
+    "day",
+    "department",
+    "design",
+    "director",
+    "employee",
+    "engineer",
+    "entertainment",
+    "district",
+    "east",
+    "eastern",
+    "economic",
+    "education",
+    "energy",
+    "english",
+    "europe",
+    "european",
+    "federal",
+    "financial",
+    "first",
+    "food",
+    "for",
+    "foundation",
+    "free",
+    "fund",
+    "general",
+    "global",
+    "gold",
+    "golden",
+    "good",
+    "government",
+    "grand",
+    "great",
+    "group",
+    "guide",
+    "happy",
+    "health",
+    "high",
+    "history",
+    "home",
+    "house",
+    "human",
+    "information",
+    "inner",
+    "insurance",
+    "international",
+    "island",
+    "justice",
+    "king",
+    "kingdom",
+    "lake",
+    "law",
+    "league",
+    "life",
+    "little",
+    "love",
+    "lower",
+    "man",
+    "management",
+    "manager",
+    "market",
+    "media",
+    "medical",
+    "mission",
+    "modern",
+    "mount",
+    "museum",
+    "music",
+    "national",
+    "natural",
+    "network",
+    "new",
+    "news",
+    "night",
+    "north",
+    "northern",
+    "number",
+    "office",
+    "officer",
+    "old",
+    "one",
+    "online",
+    "open",
+    "outer",
+    "party",
+    "people",
+    "personal",
+    "plan",
+    "pleasures",
+    "policy",
+    "power",
+    "president",
+    "press",
+    "prime",
+    "prince",
+    "princess",
+    "prize",
+    "producer",
+    "program",
+    "project",
+    "public",
+    "queen",
+    "red",
+    "report",
+    "republic",
+    "research",
+    "review",
+    "rights",
+    "river",
+    "royal",
+    "saint",
+    "school",
+    "science",
+    "secretary",
+    "security",
+    "senior",
+    "series",
+    "service",
+    "services",
+    "shares",
+    "social",
+    "society",
+    "software",
+    "south",
+    "southern",
+    "space",
+    "sports",
+    "star",
+    "state",
+    "states",
+    "statement",
+    "station",
+    "stock",
+    "street",
+    "super",
+    "support",
+    "system",
+    "tales",
+    "team",
+    "technology",
+    "the",
+    "this",
+    "time",
+    "times",
+    "today",
+    "total",
+    "tower",
+    "trade",
+    "trust",
+    "union",
+    "united",
+    "upper",
+    "valley",
+    "village",
+    "war",
+    "water",
+    "weekly",
+    "west",
+    "western",
+    "white",
+    "world",
+    "year",
+    "young",
+    // Brands and products that come in pairs of capitalised words in logs and tickets.
+    "adobe",
+    "amazon",
+    "android",
+    "apple",
+    "chrome",
+    "cisco",
+    "excel",
+    "facebook",
+    "firefox",
+    "google",
+    "intel",
+    "linux",
+    "microsoft",
+    "office",
+    "oracle",
+    "outlook",
+    "safari",
+    "samsung",
+    "teams",
+    "windows",
+    "word",
+    "youtube",
+    "zoom",
+];
+
+/// Whether `w` is a word this crate knows as something other than a name: a title, cue,
+/// day, month, street, organisation or listed place word, or one of [`THING_WORDS`].
+pub(super) fn known_word(w: &[u8]) -> bool {
+    static THINGS: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    let things = THINGS.get_or_init(|| Lexicon::new(THING_WORDS.iter().map(|w| (w.as_bytes(), 1))));
+    lexicon().get(w) & (TITLE | CUE | NOT_NAME | NOT_SURNAME | CALENDAR) != 0
+        || things.get(w) != 0
+        || super::address::street_word(w)
+        || super::org::org_word(w)
+        || super::gazetteer::first_word_listed(w)
+}
+
+/// Two or three capitalised words at `s` (a middle initial allowed), neither in capitals
+/// nor part of a longer capitalised phrase, none of them a word this crate knows as
+/// something else (a title, cue, day, month, street, organisation or listed place word, or
+/// one of [`THING_WORDS`]): their end. The weakest evidence of a name, reported at 0.5.
+fn capitalised_words(t: &[u8], s: usize) -> Option<usize> {
+    let end = name_at(t, s)?;
+    let after_phrase = at(t, end) == b' ' && at(t, end + 1).is_ascii_uppercase();
+    let before_phrase = s >= 2 && t[s - 1] == b' ' && {
+        let (w, _) = word_before(t, s, false);
+        w.first().is_some_and(u8::is_ascii_uppercase)
+    };
+    // Not glued to a path, an address or a quotation (a title: `"Carry Me Back"`), and not
+    // next to a number (a street and its house number: `776 Augsburger Strasse 36`).
+    let glued = |b: u8| matches!(b, b'/' | b'-' | b'_' | b'@' | b'"' | b'#');
+    let prev = if s > 0 { t[s - 1] } else { b' ' };
+    let number_before = prev == b' ' && s >= 2 && t[s - 2].is_ascii_digit();
+    let number_after = at(t, end) == b' ' && at(t, end + 1).is_ascii_digit();
+    // After `in`, capitalised words are a place (see `gazetteer::after_preposition`).
+    let after_in = word_before(t, s, false).0.eq_ignore_ascii_case(b"in");
+    if after_phrase
+        || before_phrase
+        || after_in
+        || glued(prev)
+        || glued(at(t, end))
+        || number_before
+        || number_after
+    {
+        return None;
+    }
+    let words: Vec<&[u8]> = t[s..end].split(|&b| b == b' ').collect();
+    let n = words.len();
+    let full = |w: &[u8]| w.len() >= 2 && w[1] != b'.';
+    if n < 2 || !full(words[0]) || !full(words[n - 1]) {
+        return None;
+    }
+    // A known given name later on starts a name of its own (`Employee Grace Boyle`).
+    if words[1..].iter().any(|w| lexicon().get(w) & GIVEN != 0) {
+        return None;
+    }
+    let name_like = words.iter().filter(|w| full(w)).all(|w| {
+        // An upper-case letter, then letters some of which are in lower case (not an
+        // acronym, not a dash).
+        let mut cs = std::str::from_utf8(w).unwrap_or_default().chars();
+        cs.next().is_some_and(char::is_uppercase)
+            && cs.clone().any(char::is_lowercase)
+            && cs.all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+            && !known_word(w)
+    });
+    name_like.then_some(end)
 }
 
 /// A known given name alone (`Rachel`), not next to another capitalised word, not in
