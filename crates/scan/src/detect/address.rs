@@ -333,27 +333,37 @@ fn is_capitalised(t: &[u8], w: (usize, usize)) -> bool {
     matches!((cs.next(), cs.next()), (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase())
 }
 
-/// Whether the word is one of `list` as written there. One table of every list's words
-/// (in lower case) rules out most words before any comparison.
-fn is_one_of(t: &[u8], w: (usize, usize), list: &[&str]) -> bool {
-    static ANY: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
-    let any = ANY.get_or_init(|| {
-        let all = SUFFIXES.iter().chain(PREFIXES).chain(UNITS);
-        Lexicon::new(all.map(|w| (w.as_bytes(), 1)))
+/// Which of [`SUFFIXES`], [`PREFIXES`] and [`UNITS`] the word is in, as written there.
+/// Every entry is capitalised (first letter upper case, the rest lower case) and ASCII but
+/// `Allée`, so one table of their lower-case forms with a bit per list, and the case of the
+/// word, decide.
+fn lists_of(t: &[u8], w: (usize, usize)) -> u32 {
+    static LISTS: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    let lists = LISTS.get_or_init(|| {
+        let of =
+            |list: &'static [&'static str], bit: u32| list.iter().map(move |w| (w.as_bytes(), bit));
+        Lexicon::new(
+            of(SUFFIXES, SUFFIX)
+                .chain(of(PREFIXES, PREFIX))
+                .chain(of(UNITS, UNIT)),
+        )
     });
     let (s, e) = trimmed(t, w);
     let word = &t[s..e];
-    // A word with other bytes than ASCII letters is not in the table: compared in full.
-    let possible = any.get(word) != 0 || !word.iter().all(u8::is_ascii_alphabetic);
-    possible && list.iter().any(|x| x.as_bytes() == word)
+    if word == "Allée".as_bytes() {
+        return PREFIX;
+    }
+    let capitalised = word.first().is_some_and(u8::is_ascii_uppercase)
+        && word[1..].iter().all(u8::is_ascii_lowercase);
+    if capitalised { lists.get(word) } else { 0 }
 }
 
-/// Whether `w` (a word without its trailing punctuation) is a street or unit word.
-pub(super) fn street_word(w: &[u8]) -> bool {
-    [SUFFIXES, PREFIXES, UNITS]
-        .iter()
-        .any(|list| is_one_of(w, (0, w.len()), list))
-}
+const SUFFIX: u32 = 1;
+const PREFIX: u32 = 2;
+const UNIT: u32 = 4;
+
+/// Every street and unit word, for `person::known_word`.
+pub(super) const STREET_WORDS: [&[&str]; 3] = [SUFFIXES, PREFIXES, UNITS];
 
 fn ends_like_a_street(t: &[u8], w: (usize, usize)) -> bool {
     let (s, e) = trimmed(t, w);
@@ -386,10 +396,10 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
     let mut j = last + 1;
     while j < w.len() && j <= last + MAX_TAIL {
         // A comma or full stop ends the clause where it is not part of an abbreviation.
-        if matches!(at(t, w[j - 1].1 - 1), b'.') && !is_one_of(t, w[j - 1], UNITS) {
+        if matches!(at(t, w[j - 1].1 - 1), b'.') && !lists_of(t, w[j - 1]) & UNIT != 0 {
             break;
         }
-        let unit = is_one_of(t, w[j], UNITS) && j + 1 < w.len() && is_number(t, w[j + 1]);
+        let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);
         if unit {
             last = j + 1;
             j += 2;
@@ -434,7 +444,7 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
         if is_number(t, w[k]) && at(t, w[k].1 - 1).is_ascii_digit() {
             let mut j = k + 1;
             while j < w.len() && j <= k + 4 && is_capitalised(t, w[j]) {
-                if j > k + 1 && is_one_of(t, w[j], SUFFIXES) {
+                if j > k + 1 && lists_of(t, w[j]) & SUFFIX != 0 {
                     let b = emit(t, &w, out, k, j, 0.7);
                     k = b;
                     break;
@@ -446,7 +456,7 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
         }
         // A street word, capitalised words, a number.
-        if w[k].0 < t.len() && t[w[k].0].is_ascii_uppercase() && is_one_of(t, w[k], PREFIXES) {
+        if w[k].0 < t.len() && t[w[k].0].is_ascii_uppercase() && lists_of(t, w[k]) & PREFIX != 0 {
             let mut j = k + 1;
             while j < w.len() && j <= k + 4 && is_capitalised(t, w[j]) {
                 j += 1;
@@ -467,7 +477,7 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
         // number (`Hlíðarvegur 25 Suite 189`): found by the unit, whatever the street word.
         if k + 1 < w.len()
             && t[w[k].0].is_ascii_uppercase()
-            && is_one_of(t, w[k], UNITS)
+            && lists_of(t, w[k]) & UNIT != 0
             && is_number(t, w[k + 1])
         {
             let mut a = k;

@@ -728,9 +728,10 @@ fn index() -> &'static Index {
     })
 }
 
-/// Whether `w` is the first word of a listed place, people, belief or party (in any case).
-pub(super) fn first_word_listed(w: &[u8]) -> bool {
-    index().lookup.get(w) != 0
+/// The first word of every listed place, people, belief or party (lower case), for
+/// `person::known_word`.
+pub(super) fn first_words() -> impl Iterator<Item = &'static [u8]> {
+    index().first.iter().map(|(w, _)| w.as_slice())
 }
 
 /// Whether the byte may be inside a word: ASCII letters, `'`, `.` of `U.S.A.`, and the

@@ -20,7 +20,7 @@ use crate::Kind;
 use crate::lexicon::Lexicon;
 
 /// What a word's key (see [`key`]) makes it.
-#[derive(PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Class {
     /// A legal form (`Inc.`, `GmbH`, `S.A.`).
     Legal,
@@ -204,12 +204,9 @@ fn class_of(w: &[u8]) -> Class {
     }
 }
 
-/// Whether the word is a legal form or sector word in any case, or a word that starts a
-/// sentence rather than a name.
-pub(super) fn org_word(w: &[u8]) -> bool {
-    key(w).is_some_and(|(k, n)| class(&k[..n]) != Class::Other)
-        || NOT_NAME_START.iter().any(|x| x.as_bytes() == w)
-}
+/// Every legal form, sector word and word that starts a sentence rather than a name, for
+/// `person::known_word`.
+pub(super) const ORG_WORDS: [&[&str]; 5] = [LEGAL, SHORT, SECTOR_ONE, SECTOR, NOT_NAME_START];
 
 /// Whether the word is a legal form as written.
 fn legal(w: &[u8]) -> bool {
@@ -299,22 +296,26 @@ fn ends_clause(t: &[u8], (s, e, _): (usize, usize, bool)) -> bool {
 
 /// Pushes organisations.
 pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
-    // Most texts hold no legal form or sector word: look for one before splitting words.
-    let candidate = t.split(u8::is_ascii_whitespace).any(|w| {
-        !w.is_empty()
-            && (class_of(&w[..core(w, 0, w.len())]) != Class::Other || glued_legal(w).is_some())
-    });
-    if !candidate {
+    let w = words(t);
+    // Each word's class and glued legal form, once; most texts hold neither.
+    let classes: Vec<(Class, Option<usize>)> = w
+        .iter()
+        .map(|&(s, e, _)| {
+            let word = &t[s..core(t, s, e)];
+            (class_of(word), glued_legal(word))
+        })
+        .collect();
+    if classes
+        .iter()
+        .all(|(c, g)| *c == Class::Other && g.is_none())
+    {
         return;
     }
-    let w = words(t);
     let mut k = 0;
     while k < w.len() {
         let (s, e, _) = w[k];
-        let ce = core(t, s, e);
-        let word = &t[s..ce];
-        let glued = glued_legal(word);
-        let c = class_of(word);
+        let word = &t[s..core(t, s, e)];
+        let (c, glued) = classes[k];
         let is_legal = c == Class::Legal || glued.is_some();
         if !(is_legal || matches!(c, Class::Sector(_))) {
             k += 1;

@@ -225,6 +225,9 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                 push(out, Kind::Person, i, e, c, "person_context");
                 i = e;
             }
+            // Every rule below needs a name word here, and a known given name or a second
+            // name word after it: most capitalised words stop at this test.
+            _ if !maybe_name(t, i) => i += 1,
             _ => match known_full_name(t, i).or_else(|| surname_like(t, i)) {
                 Some(e) => {
                     push(out, Kind::Person, i, e, 0.6, "person_given_name");
@@ -246,6 +249,16 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
             },
         }
     }
+}
+
+/// Whether a name word starts at `s` that is a known given name or is followed by another
+/// name word.
+fn maybe_name(t: &[u8], s: usize) -> bool {
+    let Some(e) = name_word(t, s, true) else {
+        return false;
+    };
+    (at(t, e) == b' ' && name_word(t, e + 1, false).is_some())
+        || lexicon().get(&t[s..e]) & GIVEN != 0
 }
 
 /// Lexicon bits: a known given name (see the file's header for the source), a title, the
@@ -650,16 +663,34 @@ const THING_WORDS: &[&str] = &[
     "zoom",
 ];
 
-/// Whether `w` is a word this crate knows as something other than a name: a title, cue,
-/// day, month, street, organisation or listed place word, or one of [`THING_WORDS`].
+/// Whether `w` is a word this crate knows as something other than a name, in any case: a
+/// title, cue, day, month, street, organisation or listed place word, or one of
+/// [`THING_WORDS`] (one table of them all, built once).
 pub(super) fn known_word(w: &[u8]) -> bool {
-    static THINGS: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
-    let things = THINGS.get_or_init(|| Lexicon::new(THING_WORDS.iter().map(|w| (w.as_bytes(), 1))));
-    lexicon().get(w) & (TITLE | CUE | NOT_NAME | NOT_SURNAME | CALENDAR) != 0
-        || things.get(w) != 0
-        || super::address::street_word(w)
-        || super::org::org_word(w)
-        || super::gazetteer::first_word_listed(w)
+    static KNOWN: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let lists: [&[&str]; 6] = [
+            TITLES,
+            NOT_NAMES,
+            NOT_SURNAMES,
+            &WEEKDAYS,
+            &super::date::MONTHS,
+            THING_WORDS,
+        ];
+        let listed = lists
+            .into_iter()
+            .chain(super::address::STREET_WORDS)
+            .chain(super::org::ORG_WORDS)
+            .flat_map(|l| l.iter().copied())
+            .chain(CUES.iter().map(|(w, _)| *w))
+            .map(str::as_bytes);
+        Lexicon::new(
+            listed
+                .chain(super::gazetteer::first_words())
+                .map(|w| (w, 1)),
+        )
+    });
+    known.get(w) != 0
 }
 
 /// Two or three capitalised words at `s` (a middle initial allowed), neither in capitals
