@@ -36,10 +36,16 @@ impl Key {
         Some(Key([word(0), word(1), word(2)]))
     }
 
+    /// A hash of the key whose every bit depends on every byte (MurmurHash3's 64-bit
+    /// finaliser over the three words folded together).
     fn hash(self) -> u64 {
         let [a, b, c] = self.0;
-        let h = (a ^ b.rotate_left(21) ^ c.rotate_left(42)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        h ^ (h >> 29)
+        let mut h = a ^ b.rotate_left(21) ^ c.rotate_left(42);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^ (h >> 33)
     }
 }
 

@@ -148,9 +148,12 @@ const MAX_LEN: usize = 512;
 pub(crate) fn prefixed(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
-        // Every prefix starts with one of these bytes: a cheap test before twelve others.
-        if !matches!(t[i], b'A' | b'g' | b's' | b'x')
-            || alnum_before(t, i)
+        // Every prefix starts with one of these pairs of bytes: a cheap test before twelve
+        // others.
+        if !matches!(
+            (t[i], at(t, i + 1)),
+            (b'A', b'K') | (b'g', b'h' | b'i') | (b's', b'k') | (b'x', b'o')
+        ) || alnum_before(t, i)
             || (i > 0 && t[i - 1] == b'_')
         {
             i += 1;
