@@ -258,6 +258,9 @@ fn person() {
     no("The Hudson River");
     // A known given name alone, at the lowest reported confidence.
     yes(Kind::Person, "She named him Joseph", "Joseph");
+    // Given names of other countries too (`first_names_intl.txt`).
+    yes(Kind::Person, "Why is Malthe so impulsive?", "Malthe");
+    yes(Kind::Person, "I met Jukka Virtanen there", "Jukka Virtanen");
     assert!((person_conf("Martin") - 0.5).abs() < 1e-6);
     // ... but not as part of a longer capitalised phrase, a date or a day.
     no("[17/Jan/2019:04:56:55 +0000] worker started");

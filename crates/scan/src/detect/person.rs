@@ -7,7 +7,8 @@
 //!   `Dr`, `Prof`, ...) or after words that introduce a name (`my name is`, `name:`,
 //!   `call me`, `dear`, `signed`...); or, without such words, two or three capitalised words
 //!   whose first is a known given name (US Census 1990 lists, public domain:
-//!   `first_names.txt`) and whose last is not a word of places or organisations
+//!   `first_names.txt`; other countries' common given names: `first_names_intl.txt`) and
+//!   whose last is not a word of places or organisations
 //!   (`Jasper Avenue`, `Grace Hospital`) (0.6); or two or three capitalised words whose last
 //!   ends like a surname in a language that marks them (`Valter Jonsson`, `Jana Nováková`)
 //!   (0.6); or a known given name alone, not next to another capitalised word and not a day
@@ -277,6 +278,7 @@ fn lexicon() -> &'static Lexicon {
     LEXICON.get_or_init(|| {
         let given = include_str!("first_names.txt")
             .lines()
+            .chain(include_str!("first_names_intl.txt").lines())
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .map(|w| (w, GIVEN));
         let calendar = WEEKDAYS.iter().chain(&super::date::MONTHS);
