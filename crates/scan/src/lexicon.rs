@@ -53,6 +53,22 @@ impl Key {
 pub(crate) struct Lexicon {
     slots: Vec<(Key, u32)>,
     mask: usize,
+    /// For each pair of first two letters ([`pair`]), bit `n` is set when a word held has
+    /// those first letters and `n` bytes: most words looked up are ruled out by this alone,
+    /// before any hashing.
+    shapes: Vec<u32>,
+}
+
+/// The index of a word's first two bytes when they are ASCII letters (a one-letter word has
+/// its own), in `0..27 * 27`.
+fn pair(w: &[u8]) -> Option<usize> {
+    let letter = |b: u8| b.is_ascii_alphabetic().then(|| usize::from((b | 0x20) - b'a'));
+    let first = letter(*w.first()?)?;
+    let second = match w.get(1) {
+        Some(&b) => letter(b)?,
+        None => 26,
+    };
+    Some(first * 27 + second)
 }
 
 impl Lexicon {
@@ -67,8 +83,15 @@ impl Lexicon {
         let mut lexicon = Lexicon {
             slots: vec![(Key::default(), 0); size],
             mask: size - 1,
+            shapes: vec![0; 27 * 27],
         };
         for (k, v) in words {
+            // The key's length: its bytes up to the zero padding.
+            let bytes: Vec<u8> = k.0.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let len = bytes.iter().position(|&b| b == 0).unwrap_or(MAX);
+            if let Some(p) = pair(&bytes[..len]) {
+                lexicon.shapes[p] |= 1 << len;
+            }
             let slot = lexicon.slot(k);
             lexicon.slots[slot].0 = k;
             lexicon.slots[slot].1 |= v;
@@ -92,11 +115,15 @@ impl Lexicon {
 
     /// The value of the word `w` (any case), or 0 when it is not listed.
     pub(crate) fn get(&self, w: &[u8]) -> u32 {
+        let shaped = w.len() <= MAX && pair(w).is_some_and(|p| self.shapes[p] & (1 << w.len()) != 0);
+        if !shaped {
+            return 0;
+        }
         Key::new(w).map_or(0, |k| self.get_key(k))
     }
 
     /// The value of the word with key `k`, or 0.
-    pub(crate) fn get_key(&self, k: Key) -> u32 {
+    fn get_key(&self, k: Key) -> u32 {
         self.slots[self.slot(k)].1
     }
 }

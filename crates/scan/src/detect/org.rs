@@ -192,10 +192,18 @@ fn class_of(w: &[u8]) -> Class {
     if !(2..=24).contains(&w.len()) || !w[0].is_ascii_alphabetic() {
         return Class::Other;
     }
-    let Some((k, n)) = key(w) else {
-        return Class::Other;
+    // Only a word with dots or commas in it needs its key built (`Co.Ltd.`); the others
+    // are looked up as they are (the lookup ignores case, and rules out most words at once).
+    let dotted = w.iter().any(|&b| b == b'.' || b == b',');
+    let c = if dotted {
+        let Some((k, n)) = key(w) else {
+            return Class::Other;
+        };
+        class(&k[..n])
+    } else {
+        class(w)
     };
-    match class(&k[..n]) {
+    match c {
         Class::Short if w.contains(&b'.') || w.iter().all(|b| !b.is_ascii_lowercase()) => {
             Class::Legal
         }
