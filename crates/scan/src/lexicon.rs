@@ -62,7 +62,10 @@ pub(crate) struct Lexicon {
 /// The index of a word's first two bytes when they are ASCII letters (a one-letter word has
 /// its own), in `0..27 * 27`.
 fn pair(w: &[u8]) -> Option<usize> {
-    let letter = |b: u8| b.is_ascii_alphabetic().then(|| usize::from((b | 0x20) - b'a'));
+    let letter = |b: u8| {
+        b.is_ascii_alphabetic()
+            .then(|| usize::from((b | 0x20) - b'a'))
+    };
     let first = letter(*w.first()?)?;
     let second = match w.get(1) {
         Some(&b) => letter(b)?,
@@ -115,7 +118,8 @@ impl Lexicon {
 
     /// The value of the word `w` (any case), or 0 when it is not listed.
     pub(crate) fn get(&self, w: &[u8]) -> u32 {
-        let shaped = w.len() <= MAX && pair(w).is_some_and(|p| self.shapes[p] & (1 << w.len()) != 0);
+        let shaped =
+            w.len() <= MAX && pair(w).is_some_and(|p| self.shapes[p] & (1 << w.len()) != 0);
         if !shaped {
             return 0;
         }
