@@ -156,6 +156,14 @@ fn phone() {
     yes(Kind::Phone, "26 841054 fax", "26 841054");
     no("build 20 33 70 48 worked");
     no("lots 04.94.38.88.56.77 officer");
+    // Dates in groups stay dates next to phone words.
+    for text in [
+        "Account registered on 2024-07-14",
+        "{\"message\":\"renewal due 14.07.2024\"}",
+        "14.07.2024 work",
+    ] {
+        assert_eq!(of(Kind::Phone, text), Vec::<&str>::new(), "{text}");
+    }
 }
 
 #[test]
@@ -322,6 +330,12 @@ fn places_by_the_preposition_before_them() {
         "Amoreira Gândara",
     );
     yes(Kind::Location, "back in STEINPARZ", "STEINPARZ");
+    yes(Kind::Location, "In Groningen, it rains", "Groningen");
+    yes(
+        Kind::Location,
+        "I live in Groningen\u{2026} honestly",
+        "Groningen",
+    );
     let f = scan("lives in Groningen");
     assert!((f[0].confidence - 0.5).abs() < 1e-6);
     for text in [
@@ -334,6 +348,9 @@ fn places_by_the_preposition_before_them() {
         "from A to B",
         "within Groningen",
         "in.Groningen",
+        "a built-in Webcam",
+        "SELECT * FROM Users WHERE id = 1",
+        "from Groningen\u{2019}s desk",
     ] {
         let f = found(text);
         assert!(
@@ -467,6 +484,11 @@ fn organisations_by_their_legal_form_or_sector_word() {
     yes(org, "I work for Arrive Labs now", "Arrive Labs");
     yes(
         org,
+        "shares of The Lubrizol Corporation rose",
+        "The Lubrizol Corporation",
+    );
+    yes(
+        org,
         "Autogrid Systems is the brainchild",
         "Autogrid Systems",
     );
@@ -506,6 +528,8 @@ MGP Ingredients Inc."
         "a Family Trust",
         "our systems are down",
         "ZINC. sulfate",
+        "The Systems team is down",
+        "All Solutions we offer",
     ] {
         assert_eq!(of(org, text), Vec::<&str>::new(), "{text}");
     }
@@ -955,6 +979,12 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         "name is A",
         "age 1 ",
         "1 years old ",
+        "Ab-",
+        "Ab'",
+        "Aé",
+        "in Ab ",
+        "Ab Cd ",
+        "Acme Labs ",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);

@@ -396,7 +396,7 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
     let mut j = last + 1;
     while j < w.len() && j <= last + MAX_TAIL {
         // A comma or full stop ends the clause where it is not part of an abbreviation.
-        if matches!(at(t, w[j - 1].1 - 1), b'.') && !lists_of(t, w[j - 1]) & UNIT != 0 {
+        if matches!(at(t, w[j - 1].1 - 1), b'.') && lists_of(t, w[j - 1]) & UNIT == 0 {
             break;
         }
         let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);

@@ -840,10 +840,27 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
     while let Some(p) = t.get(i..).and_then(|r| r.iter().position(|&b| b == b' ')) {
         let sp = i + p;
         i = sp + 1;
-        let prep = sp >= 2 && (t[..sp].ends_with(b"in") || t[..sp].ends_with(b"from")) && {
-            let n = if t[..sp].ends_with(b"in") { 2 } else { 4 };
-            sp == n || !word_byte(t[sp - n - 1]) && !t[sp - n - 1].is_ascii_digit()
+        // `in` or `from`, capitalised or not (not in capitals: SQL's `FROM Users`), as a word
+        // of its own (not `built-in`, `log.in`).
+        let ends = |w: &[u8]| {
+            sp >= w.len() && {
+                let b = &t[sp - w.len()..sp];
+                b[1..] == w[1..] && b[0].to_ascii_lowercase() == w[0]
+            }
         };
+        let n = if ends(b"in") {
+            2
+        } else if ends(b"from") {
+            4
+        } else {
+            0
+        };
+        let prep = n > 0
+            && (sp == n
+                || matches!(
+                    t[sp - n - 1],
+                    b' ' | b'\n' | b'\t' | b'(' | b'"' | b',' | b';'
+                ));
         if !prep || !at(t, i).is_ascii_uppercase() {
             continue;
         }
@@ -853,8 +870,16 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         let mut ok = true;
         loop {
             let ws = e;
-            while word_byte(at(t, e)) || (at(t, e) == b'-' && word_byte(at(t, e + 1))) {
-                e += 1;
+            // Letters (of any script), and hyphens between them.
+            loop {
+                let b = at(t, e);
+                if b.is_ascii_alphabetic() || (b == b'-' && at(t, e + 1).is_ascii_alphabetic()) {
+                    e += 1;
+                } else if let Some((_, n)) = char_at(t, e).filter(|(c, _)| c.is_alphabetic()) {
+                    e += n;
+                } else {
+                    break;
+                }
             }
             let w = &t[ws..e];
             let caps = w.iter().all(|b| !b.is_ascii_lowercase());
@@ -871,6 +896,7 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         let next = at(t, e);
         let glued = next == b'\''
+            || char_at(t, e).is_some_and(|(c, _)| c == '\u{2019}')
             || next == b'@'
             || next == b'/'
             || next == b'_'
@@ -881,6 +907,18 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         i = e.max(i);
     }
+}
+
+/// The non-ASCII character that starts at `i`, and its length in bytes.
+fn char_at(t: &[u8], i: usize) -> Option<(char, usize)> {
+    let n = match at(t, i) {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => return None,
+    };
+    let c = std::str::from_utf8(t.get(i..i + n)?).ok()?.chars().next()?;
+    Some((c, n))
 }
 
 /// The longest entry at `i` (whose first word has `n` letters), pushed; its end.

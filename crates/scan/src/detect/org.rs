@@ -168,6 +168,12 @@ const NOT_NAME_START: &[&str] = &[
     "Visit",
 ];
 
+/// Words that may begin a name (`The Lubrizol Corporation`) but do not count as one of its
+/// name words: `The Systems team` is no organisation.
+const ARTICLES: &[&str] = &[
+    "The", "THE", "These", "Those", "Some", "All", "Any", "No", "Every", "Each", "Other", "Such",
+];
+
 /// The word's letters and digits, lower-cased, without dots (at most 24 bytes): `Co.Ltd.`
 /// is `coltd`, `S.A.` is `sa`.
 fn key(w: &[u8]) -> Option<([u8; 24], usize)> {
@@ -351,7 +357,8 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
                 continue;
             }
             if name_word(pw) && !legal(pw) {
-                names += usize::from(pw != b"&");
+                let article = ARTICLES.iter().any(|a| a.as_bytes() == pw);
+                names += usize::from(pw != b"&" && !article);
             } else if !CONNECTORS.iter().any(|c| c.as_bytes() == pw) {
                 break;
             }

@@ -141,10 +141,15 @@ fn name_word(t: &[u8], i: usize, first: bool) -> Option<usize> {
         || at(t, e) >= 0x80
     {
         e += 1;
+        // No name word is longer: stopping here keeps the scan linear on a long run of
+        // letters with capitals inside it (`Ab-Ab-Ab-…`), where every capital is tried.
+        if e - i > 24 {
+            return None;
+        }
     }
     // All capitals of more than 3 letters is shouting or an acronym, not a name.
     let all_caps = t[i..e].iter().all(|b| b.is_ascii_uppercase());
-    (e - i >= 2 && !(all_caps && e - i > 3) && e - i <= 24).then_some(e)
+    (e - i >= 2 && !(all_caps && e - i > 3)).then_some(e)
 }
 
 /// Words that start with a capital but are not names (sentence words after a cue).
@@ -653,7 +658,6 @@ const THING_WORDS: &[&str] = &[
     "intel",
     "linux",
     "microsoft",
-    "office",
     "oracle",
     "outlook",
     "safari",
