@@ -88,6 +88,7 @@ LABELS = {
     "religion": "NRP",
     "political_group": "NRP",
     "title": "TITLE",
+    "job_title": "TITLE",
     # Presidio entity types (the others are the corpus's names already, or spurious as named)
     "LOCATION": "GPE",
     "URL": "DOMAIN_NAME",

@@ -153,6 +153,11 @@ pub const HINTS: &[Hint] = &[
     h("contact_name", "user.name", None),
     h("maiden_name", "user.name", None),
     exact("name", "user.name", None),
+    h("job_title", "user.job_title", None),
+    h("occupation", "user.job_title", None),
+    h("profession", "user.job_title", None),
+    h("employer", "user.workplace", None),
+    h("workplace", "user.workplace", None),
     h("username", "user.account.username", None),
     h("user_name", "user.account.username", None),
     h("login", "user.account.username", None),
@@ -283,7 +288,7 @@ fn reliability(kind: Kind) -> f32 {
         Kind::UsZip | Kind::Age => 0.5,
         // Words that are also used about things other than people (`Italian food`).
         Kind::Location | Kind::Nationality | Kind::Religion | Kind::PoliticalGroup => 0.5,
-        Kind::Organization | Kind::Title => 0.5,
+        Kind::Organization | Kind::Title | Kind::JobTitle => 0.5,
         // Most dates in a database are not birth dates: a date column says little alone.
         Kind::Date => 0.3,
     }
@@ -477,6 +482,14 @@ mod tests {
         assert!(hint("product_name").is_none());
         assert!(hint("page_age").is_none());
         assert_eq!(hint("name").map(|h| h.0.category), Some("user.name"));
+        assert_eq!(
+            hint("jobTitle").map(|h| h.0.category),
+            Some("user.job_title")
+        );
+        assert_eq!(
+            hint("EMPLOYER_NAME").map(|h| h.0.category),
+            Some("user.workplace")
+        );
     }
 
     #[test]

@@ -87,11 +87,13 @@ pub enum Kind {
     Organization,
     /// An honorific before a name (`Mr.`, `Mrs.`, `Dr.`).
     Title,
+    /// A job title where the words around it say it is one (`as Applications engineer`).
+    JobTitle,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 27] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -118,6 +120,7 @@ impl Kind {
         Kind::PoliticalGroup,
         Kind::Organization,
         Kind::Title,
+        Kind::JobTitle,
     ];
 
     /// The stable snake_case name of the kind.
@@ -149,6 +152,7 @@ impl Kind {
             Kind::PoliticalGroup => "political_group",
             Kind::Organization => "organization",
             Kind::Title => "title",
+            Kind::JobTitle => "job_title",
         }
     }
 
@@ -191,6 +195,7 @@ impl Kind {
             Kind::PoliticalGroup => "user.demographic.political_opinion",
             Kind::Organization => "user.workplace",
             Kind::Title => "user.name",
+            Kind::JobTitle => "user.job_title",
         }
     }
 }

@@ -321,6 +321,39 @@ fn names_by_their_shape_alone() {
 }
 
 #[test]
+fn job_titles_where_the_words_say_so() {
+    let job = Kind::JobTitle;
+    yes(
+        job,
+        "I used to work for ITC Ltd as Applications engineer, but quit",
+        "Applications engineer",
+    );
+    yes(job, "she worked as a nurse for ten years", "nurse");
+    yes(
+        job,
+        "Edmonda Mazzanti, the Academic dean, said: \"fine\"",
+        "Academic dean",
+    );
+    yes(
+        job,
+        "Djevad Šušulić, the Information technology trainer, said",
+        "Information technology trainer",
+    );
+    yes(job, "Job title: Data analyst\nPhone: 1", "Data analyst");
+    assert!(one("Position: Surgeon").confidence > one("hired as surgeon.").confidence);
+    for text in [
+        "as engineer salaries rose",
+        "the manager said so",
+        "an engineer, a nurse",
+        "Title: Dark Side of the Moon",
+        "worker",
+        "such as",
+    ] {
+        assert_eq!(of(job, text), Vec::<&str>::new(), "{text}");
+    }
+}
+
+#[test]
 fn places_by_the_preposition_before_them() {
     yes(Kind::Location, "My friend lives in Groningen", "Groningen");
     yes(Kind::Location, "We moved here from Mabopane.", "Mabopane");

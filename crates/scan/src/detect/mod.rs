@@ -12,6 +12,7 @@ mod date;
 mod finance;
 mod gazetteer;
 mod govid;
+mod job;
 mod network;
 mod org;
 mod person;
@@ -79,6 +80,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
     }
     secret::prefixed(t, out);
     gazetteer::words(t, out);
+    job::titles(t, out);
     if any(DASH) {
         secret::private_keys(t, out);
     }
