@@ -266,6 +266,29 @@ fn person() {
     no("The Hudson River");
     // A known given name alone, at the lowest reported confidence.
     yes(Kind::Person, "She named him Joseph", "Joseph");
+    // Particles before a surname, and no street or unit word after a name.
+    yes(
+        Kind::Person,
+        "My name is Eliane van der Vlist but",
+        "Eliane van der Vlist",
+    );
+    yes(
+        Kind::Person,
+        "ask Christiane S. de Vaan today",
+        "Christiane S. de Vaan",
+    );
+    yes(
+        Kind::Person,
+        "Dr. Debbie Padovesi Suite 916",
+        "Debbie Padovesi",
+    );
+    yes(
+        Kind::Person,
+        "tribute here. Producer Alexander Mironova explained",
+        "Alexander Mironova",
+    );
+    no("The Princess Royal arrived");
+    no("the van der Waals force");
     // Given names of other countries too (`first_names_intl.txt`).
     yes(Kind::Person, "Why is Malthe so impulsive?", "Malthe");
     yes(Kind::Person, "I met Jukka Virtanen there", "Jukka Virtanen");

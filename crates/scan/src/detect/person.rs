@@ -3,7 +3,8 @@
 //!
 //! - An age is a number of 0 to 120 followed by `years old` / `year-old` / `y/o` / `yo`, or
 //!   preceded by `age` / `aged` / `age of` / `turned` / `turning` / `turn`.
-//! - A name is one to three capitalised words (or initials) after a title (`Mr`, `Mrs`, `Ms`,
+//! - A name is one to three capitalised words (or initials, with `van der`, `de`… before a
+//!   surname) after a title (`Mr`, `Mrs`, `Ms`,
 //!   `Dr`, `Prof`, ...) or after words that introduce a name (`my name is`, `name:`,
 //!   `call me`, `dear`, `signed`...); or, without such words, two or three capitalised words
 //!   whose first is a known given name (US Census 1990 lists, public domain:
@@ -155,8 +156,39 @@ fn name_word(t: &[u8], i: usize, first: bool) -> Option<usize> {
 /// Words that start with a capital but are not names (sentence words after a cue).
 const NOT_NAMES: &[&str] = &[
     "I", "The", "A", "An", "My", "Your", "Our", "This", "That", "It", "We", "You", "He", "She",
-    "They", "Is", "Please", "Thanks", "Thank", "Team", "Sir", "Madam", "All", "There",
+    "They", "Is", "Please", "Thanks", "Thank", "Team", "Sir", "Madam", "All", "There", "Suite",
+    "Apt", "Unit", "Box",
 ];
+
+/// Lower-case particles inside a name, before a surname (`Eliane van der Vlist`,
+/// `Christiane S. de Vaan`).
+const PARTICLES: &[&str] = &[
+    "van", "der", "den", "de", "da", "di", "von", "du", "le", "la", "dos", "das", "del", "della",
+    "ten", "ter", "bin", "ibn", "al",
+];
+
+fn is_particle(w: &[u8]) -> bool {
+    PARTICLES.iter().any(|p| p.as_bytes() == w)
+}
+
+/// The end of one or two particles at `i` followed by a space and a name word, or `None`.
+fn particles_at(t: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    for _ in 0..2 {
+        let mut e = j;
+        while at(t, e).is_ascii_lowercase() {
+            e += 1;
+        }
+        if e == j || !is_particle(&t[j..e]) || at(t, e) != b' ' {
+            return None;
+        }
+        j = e + 1;
+        if name_word(t, j, false).is_some() {
+            return Some(j);
+        }
+    }
+    None
+}
 
 /// Whether `w` is one of [`NOT_NAMES`] as written there (capitalised).
 fn not_a_name(w: &[u8]) -> bool {
@@ -183,6 +215,10 @@ fn name_at(t: &[u8], s: usize) -> Option<usize> {
             break;
         }
         i = e + 1;
+        // `van der`, `de` before the next name word.
+        if let Some(j) = particles_at(t, i) {
+            i = j;
+        }
     }
     // At least two bytes: a lone initial is not a name.
     end.filter(|&e| e - s >= 2)
@@ -303,6 +339,7 @@ fn lexicon() -> &'static Lexicon {
 /// and months too: [`WEEKDAYS`], [`super::date::MONTHS`]).
 const NOT_SURNAMES: &[&str] = &[
     "street",
+    "royal",
     "st",
     "avenue",
     "ave",
@@ -425,7 +462,8 @@ fn surname_like(t: &[u8], s: usize) -> Option<usize> {
     // Not a cue, a title or a sentence word first (`Dear José Álvarez` is found by its cue).
     let first_word = first.split(' ').next().unwrap_or_default();
     let lead = not_a_name(first_word.as_bytes())
-        || lexicon().get(first_word.as_bytes()) & (TITLE | CUE) != 0;
+        || lexicon().get(first_word.as_bytes()) & (TITLE | CUE) != 0
+        || known_word(first_word.as_bytes());
     if lead {
         return None;
     }
@@ -738,15 +776,18 @@ fn capitalised_words(t: &[u8], s: usize) -> Option<usize> {
     if words[1..].iter().any(|w| lexicon().get(w) & GIVEN != 0) {
         return None;
     }
-    let name_like = words.iter().filter(|w| full(w)).all(|w| {
-        // An upper-case letter, then letters some of which are in lower case (not an
-        // acronym, not a dash).
-        let mut cs = std::str::from_utf8(w).unwrap_or_default().chars();
-        cs.next().is_some_and(char::is_uppercase)
-            && cs.clone().any(char::is_lowercase)
-            && cs.all(|c| c.is_alphabetic() || c == '\'' || c == '-')
-            && !known_word(w)
-    });
+    let name_like = words
+        .iter()
+        .filter(|w| full(w) && !is_particle(w))
+        .all(|w| {
+            // An upper-case letter, then letters some of which are in lower case (not an
+            // acronym, not a dash).
+            let mut cs = std::str::from_utf8(w).unwrap_or_default().chars();
+            cs.next().is_some_and(char::is_uppercase)
+                && cs.clone().any(char::is_lowercase)
+                && cs.all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+                && !known_word(w)
+        });
     name_like.then_some(end)
 }
 
