@@ -389,6 +389,16 @@ fn places_by_the_preposition_before_them() {
     yes(Kind::Location, "In Groningen, it rains", "Groningen");
     yes(
         Kind::Location,
+        "I am in Vila do Conde for a trip",
+        "Vila do Conde",
+    );
+    yes(
+        Kind::Location,
+        "based in Cerro de las Cuentas.",
+        "Cerro de las Cuentas",
+    );
+    yes(
+        Kind::Location,
         "I live in Groningen\u{2026} honestly",
         "Groningen",
     );

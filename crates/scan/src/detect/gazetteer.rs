@@ -890,6 +890,9 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
             words += 1;
             if at(t, e) == b' ' && at(t, e + 1).is_ascii_uppercase() && words < 3 {
                 e += 1;
+            } else if let Some(j) = place_particle(t, e).filter(|_| words < 3) {
+                // `Vila do Conde`, `Ostrov nad Ohří`.
+                e = j;
             } else {
                 break;
             }
@@ -907,6 +910,36 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         i = e.max(i);
     }
+}
+
+/// Lower-case words inside place names.
+const PLACE_PARTICLES: &[&str] = &[
+    "de", "do", "da", "das", "dos", "del", "della", "di", "la", "las", "los", "le", "les", "nad",
+    "pod", "am", "an", "im", "sur", "sul", "en", "y",
+];
+
+/// After a place word ending at `e`: a space, one or two [`PLACE_PARTICLES`] and a space
+/// before a capital; where that capital starts.
+fn place_particle(t: &[u8], e: usize) -> Option<usize> {
+    let mut j = e;
+    for _ in 0..2 {
+        if at(t, j) != b' ' {
+            return None;
+        }
+        let s = j + 1;
+        let mut k = s;
+        while at(t, k).is_ascii_lowercase() {
+            k += 1;
+        }
+        if k == s || !PLACE_PARTICLES.iter().any(|p| p.as_bytes() == &t[s..k]) || at(t, k) != b' ' {
+            return None;
+        }
+        if at(t, k + 1).is_ascii_uppercase() {
+            return Some(k + 1);
+        }
+        j = k;
+    }
+    None
 }
 
 /// The non-ASCII character that starts at `i`, and its length in bytes.
