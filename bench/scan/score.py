@@ -73,6 +73,7 @@ LABELS = {
     "date": "DATE_TIME",
     "us_zip": "ZIP_CODE",
     "uk_postcode": "ZIP_CODE",
+    "postal_code": "ZIP_CODE",
     "person": "PERSON",
     "street_address": "STREET_ADDRESS",
     "age": "AGE",

@@ -285,7 +285,7 @@ fn reliability(kind: Kind) -> f32 {
         Kind::DriversLicense | Kind::Passport => 0.7,
         Kind::Ipv4 | Kind::Ipv6 | Kind::Phone | Kind::UkPostcode | Kind::Secret => 0.85,
         Kind::Url | Kind::Person | Kind::StreetAddress => 0.6,
-        Kind::UsZip | Kind::Age => 0.5,
+        Kind::UsZip | Kind::PostalCode | Kind::Age => 0.5,
         // Words that are also used about things other than people (`Italian food`).
         Kind::Location | Kind::Nationality | Kind::Religion | Kind::PoliticalGroup => 0.5,
         Kind::Organization | Kind::Title | Kind::JobTitle => 0.5,

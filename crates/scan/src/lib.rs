@@ -89,11 +89,14 @@ pub enum Kind {
     Title,
     /// A job title where the words around it say it is one (`as Applications engineer`).
     JobTitle,
+    /// Another country's postal code after a postal-code word (`ZIP: 00-423`, `postal code
+    /// 6250-120`).
+    PostalCode,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 27] = [
+    pub const ALL: [Kind; 28] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -121,6 +124,7 @@ impl Kind {
         Kind::Organization,
         Kind::Title,
         Kind::JobTitle,
+        Kind::PostalCode,
     ];
 
     /// The stable snake_case name of the kind.
@@ -153,6 +157,7 @@ impl Kind {
             Kind::Organization => "organization",
             Kind::Title => "title",
             Kind::JobTitle => "job_title",
+            Kind::PostalCode => "postal_code",
         }
     }
 
@@ -182,7 +187,7 @@ impl Kind {
             Kind::Mac => "user.device.device_id",
             Kind::Url => "user.contact.url",
             Kind::Date => "user.demographic.date_of_birth",
-            Kind::UsZip | Kind::UkPostcode => "user.contact.address.postal_code",
+            Kind::UsZip | Kind::UkPostcode | Kind::PostalCode => "user.contact.address.postal_code",
             Kind::StreetAddress => "user.contact.address.street",
             Kind::Secret => "user.authorization.credentials",
             Kind::Age => "user.demographic.age_range",

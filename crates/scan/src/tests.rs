@@ -772,7 +772,8 @@ fn postcodes() {
     yes(Kind::UsZip, "zip code: 10001", "10001");
     no("CA 94105");
     no("94105");
-    no("zip 9410");
+    // Four digits are no US ZIP; after its word, another country's postal code.
+    assert_eq!(found("zip 9410"), vec![(Kind::PostalCode, "9410")]);
     yes(Kind::UkPostcode, "London SW1A 1AA", "SW1A 1AA");
     yes(Kind::UkPostcode, "M1 1AE", "M1 1AE");
     yes(Kind::UkPostcode, "B33 8TH", "B33 8TH");
@@ -787,6 +788,24 @@ fn postcodes() {
     no("SW1A1AA");
     no("sw1a 1aa");
     no("W1I 0AX");
+    // Other countries' postal codes, right after their word.
+    let postal = Kind::PostalCode;
+    yes(postal, "ZIP: 4032", "4032");
+    yes(postal, "My zip code is 81-521", "81-521");
+    yes(postal, "postal code 6250-120, Lisbon", "6250-120");
+    yes(postal, "Postcode: 860 13", "860 13");
+    yes(postal, "zip: 01310-100", "01310-100");
+    yes(postal, "postal code: K1A 0B6", "K1A 0B6");
+    for text in [
+        "zip file 1234",
+        "I have 4032 apples",
+        "zipcode: 12",
+        "ZIP: 1234567",
+        "unzip 4032",
+        "ZIP: 4032.5",
+    ] {
+        assert_eq!(of(postal, text), Vec::<&str>::new(), "{text}");
+    }
 }
 
 #[test]

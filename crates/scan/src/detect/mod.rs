@@ -75,6 +75,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         date::dates(t, out);
         postal::us_zip(t, out);
         postal::uk_postcode(t, out);
+        postal::other_postal_codes(t, out);
         person::age(t, out);
         address::street(t, out);
     }

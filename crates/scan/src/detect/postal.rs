@@ -1,4 +1,4 @@
-//! US ZIP codes and UK postcodes.
+//! US ZIP codes, UK postcodes, and other countries' postal codes after a postal-code word.
 
 use super::push;
 use crate::Kind;
@@ -57,6 +57,87 @@ pub(crate) fn us_zip(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         i = e.max(i + 1);
     }
+}
+
+/// Other countries' postal codes, only right after a postal-code word (`zip`, `postal code`,
+/// `postcode`, with `:`, `is` or spaces between): 3 to 6 digits (`4032`, Denmark, Austria,
+/// Switzerland…), digits in two groups (`860 13` Sweden and Czechia, `00-423` Poland,
+/// `6250-120` Portugal, `01310-100` Brazil), or the Canadian `A9A 9A9`. Confidence 0.7; a US
+/// ZIP with its word is found with more confidence by [`us_zip`].
+pub(crate) fn other_postal_codes(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        // The start of a code: a digit or a capital not glued to what comes before.
+        let b = t[i];
+        if !(b.is_ascii_digit() || b.is_ascii_uppercase()) || alnum_before(t, i) {
+            i += 1;
+            continue;
+        }
+        let Some(e) = postal_code_at(t, i) else {
+            i += 1;
+            continue;
+        };
+        if joined_after(t, e, b"-./") || !right_after_word(t, i) {
+            i = e;
+            continue;
+        }
+        push(out, Kind::PostalCode, i, e, 0.7, "postal_code");
+        i = e;
+    }
+}
+
+/// The end of a postal code's shape at `i` (see [`other_postal_codes`]).
+fn postal_code_at(t: &[u8], i: usize) -> Option<usize> {
+    let dg = |k: usize| at(t, k).is_ascii_digit();
+    let up = |k: usize| at(t, k).is_ascii_uppercase();
+    if up(i) {
+        // Canada: A9A 9A9.
+        let ok =
+            dg(i + 1) && up(i + 2) && at(t, i + 3) == b' ' && dg(i + 4) && up(i + 5) && dg(i + 6);
+        return ok.then_some(i + 7);
+    }
+    let a = digits_end(t, i);
+    let n = a - i;
+    let sep = at(t, a);
+    if matches!(sep, b' ' | b'-') && dg(a + 1) {
+        let m = digits_end(t, a + 1) - a - 1;
+        let grouped = matches!(
+            (n, m, sep),
+            (3, 2, b' ') | (2, 3, b'-') | (4, 3, b'-') | (5, 3, b'-')
+        );
+        if grouped {
+            return Some(a + 1 + m);
+        }
+    }
+    (3..=6).contains(&n).then_some(a)
+}
+
+/// Whether a postal-code word ends just before `s`, with `:`, `is` or blanks between.
+fn right_after_word(t: &[u8], s: usize) -> bool {
+    let mut j = s;
+    while j > 0 && matches!(t[j - 1], b' ' | b':' | b'\t' | b'#') && s - j < 4 {
+        j -= 1;
+    }
+    if j >= 3 && t[j - 3..j].eq_ignore_ascii_case(b" is") {
+        j -= 3;
+        while j > 0 && t[j - 1] == b' ' && s - j < 8 {
+            j -= 1;
+        }
+    }
+    [
+        "zip",
+        "zip code",
+        "zipcode",
+        "postal code",
+        "postcode",
+        "post code",
+    ]
+    .iter()
+    .any(|w| {
+        j >= w.len()
+            && t[j - w.len()..j].eq_ignore_ascii_case(w.as_bytes())
+            && (j == w.len() || !t[j - w.len() - 1].is_ascii_alphabetic())
+    })
 }
 
 /// A full UK postcode in capitals with one space: outward code `A9`, `A99`, `AA9`, `AA99`,

@@ -378,7 +378,7 @@ pub struct FindingOut {
     /// `email`, `phone`, `credit_card`, `iban`, `us_ssn`, `uk_nino`, `ipv4`, `ipv6`, `mac`,
     /// `url`, `date`, `us_zip`, `uk_postcode`, `secret`, `age`, `person`, `drivers_license`,
     /// `passport`, `national_id`, `street_address`, `location`, `nationality`, `religion`,
-    /// `political_group`, `organization`, `title` or `job_title`.
+    /// `political_group`, `organization`, `title`, `job_title` or `postal_code`.
     pub kind: &'static str,
     /// Its data category.
     pub category: &'static str,
