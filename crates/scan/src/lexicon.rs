@@ -12,12 +12,12 @@ pub(crate) const MAX: usize = 24;
 /// A word lower-cased and zero-padded into three words of 8 bytes (no listed word holds a
 /// zero byte, so the padding marks the end).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Key([u64; 3]);
+struct Key([u64; 3]);
 
 impl Key {
     /// The key of `w`: `None` when it is empty, longer than [`MAX`], or holds a byte that is
     /// not an ASCII letter.
-    pub(crate) fn new(w: &[u8]) -> Option<Key> {
+    fn new(w: &[u8]) -> Option<Key> {
         if w.is_empty() || w.len() > MAX {
             return None;
         }
@@ -75,12 +75,12 @@ fn pair(w: &[u8]) -> Option<usize> {
 }
 
 impl Lexicon {
-    /// A lexicon of `words`, each with the value `value(word)`; a word listed twice gets the
-    /// bitwise OR of its values. Words that cannot be keys (see [`Key::new`]) are left out.
+    /// A lexicon of `words`, each with its value; a word listed twice gets the bitwise OR of
+    /// its values. Words that cannot be keys (see [`Key::new`]) are left out.
     pub(crate) fn new<'a>(words: impl IntoIterator<Item = (&'a [u8], u32)>) -> Lexicon {
-        let words: Vec<(Key, u32)> = words
+        let words: Vec<(&[u8], Key, u32)> = words
             .into_iter()
-            .filter_map(|(w, v)| Some((Key::new(w)?, v)))
+            .filter_map(|(w, v)| Some((w, Key::new(w)?, v)))
             .collect();
         let size = (words.len() * 2).next_power_of_two().max(16);
         let mut lexicon = Lexicon {
@@ -88,12 +88,9 @@ impl Lexicon {
             mask: size - 1,
             shapes: vec![0; 27 * 27],
         };
-        for (k, v) in words {
-            // The key's length: its bytes up to the zero padding.
-            let bytes: Vec<u8> = k.0.iter().flat_map(|x| x.to_le_bytes()).collect();
-            let len = bytes.iter().position(|&b| b == 0).unwrap_or(MAX);
-            if let Some(p) = pair(&bytes[..len]) {
-                lexicon.shapes[p] |= 1 << len;
+        for (w, k, v) in words {
+            if let Some(p) = pair(w) {
+                lexicon.shapes[p] |= 1 << w.len();
             }
             let slot = lexicon.slot(k);
             lexicon.slots[slot].0 = k;

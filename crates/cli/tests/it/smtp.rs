@@ -75,12 +75,15 @@ impl SmtpServer {
             std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
                 .map(|_| line)
         });
-        let line = tokio::time::timeout(Duration::from_secs(30), line)
-            .await
-            .expect("aiosmtpd did not start within 30 s")
-            .expect("join")
-            .expect("read the port");
-        let port = line.trim().parse().expect("aiosmtpd printed its port");
+        let port = match tokio::time::timeout(Duration::from_secs(30), line).await {
+            Ok(Ok(Ok(line))) => line.trim().parse::<u16>().ok(),
+            _ => None,
+        };
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("aiosmtpd did not report its port within 30 s");
+        };
         Some(SmtpServer {
             child,
             port,

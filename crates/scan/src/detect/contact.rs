@@ -365,23 +365,14 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
     // A calendar date in groups (`2024-07-14`, `14.07.2024`) is a date, whatever words are
     // near it.
     let num = |k: usize| crate::bytes::num(t, g[k].0, g[k].1);
-    let year = |v: u32| (1900..=2099).contains(&v);
-    let day_month = |a: u32, b: u32| {
-        ((1..=31).contains(&a) && (1..=12).contains(&b))
-            || ((1..=12).contains(&a) && (1..=31).contains(&b))
-    };
+    let valid = super::date::valid;
     let date_like = n == 3
         && !paren
-        && ((len(0) == 4
-            && len(1) == 2
-            && len(2) == 2
-            && year(num(0))
-            && day_month(num(2), num(1)))
+        && ((len(0) == 4 && len(1) == 2 && len(2) == 2 && valid(num(0), num(1), num(2)))
             || (len(0) == 2
                 && len(1) == 2
                 && len(2) == 4
-                && year(num(2))
-                && day_month(num(0), num(1))));
+                && (valid(num(2), num(1), num(0)) || valid(num(2), num(0), num(1)))));
     // Other national numbers, only after a phone word: two to five groups (or a bracketed
     // area code and more), 6 to 12 digits, groups of 2 to 5 digits but the last (up to 8).
     if (n >= 2 || paren)

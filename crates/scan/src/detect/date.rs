@@ -43,7 +43,8 @@ fn days_in_month(y: u32, m: u32) -> u32 {
     }
 }
 
-fn valid(y: u32, m: u32, d: u32) -> bool {
+/// Whether year `y` (1900–2099), month `m` and day `d` make a calendar day.
+pub(super) fn valid(y: u32, m: u32, d: u32) -> bool {
     (1900..=2099).contains(&y) && d >= 1 && d <= days_in_month(y, m)
 }
 

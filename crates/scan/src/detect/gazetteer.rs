@@ -669,15 +669,10 @@ struct Index {
     /// Each distinct lower-cased first word (its ASCII letters up to the first other byte)
     /// and the entries that start with it, sorted by the word.
     first: Vec<(Vec<u8>, std::ops::Range<usize>)>,
-    /// Each first word's place in `first`, plus one.
+    /// Each first word's place in `first`, plus one (the lexicon rules most words of a text
+    /// out by their first two letters and length before hashing them).
     lookup: Lexicon,
-    /// For each pair of first two letters ([`pair`]), bit `n` is set when some first word
-    /// has `n` letters: most words of a text are ruled out by this alone.
-    lengths: Vec<u32>,
 }
-
-/// The longest first word looked up.
-const MAX_WORD: usize = crate::lexicon::MAX;
 
 fn first_word(entry: &str) -> Vec<u8> {
     entry
@@ -687,30 +682,17 @@ fn first_word(entry: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The index of a word's first two letters (lower case ASCII; a one-letter word has its
-/// own).
-fn pair(w: &[u8]) -> usize {
-    let letter = |b: Option<&u8>| b.map_or(26, |b| usize::from(b.to_ascii_lowercase() - b'a'));
-    letter(w.first()) * 27 + letter(w.get(1))
-}
-
 fn index() -> &'static Index {
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
         let mut entries = ENTRIES.to_vec();
         entries.sort_unstable_by_key(|e| (first_word(e.0), e.0.to_ascii_lowercase()));
         let mut first: Vec<(Vec<u8>, std::ops::Range<usize>)> = Vec::new();
-        let mut lengths = vec![0u32; 27 * 27];
         for (n, e) in entries.iter().enumerate() {
             let w = first_word(e.0);
             match first.last_mut() {
                 Some((last, range)) if *last == w => range.end = n + 1,
-                _ => {
-                    if !w.is_empty() && w.len() <= MAX_WORD {
-                        lengths[pair(&w)] |= 1 << w.len();
-                    }
-                    first.push((w, n..n + 1));
-                }
+                _ => first.push((w, n..n + 1)),
             }
         }
         let lookup = Lexicon::new(
@@ -723,7 +705,6 @@ fn index() -> &'static Index {
             entries,
             first,
             lookup,
-            lengths,
         }
     })
 }
@@ -734,8 +715,8 @@ pub(super) fn first_words() -> impl Iterator<Item = &'static [u8]> {
     index().first.iter().map(|(w, _)| w.as_slice())
 }
 
-/// Whether the byte may be inside a word: ASCII letters, `'`, `.` of `U.S.A.`, and the
-/// bytes of non-ASCII characters.
+/// Whether the byte may be inside a word: ASCII letters and the bytes of non-ASCII
+/// characters.
 fn word_byte(b: u8) -> bool {
     b.is_ascii_alphabetic() || b >= 0x80
 }
@@ -811,13 +792,10 @@ pub(crate) fn words(t: &[u8], out: &mut Vec<crate::Finding>) {
             e += 1;
         }
         let n = e - i;
-        let bits = index.lengths[pair(&t[i..e])];
-        let listed = |n: usize| n <= MAX_WORD && bits & (1 << n) != 0;
         // The word, or the word without the `s` of a plural.
         let plural = n > 2 && matches!(t[e - 1], b's' | b'S');
-        let found = (listed(n).then(|| entry_at(t, i, n, index, out)))
-            .flatten()
-            .or_else(|| (plural && listed(n - 1)).then(|| entry_at(t, i, n - 1, index, out))?);
+        let found = entry_at(t, i, n, index, out)
+            .or_else(|| plural.then(|| entry_at(t, i, n - 1, index, out))?);
         if let Some(end) = found {
             e = end;
         }
@@ -987,7 +965,11 @@ mod tests {
     fn every_first_word_can_be_looked_up() {
         let index = super::index();
         for (n, (w, _)) in index.first.iter().enumerate() {
-            assert!(w.len() <= super::MAX_WORD, "{}", String::from_utf8_lossy(w));
+            assert!(
+                w.len() <= crate::lexicon::MAX,
+                "{}",
+                String::from_utf8_lossy(w)
+            );
             let found = index.lookup.get(w);
             assert!(w.is_empty() || found == u32::try_from(n + 1).unwrap());
         }

@@ -13,7 +13,7 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::at;
+use crate::bytes::{at, starts_with};
 use crate::lexicon::Lexicon;
 
 /// Nouns that end a job title.
@@ -202,9 +202,8 @@ fn clause_ends(t: &[u8], e: usize) -> bool {
         b' ' => {
             at(t, e + 1) == b' '
                 || AFTER.iter().any(|w| {
-                    let s = e + 1;
-                    t.get(s..s + w.len()).is_some_and(|x| x == w.as_bytes())
-                        && !at(t, s + w.len()).is_ascii_alphabetic()
+                    starts_with(t, e + 1, w.as_bytes())
+                        && !at(t, e + 1 + w.len()).is_ascii_alphabetic()
                 })
         }
         _ => false,

@@ -346,12 +346,7 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
             let pw = &t[ps..pe];
             // `of` only after an organisation's word (`Bank of Ireland`, `University of
             // Oslo`), not after a person's name (`Jane Roe of Acme Inc.`).
-            let of = pw == b"of"
-                && first > 1
-                && matches!(
-                    class_of(&t[w[first - 2].0..w[first - 2].1]),
-                    Class::Sector(_)
-                );
+            let of = pw == b"of" && first > 1 && matches!(classes[first - 2].0, Class::Sector(_));
             if of {
                 first -= 1;
                 continue;

@@ -267,40 +267,41 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                 push(out, Kind::Person, i, e, c, "person_context");
                 i = e;
             }
-            // Every rule below needs a name word here, and a known given name or a second
-            // name word after it: most capitalised words stop at this test.
-            _ if !maybe_name(t, i) => i += 1,
-            _ => match known_full_name(t, i).or_else(|| surname_like(t, i)) {
-                Some(e) => {
-                    push(out, Kind::Person, i, e, 0.6, "person_given_name");
-                    i = e;
-                }
-                None => match known_given_name(t, i) {
-                    Some(e) => {
-                        push(out, Kind::Person, i, e, 0.5, "person_given_name");
-                        i = e;
-                    }
-                    None => match capitalised_words(t, i) {
-                        Some(e) => {
-                            push(out, Kind::Person, i, e, 0.5, "person_capitalised");
+            _ => match first_name_word(t, i) {
+                // Every rule below needs a known given name here, or a second name word after
+                // this one: most capitalised words stop at this test.
+                Some((fe, given))
+                    if given || (at(t, fe) == b' ' && name_word(t, fe + 1, false).is_some()) =>
+                {
+                    let found = known_full_name(t, i, given)
+                        .or_else(|| surname_like(t, i))
+                        .map(|e| (e, 0.6, "person_given_name"))
+                        .or_else(|| {
+                            known_given_name(t, i, fe, given).map(|e| (e, 0.5, "person_given_name"))
+                        })
+                        .or_else(|| {
+                            capitalised_words(t, i).map(|e| (e, 0.5, "person_capitalised"))
+                        });
+                    match found {
+                        Some((e, conf, detector)) => {
+                            push(out, Kind::Person, i, e, conf, detector);
                             i = e;
                         }
                         None => i += 1,
-                    },
-                },
+                    }
+                }
+                _ => i += 1,
             },
         }
     }
 }
 
-/// Whether a name word starts at `s` that is a known given name or is followed by another
-/// name word.
-fn maybe_name(t: &[u8], s: usize) -> bool {
-    let Some(e) = name_word(t, s, true) else {
-        return false;
-    };
-    (at(t, e) == b' ' && name_word(t, e + 1, false).is_some())
-        || lexicon().get(&t[s..e]) & GIVEN != 0
+/// The name word at `s` that may start a name: its end, and whether it is a known given
+/// name (looked up once here for every rule that needs it).
+fn first_name_word(t: &[u8], s: usize) -> Option<(usize, bool)> {
+    let e = name_word(t, s, true)?;
+    let given = (3..=16).contains(&(e - s)) && lexicon().get(&t[s..e]) & GIVEN != 0;
+    Some((e, given))
 }
 
 /// Lexicon bits: a known given name (see the file's header for the source), a title, the
@@ -410,12 +411,11 @@ const WEEKDAYS: [&str; 7] = [
     "sunday",
 ];
 
-/// Two or three name words at `s` whose first is a known given name and whose last is
-/// neither an initial nor a word of [`NOT_SURNAMES`]: their end.
-fn known_full_name(t: &[u8], s: usize) -> Option<usize> {
-    let first_end = name_word(t, s, true)?;
-    let first = &t[s..first_end];
-    if !(3..=16).contains(&first.len()) || lexicon().get(first) & GIVEN == 0 {
+/// Two or three name words at `s` whose first is a known given name (`given`, from
+/// [`first_name_word`]) and whose last is neither an initial nor a word of
+/// [`NOT_SURNAMES`]: their end.
+fn known_full_name(t: &[u8], s: usize, given: bool) -> Option<usize> {
+    if !given {
         return None;
     }
     let end = name_at(t, s)?;
@@ -461,10 +461,8 @@ fn surname_like(t: &[u8], s: usize) -> Option<usize> {
     let first = std::str::from_utf8(&t[s..last_start - 1]).ok()?;
     // Not a cue, a title or a sentence word first (`Dear José Álvarez` is found by its cue).
     let first_word = first.split(' ').next().unwrap_or_default();
-    let lead = not_a_name(first_word.as_bytes())
-        || lexicon().get(first_word.as_bytes()) & (TITLE | CUE) != 0
-        || known_word(first_word.as_bytes());
-    if lead {
+    // (`known_word` holds the titles, cues and sentence words.)
+    if known_word(first_word.as_bytes()) {
         return None;
     }
     let surname = last.chars().count() >= 5
@@ -791,15 +789,11 @@ fn capitalised_words(t: &[u8], s: usize) -> Option<usize> {
     name_like.then_some(end)
 }
 
-/// A known given name alone (`Rachel`), not next to another capitalised word, not in
-/// capitals: its end.
-fn known_given_name(t: &[u8], s: usize) -> Option<usize> {
-    let e = name_word(t, s, true)?;
+/// A known given name alone (`Rachel`; the word `s..e` and `given` from
+/// [`first_name_word`]), not next to another capitalised word, not in capitals: its end.
+fn known_given_name(t: &[u8], s: usize, e: usize, given: bool) -> Option<usize> {
     let word = &t[s..e];
-    if !(3..=16).contains(&word.len())
-        || !word.iter().all(u8::is_ascii_alphabetic)
-        || word[1..].iter().all(u8::is_ascii_uppercase)
-    {
+    if !given || word[1..].iter().all(u8::is_ascii_uppercase) {
         return None;
     }
     // Not part of a longer capitalised phrase (`Grace Hopper Avenue`, `New York`), nor of
@@ -813,9 +807,6 @@ fn known_given_name(t: &[u8], s: usize) -> Option<usize> {
         w.first().is_some_and(u8::is_ascii_uppercase)
     };
     if next_cap || prev_cap {
-        return None;
-    }
-    if lexicon().get(word) & GIVEN == 0 {
         return None;
     }
     // Names that are also days or months (`Sunday`, `Jan`) are those alone.

@@ -124,16 +124,7 @@ fn right_after_word(t: &[u8], s: usize) -> bool {
             j -= 1;
         }
     }
-    [
-        "zip",
-        "zip code",
-        "zipcode",
-        "postal code",
-        "postcode",
-        "post code",
-    ]
-    .iter()
-    .any(|w| {
+    ZIP_CONTEXT.iter().chain(&["post code"]).any(|w| {
         j >= w.len()
             && t[j - w.len()..j].eq_ignore_ascii_case(w.as_bytes())
             && (j == w.len() || !t[j - w.len() - 1].is_ascii_alphabetic())
