@@ -20,8 +20,8 @@ use crate::rights::RequestType;
 use crate::rights::request::{RightsEvent, RightsRequest, SlaRow};
 use crate::rights::workflow::State;
 use crate::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
-    TokenRecord,
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
+    StoredCollection, SubjectKey, TokenRecord,
 };
 use crate::vault::schema::CollectionSchema;
 
@@ -798,6 +798,25 @@ pub trait Store:
     ) -> Result<AuditEvent, StoreError>;
     /// One record with its cells.
     async fn get_record(&self, collection: &str, id: &str) -> Result<Option<Record>, StoreError>;
+    /// One record with its subject's restrictions, objections and wrapped data key: what a
+    /// read needs. A backend answers it in as few round trips as it can; this default makes
+    /// three reads.
+    async fn record_for_read(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<RecordForRead>, StoreError> {
+        let Some(record) = self.get_record(collection, id).await? else {
+            return Ok(None);
+        };
+        let limits = self.processing_limits(&record.subject_id).await?;
+        let key = self.subject_key(&record.subject_id).await?;
+        Ok(Some(RecordForRead {
+            record,
+            limits,
+            key,
+        }))
+    }
     /// Records whose `field` has blind index `index`, ordered by id, after `after`.
     async fn find_records(
         &self,

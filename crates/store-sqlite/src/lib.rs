@@ -25,8 +25,8 @@ use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
 use custodian_core::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
-    TokenRecord,
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
+    StoredCollection, SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::sqlite::{
@@ -90,7 +90,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Each write job of a group commit runs in a savepoint, whose statement journal
+            // SQLite keeps in a temporary file unless told otherwise: in memory, a job's
+            // pages are not written out twice (creates went from about 3,700/s to 5,000/s).
+            .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(opts.clone())
@@ -672,6 +676,14 @@ impl Store for SqliteStore {
 
     async fn get_record(&self, collection: &str, id: &str) -> Result<Option<Record>, StoreError> {
         vault::record_by_id(&self.reader, collection, id).await
+    }
+
+    async fn record_for_read(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<RecordForRead>, StoreError> {
+        vault::record_for_read(&self.reader, collection, id).await
     }
 
     async fn find_records(

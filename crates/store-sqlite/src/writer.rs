@@ -24,7 +24,8 @@ use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead};
 use futures::future::BoxFuture;
 use futures::{FutureExt, TryStreamExt};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
 use sqlx::{Either, Executor, QueryBuilder, Row, Sqlite, query};
 use tokio::sync::{mpsc, oneshot};
 
@@ -420,7 +421,15 @@ async fn run_statements(
     mut qb: QueryBuilder<Sqlite>,
     persistent: bool,
 ) -> (Vec<Outcome>, Option<StoreError>) {
-    let mut steps = conn.fetch_many(qb.build().persistent(persistent));
+    query_outcomes(conn, qb.build().persistent(persistent)).await
+}
+
+/// As [`run_statements`], for a query of several statements built some other way.
+pub(crate) async fn query_outcomes(
+    conn: &mut SqliteConnection,
+    q: Query<'_, Sqlite, SqliteArguments>,
+) -> (Vec<Outcome>, Option<StoreError>) {
+    let mut steps = conn.fetch_many(q);
     let mut out = Vec::new();
     let mut rows = Vec::new();
     loop {

@@ -986,6 +986,17 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
         s.subject_tokens("subj-1").await.expect("t")[0].ciphertext,
         b"resealed-token".to_vec()
     );
+    // What a read needs, in one call: the record, the subject's limits, its current key.
+    let read = s
+        .record_for_read("customers", "r1")
+        .await
+        .expect("read")
+        .expect("some");
+    assert_eq!(read.record, got);
+    assert_eq!(read.limits, vec![limit.clone()]);
+    assert_eq!(read.key.map(|k| k.key_version), Some(2));
+    assert_eq!(s.record_for_read("customers", "nope").await, Ok(None));
+    assert_eq!(s.record_for_read("other", "r1").await, Ok(None));
 
     // Erasure takes tokens and limits; the ledger answers for the pseudonym.
     assert_eq!(s.erased_at("pseudo-1").await, Ok(None));
@@ -1001,6 +1012,8 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     );
     assert!(s.processing_limits("subj-1").await.expect("l").is_empty());
     assert_eq!(s.erased_at("pseudo-1").await, Ok(Some(t(9))));
+    // Its records are gone, and with them anything a read could find.
+    assert_eq!(s.record_for_read("customers", "r1").await, Ok(None));
     // Merging another copy of the ledger adds only what is missing.
     let other = vec![("pseudo-1".to_owned(), t(9)), ("pseudo-2".to_owned(), t(8))];
     assert_eq!(

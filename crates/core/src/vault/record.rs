@@ -177,7 +177,24 @@ pub const RESTRICTION_EXEMPT_PURPOSES: [&str; 4] = [
     "public_interest",
 ];
 
+/// What a read of one record needs from the store: the record, its subject's restrictions and
+/// objections, and its subject's wrapped data key (none once the subject is erased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordForRead {
+    /// The record with its cells.
+    pub record: Record,
+    /// Its subject's restrictions and objections.
+    pub limits: Vec<ProcessingLimit>,
+    /// Its subject's wrapped data key.
+    pub key: Option<SubjectKey>,
+}
+
 impl ProcessingLimit {
+    /// The first of `limits` that refuses a read under `purpose`, if any.
+    pub fn refusing<'l>(limits: &'l [ProcessingLimit], purpose: &str) -> Option<&'l Self> {
+        limits.iter().find(|l| l.refuses(purpose))
+    }
+
     /// Whether this limit refuses a read under `purpose`.
     pub fn refuses(&self, purpose: &str) -> bool {
         match self.kind {

@@ -14,8 +14,8 @@ use jiff::Timestamp;
 use zeroize::Zeroizing;
 
 use super::record::{
-    Cell, CellPlace, Erased, IndexEntry, ProcessingLimit, Record, StoredCollection, SubjectKey,
-    TokenRecord,
+    Cell, CellPlace, Erased, IndexEntry, ProcessingLimit, Record, RecordForRead, StoredCollection,
+    SubjectKey, TokenRecord,
 };
 use super::schema::{CollectionSchema, FieldSpec, SchemaError, Tokenization};
 use super::value::{FieldType, luhn_valid};
@@ -755,18 +755,30 @@ impl<'a> Vault<'a> {
             .ok_or(VaultError::RecordNotFound)
     }
 
+    /// One sealed record with its subject's limits and wrapped data key, as a read needs them
+    /// (one store call), or [`VaultError::RecordNotFound`].
+    pub async fn record_for_read(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<RecordForRead, VaultError> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(VaultError::RecordNotFound);
+        }
+        self.store
+            .record_for_read(collection, id)
+            .await?
+            .ok_or(VaultError::RecordNotFound)
+    }
+
     /// The restriction or objection that refuses reads of `subject_id` under `purpose`, if any.
     pub async fn limit_refusing(
         &self,
         subject_id: &str,
         purpose: &str,
     ) -> Result<Option<ProcessingLimit>, VaultError> {
-        Ok(self
-            .store
-            .processing_limits(subject_id)
-            .await?
-            .into_iter()
-            .find(|l| l.refuses(purpose)))
+        let limits = self.store.processing_limits(subject_id).await?;
+        Ok(ProcessingLimit::refusing(&limits, purpose).cloned())
     }
 
     /// Opens the granted fields of records (masked or in plaintext), after appending `audits`
@@ -783,13 +795,8 @@ impl<'a> Vault<'a> {
             if keys.contains_key(r.subject_id.as_str()) {
                 continue;
             }
-            let key = match self.store.subject_key(&r.subject_id).await? {
-                Some(k) if k.key_version == r.key_version => k,
-                // Rotated between the reads: the caller may retry (409 concurrent_change).
-                Some(_) => return Err(VaultError::Busy),
-                None => return Err(VaultError::RecordNotFound),
-            };
-            keys.insert(&r.subject_id, self.crypto.data_key(&key)?);
+            let key = self.store.subject_key(&r.subject_id).await?;
+            keys.insert(&r.subject_id, self.data_key_of(r, key.as_ref())?);
         }
         for a in audits {
             self.store.append_audit(a).await?;
@@ -807,19 +814,33 @@ impl<'a> Vault<'a> {
         Ok(out)
     }
 
-    /// Opens one record: see [`Vault::open_records`].
-    pub async fn open_record(
+    /// The data key that opens `record`, from its subject's wrapped `key`.
+    fn data_key_of(
+        &self,
+        record: &Record,
+        key: Option<&SubjectKey>,
+    ) -> Result<Box<dyn DataKey>, VaultError> {
+        match key {
+            Some(k) if k.key_version == record.key_version => Ok(self.crypto.data_key(k)?),
+            // Rotated between the reads: the caller may retry (409 concurrent_change).
+            Some(_) => Err(VaultError::Busy),
+            // Erased between the reads.
+            None => Err(VaultError::RecordNotFound),
+        }
+    }
+
+    /// Opens one record read with [`Vault::record_for_read`]: as [`Vault::open_records`], with
+    /// the subject's key as read with the record.
+    pub async fn open_read(
         &self,
         schema: &CollectionSchema,
-        record: &Record,
+        read: &RecordForRead,
         grants: &Grants,
         audit: AuditDraft,
     ) -> Result<OpenedRecord, VaultError> {
-        let schemas = HashMap::from([(schema.name.clone(), schema.clone())]);
-        let mut v = self
-            .open_records(&schemas, std::slice::from_ref(record), grants, vec![audit])
-            .await?;
-        v.pop().ok_or(VaultError::RecordNotFound)
+        let dek = self.data_key_of(&read.record, read.key.as_ref())?;
+        self.store.append_audit(audit).await?;
+        open_one(schema, &read.record, dek.as_ref(), grants)
     }
 
     /// Rectifies a record: the given fields are replaced (`null` removes an optional field),

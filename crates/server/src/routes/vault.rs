@@ -128,6 +128,17 @@ impl Ctx<'_> {
     /// Refuses (audited) a read of a subject who restricted processing or objected, or whose
     /// consent the purpose needs and does not have.
     async fn check_limits(&self, subject_id: &str, resource: &str) -> Result<(), ApiError> {
+        let limits = self.state.store.processing_limits(subject_id).await?;
+        self.refuse_limited(subject_id, &limits, resource).await
+    }
+
+    /// As [`Ctx::check_limits`], with the subject's restrictions and objections already read.
+    async fn refuse_limited(
+        &self,
+        subject_id: &str,
+        limits: &[ProcessingLimit],
+        resource: &str,
+    ) -> Result<(), ApiError> {
         let purpose = self.purpose.as_deref().unwrap_or_default();
         let vault = self.state.vault();
         if let Some(v) = consent_refusal(self.state, subject_id, purpose).await? {
@@ -142,7 +153,7 @@ impl Ctx<'_> {
             )
             .await);
         }
-        if let Some(limit) = vault.limit_refusing(subject_id, purpose).await? {
+        if let Some(limit) = ProcessingLimit::refusing(limits, purpose) {
             let d = self
                 .draft("data.read", resource, Decision::Deny)
                 .with_subject(Some(vault.pseudonym(subject_id)));
@@ -436,12 +447,12 @@ pub async fn get_record(
     // Decided before the record is looked up, so a caller who may see nothing of the
     // collection cannot learn which records exist.
     let grants = ctx.read_grants(&[&coll.schema], &resource, None).await?;
-    let record = vault.record(&name, &id).await?;
-    ctx.check_limits(&record.subject_id, &resource).await?;
-    let audit = ctx.read_draft(&record, &grants);
-    let opened = vault
-        .open_record(&coll.schema, &record, &grants, audit)
+    // The record, its subject's limits and key, in one store call.
+    let read = vault.record_for_read(&name, &id).await?;
+    ctx.refuse_limited(&read.record.subject_id, &read.limits, &resource)
         .await?;
+    let audit = ctx.read_draft(&read.record, &grants);
+    let opened = vault.open_read(&coll.schema, &read, &grants, audit).await?;
     Ok(ApiJson(RecordOut::from(opened)))
 }
 
