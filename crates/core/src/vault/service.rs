@@ -180,6 +180,15 @@ pub fn unknown_field(name: &str) -> VaultError {
     })
 }
 
+/// A record id no record can have (empty, or longer than any id the vault issues) is not
+/// looked up: [`VaultError::RecordNotFound`].
+fn plausible_record_id(id: &str) -> Result<(), VaultError> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(VaultError::RecordNotFound);
+    }
+    Ok(())
+}
+
 /// Checks a subject id: 1 to 128 of `A-Z a-z 0-9 _ - . :`, starting with a letter or digit.
 /// (No `@`, spaces or other characters, so an email address cannot be used as an id.)
 pub fn valid_subject_id(s: &str) -> bool {
@@ -746,9 +755,7 @@ impl<'a> Vault<'a> {
 
     /// One sealed record, or [`VaultError::RecordNotFound`].
     pub async fn record(&self, collection: &str, id: &str) -> Result<Record, VaultError> {
-        if id.is_empty() || id.len() > 64 {
-            return Err(VaultError::RecordNotFound);
-        }
+        plausible_record_id(id)?;
         self.store
             .get_record(collection, id)
             .await?
@@ -762,9 +769,7 @@ impl<'a> Vault<'a> {
         collection: &str,
         id: &str,
     ) -> Result<RecordForRead, VaultError> {
-        if id.is_empty() || id.len() > 64 {
-            return Err(VaultError::RecordNotFound);
-        }
+        plausible_record_id(id)?;
         self.store
             .record_for_read(collection, id)
             .await?
