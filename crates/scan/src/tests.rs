@@ -156,6 +156,8 @@ fn phone() {
     yes(Kind::Phone, "26 841054 fax", "26 841054");
     no("build 20 33 70 48 worked");
     no("lots 04.94.38.88.56.77 officer");
+    // Digit groups the date detector does not report are numbers like any other.
+    yes(Kind::Phone, "Tel: 2012 11 22", "2012 11 22");
     // Dates in groups stay dates next to phone words.
     for text in [
         "Account registered on 2024-07-14",
@@ -371,6 +373,8 @@ fn job_titles_where_the_words_say_so() {
         "Title: Dark Side of the Moon",
         "worker",
         "such as",
+        "accepted as legal tender.",
+        "run as a helper.",
     ] {
         assert_eq!(of(job, text), Vec::<&str>::new(), "{text}");
     }
@@ -401,6 +405,11 @@ fn places_by_the_preposition_before_them() {
         Kind::Location,
         "I live in Groningen\u{2026} honestly",
         "Groningen",
+    );
+    yes(
+        Kind::Location,
+        "She moved here from Saint-Étienne last year",
+        "Saint-Étienne",
     );
     let f = scan("lives in Groningen");
     assert!((f[0].confidence - 0.5).abs() < 1e-6);

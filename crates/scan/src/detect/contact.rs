@@ -363,16 +363,8 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
         return None;
     }
     // A calendar date in groups (`2024-07-14`, `14.07.2024`) is a date, whatever words are
-    // near it.
-    let num = |k: usize| crate::bytes::num(t, g[k].0, g[k].1);
-    let valid = super::date::valid;
-    let date_like = n == 3
-        && !paren
-        && ((len(0) == 4 && len(1) == 2 && len(2) == 2 && valid(num(0), num(1), num(2)))
-            || (len(0) == 2
-                && len(1) == 2
-                && len(2) == 4
-                && (valid(num(2), num(1), num(0)) || valid(num(2), num(0), num(1)))));
+    // near it: what the date detector reports is never a phone number.
+    let date_like = !paren && super::date::numeric(t, start) == Some(end);
     // Other national numbers, only after a phone word: two to five groups (or a bracketed
     // area code and more), 6 to 12 digits, groups of 2 to 5 digits but the last (up to 8).
     if (n >= 2 || paren)

@@ -44,7 +44,7 @@ fn days_in_month(y: u32, m: u32) -> u32 {
 }
 
 /// Whether year `y` (1900–2099), month `m` and day `d` make a calendar day.
-pub(super) fn valid(y: u32, m: u32, d: u32) -> bool {
+fn valid(y: u32, m: u32, d: u32) -> bool {
     (1900..=2099).contains(&y) && d >= 1 && d <= days_in_month(y, m)
 }
 
@@ -96,7 +96,9 @@ pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
-fn numeric(t: &[u8], s: usize) -> Option<usize> {
+/// A numeric calendar date at `s` (`2024-07-14`, `14.07.2024`, `7/14/2024`), and where it
+/// ends.
+pub(super) fn numeric(t: &[u8], s: usize) -> Option<usize> {
     let a = digits_end(t, s);
     let sep = at(t, a);
     if !matches!(sep, b'-' | b'/' | b'.') {

@@ -17,7 +17,7 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, context};
+use crate::bytes::{at, context, starts_with};
 use crate::lexicon::Lexicon;
 
 /// Only capitalised, and not before another capitalised word.
@@ -851,7 +851,9 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
             // Letters (of any script), and hyphens between them.
             loop {
                 let b = at(t, e);
-                if b.is_ascii_alphabetic() || (b == b'-' && at(t, e + 1).is_ascii_alphabetic()) {
+                let letter_next = at(t, e + 1).is_ascii_alphabetic()
+                    || char_at(t, e + 1).is_some_and(|(c, _)| c.is_alphabetic());
+                if b.is_ascii_alphabetic() || (b == b'-' && letter_next) {
                     e += 1;
                 } else if let Some((_, n)) = char_at(t, e).filter(|(c, _)| c.is_alphabetic()) {
                     e += n;
@@ -877,7 +879,7 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         let next = at(t, e);
         let glued = next == b'\''
-            || char_at(t, e).is_some_and(|(c, _)| c == '\u{2019}')
+            || starts_with(t, e, "\u{2019}".as_bytes())
             || next == b'@'
             || next == b'/'
             || next == b'_'

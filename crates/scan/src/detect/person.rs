@@ -459,9 +459,10 @@ fn surname_like(t: &[u8], s: usize) -> Option<usize> {
     }
     let last = std::str::from_utf8(last).ok()?;
     let first = std::str::from_utf8(&t[s..last_start - 1]).ok()?;
-    // Not a cue, a title or a sentence word first (`Dear José Álvarez` is found by its cue).
+    // Not a word the crate knows as something else first: a cue or a title (`Dear José
+    // Álvarez` is found by its cue), a sentence word, a street, organisation or place word, a
+    // day or a month (`known_word`, in any case).
     let first_word = first.split(' ').next().unwrap_or_default();
-    // (`known_word` holds the titles, cues and sentence words.)
     if known_word(first_word.as_bytes()) {
         return None;
     }
