@@ -1,8 +1,9 @@
 //! The SQLite store: one file in the data directory, WAL mode, `synchronous = FULL`.
 //!
 //! Writes go through one writer task ([`writer`]) that commits concurrent writes together
-//! (group commit: one `BEGIN IMMEDIATE` transaction, a savepoint per write, one fsync); reads
-//! use a separate pool. A write is acknowledged only after its transaction has committed.
+//! (group commit: one `BEGIN IMMEDIATE` transaction, a savepoint per write, one fsync, made by
+//! a flusher thread after the commit while the writer goes on); reads use a separate pool. A
+//! write is acknowledged only after its transaction has committed and been fsynced.
 
 mod consent;
 mod governance;
@@ -110,7 +111,9 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         let conn = writer.acquire().await.map_err(backend)?;
-        let group = writer::Writer::start(conn)?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let group = writer::Writer::start(conn, wal.into())?;
         Ok(Self {
             writer,
             reader,
