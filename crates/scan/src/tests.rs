@@ -1194,6 +1194,44 @@ fn street_addresses_in_the_orders_they_are_written() {
 }
 
 #[test]
+fn us_military_addresses_over_one_line_or_two() {
+    let street = Kind::StreetAddress;
+    for address in [
+        "PSC 4432, Box 7018\nAPO AA 09356",
+        "PSC 4432, Box 7018, APO AA 09356",
+        "Unit 5711 Box 3055\nDPO AP 96338",
+        "USNS Comfort\nFPO AE 09123",
+        "USS Ronald Reagan FPO AP 96616",
+        "USNV Lýðsson\r\nFPO AE 09501",
+    ] {
+        yes(street, &format!("Ship to {address} by May."), address);
+    }
+    // A line break written as an escape (a JSON string) separates the lines too.
+    yes(
+        street,
+        r"to: PSC 2322, Box 6025\nAPO AA 88307",
+        r"PSC 2322, Box 6025\nAPO AA 88307",
+    );
+    for text in [
+        "PSC 4432 APO AA 09356",
+        "Unit 57 Box 30 DPO AP 96338",
+        "PSC 4432, Box 7018 APO AA 0935",
+        "PSC 4432, Box 7018 APO AA 093561",
+        "PSC 4432, Box 7018 APO ZZ 09356",
+        "PSC 4432, Box 7018APO AA 09356",
+        "USNS FPO AE 09123",
+        "the USS Enterprise sailed",
+        "XPSC 4432, Box 7018 APO AA 09356",
+    ] {
+        assert!(
+            scan(text).iter().all(|f| f.detector != "military_address"),
+            "{text}: {:?}",
+            scan(text)
+        );
+    }
+}
+
+#[test]
 fn a_capitalised_word_and_a_number_is_not_an_address() {
     for text in [
         "Read Chapter 5 of the book",

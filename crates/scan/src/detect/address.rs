@@ -8,13 +8,16 @@
 //!   `Calle`…), one to three capitalised words, then a number;
 //! - `Fitjabraut 87`, `Lindenstraße 5`: one word that ends like a street name in its
 //!   language (`-straße`, `-gatan`, `-vej`, `-braut`…), then a number (0.65);
-//! - `Apt. 559`, `Suite 026`: a flat, suite or unit number (0.6).
+//! - `Apt. 559`, `Suite 026`: a flat, suite or unit number (0.6);
+//! - US military mail (USPS Publication 28, section 225), over one line or two (0.85):
+//!   `PSC 4432, Box 7018 APO AA 09356`, `Unit 5711 Box 3055 DPO AP 38771`,
+//!   `USNS Comfort FPO AE 09123` ([`military`]).
 //!
 //! A lone capitalised word and a number (`Chapter 5`, `Windows 10`) is not an address.
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, digits_end};
+use crate::bytes::{alnum_before, at, digits_end, is_alnum, starts_with};
 use crate::lexicon::Lexicon;
 
 /// Street words written after the name, matched without regard to case only on their first
@@ -508,4 +511,90 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         k += 1;
     }
+}
+
+/// The ship prefixes of a military address's first line (`USNS Comfort`).
+const SHIPS: [&[u8]; 4] = [b"USS ", b"USNS ", b"USNV ", b"USCGC "];
+
+/// US military mail addresses: a first line (`PSC 4432, Box 7018`, `Unit 5711 Box 3055`, or
+/// a ship: `USNS Comfort`), then, after a comma or a line break, the military "city" (`APO`,
+/// `FPO` or `DPO`), "state" (`AA`, `AE` or `AP`) and a five-digit ZIP code. The ZIP code is
+/// not checked against the ranges the Postal Service gives each state, so a made-up one is
+/// found too; the whole shape is specific enough.
+pub(crate) fn military(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        if matches!(t[i], b'P' | b'U')
+            && !alnum_before(t, i)
+            && let Some(end) = military_at(t, i)
+        {
+            push(out, Kind::StreetAddress, i, end, 0.85, "military_address");
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// The end of a military address that starts at `s`.
+fn military_at(t: &[u8], s: usize) -> Option<usize> {
+    let line_end = if let Some(n) = [&b"PSC "[..], b"Unit "]
+        .into_iter()
+        .find_map(|p| starts_with(t, s, p).then_some(p.len()))
+    {
+        // A three- to five-digit number, a comma or not, `Box` and another.
+        let number = |i: usize| {
+            let e = digits_end(t, i);
+            (3..=5).contains(&(e - i)).then_some(e)
+        };
+        let mut j = number(s + n)?;
+        if at(t, j) == b',' {
+            j += 1;
+        }
+        if at(t, j) != b' ' || !starts_with(t, j + 1, b"Box ") {
+            return None;
+        }
+        number(j + 5)?
+    } else {
+        let n = SHIPS.iter().find(|p| starts_with(t, s, p))?.len();
+        // One to three capitalised words (letters of any script) on the same line.
+        let mut j = s + n;
+        let mut end = None;
+        for _ in 0..3 {
+            let c = at(t, j);
+            if !(c.is_ascii_uppercase() || c >= 0x80) || military_tail(t, j).is_some() {
+                break;
+            }
+            let mut e = j;
+            while matches!(at(t, e), b'A'..=b'Z' | b'a'..=b'z' | b'\'' | b'-' | 0x80..=0xFF) {
+                e += 1;
+            }
+            end = Some(e);
+            if at(t, e) != b' ' {
+                break;
+            }
+            j = e + 1;
+        }
+        end?
+    };
+    // A comma, spaces or a line break, then the rest.
+    let mut j = line_end;
+    while j < line_end + 4 && matches!(at(t, j), b' ' | b',' | b'\n' | b'\r' | b'\t') {
+        j += 1;
+    }
+    if j == line_end {
+        return None;
+    }
+    military_tail(t, j)
+}
+
+/// The end of `APO AE 09123` (or `FPO`, `DPO`; `AA`, `AP`) starting at `s`.
+fn military_tail(t: &[u8], s: usize) -> Option<usize> {
+    let city = matches!(at(t, s), b'A' | b'F' | b'D') && starts_with(t, s + 1, b"PO ");
+    let state = at(t, s + 4) == b'A' && matches!(at(t, s + 5), b'A' | b'E' | b'P');
+    if !city || !state || at(t, s + 6) != b' ' {
+        return None;
+    }
+    let e = digits_end(t, s + 7);
+    (e - (s + 7) == 5 && !is_alnum(t, e)).then_some(e)
 }

@@ -78,6 +78,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         postal::other_postal_codes(t, out);
         person::age(t, out);
         address::street(t, out);
+        address::military(t, out);
     }
     secret::prefixed(t, out);
     gazetteer::words(t, out);
