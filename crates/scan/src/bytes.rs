@@ -210,6 +210,28 @@ pub(crate) fn num(t: &[u8], s: usize, e: usize) -> u32 {
     })
 }
 
+/// The word that ends just before `end` (skipping up to 4 spaces, and `:` when `colon`):
+/// its ASCII letters (at most 16) and where it starts; empty when there is none.
+pub(crate) fn word_before(t: &[u8], end: usize, colon: bool) -> (&[u8], usize) {
+    let mut e = end;
+    while e > 0 && end - e < 4 && (t[e - 1] == b' ' || (colon && t[e - 1] == b':')) {
+        e -= 1;
+    }
+    let mut s = e;
+    while s > 0 && t[s - 1].is_ascii_alphabetic() && e - s < 16 {
+        s -= 1;
+    }
+    if s > 0 && t[s - 1].is_ascii_alphabetic() {
+        return (&[], s);
+    }
+    (&t[s..e], s)
+}
+
+/// Whether `w` is one of `words` (lower case), ASCII case-insensitively.
+pub(crate) fn is_one_of(w: &[u8], words: &[&str]) -> bool {
+    words.iter().any(|x| w.eq_ignore_ascii_case(x.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -411,9 +411,29 @@ fn places_by_the_preposition_before_them() {
         "She moved here from Saint-Étienne last year",
         "Saint-Étienne",
     );
+    // `to` and `at` after a verb of going, `of` after a word for a town, `city` itself.
+    yes(
+        Kind::Location,
+        "Ms. Philippen flew to Fortaleza on Sunday",
+        "Fortaleza",
+    );
+    yes(
+        Kind::Location,
+        "The Princess arrived at Ehingen this morning",
+        "Ehingen",
+    );
+    yes(
+        Kind::Location,
+        "She grew up in the city of Eindhoven.",
+        "Eindhoven",
+    );
+    yes(Kind::Location, "her home city Lostorf: a river", "Lostorf");
     let f = scan("lives in Groningen");
     assert!((f[0].confidence - 0.5).abs() < 1e-6);
     for text in [
+        "send it to Groningen",
+        "look at Groningen",
+        "the history of Groningen",
         "in May we met",
         "printed in PSC format",
         "from Jane's desk",

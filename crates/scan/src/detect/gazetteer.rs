@@ -17,7 +17,7 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, context, starts_with};
+use crate::bytes::{at, context, is_one_of, starts_with, word_before};
 use crate::lexicon::Lexicon;
 
 /// Only capitalised, and not before another capitalised word.
@@ -808,7 +808,9 @@ pub(crate) fn words(t: &[u8], out: &mut Vec<crate::Finding>) {
 }
 
 /// Places by where they stand: one to three capitalised words after `in` or `from`
-/// (`lives in Groningen`, `moved here from Mabopane`), none of them a word known as
+/// (`lives in Groningen`, `moved here from Mabopane`), after `to` or `at` that follow a verb
+/// of going (`flew to Fortaleza`, `arrived at Ehingen`), after `city of`, `University of`
+/// and the like, or after `city` (`her home city Lostorf`), none of them a word known as
 /// something else (see `person::known_word`), not in capitals of four letters or fewer
 /// (`PSC`, `ATM`), not a possessive (`from Jane's`) and not followed by another capitalised
 /// word; at 0.5, the lowest confidence reported by default. Listed places are found by
@@ -826,9 +828,16 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
                 b[1..] == w[1..] && b[0].to_ascii_lowercase() == w[0]
             }
         };
-        let n = if ends(b"in") {
+        // `to` and `at` only after a verb of going (`flew to`, `arrived at`); `of` after a
+        // word for a town (`the city of`, `University of`); `city` itself (`home city`).
+        let after = |n: usize, words: &[&str]| is_one_of(word_before(t, sp - n, false).0, words);
+        let n = if ends(b"in")
+            || (ends(b"to") && after(2, GOING_TO))
+            || (ends(b"at") && after(2, ARRIVING_AT))
+            || (ends(b"of") && after(2, TOWNS))
+        {
             2
-        } else if ends(b"from") {
+        } else if ends(b"from") || ends(b"city") {
             4
         } else {
             0
@@ -891,6 +900,32 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         i = e.max(i);
     }
 }
+
+/// Verbs after which `to` leads to a place.
+const GOING_TO: &[&str] = &[
+    "flew",
+    "moved",
+    "travelled",
+    "traveled",
+    "went",
+    "drove",
+    "relocated",
+    "returned",
+    "headed",
+    "emigrated",
+    "sailed",
+    "fled",
+    "migrated",
+    "commuted",
+    "came",
+    "walked",
+];
+
+/// Verbs after which `at` leads to a place.
+const ARRIVING_AT: &[&str] = &["arrived", "landed", "stayed"];
+
+/// Words after which `of` leads to a place.
+const TOWNS: &[&str] = &["city", "town", "village", "university", "municipality"];
 
 /// Lower-case words inside place names.
 const PLACE_PARTICLES: &[&str] = &[

@@ -18,30 +18,8 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, digits_end, is_digit, word_at};
+use crate::bytes::{at, digits_end, is_digit, is_one_of, word_at, word_before};
 use crate::lexicon::Lexicon;
-
-/// The word that ends just before `end` (skipping up to 4 spaces, and `:` when `colon`):
-/// its ASCII letters (at most 16) and where it starts; empty when there is none.
-fn word_before(t: &[u8], end: usize, colon: bool) -> (&[u8], usize) {
-    let mut e = end;
-    while e > 0 && end - e < 4 && (t[e - 1] == b' ' || (colon && t[e - 1] == b':')) {
-        e -= 1;
-    }
-    let mut s = e;
-    while s > 0 && t[s - 1].is_ascii_alphabetic() && e - s < 16 {
-        s -= 1;
-    }
-    if s > 0 && t[s - 1].is_ascii_alphabetic() {
-        return (&[], s);
-    }
-    (&t[s..e], s)
-}
-
-/// Whether `w` is one of `words` (lower case), ASCII case-insensitively.
-fn is_one_of(w: &[u8], words: &[&str]) -> bool {
-    words.iter().any(|x| w.eq_ignore_ascii_case(x.as_bytes()))
-}
 
 /// Ages.
 pub(crate) fn age(t: &[u8], out: &mut Vec<crate::Finding>) {
