@@ -6,7 +6,10 @@
 //! - A name is one to three capitalised words (or initials, with `van der`, `de`… before a
 //!   surname) after a title (`Mr`, `Mrs`, `Ms`,
 //!   `Dr`, `Prof`, ...) or after words that introduce a name (`my name is`, `name:`,
-//!   `call me`, `dear`, `signed`...); or, without such words, two or three capitalised words
+//!   `call me`, `dear`, `signed`...) or a role (`Employee`, `Patient`, `Customer`: then only
+//!   two or more words or a known given name); or one capitalised word before its
+//!   possessive and a thing a person has (`here's Marina's address`: 0.6), not after a
+//!   determiner (`the Company's address`); or, without such words, two or three capitalised words
 //!   whose first is a known given name (US Census 1990 lists, public domain:
 //!   `first_names.txt`; other countries' common given names: `first_names_intl.txt`) and
 //!   whose last is not a word of places or organisations
@@ -94,9 +97,31 @@ const CUES: &[(&str, Option<&str>)] = &[
     ("sincerely", None),
     ("patient", None),
     ("customer", None),
+    ("employee", None),
+    ("client", None),
+    ("applicant", None),
+    ("candidate", None),
+    ("tenant", None),
     ("under", None),
     ("hi", None),
     ("hello", None),
+];
+
+/// Cues that are a person's role (`Patient Jane Doe`): the name after them must be more than
+/// one word or a known given name (`Customer Service` is not a name).
+const ROLES: &[&str] = &[
+    "patient",
+    "customer",
+    "employee",
+    "client",
+    "applicant",
+    "candidate",
+    "tenant",
+];
+
+/// What a person has that the text may give (`Marina's address`).
+const POSSESSIONS: &[&str] = &[
+    "address", "phone", "email", "number", "birthday", "passport", "account", "details",
 ];
 
 /// A capitalised word (`Grace`, `O'Neil`, `McAllister`, `Jean-Luc`, `José`) or an initial
@@ -109,7 +134,10 @@ fn name_word(t: &[u8], i: usize, first: bool) -> Option<usize> {
         return None;
     }
     let mut e = i + 1;
+    // (Not the `O` of `O'Neil`; the `I` of `I'm` is.)
+    let apostrophe = at(t, e) == b'\'' && at(t, e + 1).is_ascii_uppercase();
     if at(t, i).is_ascii_uppercase()
+        && !apostrophe
         && (at(t, e) == b'.' || !(at(t, e).is_ascii_alphabetic() || at(t, e) >= 0x80))
     {
         // An initial.
@@ -237,12 +265,20 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
         } else {
             None
         };
-        match (conf, conf.and_then(|_| name_at(t, i))) {
+        let role = conf.is_some() && !title && is_one_of(w, ROLES);
+        let named = conf.and_then(|_| name_at(t, i)).filter(|&e| {
+            !role || t[i..e].contains(&b' ') || first_name_word(t, i).is_some_and(|(_, g)| g)
+        });
+        match (conf, named) {
             (Some(c), Some(e)) => {
                 if title {
                     push(out, Kind::Title, title_at.0, title_at.1, c, "title");
                 }
                 push(out, Kind::Person, i, e, c, "person_context");
+                i = e;
+            }
+            _ if let Some(e) = possessive(t, i) => {
+                push(out, Kind::Person, i, e, 0.6, "person_possessive");
                 i = e;
             }
             _ => match first_name_word(t, i) {
@@ -273,6 +309,24 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
     }
 }
+
+/// A name word at `s` whose possessive `'s` is followed by one of [`POSSESSIONS`]
+/// (`here's Marina's address`), not after a determiner (`the Company's address`) and not a
+/// word known as something else: the end of the name.
+fn possessive(t: &[u8], s: usize) -> Option<usize> {
+    let e = name_word(t, s, true)?;
+    let name = t[s..e].strip_suffix(b"'s")?;
+    let determined = is_one_of(word_before(t, s, false).0, DETERMINERS);
+    let named = name.len() >= 2 && !not_a_name(name) && !known_word(name) && !determined;
+    (named && at(t, e) == b' ' && word_at(t, e + 1, POSSESSIONS).is_some())
+        .then_some(s + name.len())
+}
+
+/// Words before a common noun, not a name.
+const DETERMINERS: &[&str] = &[
+    "the", "a", "an", "our", "your", "their", "his", "her", "its", "my", "this", "that", "each",
+    "every", "any",
+];
 
 /// The name word at `s` that may start a name: its end, and whether it is a known given
 /// name (looked up once here for every rule that needs it).
