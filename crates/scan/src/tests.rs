@@ -220,6 +220,10 @@ fn age() {
     yes(Kind::Age, "Aged: 8, from Leeds", "8");
     yes(Kind::Age, "I'll turn 40.", "40");
     yes(Kind::Age, "she is 34 yo", "34");
+    yes(Kind::Age, "Written when he was 78.", "78");
+    yes(Kind::Age, "when I was 12, we moved", "12");
+    no("when he was 5 minutes late");
+    no("he was 34.");
     no("a 300 year old oak");
     no("shipped 34 years ago");
     no("version 1.53 years old");
@@ -1252,6 +1256,29 @@ fn street_addresses_in_the_orders_they_are_written() {
         street,
         "Send it to 8713 324 Young Road, Peck, United States 07793 by Friday",
         "8713 324 Young Road, Peck, United States 07793",
+    );
+    // A telephone number or a label on the next line is not the address's.
+    for (text, address) in [
+        (
+            "254 Damvergi Street\n Suite 769\n Nicosia\n Cyprus 35680\n723 813 266 office",
+            "254 Damvergi Street\n Suite 769\n Nicosia\n Cyprus 35680",
+        ),
+        (
+            "Pont Simon 172\n Apt. 910\n Anvaing\n Belgium 34866\n0494 41 18 24-Office",
+            "Pont Simon 172\n Apt. 910\n Anvaing\n Belgium 34866",
+        ),
+        (
+            "22 Petheö Canyon\n Suite 732\n Gdańsk\n Poland 65423\nMobile: 456 9424",
+            "22 Petheö Canyon\n Suite 732\n Gdańsk\n Poland 65423",
+        ),
+    ] {
+        yes(street, text, address);
+    }
+    // A Swedish postcode is two groups of digits, too few for a telephone number.
+    yes(
+        street,
+        "Violvägen 64\nBJURHOLM 910 11",
+        "Violvägen 64\nBJURHOLM 910 11",
     );
 }
 

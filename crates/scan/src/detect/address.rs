@@ -403,9 +403,14 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
             break;
         }
         let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);
+        // A label (`Mobile:`, `Fax:`) or a telephone number on the next line is not the
+        // address's.
+        let label = at(t, w[j].1 - 1) == b':';
         if unit {
             last = j + 1;
             j += 2;
+        } else if label || phone_like(t, w, j) {
+            break;
         } else if is_number(t, w[j]) || is_capitalised(t, w[j]) || is_upper_word(t, w[j]) {
             last = j;
             j += 1;
@@ -414,6 +419,26 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         }
     }
     (first, last)
+}
+
+/// Whether words from `j` start like a telephone number: two or more groups of digits one
+/// space apart (the last may go on with other bytes: `24-Office`) holding seven digits or
+/// more (`723 813 266`, `26 841054`), where a postcode has fewer (`910 11`, `07793`).
+fn phone_like(t: &[u8], w: &[(usize, usize)], j: usize) -> bool {
+    let mut digits = 0;
+    let mut groups = 0;
+    for (k, &(s, e)) in w.iter().enumerate().skip(j) {
+        let d = digits_end(t, s) - s;
+        if d == 0 || (k > j && (s != w[k - 1].1 + 1 || t[s - 1] != b' ')) {
+            break;
+        }
+        digits += d;
+        groups += 1;
+        if s + d < e {
+            break;
+        }
+    }
+    groups >= 2 && digits >= 7
 }
 
 /// Pushes the whole address around the street in words `first..=last`; answers its last word.

@@ -2,7 +2,8 @@
 //! reported only where the words around it say what it is.
 //!
 //! - An age is a number of 0 to 120 followed by `years old` / `year-old` / `y/o` / `yo`, or
-//!   preceded by `age` / `aged` / `age of` / `turned` / `turning` / `turn`.
+//!   preceded by `age` / `aged` / `age of` / `turned` / `turning` / `turn`, or ending a
+//!   clause after `when he was` (`she`, `I`, `they`…; 0.7).
 //! - A name is one to three capitalised words (or initials, with `van der`, `de`… before a
 //!   surname) after a title (`Mr`, `Mrs`, `Ms`,
 //!   `Dr`, `Prof`, ...) or after words that introduce a name (`my name is`, `name:`,
@@ -64,8 +65,22 @@ pub(crate) fn age(t: &[u8], out: &mut Vec<crate::Finding>) {
         let (w, ws) = word_before(t, i, true);
         let before = is_one_of(w, &["age", "aged", "turned", "turning", "turn", "turns"])
             || (is_one_of(w, &["of"]) && is_one_of(word_before(t, ws, false).0, &["age"]));
-        if after.is_some() || before {
-            let conf = if after.is_some() { 0.85 } else { 0.75 };
+        // "when she was 34." (the number ending the clause: not "when he was 5 minutes late").
+        let when = is_one_of(w, &["was", "were"])
+            && {
+                let (p, ps) = word_before(t, ws, false);
+                is_one_of(p, &["he", "she", "i", "they", "we", "you"])
+                    && is_one_of(word_before(t, ps, false).0, &["when"])
+            }
+            && (e == t.len() || matches!(at(t, e), b'.' | b',' | b';' | b'!' | b'?' | b')'));
+        if after.is_some() || before || when {
+            let conf = if after.is_some() {
+                0.85
+            } else if before {
+                0.75
+            } else {
+                0.7
+            };
             push(out, Kind::Age, i, e, conf, "age");
         }
         i = e;
