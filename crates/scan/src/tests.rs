@@ -1274,6 +1274,22 @@ fn street_addresses_in_the_orders_they_are_written() {
     ] {
         yes(street, text, address);
     }
+    for text in [
+        "P.O. Box 63",
+        "PO Box 286",
+        "Post Office Box 7",
+        "Postbox 78",
+    ] {
+        yes(
+            street,
+            &format!("the corner of {text} and Pisano Row"),
+            text,
+        );
+    }
+    none_of(
+        street,
+        &["PO Box", "P.O. Box 1234567", "XPO Box 12", "PO Box 12a"],
+    );
     // A Swedish postcode is two groups of digits, too few for a telephone number.
     yes(
         street,

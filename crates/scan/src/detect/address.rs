@@ -11,7 +11,9 @@
 //! - `Apt. 559`, `Suite 026`: a flat, suite or unit number (0.6);
 //! - US military mail (USPS Publication 28, section 225), over one line or two (0.85):
 //!   `PSC 4432, Box 7018 APO AA 09356`, `Unit 5711 Box 3055 DPO AP 38771`,
-//!   `USNS Comfort FPO AE 09123` ([`military`]).
+//!   `USNS Comfort FPO AE 09123` ([`military`]);
+//! - a post-office box: `P.O. Box 63`, `PO Box 63`, `Post Office Box 63`, `Postbox 78` (0.7,
+//!   [`po_box`]).
 //!
 //! A lone capitalised word and a number (`Chapter 5`, `Windows 10`) is not an address.
 
@@ -622,4 +624,34 @@ fn military_tail(t: &[u8], s: usize) -> Option<usize> {
     }
     let e = digits_end(t, s + 7);
     (e - (s + 7) == 5 && !is_alnum(t, e)).then_some(e)
+}
+
+/// The ways a post-office box is written, before its number.
+const PO_BOXES: [&[u8]; 5] = [
+    b"P.O. Box ",
+    b"PO Box ",
+    b"P. O. Box ",
+    b"Post Office Box ",
+    b"Postbox ",
+];
+
+/// Post-office boxes: one of [`PO_BOXES`] and a number of one to six digits.
+pub(crate) fn po_box(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        let found = (matches!(t[i], b'P') && !alnum_before(t, i))
+            .then(|| PO_BOXES.iter().find(|p| starts_with(t, i, p)))
+            .flatten()
+            .and_then(|p| {
+                let e = digits_end(t, i + p.len());
+                ((1..=6).contains(&(e - i - p.len())) && !is_alnum(t, e)).then_some(e)
+            });
+        match found {
+            Some(e) => {
+                push(out, Kind::StreetAddress, i, e, 0.7, "po_box");
+                i = e;
+            }
+            None => i += 1,
+        }
+    }
 }

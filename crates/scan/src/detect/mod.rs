@@ -79,6 +79,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         person::age(t, out);
         address::street(t, out);
         address::military(t, out);
+        address::po_box(t, out);
     }
     secret::prefixed(t, out);
     gazetteer::words(t, out);
