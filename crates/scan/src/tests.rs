@@ -1245,6 +1245,12 @@ fn street_addresses_in_the_orders_they_are_written() {
         "Via Pasquale Scura 127",
     );
     yes(street, "Meet me at Fitjabraut 87 today", "Fitjabraut 87");
+    yes(
+        street,
+        "Write to Rue de Bouillon 316",
+        "Rue de Bouillon 316",
+    );
+    yes(street, "mieszka: ul. Zakrzowska 92", "ul. Zakrzowska 92");
     yes(street, "flat: Apt. 559", "Apt. 559");
     // The street before a flat number, and what the address goes on with.
     yes(

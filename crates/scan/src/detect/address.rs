@@ -4,8 +4,9 @@
 //! Found (confidence 0.7 unless said):
 //! - `254 Damvergi Street`: a number, one to three capitalised words, then a street word
 //!   (`Street`, `Road`, `Ave.`…);
-//! - `Via Leopardi 83`, `Rua Arapiraca 1943`: a street word that comes first (`Via`, `Rua`,
-//!   `Calle`…), one to three capitalised words, then a number;
+//! - `Via Leopardi 83`, `Rua Arapiraca 1943`, `Rue de Bouillon 316`, `ul. Zakrzowska 92`: a
+//!   street word that comes first (`Via`, `Rua`, `Calle`, `ul.`…), one to three capitalised
+//!   words (with `de`, `da`… between them), then a number;
 //! - `Fitjabraut 87`, `Lindenstraße 5`: one word that ends like a street name in its
 //!   language (`-straße`, `-gatan`, `-vej`, `-braut`…), then a number (0.65);
 //! - `Apt. 559`, `Suite 026`: a flat, suite or unit number (0.6);
@@ -19,7 +20,7 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{alnum_before, at, digits_end, is_alnum, starts_with};
+use crate::bytes::{alnum_before, at, digits_end, is_alnum, is_one_of, starts_with};
 use crate::lexicon::Lexicon;
 
 /// Street words written after the name, matched without regard to case only on their first
@@ -485,10 +486,20 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
                 j += 1;
             }
         }
-        // A street word, capitalised words, a number.
-        if w[k].0 < t.len() && t[w[k].0].is_ascii_uppercase() && lists_of(t, w[k]) & PREFIX != 0 {
+        // A street word, capitalised words (with `de`, `da`… between them), a number. The
+        // Polish `ul.` (ulica) and `al.` (aleja) are written in lower case.
+        let prefix =
+            (w[k].0 < t.len() && t[w[k].0].is_ascii_uppercase() && lists_of(t, w[k]) & PREFIX != 0)
+                || matches!(&t[w[k].0..w[k].1], b"ul." | b"al.");
+        if prefix {
             let mut j = k + 1;
-            while j < w.len() && j <= k + 4 && is_capitalised(t, w[j]) {
+            while j < w.len()
+                && j <= k + 4
+                && (is_capitalised(t, w[j])
+                    || (j + 1 < w.len()
+                        && is_capitalised(t, w[j + 1])
+                        && is_one_of(&t[w[j].0..w[j].1], super::gazetteer::PLACE_PARTICLES)))
+            {
                 j += 1;
             }
             if j > k + 1 && j < w.len() && is_number(t, w[j]) {

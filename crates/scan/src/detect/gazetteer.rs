@@ -928,7 +928,7 @@ const ARRIVING_AT: &[&str] = &["arrived", "landed", "stayed"];
 const TOWNS: &[&str] = &["city", "town", "village", "university", "municipality"];
 
 /// Lower-case words inside place names.
-const PLACE_PARTICLES: &[&str] = &[
+pub(super) const PLACE_PARTICLES: &[&str] = &[
     "de", "do", "da", "das", "dos", "del", "della", "di", "la", "las", "los", "le", "les", "nad",
     "pod", "am", "an", "im", "sur", "sul", "en", "y",
 ];
