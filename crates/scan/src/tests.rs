@@ -110,6 +110,14 @@ fn phone() {
     yes(Kind::Phone, "(415) 555-2671", "(415) 555-2671");
     yes(Kind::Phone, "415-555-2671", "415-555-2671");
     yes(Kind::Phone, "415.555.2671", "415.555.2671");
+    // With an extension.
+    yes(Kind::Phone, "Desk: 415-555-2671x549\n", "415-555-2671x549");
+    yes(
+        Kind::Phone,
+        "(415) 555-2671 ext. 12 or",
+        "(415) 555-2671 ext. 12",
+    );
+    none_of(Kind::Phone, &["415-555-2671x549b", "415-555-2671x123456"]);
     yes(Kind::Phone, "020 7946 0958", "020 7946 0958");
     yes(Kind::Phone, "07911 123456", "07911 123456");
     // Numbering plans: a valid French number; a country code that does not exist.

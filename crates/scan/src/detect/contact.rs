@@ -259,6 +259,27 @@ fn in_plan(t: &[u8], s: usize, e: usize, region: Option<phonenumber::country::Id
     phonenumber::parse(region, v).is_ok_and(|n| phonenumber::is_valid(&n))
 }
 
+/// The end of an extension right after a number ending at `end` (`x549`, ` ext. 12`, ` x 7`),
+/// or `end`.
+fn extension(t: &[u8], end: usize) -> usize {
+    let mut i = end;
+    if at(t, i) == b' ' {
+        i += 1;
+    }
+    let Some(mut j) = word_at(t, i, &["ext.", "ext", "x"]) else {
+        return end;
+    };
+    if at(t, j) == b' ' {
+        j += 1;
+    }
+    let e = digits_end(t, j);
+    if (1..=5).contains(&(e - j)) && !crate::bytes::is_alnum(t, e) {
+        e
+    } else {
+        end
+    }
+}
+
 /// Tries a NANP, UK or (after a phone word) other national number at `s` (a digit or `(`);
 /// returns the end of what was read when something was found.
 fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {
@@ -305,8 +326,11 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
         i = de + 1;
     }
     let g = &groups[..n];
+    // The digits the plan checks end at `end`; the span goes on over an extension.
     let end = g[n - 1].1;
-    if joined_after(t, end, b"-./:") || sep.is_some_and(|c| at(t, end) == c && is_digit(t, end + 1))
+    let span_end = extension(t, end);
+    if joined_after(t, span_end, b"-./:")
+        || sep.is_some_and(|c| at(t, end) == c && is_digit(t, end + 1))
     {
         return None;
     }
@@ -342,8 +366,8 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
     // NANP: 3-3-4.
     if n == 3 && len(0) == 3 && len(1) == 3 && len(2) == 4 && first(0) >= b'2' && first(1) >= b'2' {
         if let Some(conf) = graded(phonenumber::country::Id::US) {
-            push(out, Kind::Phone, start, end, conf, "phone_nanp");
-            return Some(end);
+            push(out, Kind::Phone, start, span_end, conf, "phone_nanp");
+            return Some(span_end);
         }
         return None;
     }
@@ -357,8 +381,8 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
         && !(paren && n > 3)
     {
         if let Some(conf) = graded(phonenumber::country::Id::GB) {
-            push(out, Kind::Phone, start, end, conf, "phone_uk");
-            return Some(end);
+            push(out, Kind::Phone, start, span_end, conf, "phone_uk");
+            return Some(span_end);
         }
         return None;
     }
@@ -373,8 +397,8 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
         && (0..n).all(|k| (2..=5).contains(&len(k)) || (k == n - 1 && (2..=8).contains(&len(k))))
         && (ctx() || ctx_after())
     {
-        push(out, Kind::Phone, start, end, 0.7, "phone_grouped");
-        return Some(end);
+        push(out, Kind::Phone, start, span_end, 0.7, "phone_grouped");
+        return Some(span_end);
     }
     // Unbroken numbers only with context.
     if n == 1 && !paren && (10..=11).contains(&total) && ctx() {
@@ -384,8 +408,8 @@ fn national(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> 
             || (d.len() == 11 && d[0] == b'1' && nanp(&d[1..]))
             || (d.len() == 11 && d[0] == b'0' && matches!(d[1], b'1'..=b'3' | b'7'));
         if ok {
-            push(out, Kind::Phone, start, end, 0.7, "phone_context");
-            return Some(end);
+            push(out, Kind::Phone, start, span_end, 0.7, "phone_context");
+            return Some(span_end);
         }
     }
     None
