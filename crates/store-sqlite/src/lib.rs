@@ -1,4 +1,5 @@
-//! The SQLite store: one file in the data directory, WAL mode, `synchronous = FULL`.
+//! The SQLite store: one file in the data directory, WAL mode, `synchronous = FULL` (but on
+//! the group-commit writer's connection, whose commits the writer's flusher fsyncs).
 //!
 //! Writes go through one writer task ([`writer`]) that commits concurrent writes together
 //! (group commit: one `BEGIN IMMEDIATE` transaction, a savepoint per write, one fsync, made by

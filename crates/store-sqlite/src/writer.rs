@@ -670,96 +670,94 @@ async fn run_batch(
     tx: &mut WriteTx,
     batch: Vec<Queued>,
 ) -> Option<(Vec<Completion>, Result<(), StoreError>)> {
-    let begun_at = std::time::Instant::now();
-    {
-        if let Err(e) = tx.begin().await {
-            tracing::error!(error = %e, "cannot begin a write transaction");
-            return None;
+    let begun_at = Instant::now();
+    if let Err(e) = tx.begin().await {
+        tracing::error!(error = %e, "cannot begin a write transaction");
+        return None;
+    }
+    let mut completions = Vec::with_capacity(batch.len());
+    let mut broken = false;
+    // Whether the last job's savepoint is still open: a job that succeeded keeps it open
+    // until the next job's savepoint replaces it in the same command, or the commit
+    // releases it (each command is a round trip to the connection's thread).
+    let mut open = false;
+    for Queued { savepoint, job } in batch {
+        if broken {
+            drop(job);
+            continue;
         }
-        let mut completions = Vec::with_capacity(batch.len());
-        let mut broken = false;
-        // Whether the last job's savepoint is still open: a job that succeeded keeps it open
-        // until the next job's savepoint replaces it in the same command, or the commit
-        // releases it (each command is a round trip to the connection's thread).
-        let mut open = false;
-        for Queued { savepoint, job } in batch {
-            if broken {
-                drop(job);
-                continue;
-            }
-            let opening = if open {
-                "RELEASE job; SAVEPOINT job;"
-            } else {
-                "SAVEPOINT job;"
-            };
-            match savepoint {
-                Savepoint::None => {}
-                Savepoint::Before => {
-                    if exec_all(tx, opening).await.is_err() {
-                        broken = true;
-                        drop(job);
-                        continue;
-                    }
-                    open = true;
+        let opening = if open {
+            "RELEASE job; SAVEPOINT job;"
+        } else {
+            "SAVEPOINT job;"
+        };
+        match savepoint {
+            Savepoint::None => {}
+            Savepoint::Before => {
+                if exec_all(tx, opening).await.is_err() {
+                    broken = true;
+                    drop(job);
+                    continue;
                 }
-                Savepoint::InFirstCommand => tx.first = FirstCommand::Pending(opening),
-            }
-            let mark = tx.mark();
-            // A job that panics is rolled back alone; its caller's channel is dropped (an
-            // error for that caller) and the writer goes on serving the others.
-            let (ok, completion) = match AssertUnwindSafe(job(tx)).catch_unwind().await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    tracing::error!("a write job panicked; it was rolled back");
-                    let noop: Completion = Box::new(|_| {});
-                    (false, noop)
-                }
-            };
-            // A job that sent no command never opened its savepoint, and wrote nothing (nor
-            // released the one a previous job left open).
-            let first = std::mem::replace(&mut tx.first, FirstCommand::Idle);
-            let opened = match savepoint {
-                Savepoint::None => false,
-                Savepoint::Before => true,
-                Savepoint::InFirstCommand => first == FirstCommand::Opened,
-            };
-            if first == FirstCommand::Failed {
-                // Rolling back to "job" might undo an earlier job's writes: the whole batch
-                // is rolled back instead, and every job in it answered with an error.
-                broken = true;
-            }
-            if opened {
                 open = true;
             }
-            if !ok {
-                tx.reset_to(mark);
-                if opened {
-                    open = false;
-                    if exec_all(tx, "ROLLBACK TO job; RELEASE job").await.is_err() {
-                        broken = true;
-                    }
+            Savepoint::InFirstCommand => tx.first = FirstCommand::Pending(opening),
+        }
+        let mark = tx.mark();
+        // A job that panics is rolled back alone; its caller's channel is dropped (an
+        // error for that caller) and the writer goes on serving the others.
+        let (ok, completion) = match AssertUnwindSafe(job(tx)).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!("a write job panicked; it was rolled back");
+                let noop: Completion = Box::new(|_| {});
+                (false, noop)
+            }
+        };
+        // A job that sent no command never opened its savepoint, and wrote nothing (nor
+        // released the one a previous job left open).
+        let first = std::mem::replace(&mut tx.first, FirstCommand::Idle);
+        let opened = match savepoint {
+            Savepoint::None => false,
+            Savepoint::Before => true,
+            Savepoint::InFirstCommand => first == FirstCommand::Opened,
+        };
+        if first == FirstCommand::Failed {
+            // Rolling back to "job" might undo an earlier job's writes: the whole batch
+            // is rolled back instead, and every job in it answered with an error.
+            broken = true;
+        }
+        if opened {
+            open = true;
+        }
+        if !ok {
+            tx.reset_to(mark);
+            if opened {
+                open = false;
+                if exec_all(tx, "ROLLBACK TO job; RELEASE job").await.is_err() {
+                    broken = true;
                 }
             }
-            completions.push(completion);
         }
-        let committed = if broken {
-            Err(StoreError::Backend(
-                "a write transaction could not be completed".into(),
-            ))
-        } else {
-            tx.commit().await
-        };
-        if committed.is_err() {
-            let _ = exec(tx, "ROLLBACK").await;
-        }
-        tracing::debug!(
-            jobs = completions.len(),
-            micros = begun_at.elapsed().as_micros() as u64,
-            committed = committed.is_ok(),
-            "write batch"
-        );
-        Some((completions, committed))
+        completions.push(completion);
     }
+    let committed = if broken {
+        Err(StoreError::Backend(
+            "a write transaction could not be completed".into(),
+        ))
+    } else {
+        tx.commit().await
+    };
+    if committed.is_err() {
+        let _ = exec(tx, "ROLLBACK").await;
+    }
+    tracing::debug!(
+        jobs = completions.len(),
+        micros = begun_at.elapsed().as_micros() as u64,
+        committed = committed.is_ok(),
+        "write batch"
+    );
+    Some((completions, committed))
 }
 
 #[cfg(test)]

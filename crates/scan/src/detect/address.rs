@@ -650,7 +650,7 @@ const PO_BOXES: [&[u8]; 5] = [
 pub(crate) fn po_box(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
-        let found = (matches!(t[i], b'P') && !alnum_before(t, i))
+        let found = (t[i] == b'P' && !alnum_before(t, i))
             .then(|| PO_BOXES.iter().find(|p| starts_with(t, i, p)))
             .flatten()
             .and_then(|p| {

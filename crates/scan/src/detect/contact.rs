@@ -273,7 +273,7 @@ fn extension(t: &[u8], end: usize) -> usize {
         j += 1;
     }
     let e = digits_end(t, j);
-    if (1..=5).contains(&(e - j)) && !crate::bytes::is_alnum(t, e) {
+    if (1..=5).contains(&(e - j)) && !is_alnum(t, e) {
         e
     } else {
         end

@@ -110,20 +110,13 @@ const CUES: &[(&str, Option<&str>)] = &[
     ("signed", None),
     ("regards", None),
     ("sincerely", None),
-    ("patient", None),
-    ("customer", None),
-    ("employee", None),
-    ("client", None),
-    ("applicant", None),
-    ("candidate", None),
-    ("tenant", None),
     ("under", None),
     ("hi", None),
     ("hello", None),
 ];
 
-/// Cues that are a person's role (`Patient Jane Doe`): the name after them must be more than
-/// one word or a known given name (`Customer Service` is not a name).
+/// Cues that are a person's role (`Patient Jane Doe`), besides [`CUES`]: the name after them
+/// must be more than one word or a known given name (`Customer Service` is not a name).
 const ROLES: &[&str] = &[
     "patient",
     "customer",
@@ -268,19 +261,20 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
         };
         let flags = lexicon().get(w);
         let title = flags & TITLE != 0;
+        let role = !title && flags & CUE != 0 && is_one_of(w, ROLES);
         let conf = if title {
             Some(0.85)
-        } else if flags & CUE != 0
-            && CUES.iter().any(|(last, prev)| {
-                is_one_of(w, &[last])
-                    && prev.is_none_or(|p| is_one_of(word_before(t, ws, false).0, &[p]))
-            })
+        } else if role
+            || (flags & CUE != 0
+                && CUES.iter().any(|(last, prev)| {
+                    is_one_of(w, &[last])
+                        && prev.is_none_or(|p| is_one_of(word_before(t, ws, false).0, &[p]))
+                }))
         {
             Some(0.7)
         } else {
             None
         };
-        let role = conf.is_some() && !title && is_one_of(w, ROLES);
         let named = conf.and_then(|_| name_at(t, i)).filter(|&e| {
             !role || t[i..e].contains(&b' ') || first_name_word(t, i).is_some_and(|(_, g)| g)
         });
@@ -375,6 +369,7 @@ fn lexicon() -> &'static Lexicon {
             given
                 .chain(TITLES.iter().map(|&w| (w, TITLE)))
                 .chain(CUES.iter().map(|&(w, _)| (w, CUE)))
+                .chain(ROLES.iter().map(|&w| (w, CUE)))
                 .chain(NOT_NAMES.iter().map(|&w| (w, NOT_NAME)))
                 .chain(NOT_SURNAMES.iter().map(|&w| (w, NOT_SURNAME)))
                 .chain(calendar.map(|&w| (w, CALENDAR)))
@@ -754,13 +749,14 @@ const THING_WORDS: &[&str] = &[
 ];
 
 /// Whether `w` is a word this crate knows as something other than a name, in any case: a
-/// title, cue, day, month, street, organisation or listed place word, or one of
+/// title, cue, role, day, month, street, organisation or listed place word, or one of
 /// [`THING_WORDS`] (one table of them all, built once).
 pub(super) fn known_word(w: &[u8]) -> bool {
     static KNOWN: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
     let known = KNOWN.get_or_init(|| {
-        let lists: [&[&str]; 6] = [
+        let lists: [&[&str]; 7] = [
             TITLES,
+            ROLES,
             NOT_NAMES,
             NOT_SURNAMES,
             &WEEKDAYS,
