@@ -51,6 +51,85 @@ pub(crate) fn alnum_before(t: &[u8], i: usize) -> bool {
     i > 0 && is_alnum(t, i - 1)
 }
 
+/// A set of bytes, as a table (built at compile time with [`set`]).
+pub(crate) type ByteSet = [bool; 256];
+
+/// The set of `bytes`, with every ASCII digit when `digits` and every ASCII capital when
+/// `capitals`.
+pub(crate) const fn set(bytes: &[u8], digits: bool, capitals: bool) -> ByteSet {
+    let mut s = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        s[bytes[i] as usize] = true;
+        i += 1;
+    }
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if (digits && c.is_ascii_digit()) || (capitals && c.is_ascii_uppercase()) {
+            s[b] = true;
+        }
+        b += 1;
+    }
+    s
+}
+
+/// ASCII digits.
+pub(crate) const DIGITS: ByteSet = set(b"", true, false);
+
+/// ASCII capitals.
+pub(crate) const CAPITALS: ByteSet = set(b"", false, true);
+
+/// ASCII digits and capitals.
+pub(crate) const DIGITS_AND_CAPITALS: ByteSet = set(b"", true, true);
+
+/// The first byte at or after `i` that is in `s`, or the end of the text. Detectors jump
+/// with it from one byte their matches can start with (or hold) to the next: one table
+/// look-up per byte in between.
+pub(crate) fn next_in(t: &[u8], i: usize, s: &ByteSet) -> usize {
+    t.get(i..)
+        .and_then(|rest| rest.iter().position(|&b| s[usize::from(b)]))
+        .map_or(t.len(), |k| i + k)
+}
+
+/// Where a match that holds its first digit `k` bytes after its start may next start: `k`
+/// bytes before the first digit at or after `i` (never before `i`), or the end of the text
+/// when no digit follows.
+pub(crate) fn before_next_digit(t: &[u8], i: usize, k: usize) -> usize {
+    let d = next_in(t, i, &DIGITS);
+    if d == t.len() {
+        d
+    } else {
+        d.saturating_sub(k).max(i)
+    }
+}
+
+/// Every place a match that holds a digit at most `k` bytes after its start may start, in
+/// order: the positions up to `k` bytes before each digit.
+pub(crate) fn starts_before_digits(t: &[u8], k: usize) -> impl Iterator<Item = usize> + '_ {
+    let mut next = 0;
+    std::iter::from_fn(move || {
+        let i = before_next_digit(t, next, k);
+        (i < t.len()).then(|| {
+            next = i + 1;
+            i
+        })
+    })
+}
+
+/// The start of the next word (a run of ASCII letters and digits) that holds a digit, at
+/// or after `i` (never before `i`), or the end of the text.
+pub(crate) fn next_word_with_digit(t: &[u8], i: usize) -> usize {
+    let mut s = next_in(t, i, &DIGITS);
+    if s == t.len() {
+        return s;
+    }
+    while s > i && t[s - 1].is_ascii_alphanumeric() {
+        s -= 1;
+    }
+    s
+}
+
 /// The end of the run of ASCII digits starting at `i`.
 pub(crate) fn digits_end(t: &[u8], i: usize) -> usize {
     let mut e = i;
@@ -129,9 +208,11 @@ fn has_word(hay: &[u8], word: &[u8]) -> bool {
     if word.is_empty() || hay.len() < word.len() {
         return false;
     }
+    let first = word[0].to_ascii_lowercase();
     (0..=hay.len() - word.len()).any(|i| {
-        hay[i..i + word.len()].eq_ignore_ascii_case(word)
+        hay[i].to_ascii_lowercase() == first
             && (i == 0 || !hay[i - 1].is_ascii_alphabetic())
+            && hay[i..i + word.len()].eq_ignore_ascii_case(word)
             && {
                 let after = at(hay, i + word.len());
                 !after.is_ascii_alphabetic()
@@ -234,6 +315,41 @@ pub(crate) fn is_one_of(w: &[u8], words: &[&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::{
+        CAPITALS, DIGITS, DIGITS_AND_CAPITALS, before_next_digit, next_in, next_word_with_digit,
+        set, starts_before_digits,
+    };
+
+    #[test]
+    fn jumps_land_on_the_next_byte_of_a_set_and_never_go_back() {
+        let t = b"ab Cd 12 x";
+        assert_eq!(next_in(t, 0, &DIGITS), 6);
+        assert_eq!(next_in(t, 6, &DIGITS), 6);
+        assert_eq!(next_in(t, 8, &DIGITS), t.len());
+        assert_eq!(next_in(t, 0, &CAPITALS), 3);
+        assert_eq!(next_in(t, 4, &DIGITS_AND_CAPITALS), 6);
+        assert_eq!(next_in(t, 0, &set(b"x", false, false)), 9);
+        // Past the end: the end.
+        assert_eq!(next_in(t, 99, &DIGITS), t.len());
+        assert_eq!(next_in(b"", 0, &DIGITS), 0);
+
+        // `k` bytes before the next digit, but never before `i`; the end when none follows.
+        assert_eq!(before_next_digit(b"xx AB123", 0, 2), 3);
+        assert_eq!(before_next_digit(b"xx AB123", 4, 2), 4);
+        assert_eq!(before_next_digit(b"1", 0, 3), 0);
+        assert_eq!(before_next_digit(b"no digits", 0, 2), 9);
+        assert_eq!(
+            starts_before_digits(b"ab1 xyz 23", 1).collect::<Vec<_>>(),
+            [1, 2, 7, 8, 9]
+        );
+
+        // The start of the word that holds the next digit, never before `i`.
+        assert_eq!(next_word_with_digit(b"see AB12C now", 0), 4);
+        assert_eq!(next_word_with_digit(b"see AB12C now", 5), 5);
+        assert_eq!(next_word_with_digit(b"x-9", 0), 2);
+        assert_eq!(next_word_with_digit(b"none", 0), 4);
+    }
+
     #[test]
     fn escapes_are_blanked_in_place() {
         assert_eq!(super::blank_escapes(b"plain, no escapes"), None);

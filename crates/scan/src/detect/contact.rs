@@ -3,8 +3,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    alnum_before, at, context, digits_end, is_alnum, is_digit, joined_after, joined_before,
-    starts_with_ci, word_at,
+    ByteSet, alnum_before, at, context, digits_end, is_alnum, is_digit, joined_after,
+    joined_before, next_in, set, starts_with_ci, word_at,
 };
 
 const EMAIL_CONTEXT: &[&str] = &["email", "e-mail", "mail", "contact"];
@@ -46,7 +46,7 @@ fn domain_char(b: u8) -> bool {
 /// a domain of dot-separated labels (letters, digits, inner hyphens) ending in an alphabetic
 /// TLD of at least two letters. Confidence 0.95, 0.99 with context.
 pub(crate) fn email(t: &[u8], out: &mut Vec<crate::Finding>) {
-    for at_sign in memchr_iter(t, b'@') {
+    for at_sign in memchr::memchr_iter(b'@', t) {
         let mut s = at_sign;
         while s > 0 && at_sign - s < 64 && local_char(t[s - 1]) {
             s -= 1;
@@ -95,13 +95,6 @@ fn valid_domain(d: &[u8]) -> bool {
 }
 
 /// Positions of `needle` in `t`.
-fn memchr_iter(t: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
-    t.iter()
-        .enumerate()
-        .filter(move |&(_, &b)| b == needle)
-        .map(|(i, _)| i)
-}
-
 fn url_char(b: u8) -> bool {
     (0x21..0x7f).contains(&b) && !b"<>\"`{}|\\^".contains(&b)
 }
@@ -113,7 +106,7 @@ pub(crate) fn url(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         if !matches!(t[i], b'h' | b'H') || alnum_before(t, i) {
-            i += 1;
+            i = memchr::memchr2(b'h', b'H', &t[i + 1..]).map_or(t.len(), |k| i + 1 + k);
             continue;
         }
         let scheme = if starts_with_ci(t, i, b"https://") {
@@ -173,9 +166,12 @@ pub(crate) fn phone(t: &[u8], out: &mut Vec<crate::Finding>) {
         } else {
             None
         };
-        i = next.unwrap_or(i + 1).max(i + 1);
+        i = next_in(t, next.unwrap_or(i + 1).max(i + 1), &PHONE_START);
     }
 }
+
+/// The bytes a telephone number starts with.
+const PHONE_START: ByteSet = set(b"+(", true, false);
 
 /// Tries an E.164 number at the `+` at `p`; returns the end of what was read.
 fn e164(t: &[u8], p: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {

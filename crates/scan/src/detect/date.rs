@@ -3,7 +3,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    alnum_before, ascii, at, context, digits_end, joined_after, joined_before, num,
+    DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, joined_after, joined_before,
+    next_in, num,
 };
 use custodian_core::vault::value::FieldType;
 
@@ -91,7 +92,7 @@ pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
                 i = e;
             }
             Some(e) => i = e,
-            None => i += 1,
+            None => i = next_in(t, i + 1, &DIGITS_AND_CAPITALS),
         }
     }
 }

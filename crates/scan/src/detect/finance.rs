@@ -3,7 +3,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    alnum_before, ascii, at, context, digits_end, digits_of, joined_after, joined_before,
+    DIGITS, alnum_before, ascii, at, before_next_digit, context, digits_end, digits_of,
+    joined_after, joined_before, next_in,
 };
 use custodian_core::vault::value::{FieldType, luhn_valid};
 
@@ -46,7 +47,7 @@ pub(crate) fn card(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         if !t[i].is_ascii_digit() || joined_before(t, i, b" -./") {
-            i += 1;
+            i = next_in(t, i + 1, &DIGITS);
             continue;
         }
         let g0 = digits_end(t, i);
@@ -106,7 +107,8 @@ pub(crate) fn iban(t: &[u8], out: &mut Vec<crate::Finding>) {
             && at(t, i + 3).is_ascii_digit()
             && !alnum_before(t, i);
         if !head || !known_country(t[i], t[i + 1]) {
-            i += 1;
+            // The next candidate's first digit is its third byte.
+            i = before_next_digit(t, i + 1, 2);
             continue;
         }
         // Candidate ends, longest last.

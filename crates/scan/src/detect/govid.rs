@@ -4,7 +4,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    alnum_before, at, context, context_after, digits_end, is_alnum, joined_after, joined_before,
+    DIGITS, alnum_before, at, context, context_after, digits_end, is_alnum, joined_after,
+    joined_before, next_in, next_word_with_digit, starts_before_digits,
 };
 use custodian_core::vault::value::{FieldType, NationalIdScheme};
 
@@ -34,7 +35,7 @@ pub(crate) fn us_ssn(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         if !t[i].is_ascii_digit() || joined_before(t, i, b" -./") {
-            i += 1;
+            i = next_in(t, i + 1, &DIGITS);
             continue;
         }
         let a = digits_end(t, i);
@@ -78,7 +79,8 @@ pub(crate) fn us_ssn(t: &[u8], out: &mut Vec<crate::Finding>) {
 /// never issued). HMRC's specimen `QQ 12 34 56 C` is therefore not reported. Confidence 0.85,
 /// 1.0 with context.
 pub(crate) fn uk_nino(t: &[u8], out: &mut Vec<crate::Finding>) {
-    for i in 0..t.len() {
+    // A number's first digit is its third or fourth byte (`AB123456C`, `AB 12 34 56 C`).
+    for i in starts_before_digits(t, 3) {
         if !t[i].is_ascii_uppercase() || alnum_before(t, i) || !at(t, i + 1).is_ascii_uppercase() {
             continue;
         }
@@ -150,6 +152,10 @@ const PASSPORT_CONTEXT: &[&str] = &["passport", "passport number", "passport no"
 pub(crate) fn licence_and_passport(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
+        i = next_word_with_digit(t, i);
+        if i == t.len() {
+            break;
+        }
         if !t[i].is_ascii_alphanumeric() || alnum_before(t, i) {
             i += 1;
             continue;
@@ -212,6 +218,11 @@ pub(crate) fn licence_and_passport(t: &[u8], out: &mut Vec<crate::Finding>) {
 pub(crate) fn national_ids(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
+        // Every scheme holds digits; most words hold none.
+        i = next_word_with_digit(t, i);
+        if i == t.len() {
+            break;
+        }
         if !t[i].is_ascii_alphanumeric() || alnum_before(t, i) {
             i += 1;
             continue;

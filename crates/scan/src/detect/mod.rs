@@ -49,7 +49,8 @@ const CLASS: [u8; 256] = {
 
 /// Runs every detector over `t` that could match: one pass first notes which kinds of bytes
 /// occur (digits, `@`, `:`, capitals, `-`, `=`), and a detector whose matches all need a
-/// byte that does not occur is skipped.
+/// byte that does not occur is skipped. Each detector then jumps from one byte its matches
+/// can start with (or must hold) to the next (`memchr`, [`crate::bytes::next_in`]).
 pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
     let has = t.iter().fold(0u8, |m, &b| m | CLASS[usize::from(b)]);
     let any = |bits: u8| has & bits != 0;

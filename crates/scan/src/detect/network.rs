@@ -3,7 +3,7 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    alnum_before, ascii, at, context, digits_end, joined_after, joined_before, num,
+    DIGITS, alnum_before, ascii, at, context, digits_end, joined_after, joined_before, next_in, num,
 };
 
 const IP_CONTEXT: &[&str] = &[
@@ -23,7 +23,7 @@ pub(crate) fn ipv4(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         if !t[i].is_ascii_digit() || joined_before(t, i, b".:") {
-            i += 1;
+            i = next_in(t, i + 1, &DIGITS);
             continue;
         }
         let mut j = i;
@@ -67,40 +67,42 @@ fn ipv6_char(b: u8) -> bool {
 /// as an IPv6 address, contain at least one decimal digit and two colons, and are not glued
 /// to letters. Confidence 0.8, 0.95 with context.
 pub(crate) fn ipv6(t: &[u8], out: &mut Vec<crate::Finding>) {
-    let mut i = 0;
-    while i < t.len() {
-        let b = t[i];
-        if !(b.is_ascii_hexdigit() || b == b':')
-            || alnum_before(t, i)
-            || (i > 0 && matches!(t[i - 1], b':' | b'.'))
-        {
-            i += 1;
+    // Every candidate holds a colon: each run of address bytes around one is read once, from
+    // its start (a run that starts after a letter, a digit, `:` or `.` holds no candidate).
+    let mut done = 0;
+    for colon in memchr::memchr_iter(b':', t) {
+        if colon < done {
             continue;
         }
-        let mut e = i;
+        let mut i = colon;
+        while i > done && ipv6_char(t[i - 1]) {
+            i -= 1;
+        }
+        let mut e = colon;
         while e < t.len() && ipv6_char(t[e]) {
             e += 1;
         }
         let run_end = e;
-        if e - i <= 45 {
-            while e > i && t[e - 1] == b'.' {
-                e -= 1;
-            }
-            if e > i + 1 && t[e - 1] == b':' && t[e - 2] != b':' {
-                e -= 1;
-            }
-            let cand = &t[i..e];
-            let colons = cand.iter().filter(|&&c| c == b':').count();
-            if colons >= 2
-                && cand.iter().any(u8::is_ascii_digit)
-                && !at(t, run_end).is_ascii_alphanumeric()
-                && ascii(t, i, e).is_some_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok())
-            {
-                let conf = if context(t, i, IP_CONTEXT) { 0.95 } else { 0.8 };
-                push(out, Kind::Ipv6, i, e, conf, "ipv6");
-            }
+        done = run_end;
+        if alnum_before(t, i) || (i > 0 && matches!(t[i - 1], b':' | b'.')) || e - i > 45 {
+            continue;
         }
-        i = run_end.max(i + 1);
+        while e > i && t[e - 1] == b'.' {
+            e -= 1;
+        }
+        if e > i + 1 && t[e - 1] == b':' && t[e - 2] != b':' {
+            e -= 1;
+        }
+        let cand = &t[i..e];
+        let colons = cand.iter().filter(|&&c| c == b':').count();
+        if colons >= 2
+            && cand.iter().any(u8::is_ascii_digit)
+            && !at(t, run_end).is_ascii_alphanumeric()
+            && ascii(t, i, e).is_some_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok())
+        {
+            let conf = if context(t, i, IP_CONTEXT) { 0.95 } else { 0.8 };
+            push(out, Kind::Ipv6, i, e, conf, "ipv6");
+        }
     }
 }
 
@@ -108,15 +110,22 @@ pub(crate) fn ipv6(t: &[u8], out: &mut Vec<crate::Finding>) {
 /// longer run. Confidence 0.85, 0.95 with context.
 pub(crate) fn mac(t: &[u8], out: &mut Vec<crate::Finding>) {
     let hex = |i: usize| at(t, i).is_ascii_hexdigit();
-    let mut i = 0;
-    while i + 17 <= t.len() {
-        if !hex(i) || alnum_before(t, i) || (i > 0 && matches!(t[i - 1], b':' | b'-' | b'.')) {
-            i += 1;
+    // A candidate's first separator is its third byte.
+    let mut done = 0;
+    for first_sep in memchr::memchr2_iter(b':', b'-', t) {
+        let Some(i) = first_sep.checked_sub(2) else {
+            continue;
+        };
+        if i < done
+            || i + 17 > t.len()
+            || !hex(i)
+            || alnum_before(t, i)
+            || (i > 0 && matches!(t[i - 1], b':' | b'-' | b'.'))
+        {
             continue;
         }
-        let sep = at(t, i + 2);
-        let ok = matches!(sep, b':' | b'-')
-            && (0..6).all(|k| hex(i + 3 * k) && hex(i + 3 * k + 1))
+        let sep = t[first_sep];
+        let ok = (0..6).all(|k| hex(i + 3 * k) && hex(i + 3 * k + 1))
             && (1..6).all(|k| at(t, i + 3 * k - 1) == sep);
         let e = i + 17;
         if ok && !at(t, e).is_ascii_alphanumeric() && !(at(t, e) == sep && hex(e + 1)) {
@@ -126,9 +135,7 @@ pub(crate) fn mac(t: &[u8], out: &mut Vec<crate::Finding>) {
                 0.85
             };
             push(out, Kind::Mac, i, e, conf, "mac");
-            i = e;
-        } else {
-            i += 1;
+            done = e;
         }
     }
 }

@@ -22,7 +22,9 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, digits_end, is_digit, is_one_of, word_at, word_before};
+use crate::bytes::{
+    CAPITALS, DIGITS, at, digits_end, is_digit, is_one_of, next_in, word_at, word_before,
+};
 use crate::lexicon::Lexicon;
 
 /// Ages.
@@ -30,7 +32,7 @@ pub(crate) fn age(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         if !is_digit(t, i) || (i > 0 && (t[i - 1].is_ascii_alphanumeric() || t[i - 1] == b'.')) {
-            i += 1;
+            i = next_in(t, i + 1, &DIGITS);
             continue;
         }
         let e = digits_end(t, i);
@@ -243,7 +245,7 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         if !at(t, i).is_ascii_uppercase() || (i > 0 && t[i - 1].is_ascii_alphanumeric()) {
-            i += 1;
+            i = next_in(t, i + 1, &CAPITALS);
             continue;
         }
         // The start of a candidate: what precedes it decides.

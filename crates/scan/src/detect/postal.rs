@@ -2,7 +2,10 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{alnum_before, at, context, digits_end, joined_after, joined_before};
+use crate::bytes::{
+    DIGITS, DIGITS_AND_CAPITALS, alnum_before, at, context, digits_end, joined_after,
+    joined_before, next_in, starts_before_digits,
+};
 
 const ZIP_CONTEXT: &[&str] = &["zip", "zip code", "zipcode", "postal code", "postcode"];
 const POSTCODE_CONTEXT: &[&str] = &["postcode", "post code", "postal code", "address"];
@@ -35,7 +38,7 @@ pub(crate) fn us_zip(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         if !t[i].is_ascii_digit() || joined_before(t, i, b"-./ ") {
-            i += 1;
+            i = next_in(t, i + 1, &DIGITS);
             continue;
         }
         let a = digits_end(t, i);
@@ -70,7 +73,7 @@ pub(crate) fn other_postal_codes(t: &[u8], out: &mut Vec<crate::Finding>) {
         // The start of a code: a digit or a capital not glued to what comes before.
         let b = t[i];
         if !(b.is_ascii_digit() || b.is_ascii_uppercase()) || alnum_before(t, i) {
-            i += 1;
+            i = next_in(t, i + 1, &DIGITS_AND_CAPITALS);
             continue;
         }
         let Some(e) = postal_code_at(t, i) else {
@@ -136,7 +139,8 @@ fn right_after_word(t: &[u8], s: usize) -> bool {
 /// ABCDEFGHJKPSTUW, in `AA9A` one of ABEHMNPRVWXY), inward code digit and two letters not in
 /// CIKMOV; and `GIR 0AA`. Confidence 0.7, 0.95 with context.
 pub(crate) fn uk_postcode(t: &[u8], out: &mut Vec<crate::Finding>) {
-    for i in 0..t.len() {
+    // The outward code's first digit is its second or third byte (`W1A`, `SW1A`).
+    for i in starts_before_digits(t, 2) {
         if !t[i].is_ascii_uppercase() || alnum_before(t, i) {
             continue;
         }

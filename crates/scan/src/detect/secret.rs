@@ -146,8 +146,25 @@ const MAX_LEN: usize = 512;
 ///   `+/_-.~` (with optional `=` padding) and have Shannon entropy of at least 3.5 bits per
 ///   byte. Confidence 0.75. A bare high-entropy string (a hash) is not a secret.
 pub(crate) fn prefixed(t: &[u8], out: &mut Vec<crate::Finding>) {
+    // Every prefix starts with `A`, `g`, `x` or `sk`: the scan jumps from one to the next.
+    let find = |from: usize, f: &dyn Fn(&[u8]) -> Option<usize>| {
+        t.get(from..).and_then(f).map_or(t.len(), |k| from + k)
+    };
+    let three = |h: &[u8]| memchr::memchr3(b'A', b'g', b'x', h);
+    let sk = |h: &[u8]| memchr::memmem::find(h, b"sk");
+    let (mut next_three, mut next_sk) = (find(0, &three), find(0, &sk));
     let mut i = 0;
-    while i < t.len() {
+    loop {
+        if next_three < i {
+            next_three = find(i, &three);
+        }
+        if next_sk < i {
+            next_sk = find(i, &sk);
+        }
+        i = next_three.min(next_sk);
+        if i >= t.len() {
+            break;
+        }
         // Every prefix starts with one of these pairs of bytes: a cheap test before twelve
         // others.
         if !matches!(
@@ -253,10 +270,7 @@ fn name_char(b: u8) -> bool {
 }
 
 pub(crate) fn assigned(t: &[u8], out: &mut Vec<crate::Finding>) {
-    for (op, &b) in t.iter().enumerate() {
-        if b != b'=' && b != b':' {
-            continue;
-        }
+    for op in memchr::memchr2_iter(b'=', b':', t) {
         // Name before the operator: skip spaces and a closing quote.
         let mut n = op;
         while n > 0 && op - n < 4 && matches!(t[n - 1], b' ' | b'"' | b'\'') {
