@@ -848,6 +848,33 @@ fn date() {
 }
 
 #[test]
+fn bare_years_where_the_words_before_say_so() {
+    yes(Kind::Date, "The band was founded in 1975.", "1975");
+    yes(Kind::Date, "During 2000, the firm grew", "2000");
+    yes(Kind::Date, "the Civil Rights Act of 1964 protects", "1964");
+    yes(Kind::Date, "the summer of 1969 was hot", "1969");
+    yes(Kind::Date, "Zoolander is a 2001 American comedy", "2001");
+    yes(Kind::Date, "in 2019 while studying", "2019");
+    assert_eq!(one("She was born in 1985").confidence, 0.95);
+    assert_eq!(one("since 1990").confidence, 0.5);
+    none_of(
+        Kind::Date,
+        &[
+            "in 1850",
+            "in 2150",
+            "in 19750",
+            "in 1975.5 seconds",
+            "in 1975a",
+            "ORD-1975",
+            "page 1975",
+            "out of 2000 people",
+            "a 2000 mile trip",
+            "within 1999",
+        ],
+    );
+}
+
+#[test]
 fn postcodes() {
     yes(Kind::UsZip, "San Francisco, CA 94105", "94105");
     yes(Kind::UsZip, "Springfield, IL 62704-1234", "62704-1234");

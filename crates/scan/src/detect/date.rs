@@ -3,8 +3,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, joined_after, joined_before,
-    next_in, num,
+    DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, is_alnum, is_one_of,
+    joined_after, joined_before, next_in, num, word_before,
 };
 use custodian_core::vault::value::FieldType;
 
@@ -80,7 +80,9 @@ pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
     while i < t.len() {
         let b = t[i];
         let found = if b.is_ascii_digit() && !joined_before(t, i, b"-./:") {
-            numeric(t, i).or_else(|| day_month_name(t, i))
+            numeric(t, i)
+                .or_else(|| day_month_name(t, i))
+                .or_else(|| year(t, i))
         } else if b.is_ascii_uppercase() && !alnum_before(t, i) {
             month_name_day(t, i)
         } else {
@@ -95,6 +97,50 @@ pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
             None => i = next_in(t, i + 1, &DIGITS_AND_CAPITALS),
         }
     }
+}
+
+/// Words after which a bare year is one (`in 1995`, `during 2000`, `born in 1985`).
+const BEFORE_YEAR: &[&str] = &[
+    "in", "during", "since", "until", "till", "by", "from", "before", "after", "around", "circa",
+    "year",
+];
+
+/// Words for a stretch of time that `of` and a year may follow (`the summer of 1969`).
+const PERIODS: &[&str] = &[
+    "class",
+    "summer",
+    "winter",
+    "spring",
+    "autumn",
+    "fall",
+    "end",
+    "start",
+    "beginning",
+    "middle",
+    "year",
+];
+
+/// A bare year (1900–2099) at `s` where the words before it say it is one, and its end:
+/// after [`BEFORE_YEAR`] (`founded in 1975`, `During 2000,`), after `of` that follows a
+/// capitalised word or a stretch of time (`the Civil Rights Act of 1964`, `the class of
+/// 1999`; not `out of 2000`), or after `a` when a capitalised word follows (`a 1996
+/// American film`; not `a 2000 mile trip`).
+fn year(t: &[u8], s: usize) -> Option<usize> {
+    let (y, e) = year_at(t, s)?;
+    if !(1900..=2099).contains(&y) || s == 0 || t[s - 1] != b' ' || is_alnum(t, e) {
+        return None;
+    }
+    let (w, ws) = word_before(t, s, false);
+    let said = is_one_of(w, BEFORE_YEAR)
+        || (w == b"of" && {
+            let (p, _) = word_before(t, ws, false);
+            p.first().is_some_and(u8::is_ascii_uppercase) || is_one_of(p, PERIODS)
+        })
+        || (w.eq_ignore_ascii_case(b"a")
+            && at(t, e) == b' '
+            && at(t, e + 1).is_ascii_uppercase()
+            && at(t, e + 2).is_ascii_lowercase());
+    said.then_some(e)
 }
 
 /// A numeric calendar date at `s` (`2024-07-14`, `14.07.2024`, `7/14/2024`), and where it
