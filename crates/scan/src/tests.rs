@@ -1331,6 +1331,34 @@ fn street_addresses_in_the_orders_they_are_written() {
         street,
         &["PO Box", "P.O. Box 1234567", "XPO Box 12", "PO Box 12a"],
     );
+    // The street word between the name and the number, in German or in lower case; a
+    // one-word street name ending like one, in any case.
+    for address in [
+        "Grazer Strasse 10",
+        "Langenhorner Chaussee 76",
+        "Martin Linges veg 149",
+        "Pernilles vei 115",
+        "Dózsa György út 78",
+        "Gosposka ulica 53",
+        "Paul-Nevermann-Platz 47",
+        "Clematisvænget 70",
+        "Súluvegur 83",
+    ] {
+        yes(
+            street,
+            &format!("Our office: {address}, near the park"),
+            address,
+        );
+    }
+    none_of(
+        street,
+        &[
+            "Grazer Strasse is long",
+            "the vei 115",
+            "Lord of the Ring 5 wait",
+            "Ágnes utca 5",
+        ],
+    );
     // A Swedish postcode is two groups of digits, too few for a telephone number.
     yes(
         street,

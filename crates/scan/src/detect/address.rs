@@ -7,8 +7,11 @@
 //! - `Via Leopardi 83`, `Rua Arapiraca 1943`, `Rue de Bouillon 316`, `ul. Zakrzowska 92`: a
 //!   street word that comes first (`Via`, `Rua`, `Calle`, `ul.`…), one to three capitalised
 //!   words (with `de`, `da`… between them), then a number;
-//! - `Fitjabraut 87`, `Lindenstraße 5`: one word that ends like a street name in its
-//!   language (`-straße`, `-gatan`, `-vej`, `-braut`…), then a number (0.65);
+//! - `Fitjabraut 87`, `Lindenstraße 5`, `Paul-Nevermann-Platz 47`: one word that ends like a
+//!   street name in its language (`-straße`, `-gatan`, `-vej`, `-braut`…), then a number
+//!   (0.65);
+//! - `Grazer Strasse 10`, `Martin Linges veg 149`, `Dózsa György út 78`: one to three
+//!   capitalised words, a street word of [`BETWEEN`], then a number (0.65);
 //! - `Apt. 559`, `Suite 026`: a flat, suite or unit number (0.6);
 //! - US military mail (USPS Publication 28, section 225), over one line or two (0.85):
 //!   `PSC 4432, Box 7018 APO AA 09356`, `Unit 5711 Box 3055 DPO AP 38771`,
@@ -281,11 +284,23 @@ const PREFIXES: &[&str] = &[
     "Aleja",
 ];
 
-/// Endings of one-word street names (German, Dutch, Nordic, Icelandic, Czech, Slovak…).
+/// Endings of one-word street names (German, Dutch, Nordic, Icelandic, Czech, Slovak…),
+/// matched without regard to ASCII case (`Paul-Nevermann-Platz`).
 const ENDINGS: &[&str] = &[
     "straße", "strasse", "str", "gasse", "weg", "allee", "platz", "damm", "ufer", "straat", "laan",
-    "gracht", "plein", "gata", "gatan", "gade", "vej", "veien", "vegen", "vägen", "braut",
-    "stígur", "gata", "tie", "katu", "polku", "ská", "ní", "ova", "ová",
+    "plaats", "gracht", "plein", "gata", "gatan", "gade", "vej", "veien", "vegen", "vägen",
+    "vænget", "stræde", "plads", "torv", "alléen", "bakken", "braut", "vegur", "stígur", "tie",
+    "katu", "polku", "ská", "ského", "ní", "ova", "ová",
+];
+
+/// Street words written after the name and before the house number, in German
+/// (`Grazer Strasse 10`, capitalised) and, in lower case, in Norwegian, Danish, Hungarian,
+/// Slovene, Estonian… (`Martin Linges veg 149`, `Dózsa György út 78`, `Gosposka ulica 53`).
+const BETWEEN: &[&str] = &[
+    "Straße", "Strasse", "Str.", "Chaussee", "Allee", "Weg", "Platz", "Gasse", "Ring", "Damm",
+    "Ufer", "Steig", "vei", "veien", "veg", "vegen", "gate", "gata", "gatan", "vej", "gade", "út",
+    "utca", "u.", "körút", "rakpart", "tér", "köz", "sor", "kapu", "ulica", "cesta", "põik",
+    "tänav", "iela",
 ];
 
 /// Flat, suite and unit words.
@@ -376,8 +391,16 @@ fn ends_like_a_street(t: &[u8], w: (usize, usize)) -> bool {
     if e - s < 5 || !t[s].is_ascii_uppercase() {
         return false;
     }
-    let word = text(t, (s, e));
-    ENDINGS.iter().any(|end| word.ends_with(end)) && word.chars().count() >= 5
+    let word = &t[s..e];
+    ENDINGS.iter().any(|end| {
+        word.len() > end.len()
+            && word[word.len() - end.len()..].eq_ignore_ascii_case(end.as_bytes())
+    }) && text(t, (s, e)).chars().count() >= 5
+}
+
+/// Whether the word is one of [`BETWEEN`], as written there.
+fn is_between(t: &[u8], (s, e): (usize, usize)) -> bool {
+    BETWEEN.iter().any(|b| &t[s..e] == b.as_bytes())
 }
 
 /// The most words an address goes on for after its street.
@@ -504,6 +527,19 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
             if j > k + 1 && j < w.len() && is_number(t, w[j]) {
                 let b = emit(t, &w, out, k, j, 0.7);
+                k = b + 1;
+                continue;
+            }
+        }
+        // One to three capitalised words, a street word and a number (`Grazer Strasse 10`,
+        // `Martin Linges veg 149`).
+        if t[w[k].0].is_ascii() && is_capitalised(t, w[k]) {
+            let mut j = k + 1;
+            while j < w.len() && j <= k + 3 && !is_between(t, w[j]) && is_capitalised(t, w[j]) {
+                j += 1;
+            }
+            if j + 1 < w.len() && j <= k + 3 && is_between(t, w[j]) && is_number(t, w[j + 1]) {
+                let b = emit(t, &w, out, k, j + 1, 0.65);
                 k = b + 1;
                 continue;
             }
