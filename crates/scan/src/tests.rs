@@ -353,6 +353,47 @@ fn names_after_a_role_and_before_their_possessions() {
 }
 
 #[test]
+fn names_after_speech_answers_family_words_and_in_lists_of_people() {
+    for (text, name) in [
+        ("\"We are moving that way,\" says Loginov.", "Loginov"),
+        (
+            "\"Fine,\" said Cooper Kevin in an interview",
+            "Cooper Kevin",
+        ),
+        ("I'm so jealous! said Naile to me", "Naile"),
+        ("What's your last name? Ogawa", "Ogawa"),
+        ("I would like to remove my kid Eetu from the will", "Eetu"),
+        ("She named him José", "José"),
+        ("I'm Kenneth's daughter", "Kenneth"),
+        ("a done thing between him and Kristýna's kid", "Kristýna"),
+    ] {
+        yes(Kind::Person, text, name);
+    }
+    assert_eq!(
+        of(
+            Kind::Person,
+            "the brainchild of our 3 founders: Guibord, Cannon and Moore. The idea"
+        ),
+        ["Guibord", "Cannon", "Moore"]
+    );
+    none_of(
+        Kind::Person,
+        &[
+            // Speech without a quotation before it; a question not about a name.
+            "the report says Tuesday was hot",
+            "He said Paris",
+            "Where do you live? London",
+            // One word is no list; a list of known words is none of people.
+            "founders: Guibord",
+            "founders: Monday, Tuesday and Friday",
+            "our founders: Apple, Street and Road",
+            // Family words without `my`.
+            "the son Eetu",
+        ],
+    );
+}
+
+#[test]
 fn names_by_their_shape_alone() {
     // Two or three capitalised words that are no known word of anything else, at the lowest
     // reported confidence.

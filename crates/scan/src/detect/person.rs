@@ -115,7 +115,95 @@ const CUES: &[(&str, Option<&str>)] = &[
     ("under", None),
     ("hi", None),
     ("hello", None),
+    // Family after `my` (`my son Eetu`), a name given (`named him José`).
+    ("kid", Some("my")),
+    ("son", Some("my")),
+    ("daughter", Some("my")),
+    ("wife", Some("my")),
+    ("husband", Some("my")),
+    ("him", Some("named")),
+    ("her", Some("named")),
 ];
+
+/// Verbs of speech that name the speaker after a quotation (`," says Loginov.`, `I'm so
+/// jealous! said Naile`).
+const SPEECH: &[&str] = &[
+    "says",
+    "said",
+    "asks",
+    "asked",
+    "replies",
+    "replied",
+    "adds",
+    "added",
+    "writes",
+    "wrote",
+    "explains",
+    "explained",
+];
+
+/// Whether the word `w` at `ws` is a verb of speech right after the end of a quotation (a
+/// closing quote, `!` or `?`).
+fn attribution(t: &[u8], w: &[u8], ws: usize) -> bool {
+    let mut p = ws;
+    if p > 0 && t[p - 1] == b' ' {
+        p -= 1;
+    }
+    let quoted = p > 0 && matches!(t[p - 1], b'"' | b'!' | b'?')
+        || t.get(p.saturating_sub(3)..p) == Some("\u{201d}".as_bytes());
+    quoted && is_one_of(w, SPEECH)
+}
+
+/// Plural roles whose members a list after a colon names (`our 3 founders: Guibord, Cannon
+/// and Moore`).
+const LISTED: &[&str] = &[
+    "founders",
+    "authors",
+    "members",
+    "partners",
+    "directors",
+    "attendees",
+    "participants",
+    "speakers",
+    "winners",
+    "guests",
+    "children",
+    "kids",
+    "owners",
+    "signatories",
+];
+
+/// A list of one-word names at `s` after one of [`LISTED`] and a colon: each name, pushed
+/// (0.6), separated by `, ` or ` and `; the end of the last. Every word must be a name
+/// word that is no word the crate knows as something else.
+fn listed_names(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {
+    let mut names = Vec::new();
+    let mut i = s;
+    loop {
+        let e = name_word(t, i, true)?;
+        if e - i < 3 || known_word(&t[i..e]) || not_a_name(&t[i..e]) {
+            return None;
+        }
+        names.push((i, e));
+        i = if t.get(e..e + 2) == Some(b", ") {
+            e + 2
+        } else if t.get(e..e + 5) == Some(b" and ") || t.get(e..e + 6) == Some(b", and ") {
+            e + if t[e] == b',' { 6 } else { 5 }
+        } else {
+            break;
+        };
+        if names.len() > 12 {
+            return None;
+        }
+    }
+    if names.len() < 2 {
+        return None;
+    }
+    for &(a, b) in &names {
+        push(out, Kind::Person, a, b, 0.6, "person_list");
+    }
+    names.last().map(|&(_, e)| e)
+}
 
 /// Cues that are a person's role (`Patient Jane Doe`), besides [`CUES`]: the name after them
 /// must be more than one word or a known given name (`Customer Service` is not a name).
@@ -131,7 +219,9 @@ const ROLES: &[&str] = &[
 
 /// What a person has that the text may give (`Marina's address`).
 const POSSESSIONS: &[&str] = &[
-    "address", "phone", "email", "number", "birthday", "passport", "account", "details",
+    "address", "phone", "email", "number", "birthday", "passport", "account", "details", "kid",
+    "son", "daughter", "wife", "husband", "mother", "father", "brother", "sister", "child",
+    "children", "parents", "family",
 ];
 
 /// A capitalised word (`Grace`, `O'Neil`, `McAllister`, `Jean-Luc`, `José`) or an initial
@@ -254,19 +344,39 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
             b -= 1;
         }
         let (w, ws) = word_before(t, b.min(i), true);
-        let (w, title_at) = if w.is_empty() && b > 0 && t[b - 1] == b'.' {
+        let (w, ws, title_at) = if w.is_empty() && b > 0 && t[b - 1] == b'.' {
             // A title with its dot: "Dr. Grace Hopper".
             let (w, s) = word_before(t, b - 1, false);
-            (w, (s, s + w.len() + 1))
+            (w, s, (s, s + w.len() + 1))
+        } else if w.is_empty() && b > 0 && t[b - 1] == b'?' {
+            // An answer: "What's your last name? Ogawa".
+            let (w, s) = word_before(t, b - 1, false);
+            (
+                if w.eq_ignore_ascii_case(b"name") {
+                    w
+                } else {
+                    &[]
+                },
+                s,
+                (s, s),
+            )
         } else {
-            (w, (ws, ws + w.len()))
+            (w, ws, (ws, ws + w.len()))
         };
+        if at(t, ws + w.len()) == b':'
+            && is_one_of(w, LISTED)
+            && let Some(e) = listed_names(t, i, out)
+        {
+            i = e;
+            continue;
+        }
         let flags = lexicon().get(w);
         let title = flags & TITLE != 0;
         let role = !title && flags & CUE != 0 && is_one_of(w, ROLES);
         let conf = if title {
             Some(0.85)
         } else if role
+            || attribution(t, w, ws)
             || (flags & CUE != 0
                 && CUES.iter().any(|(last, prev)| {
                     is_one_of(w, &[last])
