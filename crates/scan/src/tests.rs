@@ -1459,3 +1459,39 @@ fn a_capitalised_word_and_a_number_is_not_an_address() {
         ],
     );
 }
+
+#[test]
+fn a_name_found_with_context_marks_its_other_mentions() {
+    assert_eq!(
+        of(
+            Kind::Person,
+            "the film directed by Dr. Samuel Dias and starring Dias, with Dias's dog"
+        ),
+        ["Samuel Dias", "Dias", "Dias"]
+    );
+    // Not a word of something else found there, not a known word, not part of a longer
+    // word, and not from a name found without context.
+    for text in [
+        "Patient Maria Street was seen; Street lights were on",
+        "Dr. Smith arrived; Smithson left",
+        "Dr. Jo Lee arrived; Jo left",
+        "Xqara Vumbe came. Vumbe stayed",
+    ] {
+        assert_eq!(
+            scan(text)
+                .iter()
+                .filter(|f| f.detector == "person_repeated")
+                .count(),
+            0,
+            "{text}: {:?}",
+            scan(text)
+        );
+    }
+    // A mention inside another finding stays that finding's.
+    let text = "Dr. Jane Cooper lives at 12 Cooper Street";
+    assert!(
+        scan(text).iter().all(|f| f.detector != "person_repeated"),
+        "{:?}",
+        scan(text)
+    );
+}

@@ -95,6 +95,8 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         person::person(t, out);
         org::organizations(t, out);
         gazetteer::after_preposition(t, out);
+        // Last: it reads the names the others found.
+        person::repeated(t, out);
     }
 }
 

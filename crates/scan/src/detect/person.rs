@@ -23,7 +23,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    CAPITALS, DIGITS, at, digits_end, is_digit, is_one_of, next_in, word_at, word_before,
+    CAPITALS, DIGITS, alnum_before, at, digits_end, is_digit, is_one_of, next_in, word_at,
+    word_before,
 };
 use crate::lexicon::Lexicon;
 
@@ -428,6 +429,66 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                 _ => i += 1,
             },
         }
+    }
+}
+
+/// The most distinct name words [`repeated`] looks for again: it stays linear.
+const MAX_REPEATED: usize = 16;
+
+/// Other mentions of a name found with context (confidence 0.6 or more): each word of it
+/// (three letters or more, no word the crate knows as something else) found again alone as
+/// a whole word (`directed by Samuel Dias and starring Dias`) where nothing else was found,
+/// at 0.55. Reads the findings already in `out`, so it runs after the other detectors.
+pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut names: Vec<&[u8]> = Vec::new();
+    for f in out
+        .iter()
+        .filter(|f| f.kind == Kind::Person && f.confidence >= 0.6)
+    {
+        for w in t[f.start..f.end].split(|&b| b == b' ') {
+            let word = w.strip_suffix(b".").unwrap_or(w);
+            let named = word.len() >= 3
+                && word[0].is_ascii_uppercase()
+                && !word.iter().all(u8::is_ascii_uppercase)
+                && !known_word(word)
+                && !not_a_name(word);
+            if named && !names.contains(&word) && names.len() < MAX_REPEATED {
+                names.push(word);
+            }
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    // What was found, by start, with the furthest end so far: a mention inside any of it is
+    // left alone (`Alina` of a lower-confidence `Alina Abakumova`).
+    let mut found: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
+    found.sort_unstable();
+    let mut furthest = 0;
+    for f in &mut found {
+        furthest = furthest.max(f.1);
+        f.1 = furthest;
+    }
+    let free = |s: usize, e: usize| {
+        let before_end = found.partition_point(|&(fs, _)| fs < e);
+        before_end == 0 || found[before_end - 1].1 <= s
+    };
+    let mut i = 0;
+    while i < t.len() {
+        i = next_in(t, i, &CAPITALS);
+        if i == t.len() {
+            break;
+        }
+        let Some(e) = name_word(t, i, true) else {
+            i += 1;
+            continue;
+        };
+        let e = if t[i..e].ends_with(b"'s") { e - 2 } else { e };
+        let alone = !(alnum_before(t, i) || at(t, e).is_ascii_alphanumeric() || at(t, e) >= 0x80);
+        if alone && names.contains(&&t[i..e]) && free(i, e) {
+            push(out, Kind::Person, i, e, 0.55, "person_repeated");
+        }
+        i = e.max(i + 1);
     }
 }
 
