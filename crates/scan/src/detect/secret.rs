@@ -307,3 +307,30 @@ pub(crate) fn assigned(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{PREFIXES, prefixed};
+
+    /// Every known prefix is found after bytes its first-byte jump stops at (`g`, `A`, `x`,
+    /// `sk`) that start nothing, at its shortest and its longest; one byte short is not.
+    #[test]
+    fn every_prefix_is_found_past_near_misses() {
+        for p in PREFIXES {
+            for n in [p.min, p.max] {
+                let body: String = (0..n).map(|k| if k % 2 == 0 { 'A' } else { '7' }).collect();
+                let secret = format!("{}{body}", String::from_utf8_lossy(p.prefix));
+                let text = format!("gig sk Ax xo gh_ {secret} end");
+                let mut out = Vec::new();
+                prefixed(text.as_bytes(), &mut out);
+                let found: Vec<&str> = out.iter().map(|f| &text[f.start..f.end]).collect();
+                assert_eq!(found, [secret.as_str()], "{}", p.detector);
+            }
+            let short: String = "A".repeat(p.min - 1);
+            let text = format!("{}{short}", String::from_utf8_lossy(p.prefix));
+            let mut out = Vec::new();
+            prefixed(text.as_bytes(), &mut out);
+            assert!(out.is_empty(), "{text}");
+        }
+    }
+}
