@@ -471,6 +471,29 @@ fn job_titles_where_the_words_say_so() {
             "run as a helper.",
         ],
     );
+    // On a line of its own, capitalised: a signature or a business card, with real or
+    // escaped line breaks.
+    for (text, title) in [
+        (
+            "Yuuna Shigeki\nEmployee placement specialist\nNordstrom Inc.",
+            "Employee placement specialist",
+        ),
+        (
+            r"Marika Philippen\n\nTire repairer\n\nPersonal Info:",
+            "Tire repairer",
+        ),
+        ("Regards,\n  Lily Bennett\n  Data analyst\n", "Data analyst"),
+    ] {
+        yes(job, text, title);
+    }
+    none_of(
+        job,
+        &[
+            "Yuuna Shigeki\nthe placement specialist\nNordstrom",
+            "Yuuna\nThe specialist is here\nNordstrom",
+            "The engineer\nwas late",
+        ],
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! - after `as`, `as a` or `as an` (`I worked for Acme Ltd as Applications engineer, but…`);
 //! - between `, the` and the end of the clause, after a name (`Edmonda Mazzanti, the Academic
 //!   dean, said`);
-//! - after a label (`Job title:`, `Title:`, `Position:`, `Occupation:`, `Role:`, `Job:`).
+//! - after a label (`Job title:`, `Title:`, `Position:`, `Occupation:`, `Role:`, `Job:`);
+//! - on a line of its own, capitalised, as in a signature or on a business card
+//!   (`Yuuna Shigeki\nEmployee placement specialist\nNordstrom Inc.`).
 //!
 //! The role noun must end the clause: punctuation, a line break, the end of the text, or
 //! `but`, `and`, `at`, `for`, `in`, `with`, `since`, `until` after it (`worked as a nurse
@@ -13,7 +15,7 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, starts_with};
+use crate::bytes::{at, is_one_of, starts_with};
 use crate::lexicon::Lexicon;
 
 /// Nouns that end a job title.
@@ -239,6 +241,26 @@ fn cue_before(t: &[u8], s: usize) -> Option<f32> {
     (w.eq_ignore_ascii_case(b"the") && ws >= 2 && &t[ws - 2..ws] == b", ").then_some(0.6)
 }
 
+/// Whether the words `s..e` fill a line of their own, the first capitalised: a signature or
+/// a business card (`Yuuna Shigeki\nEmployee placement specialist\nNordstrom Inc.`). A line
+/// break is `\n`, `\r`, the start or end of the text, or two blanks (an escaped `\n`);
+/// spaces and tabs around the words are the line's indent.
+fn own_line(t: &[u8], s: usize, e: usize) -> bool {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let mut a = s;
+    while a > 0 && blank(t[a - 1]) && s - a < 8 {
+        a -= 1;
+    }
+    let starts = a == 0 || matches!(t[a - 1], b'\n' | b'\r') || s - a >= 2;
+    let mut b = e;
+    while b < t.len() && blank(t[b]) && b - e < 8 {
+        b += 1;
+    }
+    let ends = b == t.len() || matches!(t[b], b'\n' | b'\r') || b - e >= 2;
+    let first = t[s..e].split(|&c| c == b' ').next().unwrap_or(&[]);
+    starts && ends && t[s].is_ascii_uppercase() && !is_one_of(first, super::person::DETERMINERS)
+}
+
 /// Pushes job titles.
 pub(crate) fn titles(t: &[u8], out: &mut Vec<crate::Finding>) {
     let roles = roles();
@@ -260,7 +282,7 @@ pub(crate) fn titles(t: &[u8], out: &mut Vec<crate::Finding>) {
         let mut s = i;
         let mut found = None;
         for _ in 0..4 {
-            if let Some(conf) = cue_before(t, s) {
+            if let Some(conf) = cue_before(t, s).or_else(|| own_line(t, s, e).then_some(0.6)) {
                 found = Some((s, conf));
                 break;
             }

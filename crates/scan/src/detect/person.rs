@@ -504,8 +504,8 @@ fn possessive(t: &[u8], s: usize) -> Option<usize> {
         .then_some(s + name.len())
 }
 
-/// Words before a common noun, not a name.
-const DETERMINERS: &[&str] = &[
+/// Words before a common noun, not a name (nor a job title on its own line).
+pub(super) const DETERMINERS: &[&str] = &[
     "the", "a", "an", "our", "your", "their", "his", "her", "its", "my", "this", "that", "each",
     "every", "any",
 ];
