@@ -615,6 +615,15 @@ fn places_peoples_beliefs_and_affiliations_by_name() {
         of(Kind::Location, "a branch in the USA and one in Toronto"),
         vec!["USA", "Toronto"]
     );
+    // A language is not a people.
+    none_of(
+        Kind::Nationality,
+        &[
+            "while studying English and journalism",
+            "She speaks Italian at home",
+            "a letter written in Greek",
+        ],
+    );
     yes(Kind::Religion, "she is a practising Muslim", "Muslim");
     yes(Kind::PoliticalGroup, "a lifelong Democrat", "Democrat");
     // Context about the person raises the confidence.

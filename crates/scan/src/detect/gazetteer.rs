@@ -969,7 +969,33 @@ fn char_at(t: &[u8], i: usize) -> Option<(char, usize)> {
     Some((c, n))
 }
 
-/// The longest entry at `i` (whose first word has `n` letters), pushed; its end.
+/// Words before a nationality's adjective that make it a language.
+const LANGUAGE_CUES: &[&str] = &[
+    "study",
+    "studied",
+    "studying",
+    "studies",
+    "speak",
+    "speaks",
+    "spoke",
+    "speaking",
+    "learn",
+    "learned",
+    "learning",
+    "learnt",
+    "teach",
+    "teaches",
+    "taught",
+    "teaching",
+    "in",
+    "into",
+    "translate",
+    "translated",
+    "fluent",
+];
+
+/// The longest entry at `i` (whose first word has `n` letters), pushed; its end (an entry
+/// that names a language after [`LANGUAGE_CUES`] is not pushed).
 fn entry_at(
     t: &[u8],
     i: usize,
@@ -991,6 +1017,10 @@ fn entry_at(
         }
     }
     let (end, kind) = best?;
+    // `studying English`, `written in Greek`: a language, not a people.
+    if kind == Kind::Nationality && is_one_of(word_before(t, i, false).0, LANGUAGE_CUES) {
+        return Some(end);
+    }
     let confidence = if context(t, i, CONTEXT) { 0.8 } else { 0.55 };
     push(out, kind, i, end, confidence, "gazetteer");
     Some(end)
