@@ -1385,6 +1385,10 @@ fn street_addresses_in_the_orders_they_are_written() {
             "22 Petheö Canyon\n Suite 732\n Gdańsk\n Poland 65423\nMobile: 456 9424",
             "22 Petheö Canyon\n Suite 732\n Gdańsk\n Poland 65423",
         ),
+        (
+            "2711 Queens Sq Suite 430\nLandelies\n, WLX\n 97235\n34 46 44 office",
+            "2711 Queens Sq Suite 430\nLandelies\n, WLX\n 97235",
+        ),
     ] {
         yes(street, text, address);
     }

@@ -436,6 +436,9 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         if unit {
             last = j + 1;
             j += 2;
+        } else if &t[w[j].0..w[j].1] == b"," {
+            // A comma written apart, at the start of a line (`Cuntis\n, PO\n Spain`).
+            j += 1;
         } else if label || phone_like(t, w, j) {
             break;
         } else if is_number(t, w[j]) || is_capitalised(t, w[j]) || is_upper_word(t, w[j]) {
@@ -450,13 +453,16 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
 
 /// Whether words from `j` start like a telephone number: two or more groups of digits one
 /// space apart (the last may go on with other bytes: `24-Office`) holding seven digits or
-/// more (`723 813 266`, `26 841054`), where a postcode has fewer (`910 11`, `07793`).
+/// more (`723 813 266`, `26 841054`), where a postcode has fewer (`910 11`, `07793`), or
+/// followed by a telephone word (`34 46 44 office`).
 fn phone_like(t: &[u8], w: &[(usize, usize)], j: usize) -> bool {
     let mut digits = 0;
     let mut groups = 0;
+    let mut next = w.len();
     for (k, &(s, e)) in w.iter().enumerate().skip(j) {
         let d = digits_end(t, s) - s;
         if d == 0 || (k > j && (s != w[k - 1].1 + 1 || t[s - 1] != b' ')) {
+            next = k;
             break;
         }
         digits += d;
@@ -465,8 +471,14 @@ fn phone_like(t: &[u8], w: &[(usize, usize)], j: usize) -> bool {
             break;
         }
     }
-    groups >= 2 && digits >= 7
+    let phone_word = next < w.len() && is_one_of(&t[w[next].0..w[next].1], PHONE_WORDS);
+    groups >= 2 && (digits >= 7 || phone_word)
 }
+
+/// Words after a telephone number that say what it is.
+const PHONE_WORDS: &[&str] = &[
+    "office", "mobile", "home", "work", "phone", "tel", "fax", "cell",
+];
 
 /// Pushes the whole address around the street in words `first..=last`; answers its last word.
 fn emit(
