@@ -1436,6 +1436,22 @@ fn street_addresses_in_the_orders_they_are_written() {
             "Ágnes utca 5",
         ],
     );
+    // A street word in lower case after the number (French, Italian…); a missing region as
+    // data tools write it.
+    yes(
+        street,
+        "Send it to 39 rue du Président Roosevelt, please",
+        "39 rue du Président Roosevelt",
+    );
+    yes(
+        street,
+        "2441 Parmova 91 Apt. 226\nAnkaran, nan 16025",
+        "2441 Parmova 91 Apt. 226\nAnkaran, nan 16025",
+    );
+    none_of(
+        street,
+        &["sent 3 via email", "rated 5 rue the day", "in 2 place"],
+    );
     // A Swedish postcode is two groups of digits, too few for a telephone number.
     yes(
         street,

@@ -12,6 +12,8 @@
 //!   (0.65);
 //! - `Grazer Strasse 10`, `Martin Linges veg 149`, `Dózsa György út 78`: one to three
 //!   capitalised words, a street word of [`BETWEEN`], then a number (0.65);
+//! - `39 rue du Président Roosevelt`: a number, a lower-case street word of
+//!   [`LOWER_PREFIXES`], then capitalised words (with particles);
 //! - `Apt. 559`, `Suite 026`: a flat, suite or unit number (0.6);
 //! - US military mail (USPS Publication 28, section 225), over one line or two (0.85):
 //!   `PSC 4432, Box 7018 APO AA 09356`, `Unit 5711 Box 3055 DPO AP 38771`,
@@ -303,6 +305,25 @@ const BETWEEN: &[&str] = &[
     "tänav", "iela",
 ];
 
+/// Street words written in lower case after the house number (`39 rue du Président
+/// Roosevelt`, `12 via Roma`).
+const LOWER_PREFIXES: &[&str] = &[
+    "rue",
+    "avenue",
+    "boulevard",
+    "bd",
+    "chemin",
+    "allée",
+    "impasse",
+    "place",
+    "quai",
+    "via",
+    "viale",
+    "rua",
+    "avenida",
+    "calle",
+];
+
 /// Flat, suite and unit words.
 const UNITS: &[&str] = &["Apt", "Suite", "Unit", "Flat", "Ste"];
 
@@ -436,8 +457,9 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         if unit {
             last = j + 1;
             j += 2;
-        } else if &t[w[j].0..w[j].1] == b"," {
-            // A comma written apart, at the start of a line (`Cuntis\n, PO\n Spain`).
+        } else if &t[w[j].0..w[j].1] == b"," || is_one_of(&t[w[j].0..w[j].1], MISSING) {
+            // A comma written apart, at the start of a line (`Cuntis\n, PO\n Spain`), or a
+            // missing region as data tools write it (`Ankaran, nan 16025`).
             j += 1;
         } else if label || phone_like(t, w, j) {
             break;
@@ -450,6 +472,11 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
     }
     (first, last)
 }
+
+/// How data tools write a missing value (pandas' `nan`, `null`, `None`, `N/A`).
+const MISSING: &[&str] = &[
+    "nan", "null", "none", "n/a", "nan,", "null,", "none,", "n/a,",
+];
 
 /// Whether words from `j` start like a telephone number: two or more groups of digits one
 /// space apart (the last may go on with other bytes: `24-Office`) holding seven digits or
@@ -520,6 +547,31 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
                     break;
                 }
                 j += 1;
+            }
+        }
+        // A number, a street word written in lower case in French, Italian, Portuguese,
+        // Spanish (`39 rue du Président Roosevelt`), then capitalised words (with particles).
+        if is_number(t, w[k])
+            && at(t, w[k].1 - 1).is_ascii_digit()
+            && k + 2 < w.len()
+            && is_one_of(&t[w[k + 1].0..w[k + 1].1], LOWER_PREFIXES)
+        {
+            let mut j = k + 2;
+            let mut last = None;
+            while j < w.len() && j <= k + 6 {
+                if is_capitalised(t, w[j]) {
+                    last = Some(j);
+                } else if !is_one_of(&t[w[j].0..w[j].1], super::gazetteer::PLACE_PARTICLES) {
+                    break;
+                }
+                if at(t, w[j].1 - 1) == b',' {
+                    break;
+                }
+                j += 1;
+            }
+            if let Some(last) = last {
+                k = emit(t, &w, out, k, last, 0.7) + 1;
+                continue;
             }
         }
         // A street word, capitalised words (with `de`, `da`… between them), a number. The

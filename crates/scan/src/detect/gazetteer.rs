@@ -929,8 +929,8 @@ const TOWNS: &[&str] = &["city", "town", "village", "university", "municipality"
 
 /// Lower-case words inside place names.
 pub(super) const PLACE_PARTICLES: &[&str] = &[
-    "de", "do", "da", "das", "dos", "del", "della", "di", "la", "las", "los", "le", "les", "nad",
-    "pod", "am", "an", "im", "sur", "sul", "en", "y",
+    "de", "du", "des", "do", "da", "das", "dos", "del", "della", "di", "la", "las", "los", "le",
+    "les", "nad", "pod", "am", "an", "im", "sur", "sul", "en", "y",
 ];
 
 /// After a place word ending at `e`: a space, one or two [`PLACE_PARTICLES`] and a space
