@@ -306,7 +306,8 @@ const BETWEEN: &[&str] = &[
 ];
 
 /// Street words written in lower case after the house number (`39 rue du Président
-/// Roosevelt`, `12 via Roma`).
+/// Roosevelt`, `120 avenida Paulista`); not `via` or `place`, common English words (`sent 3
+/// via Email`).
 const LOWER_PREFIXES: &[&str] = &[
     "rue",
     "avenue",
@@ -315,10 +316,7 @@ const LOWER_PREFIXES: &[&str] = &[
     "chemin",
     "allée",
     "impasse",
-    "place",
     "quai",
-    "via",
-    "viale",
     "rua",
     "avenida",
     "calle",
@@ -549,7 +547,7 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
                 j += 1;
             }
         }
-        // A number, a street word written in lower case in French, Italian, Portuguese,
+        // A number, a street word written in lower case in French, Portuguese,
         // Spanish (`39 rue du Président Roosevelt`), then capitalised words (with particles).
         if is_number(t, w[k])
             && at(t, w[k].1 - 1).is_ascii_digit()
