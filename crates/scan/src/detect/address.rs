@@ -455,7 +455,10 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         if unit {
             last = j + 1;
             j += 2;
-        } else if &t[w[j].0..w[j].1] == b"," || is_one_of(&t[w[j].0..w[j].1], MISSING) {
+        } else if &t[w[j].0..w[j].1] == b"," || {
+            let (s, e) = trimmed(t, w[j]);
+            is_one_of(&t[s..e], MISSING)
+        } {
             // A comma written apart, at the start of a line (`Cuntis\n, PO\n Spain`), or a
             // missing region as data tools write it (`Ankaran, nan 16025`).
             j += 1;
@@ -472,9 +475,7 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
 }
 
 /// How data tools write a missing value (pandas' `nan`, `null`, `None`, `N/A`).
-const MISSING: &[&str] = &[
-    "nan", "null", "none", "n/a", "nan,", "null,", "none,", "n/a,",
-];
+const MISSING: &[&str] = &["nan", "null", "none", "n/a"];
 
 /// Whether words from `j` start like a telephone number: two or more groups of digits one
 /// space apart (the last may go on with other bytes: `24-Office`) holding seven digits or
