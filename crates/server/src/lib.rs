@@ -471,5 +471,6 @@ pub fn build_state(
         keys: Arc::new(auth::KeyCache::default()),
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
         mailer,
+        key_hints: custodian_core::vault::service::KeyHints::new(),
     })
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use custodian_core::Timestamp;
 use custodian_core::clock::Clock;
 use custodian_core::ports::Store;
-use custodian_core::vault::service::{Vault, VaultCrypto};
+use custodian_core::vault::service::{KeyHints, Vault, VaultCrypto};
 use custodian_crypto::jws::JwsSigner;
 use custodian_crypto::note::NoteSigner;
 
@@ -135,12 +135,15 @@ pub struct Shared {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Sends mail to requesters, when a relay is configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Vault subjects this process has seen holding a data key (a hint that saves a store
+    /// read on a new subject's first record; never trusted for correctness).
+    pub key_hints: KeyHints,
 }
 
 impl Shared {
     /// The vault service over this state's store and crypto.
     pub fn vault(&self) -> Vault<'_> {
-        Vault::new(self.store.as_ref(), self.vault_crypto.as_ref())
+        Vault::new(self.store.as_ref(), self.vault_crypto.as_ref()).with_hints(&self.key_hints)
     }
 }
 

@@ -1451,3 +1451,75 @@ async fn erasure_with_no_collection_declared_is_refused() {
             .assert_error(403, "access_denied");
     }
 }
+
+/// A subject's later records are sealed under the key its first record stored, also when the
+/// server writing them has never seen the subject (its key hints are empty: another server
+/// over the same database, or the same one after a restart). That server writes with a new key
+/// first, the store refuses it, and the write is retried with the stored key.
+async fn later_records_keep_the_first_key(s: &TestServer, k: &Keys, first: &str) {
+    let r = create(s, k, "cus_1", json!({"email": "jane.two@example.com"})).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let second = r.json["id"].as_str().expect("id").to_owned();
+    let key = s
+        .store
+        .subject_key("cus_1")
+        .await
+        .expect("key")
+        .expect("some");
+    assert_eq!(key.key_version, 1, "the first record's key stays");
+    for (id, email) in [(first, EMAIL), (second.as_str(), "jane.two@example.com")] {
+        let r = as_(
+            s,
+            &k.dpo,
+            Some("dsr"),
+            Method::GET,
+            &format!("/v1/collections/customers/records/{id}"),
+            Body::None,
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.json["fields"]["email"].as_str()),
+            (200, Some(email)),
+            "{r:?}"
+        );
+    }
+    // The server has learnt the subject: a third record goes straight to its key.
+    let r = create(s, k, "cus_1", json!({"email": "jane.three@example.com"})).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    // A subject nobody has seen gets a key of its own at once.
+    let r = create(s, k, "cus_new", json!({"email": "new@example.com"})).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let new_key = s
+        .store
+        .subject_key("cus_new")
+        .await
+        .expect("key")
+        .expect("some");
+    assert_ne!(new_key.wrapped_dek, key.wrapped_dek);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_writes_known_subjects_under_their_key() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("data");
+    let opts = || Options {
+        data_dir: Some(dir.clone()),
+        ..Options::default()
+    };
+    let s = TestServer::start_with(opts()).await;
+    let k = keys(&s).await;
+    let (first, _) = seed(&s, &k).await;
+    drop(s);
+    let s = TestServer::start_with(opts()).await;
+    later_records_keep_the_first_key(&s, &k, &first).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_writes_known_subjects_under_their_key() {
+    let Some((_db, a, b)) = TestServer::two_over_postgres().await else {
+        return;
+    };
+    let k = keys(&a).await;
+    let (first, _) = seed(&a, &k).await;
+    later_records_keep_the_first_key(&b, &k, &first).await;
+}

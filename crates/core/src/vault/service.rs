@@ -9,6 +9,8 @@
 //! - every event names the subject by its keyed pseudonym, never its id or a value.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
 
 use jiff::Timestamp;
 use zeroize::Zeroizing;
@@ -358,6 +360,64 @@ pub struct Vault<'a> {
     pub store: &'a dyn Store,
     /// The cryptography.
     pub crypto: &'a dyn VaultCrypto,
+    /// Subjects this process has seen holding a key (see [`KeyHints`]); without hints every
+    /// write looks the subject's key up first.
+    hints: Option<&'a KeyHints>,
+}
+
+/// The subjects a process has seen holding a data key, so that a record for a subject it has
+/// not seen is written with a new key at once, without first asking the store for a key that
+/// is most likely absent (a store read per create, saved). A hint is never trusted for
+/// correctness: the store refuses a new key for a subject that already has one
+/// (`Conflict("subject_key")`), and the write is then retried with the stored key. What is
+/// held is a 64-bit keyed hash of each subject id (keyed per process), never the id; a
+/// collision only costs the lookup the hint would have saved. Bounded: when
+/// [`KeyHints::CAPACITY`] subjects are held the set is emptied and fills again.
+#[derive(Debug, Default)]
+pub struct KeyHints {
+    hasher: RandomState,
+    seen: Mutex<HashSet<u64>>,
+}
+
+impl KeyHints {
+    /// The most subjects held at once.
+    pub const CAPACITY: usize = 1 << 18;
+
+    /// Empty hints.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn hash(&self, subject_id: &str) -> u64 {
+        self.hasher.hash_one(subject_id)
+    }
+
+    /// Whether `subject_id` was seen holding a key.
+    pub fn has_key(&self, subject_id: &str) -> bool {
+        let h = self.hash(subject_id);
+        self.seen.lock().is_ok_and(|s| s.contains(&h))
+    }
+
+    /// Notes that `subject_id` holds a key.
+    pub fn saw_key(&self, subject_id: &str) {
+        let h = self.hash(subject_id);
+        if let Ok(mut s) = self.seen.lock() {
+            if s.len() >= Self::CAPACITY {
+                s.clear();
+            }
+            s.insert(h);
+        }
+    }
+
+    /// How many subjects are held.
+    pub fn len(&self) -> usize {
+        self.seen.lock().map_or(0, |s| s.len())
+    }
+
+    /// Whether no subject is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A subject's data key, and whether it still has to be stored.
@@ -370,7 +430,20 @@ struct KeyInUse {
 impl<'a> Vault<'a> {
     /// A vault over `store` and `crypto`.
     pub fn new(store: &'a dyn Store, crypto: &'a dyn VaultCrypto) -> Self {
-        Self { store, crypto }
+        Self {
+            store,
+            crypto,
+            hints: None,
+        }
+    }
+
+    /// This vault, writing records of subjects `hints` has not seen with a new key at once.
+    #[must_use]
+    pub fn with_hints(self, hints: &'a KeyHints) -> Self {
+        Self {
+            hints: Some(hints),
+            ..self
+        }
     }
 
     /// The pseudonym of a subject, as audit events and the ledger name it.
@@ -457,29 +530,62 @@ impl<'a> Vault<'a> {
 
     async fn key_for(&self, subject_id: &str, at: Timestamp) -> Result<KeyInUse, VaultError> {
         match self.store.subject_key(subject_id).await? {
-            Some(k) => Ok(KeyInUse {
-                key: self.crypto.data_key(&k)?,
-                version: k.key_version,
-                new: None,
-            }),
-            None => {
-                let NewDataKey {
-                    key,
-                    kek_id,
-                    wrapped: wrapped_dek,
-                } = self.crypto.new_data_key(subject_id)?;
+            Some(k) => {
+                if let Some(h) = self.hints {
+                    h.saw_key(subject_id);
+                }
                 Ok(KeyInUse {
-                    key,
-                    version: 1,
-                    new: Some(SubjectKey {
-                        subject_id: subject_id.to_owned(),
-                        key_version: 1,
-                        kek_id,
-                        wrapped_dek,
-                        created_at: at,
-                    }),
+                    key: self.crypto.data_key(&k)?,
+                    version: k.key_version,
+                    new: None,
                 })
             }
+            None => self.new_key(subject_id, at),
+        }
+    }
+
+    /// The key for a write's `attempt`: on the first, a new key without asking the store when
+    /// the hints have not seen the subject hold one (the store refuses it if the subject does,
+    /// and the next attempt looks the key up); otherwise the stored key, or a new one.
+    async fn key_for_attempt(
+        &self,
+        subject_id: &str,
+        at: Timestamp,
+        attempt: usize,
+    ) -> Result<KeyInUse, VaultError> {
+        match self.hints {
+            Some(h) if attempt == 0 && !h.has_key(subject_id) => self.new_key(subject_id, at),
+            _ => self.key_for(subject_id, at).await,
+        }
+    }
+
+    /// A new data key for `subject_id`, still to be stored.
+    fn new_key(&self, subject_id: &str, at: Timestamp) -> Result<KeyInUse, VaultError> {
+        let NewDataKey {
+            key,
+            kek_id,
+            wrapped: wrapped_dek,
+        } = self.crypto.new_data_key(subject_id)?;
+        Ok(KeyInUse {
+            key,
+            version: 1,
+            new: Some(SubjectKey {
+                subject_id: subject_id.to_owned(),
+                key_version: 1,
+                kek_id,
+                wrapped_dek,
+                created_at: at,
+            }),
+        })
+    }
+
+    /// After a write ended with `outcome`: the hints learn that the subject holds
+    /// a key when the write stored one or was refused for a key already there.
+    fn note_key<T>(&self, subject_id: &str, outcome: &Result<T, StoreError>) {
+        if let Some(h) = self.hints
+            && matches!(outcome, Ok(_) | Err(StoreError::Conflict("subject_key")))
+        {
+            h.saw_key(subject_id);
         }
     }
 
@@ -524,8 +630,8 @@ impl<'a> Vault<'a> {
         let indexes = self.index_entries(collection, &normalized)?;
         let mut audit = audit.with_subject(Some(self.pseudonym(subject_id)));
         audit.fields = normalized.iter().map(|(f, _)| f.name.clone()).collect();
-        for _ in 0..ATTEMPTS {
-            let k = self.key_for(subject_id, at).await?;
+        for attempt in 0..ATTEMPTS {
+            let k = self.key_for_attempt(subject_id, at, attempt).await?;
             let cells = normalized
                 .iter()
                 .map(|(f, v)| {
@@ -558,11 +664,12 @@ impl<'a> Vault<'a> {
                 k.version,
                 at,
             )?;
-            match self
+            let outcome = self
                 .store
                 .insert_record(&record, k.new.as_ref(), &indexes, &tokens, audit.clone())
-                .await
-            {
+                .await;
+            self.note_key(subject_id, &outcome);
+            match outcome {
                 Ok(event) => {
                     return Ok(Written {
                         id: record_id.to_owned(),
@@ -1312,4 +1419,30 @@ pub fn format_preserving(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyHints;
+
+    #[test]
+    fn key_hints_remember_subjects_and_stay_bounded() {
+        let h = KeyHints::new();
+        assert!(h.is_empty());
+        assert!(!h.has_key("cus_1"));
+        h.saw_key("cus_1");
+        assert!(h.has_key("cus_1"));
+        assert!(!h.has_key("cus_2"));
+        h.saw_key("cus_1");
+        assert_eq!(h.len(), 1);
+        for n in 1..KeyHints::CAPACITY {
+            h.saw_key(&format!("s{n}"));
+        }
+        assert_eq!(h.len(), KeyHints::CAPACITY);
+        assert!(h.has_key("cus_1"));
+        // Full: the next subject starts a new set.
+        h.saw_key("cus_2");
+        assert_eq!(h.len(), 1);
+        assert!(h.has_key("cus_2") && !h.has_key("cus_1"));
+    }
 }
