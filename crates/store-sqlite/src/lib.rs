@@ -35,7 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool, query};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "custodian.db";
@@ -104,7 +104,7 @@ impl SqliteStore {
             .map_err(backend)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.clone().read_only(true))
             .await
             .map_err(backend)?;
         sqlx::migrate!("./migrations")
@@ -114,7 +114,8 @@ impl SqliteStore {
         let conn = writer.acquire().await.map_err(backend)?;
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let group = writer::Writer::start(conn, wal.into())?;
+        let checkpoints = opts.connect().await.map_err(backend)?;
+        let group = writer::Writer::start(conn, wal.into(), checkpoints)?;
         Ok(Self {
             writer,
             reader,

@@ -17,6 +17,14 @@
 //! the writer almost nothing per request. A job's savepoint is released by the next job's
 //! command that opens its own (or by the commit), and a job queued with
 //! [`Writer::write_in_one`] opens its savepoint in its own first command.
+//!
+//! Checkpoints (copying the write-ahead log into the database file, with an fsync of each) run
+//! on a connection and thread of their own ([`Checkpointer`]), woken after each flush, rather
+//! than inside the writer's commits: SQLite's automatic checkpoint would make every thousandth
+//! page's commit wait for both fsyncs while the writer holds every other write. The writer's
+//! own commits still checkpoint when the log reaches 8,192 pages ([`WAL_AUTOCHECKPOINT`]; the
+//! background checkpoints have copied most of it by then), which is also what lets the log
+//! start again from its beginning under a load that never pauses.
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -46,6 +54,9 @@ const MAX_BATCH: usize = 512;
 /// [`spin_poll`]): longer than a statement's round trip to the connection's thread, shorter
 /// than a commit that checkpoints (50 µs measured slower; 100 and 300 µs alike).
 const SPIN_WINDOW: Duration = Duration::from_micros(100);
+/// The least time between two background checkpoints: each copies what the commits since the
+/// last one wrote, and fsyncs the log and the database file.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(10);
 /// Rows per multi-row insert when the batch's audit events are written (12 parameters each,
 /// well under SQLite's limit on bound parameters).
 const EVENT_ROWS: usize = 256;
@@ -297,28 +308,41 @@ pub struct Writer {
     tx: mpsc::Sender<Queued>,
 }
 
+fn cannot_start(e: std::io::Error) -> StoreError {
+    StoreError::Backend(format!("cannot start the SQLite writer: {e}"))
+}
+
 fn stopped() -> StoreError {
     StoreError::Backend("the SQLite writer has stopped".into())
 }
 
 impl Writer {
     /// Starts the writer on `conn`, on a thread of its own, with a flusher (on another) that
-    /// fsyncs the write-ahead log at `wal` after each commit.
+    /// fsyncs the write-ahead log at `wal` after each commit, and a [`Checkpointer`] on
+    /// `checkpoints` (a connection of its own) that the flusher wakes.
     ///
     /// The writer waits on the connection's thread once per command, and every write waits
     /// for the writer: on its own thread, its wake-ups never queue behind request tasks on
     /// the server's runtime (a wake-up from outside a runtime goes to its global queue).
-    pub fn start(conn: PoolConnection<Sqlite>, wal: PathBuf) -> Result<Self, StoreError> {
+    pub fn start(
+        conn: PoolConnection<Sqlite>,
+        wal: PathBuf,
+        checkpoints: SqliteConnection,
+    ) -> Result<Self, StoreError> {
+        let checkpointer = Checkpointer::start(checkpoints).map_err(cannot_start)?;
         Self::start_with(
             conn,
-            Box::new(move || std::fs::File::open(&wal)?.sync_data()),
+            Box::new(move || {
+                std::fs::File::open(&wal)?.sync_data()?;
+                checkpointer.wake();
+                Ok(())
+            }),
         )
     }
 
     /// As [`start`](Self::start), with `flush` as what makes a committed batch durable.
     fn start_with(conn: PoolConnection<Sqlite>, flush: Flush) -> Result<Self, StoreError> {
-        let cannot =
-            |e: std::io::Error| StoreError::Backend(format!("cannot start the SQLite writer: {e}"));
+        let cannot = cannot_start;
         let (tx, rx) = mpsc::channel::<Queued>(4096);
         // Timers only: without an IO driver the runtime parks on a futex rather than an
         // epoll/eventfd pair, a cheaper wake-up for each statement's answer.
@@ -493,6 +517,10 @@ async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>, flush
         // Every commit then syncs itself as well: slower, and as durable.
         tracing::warn!(error = %e, "the SQLite writer could not defer its syncs");
     }
+    if let Err(e) = exec(&mut tx, WAL_AUTOCHECKPOINT).await {
+        // Commits then checkpoint every 1,000 pages, as SQLite does by default: slower.
+        tracing::warn!(error = %e, "the SQLite writer could not defer its checkpoints");
+    }
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -520,6 +548,54 @@ async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>, flush
     // the pool by a task that this runtime would not live to run.
     if let Err(e) = tx.conn.close().await {
         tracing::warn!(error = %e, "closing the SQLite writer's connection failed");
+    }
+}
+
+/// The pages the write-ahead log holds before a commit of the writer checkpoints it (SQLite's
+/// default is 1,000): a bound on the log (about 32 MiB of 4 KiB pages) rather than the usual
+/// way checkpoints happen, which is the [`Checkpointer`].
+const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 8192";
+
+/// Copies the write-ahead log into the database file on a connection and thread of its own,
+/// when woken (after each flush), at most once per [`CHECKPOINT_PAUSE`].
+///
+/// A passive checkpoint waits for no reader or writer: it copies the pages of transactions
+/// committed when it began and that no reader still needs, after an fsync of the log (the
+/// connection has `synchronous = FULL`, so nothing reaches the database file before the log
+/// holding it is durable), then fsyncs the database file. The writer goes on committing
+/// meanwhile. Wake-ups that arrive while it runs are merged into one.
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Checkpointer {
+    fn start(mut conn: SqliteConnection) -> std::io::Result<Self> {
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Ends when the flusher, and so the writer, is gone.
+                    while woken.recv().is_ok() {
+                        if let Err(e) = exec(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
+                            tracing::warn!(error = %e, "a background checkpoint failed");
+                        }
+                        std::thread::sleep(CHECKPOINT_PAUSE);
+                    }
+                    if let Err(e) = sqlx::Connection::close(conn).await {
+                        tracing::warn!(error = %e, "closing the SQLite checkpointer's connection failed");
+                    }
+                });
+            })?;
+        Ok(Self { wake })
+    }
+
+    /// Asks for a checkpoint (merged with one already asked for).
+    fn wake(&self) {
+        let _ = self.wake.try_send(());
     }
 }
 
@@ -918,6 +994,62 @@ mod tests {
             })
         })
         .await
+    }
+
+    /// The writer's commits leave checkpoints to the checkpointer: its connection checkpoints
+    /// only at 8,192 pages, yet what it commits reaches the database file soon after, while
+    /// the log is far from that size.
+    #[tokio::test]
+    async fn checkpoints_happen_beside_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+        query("CREATE TABLE t (b BLOB NOT NULL)")
+            .execute(store.raw_pool())
+            .await
+            .expect("create");
+        let pages: i64 = store
+            .group
+            .write(|tx| {
+                Box::pin(async move {
+                    query("PRAGMA wal_autocheckpoint")
+                        .fetch_one(&mut **tx)
+                        .await
+                        .map(|r| r.get(0))
+                        .map_err(crate::backend)
+                })
+            })
+            .await
+            .expect("pragma");
+        assert_eq!(pages, 8192);
+        let db = dir.path().join(crate::DB_FILE);
+        let before = std::fs::metadata(&db).expect("db").len();
+        // About 600 pages of 4 KiB in 20 batches: fewer than a commit would checkpoint at
+        // (even with SQLite's default of 1,000), so only the checkpointer copies them.
+        for _ in 0..20 {
+            let writes = (0..10).map(|_| {
+                store.group.write(|tx| {
+                    Box::pin(async move {
+                        query("INSERT INTO t (b) VALUES (randomblob(12000))")
+                            .execute(&mut **tx)
+                            .await
+                            .map(|_| ())
+                            .map_err(crate::backend)
+                    })
+                })
+            });
+            for r in futures::future::join_all(writes).await {
+                r.expect("insert");
+            }
+        }
+        let grown = before + 200 * 12_000;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&db).expect("db").len() < grown {
+            assert!(
+                Instant::now() < deadline,
+                "the database file did not grow: nothing was checkpointed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A committed batch is answered only after a flush that began after its commit.
