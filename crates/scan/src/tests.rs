@@ -544,6 +544,11 @@ fn places_by_the_preposition_before_them() {
         "Eindhoven",
     );
     yes(Kind::Location, "her home city Lostorf: a river", "Lostorf");
+    // Capitals of any script.
+    yes(Kind::Location, "we returned to Åsarp by car", "Åsarp");
+    yes(Kind::Location, "She grew up in Łódź.", "Łódź");
+    yes(Kind::Location, "he grew up in ΜΟΝΑΓΡΟΥΛΙ.", "ΜΟΝΑΓΡΟΥΛΙ");
+    yes(Kind::Location, "They moved here from Örebro", "Örebro");
     let f = scan("lives in Groningen");
     assert!((f[0].confidence - 0.5).abs() < 1e-6);
     for text in [

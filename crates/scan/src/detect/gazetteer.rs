@@ -848,7 +848,7 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
                     t[sp - n - 1],
                     b' ' | b'\n' | b'\t' | b'(' | b'"' | b',' | b';'
                 ));
-        if !prep || !at(t, i).is_ascii_uppercase() {
+        if !prep || !capital_at(t, i) {
             continue;
         }
         let s = i;
@@ -877,7 +877,7 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
                 break;
             }
             words += 1;
-            if at(t, e) == b' ' && at(t, e + 1).is_ascii_uppercase() && words < 3 {
+            if at(t, e) == b' ' && capital_at(t, e + 1) && words < 3 {
                 e += 1;
             } else if let Some(j) = place_particle(t, e).filter(|_| words < 3) {
                 // `Vila do Conde`, `Ostrov nad Ohří`.
@@ -892,7 +892,7 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
             || next == b'@'
             || next == b'/'
             || next == b'_'
-            || (next == b' ' && at(t, e + 1).is_ascii_uppercase())
+            || (next == b' ' && capital_at(t, e + 1))
             || (next == b'.' && at(t, e + 1).is_ascii_alphanumeric());
         if ok && !glued {
             push(out, Kind::Location, s, e, 0.5, "place_by_preposition");
@@ -958,6 +958,13 @@ fn place_particle(t: &[u8], e: usize) -> Option<usize> {
 }
 
 /// The non-ASCII character that starts at `i`, and its length in bytes.
+/// Whether a capital letter of any script starts at `i` (`Groningen`, `Ålesund`, `Łódź`,
+/// `Μοναγρούλι`).
+fn capital_at(t: &[u8], i: usize) -> bool {
+    let b = at(t, i);
+    b.is_ascii_uppercase() || (b >= 0xC0 && char_at(t, i).is_some_and(|(c, _)| c.is_uppercase()))
+}
+
 fn char_at(t: &[u8], i: usize) -> Option<(char, usize)> {
     let n = match at(t, i) {
         0xC0..=0xDF => 2,

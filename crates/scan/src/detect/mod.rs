@@ -1,6 +1,7 @@
 //! The detectors. Each pushes its candidate findings; [`crate::scan`] resolves overlaps.
 //!
-//! INVARIANT: every detector starts a span on an ASCII byte and ends it on an ASCII byte,
+//! INVARIANT: every detector starts a span on an ASCII byte or the first byte of a
+//! non-ASCII character it has decoded, and ends it on an ASCII byte,
 //! the end of the text, or the end of a maximal run of non-ASCII bytes (which in valid UTF-8
 //! holds whole characters), so spans lie on `char` boundaries of the UTF-8 input; and every detector looks at
 //! a bounded number of bytes per candidate start, or skips past what it read, so the whole
@@ -37,7 +38,8 @@ const CLASS: [u8; 256] = {
             b'0'..=b'9' => DIGIT,
             b'@' => AT,
             b':' => COLON,
-            b'A'..=b'Z' => UPPER,
+            // The first byte of a non-ASCII character, which may be a capital (`Å`, `Ł`, `Μ`).
+            b'A'..=b'Z' | 0xC0..=0xF7 => UPPER,
             b'-' => DASH,
             b'=' => EQUALS,
             _ => 0,
