@@ -83,6 +83,45 @@ pub(crate) const CAPITALS: ByteSet = set(b"", false, true);
 /// ASCII digits and capitals.
 pub(crate) const DIGITS_AND_CAPITALS: ByteSet = set(b"", true, true);
 
+/// ASCII capitals and the first bytes of non-ASCII characters (which may be capitals:
+/// [`capital_at`] tells).
+pub(crate) const CAPITALS_OR_LEADS: ByteSet = {
+    let mut s = CAPITALS;
+    let mut b = 0xC0;
+    while b <= 0xF7 {
+        s[b] = true;
+        b += 1;
+    }
+    s
+};
+
+/// Whether a capital letter of any script starts at `i` (`Groningen`, `Ålesund`, `Łódź`,
+/// `Μοναγρούλι`).
+pub(crate) fn capital_at(t: &[u8], i: usize) -> bool {
+    let b = at(t, i);
+    b.is_ascii_uppercase() || (b >= 0xC0 && char_at(t, i).is_some_and(|(c, _)| c.is_uppercase()))
+}
+
+/// The character that starts at `i` when a multi-byte one does, and its length in bytes.
+pub(crate) fn char_at(t: &[u8], i: usize) -> Option<(char, usize)> {
+    let (n, lead) = match at(t, i) {
+        b @ 0xC0..=0xDF => (2, u32::from(b & 0x1F)),
+        b @ 0xE0..=0xEF => (3, u32::from(b & 0x0F)),
+        b @ 0xF0..=0xF7 => (4, u32::from(b & 0x07)),
+        _ => return None,
+    };
+    // Decoded by hand (the scanner's hottest loops ask this of every non-ASCII character);
+    // a byte that does not continue the character makes it none.
+    let mut c = lead;
+    for &b in t.get(i + 1..i + n)? {
+        if b & 0xC0 != 0x80 {
+            return None;
+        }
+        c = (c << 6) | u32::from(b & 0x3F);
+    }
+    Some((char::from_u32(c)?, n))
+}
+
 /// The first byte at or after `i` that is in `s`, or the end of the text. Detectors jump
 /// with it from one byte their matches can start with (or hold) to the next: one table
 /// look-up per byte in between.

@@ -497,6 +497,72 @@ fn job_titles_where_the_words_say_so() {
 }
 
 #[test]
+fn names_may_start_with_a_capital_of_any_script() {
+    yes(
+        Kind::Person,
+        "For my take on Mrs. Þórólfsdóttir, see below",
+        "Þórólfsdóttir",
+    );
+    yes(Kind::Person, "She named him Þorkell", "Þorkell");
+    yes(
+        Kind::Person,
+        "It's under my partner's name Ágatha Ferreira",
+        "Ágatha Ferreira",
+    );
+    yes(Kind::Person, "Dear Émile, thanks", "Émile");
+    for text in [
+        "Österreich ist schön",
+        "Ö is a letter",
+        "ÄÖÜ",
+        "Москва",
+        "東京都",
+    ] {
+        assert!(
+            !scan(text).iter().any(|f| f.kind == Kind::Person),
+            "{text}: {:?}",
+            scan(text)
+        );
+    }
+}
+
+#[test]
+fn names_as_the_subject_of_what_only_people_do() {
+    yes(
+        Kind::Person,
+        "Pauliina shouted at the driver: stop!",
+        "Pauliina",
+    );
+    yes(
+        Kind::Person,
+        "Szôllôs began writing as a teenager.",
+        "Szôllôs",
+    );
+    yes(Kind::Person, "Moran was born in a small town", "Moran");
+    yes(
+        Kind::Person,
+        "Khasucha Kishiev lives in a flat by the sea",
+        "Khasucha Kishiev",
+    );
+    yes(Kind::Person, "Árvök shouted at the driver", "Árvök");
+    for text in [
+        "Everyone laughed at the joke",
+        "Protesters shouted outside",
+        "The Senate shouted it down",
+        "Mr. shouted",
+        "the driver shouted",
+        "A. shouted",
+        "Monday was born of necessity",
+        "Pauliina is at work",
+    ] {
+        assert!(
+            !scan(text).iter().any(|f| f.kind == Kind::Person),
+            "{text}: {:?}",
+            scan(text)
+        );
+    }
+}
+
+#[test]
 fn places_by_the_preposition_before_them() {
     yes(Kind::Location, "My friend lives in Groningen", "Groningen");
     yes(Kind::Location, "We moved here from Mabopane.", "Mabopane");

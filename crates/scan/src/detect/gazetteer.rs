@@ -17,7 +17,7 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{at, context, is_one_of, starts_with, word_before};
+use crate::bytes::{at, capital_at, char_at, context, is_one_of, starts_with, word_before};
 use crate::lexicon::Lexicon;
 
 /// Only capitalised, and not before another capitalised word.
@@ -958,24 +958,6 @@ fn place_particle(t: &[u8], e: usize) -> Option<usize> {
 }
 
 /// The non-ASCII character that starts at `i`, and its length in bytes.
-/// Whether a capital letter of any script starts at `i` (`Groningen`, `Ålesund`, `Łódź`,
-/// `Μοναγρούλι`).
-fn capital_at(t: &[u8], i: usize) -> bool {
-    let b = at(t, i);
-    b.is_ascii_uppercase() || (b >= 0xC0 && char_at(t, i).is_some_and(|(c, _)| c.is_uppercase()))
-}
-
-fn char_at(t: &[u8], i: usize) -> Option<(char, usize)> {
-    let n = match at(t, i) {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => return None,
-    };
-    let c = std::str::from_utf8(t.get(i..i + n)?).ok()?.chars().next()?;
-    Some((c, n))
-}
-
 /// Words before a nationality's adjective that make it a language.
 const LANGUAGE_CUES: &[&str] = &[
     "study",

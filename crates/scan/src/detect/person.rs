@@ -17,14 +17,16 @@
 //!   (`Jasper Avenue`, `Grace Hospital`) (0.6); or two or three capitalised words whose last
 //!   ends like a surname in a language that marks them (`Valter Jonsson`, `Jana Nováková`)
 //!   (0.6); or a known given name alone, not next to another capitalised word and not a day
-//!   or month (`Rachel`), at 0.5, the lowest confidence reported by default.
+//!   or month (`Rachel`), at 0.5, the lowest confidence reported by default; or one or two
+//!   name words before a verb only people are the subject of (`Pauliina shouted`, `Moran was
+//!   born`: 0.6). A name may start with a capital of any script (`Þórólfsdóttir`).
 //! - A title before a name is reported too, as `title` (`Mrs.` of `Mrs. Alexandra Harington`).
 
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    CAPITALS, DIGITS, alnum_before, at, digits_end, is_digit, is_one_of, next_in, word_at,
-    word_before,
+    ByteSet, CAPITALS_OR_LEADS, DIGITS, alnum_before, at, capital_at, char_at, digits_end,
+    is_digit, is_one_of, next_in, set, word_at, word_before,
 };
 use crate::lexicon::Lexicon;
 
@@ -229,11 +231,17 @@ const POSSESSIONS: &[&str] = &[
 /// (`A.`, `A`) starting at `i`; its end, after the last byte of a multi-byte character (so
 /// still a `char` boundary).
 fn name_word(t: &[u8], i: usize, first: bool) -> Option<usize> {
-    // The first word starts on an ASCII capital (spans start on ASCII bytes); later ones may
-    // start with a non-ASCII letter (`Álvarez`).
-    if !(at(t, i).is_ascii_uppercase() || (!first && at(t, i) >= 0xC0)) {
+    // The first word starts on a capital of any script (`Émile`, `Þórbergur`); later ones
+    // on any non-ASCII letter too (`Álvarez`).
+    if !(at(t, i).is_ascii_uppercase() || (!first && at(t, i) >= 0xC0) || capital_at(t, i)) {
         return None;
     }
+    // A non-ASCII first letter needs another letter after it.
+    let least = if at(t, i) < 0x80 {
+        2
+    } else {
+        char_at(t, i).map_or(2, |(_, n)| n + 1)
+    };
     let mut e = i + 1;
     // (Not the `O` of `O'Neil`; the `I` of `I'm` is.)
     let apostrophe = at(t, e) == b'\'' && at(t, e + 1).is_ascii_uppercase();
@@ -257,7 +265,7 @@ fn name_word(t: &[u8], i: usize, first: bool) -> Option<usize> {
     }
     // All capitals of more than 3 letters is shouting or an acronym, not a name.
     let all_caps = t[i..e].iter().all(|b| b.is_ascii_uppercase());
-    (e - i >= 2 && !(all_caps && e - i > 3)).then_some(e)
+    (e - i >= least && !(all_caps && e - i > 3)).then_some(e)
 }
 
 /// Words that start with a capital but are not names (sentence words after a cue).
@@ -335,8 +343,11 @@ fn name_at(t: &[u8], s: usize) -> Option<usize> {
 pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
-        if !at(t, i).is_ascii_uppercase() || (i > 0 && t[i - 1].is_ascii_alphanumeric()) {
-            i = next_in(t, i + 1, &CAPITALS);
+        // A capital that starts a word (a non-ASCII one after no other non-ASCII byte).
+        let starts = capital_at(t, i)
+            && !(i > 0 && (t[i - 1].is_ascii_alphanumeric() || (t[i] >= 0x80 && t[i - 1] >= 0x80)));
+        if !starts {
+            i = next_in(t, i + 1, &CAPITALS_OR_LEADS);
             continue;
         }
         // The start of a candidate: what precedes it decides.
@@ -401,6 +412,10 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
             _ if let Some(e) = possessive(t, i) => {
                 push(out, Kind::Person, i, e, 0.6, "person_possessive");
+                i = e;
+            }
+            _ if let Some(e) = subject(t, i) => {
+                push(out, Kind::Person, i, e, 0.6, "person_subject");
                 i = e;
             }
             _ => match first_name_word(t, i) {
@@ -475,7 +490,7 @@ pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
     };
     let mut i = 0;
     while i < t.len() {
-        i = next_in(t, i, &CAPITALS);
+        i = next_in(t, i, &CAPITALS_OR_LEADS);
         if i == t.len() {
             break;
         }
@@ -502,6 +517,158 @@ fn possessive(t: &[u8], s: usize) -> Option<usize> {
     let named = name.len() >= 2 && !not_a_name(name) && !known_word(name) && !determined;
     (named && at(t, e) == b' ' && word_at(t, e + 1, POSSESSIONS).is_some())
         .then_some(s + name.len())
+}
+
+/// Verbs whose subject is a person (`Pauliina shouted at Rachel`).
+const DEEDS: &[&str] = &[
+    "shouted",
+    "yelled",
+    "screamed",
+    "whispered",
+    "murmured",
+    "muttered",
+    "laughed",
+    "giggled",
+    "smiled",
+    "grinned",
+    "sighed",
+    "shrugged",
+    "nodded",
+    "frowned",
+    "winked",
+    "wept",
+    "apologised",
+    "apologized",
+];
+
+/// The first letters of [`DEEDS`] and [`DEED_PAIRS`], in either case (a test checks).
+const DEED_STARTS: ByteSet = set(b"abfglmnswyABFGLMNSWY", false, false);
+
+/// Two words that say the same of the one or two name words before them (`Moran was born`,
+/// `Szôllôs began writing`, `Jane lives in Leeds`).
+const DEED_PAIRS: &[(&str, &str)] = &[
+    ("was", "born"),
+    ("began", "writing"),
+    ("lives", "in"),
+    ("lives", "on"),
+    ("lived", "in"),
+];
+
+/// Capitalised words that are people but not names, as the subject of a sentence
+/// (`Everyone laughed`, `Protesters shouted`).
+const PEOPLE_NOUNS: &[&str] = &[
+    "everyone",
+    "everybody",
+    "nobody",
+    "someone",
+    "somebody",
+    "anyone",
+    "anybody",
+    "everything",
+    "nothing",
+    "something",
+    "who",
+    "both",
+    "many",
+    "some",
+    "most",
+    "others",
+    "people",
+    "children",
+    "kids",
+    "students",
+    "fans",
+    "critics",
+    "protesters",
+    "protestors",
+    "residents",
+    "workers",
+    "voters",
+    "officers",
+    "police",
+    "crowd",
+    "crowds",
+    "audience",
+    "men",
+    "women",
+    "man",
+    "woman",
+    "boy",
+    "girl",
+    "boys",
+    "girls",
+    "baby",
+    "mother",
+    "father",
+    "mom",
+    "dad",
+    "mum",
+    "grandma",
+    "grandpa",
+    "teachers",
+    "parents",
+    "friends",
+    "neighbours",
+    "neighbors",
+    "passengers",
+    "guests",
+    "visitors",
+    "spectators",
+    "supporters",
+    "soldiers",
+    "players",
+    "members",
+    "employees",
+    "customers",
+    "patients",
+    "doctors",
+    "nurses",
+    "officials",
+    "witnesses",
+    "villagers",
+    "locals",
+    "tourists",
+];
+
+/// One or two name words from `s` followed by a verb only a person is the subject of
+/// ([`DEEDS`], [`DEED_PAIRS`]), not after a determiner (`the Senate shouted`), none of them a
+/// word known as something else, a word for people ([`PEOPLE_NOUNS`]) or an initial: the end
+/// of the name.
+fn subject(t: &[u8], s: usize) -> Option<usize> {
+    // The verb first: after most capitalised words there is none, and this costs least.
+    let deed_at = |e: usize| {
+        at(t, e) == b' '
+            && DEED_STARTS[usize::from(at(t, e + 1))]
+            && (word_at(t, e + 1, DEEDS).is_some()
+                || DEED_PAIRS.iter().any(|&(a, b)| {
+                    word_at(t, e + 1, &[a])
+                        .is_some_and(|j| at(t, j) == b' ' && word_at(t, j + 1, &[b]).is_some())
+                }))
+    };
+    let first = name_word(t, s, true)?;
+    let end = if deed_at(first) {
+        first
+    } else if at(t, first) == b' ' {
+        let second = name_word(t, first + 1, false)?;
+        if !deed_at(second) || !fits(&t[first + 1..second]) {
+            return None;
+        }
+        second
+    } else {
+        return None;
+    };
+    (fits(&t[s..first]) && !is_one_of(word_before(t, s, false).0, DETERMINERS)).then_some(end)
+}
+
+/// Whether the name word `w` may be the subject found by [`subject`]: not an initial, not a
+/// possessive, not a word known as something else or a word for people.
+fn fits(w: &[u8]) -> bool {
+    !(w.len() < 3
+        || w.ends_with(b".")
+        || w.ends_with(b"'s")
+        || not_a_name(w)
+        || known_word(w)
+        || is_one_of(w, PEOPLE_NOUNS))
 }
 
 /// Words before a common noun, not a name (nor a job title on its own line).
@@ -1036,4 +1203,23 @@ fn known_given_name(t: &[u8], s: usize, e: usize, given: bool) -> Option<usize> 
                 .is_some_and(|p| p.eq_ignore_ascii_case(word))
         });
     (!calendar).then_some(e)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deed_starts_hold_the_first_letter_of_every_deed() {
+        let firsts = super::DEEDS
+            .iter()
+            .chain(super::DEED_PAIRS.iter().map(|(a, _)| a))
+            .map(|w| w.as_bytes()[0]);
+        for b in firsts {
+            assert!(super::DEED_STARTS[usize::from(b)], "{}", char::from(b));
+            assert!(
+                super::DEED_STARTS[usize::from(b.to_ascii_uppercase())],
+                "{}",
+                char::from(b)
+            );
+        }
+    }
 }
