@@ -35,7 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool, query};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "custodian.db";
@@ -97,8 +97,11 @@ impl SqliteStore {
             // SQLite keeps in a temporary file unless told otherwise: in memory, a job's
             // pages are not written out twice (creates went from about 3,700/s to 5,000/s).
             .pragma("temp_store", "memory");
+        // The group writer's connection, the checkpointer's, and two for migrations, backups
+        // and tests. Both long-lived ones come from this pool so that closing it waits for
+        // them to be closed (a restore renames the files only after that).
         let writer = SqlitePoolOptions::new()
-            .max_connections(2)
+            .max_connections(4)
             .connect_with(opts.clone())
             .await
             .map_err(backend)?;
@@ -114,7 +117,7 @@ impl SqliteStore {
         let conn = writer.acquire().await.map_err(backend)?;
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let checkpoints = opts.connect().await.map_err(backend)?;
+        let checkpoints = writer.acquire().await.map_err(backend)?;
         let group = writer::Writer::start(conn, wal.into(), checkpoints)?;
         Ok(Self {
             writer,

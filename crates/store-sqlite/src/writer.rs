@@ -327,7 +327,7 @@ impl Writer {
     pub fn start(
         conn: PoolConnection<Sqlite>,
         wal: PathBuf,
-        checkpoints: SqliteConnection,
+        checkpoints: PoolConnection<Sqlite>,
     ) -> Result<Self, StoreError> {
         let checkpointer = Checkpointer::start(checkpoints).map_err(cannot_start)?;
         Self::start_with(
@@ -569,7 +569,7 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(mut conn: SqliteConnection) -> std::io::Result<Self> {
+    fn start(mut conn: PoolConnection<Sqlite>) -> std::io::Result<Self> {
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -585,7 +585,8 @@ impl Checkpointer {
                         }
                         std::thread::sleep(CHECKPOINT_PAUSE);
                     }
-                    if let Err(e) = sqlx::Connection::close(conn).await {
+                    // Closed here, as the writer's is: the pool's `close` waits for it.
+                    if let Err(e) = conn.close().await {
                         tracing::warn!(error = %e, "closing the SQLite checkpointer's connection failed");
                     }
                 });
@@ -1050,6 +1051,34 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Closing the store waits for every connection, the checkpointer's too: the last one
+    /// checkpoints and removes the write-ahead log, so the files can then be moved (as a
+    /// restore does).
+    #[tokio::test]
+    async fn closing_the_store_closes_the_checkpointer_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+        for _ in 0..5 {
+            store
+                .group
+                .write(|tx| {
+                    Box::pin(async move {
+                        query("CREATE TABLE IF NOT EXISTS t (b BLOB NOT NULL); INSERT INTO t (b) VALUES (randomblob(5000))")
+                            .execute(&mut **tx)
+                            .await
+                            .map(|_| ())
+                            .map_err(crate::backend)
+                    })
+                })
+                .await
+                .expect("insert");
+        }
+        let wal = dir.path().join(format!("{}-wal", crate::DB_FILE));
+        assert!(wal.exists());
+        store.close().await;
+        assert!(!wal.exists(), "a connection was still open after close");
     }
 
     /// A committed batch is answered only after a flush that began after its commit.
