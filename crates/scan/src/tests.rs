@@ -497,6 +497,27 @@ fn job_titles_where_the_words_say_so() {
 }
 
 #[test]
+fn names_keep_a_middle_initial_and_end_at_a_possessive() {
+    yes(
+        Kind::Person,
+        "Starter checklist: name Leonor A Rodrigues, phone on file",
+        "Leonor A Rodrigues",
+    );
+    yes(
+        Kind::Person,
+        "the verses from Victor Thygesen's Cautionary Tales",
+        "Victor Thygesen",
+    );
+    assert!(
+        !scan("This song by ex-Zombie Lauridsen is great")
+            .iter()
+            .any(|f| f.kind == Kind::Person && f.start < 16),
+        "{:?}",
+        scan("This song by ex-Zombie Lauridsen is great")
+    );
+}
+
+#[test]
 fn names_may_start_with_a_capital_of_any_script() {
     yes(
         Kind::Person,

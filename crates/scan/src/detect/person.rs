@@ -321,8 +321,16 @@ fn name_at(t: &[u8], s: usize) -> Option<usize> {
         let Some(e) = name_word(t, i, k == 0) else {
             break;
         };
-        // An initial with its dot ("A.") is a name part; "A" or "I" alone is not.
-        if not_a_name(&t[i..e]) {
+        // An initial with its dot ("A.") is a name part; "A" or "I" alone is not, unless it
+        // stands between two name words (`Leonor A Rodrigues`).
+        let middle =
+            k == 1 && e - i == 1 && at(t, e) == b' ' && name_word(t, e + 1, false).is_some();
+        if not_a_name(&t[i..e]) && !middle {
+            break;
+        }
+        // A possessive ends the name (`Victor Thygesen's Cautionary Tales`).
+        if t[i..e].ends_with(b"'s") {
+            end = Some(e - 2);
             break;
         }
         end = Some(e);
@@ -344,8 +352,10 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
     while i < t.len() {
         // A capital that starts a word (a non-ASCII one after no other non-ASCII byte).
+        // Not inside a hyphenated word either (`ex-Zombie`).
         let starts = capital_at(t, i)
-            && !(i > 0 && (t[i - 1].is_ascii_alphanumeric() || (t[i] >= 0x80 && t[i - 1] >= 0x80)));
+            && !(i > 0 && (t[i - 1].is_ascii_alphanumeric() || (t[i] >= 0x80 && t[i - 1] >= 0x80)))
+            && !(i > 1 && t[i - 1] == b'-' && t[i - 2].is_ascii_alphabetic());
         if !starts {
             i = next_in(t, i + 1, &CAPITALS_OR_LEADS);
             continue;
