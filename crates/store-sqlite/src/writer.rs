@@ -342,19 +342,18 @@ impl Writer {
 
     /// As [`start`](Self::start), with `flush` as what makes a committed batch durable.
     fn start_with(conn: PoolConnection<Sqlite>, flush: Flush) -> Result<Self, StoreError> {
-        let cannot = cannot_start;
         let (tx, rx) = mpsc::channel::<Queued>(4096);
         // Timers only: without an IO driver the runtime parks on a futex rather than an
         // epoll/eventfd pair, a cheaper wake-up for each statement's answer.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
-            .map_err(cannot)?;
-        let flusher = Flusher::start(flush).map_err(cannot)?;
+            .map_err(cannot_start)?;
+        let flusher = Flusher::start(flush).map_err(cannot_start)?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || runtime.block_on(run(conn, rx, flusher)))
-            .map_err(cannot)?;
+            .map_err(cannot_start)?;
         Ok(Self { tx })
     }
 
@@ -1027,17 +1026,7 @@ mod tests {
         // About 600 pages of 4 KiB in 20 batches: fewer than a commit would checkpoint at
         // (even with SQLite's default of 1,000), so only the checkpointer copies them.
         for _ in 0..20 {
-            let writes = (0..10).map(|_| {
-                store.group.write(|tx| {
-                    Box::pin(async move {
-                        query("INSERT INTO t (b) VALUES (randomblob(12000))")
-                            .execute(&mut **tx)
-                            .await
-                            .map(|_| ())
-                            .map_err(crate::backend)
-                    })
-                })
-            });
+            let writes = (0..10).map(|_| blob(&store.group, 12_000));
             for r in futures::future::join_all(writes).await {
                 r.expect("insert");
             }
@@ -1053,6 +1042,21 @@ mod tests {
         }
     }
 
+    /// Inserts `bytes` random bytes into table `t` (column `b`) through `w`.
+    async fn blob(w: &Writer, bytes: i64) -> Result<(), StoreError> {
+        w.write(move |tx| {
+            Box::pin(async move {
+                query("INSERT INTO t (b) VALUES (randomblob(?))")
+                    .bind(bytes)
+                    .execute(&mut **tx)
+                    .await
+                    .map(|_| ())
+                    .map_err(crate::backend)
+            })
+        })
+        .await
+    }
+
     /// Closing the store waits for every connection, the checkpointer's too: the last one
     /// checkpoints and removes the write-ahead log, so the files can then be moved (as a
     /// restore does).
@@ -1060,20 +1064,12 @@ mod tests {
     async fn closing_the_store_closes_the_checkpointer_too() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+        query("CREATE TABLE t (b BLOB NOT NULL)")
+            .execute(store.raw_pool())
+            .await
+            .expect("create");
         for _ in 0..5 {
-            store
-                .group
-                .write(|tx| {
-                    Box::pin(async move {
-                        query("CREATE TABLE IF NOT EXISTS t (b BLOB NOT NULL); INSERT INTO t (b) VALUES (randomblob(5000))")
-                            .execute(&mut **tx)
-                            .await
-                            .map(|_| ())
-                            .map_err(crate::backend)
-                    })
-                })
-                .await
-                .expect("insert");
+            blob(&store.group, 5_000).await.expect("insert");
         }
         let wal = dir.path().join(format!("{}-wal", crate::DB_FILE));
         assert!(wal.exists());

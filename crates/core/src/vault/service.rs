@@ -410,13 +410,9 @@ impl KeyHints {
     }
 
     /// How many subjects are held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.seen.lock().map_or(0, |s| s.len())
-    }
-
-    /// Whether no subject is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -579,16 +575,6 @@ impl<'a> Vault<'a> {
         })
     }
 
-    /// After a write ended with `outcome`: the hints learn that the subject holds
-    /// a key when the write stored one or was refused for a key already there.
-    fn note_key<T>(&self, subject_id: &str, outcome: &Result<T, StoreError>) {
-        if let Some(h) = self.hints
-            && matches!(outcome, Ok(_) | Err(StoreError::Conflict("subject_key")))
-        {
-            h.saw_key(subject_id);
-        }
-    }
-
     fn index_entries(
         &self,
         collection: &str,
@@ -668,7 +654,10 @@ impl<'a> Vault<'a> {
                 .store
                 .insert_record(&record, k.new.as_ref(), &indexes, &tokens, audit.clone())
                 .await;
-            self.note_key(subject_id, &outcome);
+            // A key read from the store was noted by `key_for`; a new one, once stored.
+            if let (Some(h), Some(_), Ok(_)) = (self.hints, &k.new, &outcome) {
+                h.saw_key(subject_id);
+            }
             match outcome {
                 Ok(event) => {
                     return Ok(Written {
@@ -1428,7 +1417,7 @@ mod tests {
     #[test]
     fn key_hints_remember_subjects_and_stay_bounded() {
         let h = KeyHints::new();
-        assert!(h.is_empty());
+        assert_eq!(h.len(), 0);
         assert!(!h.has_key("cus_1"));
         h.saw_key("cus_1");
         assert!(h.has_key("cus_1"));

@@ -670,11 +670,11 @@ fn subject(t: &[u8], s: usize) -> Option<usize> {
     (fits(&t[s..first]) && !is_one_of(word_before(t, s, false).0, DETERMINERS)).then_some(end)
 }
 
-/// Whether the name word `w` may be the subject found by [`subject`]: not an initial, not a
-/// possessive, not a word known as something else or a word for people.
+/// Whether the name word `w` may be the subject found by [`subject`]: not an initial (nor
+/// any word under three bytes), not a possessive, not a word known as something else or a
+/// word for people.
 fn fits(w: &[u8]) -> bool {
     !(w.len() < 3
-        || w.ends_with(b".")
         || w.ends_with(b"'s")
         || not_a_name(w)
         || known_word(w)
