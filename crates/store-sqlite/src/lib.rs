@@ -10,6 +10,7 @@ mod consent;
 mod governance;
 mod map;
 mod outbox;
+mod point;
 mod retention;
 mod rights;
 mod vault;
@@ -43,13 +44,16 @@ pub const DB_FILE: &str = "custodian.db";
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
-    /// Two connections: one held by the group-commit writer, one for migrations, backups
-    /// and tests that reach below the port.
+    /// Four connections: the group-commit writer's, the checkpointer's, and two for
+    /// migrations, backups and tests that reach below the port.
     writer: SqlitePool,
+    /// Reads that scan or page, each a round trip to a connection's thread.
     reader: SqlitePool,
     group: writer::Writer,
     /// Collections by name, as last read (this process is the store's only writer).
     collections: Arc<vault::CollectionCache>,
+    /// Point reads on the caller's thread (see [`point`]).
+    points: Arc<point::PointReads>,
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -107,6 +111,9 @@ impl SqliteStore {
             .map_err(backend)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
+            // sqlx would otherwise ping each connection it hands out: a round trip to the
+            // connection's thread before every query, for a local file that cannot go away.
+            .test_before_acquire(false)
             .connect_with(opts.clone().read_only(true))
             .await
             .map_err(backend)?;
@@ -124,6 +131,7 @@ impl SqliteStore {
             reader,
             group,
             collections: Arc::default(),
+            points: Arc::new(point::PointReads::new(path)),
         })
     }
 
@@ -156,8 +164,10 @@ impl SqliteStore {
             reader,
             group,
             collections: _,
+            points,
         } = self;
         drop(group);
+        points.close();
         reader.close().await;
         writer.close().await;
     }
@@ -691,7 +701,7 @@ impl Store for SqliteStore {
         collection: &str,
         id: &str,
     ) -> Result<Option<RecordForRead>, StoreError> {
-        vault::record_for_read(&self.reader, collection, id).await
+        self.points.record_for_read(collection, id)
     }
 
     async fn find_records(

@@ -7,8 +7,8 @@ use std::sync::{PoisonError, RwLock};
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
 use custodian_core::vault::record::{
-    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
-    StoredCollection, SubjectKey, TokenRecord,
+    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection,
+    SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -285,7 +285,7 @@ macro_rules! record_by_id {
 /// See [`record_by_id!`].
 const RECORD_BY_ID: &str = record_by_id!();
 
-/// Assembles the rows of [`RECORD_BY_ID`] (the first statement of [`RECORD_FOR_READ`]).
+/// Assembles the rows of [`RECORD_BY_ID`].
 fn record_from_rows(rows: &[SqliteRow]) -> Result<Option<Record>, StoreError> {
     let Some(first) = rows.first() else {
         return Ok(None);
@@ -309,66 +309,6 @@ fn record_from_rows(rows: &[SqliteRow]) -> Result<Option<Record>, StoreError> {
         }
     }
     Ok(Some(record))
-}
-
-/// A record with its subject's limits and key, in one command: one round trip to the
-/// connection's thread instead of three, and one read transaction (one snapshot, and one
-/// check of the WAL instead of three). Parameters: ?1 the collection, ?2 the id.
-const RECORD_FOR_READ: &str = concat!(
-    "BEGIN; ",
-    record_by_id!(),
-    "; SELECT * FROM vault_processing_limits WHERE subject_id = \
-     (SELECT subject_id FROM vault_records WHERE collection = ?1 AND id = ?2) \
-     ORDER BY kind, purpose; \
-     SELECT * FROM vault_subject_keys WHERE subject_id = \
-     (SELECT subject_id FROM vault_records WHERE collection = ?1 AND id = ?2); \
-     COMMIT"
-);
-
-/// See [`RECORD_FOR_READ`].
-pub(crate) async fn record_for_read(
-    pool: &SqlitePool,
-    collection: &str,
-    id: &str,
-) -> Result<Option<RecordForRead>, StoreError> {
-    let (pool, collection, id) = (pool.clone(), collection.to_owned(), id.to_owned());
-    // On a task of its own: a caller that goes away mid-command (a client that disconnects)
-    // must not leave the pooled connection inside the command's transaction.
-    let outcomes = tokio::spawn(async move {
-        let mut conn = pool.acquire().await.map_err(backend)?;
-        let q = query(RECORD_FOR_READ).bind(collection).bind(id);
-        match crate::writer::query_outcomes(&mut conn, q).await {
-            (outcomes, None) => Ok(outcomes),
-            (_, Some(e)) => {
-                // A statement after BEGIN failed: end the transaction it left open.
-                if query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                    // Not in a transaction (BEGIN itself failed), or the connection is
-                    // broken: either way it is not handed out again.
-                    conn.close_on_drop();
-                }
-                Err(e)
-            }
-        }
-    })
-    .await
-    .map_err(|_| StoreError::Backend("a record read was abandoned".into()))??;
-    let [_, record, limits, key, _] = outcomes.as_slice() else {
-        return Err(StoreError::Backend(
-            "a record read answered an unexpected number of statements".into(),
-        ));
-    };
-    let Some(record) = record_from_rows(&record.rows)? else {
-        return Ok(None);
-    };
-    Ok(Some(RecordForRead {
-        record,
-        limits: limits
-            .rows
-            .iter()
-            .map(limit_from)
-            .collect::<Result<_, _>>()?,
-        key: key.rows.first().map(subject_key_from).transpose()?,
-    }))
 }
 
 /// Loads the cells of these records and assembles them, keeping the rows' order.
@@ -842,8 +782,9 @@ mod tests {
     use custodian_core::ports::Store;
 
     /// A read whose caller stops waiting at any point (a client that disconnects) must not
-    /// leave its pooled connection inside the read's transaction: every later read on every
-    /// connection of the pool still begins its own.
+    /// leave a connection inside the read's transaction: every later read still begins its
+    /// own and sees the whole record. (Point reads run on the caller's thread, so nothing
+    /// can stop one halfway; this keeps that true if the read ever moves back to a pool.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_abandoned_read_leaves_no_transaction_open() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -472,8 +472,7 @@ async fn run_statements(
     query_outcomes(conn, qb.build().persistent(persistent)).await
 }
 
-/// As [`run_statements`], for a query of several statements built some other way.
-pub(crate) async fn query_outcomes(
+async fn query_outcomes(
     conn: &mut SqliteConnection,
     q: Query<'_, Sqlite, SqliteArguments>,
 ) -> (Vec<Outcome>, Option<StoreError>) {
