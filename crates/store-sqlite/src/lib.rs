@@ -122,10 +122,8 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         let conn = writer.acquire().await.map_err(backend)?;
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
         let checkpoints = writer.acquire().await.map_err(backend)?;
-        let group = writer::Writer::start(conn, wal.into(), checkpoints)?;
+        let group = writer::Writer::start(conn, path, checkpoints)?;
         Ok(Self {
             writer,
             reader,
@@ -682,12 +680,10 @@ impl Store for SqliteStore {
             tokens.to_vec(),
         );
         self.group
-            .write_in_one(move |tx| {
-                Box::pin(async move {
-                    let ev = tx.append(audit)?;
-                    vault::insert_record(tx, &record, new_key.as_ref(), &indexes, &tokens).await?;
-                    Ok(ev)
-                })
+            .write_fast(move |tx| {
+                let ev = tx.append(audit)?;
+                vault::insert_record(tx, &record, new_key.as_ref(), &indexes, &tokens)?;
+                Ok(ev)
             })
             .await
     }

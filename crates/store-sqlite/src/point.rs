@@ -27,6 +27,7 @@ use custodian_core::vault::record::{
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::ts;
+use crate::writer::sqlite_failed as failed;
 
 /// Connections kept open between reads (one per thread reading at once, at most; a read that
 /// finds none opens one, and one returned to a full stack is closed).
@@ -37,11 +38,6 @@ pub(crate) struct PointReads {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     closed: AtomicBool,
-}
-
-/// The failure of a point read (SQLite's messages name tables and columns, never values).
-fn failed(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("a point read failed: {e}"))
 }
 
 impl PointReads {

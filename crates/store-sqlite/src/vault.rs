@@ -14,7 +14,9 @@ use custodian_core::vault::schema::CollectionSchema;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query};
 
-use crate::writer::WriteTx;
+use rusqlite::OptionalExtension;
+
+use crate::writer::{FastTx, sqlite_failed};
 use crate::{backend, ts};
 
 /// The most collections remembered (a store with more reads the rest from the database).
@@ -177,80 +179,90 @@ async fn ensure_key(
 }
 
 /// Stores a new record with its cells, index entries and tokens, after checking its subject's
-/// key (or storing `new_key` as the subject's first key), all in one command (which also opens
-/// the job's savepoint): the connection runs on a thread of its own, so each command sent is a
-/// round trip between two threads.
-pub(crate) async fn insert_record(
-    tx: &mut WriteTx,
+/// key (or storing `new_key` as the subject's first key), on the writer's own connection
+/// (each statement a call on the writer's thread, prepared once).
+pub(crate) fn insert_record(
+    tx: &mut FastTx<'_>,
     record: &Record,
     new_key: Option<&SubjectKey>,
     indexes: &[IndexEntry],
     tokens: &[TokenRecord],
 ) -> Result<(), StoreError> {
-    if let Some(k) = new_key
-        && (k.subject_id != record.subject_id || k.key_version != record.key_version)
-    {
-        return Err(StoreError::Conflict("subject_key"));
-    }
-    let mut qb = tx.builder();
-    match new_key {
-        Some(k) => {
-            qb.push(
-                "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, \
-                 created_at) VALUES (",
-            );
-            qb.separated(", ")
-                .push_bind(&k.subject_id)
-                .push_bind(i64::from(k.key_version))
-                .push_bind(&k.kek_id)
-                .push_bind(&k.wrapped_dek)
-                .push_bind(k.created_at.as_millisecond());
-            qb.push(") ON CONFLICT (subject_id) DO NOTHING");
-        }
-        None => {
-            qb.push("SELECT key_version FROM vault_subject_keys WHERE subject_id = ")
-                .push_bind(&record.subject_id);
-        }
-    }
-    qb.push(
-        "; INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, \
-         updated_at) VALUES (",
-    );
-    qb.separated(", ")
-        .push_bind(&record.id)
-        .push_bind(&record.collection)
-        .push_bind(&record.subject_id)
-        .push_bind(i64::from(record.key_version))
-        .push_bind(record.created_at.as_millisecond())
-        .push_bind(record.updated_at.as_millisecond());
-    qb.push(")");
-    if !record.cells.is_empty() {
-        qb.push("; ");
-        push_cells(&mut qb, record);
-    }
-    if !indexes.is_empty() {
-        qb.push("; ");
-        push_indexes(&mut qb, record, indexes);
-    }
-    if !tokens.is_empty() {
-        qb.push("; ");
-        push_tokens(&mut qb, tokens);
-    }
-    let outcomes = tx.each_statement(qb).await?;
-    // The first statement decides: the new key was stored, or the subject's key is the one
-    // the record was sealed with. Otherwise the job fails and its savepoint undoes the rest.
-    let first = outcomes.first().ok_or_else(|| {
-        StoreError::Backend("a record's insert answered no statement outcome".into())
-    })?;
+    let conn = tx.conn();
+    let run = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.execute(params))
+            .map_err(sqlite_failed)
+    };
+    // The key decides first: the new key is stored, or the subject's key is the one the
+    // record was sealed with. Otherwise the job fails and its savepoint undoes the rest.
     let key_holds = match new_key {
-        Some(_) => first.changes == 1,
+        Some(k) => {
+            k.subject_id == record.subject_id
+                && k.key_version == record.key_version
+                && run(
+                    "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, \
+                     wrapped_dek, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (subject_id) DO NOTHING",
+                    rusqlite::params![
+                        k.subject_id,
+                        i64::from(k.key_version),
+                        k.kek_id,
+                        k.wrapped_dek,
+                        k.created_at.as_millisecond()
+                    ],
+                )? == 1
+        }
         None => {
-            let v: Option<i64> = first.rows.first().map(|r| r.get(0));
-            v == Some(i64::from(record.key_version))
+            let stored: Option<i64> = conn
+                .prepare_cached("SELECT key_version FROM vault_subject_keys WHERE subject_id = ?1")
+                .and_then(|mut st| st.query_row([&record.subject_id], |r| r.get(0)).optional())
+                .map_err(sqlite_failed)?;
+            stored == Some(i64::from(record.key_version))
         }
     };
     if !key_holds {
         return Err(StoreError::Conflict("subject_key"));
+    }
+    run(
+        "INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, \
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![
+            record.id,
+            record.collection,
+            record.subject_id,
+            i64::from(record.key_version),
+            record.created_at.as_millisecond(),
+            record.updated_at.as_millisecond()
+        ],
+    )?;
+    for c in &record.cells {
+        run(
+            "INSERT INTO vault_cells (record_id, field, ciphertext) VALUES (?1, ?2, ?3)",
+            rusqlite::params![record.id, c.field, c.ciphertext],
+        )?;
+    }
+    for i in indexes {
+        run(
+            "INSERT INTO vault_index (collection, field, idx, record_id) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![record.collection, i.field, i.index, record.id],
+        )?;
+    }
+    for t in tokens {
+        run(
+            "INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, \
+             ciphertext, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (token, subject_id) DO NOTHING",
+            rusqlite::params![
+                t.token,
+                t.subject_id,
+                t.collection,
+                t.field,
+                i64::from(t.key_version),
+                t.ciphertext,
+                t.created_at.as_millisecond()
+            ],
+        )?;
     }
     Ok(())
 }

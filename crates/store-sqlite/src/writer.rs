@@ -1,4 +1,4 @@
-//! Group commit: one task owns the write connection and commits concurrent writes together.
+//! Group commit: one thread owns the write connections and commits concurrent writes together.
 //!
 //! Each write is a job that runs inside its own SAVEPOINT of a shared `BEGIN IMMEDIATE`
 //! transaction; a job that fails is rolled back to its savepoint alone. The transaction is
@@ -6,17 +6,23 @@
 //! by the [`Flusher`], while the writer runs the next batch), before any job of the batch is
 //! answered, so an acknowledged write is as durable as with one transaction per write.
 //!
-//! sqlx runs the connection on a thread of its own, so every command sent to it is a round
-//! trip between two threads, which costs more than most statements: the writer sends few, and
-//! spins rather than parks while it waits for their answers ([`spin_poll`]).
-//! Audit events are appended in memory ([`WriteTx::append`]): the head is read in the command
-//! that begins the batch, each append is computed against it, and the batch's events, tree
-//! nodes and new head are written by the command that commits. A job rolled back to its
-//! savepoint takes its events back out of the batch. An append that is the whole job
-//! ([`Writer::append`]) needs no savepoint and sends nothing of its own, so audited reads cost
-//! the writer almost nothing per request. A job's savepoint is released by the next job's
-//! command that opens its own (or by the commit), and a job queued with
-//! [`Writer::write_in_one`] opens its savepoint in its own first command.
+//! The writer has two connections to the database. Most jobs run on an sqlx connection
+//! ([`Writer::write`]), which sqlx runs on a thread of its own: every command sent to it is a
+//! round trip between two threads, which costs more than most statements, so the writer
+//! sends few and spins rather than parks while it waits for their answers ([`spin_poll`]).
+//! The writes a hot path makes once per request (a vault record's insert) run on the
+//! writer's own `rusqlite` connection instead ([`Writer::write_fast`], [`fast`]), as plain
+//! calls on the writer's thread. A batch is split, in order, into runs of jobs for one
+//! connection or the other, each run its own transaction, committed before the next begins.
+//!
+//! Audit events are appended in memory ([`AuditBatch`]): the head is read when the batch
+//! begins, each append is computed against it, and the batch's events, tree nodes and new
+//! head are written just before the commit. A job rolled back to its savepoint takes its
+//! events back out of the batch. An append that is the whole job ([`Writer::append`], every
+//! audited read) needs no savepoint and joins whichever run it meets (a batch of appends
+//! alone runs on the writer's own connection), so audited reads cost the writer almost nothing
+//! per request. On the sqlx connection, a job's savepoint is released by the next job's
+//! command that opens its own (or by the commit).
 //!
 //! Checkpoints (copying the write-ahead log into the database file, with an fsync of each) run
 //! on a connection and thread of their own ([`Checkpointer`]), woken after each flush, rather
@@ -29,7 +35,7 @@
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
@@ -48,6 +54,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use custodian_core::ports::StoreError;
 
+mod fast;
+pub(crate) use fast::{FastTx, failed as sqlite_failed};
+
 /// The most jobs committed together.
 const MAX_BATCH: usize = 512;
 /// How long the writer spins waiting for a batch's next wake-up before it parks (see
@@ -64,73 +73,76 @@ const EVENT_ROWS: usize = 256;
 const NODE_ROWS: usize = 1024;
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A job on the sqlx connection (see [`Writer::write`]).
 type Job = Box<dyn for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, (bool, Completion)> + Send>;
+/// A job on the writer's own connection (see [`Writer::write_fast`]).
+type FastJob = Box<dyn for<'c, 't> FnOnce(&'c mut FastTx<'t>) -> (bool, Completion) + Send>;
+/// An audit append and nothing else (see [`Writer::append`]).
+type AppendJob = Box<dyn FnOnce(&mut AuditBatch) -> (bool, Completion) + Send>;
 
-/// How a job's savepoint is opened.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Savepoint {
-    /// None: the job executes no statement (an audit append).
-    None,
-    /// By the writer, before the job runs.
-    Before,
-    /// In the job's first command, which it builds with [`WriteTx::builder`].
-    InFirstCommand,
+/// A queued job.
+enum Queued {
+    /// Runs on the sqlx connection, in a savepoint the writer opens first.
+    Sqlx(Job),
+    /// Runs on the writer's own connection, on its thread, in a savepoint.
+    Fast(FastJob),
+    /// Needs no connection: goes into whichever kind of batch it meets.
+    Append(AppendJob),
 }
 
-/// A queued job and how its savepoint is opened.
-struct Queued {
-    savepoint: Savepoint,
-    job: Job,
+/// One step of a batch that runs on one connection: a job for that connection, or an append.
+enum Step<J> {
+    Job(J),
+    Append(AppendJob),
 }
 
-/// What a job sees: the write connection inside the batch's transaction (through `Deref`),
-/// and the batch's audit log.
-pub(crate) struct WriteTx {
-    conn: PoolConnection<Sqlite>,
+/// Consecutive jobs that run in one transaction on one connection.
+enum Segment {
+    Sqlx(Vec<Step<Job>>),
+    Fast(Vec<Step<FastJob>>),
+}
+
+/// Splits a batch, in order, into runs of jobs for the same connection (appends join the run
+/// they meet; a batch of appends alone runs on the writer's own connection).
+fn segments(batch: Vec<Queued>) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut sqlx: Vec<Step<Job>> = Vec::new();
+    let mut fast: Vec<Step<FastJob>> = Vec::new();
+    for q in batch {
+        match q {
+            Queued::Sqlx(j) => {
+                if !fast.is_empty() {
+                    out.push(Segment::Fast(std::mem::take(&mut fast)));
+                }
+                sqlx.push(Step::Job(j));
+            }
+            Queued::Fast(j) => {
+                if !sqlx.is_empty() {
+                    out.push(Segment::Sqlx(std::mem::take(&mut sqlx)));
+                }
+                fast.push(Step::Job(j));
+            }
+            Queued::Append(a) if !sqlx.is_empty() => sqlx.push(Step::Append(a)),
+            Queued::Append(a) => fast.push(Step::Append(a)),
+        }
+    }
+    if !sqlx.is_empty() {
+        out.push(Segment::Sqlx(sqlx));
+    }
+    if !fast.is_empty() {
+        out.push(Segment::Fast(fast));
+    }
+    out
+}
+
+/// The audit events of the batch under way, appended in memory against the head read when
+/// the batch began, and written by its commit.
+pub(crate) struct AuditBatch {
     /// The head after the batch's appends so far; an error if it could not be read when the
     /// batch began (every append of the batch then fails with it).
     head: Result<AuditHead, StoreError>,
     events: Vec<AuditEvent>,
     nodes: Vec<Node>,
-    /// Where the savepoint of a job queued with [`Writer::write_in_one`] stands.
-    first: FirstCommand,
-}
-
-/// The savepoint that a job's first command opens (jobs queued with [`Writer::write_in_one`]).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum FirstCommand {
-    /// Not such a job, or its savepoint is settled.
-    Idle,
-    /// These statements open the savepoint; no command has been built yet.
-    Pending(&'static str),
-    /// A builder holds the opening statements (this many), not sent yet.
-    Built(usize),
-    /// The command ran at least the opening statements: the savepoint is open.
-    Opened,
-    /// One of the opening statements failed: where the savepoints stand is unknown.
-    Failed,
-}
-
-impl Deref for WriteTx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        // A job queued with `write_in_one` must open its savepoint with its first command:
-        // a statement sent around it would run outside the job's savepoint.
-        debug_assert!(
-            !matches!(
-                self.first,
-                FirstCommand::Pending(_) | FirstCommand::Built(_)
-            ),
-            "a write_in_one job used the connection before its first command"
-        );
-        &mut self.conn
-    }
 }
 
 /// Where a job found the batch's audit log, to put it back if the job is rolled back.
@@ -140,57 +152,32 @@ struct Mark {
     nodes: usize,
 }
 
-impl WriteTx {
-    /// Appends an audit event to this transaction: it is written with the batch, before the
-    /// commit, and rolled back with the job if the job fails.
-    pub(crate) fn append(&mut self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+impl AuditBatch {
+    fn new() -> Self {
+        Self {
+            head: Err(StoreError::AuditUnavailable("no batch has begun".into())),
+            events: Vec::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// Starts a batch from the stored head (`None` if it could not be decoded).
+    fn begin(&mut self, stored: Option<AuditHead>) {
+        self.events.clear();
+        self.nodes.clear();
+        self.head = stored
+            .ok_or_else(|| StoreError::AuditUnavailable("the stored audit head is corrupt".into()));
+    }
+
+    /// Appends an audit event to the batch: it is written with the batch, before the commit,
+    /// and rolled back with the job if the job fails.
+    fn append(&mut self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
         let head = self.head.as_ref().map_err(Clone::clone)?;
         let a = head.append(draft);
         self.events.push(a.event.clone());
         self.nodes.extend(a.nodes);
         self.head = Ok(a.head);
         Ok(a.event)
-    }
-
-    /// A builder for the job's next command: for a job queued with
-    /// [`Writer::write_in_one`], its first command also opens its savepoint. Run it with
-    /// [`each_statement`](Self::each_statement).
-    pub(crate) fn builder(&mut self) -> QueryBuilder<Sqlite> {
-        match self.first {
-            FirstCommand::Pending(sql) => {
-                self.first = FirstCommand::Built(sql.matches(';').count());
-                QueryBuilder::new(sql)
-            }
-            _ => QueryBuilder::new(""),
-        }
-    }
-
-    /// Runs a command from [`builder`](Self::builder) and answers the outcomes of the job's
-    /// own statements.
-    pub(crate) async fn each_statement(
-        &mut self,
-        qb: QueryBuilder<Sqlite>,
-    ) -> Result<Vec<Outcome>, StoreError> {
-        let skip = match self.first {
-            FirstCommand::Built(skip) => skip,
-            FirstCommand::Pending(_) => {
-                // Not built by `builder`: sent as is, it would run outside a savepoint.
-                return Err(StoreError::Backend(
-                    "a write job's first command did not open its savepoint".into(),
-                ));
-            }
-            _ => return each_statement(&mut self.conn, qb).await,
-        };
-        let (mut outcomes, failed) = run_statements(&mut self.conn, qb, true).await;
-        self.first = if outcomes.len() >= skip {
-            FirstCommand::Opened
-        } else {
-            FirstCommand::Failed
-        };
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        Ok(outcomes.split_off(skip))
     }
 
     fn mark(&self) -> Mark {
@@ -207,10 +194,42 @@ impl WriteTx {
         self.nodes.truncate(m.nodes);
     }
 
+    /// The events' `fields`, as stored (JSON).
+    fn fields_json(e: &AuditEvent) -> Result<String, StoreError> {
+        serde_json::to_string(&e.draft.fields)
+            .map_err(|e| StoreError::AuditUnavailable(e.to_string()))
+    }
+}
+
+/// What a job on the sqlx connection sees: the write connection inside the batch's
+/// transaction (through `Deref`), and the batch's audit log.
+pub(crate) struct WriteTx {
+    conn: PoolConnection<Sqlite>,
+    audit: AuditBatch,
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl WriteTx {
+    /// Appends an audit event to this transaction: it is written with the batch, before the
+    /// commit, and rolled back with the job if the job fails.
+    pub(crate) fn append(&mut self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        self.audit.append(draft)
+    }
+
     /// Begins a batch's transaction and reads the stored audit head, in one command.
     async fn begin(&mut self) -> Result<(), StoreError> {
-        self.events.clear();
-        self.nodes.clear();
         let qb = QueryBuilder::new(
             "BEGIN IMMEDIATE; SELECT size, chain, frontier FROM audit_head WHERE id = 1",
         );
@@ -224,39 +243,32 @@ impl WriteTx {
             }
         };
         let row = outcomes.get(1).and_then(|o| o.rows.first());
-        let corrupt = || StoreError::AuditUnavailable("the stored audit head is corrupt".into());
-        self.head = match row {
-            None => Err(corrupt()),
-            Some(row) => (|| {
-                let size: i64 = row.try_get(0).ok()?;
-                let chain: &[u8] = row.try_get(1).ok()?;
-                let frontier: &[u8] = row.try_get(2).ok()?;
-                AuditHead::from_stored(u64::try_from(size).ok()?, chain, frontier)
-            })()
-            .ok_or_else(corrupt),
-        };
+        self.audit.begin(row.and_then(|row| {
+            let size: i64 = row.try_get(0).ok()?;
+            let chain: &[u8] = row.try_get(1).ok()?;
+            let frontier: &[u8] = row.try_get(2).ok()?;
+            AuditHead::from_stored(u64::try_from(size).ok()?, chain, frontier)
+        }));
         Ok(())
     }
 
     /// Writes the batch's audit events, tree nodes and head, and commits, in one command.
     async fn commit(&mut self) -> Result<(), StoreError> {
-        if self.events.is_empty() {
+        let audit = &self.audit;
+        if audit.events.is_empty() {
             return exec(&mut self.conn, "COMMIT").await;
         }
-        let head = self.head.as_ref().map_err(Clone::clone)?;
+        let head = audit.head.as_ref().map_err(Clone::clone)?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("");
-        for events in self.events.chunks(EVENT_ROWS) {
+        for events in audit.events.chunks(EVENT_ROWS) {
             qb.push(
                 "INSERT INTO audit_events (seq, time_ms, request_id, actor, action, resource, \
                  subject, fields, purpose, decision, leaf_hash, chain_hash) ",
             );
-            let mut fields = Vec::with_capacity(events.len());
-            for e in events {
-                fields.push(
-                    serde_json::to_string(&e.draft.fields)
-                        .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?,
-                );
-            }
+            let fields = events
+                .iter()
+                .map(AuditBatch::fields_json)
+                .collect::<Result<Vec<_>, _>>()?;
             qb.push_values(events.iter().zip(fields), |mut b, (e, f)| {
                 b.push_bind(e.seq as i64)
                     .push_bind(e.draft.time.as_millisecond())
@@ -273,7 +285,7 @@ impl WriteTx {
             });
             qb.push("; ");
         }
-        for nodes in self.nodes.chunks(NODE_ROWS) {
+        for nodes in audit.nodes.chunks(NODE_ROWS) {
             qb.push("INSERT INTO audit_nodes (level, idx, hash) ");
             qb.push_values(nodes, |mut b, n| {
                 b.push_bind(n.level as i64)
@@ -317,21 +329,27 @@ fn stopped() -> StoreError {
 }
 
 impl Writer {
-    /// Starts the writer on `conn`, on a thread of its own, with a flusher (on another) that
-    /// fsyncs the write-ahead log at `wal` after each commit, and a [`Checkpointer`] on
-    /// `checkpoints` (a connection of its own) that the flusher wakes.
+    /// Starts the writer on `conn`, on a thread of its own that also owns a connection of its
+    /// own to the database file at `db` (see [`Writer::write_fast`]), with a flusher (on
+    /// another thread) that fsyncs the write-ahead log after each commit, and a
+    /// [`Checkpointer`] on `checkpoints` (a connection of its own) that the flusher wakes.
     ///
-    /// The writer waits on the connection's thread once per command, and every write waits
-    /// for the writer: on its own thread, its wake-ups never queue behind request tasks on
-    /// the server's runtime (a wake-up from outside a runtime goes to its global queue).
+    /// The writer waits on the sqlx connection's thread once per command, and every write
+    /// waits for the writer: on its own thread, its wake-ups never queue behind request tasks
+    /// on the server's runtime (a wake-up from outside a runtime goes to its global queue).
     pub fn start(
         conn: PoolConnection<Sqlite>,
-        wal: PathBuf,
+        db: &Path,
         checkpoints: PoolConnection<Sqlite>,
     ) -> Result<Self, StoreError> {
+        let fast = fast::open(db)?;
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
         let checkpointer = Checkpointer::start(checkpoints).map_err(cannot_start)?;
         Self::start_with(
             conn,
+            fast,
             Box::new(move || {
                 std::fs::File::open(&wal)?.sync_data()?;
                 checkpointer.wake();
@@ -341,7 +359,11 @@ impl Writer {
     }
 
     /// As [`start`](Self::start), with `flush` as what makes a committed batch durable.
-    fn start_with(conn: PoolConnection<Sqlite>, flush: Flush) -> Result<Self, StoreError> {
+    fn start_with(
+        conn: PoolConnection<Sqlite>,
+        fast: rusqlite::Connection,
+        flush: Flush,
+    ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Queued>(4096);
         // Timers only: without an IO driver the runtime parks on a futex rather than an
         // epoll/eventfd pair, a cheaper wake-up for each statement's answer.
@@ -352,75 +374,77 @@ impl Writer {
         let flusher = Flusher::start(flush).map_err(cannot_start)?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || runtime.block_on(run(conn, rx, flusher)))
+            .spawn(move || runtime.block_on(run(conn, fast, rx, flusher)))
             .map_err(cannot_start)?;
         Ok(Self { tx })
     }
 
-    /// Runs `f` in the next batch, in a savepoint of its own, and answers once the batch is
-    /// committed.
+    /// Runs `f` on the sqlx connection in the next batch, in a savepoint of its own, and
+    /// answers once the batch is committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
     {
-        self.queue(Savepoint::Before, f).await
-    }
-
-    /// Like [`write`](Self::write), for a job whose statements all go through
-    /// [`WriteTx::builder`] and [`WriteTx::each_statement`]: its savepoint is opened by its
-    /// first command rather than by a round trip of its own. Such a job must not use the
-    /// connection directly.
-    pub async fn write_in_one<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
-    {
-        self.queue(Savepoint::InFirstCommand, f).await
-    }
-
-    /// Appends one audit event in the next batch and answers once the batch is committed.
-    pub async fn append(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
-        self.queue(Savepoint::None, move |tx: &mut WriteTx| {
-            let appended = tx.append(draft);
-            Box::pin(async move { appended })
+        self.queue(|done| {
+            Queued::Sqlx(Box::new(move |tx| {
+                Box::pin(async move { answer(f(tx).await, done) })
+            }))
         })
         .await
     }
 
-    async fn queue<T, F>(&self, savepoint: Savepoint, f: F) -> Result<T, StoreError>
+    /// Runs `f` on the writer's own connection, on the writer's thread, in the next batch, in
+    /// a savepoint of its own, and answers once the batch is committed. Its statements cost no
+    /// round trip to another thread: for the writes a hot path makes once per request.
+    pub async fn write_fast<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut WriteTx) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: for<'c, 't> FnOnce(&'c mut FastTx<'t>) -> Result<T, StoreError> + Send + 'static,
     {
-        let (done_tx, done_rx) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |conn| {
-            Box::pin(async move {
-                match f(conn).await {
-                    Ok(value) => {
-                        let completion: Completion = Box::new(move |committed| {
-                            let _ = done_tx.send(committed.map(|()| value));
-                        });
-                        (true, completion)
-                    }
-                    Err(e) => {
-                        let completion: Completion = Box::new(move |_| {
-                            let _ = done_tx.send(Err(e));
-                        });
-                        (false, completion)
-                    }
-                }
-            })
-        });
-        self.tx
-            .send(Queued { savepoint, job })
+        self.queue(|done| Queued::Fast(Box::new(move |tx| answer(f(tx), done))))
             .await
-            .map_err(|_| stopped())?;
+    }
+
+    /// Appends one audit event in the next batch and answers once the batch is committed.
+    pub async fn append(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        self.queue(|done| Queued::Append(Box::new(move |audit| answer(audit.append(draft), done))))
+            .await
+    }
+
+    /// Queues the job that `job` makes from the sender of its answer, and awaits the answer.
+    async fn queue<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Queued,
+    ) -> Result<T, StoreError> {
+        let (done_tx, done_rx) = oneshot::channel::<Result<T, StoreError>>();
+        self.tx.send(job(done_tx)).await.map_err(|_| stopped())?;
         // A dropped answer means the job panicked or its batch could not begin (both logged),
         // not that the writer stopped.
         done_rx.await.map_err(|_| {
             StoreError::Backend("the write was abandoned; the server log says why".into())
         })?
+    }
+}
+
+/// Whether a job succeeded, and how to answer it once its batch is committed (or not).
+fn answer<T: Send + 'static>(
+    outcome: Result<T, StoreError>,
+    done: oneshot::Sender<Result<T, StoreError>>,
+) -> (bool, Completion) {
+    match outcome {
+        Ok(value) => (
+            true,
+            Box::new(move |committed| {
+                let _ = done.send(committed.map(|()| value));
+            }),
+        ),
+        Err(e) => (
+            false,
+            Box::new(move |_| {
+                let _ = done.send(Err(e));
+            }),
+        ),
     }
 }
 
@@ -433,23 +457,21 @@ async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), Stor
 }
 
 /// What one statement of a several-statement command answered.
-pub(crate) struct Outcome {
+struct Outcome {
     /// The rows it returned.
-    pub rows: Vec<SqliteRow>,
-    /// The rows it inserted, changed or deleted.
-    pub changes: u64,
+    rows: Vec<SqliteRow>,
 }
 
 /// Sends the statements built in `qb` (separated by `;`, parameters numbered across all of
 /// them) as one command, and answers each statement's outcome in order; the first statement
 /// that fails stops the command and is the error.
 ///
-/// Every command is a round trip to the thread that owns the connection, so the hot writes
-/// send their statements together. sqlx 0.9's SQLite driver runs each statement of a
-/// prepared query and reports each one's completion; sqlx calls several statements in one
-/// prepared query deprecated, so this is the one place that relies on it, and the store's
-/// conformance tests (which insert records through it) fail if an upgrade drops it.
-pub(crate) async fn each_statement(
+/// Every command is a round trip to the thread that owns the connection, so a batch's
+/// begin and commit each send their statements together. sqlx 0.9's SQLite driver runs each
+/// statement of a prepared query and reports each one's completion; sqlx calls several
+/// statements in one prepared query deprecated, so this is the one place that relies on it,
+/// and every write of the store's conformance tests goes through it.
+async fn each_statement(
     conn: &mut SqliteConnection,
     qb: QueryBuilder<Sqlite>,
 ) -> Result<Vec<Outcome>, StoreError> {
@@ -483,9 +505,8 @@ async fn query_outcomes(
         match steps.try_next().await {
             Ok(None) => return (out, None),
             Ok(Some(Either::Right(row))) => rows.push(row),
-            Ok(Some(Either::Left(done))) => out.push(Outcome {
+            Ok(Some(Either::Left(_))) => out.push(Outcome {
                 rows: std::mem::take(&mut rows),
-                changes: done.rows_affected(),
             }),
             Err(e) => return (out, Some(crate::backend(e))),
         }
@@ -501,13 +522,15 @@ async fn exec_all(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), 
         .map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>, flusher: Flusher) {
+async fn run(
+    conn: PoolConnection<Sqlite>,
+    fast: rusqlite::Connection,
+    mut rx: mpsc::Receiver<Queued>,
+    flusher: Flusher,
+) {
     let mut tx = WriteTx {
         conn,
-        head: Err(StoreError::AuditUnavailable("no batch has begun".into())),
-        events: Vec::new(),
-        nodes: Vec::new(),
-        first: FirstCommand::Idle,
+        audit: AuditBatch::new(),
     };
     // The commit writes the batch to the write-ahead log; the flusher's fsync makes it
     // durable. The other connections keep `synchronous = FULL`.
@@ -532,16 +555,25 @@ async fn run(conn: PoolConnection<Sqlite>, mut rx: mpsc::Receiver<Queued>, flush
             tracing::error!("a write was refused: the write-ahead log could not be flushed");
             continue;
         }
-        match spin_poll(run_batch(&mut tx, batch)).await {
-            Some((completions, Ok(()))) => flusher.flush_then_answer(completions),
-            Some((completions, Err(e))) => {
-                for c in completions {
-                    c(Err(e.clone()));
+        // Each segment is a transaction of its own, committed before the next begins: the two
+        // connections never hold the write lock at once.
+        for segment in segments(batch) {
+            let ran = match segment {
+                Segment::Sqlx(steps) => spin_poll(run_batch(&mut tx, steps)).await,
+                Segment::Fast(steps) => fast::run_batch(&fast, &mut tx.audit, steps),
+            };
+            match ran {
+                Some((completions, Ok(()))) => flusher.flush_then_answer(completions),
+                Some((completions, Err(e))) => {
+                    for c in completions {
+                        c(Err(e.clone()));
+                    }
                 }
+                None => {}
             }
-            None => {}
         }
     }
+    drop(fast);
     // Every handle is gone. Closed here, on this thread's runtime, rather than handed back to
     // the pool by a task that this runtime would not live to run.
     if let Err(e) = tx.conn.close().await {
@@ -738,12 +770,13 @@ impl Wake for Flag {
     }
 }
 
-/// Runs one batch of jobs in one transaction and commits it (without waiting for the disk:
-/// see [`Flusher`]). Answers how to answer each job, and whether the batch committed; `None`
-/// if the transaction could not begin (the jobs were dropped: each caller gets an error).
+/// Runs one batch of jobs in one transaction on the sqlx connection and commits it (without
+/// waiting for the disk: see [`Flusher`]). Answers how to answer each job, and whether the
+/// batch committed; `None` if the transaction could not begin (the jobs were dropped: each
+/// caller gets an error).
 async fn run_batch(
     tx: &mut WriteTx,
-    batch: Vec<Queued>,
+    batch: Vec<Step<Job>>,
 ) -> Option<(Vec<Completion>, Result<(), StoreError>)> {
     let begun_at = Instant::now();
     if let Err(e) = tx.begin().await {
@@ -756,29 +789,35 @@ async fn run_batch(
     // until the next job's savepoint replaces it in the same command, or the commit
     // releases it (each command is a round trip to the connection's thread).
     let mut open = false;
-    for Queued { savepoint, job } in batch {
+    for step in batch {
         if broken {
-            drop(job);
+            drop(step);
             continue;
         }
+        let job = match step {
+            Step::Append(append) => {
+                let mark = tx.audit.mark();
+                let (ok, completion) = append(&mut tx.audit);
+                if !ok {
+                    tx.audit.reset_to(mark);
+                }
+                completions.push(completion);
+                continue;
+            }
+            Step::Job(job) => job,
+        };
         let opening = if open {
             "RELEASE job; SAVEPOINT job;"
         } else {
             "SAVEPOINT job;"
         };
-        match savepoint {
-            Savepoint::None => {}
-            Savepoint::Before => {
-                if exec_all(tx, opening).await.is_err() {
-                    broken = true;
-                    drop(job);
-                    continue;
-                }
-                open = true;
-            }
-            Savepoint::InFirstCommand => tx.first = FirstCommand::Pending(opening),
+        if exec_all(tx, opening).await.is_err() {
+            broken = true;
+            drop(job);
+            continue;
         }
-        let mark = tx.mark();
+        open = true;
+        let mark = tx.audit.mark();
         // A job that panics is rolled back alone; its caller's channel is dropped (an
         // error for that caller) and the writer goes on serving the others.
         let (ok, completion) = match AssertUnwindSafe(job(tx)).catch_unwind().await {
@@ -789,29 +828,11 @@ async fn run_batch(
                 (false, noop)
             }
         };
-        // A job that sent no command never opened its savepoint, and wrote nothing (nor
-        // released the one a previous job left open).
-        let first = std::mem::replace(&mut tx.first, FirstCommand::Idle);
-        let opened = match savepoint {
-            Savepoint::None => false,
-            Savepoint::Before => true,
-            Savepoint::InFirstCommand => first == FirstCommand::Opened,
-        };
-        if first == FirstCommand::Failed {
-            // Rolling back to "job" might undo an earlier job's writes: the whole batch
-            // is rolled back instead, and every job in it answered with an error.
-            broken = true;
-        }
-        if opened {
-            open = true;
-        }
         if !ok {
-            tx.reset_to(mark);
-            if opened {
-                open = false;
-                if exec_all(tx, "ROLLBACK TO job; RELEASE job").await.is_err() {
-                    broken = true;
-                }
+            tx.audit.reset_to(mark);
+            open = false;
+            if exec_all(tx, "ROLLBACK TO job; RELEASE job").await.is_err() {
+                broken = true;
             }
         }
         completions.push(completion);
@@ -874,53 +895,126 @@ mod tests {
             .collect()
     }
 
-    /// Jobs that open their savepoint in their first command, in one batch: one that succeeds
-    /// (its savepoint left open), one that builds its first command but fails before sending
-    /// it, and one that fails after its statements ran. Only the last one's row is rolled
-    /// back; the unsent command must not roll back to the first job's savepoint.
-    #[tokio::test]
-    async fn a_failed_job_rolls_back_to_its_own_savepoint_only() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+    /// An audit draft of `action` by the tests.
+    fn draft(action: &str, resource: &str) -> AuditDraft {
+        let at = custodian_core::Timestamp::from_millisecond(1_700_000_000_000).expect("time");
+        AuditDraft::new(
+            at,
+            "req-1",
+            "operator:test",
+            action,
+            resource,
+            custodian_core::audit::Decision::Allow,
+        )
+    }
+
+    /// A store in `dir` with a table `t` of numbers.
+    async fn store_with_t(dir: &Path) -> crate::SqliteStore {
+        let store = crate::SqliteStore::open(dir).await.expect("open");
         query("CREATE TABLE t (n INTEGER NOT NULL)")
             .execute(store.raw_pool())
             .await
             .expect("create");
+        store
+    }
+
+    /// One batch of jobs on both connections, in order: on the writer's own connection one
+    /// that succeeds, one that fails before writing and one that fails after its statement
+    /// ran, an audit append, then a job on the sqlx connection, then the own connection again.
+    /// Only the failed job's row is rolled back (to its own savepoint), the others and the
+    /// append are committed, in order.
+    #[tokio::test]
+    async fn a_batch_on_both_connections_rolls_back_only_the_failed_job() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_with_t(dir.path()).await;
         let w = store.group.clone();
-        // The next three jobs queue behind the held batch, and make the next batch together.
+        // The next jobs queue behind the held batch, and make the next batch together.
         let (release, blocker) = hold_writer(&w).await;
-        let insert = |n: i64, fail: bool| {
-            w.write_in_one(move |tx| {
-                Box::pin(async move {
-                    let mut qb = tx.builder();
-                    qb.push("INSERT INTO t (n) VALUES (").push_bind(n).push(")");
-                    tx.each_statement(qb).await?;
-                    if fail {
-                        return Err(StoreError::Conflict("after"));
-                    }
-                    Ok(())
-                })
+        let fast = |n: i64, fail: bool| {
+            w.write_fast(move |tx| {
+                tx.conn()
+                    .execute("INSERT INTO t (n) VALUES (?1)", [n])
+                    .map_err(sqlite_failed)?;
+                if fail {
+                    return Err(StoreError::Conflict("after"));
+                }
+                Ok(())
             })
         };
-        let unsent = w.write_in_one(|tx| {
-            Box::pin(async move {
-                let _qb = tx.builder();
-                Err::<(), _>(StoreError::Conflict("before"))
-            })
-        });
-        let (kept, unsent, failed, ()) =
-            tokio::join!(insert(1, false), unsent, insert(2, true), async {
+        let before = w.write_fast(|_tx| Err::<(), _>(StoreError::Conflict("before")));
+        let append = w.append(draft("test.append", "t"));
+        let (kept, before, failed, appended, sqlx_job, last, ()) = tokio::join!(
+            fast(1, false),
+            before,
+            fast(2, true),
+            append,
+            insert(&w, 3),
+            fast(4, false),
+            async {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let _ = release.send(());
-            });
+            }
+        );
         assert_eq!(blocker.await.expect("task"), Ok(()));
         assert_eq!(kept, Ok(()));
-        assert_eq!(unsent, Err(StoreError::Conflict("before")));
+        assert_eq!(before, Err(StoreError::Conflict("before")));
         assert_eq!(failed, Err(StoreError::Conflict("after")));
-        assert_eq!(numbers(&store).await, [1]);
+        assert_eq!(sqlx_job, Ok(()));
+        assert_eq!(last, Ok(()));
+        assert_eq!(numbers(&store).await, [1, 3, 4]);
+        // The append is stored where the head says, after the held batch's (which had none).
+        let seq = appended.expect("appended").seq;
+        let stored: i64 = query("SELECT COUNT(*) FROM audit_events WHERE seq = ?")
+            .bind(seq as i64)
+            .fetch_one(store.raw_pool())
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(stored, 1);
         // The writer goes on: a later batch commits as usual.
-        insert(3, false).await.expect("insert");
-        assert_eq!(numbers(&store).await, [1, 3]);
+        fast(5, false).await.expect("insert");
+        assert_eq!(numbers(&store).await, [1, 3, 4, 5]);
+    }
+
+    /// A job on the writer's own connection that panics is rolled back alone, with its audit
+    /// event; the writer goes on.
+    #[tokio::test]
+    async fn a_panicking_job_on_the_own_connection_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_with_t(dir.path()).await;
+        let w = store.group.clone();
+        let (release, blocker) = hold_writer(&w).await;
+        let panicking = w.write_fast(|tx| -> Result<(), StoreError> {
+            tx.append(draft("test.lost", "t"))?;
+            tx.conn()
+                .execute("INSERT INTO t (n) VALUES (1)", [])
+                .map_err(sqlite_failed)?;
+            panic!("a job that panics")
+        });
+        let kept = w.write_fast(|tx| {
+            tx.conn()
+                .execute("INSERT INTO t (n) VALUES (2)", [])
+                .map_err(sqlite_failed)?;
+            tx.append(draft("test.kept", "t"))
+        });
+        let (panicked, kept, ()) = tokio::join!(panicking, kept, async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = release.send(());
+        });
+        assert_eq!(blocker.await.expect("task"), Ok(()));
+        assert!(panicked.is_err());
+        let kept = kept.expect("kept");
+        assert_eq!(numbers(&store).await, [2]);
+        let actions: Vec<String> = query("SELECT action FROM audit_events ORDER BY seq")
+            .fetch_all(store.raw_pool())
+            .await
+            .expect("events")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(actions.last().map(String::as_str), Some("test.kept"));
+        assert!(!actions.iter().any(|a| a == "test.lost"));
+        assert_eq!(kept.seq as usize, actions.len() - 1);
     }
 
     /// The writer's poller completes what only its runtime's timers can wake (after parking),
@@ -964,6 +1058,7 @@ mod tests {
     /// of its flushes, after creating table `t`.
     async fn flushing_writer(
         store: &crate::SqliteStore,
+        dir: &Path,
         flush: impl Fn() -> std::io::Result<()> + Send + 'static,
     ) -> (Writer, Arc<std::sync::atomic::AtomicUsize>) {
         query("CREATE TABLE t (n INTEGER NOT NULL)")
@@ -977,7 +1072,11 @@ mod tests {
             counted.fetch_add(1, Ordering::SeqCst);
             flush()
         });
-        (Writer::start_with(conn, flush).expect("start"), flushes)
+        let fast = fast::open(&dir.join(crate::DB_FILE)).expect("own connection");
+        (
+            Writer::start_with(conn, fast, flush).expect("start"),
+            flushes,
+        )
     }
 
     /// Inserts `n` into table `t` through `w`.
@@ -1083,7 +1182,7 @@ mod tests {
         let store = crate::SqliteStore::open(dir.path()).await.expect("open");
         let (open_gate, gate) = std::sync::mpsc::channel::<()>();
         let gate = std::sync::Mutex::new(gate);
-        let (w, flushes) = flushing_writer(&store, move || {
+        let (w, flushes) = flushing_writer(&store, dir.path(), move || {
             let gate = gate.lock().map_err(|_| std::io::Error::other("poisoned"))?;
             gate.recv().map_err(std::io::Error::other)
         })
@@ -1120,8 +1219,10 @@ mod tests {
     async fn a_failed_flush_fails_its_writes_and_refuses_later_ones() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::SqliteStore::open(dir.path()).await.expect("open");
-        let (w, flushes) =
-            flushing_writer(&store, || Err(std::io::Error::other("the disk is gone"))).await;
+        let (w, flushes) = flushing_writer(&store, dir.path(), || {
+            Err(std::io::Error::other("the disk is gone"))
+        })
+        .await;
         assert_eq!(insert(&w, 1).await, Err(flush_failed()));
         assert!(insert(&w, 2).await.is_err());
         assert_eq!(numbers(&store).await, [1], "the second write never ran");
