@@ -16,8 +16,7 @@
 //! committed snapshot, as the pool's reads do.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use custodian_core::ports::StoreError;
@@ -36,8 +35,17 @@ const MAX_IDLE: usize = 8;
 /// Read-only connections for [point reads](self), opened on demand and reused.
 pub(crate) struct PointReads {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-    closed: AtomicBool,
+    state: Mutex<State>,
+    /// Signalled when the last read under way ends after [`close`](PointReads::close).
+    ended: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    idle: Vec<Connection>,
+    /// Reads under way (each holds a connection outside the stack).
+    busy: usize,
+    closed: bool,
 }
 
 impl PointReads {
@@ -45,9 +53,13 @@ impl PointReads {
     pub(crate) fn new(path: &Path) -> Self {
         Self {
             path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
-            closed: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+            ended: Condvar::new(),
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn open(&self) -> Result<Connection, StoreError> {
@@ -58,8 +70,9 @@ impl PointReads {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(failed)?;
-        // A WAL reader waits only while another connection recovers the log after a crash.
-        conn.busy_timeout(Duration::from_secs(10)).map_err(failed)?;
+        // A WAL reader waits only while another connection recovers the log after a crash; a
+        // request thread waits at most this long, then the read fails.
+        conn.busy_timeout(Duration::from_secs(1)).map_err(failed)?;
         Ok(conn)
     }
 
@@ -69,35 +82,47 @@ impl PointReads {
         &self,
         read: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(StoreError::Backend("the store is closed".into()));
-        }
-        let taken = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut conn = match taken {
-            Some(c) => c,
-            None => self.open()?,
-        };
-        let out = read(&mut conn);
-        if out.is_ok() {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            // Checked under the lock `close` takes: a connection is never kept after it.
-            if !self.closed.load(Ordering::Acquire) && idle.len() < MAX_IDLE {
-                idle.push(conn);
+        let taken = {
+            let mut st = self.state();
+            if st.closed {
+                return Err(StoreError::Backend("the store is closed".into()));
             }
+            st.busy += 1;
+            st.idle.pop()
+        };
+        let (out, conn) = match taken.map_or_else(|| self.open(), Ok) {
+            Ok(mut conn) => {
+                let out = read(&mut conn);
+                let keep = out.is_ok();
+                (out, Some(conn).filter(|_| keep))
+            }
+            Err(e) => (Err(e), None),
+        };
+        let mut st = self.state();
+        st.busy -= 1;
+        if st.closed {
+            // Closed here, before `close` (waiting for it) returns.
+            drop(conn);
+            if st.busy == 0 {
+                self.ended.notify_all();
+            }
+        } else if let Some(conn) = conn
+            && st.idle.len() < MAX_IDLE
+        {
+            st.idle.push(conn);
         }
         out
     }
 
-    /// Closes the idle connections and refuses later reads (a read under way closes its
-    /// connection when it ends).
+    /// Closes every connection, waiting for the reads under way (each takes microseconds),
+    /// and refuses later reads: a restore moves the database files once the store is closed.
     pub(crate) fn close(&self) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        self.closed.store(true, Ordering::Release);
-        idle.clear();
+        let mut st = self.state();
+        st.closed = true;
+        st.idle.clear();
+        while st.busy > 0 {
+            st = self.ended.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// A record with its subject's processing limits and key, in one read transaction (one
@@ -234,7 +259,7 @@ mod tests {
             .await
             .expect("read");
         assert!(none.is_none());
-        assert_eq!(store.points.idle.lock().expect("lock").len(), 1);
+        assert_eq!(store.points.state().idle.len(), 1);
         seed(
             &store,
             "INSERT INTO vault_records VALUES ('r1', 'customers', 'subj-1', 1, 5, 6); \
@@ -257,7 +282,7 @@ mod tests {
         assert_eq!((key.key_version, key.kek_id.as_str()), (1, "kek-1"));
         assert_eq!(key.wrapped_dek, [0x0b, 0xad, 0xca, 0xfe]);
         // The same connection served both reads.
-        assert_eq!(store.points.idle.lock().expect("lock").len(), 1);
+        assert_eq!(store.points.state().idle.len(), 1);
         // Another collection's record of that id is not this one.
         let other = store.record_for_read("orders", "r1").await.expect("read");
         assert!(other.is_none());
@@ -274,10 +299,10 @@ mod tests {
             .record_for_read("customers", "r1")
             .await
             .expect("read");
-        assert_eq!(points.idle.lock().expect("lock").len(), 1);
+        assert_eq!(points.state().idle.len(), 1);
         store.close().await;
-        assert!(points.idle.lock().expect("lock").is_empty());
+        assert!(points.state().idle.is_empty());
         assert!(points.record_for_read("customers", "r1").is_err());
-        assert!(points.idle.lock().expect("lock").is_empty());
+        assert!(points.state().idle.is_empty());
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Each write is a job that runs inside its own SAVEPOINT of a shared `BEGIN IMMEDIATE`
 //! transaction; a job that fails is rolled back to its savepoint alone. The transaction is
-//! committed, and the write-ahead log fsynced after the commit (one fsync for the whole batch,
-//! by the [`Flusher`], while the writer runs the next batch), before any job of the batch is
-//! answered, so an acknowledged write is as durable as with one transaction per write.
+//! committed, and the write-ahead log fsynced after the commit (one fsync for everything
+//! committed before it began, by the [`Flusher`], while the writer runs on), before any of
+//! its jobs is answered, so an acknowledged write is as durable as with one transaction per
+//! write.
 //!
 //! The writer has two connections to the database. Most jobs run on an sqlx connection
 //! ([`Writer::write`]), which sqlx runs on a thread of its own: every command sent to it is a
@@ -12,17 +13,17 @@
 //! sends few and spins rather than parks while it waits for their answers ([`spin_poll`]).
 //! The writes a hot path makes once per request (a vault record's insert) run on the
 //! writer's own `rusqlite` connection instead ([`Writer::write_fast`], [`fast`]), as plain
-//! calls on the writer's thread. A batch is split, in order, into runs of jobs for one
-//! connection or the other, each run its own transaction, committed before the next begins.
+//! calls on the writer's thread. A batch (the jobs queued while the last one ran) is split
+//! into at most two runs, one per connection, each its own transaction, committed before the
+//! next begins ([`split`]).
 //!
 //! Audit events are appended in memory ([`AuditBatch`]): the head is read when the batch
 //! begins, each append is computed against it, and the batch's events, tree nodes and new
 //! head are written just before the commit. A job rolled back to its savepoint takes its
 //! events back out of the batch. An append that is the whole job ([`Writer::append`], every
-//! audited read) needs no savepoint and joins whichever run it meets (a batch of appends
-//! alone runs on the writer's own connection), so audited reads cost the writer almost nothing
-//! per request. On the sqlx connection, a job's savepoint is released by the next job's
-//! command that opens its own (or by the commit).
+//! audited read) needs no savepoint and runs on the writer's own connection, so audited reads
+//! cost the writer almost nothing per request. On the sqlx connection, a job's savepoint is
+//! released by the next job's command that opens its own (or by the commit).
 //!
 //! Checkpoints (copying the write-ahead log into the database file, with an fsync of each) run
 //! on a connection and thread of their own ([`Checkpointer`]), woken after each flush, rather
@@ -90,49 +91,28 @@ enum Queued {
     Append(AppendJob),
 }
 
-/// One step of a batch that runs on one connection: a job for that connection, or an append.
-enum Step<J> {
-    Job(J),
+/// One step of a run on the writer's own connection: a job, or an append.
+enum Step {
+    Job(FastJob),
     Append(AppendJob),
 }
 
-/// Consecutive jobs that run in one transaction on one connection.
-enum Segment {
-    Sqlx(Vec<Step<Job>>),
-    Fast(Vec<Step<FastJob>>),
-}
-
-/// Splits a batch, in order, into runs of jobs for the same connection (appends join the run
-/// they meet; a batch of appends alone runs on the writer's own connection).
-fn segments(batch: Vec<Queued>) -> Vec<Segment> {
-    let mut out = Vec::new();
-    let mut sqlx: Vec<Step<Job>> = Vec::new();
-    let mut fast: Vec<Step<FastJob>> = Vec::new();
+/// Splits a batch into its run for the writer's own connection (its jobs and every append)
+/// and its run for the sqlx connection, each in queue order; each run is one transaction, the
+/// first committed before the second begins. Every job of a batch was queued before any of
+/// them was answered, so running one run before the other is an order their callers could
+/// have seen anyway; two runs at most keep a mixed batch at two transactions.
+fn split(batch: Vec<Queued>) -> (Vec<Step>, Vec<Job>) {
+    let mut own = Vec::new();
+    let mut sqlx = Vec::new();
     for q in batch {
         match q {
-            Queued::Sqlx(j) => {
-                if !fast.is_empty() {
-                    out.push(Segment::Fast(std::mem::take(&mut fast)));
-                }
-                sqlx.push(Step::Job(j));
-            }
-            Queued::Fast(j) => {
-                if !sqlx.is_empty() {
-                    out.push(Segment::Sqlx(std::mem::take(&mut sqlx)));
-                }
-                fast.push(Step::Job(j));
-            }
-            Queued::Append(a) if !sqlx.is_empty() => sqlx.push(Step::Append(a)),
-            Queued::Append(a) => fast.push(Step::Append(a)),
+            Queued::Sqlx(j) => sqlx.push(j),
+            Queued::Fast(j) => own.push(Step::Job(j)),
+            Queued::Append(a) => own.push(Step::Append(a)),
         }
     }
-    if !sqlx.is_empty() {
-        out.push(Segment::Sqlx(sqlx));
-    }
-    if !fast.is_empty() {
-        out.push(Segment::Fast(fast));
-    }
-    out
+    (own, sqlx)
 }
 
 /// The audit events of the batch under way, appended in memory against the head read when
@@ -470,7 +450,7 @@ struct Outcome {
 /// begin and commit each send their statements together. sqlx 0.9's SQLite driver runs each
 /// statement of a prepared query and reports each one's completion; sqlx calls several
 /// statements in one prepared query deprecated, so this is the one place that relies on it,
-/// and every write of the store's conformance tests goes through it.
+/// and every write of the store's conformance tests on the sqlx connection goes through it.
 async fn each_statement(
     conn: &mut SqliteConnection,
     qb: QueryBuilder<Sqlite>,
@@ -533,7 +513,7 @@ async fn run(
         audit: AuditBatch::new(),
     };
     // The commit writes the batch to the write-ahead log; the flusher's fsync makes it
-    // durable. The other connections keep `synchronous = FULL`.
+    // durable. So does the writer's own connection; the others keep `synchronous = FULL`.
     if let Err(e) = exec(&mut tx, "PRAGMA synchronous = NORMAL").await {
         // Every commit then syncs itself as well: slower, and as durable.
         tracing::warn!(error = %e, "the SQLite writer could not defer its syncs");
@@ -555,29 +535,37 @@ async fn run(
             tracing::error!("a write was refused: the write-ahead log could not be flushed");
             continue;
         }
-        // Each segment is a transaction of its own, committed before the next begins: the two
+        // Each run is a transaction of its own, committed before the next begins: the two
         // connections never hold the write lock at once.
-        for segment in segments(batch) {
-            let ran = match segment {
-                Segment::Sqlx(steps) => spin_poll(run_batch(&mut tx, steps)).await,
-                Segment::Fast(steps) => fast::run_batch(&fast, &mut tx.audit, steps),
-            };
-            match ran {
-                Some((completions, Ok(()))) => flusher.flush_then_answer(completions),
-                Some((completions, Err(e))) => {
-                    for c in completions {
-                        c(Err(e.clone()));
-                    }
-                }
-                None => {}
-            }
+        let (own, sqlx) = split(batch);
+        if !own.is_empty() {
+            settle(&flusher, fast::run_batch(&fast, &mut tx.audit, own));
+        }
+        if !sqlx.is_empty() {
+            settle(&flusher, spin_poll(run_batch(&mut tx, sqlx)).await);
         }
     }
+    // Closed before the sqlx connection below, whose return to the pool is what
+    // `SqliteStore::close` waits for: a restore moves the files right after.
     drop(fast);
     // Every handle is gone. Closed here, on this thread's runtime, rather than handed back to
     // the pool by a task that this runtime would not live to run.
     if let Err(e) = tx.conn.close().await {
         tracing::warn!(error = %e, "closing the SQLite writer's connection failed");
+    }
+}
+
+/// Hands a committed run's answers to the flusher, or answers a failed run's jobs with its
+/// error (a run that could not begin has dropped its jobs: each caller gets an error).
+fn settle(flusher: &Flusher, ran: Option<(Vec<Completion>, Result<(), StoreError>)>) {
+    match ran {
+        Some((completions, Ok(()))) => flusher.flush_then_answer(completions),
+        Some((completions, Err(e))) => {
+            for c in completions {
+                c(Err(e.clone()));
+            }
+        }
+        None => {}
     }
 }
 
@@ -776,7 +764,7 @@ impl Wake for Flag {
 /// caller gets an error).
 async fn run_batch(
     tx: &mut WriteTx,
-    batch: Vec<Step<Job>>,
+    batch: Vec<Job>,
 ) -> Option<(Vec<Completion>, Result<(), StoreError>)> {
     let begun_at = Instant::now();
     if let Err(e) = tx.begin().await {
@@ -789,23 +777,11 @@ async fn run_batch(
     // until the next job's savepoint replaces it in the same command, or the commit
     // releases it (each command is a round trip to the connection's thread).
     let mut open = false;
-    for step in batch {
+    for job in batch {
         if broken {
-            drop(step);
+            drop(job);
             continue;
         }
-        let job = match step {
-            Step::Append(append) => {
-                let mark = tx.audit.mark();
-                let (ok, completion) = append(&mut tx.audit);
-                if !ok {
-                    tx.audit.reset_to(mark);
-                }
-                completions.push(completion);
-                continue;
-            }
-            Step::Job(job) => job,
-        };
         let opening = if open {
             "RELEASE job; SAVEPOINT job;"
         } else {
