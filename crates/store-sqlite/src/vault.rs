@@ -182,7 +182,7 @@ async fn ensure_key(
 /// key (or storing `new_key` as the subject's first key), on the writer's own connection
 /// (each statement a call on the writer's thread, prepared once).
 pub(crate) fn insert_record(
-    tx: &mut FastTx<'_>,
+    tx: &FastTx<'_>,
     record: &Record,
     new_key: Option<&SubjectKey>,
     indexes: &[IndexEntry],

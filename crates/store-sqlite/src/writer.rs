@@ -182,7 +182,7 @@ impl AuditBatch {
         self.nodes.truncate(m.nodes);
     }
 
-    /// The events' `fields`, as stored (JSON).
+    /// An event's `fields`, as stored (JSON).
     fn fields_json(e: &AuditEvent) -> Result<String, StoreError> {
         serde_json::to_string(&e.draft.fields)
             .map_err(|e| StoreError::AuditUnavailable(e.to_string()))
@@ -927,8 +927,13 @@ mod tests {
 
     /// A store in `dir` with a table `t` of numbers.
     async fn store_with_t(dir: &Path) -> crate::SqliteStore {
+        store_with_table(dir, "CREATE TABLE t (n INTEGER NOT NULL)").await
+    }
+
+    /// A store in `dir` with the table `create` makes.
+    async fn store_with_table(dir: &Path, create: &'static str) -> crate::SqliteStore {
         let store = crate::SqliteStore::open(dir).await.expect("open");
-        query("CREATE TABLE t (n INTEGER NOT NULL)")
+        query(create)
             .execute(store.raw_pool())
             .await
             .expect("create");
@@ -1130,11 +1135,7 @@ mod tests {
     #[tokio::test]
     async fn checkpoints_happen_beside_the_writer() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
-        query("CREATE TABLE t (b BLOB NOT NULL)")
-            .execute(store.raw_pool())
-            .await
-            .expect("create");
+        let store = store_with_table(dir.path(), "CREATE TABLE t (b BLOB NOT NULL)").await;
         let pages: i64 = store
             .group
             .write(|tx| {
@@ -1191,11 +1192,7 @@ mod tests {
     #[tokio::test]
     async fn closing_the_store_closes_the_checkpointer_too() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
-        query("CREATE TABLE t (b BLOB NOT NULL)")
-            .execute(store.raw_pool())
-            .await
-            .expect("create");
+        let store = store_with_table(dir.path(), "CREATE TABLE t (b BLOB NOT NULL)").await;
         for _ in 0..5 {
             blob(&store.group, 5_000).await.expect("insert");
         }
