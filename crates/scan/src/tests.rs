@@ -1195,7 +1195,8 @@ fn mixed_document() {
             (Kind::Mac, "00:1A:2B:3C:4D:5E"),
             (Kind::Url, "https://example.com/u/jane"),
             (Kind::UsZip, "62704"),
-            (Kind::StreetAddress, "10 Downing St, London"),
+            (Kind::StreetAddress, "10 Downing St"),
+            (Kind::Location, "London"),
             (Kind::UkPostcode, "SW1A 2AA"),
             (Kind::Secret, "Zx9fQ2LmT7pWc4RbN8vYh3Kd"),
             (Kind::Secret, "AKIAIOSFODNN7EXAMPLE"),
@@ -1455,8 +1456,8 @@ fn street_addresses_in_the_orders_they_are_written() {
     // The street before a flat number, and what the address goes on with.
     yes(
         street,
-        "Hlíðarvegur 25  Suite 189  Kirkjubæjarklaustur  Iceland",
-        "Hlíðarvegur 25  Suite 189  Kirkjubæjarklaustur  Iceland",
+        "Hlíðarvegur 25 Suite 189 Kirkjubæjarklaustur Iceland",
+        "Hlíðarvegur 25 Suite 189 Kirkjubæjarklaustur Iceland",
     );
     yes(
         street,
@@ -1642,4 +1643,122 @@ fn a_name_found_with_context_marks_its_other_mentions() {
         "{:?}",
         scan(text)
     );
+}
+
+/// The street address, location and postcode findings of `text`, in order.
+fn address_parts(text: &str) -> Vec<(Kind, &str)> {
+    found(text)
+        .into_iter()
+        .filter(|(k, _)| matches!(k, Kind::StreetAddress | Kind::Location | Kind::PostalCode))
+        .collect()
+}
+
+#[test]
+fn an_address_written_as_fields_is_reported_field_by_field() {
+    use Kind::{Location as L, PostalCode as P, StreetAddress as S};
+    // Over escaped line breaks (a record's fields joined in a JSON string or a log line):
+    // the building number before a street with its own number, the street, the suite, the
+    // town, the country, the postcode.
+    let escaped = r"Eliza Emmett\n\n3772 Tiigi 34\n Suite 209\n Pärnselja\n Estonia 42462";
+    assert_eq!(
+        address_parts(escaped),
+        vec![
+            (S, "3772"),
+            (S, "Tiigi 34"),
+            (S, "Suite 209"),
+            (L, "Pärnselja"),
+            (L, "Estonia"),
+            (S, "42462")
+        ]
+    );
+    // The same address over real line breaks is one written address.
+    assert_eq!(
+        address_parts("3772 Tiigi 34\n Suite 209\n Pärnselja\n Estonia 42462"),
+        vec![(S, "3772 Tiigi 34\n Suite 209\n Pärnselja\n Estonia 42462")]
+    );
+    // A street that is not recognised by its words, on the line before its suite; a line
+    // written before each field; a postcode alone and a region on lines of their own.
+    assert_eq!(
+        address_parts(r"64535 Svépomoc 219\n Apt. 181\n Bystré u Policky\n Czech Republic 70048"),
+        vec![
+            (S, "64535"),
+            (S, "Svépomoc 219"),
+            (S, "Apt. 181"),
+            (L, "Bystré u Policky"),
+            (L, "Czech Republic"),
+            (S, "70048")
+        ]
+    );
+    assert_eq!(
+        address_parts(r"??? 9308 Plattenstrasse 57\n??? Suite 368\n??? Räterschen"),
+        vec![
+            (S, "9308"),
+            (S, "Plattenstrasse 57"),
+            (S, "Suite 368"),
+            (L, "Räterschen")
+        ]
+    );
+    assert_eq!(
+        address_parts(
+            r"Billing address:\n    847 291 Sandown Rd Suite 570\n   Kaapstad\n    WC\n    8008\n"
+        ),
+        vec![
+            (S, "847"),
+            (S, "291 Sandown Rd"),
+            (S, "Suite 570"),
+            (L, "Kaapstad"),
+            (L, "WC"),
+            (P, "8008")
+        ]
+    );
+    // A telephone number or a label ends the fields.
+    assert_eq!(
+        address_parts(r"25663 Markt 85\n Apt. 615\n MÜHLBACH\n0699 888 72 47-Office"),
+        vec![
+            (S, "25663"),
+            (S, "Markt 85"),
+            (S, "Apt. 615"),
+            (L, "MÜHLBACH")
+        ]
+    );
+}
+
+#[test]
+fn a_town_after_the_only_comma_is_a_location() {
+    use Kind::{Location as L, StreetAddress as S};
+    assert_eq!(
+        address_parts("Santo lives at 844 99 Eastbourne Rd, COLD BLOW"),
+        vec![(S, "844"), (S, "99 Eastbourne Rd"), (L, "COLD BLOW")]
+    );
+    assert_eq!(
+        address_parts("his address: 7908 Rue de Bouillon 316, Grandmetz"),
+        vec![(S, "7908"), (S, "Rue de Bouillon 316"), (L, "Grandmetz")]
+    );
+    // A whole address goes on after the town: one finding.
+    assert_eq!(
+        address_parts("Send it to 8713 324 Young Road, Peck, United States 07793 by Friday"),
+        vec![(S, "8713 324 Young Road, Peck, United States 07793")]
+    );
+}
+
+#[test]
+fn a_building_number_and_a_numbered_street_after_at_or_on() {
+    use Kind::StreetAddress as S;
+    assert_eq!(
+        address_parts("The restaurant is at 5625 Dunajska 97"),
+        vec![(S, "5625"), (S, "Dunajska 97")]
+    );
+    assert_eq!(
+        address_parts("John had given Maja his address: 449 Πεντέλης 210."),
+        vec![(S, "449"), (S, "Πεντέλης 210")]
+    );
+    // Dates, and numbers that do not end the clause, are not addresses.
+    for text in [
+        "We met on 12 March 2020",
+        "due on 3 Sept 2021, then",
+        "arrived at 10 Mar 5",
+        "sent to 3 Boxes 12 of them",
+    ] {
+        assert_eq!(of(S, text), Vec::<&str>::new(), "{text}");
+    }
 }

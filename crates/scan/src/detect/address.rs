@@ -21,6 +21,15 @@
 //! - a post-office box: `P.O. Box 63`, `PO Box 63`, `Post Office Box 63`, `Postbox 78` (0.7,
 //!   [`po_box`]).
 //!
+//! - after `at`, `on`, `to` or `address:`, a building number, one or two capitalised words
+//!   and a house number that ends the clause (`at 5625 Dunajska 97`; 0.6,
+//!   [`numbered_street`]).
+//!
+//! Parts are reported apart where the address is written as a record's fields (lines apart
+//! by escaped line breaks or column gaps: [`parts`]), where a building number comes before
+//! a street that carries its own house number and the address ends there, and where one
+//! town follows the only comma (the town as a location): see [`emit`].
+//!
 //! A lone capitalised word and a number (`Chapter 5`, `Windows 10`) is not an address.
 
 use super::push;
@@ -349,7 +358,7 @@ fn words(t: &[u8]) -> Vec<(usize, usize)> {
 /// without their full stop.
 fn trimmed(t: &[u8], (s, e): (usize, usize)) -> (usize, usize) {
     let mut e = e;
-    while e > s && matches!(t[e - 1], b',' | b';' | b':' | b')' | b'.') {
+    while e > s && matches!(t[e - 1], b',' | b';' | b':' | b')' | b'.' | b'?' | b'!') {
         e -= 1;
     }
     (s, e)
@@ -433,9 +442,10 @@ fn is_upper_word(t: &[u8], w: (usize, usize)) -> bool {
 
 /// The address around the street found in words `first..=last`: a house or building number
 /// just before it, and after it what an address goes on with (flat or suite, town, region,
-/// country, postcode), up to a word that is none of those or a clause's end. Answers the
-/// first and last words.
-fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, usize) {
+/// country, postcode), up to a word that is none of those, a clause's end or a gap of two
+/// or more spaces ([`soft_break`]). Answers the first and last words, and whether a soft
+/// break ended it.
+fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, usize, bool) {
     let first = if first > 0 && is_number(t, w[first - 1]) && at(t, w[first - 1].1 - 1) != b'.' {
         first - 1
     } else {
@@ -447,6 +457,9 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         // A comma or full stop ends the clause where it is not part of an abbreviation.
         if matches!(at(t, w[j - 1].1 - 1), b'.') && lists_of(t, w[j - 1]) & UNIT == 0 {
             break;
+        }
+        if soft_break(t, w[j - 1].1, w[j].0) {
+            return (first, last, true);
         }
         let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);
         // A label (`Mobile:`, `Fax:`) or a telephone number on the next line is not the
@@ -471,7 +484,15 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
             break;
         }
     }
-    (first, last)
+    (first, last, false)
+}
+
+/// Whether the gap `s..e` between two words is two spaces or more and no line break: an
+/// escaped line break (`\n` in a JSON string or a log line, blanked to two spaces by
+/// [`crate::bytes::blank_escapes`]) or a column gap. Such an address is a record's fields
+/// serialised one after another, not a written one: its parts are reported apart.
+fn soft_break(t: &[u8], s: usize, e: usize) -> bool {
+    e >= s + 2 && t[s..e].iter().all(|&b| b == b' ')
 }
 
 /// How data tools write a missing value (pandas' `nan`, `null`, `None`, `N/A`).
@@ -506,7 +527,14 @@ const PHONE_WORDS: &[&str] = &[
     "office", "mobile", "home", "work", "phone", "tel", "fax", "cell",
 ];
 
-/// Pushes the whole address around the street in words `first..=last`; answers its last word.
+/// Pushes the address around the street in words `first..=last`; answers the last word it
+/// took.
+///
+/// Reported apart, as the parts they are: a building number before a street that carries
+/// its own house number (`083 254 Damvergi Street`: `083`, then the street); a town after
+/// the only comma (`66 Winchester Rd, MERRIVALE`: the street, then the town as a
+/// location), where a whole address goes on (`324 Young Road, Peck, United States 07793`);
+/// and an address written as fields after a [`soft_break`] ([`parts`]).
 fn emit(
     t: &[u8],
     w: &[(usize, usize)],
@@ -515,16 +543,158 @@ fn emit(
     last: usize,
     confidence: f32,
 ) -> usize {
-    let (a, b) = whole(t, w, first, last);
+    let (mut a, b, soft) = whole(t, w, first, last);
+    let one = |out: &mut Vec<crate::Finding>, kind: Kind, a: usize, b: usize, c: f32| {
+        let detector = if kind == Kind::Location {
+            "address_town"
+        } else {
+            "street_address"
+        };
+        push(out, kind, w[a].0, trimmed(t, w[b]).1, c, detector);
+    };
+    let commas = (last..b).filter(|&k| at(t, w[k].1 - 1) == b',' || &t[w[k].0..w[k].1] == b",");
+    let town_only = b > last
+        && at(t, w[last].1 - 1) == b','
+        && commas.count() == 1
+        && (last + 1..=b).all(|k| !is_number(t, w[k]) && lists_of(t, w[k]) & UNIT == 0);
+    // The street alone, or with a street word after its number (`Lumbyholmvej 46 St.`).
+    let bare = b == last || (b == last + 1 && lists_of(t, w[b]) & SUFFIX != 0);
+    if a < last
+        && (soft || town_only || bare)
+        && is_number(t, w[a])
+        && (a + 1..=last).any(|k| is_number(t, w[k]))
+    {
+        one(out, Kind::StreetAddress, a, a, confidence);
+        a += 1;
+    }
+    if town_only {
+        one(out, Kind::StreetAddress, a, last, confidence);
+        one(out, Kind::Location, last + 1, b, 0.6);
+        return b;
+    }
+    if soft {
+        // The flat or suite after the street on the same line is a field of its own.
+        let unit_last = b >= last + 2 && lists_of(t, w[b - 1]) & UNIT != 0 && is_number(t, w[b]);
+        if unit_last {
+            one(out, Kind::StreetAddress, a, b - 2, confidence);
+            one(out, Kind::StreetAddress, b - 1, b, confidence);
+        } else {
+            one(out, Kind::StreetAddress, a, b, confidence);
+        }
+        return parts(t, w, out, b + 1);
+    }
+    one(out, Kind::StreetAddress, a, b, confidence);
+    b
+}
+
+/// The fields after a street written as a record's fields (lines apart by a
+/// [`soft_break`]), from word `j`, each reported apart: a flat or suite (`Apt. 972`), a
+/// town or region (`Grubbenvorst`, `MP`: locations), a country and its postcode on one line
+/// (`Netherlands 70652`: a location, then the postcode as part of the street address), a
+/// postcode alone (`8008`). A line written before each field (`???`, `}}`) is passed over;
+/// `nan` is a missing field. Stops at a real line break, a telephone number, a label, or a
+/// line that is none of these; answers the last word taken.
+fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: usize) -> usize {
+    let mut taken = j - 1;
+    for _ in 0..6 {
+        if j >= w.len()
+            || t[w[j - 1].1..w[j].0]
+                .iter()
+                .any(|&b| b == b'\n' || b == b'\r')
+        {
+            break;
+        }
+        if t[w[j].0..w[j].1].iter().all(u8::is_ascii_punctuation) {
+            j += 1;
+            continue;
+        }
+        // The line: words one space apart.
+        let mut e = j;
+        while e + 1 < w.len() && !soft_break(t, w[e].1, w[e + 1].0) && w[e + 1].0 == w[e].1 + 1 {
+            e += 1;
+        }
+        if at(t, w[j].1 - 1) == b':' || phone_like(t, w, j) {
+            break;
+        }
+        let number = |k: usize| is_number(t, w[k]) && digits_end(t, w[k].0) == trimmed(t, w[k]).1;
+        // A postcode: one or two groups of digits at the end of the line (`502 14`).
+        let mut p = e + 1;
+        while p > j && p + 2 > e + 1 && number(p - 1) {
+            p -= 1;
+        }
+        // A town's words, with short lower-case ones between them (`Bystré u Policky`,
+        // `Loka pri Zidanem Mostu`, `Santa Lucia del Mela`).
+        let place = |k: usize| {
+            is_capitalised(t, w[k])
+                || is_upper_word(t, w[k])
+                || (k > j
+                    && w[k].1 - w[k].0 <= 3
+                    && t[w[k].0..w[k].1].iter().all(u8::is_ascii_lowercase))
+        };
+        let words_ok =
+            (j..p).all(place) && (p == j || is_capitalised(t, w[j]) || is_upper_word(t, w[j]));
+        if e == j + 1 && lists_of(t, w[j]) & UNIT != 0 && number(e) {
+            push(
+                out,
+                Kind::StreetAddress,
+                w[j].0,
+                trimmed(t, w[e]).1,
+                0.7,
+                "street_address",
+            );
+        } else if e == j && is_one_of(trimmed_text(t, w[j]), MISSING) {
+        } else if p == j {
+            push(
+                out,
+                Kind::PostalCode,
+                w[j].0,
+                trimmed(t, w[e]).1,
+                0.6,
+                "address_postcode",
+            );
+        } else if words_ok && p - j <= 4 {
+            push(
+                out,
+                Kind::Location,
+                w[j].0,
+                trimmed(t, w[p - 1]).1,
+                0.6,
+                "address_town",
+            );
+            if p <= e {
+                push(
+                    out,
+                    Kind::StreetAddress,
+                    w[p].0,
+                    trimmed(t, w[e]).1,
+                    0.6,
+                    "street_address",
+                );
+            }
+        } else {
+            break;
+        }
+        taken = e;
+        j = e + 1;
+    }
+    taken
+}
+
+/// Pushes word `k` as a street address (a building number).
+fn push_word(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, k: usize) {
     push(
         out,
         Kind::StreetAddress,
-        w[a].0,
-        trimmed(t, w[b]).1,
-        confidence,
+        w[k].0,
+        trimmed(t, w[k]).1,
+        0.6,
         "street_address",
     );
-    b
+}
+
+fn trimmed_text(t: &[u8], w: (usize, usize)) -> &[u8] {
+    let (s, e) = trimmed(t, w);
+    &t[s..e]
 }
 
 /// Pushes street addresses and flat or suite numbers.
@@ -532,6 +702,9 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
     let w = words(t);
     let end = |k: usize| trimmed(t, w[k]).1;
     let mut k = 0;
+    // The first word a street found by its flat or suite may start at: past the last
+    // address found.
+    let mut floor = 0;
     while k < w.len() {
         // A number, capitalised words, a street word.
         if is_number(t, w[k]) && at(t, w[k].1 - 1).is_ascii_digit() {
@@ -540,6 +713,7 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
                 if j > k + 1 && lists_of(t, w[j]) & SUFFIX != 0 {
                     let b = emit(t, &w, out, k, j, 0.7);
                     k = b;
+                    floor = b + 1;
                     break;
                 }
                 if at(t, w[j].1 - 1) == b',' {
@@ -568,8 +742,14 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
                 }
                 j += 1;
             }
-            if let Some(last) = last {
+            if let Some(mut last) = last {
+                // A house number after the name too (`7908 Rue de Bouillon 316`).
+                if last + 1 < w.len() && w[last + 1].0 == w[last].1 + 1 && is_number(t, w[last + 1])
+                {
+                    last += 1;
+                }
                 k = emit(t, &w, out, k, last, 0.7) + 1;
+                floor = k;
                 continue;
             }
         }
@@ -592,6 +772,7 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             if j > k + 1 && j < w.len() && is_number(t, w[j]) {
                 let b = emit(t, &w, out, k, j, 0.7);
                 k = b + 1;
+                floor = k;
                 continue;
             }
         }
@@ -612,13 +793,28 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
             if let Some(last) = found {
                 k = emit(t, &w, out, k, last, 0.65) + 1;
+                floor = k;
                 continue;
             }
         }
-        // One street-like word and a number.
-        if k + 1 < w.len() && is_number(t, w[k + 1]) && ends_like_a_street(t, w[k]) {
+        // One street-like word and a number, one space apart.
+        if k + 1 < w.len()
+            && w[k + 1].0 == w[k].1 + 1
+            && is_number(t, w[k + 1])
+            && ends_like_a_street(t, w[k])
+        {
             let b = emit(t, &w, out, k, k + 1, 0.65);
             k = b + 1;
+            floor = k;
+            continue;
+        }
+        // After `at`, `on`, `to` or `address:`, a building number, one or two capitalised
+        // words and a house number that ends the clause (`lives at 449 Πεντέλης 210`,
+        // `is at 5625 Dunajska 97.`): a street that carries its own number, whatever its
+        // street word. Not a date (`on 12 March 2020`).
+        if let Some(last) = numbered_street(t, &w, k) {
+            k = emit(t, &w, out, k + 1, last, 0.6) + 1;
+            floor = k;
             continue;
         }
         // A flat, suite or unit number, with the street before it when that is a name and a
@@ -629,9 +825,47 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             && lists_of(t, w[k]) & UNIT != 0
         {
             let mut a = k;
-            if k >= 2 && is_number(t, w[k - 1]) && is_capitalised(t, w[k - 2]) {
+            let one_line = |x: usize| !soft_break(t, w[x].1, w[x + 1].0);
+            // A street alone on the line before, as a record's fields: the street, then
+            // the fields from the unit on.
+            if k >= floor + 2 && !one_line(k - 1) && is_number(t, w[k - 1]) {
+                let mut first = k - 1;
+                while first > floor
+                    && first + 4 > k
+                    && one_line(first - 1)
+                    && (is_capitalised(t, w[first - 1])
+                        || is_one_of(
+                            &t[w[first - 1].0..w[first - 1].1],
+                            super::gazetteer::PLACE_PARTICLES,
+                        ))
+                {
+                    first -= 1;
+                }
+                if first + 1 < k && is_capitalised(t, w[first]) {
+                    if first > floor && one_line(first - 1) && is_number(t, w[first - 1]) {
+                        push_word(t, &w, out, first - 1);
+                    }
+                    push(
+                        out,
+                        Kind::StreetAddress,
+                        w[first].0,
+                        end(k - 1),
+                        0.6,
+                        "street_address",
+                    );
+                    k = parts(t, &w, out, k) + 1;
+                    floor = k;
+                    continue;
+                }
+            }
+            if k >= floor + 2
+                && is_number(t, w[k - 1])
+                && is_capitalised(t, w[k - 2])
+                && one_line(k - 2)
+                && one_line(k - 1)
+            {
                 a = k - 2;
-                while a > 0 && a + 4 > k && is_capitalised(t, w[a - 1]) {
+                while a > floor && a + 4 > k && is_capitalised(t, w[a - 1]) && one_line(a - 1) {
                     a -= 1;
                 }
                 // The span starts on an ASCII byte (the detectors' invariant).
@@ -641,6 +875,7 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
             if a < k {
                 k = emit(t, &w, out, a, k + 1, 0.7) + 1;
+                floor = k;
             } else {
                 push(
                     out,
@@ -656,6 +891,41 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         k += 1;
     }
+}
+
+/// A month's name or its abbreviation (`March`, `Mar`, `Sept`).
+fn is_month(word: &[u8]) -> bool {
+    super::date::MONTHS.iter().any(|m| {
+        word.eq_ignore_ascii_case(m.as_bytes())
+            || (word.len() >= 3
+                && word.len() <= 4
+                && m.as_bytes()[..3].eq_ignore_ascii_case(&word[..3]))
+    })
+}
+
+/// Words after which [`numbered_street`] looks for an address.
+const AT_WORDS: &[&str] = &["at", "on", "to", "address:"];
+
+/// The last word of `NUMBER Capitalised [Capitalised] NUMBER` starting at word `k`, after
+/// one of [`AT_WORDS`], where the clause ends after the second number (end of text, a
+/// comma, a full stop, a line break, or `St.`) and no word is a month.
+fn numbered_street(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
+    if k == 0 || !is_one_of(&t[w[k - 1].0..w[k - 1].1], AT_WORDS) || !is_number(t, w[k]) {
+        return None;
+    }
+    if !at(t, w[k].1 - 1).is_ascii_digit() {
+        return None;
+    }
+    let last = (k + 2..=k + 3).find(|&j| j < w.len() && is_number(t, w[j]))?;
+    let named = (k + 1..last).all(|j| {
+        is_capitalised(t, w[j]) && trimmed(t, w[j]).1 == w[j].1 && !is_month(&t[w[j].0..w[j].1])
+    });
+    let ends = last + 1 == w.len()
+        || matches!(at(t, w[last].1 - 1), b',' | b'.' | b'?' | b'!')
+        || t[w[last].1..w[last + 1].0].contains(&b'\n')
+        || soft_break(t, w[last].1, w[last + 1].0)
+        || &t[w[last + 1].0..w[last + 1].1] == b"St.";
+    (named && ends).then_some(last)
 }
 
 /// The ship prefixes of a military address's first line (`USNS Comfort`).
