@@ -28,10 +28,12 @@ template_id, metadata):
    numbers, version strings, UUIDs, timestamps, parcel tracking numbers), whose decoy values
    carry no span: anything a detector reports there is a false positive.
 
-One repair of the generator's output: with lower_case_ratio, presidio-evaluator 0.3.2
+Two repairs of the generator's output. First, with lower_case_ratio, presidio-evaluator 0.3.2
 lower-cases the span values but not the text (it sets an unused `fake` attribute); such samples
 are lower-cased as intended, so that every span's value is exactly full_text[start:end]
-(checked before writing).
+(checked before writing). Second, a first and a last name side by side in one of our templates
+(`{{first_name}} {{last_name}}`) come out as two PERSON spans; they are merged into one, the
+name as the stock templates label a person's name (`merge_split_names`).
 """
 import datetime
 import importlib
@@ -319,6 +321,26 @@ def repair_and_check(samples: list[InputSample]) -> int:
     return lowered
 
 
+def merge_split_names(samples: list[InputSample]) -> int:
+    """Merges two PERSON spans one space apart into one (see the module doc). Returns how many
+    merges were made."""
+    merged = 0
+    for s in samples:
+        spans = sorted(s.spans, key=lambda sp: (sp.start_position, sp.end_position))
+        out = []
+        for sp in spans:
+            prev = out[-1] if out else None
+            if (prev is not None and prev.entity_type == sp.entity_type == "PERSON"
+                    and s.full_text[prev.end_position:sp.start_position] == " "):
+                prev.end_position = sp.end_position
+                prev.entity_value = s.full_text[prev.start_position:prev.end_position]
+                merged += 1
+            else:
+                out.append(sp)
+        s.spans = out
+    return merged
+
+
 def to_record(s: InputSample) -> dict:
     # InputSample.to_dict(), without the span fields the generator leaves empty (token and
     # normalisation indices): InputSample.from_json reads it back as it is.
@@ -353,6 +375,7 @@ def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "corpus.json"
     samples = stock_samples() + extra_samples()
     lowered = repair_and_check(samples)
+    merged = merge_split_names(samples)
     records = [to_record(s) for s in samples]
     with open(out, "w", encoding="utf-8") as f:  # a JSON list, one sample per line
         f.write("[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]\n")
@@ -362,7 +385,7 @@ def main() -> None:
     print(f"wrote {out}: {len(records)} samples ({STOCK_SAMPLES} stock, {EXTRA_SAMPLES} extra, "
           f"{sum(r['metadata'].get('decoy', False) for r in records)} decoys), "
           f"{sum(len(r['full_text'].encode()) for r in records)} text bytes, {size} file bytes, "
-          f"{lowered} lower-cased")
+          f"{lowered} lower-cased, {merged} split names merged")
     for t, c in counts.most_common():
         print(f"  {t:20s} {c}")
 

@@ -1194,7 +1194,7 @@ fn mixed_document() {
             (Kind::Ipv6, "2001:db8::1"),
             (Kind::Mac, "00:1A:2B:3C:4D:5E"),
             (Kind::Url, "https://example.com/u/jane"),
-            (Kind::UsZip, "62704"),
+            (Kind::StreetAddress, "1 Main St, Springfield, IL 62704"),
             (Kind::StreetAddress, "10 Downing St"),
             (Kind::Location, "London"),
             (Kind::UkPostcode, "SW1A 2AA"),
@@ -1761,4 +1761,44 @@ fn a_building_number_and_a_numbered_street_after_at_or_on() {
     ] {
         assert_eq!(of(S, text), Vec::<&str>::new(), "{text}");
     }
+}
+
+#[test]
+fn a_written_address_keeps_its_town_words_and_its_postcode() {
+    use Kind::{Location as L, StreetAddress as S};
+    let street = S;
+    // A street found by its suite, whatever its first letter and with particles; a town
+    // with a short lower-case word.
+    yes(
+        street,
+        "Ship to 0462 Ålfjordgata 150 Apt. 656 HAUGESUND please",
+        "0462 Ålfjordgata 150 Apt. 656 HAUGESUND",
+    );
+    yes(
+        street,
+        "It is 847 Rúa do Paseo 3 Suite 686 Umbrete Spain",
+        "847 Rúa do Paseo 3 Suite 686 Umbrete Spain",
+    );
+    yes(
+        street,
+        "It is 39685 Úzká 1762 Apt. 701 Klobouky u Brna JM",
+        "39685 Úzká 1762 Apt. 701 Klobouky u Brna JM",
+    );
+    // The postcode found alone would beat the address that holds it.
+    assert_eq!(
+        address_parts("Address:\n6392 Ennisbraut 27\nLarnaka, LA 70757."),
+        vec![(S, "6392 Ennisbraut 27\nLarnaka, LA 70757")]
+    );
+    // Line marks glued to each line's first word.
+    assert_eq!(
+        address_parts(r"}}Amalia Costa\n}}9112 Kuuse 53\n}}Apt. 231\n}}Türi\n}}Estonia 49305"),
+        vec![
+            (S, "9112"),
+            (S, "Kuuse 53"),
+            (S, "Apt. 231"),
+            (L, "Türi"),
+            (L, "Estonia"),
+            (S, "49305")
+        ]
+    );
 }

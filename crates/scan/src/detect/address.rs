@@ -334,6 +334,10 @@ const LOWER_PREFIXES: &[&str] = &[
 /// Flat, suite and unit words.
 const UNITS: &[&str] = &["Apt", "Suite", "Unit", "Flat", "Ste"];
 
+/// Bytes that mark a line's start in generated or quoted text (`}}`, `>`, `|`), passed over
+/// before a word and inside a [`soft_break`].
+const LINE_MARKS: &[u8] = b"}]>|";
+
 /// The words of the text: (start, end) of each run of non-space bytes.
 fn words(t: &[u8]) -> Vec<(usize, usize)> {
     // About one word in six bytes of prose: one allocation, most of the time.
@@ -341,6 +345,10 @@ fn words(t: &[u8]) -> Vec<(usize, usize)> {
     let mut i = 0;
     while i < t.len() {
         while i < t.len() && t[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        // Line marks glued to a line's first word (`}}9112 Kuuse 53`) are not the word's.
+        while i < t.len() && LINE_MARKS.contains(&t[i]) {
             i += 1;
         }
         let s = i;
@@ -480,6 +488,14 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         } else if is_number(t, w[j]) || is_capitalised(t, w[j]) || is_upper_word(t, w[j]) {
             last = j;
             j += 1;
+        } else if j + 1 < w.len()
+            && is_particle(t, w[j])
+            && w[j + 1].0 == w[j].1 + 1
+            && (is_capitalised(t, w[j + 1]) || is_upper_word(t, w[j + 1]))
+        {
+            // A town's short lower-case word (`Tarazona de Guareña`, `Klobouky u Brna`).
+            last = j + 1;
+            j += 2;
         } else {
             break;
         }
@@ -492,8 +508,23 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
 /// [`crate::bytes::blank_escapes`]) or a column gap. Such an address is a record's fields
 /// serialised one after another, not a written one: its parts are reported apart.
 fn soft_break(t: &[u8], s: usize, e: usize) -> bool {
-    e >= s + 2 && t[s..e].iter().all(|&b| b == b' ')
+    e >= s + 2
+        && t[s] == b' '
+        && t[s + 1] == b' '
+        && t[s..e]
+            .iter()
+            .all(|&b| b == b' ' || LINE_MARKS.contains(&b))
 }
+
+/// A lower-case word inside a place's name (`de`, `del`, `das`, and the Slavic `u`, `pri`,
+/// `na`, `ob`, `v`).
+fn is_particle(t: &[u8], (s, e): (usize, usize)) -> bool {
+    let word = &t[s..e];
+    is_one_of(word, super::gazetteer::PLACE_PARTICLES) || is_one_of(word, SLAVIC_PARTICLES)
+}
+
+/// Prepositions inside Slavic place names (`Klobouky u Brna`, `Loka pri Zidanem Mostu`).
+const SLAVIC_PARTICLES: &[&str] = &["u", "pri", "na", "ob", "v", "pod"];
 
 /// How data tools write a missing value (pandas' `nan`, `null`, `None`, `N/A`).
 const MISSING: &[&str] = &["nan", "null", "none", "n/a"];
@@ -583,7 +614,16 @@ fn emit(
         }
         return parts(t, w, out, b + 1);
     }
-    one(out, Kind::StreetAddress, a, b, confidence);
+    // A written address that goes on to its postcode (`…\nJohannesburg, GA 21651`) holds
+    // the postcode: it beats the postcode found alone.
+    let to_postcode = b > last + 1 && is_number(t, w[b]) && !is_number(t, w[b - 1]);
+    one(
+        out,
+        Kind::StreetAddress,
+        a,
+        b,
+        if to_postcode { 0.85 } else { confidence },
+    );
     b
 }
 
@@ -625,11 +665,7 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
         // A town's words, with short lower-case ones between them (`Bystré u Policky`,
         // `Loka pri Zidanem Mostu`, `Santa Lucia del Mela`).
         let place = |k: usize| {
-            is_capitalised(t, w[k])
-                || is_upper_word(t, w[k])
-                || (k > j
-                    && w[k].1 - w[k].0 <= 3
-                    && t[w[k].0..w[k].1].iter().all(u8::is_ascii_lowercase))
+            is_capitalised(t, w[k]) || is_upper_word(t, w[k]) || (k > j && is_particle(t, w[k]))
         };
         let words_ok =
             (j..p).all(place) && (p == j || is_capitalised(t, w[j]) || is_upper_word(t, w[j]));
@@ -865,12 +901,20 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
                 && one_line(k - 1)
             {
                 a = k - 2;
-                while a > floor && a + 4 > k && is_capitalised(t, w[a - 1]) && one_line(a - 1) {
+                // More capitalised words, with particles between them (`Rúa do Paseo 3`).
+                while a > floor
+                    && a + 5 > k
+                    && one_line(a - 1)
+                    && (is_capitalised(t, w[a - 1])
+                        || (a >= floor + 2
+                            && is_capitalised(t, w[a - 2])
+                            && one_line(a - 2)
+                            && is_one_of(
+                                &t[w[a - 1].0..w[a - 1].1],
+                                super::gazetteer::PLACE_PARTICLES,
+                            )))
+                {
                     a -= 1;
-                }
-                // The span starts on an ASCII byte (the detectors' invariant).
-                while a < k - 1 && !t[w[a].0].is_ascii() {
-                    a += 1;
                 }
             }
             if a < k {

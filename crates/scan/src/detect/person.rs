@@ -126,6 +126,16 @@ const CUES: &[(&str, Option<&str>)] = &[
     ("husband", Some("my")),
     ("him", Some("named")),
     ("her", Some("named")),
+    // Who made a work (`directed by Mark Wilson`, `starring Segovia`), whom one assists
+    // or gave something to.
+    ("by", Some("directed")),
+    ("by", Some("written")),
+    ("by", Some("sung")),
+    ("by", Some("performed")),
+    ("by", Some("composed")),
+    ("starring", None),
+    ("to", Some("assistant")),
+    ("given", Some("had")),
 ];
 
 /// Verbs of speech that name the speaker after a quotation (`," says Loginov.`, `I'm so
