@@ -462,12 +462,12 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
     let mut last = last;
     let mut j = last + 1;
     while j < w.len() && j <= last + MAX_TAIL {
+        if soft_break(t, w[j - 1].1, w[j].0) {
+            return (first, last, true);
+        }
         // A comma or full stop ends the clause where it is not part of an abbreviation.
         if matches!(at(t, w[j - 1].1 - 1), b'.') && lists_of(t, w[j - 1]) & UNIT == 0 {
             break;
-        }
-        if soft_break(t, w[j - 1].1, w[j].0) {
-            return (first, last, true);
         }
         let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);
         // A label (`Mobile:`, `Fax:`) or a telephone number on the next line is not the
@@ -657,15 +657,26 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
             break;
         }
         let number = |k: usize| is_number(t, w[k]) && digits_end(t, w[k].0) == trimmed(t, w[k]).1;
-        // A postcode: one or two groups of digits at the end of the line (`502 14`).
+        // A postcode: one or two groups of letters and digits, with a digit, at the end of
+        // the line (`502 14`, `2680-043`, `PH2 5HL`).
+        let postcode = |k: usize| {
+            let word = trimmed_text(t, w[k]);
+            word.len() <= 8
+                && word.iter().any(u8::is_ascii_digit)
+                && word
+                    .iter()
+                    .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        };
         let mut p = e + 1;
-        while p > j && p + 2 > e + 1 && number(p - 1) {
+        while p > j && p + 2 > e + 1 && postcode(p - 1) {
             p -= 1;
         }
         // A town's words, with short lower-case ones between them (`Bystré u Policky`,
         // `Loka pri Zidanem Mostu`, `Santa Lucia del Mela`).
         let place = |k: usize| {
-            is_capitalised(t, w[k]) || is_upper_word(t, w[k]) || (k > j && is_particle(t, w[k]))
+            is_capitalised(t, w[k])
+                || is_upper_word(t, w[k])
+                || (k > j && (is_particle(t, w[k]) || is_one_of(trimmed_text(t, w[k]), MISSING)))
         };
         let words_ok =
             (j..p).all(place) && (p == j || is_capitalised(t, w[j]) || is_upper_word(t, w[j]));
@@ -688,24 +699,37 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
                 0.6,
                 "address_postcode",
             );
-        } else if words_ok && p - j <= 4 {
-            push(
-                out,
-                Kind::Location,
-                w[j].0,
-                trimmed(t, w[p - 1]).1,
-                0.6,
-                "address_town",
-            );
-            if p <= e {
+        } else if words_ok && p - j <= 5 {
+            // The town, then maybe its region as a code (`Rohod SZ 4563`) or missing
+            // (`Gossau nan 8625`), then the postcode: after a region a postal code, after a
+            // country (`Estonia 42462`) the last part of the street address.
+            let region = |k: usize| {
+                let word = trimmed_text(t, w[k]);
+                is_one_of(word, MISSING)
+                    || (word.len() == 2 && word.iter().all(u8::is_ascii_uppercase))
+            };
+            let town_end = if p > j + 1 && region(p - 1) { p - 1 } else { p };
+            let town = |out: &mut Vec<crate::Finding>, a: usize, b: usize| {
                 push(
                     out,
-                    Kind::StreetAddress,
-                    w[p].0,
-                    trimmed(t, w[e]).1,
+                    Kind::Location,
+                    w[a].0,
+                    trimmed(t, w[b]).1,
                     0.6,
-                    "street_address",
+                    "address_town",
                 );
+            };
+            town(out, j, town_end - 1);
+            if town_end < p && !is_one_of(trimmed_text(t, w[town_end]), MISSING) {
+                town(out, town_end, town_end);
+            }
+            if p <= e {
+                let (kind, detector) = if town_end < p {
+                    (Kind::PostalCode, "address_postcode")
+                } else {
+                    (Kind::StreetAddress, "street_address")
+                };
+                push(out, kind, w[p].0, trimmed(t, w[e]).1, 0.6, detector);
             }
         } else {
             break;
@@ -714,6 +738,68 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
         j = e + 1;
     }
     taken
+}
+
+/// A town on the line above a listed place that is alone at its line's start
+/// (`SUNDSVALL\nSweden`, `Gudhjem\\nDenmark` with an escaped line break): one to three
+/// capitalised or upper-case words, no digit, alone on their line and overlapping no other
+/// finding, as a location (0.55). Reads the findings already in `out`, so it runs after the
+/// other detectors; sorts their spans once, so it stays `n log n` in the findings.
+pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut spans: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
+    spans.sort_unstable();
+    // The largest end among the spans up to each one.
+    let reach: Vec<usize> = spans
+        .iter()
+        .scan(0, |m, &(_, e)| {
+            *m = (*m).max(e);
+            Some(*m)
+        })
+        .collect();
+    let free = |a: usize, e: usize| {
+        let before = spans.partition_point(|&(s, _)| s < e);
+        before == 0 || reach[before - 1] <= a
+    };
+    let places: Vec<usize> = out
+        .iter()
+        .filter(|f| f.kind == Kind::Location && f.detector == "gazetteer")
+        .map(|f| f.start)
+        .collect();
+    for start in places {
+        // The break before the place: a line break, or two spaces or more.
+        let mut e = start;
+        while e > 0 && t[e - 1] == b' ' {
+            e -= 1;
+        }
+        let real = e > 0 && t[e - 1] == b'\n';
+        if !real && start - e < 2 {
+            continue;
+        }
+        if real {
+            e -= 1;
+        }
+        while e > 0 && matches!(t[e - 1], b' ' | b'\r') {
+            e -= 1;
+        }
+        // The line above: back to a line break or two spaces.
+        let mut a = e;
+        while a > 0 && t[a - 1] != b'\n' && !(t[a - 1] == b' ' && a >= 2 && t[a - 2] == b' ') {
+            a -= 1;
+        }
+        if a == e || !free(a, e) {
+            continue;
+        }
+        let w = words(&t[..e]);
+        let line: Vec<(usize, usize)> = w.into_iter().filter(|&(s, _)| s >= a).collect();
+        let ok = (1..=3).contains(&line.len())
+            && line.first().is_some_and(|&(s, _)| s == a)
+            && line
+                .iter()
+                .all(|&x| (is_capitalised(t, x) || is_upper_word(t, x)) && trimmed(t, x) == x);
+        if ok {
+            push(out, Kind::Location, a, e, 0.55, "town_above_place");
+        }
+    }
 }
 
 /// Pushes word `k` as a street address (a building number).
@@ -951,10 +1037,15 @@ fn is_month(word: &[u8]) -> bool {
 const AT_WORDS: &[&str] = &["at", "on", "to", "address:"];
 
 /// The last word of `NUMBER Capitalised [Capitalised] NUMBER` starting at word `k`, after
-/// one of [`AT_WORDS`], where the clause ends after the second number (end of text, a
+/// one of [`AT_WORDS`] or a flat or suite number, where the clause ends after the second number (end of text, a
 /// comma, a full stop, a line break, or `St.`) and no word is a month.
 fn numbered_street(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
-    if k == 0 || !is_one_of(&t[w[k - 1].0..w[k - 1].1], AT_WORDS) || !is_number(t, w[k]) {
+    // Or after a flat or suite number (`Apt. 961 01836 Democracia 9967`).
+    let after_unit = k >= 2 && lists_of(t, w[k - 2]) & UNIT != 0 && is_number(t, w[k - 1]);
+    if k == 0
+        || !(is_one_of(&t[w[k - 1].0..w[k - 1].1], AT_WORDS) || after_unit)
+        || !is_number(t, w[k])
+    {
         return None;
     }
     if !at(t, w[k].1 - 1).is_ascii_digit() {

@@ -3,8 +3,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, is_alnum, is_one_of,
-    joined_after, joined_before, next_in, num, word_before,
+    CAPITALS, DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, is_alnum,
+    is_one_of, joined_after, joined_before, next_in, num, word_before,
 };
 use custodian_core::vault::value::FieldType;
 
@@ -93,10 +93,55 @@ pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
                 push(out, Kind::Date, i, e, conf(t, i), "date");
                 i = e;
             }
+            Some(e) if is_one_of(word_before(t, i, true).0, EVENT_LABELS) => {
+                // The date and time of an event (`When: 1987-10-29 08:59:08.816633`).
+                let mut end = e + 1;
+                while at(t, end).is_ascii_digit()
+                    || (matches!(at(t, end), b':' | b'.') && at(t, end + 1).is_ascii_digit())
+                {
+                    end += 1;
+                }
+                push(out, Kind::Date, i, end, 0.6, "date_time");
+                i = end;
+            }
             Some(e) => i = e,
             None => i = next_in(t, i + 1, &DIGITS_AND_CAPITALS),
         }
     }
+}
+
+/// Words before a date and time that make it an event's, not a log line's timestamp
+/// (`When: 1987-10-29 08:59:08`, `Date: …`, `On 2017-10-01 20:32:50, the government…`).
+const EVENT_LABELS: &[&str] = &["when", "date", "on"];
+
+/// Words before a day of the week that make it a date (`on Sunday`, `meet Monday`).
+const BEFORE_WEEKDAY: &[&str] = &["on", "meet", "next", "until", "by", "every"];
+
+/// Days of the week after one of [`BEFORE_WEEKDAY`] (`flew there on Sunday morning`,
+/// `We'll meet Monday`), capitalised, as whole words: 0.5.
+pub(crate) fn weekdays(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        if t[i].is_ascii_uppercase()
+            && !alnum_before(t, i)
+            && let Some(e) = weekday(t, i)
+        {
+            push(out, Kind::Date, i, e, 0.5, "weekday");
+            i = e;
+        } else {
+            i = next_in(t, i + 1, &CAPITALS);
+        }
+    }
+}
+
+/// The end of a day of the week at `s` after one of [`BEFORE_WEEKDAY`], as a whole word.
+fn weekday(t: &[u8], s: usize) -> Option<usize> {
+    let day = super::person::WEEKDAYS.iter().find(|d| {
+        t.get(s..s + d.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(d.as_bytes()))
+    })?;
+    let e = s + day.len();
+    (!is_alnum(t, e) && is_one_of(word_before(t, s, false).0, BEFORE_WEEKDAY)).then_some(e)
 }
 
 /// Words after which a bare year is one (`in 1995`, `during 2000`, `born in 1985`).

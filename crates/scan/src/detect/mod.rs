@@ -94,11 +94,13 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         secret::assigned(t, out);
     }
     if any(UPPER) {
+        date::weekdays(t, out);
         person::person(t, out);
         org::organizations(t, out);
         gazetteer::after_preposition(t, out);
-        // Last: it reads the names the others found.
+        // Last: they read what the others found.
         person::repeated(t, out);
+        address::town_above_place(t, out);
     }
 }
 

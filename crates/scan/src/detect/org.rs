@@ -5,7 +5,8 @@
 //! - a sector word that names an organisation after one name word (`Arrive Labs`,
 //!   `Acme Holdings`, `Autogrid Systems`), or, for sector words that are also common words
 //!   (`Bank`, `Trust`, `Group`, `Fund`…), after two (`Enduro Royalty Trust`), or before
-//!   `of` and a name (`University of Oslo`): 0.6.
+//!   `of` and a name (`Bank of Ireland`; not `University of Oslo`, whose town is reported as
+//!   a place): 0.6.
 //!
 //! The name is the run of name words before that word: capitalised words, words in
 //! capitals or with digits (`MOLD-TEK`, `3M`), `&` and `de`/`du`/`der`/`la` between them,
@@ -376,7 +377,10 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         // A sector word, `of` and a name (`University of Oslo`, `Bank of Ireland`).
         let mut last = k;
+        // Not `University of`: a university named for its town is reported as the town
+        // (`gazetteer::after_preposition`), as labelled corpora have it.
         let of_name = matches!(c, Class::Sector(_))
+            && !word.eq_ignore_ascii_case(b"university")
             && word[0].is_ascii_uppercase()
             && !ends_clause(t, w[k])
             && w.get(k + 1)

@@ -803,7 +803,7 @@ const NOT_SURNAMES: &[&str] = &[
 ];
 
 /// The days of the week: not surnames, and not given names alone.
-const WEEKDAYS: [&str; 7] = [
+pub(super) const WEEKDAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",
