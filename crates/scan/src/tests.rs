@@ -1837,3 +1837,69 @@ fn an_events_date_and_time_and_a_day_of_the_week_are_dates() {
         ],
     );
 }
+
+#[test]
+fn streets_named_before_st_after_a_comma_and_over_line_marks() {
+    use Kind::{Location as L, StreetAddress as S};
+    yes(
+        S,
+        "Pedestrians must enter on Ööbiku 51 St. for now",
+        "Ööbiku 51",
+    );
+    yes(
+        S,
+        "The title refers to Pärna 33 street in the song",
+        "Pärna 33",
+    );
+    assert_eq!(
+        address_parts("We meet at MarketWise Inc., 7997 Aqqusinersuaq 23, Alluitsup Paa"),
+        vec![(S, "7997"), (S, "Aqqusinersuaq 23"), (L, "Alluitsup Paa")]
+    );
+    assert_eq!(
+        address_parts("his address: 722 Hudevad Byvej 50, Ishøj"),
+        vec![(S, "722"), (S, "Hudevad Byvej 50"), (L, "Ishøj")]
+    );
+    assert_eq!(
+        address_parts(
+            r"??? Lin Lee\n??? 26153 Lääne 64\n??? Suite 735\n??? Liivaküla\n??? Estonia 49305"
+        ),
+        vec![
+            (S, "26153"),
+            (S, "Lääne 64"),
+            (S, "Suite 735"),
+            (L, "Liivaküla"),
+            (L, "Estonia"),
+            (S, "49305")
+        ]
+    );
+    // A capitalised word and a number before another word, or in a sentence, are not.
+    for text in [
+        "Chapter 5 St. Mary said",
+        "In 2019, Windows 10 shipped",
+        "Room 5 street level",
+    ] {
+        assert_eq!(of(S, text), Vec::<&str>::new(), "{text}");
+    }
+}
+
+#[test]
+fn a_name_an_email_address_is_made_of_is_a_person_elsewhere() {
+    yes(
+        Kind::Person,
+        "Forwarding this to GermanKauzar@armyspy.com while German is on leave.",
+        "German",
+    );
+    // A role mailbox names no one; a longer name found with context stays whole.
+    assert_eq!(
+        of(
+            Kind::Person,
+            "Mail sales.team@acme.com and Sales will answer"
+        ),
+        Vec::<&str>::new()
+    );
+    yes(
+        Kind::Person,
+        "Ask jane.doe@example.com; Jane Doe knows",
+        "Jane Doe",
+    );
+}

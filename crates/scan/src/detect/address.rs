@@ -334,9 +334,10 @@ const LOWER_PREFIXES: &[&str] = &[
 /// Flat, suite and unit words.
 const UNITS: &[&str] = &["Apt", "Suite", "Unit", "Flat", "Ste"];
 
-/// Bytes that mark a line's start in generated or quoted text (`}}`, `>`, `|`), passed over
-/// before a word and inside a [`soft_break`].
-const LINE_MARKS: &[u8] = b"}]>|";
+/// Bytes that mark a line's start in generated or quoted text (`}}`, `>`, `|`, `???`),
+/// passed over before a word (a word of nothing else is no word) and inside a
+/// [`soft_break`].
+const LINE_MARKS: &[u8] = b"}]>|?";
 
 /// The words of the text: (start, end) of each run of non-space bytes.
 fn words(t: &[u8]) -> Vec<(usize, usize)> {
@@ -744,22 +745,9 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
 /// (`SUNDSVALL\nSweden`, `Gudhjem\\nDenmark` with an escaped line break): one to three
 /// capitalised or upper-case words, no digit, alone on their line and overlapping no other
 /// finding, as a location (0.55). Reads the findings already in `out`, so it runs after the
-/// other detectors; sorts their spans once, so it stays `n log n` in the findings.
+/// other detectors ([`super::Taken`]: `n log n` in the findings).
 pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
-    let mut spans: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
-    spans.sort_unstable();
-    // The largest end among the spans up to each one.
-    let reach: Vec<usize> = spans
-        .iter()
-        .scan(0, |m, &(_, e)| {
-            *m = (*m).max(e);
-            Some(*m)
-        })
-        .collect();
-    let free = |a: usize, e: usize| {
-        let before = spans.partition_point(|&(s, _)| s < e);
-        before == 0 || reach[before - 1] <= a
-    };
+    let taken = super::Taken::new(out.iter().map(|f| (f.start, f.end)));
     let places: Vec<usize> = out
         .iter()
         .filter(|f| f.kind == Kind::Location && f.detector == "gazetteer")
@@ -786,7 +774,7 @@ pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
         while a > 0 && t[a - 1] != b'\n' && !(t[a - 1] == b' ' && a >= 2 && t[a - 2] == b' ') {
             a -= 1;
         }
-        if a == e || !free(a, e) {
+        if a == e || !taken.free(a, e) {
             continue;
         }
         let w = words(&t[..e]);
@@ -919,14 +907,42 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
                 continue;
             }
         }
-        // One street-like word and a number, one space apart.
+        // One street-like word and a number, one space apart; with the capitalised word
+        // (and particle) before it after a building number (`722 Hudevad Byvej 50`,
+        // `0310 Sterre der Zeestraat 197`).
         if k + 1 < w.len()
             && w[k + 1].0 == w[k].1 + 1
             && is_number(t, w[k + 1])
             && ends_like_a_street(t, w[k])
         {
-            let b = emit(t, &w, out, k, k + 1, 0.65);
+            let mut first = k;
+            let named = |x: usize| x >= floor && is_capitalised(t, w[x]);
+            if k >= floor + 2 && named(k - 1) && is_number(t, w[k - 2]) {
+                first = k - 1;
+            } else if k >= floor + 3
+                && is_particle(t, w[k - 1])
+                && named(k - 2)
+                && is_number(t, w[k - 3])
+            {
+                first = k - 2;
+            }
+            let b = emit(t, &w, out, first, k + 1, 0.65);
             k = b + 1;
+            floor = k;
+            continue;
+        }
+        // One to three capitalised words and a number before `St.` or `street` (`enter on
+        // Ööbiku 51 St.`, `refers to Pärna 33 street`).
+        if let Some(last) = before_street_word(t, &w, k).filter(|_| k >= floor) {
+            push(
+                out,
+                Kind::StreetAddress,
+                w[k].0,
+                end(last),
+                0.6,
+                "street_address",
+            );
+            k = last + 2;
             floor = k;
             continue;
         }
@@ -1033,17 +1049,49 @@ fn is_month(word: &[u8]) -> bool {
     })
 }
 
+/// The number that ends `Capitalised [Capitalised [Capitalised]] NUMBER` starting at word
+/// `k` (particles between the words), where the word after the number is `St.`, `St` or
+/// `street` (not `St.` before a capitalised word).
+fn before_street_word(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
+    if !is_capitalised(t, w[k]) || (k > 0 && is_capitalised(t, w[k - 1])) {
+        return None;
+    }
+    let mut j = k + 1;
+    while j < w.len() && j <= k + 4 && !is_number(t, w[j]) {
+        if !(is_capitalised(t, w[j]) || is_particle(t, w[j])) || trimmed(t, w[j]).1 != w[j].1 {
+            return None;
+        }
+        j += 1;
+    }
+    let after = *w.get(j + 1)?;
+    // Not `St.` before a name: that is a saint (`St. Mary`).
+    let next = w.get(j + 2).map(|&x| &t[x.0..x.1]);
+    let saint = w.get(j + 2).is_some_and(|&x| is_capitalised(t, x));
+    let street = match &t[after.0..after.1] {
+        b"St." | b"St" => !saint,
+        // `street` then a clause's end or a preposition, not a noun (`Room 5 street level`).
+        b"street." => true,
+        b"street" => {
+            next.is_none_or(|n| is_one_of(n, &["in", "of", "and", "at", "near", "was", "is"]))
+        }
+        _ => false,
+    };
+    (is_number(t, w[j]) && trimmed(t, w[j]).1 == w[j].1 && street).then_some(j)
+}
+
 /// Words after which [`numbered_street`] looks for an address.
 const AT_WORDS: &[&str] = &["at", "on", "to", "address:"];
 
 /// The last word of `NUMBER Capitalised [Capitalised] NUMBER` starting at word `k`, after
-/// one of [`AT_WORDS`] or a flat or suite number, where the clause ends after the second number (end of text, a
+/// one of [`AT_WORDS`], a flat or suite number or a comma, where the clause ends after the second number (end of text, a
 /// comma, a full stop, a line break, or `St.`) and no word is a month.
 fn numbered_street(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
     // Or after a flat or suite number (`Apt. 961 01836 Democracia 9967`).
     let after_unit = k >= 2 && lists_of(t, w[k - 2]) & UNIT != 0 && is_number(t, w[k - 1]);
+    // Or after a clause's comma (`at MarketWise Inc., 7997 Aqqusinersuaq 23, …`).
+    let after_comma = k >= 1 && at(t, w[k - 1].1 - 1) == b',' && !is_number(t, w[k - 1]);
     if k == 0
-        || !(is_one_of(&t[w[k - 1].0..w[k - 1].1], AT_WORDS) || after_unit)
+        || !(is_one_of(&t[w[k - 1].0..w[k - 1].1], AT_WORDS) || after_unit || after_comma)
         || !is_number(t, w[k])
     {
         return None;

@@ -123,3 +123,28 @@ fn push(
         });
     }
 }
+
+/// Spans already found, to ask in `log n` whether a new one would overlap any of them.
+pub(super) struct Taken {
+    /// `(start, furthest end up to this span)`, sorted by start.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Taken {
+    pub(super) fn new(spans: impl Iterator<Item = (usize, usize)>) -> Self {
+        let mut spans: Vec<(usize, usize)> = spans.collect();
+        spans.sort_unstable();
+        let mut furthest = 0;
+        for f in &mut spans {
+            furthest = furthest.max(f.1);
+            f.1 = furthest;
+        }
+        Self { spans }
+    }
+
+    /// Whether `s..e` overlaps none of the spans.
+    pub(super) fn free(&self, s: usize, e: usize) -> bool {
+        let before_end = self.spans.partition_point(|&(fs, _)| fs < e);
+        before_end == 0 || self.spans[before_end - 1].1 <= s
+    }
+}

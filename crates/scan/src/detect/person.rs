@@ -473,8 +473,13 @@ const MAX_REPEATED: usize = 16;
 /// Other mentions of a name found with context (confidence 0.6 or more): each word of it
 /// (three letters or more, no word the crate knows as something else) found again alone as
 /// a whole word (`directed by Samuel Dias and starring Dias`) where nothing else was found,
-/// at 0.55. Reads the findings already in `out`, so it runs after the other detectors.
+/// at 0.55. And the name an email address is made of (`GermanKauzar@…`, `jane.doe@…`: two
+/// parts or more, none a role such as `sales`), found capitalised as a whole word
+/// elsewhere in the text (`while German is on leave`), at 0.7, over a place or a people the
+/// lists found without context. Reads the findings already in `out`, so it runs after the
+/// other detectors.
 pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mailed = email_names(t, out);
     let mut names: Vec<&[u8]> = Vec::new();
     for f in out
         .iter()
@@ -492,22 +497,21 @@ pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
         }
     }
-    if names.is_empty() {
+    if names.is_empty() && mailed.is_empty() {
         return;
     }
-    // What was found, by start, with the furthest end so far: a mention inside any of it is
-    // left alone (`Alina` of a lower-confidence `Alina Abakumova`).
-    let mut found: Vec<(usize, usize)> = out.iter().map(|f| (f.start, f.end)).collect();
-    found.sort_unstable();
-    let mut furthest = 0;
-    for f in &mut found {
-        furthest = furthest.max(f.1);
-        f.1 = furthest;
-    }
-    let free = |s: usize, e: usize| {
-        let before_end = found.partition_point(|&(fs, _)| fs < e);
-        before_end == 0 || found[before_end - 1].1 <= s
-    };
+    // What was found: a mention inside any of it is left alone (`Alina` of a
+    // lower-confidence `Alina Abakumova`); a name from an email address may take the place of
+    // a place or a people the lists found, or of a less sure one-word name.
+    let all = super::Taken::new(out.iter().map(|f| (f.start, f.end)));
+    let found = super::Taken::new(
+        out.iter()
+            .filter(|f| {
+                let one_word = f.kind == Kind::Person && !t[f.start..f.end].contains(&b' ');
+                f.detector != "gazetteer" && !one_word
+            })
+            .map(|f| (f.start, f.end)),
+    );
     let mut i = 0;
     while i < t.len() {
         i = next_in(t, i, &CAPITALS_OR_LEADS);
@@ -520,11 +524,64 @@ pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
         };
         let e = if t[i..e].ends_with(b"'s") { e - 2 } else { e };
         let alone = !(alnum_before(t, i) || at(t, e).is_ascii_alphanumeric() || at(t, e) >= 0x80);
-        if alone && names.contains(&&t[i..e]) && free(i, e) {
+        if alone && names.contains(&&t[i..e]) && all.free(i, e) {
             push(out, Kind::Person, i, e, 0.55, "person_repeated");
+        } else if alone
+            && mailed.iter().any(|m| m.eq_ignore_ascii_case(&t[i..e]))
+            && found.free(i, e)
+        {
+            push(out, Kind::Person, i, e, 0.7, "person_in_email");
         }
         i = e.max(i + 1);
     }
+}
+
+/// The most names [`email_names`] takes: it stays linear.
+const MAX_MAILED: usize = 8;
+
+/// Local parts of email addresses that name a role, not a person.
+const ROLE_MAILBOXES: &[&str] = &[
+    "info", "sales", "support", "admin", "contact", "noreply", "reply", "help", "team", "office",
+    "billing", "hello", "mail", "service", "jobs", "press", "privacy", "security", "dpo",
+];
+
+/// The parts of the email addresses in `out` that are a person's names: the local part split
+/// at `.`, `_`, `-`, digits and a capital after a lower-case letter (`GermanKauzar`), when it
+/// has two parts or more of three letters or more and none is a role ([`ROLE_MAILBOXES`]).
+fn email_names<'a>(t: &'a [u8], out: &[crate::Finding]) -> Vec<&'a [u8]> {
+    let mut names = Vec::new();
+    for f in out.iter().filter(|f| f.kind == Kind::Email) {
+        let Some(at_sign) = t[f.start..f.end].iter().position(|&b| b == b'@') else {
+            continue;
+        };
+        let local = &t[f.start..f.start + at_sign];
+        let mut parts: Vec<&[u8]> = Vec::new();
+        let mut s = 0;
+        for k in 0..=local.len() {
+            let cut = k == local.len()
+                || !local[k].is_ascii_alphabetic()
+                || (k > s && local[k].is_ascii_uppercase() && local[k - 1].is_ascii_lowercase());
+            if cut {
+                if k > s {
+                    parts.push(&local[s..k]);
+                }
+                s = if k < local.len() && local[k].is_ascii_alphabetic() {
+                    k
+                } else {
+                    k + 1
+                };
+            }
+        }
+        let named: Vec<&[u8]> = parts.iter().copied().filter(|p| p.len() >= 3).collect();
+        if named.len() >= 2 && !parts.iter().any(|p| is_one_of(p, ROLE_MAILBOXES)) {
+            for p in named {
+                if names.len() < MAX_MAILED && !names.contains(&p) {
+                    names.push(p);
+                }
+            }
+        }
+    }
+    names
 }
 
 /// A name word at `s` whose possessive `'s` is followed by one of [`POSSESSIONS`]
