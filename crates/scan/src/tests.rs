@@ -1903,3 +1903,40 @@ fn a_name_an_email_address_is_made_of_is_a_person_elsewhere() {
         "Jane Doe",
     );
 }
+
+#[test]
+fn speakers_the_one_spoken_to_and_pairs_opening_a_sentence() {
+    let person = Kind::Person;
+    assert_eq!(
+        of(person, "Kauã: \"Who are you?\"\nKauã:\"I'm lost\"."),
+        vec!["Kauã", "Kauã"]
+    );
+    // One line that looks so is a field, not a dialogue; labels never are speakers.
+    for text in [
+        "Zorblat: 5 items",
+        "Warning: disk full\nError: again",
+        "Date: today\nNote: none",
+    ] {
+        assert_eq!(of(person, text), Vec::<&str>::new(), "{text}");
+    }
+    yes(
+        person,
+        "Koppány, can I please speak to your boss?",
+        "Koppány",
+    );
+    assert_eq!(of(person, "Sorry, can I ask?"), Vec::<&str>::new());
+    assert_eq!(
+        of(
+            person,
+            "A better song? Caird and Jones were precision engineers."
+        ),
+        vec!["Caird", "Jones"]
+    );
+    assert_eq!(
+        of(
+            person,
+            "Capitalized words like Wisdom and Discipline are often mistaken with names"
+        ),
+        Vec::<&str>::new()
+    );
+}

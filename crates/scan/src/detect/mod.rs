@@ -96,6 +96,10 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
     if any(UPPER) {
         date::weekdays(t, out);
         person::person(t, out);
+        person::addressed_and_paired(t, out);
+        if any(COLON) {
+            person::speakers(t, out);
+        }
         org::organizations(t, out);
         gazetteer::after_preposition(t, out);
         // Last: they read what the others found.

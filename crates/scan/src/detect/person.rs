@@ -536,6 +536,158 @@ pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
+/// Words a line may start with before a colon that label a field, not a speaker.
+const FIELD_LABELS: &[&str] = &[
+    "name", "address", "phone", "email", "mail", "date", "when", "where", "website", "mobile",
+    "desk", "fax", "tel", "note", "notes", "subject", "from", "to", "re", "cc", "bcc", "bot",
+    "user", "agent", "customer", "question", "answer", "warning", "error", "info", "status",
+    "title", "location", "time", "summary", "update", "reply", "host", "server", "client",
+];
+
+/// The most speakers [`speakers`] takes.
+const MAX_SPEAKERS: usize = 32;
+
+/// Speakers of a dialogue: one or two name words at a line's start (after a line break, an
+/// escaped one, or the text's start) right before a colon (`Kauã: "Who are you?"`), none a
+/// word known as something else or a field's label ([`FIELD_LABELS`]); reported (0.6) when
+/// two such lines or more start so, or the speaker is a known given name.
+pub(crate) fn speakers(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut found: Vec<(usize, usize, bool)> = Vec::new();
+    let mut i = 0;
+    while i < t.len() && found.len() < MAX_SPEAKERS {
+        let line_start = i == 0
+            || t[i - 1] == b'\n'
+            || (i >= 2 && t[i - 1] == b' ' && t[i - 2] == b' ' && (i < 3 || t[i - 3] != b':'));
+        if line_start && let Some((e, given)) = speaker_at(t, i) {
+            found.push((i, e, given));
+            i = e;
+        } else {
+            i += 1;
+        }
+    }
+    let lines = found.len();
+    for &(s, e, given) in &found {
+        if given || lines >= 2 {
+            push(out, Kind::Person, s, e, 0.6, "person_speaker");
+        }
+    }
+}
+
+/// One or two name words at `s` followed by `:`: their end, and whether the first is a known
+/// given name.
+fn speaker_at(t: &[u8], s: usize) -> Option<(usize, bool)> {
+    let (mut e, given) = first_name_word(t, s)?;
+    let ok = |a: usize, b: usize| {
+        let w = &t[a..b];
+        !known_word(w) && !not_a_name(w) && !is_one_of(w, FIELD_LABELS)
+    };
+    if !ok(s, e) {
+        return None;
+    }
+    if at(t, e) == b' '
+        && let Some(e2) = name_word(t, e + 1, false)
+        && ok(e + 1, e2)
+        && at(t, e2) == b':'
+    {
+        e = e2;
+    }
+    (at(t, e) == b':' && !at(t, e + 1).is_ascii_digit() && at(t, e + 1) != b'/')
+        .then_some((e, given))
+}
+
+/// Words after `Name, ` that make the name the one spoken to (`Sue, can I please speak to
+/// your boss?`).
+const ASKING: &[&str] = &[
+    "can", "could", "would", "will", "please", "do", "did", "are", "have",
+];
+
+/// Capitalised words that open a sentence before a comma but name no one (`Sorry, can I…`).
+const INTERJECTIONS: &[&str] = &[
+    "sorry",
+    "yes",
+    "no",
+    "ok",
+    "okay",
+    "well",
+    "please",
+    "thanks",
+    "excuse",
+    "listen",
+    "hey",
+    "look",
+    "so",
+    "now",
+    "then",
+    "also",
+    "guys",
+    "everyone",
+    "team",
+    "folks",
+    "sir",
+    "madam",
+    "friends",
+    "honey",
+    "dear",
+    "again",
+    "anyway",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "first",
+];
+
+/// Two more ways a sentence names people: the one spoken to, one name word opening the text,
+/// a line or a sentence before `, can`, `, could`… ([`ASKING`]; 0.6); and two name words
+/// opening a sentence, joined by `and`, before `were` or `are` (`Caird and Jones were
+/// precision engineers`, not `words like Wisdom and Discipline are…`; 0.55).
+/// No word known as something else, an interjection or a word for people.
+pub(crate) fn addressed_and_paired(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut i = 0;
+    while i < t.len() {
+        i = next_in(t, i, &CAPITALS_OR_LEADS);
+        if i == t.len() {
+            break;
+        }
+        let Some(e) = name_word(t, i, true).filter(|_| !alnum_before(t, i)) else {
+            i += 1;
+            continue;
+        };
+        let word = &t[i..e];
+        let opens = i == 0 || {
+            let (before, _) = word_before(t, i, false);
+            before.is_empty()
+                && t[..i]
+                    .iter()
+                    .rev()
+                    .find(|&&b| b != b' ')
+                    .is_none_or(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"'))
+        };
+        if opens
+            && fits(word)
+            && !is_one_of(word, INTERJECTIONS)
+            && at(t, e) == b','
+            && at(t, e + 1) == b' '
+            && word_at(t, e + 2, ASKING).is_some()
+        {
+            push(out, Kind::Person, i, e, 0.6, "person_addressed");
+        } else if opens
+            && fits(word)
+            && let Some(j) = word_at(t, e + 1, &["and"]).filter(|_| at(t, e) == b' ')
+            && at(t, j) == b' '
+            && let Some(e2) = name_word(t, j + 1, true)
+            && fits(&t[j + 1..e2])
+            && at(t, e2) == b' '
+            && word_at(t, e2 + 1, &["were", "are"]).is_some()
+        {
+            push(out, Kind::Person, i, e, 0.55, "person_pair");
+            push(out, Kind::Person, j + 1, e2, 0.55, "person_pair");
+            i = e2;
+            continue;
+        }
+        i = e.max(i + 1);
+    }
+}
+
 /// The most names [`email_names`] takes: it stays linear.
 const MAX_MAILED: usize = 8;
 
