@@ -1940,3 +1940,32 @@ fn speakers_the_one_spoken_to_and_pairs_opening_a_sentence() {
         Vec::<&str>::new()
     );
 }
+
+#[test]
+fn employers_after_a_persons_name_and_of_or_after_work_for() {
+    let org = Kind::Organization;
+    yes(
+        org,
+        "Ruman D. Bataev of TOKYO ROPE MFG.CO.LTD is the CEO of the year.",
+        "TOKYO ROPE MFG.CO.LTD",
+    );
+    yes(
+        org,
+        "including Adam McDowell of DeepOntoscomy, Trulia's team",
+        "DeepOntoscomy",
+    );
+    yes(
+        org,
+        "Mr. Jason Meier of SG Gold x5 GBP Daily Short, and others",
+        "SG Gold x5 GBP Daily Short",
+    );
+    yes(org, "I work for THALES/EQ", "THALES/EQ");
+    yes(
+        org,
+        "Nippon Sheet Glass CompanyLimited is big",
+        "Nippon Sheet Glass CompanyLimited",
+    );
+    // A place after a name and `of` stays a place; lower-case words end the name.
+    assert_eq!(of(org, "Jane Doe of London said hi"), Vec::<&str>::new());
+    assert_eq!(of(org, "I work for a bank"), Vec::<&str>::new());
+}

@@ -97,6 +97,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         date::weekdays(t, out);
         person::person(t, out);
         person::addressed_and_paired(t, out);
+        org::employers(t, out);
         if any(COLON) {
             person::speakers(t, out);
         }

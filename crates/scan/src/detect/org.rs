@@ -18,6 +18,7 @@
 
 use super::push;
 use crate::Kind;
+use crate::bytes::is_one_of;
 use crate::lexicon::Lexicon;
 
 /// What a word's key (see [`key`]) makes it.
@@ -228,19 +229,23 @@ fn legal(w: &[u8]) -> bool {
     class_of(w) == Class::Legal
 }
 
-/// A word glued to its legal form (`HoldingsInc.`, `IndustriesLtd.`, or in capitals after at
-/// least four capitals, `HOLDINGSINC.`): where the form starts.
+/// A word glued to its legal form (`HoldingsInc.`, `CompanyLimited`, or in capitals after at
+/// least four capitals, `HOLDINGSINC.`, `COMPANYLIMITED`): where the form starts.
 fn glued_legal(w: &[u8]) -> Option<usize> {
-    let mixed = ["Inc.", "Ltd.", "Corp."].iter().find_map(|f| {
-        let s = w.len().checked_sub(f.len())?;
-        (s >= 2 && w.ends_with(f.as_bytes()) && w[s - 1].is_ascii_lowercase()).then_some(s)
-    });
-    mixed.or_else(|| {
-        ["INC.", "LTD.", "CORP."].iter().find_map(|f| {
+    let mixed = ["Inc.", "Ltd.", "Corp.", "Limited", "Incorporated"]
+        .iter()
+        .find_map(|f| {
             let s = w.len().checked_sub(f.len())?;
-            (s >= 4 && w.ends_with(f.as_bytes()) && w[..s].iter().all(u8::is_ascii_uppercase))
-                .then_some(s)
-        })
+            (s >= 2 && w.ends_with(f.as_bytes()) && w[s - 1].is_ascii_lowercase()).then_some(s)
+        });
+    mixed.or_else(|| {
+        ["INC.", "LTD.", "CORP.", "LIMITED", "INCORPORATED"]
+            .iter()
+            .find_map(|f| {
+                let s = w.len().checked_sub(f.len())?;
+                (s >= 4 && w.ends_with(f.as_bytes()) && w[..s].iter().all(u8::is_ascii_uppercase))
+                    .then_some(s)
+            })
     })
 }
 
@@ -436,4 +441,82 @@ pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
 /// with one).
 fn ends_clause_strict(t: &[u8], (_, e, _): (usize, usize, bool)) -> bool {
     matches!(t[e - 1], b';' | b':' | b'?' | b'!' | b'"' | b')')
+}
+
+/// Words that end an employer's name found by [`employers`].
+const AFTER_EMPLOYER: &[&str] = &["is", "and", "was", "has", "in", "at", "as", "for", "since"];
+
+/// Phrases after which an employer's name follows.
+const EMPLOYER_CUES: &[&[u8]] = &[b"work for ", b"works for ", b"worked for ", b"working for "];
+
+/// Employers named by their place in a sentence, whatever their words: after a person's name
+/// and `of` (`Adam McDowell of DeepOntoscomy,`, `Ruman D. Bataev of TOKYO ROPE MFG.CO.LTD
+/// is…`) or after `work for` (`I work for THALES/EQ`). The name is one to twelve words that
+/// start with a capital or hold a digit (`x5`), or `&`, `-`, up to a comma, a possessive `'s`, a line
+/// break or a word of [`AFTER_EMPLOYER`]; not a place found alone. 0.65. Reads the persons
+/// already found, so it runs after them.
+pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut starts: Vec<usize> = out
+        .iter()
+        .filter(|f| f.kind == Kind::Person && t[f.end..].starts_with(b" of "))
+        .map(|f| f.end + 4)
+        .collect();
+    for cue in EMPLOYER_CUES {
+        let mut i = 0;
+        while let Some(p) = memchr::memmem::find(&t[i..], cue) {
+            let s = i + p;
+            if s == 0 || !t[s - 1].is_ascii_alphanumeric() {
+                starts.push(s + cue.len());
+            }
+            i = s + cue.len();
+        }
+    }
+    for s in starts {
+        let Some(e) = employer_end(t, s) else {
+            continue;
+        };
+        let place = out
+            .iter()
+            .any(|f| f.kind == Kind::Location && f.start == s && f.end == e);
+        if !place {
+            push(out, Kind::Organization, s, e, 0.65, "employer");
+        }
+    }
+}
+
+/// The end of the employer's name that starts at `s` (see [`employers`]).
+fn employer_end(t: &[u8], s: usize) -> Option<usize> {
+    let mut j = s;
+    let mut end = None;
+    for _ in 0..12 {
+        let we = j + t[j..]
+            .iter()
+            .position(|&b| b.is_ascii_whitespace())
+            .unwrap_or(t.len() - j);
+        let w = &t[j..we];
+        let first = *w.first()?;
+        let starts_name =
+            first.is_ascii_uppercase() || first >= 0xC0 || w.iter().any(u8::is_ascii_digit);
+        if is_one_of(w, AFTER_EMPLOYER) || !(starts_name || w == b"&" || w == b"-") {
+            break;
+        }
+        if let Some(p) = w.windows(2).position(|x| x == b"'s") {
+            return Some(j + p).filter(|&e| e > s);
+        }
+        // Without the clause's punctuation; a full stop stays (`Co.Ltd.`), but one of two
+        // (`Ltd..`) is the sentence's.
+        let mut n = w.len();
+        while n > 0 && matches!(w[n - 1], b',' | b';' | b'?' | b'!' | b':') {
+            n -= 1;
+        }
+        if w[..n].ends_with(b"..") {
+            n -= 1;
+        }
+        end = Some(j + n);
+        if w.ends_with(b",") || w.ends_with(b";") || we >= t.len() || t[we] != b' ' {
+            break;
+        }
+        j = we + 1;
+    }
+    end.filter(|&e| e > s)
 }
