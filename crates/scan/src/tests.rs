@@ -1347,6 +1347,20 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         "in Ab ",
         "Ab Cd ",
         "Acme Labs ",
+        "Sweden ",
+        "Ab  Sweden  ",
+        "Jane Doe of Acme ",
+        "I work for Acme ",
+        "1 Main St  Apt. 5  Ab  ",
+        "Ab 5  Apt. 5  ",
+        "Ab: hi\n",
+        "Ab, can ",
+        "Ab and Cd were ",
+        "at 5 Ab 3, ",
+        "Ab 5 St. ",
+        "ab.cd@x.com Ab ",
+        "On 2024-07-14 10:30:00 ",
+        "on Sunday ",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);

@@ -649,9 +649,13 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
             j += 1;
             continue;
         }
-        // The line: words one space apart.
+        // The line: words one space apart, eight at most (a field is short).
         let mut e = j;
-        while e + 1 < w.len() && !soft_break(t, w[e].1, w[e + 1].0) && w[e + 1].0 == w[e].1 + 1 {
+        while e + 1 < w.len()
+            && e < j + 8
+            && !soft_break(t, w[e].1, w[e + 1].0)
+            && w[e + 1].0 == w[e].1 + 1
+        {
             e += 1;
         }
         if at(t, w[j].1 - 1) == b':' || phone_like(t, w, j) {
@@ -741,6 +745,9 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
     taken
 }
 
+/// The longest town [`town_above_place`] takes, in bytes.
+const MAX_TOWN: usize = 64;
+
 /// A town on the line above a listed place that is alone at its line's start
 /// (`SUNDSVALL\nSweden`, `Gudhjem\\nDenmark` with an escaped line break): one to three
 /// capitalised or upper-case words, no digit, alone on their line and overlapping no other
@@ -755,8 +762,9 @@ pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
         .collect();
     for start in places {
         // The break before the place: a line break, or two spaces or more.
+        // Every walk back is bounded (a town's line is short): linear in the text.
         let mut e = start;
-        while e > 0 && t[e - 1] == b' ' {
+        while e > 0 && start - e < 16 && t[e - 1] == b' ' {
             e -= 1;
         }
         let real = e > 0 && t[e - 1] == b'\n';
@@ -771,14 +779,21 @@ pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         // The line above: back to a line break or two spaces.
         let mut a = e;
-        while a > 0 && t[a - 1] != b'\n' && !(t[a - 1] == b' ' && a >= 2 && t[a - 2] == b' ') {
+        while a > 0
+            && e - a <= MAX_TOWN
+            && t[a - 1] != b'\n'
+            && !(t[a - 1] == b' ' && a >= 2 && t[a - 2] == b' ')
+        {
             a -= 1;
         }
-        if a == e || !taken.free(a, e) {
+        if a == e || e - a > MAX_TOWN || !taken.free(a, e) {
             continue;
         }
-        let w = words(&t[..e]);
-        let line: Vec<(usize, usize)> = w.into_iter().filter(|&(s, _)| s >= a).collect();
+        // The line's words only: the whole text's would make this quadratic.
+        let line: Vec<(usize, usize)> = words(&t[a..e])
+            .into_iter()
+            .map(|(s, e)| (a + s, a + e))
+            .collect();
         let ok = (1..=3).contains(&line.len())
             && line.first().is_some_and(|&(s, _)| s == a)
             && line

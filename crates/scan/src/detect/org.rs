@@ -471,14 +471,17 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
             i = s + cue.len();
         }
     }
+    let mut places: Vec<(usize, usize)> = out
+        .iter()
+        .filter(|f| f.kind == Kind::Location)
+        .map(|f| (f.start, f.end))
+        .collect();
+    places.sort_unstable();
     for s in starts {
         let Some(e) = employer_end(t, s) else {
             continue;
         };
-        let place = out
-            .iter()
-            .any(|f| f.kind == Kind::Location && f.start == s && f.end == e);
-        if !place {
+        if places.binary_search(&(s, e)).is_err() {
             push(out, Kind::Organization, s, e, 0.65, "employer");
         }
     }
