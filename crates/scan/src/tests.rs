@@ -1361,6 +1361,8 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         "ab.cd@x.com Ab ",
         "On 2024-07-14 10:30:00 ",
         "on Sunday ",
+        "Ab bridge ",
+        "They had 6: Ab, ",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);
@@ -1982,4 +1984,46 @@ fn employers_after_a_persons_name_and_of_or_after_work_for() {
     // A place after a name and `of` stays a place; lower-case words end the name.
     assert_eq!(of(org, "Jane Doe of London said hi"), Vec::<&str>::new());
     assert_eq!(of(org, "I work for a bank"), Vec::<&str>::new());
+}
+
+#[test]
+fn a_counted_list_and_a_persons_song() {
+    let person = Kind::Person;
+    assert_eq!(
+        of(person, "They had 3: Sulimat, Piusz and Ayfer."),
+        vec!["Sulimat", "Piusz", "Ayfer"]
+    );
+    // The count must match the list.
+    assert_eq!(
+        of(person, "We sell 5: Zorbas, Quiblets and Florps."),
+        Vec::<&str>::new()
+    );
+    yes(
+        person,
+        "(though Holloway's song was actually about a boat)",
+        "Holloway",
+    );
+}
+
+#[test]
+fn a_place_before_its_bridge_or_airport() {
+    let loc = Kind::Location;
+    yes(loc, "Paterson bridge is falling down.", "Paterson");
+    yes(
+        loc,
+        "KRISTIANSAND S bridge is falling down.",
+        "KRISTIANSAND S",
+    );
+    yes(
+        loc,
+        "We landed at the Kangerlussuaq airport at noon",
+        "Kangerlussuaq",
+    );
+    for text in [
+        "I built a bridge",
+        "He saw Zorblat bridge the gap",
+        "Card game: Contract bridge rules",
+    ] {
+        assert_eq!(of(loc, text), Vec::<&str>::new(), "{text}");
+    }
 }

@@ -901,6 +901,85 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
+/// Landmarks written in lower case after the place they belong to (`the Paterson bridge`).
+const LANDMARKS: &[&[u8]] = &[
+    b" bridge",
+    b" airport",
+    b" harbour",
+    b" harbor",
+    b" city centre",
+];
+
+/// Places named before a landmark word in lower case (`Paterson bridge is falling down`,
+/// `the KRISTIANSAND S bridge`): one to three capitalised or upper-case words (letters of any
+/// script, the last one may be a single capital) right before it, none a word known as
+/// something else, at a sentence's start or after `the`; 0.55 (over a name guessed from
+/// capitals alone).
+pub(crate) fn before_landmark(t: &[u8], out: &mut Vec<crate::Finding>) {
+    for landmark in LANDMARKS {
+        let mut from = 0;
+        while let Some(p) = memchr::memmem::find(&t[from..], landmark) {
+            let e = from + p;
+            from = e + landmark.len();
+            if t.get(from).is_some_and(u8::is_ascii_alphanumeric) {
+                continue;
+            }
+            if let Some(s) = place_before(t, e) {
+                push(out, Kind::Location, s, e, 0.55, "place_by_landmark");
+            }
+        }
+    }
+}
+
+/// The start of one to three place words that end at `e`, at a sentence's start or after
+/// `the` (see [`before_landmark`]).
+fn place_before(t: &[u8], e: usize) -> Option<usize> {
+    let mut s = e;
+    let mut words = 0;
+    while words < 3 {
+        let we = s;
+        let mut ws = we;
+        while ws > 0 && !matches!(t[ws - 1], b' ' | b'\n' | b'\t' | b'"' | b'(') {
+            ws -= 1;
+        }
+        let w = &t[ws..we];
+        let word = w.len() >= 2 || (words == 0 && w.len() == 1);
+        if ws == we || !capital_at(t, ws) || !word || super::person::known_word(w) || we - ws > 24 {
+            break;
+        }
+        if !w
+            .iter()
+            .all(|&b| b.is_ascii_alphabetic() || b == b'-' || b >= 0x80)
+        {
+            break;
+        }
+        s = ws;
+        words += 1;
+        if s == 0 || t[s - 1] != b' ' {
+            break;
+        }
+        s -= 1;
+        if at(t, s.wrapping_sub(1)) == b' ' || s == 0 {
+            break;
+        }
+    }
+    let start = if words > 0 && s < e && t[s] == b' ' {
+        s + 1
+    } else {
+        s
+    };
+    if words == 0 {
+        return None;
+    }
+    let (before, _) = word_before(t, start, false);
+    let opens = start == 0
+        || matches!(
+            t[..start].iter().rev().find(|&&b| b != b' '),
+            Some(b'.' | b'!' | b'?' | b'\n')
+        );
+    (opens || before.eq_ignore_ascii_case(b"the")).then_some(start)
+}
+
 /// Verbs after which `to` leads to a place.
 const GOING_TO: &[&str] = &[
     "flew",

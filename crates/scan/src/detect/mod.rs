@@ -103,6 +103,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         }
         org::organizations(t, out);
         gazetteer::after_preposition(t, out);
+        gazetteer::before_landmark(t, out);
         // Last: they read what the others found.
         person::repeated(t, out);
         address::town_above_place(t, out);

@@ -186,10 +186,16 @@ const LISTED: &[&str] = &[
     "signatories",
 ];
 
-/// A list of one-word names at `s` after one of [`LISTED`] and a colon: each name, pushed
-/// (0.6), separated by `, ` or ` and `; the end of the last. Every word must be a name
-/// word that is no word the crate knows as something else.
-fn listed_names(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usize> {
+/// A list of one-word names at `s` after one of [`LISTED`] and a colon, or after a count
+/// and a colon when the list holds that many (`count`): each name, pushed (0.6), separated
+/// by `, ` or ` and `; the end of the last. Every word must be a name word that is no word
+/// the crate knows as something else.
+fn listed_names(
+    t: &[u8],
+    s: usize,
+    count: Option<usize>,
+    out: &mut Vec<crate::Finding>,
+) -> Option<usize> {
     let mut names = Vec::new();
     let mut i = s;
     loop {
@@ -209,13 +215,28 @@ fn listed_names(t: &[u8], s: usize, out: &mut Vec<crate::Finding>) -> Option<usi
             return None;
         }
     }
-    if names.len() < 2 {
+    if names.len() < 2 || count.is_some_and(|n| n != names.len()) {
         return None;
     }
     for &(a, b) in &names {
         push(out, Kind::Person, a, b, 0.6, "person_list");
     }
     names.last().map(|&(_, e)| e)
+}
+
+/// The number of one or two digits right before `: ` that ends at `i` (`had 6: Ayfer`).
+fn count_before_colon(t: &[u8], i: usize) -> Option<usize> {
+    if i < 4 || t[i - 1] != b' ' || t[i - 2] != b':' || !t[i - 3].is_ascii_digit() {
+        return None;
+    }
+    let mut s = i - 3;
+    while s > 0 && i - 2 - s < 2 && t[s - 1].is_ascii_digit() {
+        s -= 1;
+    }
+    if s > 0 && t[s - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    std::str::from_utf8(&t[s..i - 2]).ok()?.parse().ok()
 }
 
 /// Cues that are a person's role (`Patient Jane Doe`), besides [`CUES`]: the name after them
@@ -234,7 +255,7 @@ const ROLES: &[&str] = &[
 const POSSESSIONS: &[&str] = &[
     "address", "phone", "email", "number", "birthday", "passport", "account", "details", "kid",
     "son", "daughter", "wife", "husband", "mother", "father", "brother", "sister", "child",
-    "children", "parents", "family",
+    "children", "parents", "family", "song", "songs", "album", "novel", "book", "version",
 ];
 
 /// A capitalised word (`Grace`, `O'Neil`, `McAllister`, `Jean-Luc`, `José`) or an initial
@@ -397,7 +418,14 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
         };
         if at(t, ws + w.len()) == b':'
             && is_one_of(w, LISTED)
-            && let Some(e) = listed_names(t, i, out)
+            && let Some(e) = listed_names(t, i, None, out)
+        {
+            i = e;
+            continue;
+        }
+        // A count before the colon that the list matches (`They had 6: Ayfer, Mary, …`).
+        if let Some(n) = count_before_colon(t, i)
+            && let Some(e) = listed_names(t, i, Some(n), out)
         {
             i = e;
             continue;
