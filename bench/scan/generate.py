@@ -31,9 +31,10 @@ template_id, metadata):
 Two repairs of the generator's output. First, with lower_case_ratio, presidio-evaluator 0.3.2
 lower-cases the span values but not the text (it sets an unused `fake` attribute); such samples
 are lower-cased as intended, so that every span's value is exactly full_text[start:end]
-(checked before writing). Second, a first and a last name side by side in one of our templates
-(`{{first_name}} {{last_name}}`) come out as two PERSON spans; they are merged into one, the
-name as the stock templates label a person's name (`merge_split_names`).
+(checked before writing). Second, a first and a last name side by side (in practice only in our
+template 1003, `{{first_name}} {{last_name}}`) come out as two PERSON spans; any two PERSON spans
+one space apart are merged into one, the name as the stock templates label a person's name
+(`merge_split_names`).
 """
 import datetime
 import importlib

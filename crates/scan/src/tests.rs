@@ -2027,3 +2027,63 @@ fn a_place_before_its_bridge_or_airport() {
         assert_eq!(of(loc, text), Vec::<&str>::new(), "{text}");
     }
 }
+
+#[test]
+fn a_town_alone_above_a_listed_place() {
+    use Kind::{Location as L, Person as P};
+    assert_eq!(
+        found("Alexandra Erôss\n\nSUNDSVALL\nSweden"),
+        vec![(P, "Alexandra Erôss"), (L, "SUNDSVALL"), (L, "Sweden")]
+    );
+    assert_eq!(
+        found(r"Krzyś Zielinski\n\nGudhjem\nDenmark"),
+        vec![(P, "Krzyś Zielinski"), (L, "Gudhjem"), (L, "Denmark")]
+    );
+    // Not a line that holds a digit, a longer line, or a name found otherwise.
+    for text in [
+        "Room 12B\nSweden",
+        "We all went there last year\nSweden",
+        "Jane Doe\nLondon",
+    ] {
+        assert!(
+            found(text).iter().filter(|(k, _)| *k == L).count() <= 1,
+            "{text}: {:?}",
+            found(text)
+        );
+    }
+}
+
+#[test]
+fn clause_ends_and_line_marks_in_the_middle_of_a_line() {
+    let street = Kind::StreetAddress;
+    yes(
+        street,
+        "Do you live at 12 Main Street? Tell me.",
+        "12 Main Street",
+    );
+    assert_eq!(
+        of(street, "Is the office at 5625 Dunajska 97? Yes, it is."),
+        vec!["5625", "Dunajska 97"]
+    );
+    // A table's cell marks are words: a match stops there.
+    assert_eq!(
+        of(street, "| 12 | Main Street | London |"),
+        Vec::<&str>::new()
+    );
+    // An employer's name at the text's end or before an escaped line break.
+    yes(Kind::Organization, "I work for Acme ", "Acme");
+    yes(Kind::Organization, r"Jane Doe of Acme\nShe left", "Acme");
+    // A month in an email address is not a name.
+    assert_eq!(
+        of(
+            Kind::Person,
+            "Write to march.report@acme.com. March was busy."
+        ),
+        Vec::<&str>::new()
+    );
+    // `on` in a log line is no event.
+    assert_eq!(
+        of(Kind::Date, "job logged on 2024-07-14 10:30:00 ok"),
+        Vec::<&str>::new()
+    );
+}

@@ -335,8 +335,8 @@ const LOWER_PREFIXES: &[&str] = &[
 const UNITS: &[&str] = &["Apt", "Suite", "Unit", "Flat", "Ste"];
 
 /// Bytes that mark a line's start in generated or quoted text (`}}`, `>`, `|`, `???`),
-/// passed over before a word (a word of nothing else is no word) and inside a
-/// [`soft_break`].
+/// passed over before a line's first word (a mark alone there is no word) and inside a
+/// [`soft_break`]; elsewhere (`| 12 | Main Street |`) they are words that stop a match.
 const LINE_MARKS: &[u8] = b"}]>|?";
 
 /// The words of the text: (start, end) of each run of non-space bytes.
@@ -345,11 +345,15 @@ fn words(t: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::with_capacity(t.len() / 4 + 4);
     let mut i = 0;
     while i < t.len() {
+        let gap = i;
         while i < t.len() && t[i].is_ascii_whitespace() {
             i += 1;
         }
-        // Line marks glued to a line's first word (`}}9112 Kuuse 53`) are not the word's.
-        while i < t.len() && LINE_MARKS.contains(&t[i]) {
+        // Line marks before a line's first word (`}}9112 Kuuse 53`, `??? 46753 Rua…`) are
+        // not words: at the text's start, after a line break or after two spaces (an escaped
+        // break, blanked).
+        let line_start = gap == 0 || t[gap..i].contains(&b'\n') || i - gap >= 2;
+        while line_start && i < t.len() && LINE_MARKS.contains(&t[i]) {
             i += 1;
         }
         let s = i;
@@ -466,8 +470,9 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         if soft_break(t, w[j - 1].1, w[j].0) {
             return (first, last, true);
         }
-        // A comma or full stop ends the clause where it is not part of an abbreviation.
-        if matches!(at(t, w[j - 1].1 - 1), b'.') && lists_of(t, w[j - 1]) & UNIT == 0 {
+        // A full stop, `?` or `!` ends the clause where it is not part of an abbreviation.
+        if matches!(at(t, w[j - 1].1 - 1), b'.' | b'?' | b'!') && lists_of(t, w[j - 1]) & UNIT == 0
+        {
             break;
         }
         let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);
@@ -518,10 +523,11 @@ fn soft_break(t: &[u8], s: usize, e: usize) -> bool {
 }
 
 /// A lower-case word inside a place's name (`de`, `del`, `das`, and the Slavic `u`, `pri`,
-/// `na`, `ob`, `v`).
+/// `na`, `ob`, `v`), in lower case only.
 fn is_particle(t: &[u8], (s, e): (usize, usize)) -> bool {
     let word = &t[s..e];
-    is_one_of(word, super::gazetteer::PLACE_PARTICLES) || is_one_of(word, SLAVIC_PARTICLES)
+    word.iter().all(u8::is_ascii_lowercase)
+        && (is_one_of(word, super::gazetteer::PLACE_PARTICLES) || is_one_of(word, SLAVIC_PARTICLES))
 }
 
 /// Prepositions inside Slavic place names (`Klobouky u Brna`, `Loka pri Zidanem Mostu`).
@@ -749,7 +755,7 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
 const MAX_TOWN: usize = 64;
 
 /// A town on the line above a listed place that is alone at its line's start
-/// (`SUNDSVALL\nSweden`, `Gudhjem\\nDenmark` with an escaped line break): one to three
+/// (`SUNDSVALL` then `Sweden` on the next line, the break real or escaped): one to three
 /// capitalised or upper-case words, no digit, alone on their line and overlapping no other
 /// finding, as a location (0.55). Reads the findings already in `out`, so it runs after the
 /// other detectors ([`super::Taken`]: `n log n` in the findings).
@@ -762,7 +768,8 @@ pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
         .collect();
     for start in places {
         // The break before the place: a line break, or two spaces or more.
-        // Every walk back is bounded (a town's line is short): linear in the text.
+        // The walks back are bounded (a town's line is short) or cover bytes no other place
+        // walks over: linear in the text.
         let mut e = start;
         while e > 0 && start - e < 16 && t[e - 1] == b' ' {
             e -= 1;
@@ -774,7 +781,7 @@ pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
         if real {
             e -= 1;
         }
-        while e > 0 && matches!(t[e - 1], b' ' | b'\r') {
+        while e > 0 && matches!(t[e - 1], b' ' | b'\r' | b'\t') {
             e -= 1;
         }
         // The line above: back to a line break or two spaces.
@@ -796,9 +803,11 @@ pub(crate) fn town_above_place(t: &[u8], out: &mut Vec<crate::Finding>) {
             .collect();
         let ok = (1..=3).contains(&line.len())
             && line.first().is_some_and(|&(s, _)| s == a)
-            && line
-                .iter()
-                .all(|&x| (is_capitalised(t, x) || is_upper_word(t, x)) && trimmed(t, x) == x);
+            && line.iter().all(|&x| {
+                (is_capitalised(t, x) || is_upper_word(t, x))
+                    && trimmed(t, x) == x
+                    && !t[x.0..x.1].iter().any(u8::is_ascii_digit)
+            });
         if ok {
             push(out, Kind::Location, a, e, 0.55, "town_above_place");
         }
@@ -831,6 +840,15 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
     // address found.
     let mut floor = 0;
     while k < w.len() {
+        // Every rule starts on a number, a capital (of any script) or `ul.`/`al.`: most words
+        // of prose are passed over here.
+        let first = t[w[k].0];
+        if first.is_ascii() && !first.is_ascii_alphanumeric()
+            || first.is_ascii_lowercase() && !matches!(&t[w[k].0..w[k].1], b"ul." | b"al.")
+        {
+            k += 1;
+            continue;
+        }
         // A number, capitalised words, a street word.
         if is_number(t, w[k]) && at(t, w[k].1 - 1).is_ascii_digit() {
             let mut j = k + 1;
@@ -1064,9 +1082,10 @@ fn is_month(word: &[u8]) -> bool {
     })
 }
 
-/// The number that ends `Capitalised [Capitalised [Capitalised]] NUMBER` starting at word
-/// `k` (particles between the words), where the word after the number is `St.`, `St` or
-/// `street` (not `St.` before a capitalised word).
+/// The number that ends one to four capitalised words or particles (the first capitalised)
+/// and a number, starting at word `k`, where the word after the number is `St.`, `St` or
+/// `street` (not `St.` before a capitalised word, `street` only before a clause's end or a
+/// preposition).
 fn before_street_word(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
     if !is_capitalised(t, w[k]) || (k > 0 && is_capitalised(t, w[k - 1])) {
         return None;
@@ -1098,8 +1117,9 @@ fn before_street_word(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize>
 const AT_WORDS: &[&str] = &["at", "on", "to", "address:"];
 
 /// The last word of `NUMBER Capitalised [Capitalised] NUMBER` starting at word `k`, after
-/// one of [`AT_WORDS`], a flat or suite number or a comma, where the clause ends after the second number (end of text, a
-/// comma, a full stop, a line break, or `St.`) and no word is a month.
+/// one of [`AT_WORDS`], a flat or suite number or a comma, where the clause ends after the
+/// second number (end of text, a comma, a full stop, `?`, `!`, a line break, a soft break, or
+/// `St.`) and no word is a month.
 fn numbered_street(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
     // Or after a flat or suite number (`Apt. 961 01836 Democracia 9967`).
     let after_unit = k >= 2 && lists_of(t, w[k - 2]) & UNIT != 0 && is_number(t, w[k - 1]);

@@ -3,8 +3,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    CAPITALS, DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, is_alnum,
-    is_one_of, joined_after, joined_before, next_in, num, word_before,
+    DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, is_alnum, is_one_of,
+    joined_after, joined_before, next_in, num, word_before,
 };
 use custodian_core::vault::value::FieldType;
 
@@ -73,7 +73,9 @@ fn conf(t: &[u8], s: usize) -> f32 {
 ///   month-day, one separator throughout);
 /// * with a month name: `July 14, 2024`, `Jul 14th 2024`, `14 July 2024`, `14th Jul, 2024`.
 ///
-/// Dates that start a timestamp (`2024-07-14T10:30:00Z`, `14/07/2024 10:30`) are not reported.
+/// Dates that start a timestamp (`2024-07-14T10:30:00Z`, `14/07/2024 10:30`) are not reported
+/// (a log line's), but after `When:`, `Date:` or a sentence's `On` the date and time of an
+/// event is (`date_time`, 0.6).
 /// Confidence 0.5, 0.95 with birth context ("born", "dob", "date of birth").
 pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut i = 0;
@@ -93,7 +95,7 @@ pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
                 push(out, Kind::Date, i, e, conf(t, i), "date");
                 i = e;
             }
-            Some(e) if is_one_of(word_before(t, i, true).0, EVENT_LABELS) => {
+            Some(e) if event_label(word_before(t, i, true).0) => {
                 // The date and time of an event (`When: 1987-10-29 08:59:08.816633`).
                 let mut end = e + 1;
                 while at(t, end).is_ascii_digit()
@@ -110,9 +112,14 @@ pub(crate) fn dates(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
-/// Words before a date and time that make it an event's, not a log line's timestamp
-/// (`When: 1987-10-29 08:59:08`, `Date: …`, `On 2017-10-01 20:32:50, the government…`).
-const EVENT_LABELS: &[&str] = &["when", "date", "on"];
+/// Labels before a date and time that make it an event's, not a log line's timestamp
+/// (`When: 1987-10-29 08:59:08`, `Date: …`), in any case; and `On` capitalised (`On
+/// 2017-10-01 20:32:50, the government…`, not `logged on 2024-07-14 10:30:00`).
+const EVENT_LABELS: &[&str] = &["when", "date"];
+
+fn event_label(w: &[u8]) -> bool {
+    w == b"On" || is_one_of(w, EVENT_LABELS)
+}
 
 /// Words before a day of the week that make it a date (`on Sunday`, `meet Monday`).
 const BEFORE_WEEKDAY: &[&str] = &["on", "meet", "next", "until", "by", "every"];
@@ -120,16 +127,20 @@ const BEFORE_WEEKDAY: &[&str] = &["on", "meet", "next", "until", "by", "every"];
 /// Days of the week after one of [`BEFORE_WEEKDAY`] (`flew there on Sunday morning`,
 /// `We'll meet Monday`), capitalised, as whole words: 0.5.
 pub(crate) fn weekdays(t: &[u8], out: &mut Vec<crate::Finding>) {
-    let mut i = 0;
-    while i < t.len() {
-        if t[i].is_ascii_uppercase()
-            && !alnum_before(t, i)
-            && let Some(e) = weekday(t, i)
+    // Every day's name ends in `day`: jump from one `day` to the next and look back.
+    let mut from = 0;
+    while let Some(p) = memchr::memmem::find(&t[from..], b"day") {
+        let d = from + p;
+        from = d + 3;
+        let mut s = d;
+        while s > 0 && d - s < 6 && t[s - 1].is_ascii_alphabetic() {
+            s -= 1;
+        }
+        if t[s].is_ascii_uppercase()
+            && !alnum_before(t, s)
+            && let Some(e) = weekday(t, s)
         {
-            push(out, Kind::Date, i, e, 0.5, "weekday");
-            i = e;
-        } else {
-            i = next_in(t, i + 1, &CAPITALS);
+            push(out, Kind::Date, s, e, 0.5, "weekday");
         }
     }
 }

@@ -446,14 +446,15 @@ fn ends_clause_strict(t: &[u8], (_, e, _): (usize, usize, bool)) -> bool {
 /// Words that end an employer's name found by [`employers`].
 const AFTER_EMPLOYER: &[&str] = &["is", "and", "was", "has", "in", "at", "as", "for", "since"];
 
-/// Phrases after which an employer's name follows.
-const EMPLOYER_CUES: &[&[u8]] = &[b"work for ", b"works for ", b"worked for ", b"working for "];
+/// Verbs whose `for` an employer's name follows (`work for`).
+const EMPLOYER_VERBS: &[&[u8]] = &[b"work", b"works", b"worked", b"working"];
 
 /// Employers named by their place in a sentence, whatever their words: after a person's name
 /// and `of` (`Adam McDowell of DeepOntoscomy,`, `Ruman D. Bataev of TOKYO ROPE MFG.CO.LTD
 /// is…`) or after `work for` (`I work for THALES/EQ`). The name is one to twelve words that
-/// start with a capital or hold a digit (`x5`), or `&`, `-`, up to a comma, a possessive `'s`, a line
-/// break or a word of [`AFTER_EMPLOYER`]; not a place found alone. 0.65. Reads the persons
+/// start with a capital or a non-ASCII letter or hold a digit (`x5`), or `&`, `-`, up to a
+/// comma, `;`, a possessive `'s`, a tab or line break, or a word of [`AFTER_EMPLOYER`]; not a
+/// place found alone. 0.65. Reads the persons
 /// already found, so it runs after them.
 pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut starts: Vec<usize> = out
@@ -461,14 +462,16 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
         .filter(|f| f.kind == Kind::Person && t[f.end..].starts_with(b" of "))
         .map(|f| f.end + 4)
         .collect();
-    for cue in EMPLOYER_CUES {
-        let mut i = 0;
-        while let Some(p) = memchr::memmem::find(&t[i..], cue) {
-            let s = i + p;
-            if s == 0 || !t[s - 1].is_ascii_alphanumeric() {
-                starts.push(s + cue.len());
-            }
-            i = s + cue.len();
+    // One pass for ` for `, then the verb before it.
+    let mut i = 0;
+    while let Some(p) = memchr::memmem::find(&t[i..], b" for ") {
+        let f = i + p;
+        i = f + 5;
+        let verb = EMPLOYER_VERBS.iter().any(|v| {
+            t[..f].ends_with(v) && (f == v.len() || !t[f - v.len() - 1].is_ascii_alphanumeric())
+        });
+        if verb {
+            starts.push(f + 5);
         }
     }
     let mut places: Vec<(usize, usize)> = out
@@ -497,7 +500,9 @@ fn employer_end(t: &[u8], s: usize) -> Option<usize> {
             .position(|&b| b.is_ascii_whitespace())
             .unwrap_or(t.len() - j);
         let w = &t[j..we];
-        let first = *w.first()?;
+        let Some(&first) = w.first() else {
+            break;
+        };
         let starts_name =
             first.is_ascii_uppercase() || first >= 0xC0 || w.iter().any(u8::is_ascii_digit);
         if is_one_of(w, AFTER_EMPLOYER) || !(starts_name || w == b"&" || w == b"-") {

@@ -502,9 +502,10 @@ const MAX_REPEATED: usize = 16;
 /// (three letters or more, no word the crate knows as something else) found again alone as
 /// a whole word (`directed by Samuel Dias and starring Dias`) where nothing else was found,
 /// at 0.55. And the name an email address is made of (`GermanKauzar@…`, `jane.doe@…`: two
-/// parts or more, none a role such as `sales`), found capitalised as a whole word
-/// elsewhere in the text (`while German is on leave`), at 0.7, over a place or a people the
-/// lists found without context. Reads the findings already in `out`, so it runs after the
+/// parts or more, none a role such as `sales`; parts that are a day, a month, a title, a cue
+/// or a sentence word, `march`, are left out), found capitalised as a whole word elsewhere in the text (`while
+/// German is on leave`), at 0.7, over a place or a people the lists found without context
+/// and over a one-word name found otherwise. Reads the findings already in `out`, so it runs after the
 /// other detectors.
 pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mailed = email_names(t, out);
@@ -575,14 +576,20 @@ const FIELD_LABELS: &[&str] = &[
 /// The most speakers [`speakers`] takes.
 const MAX_SPEAKERS: usize = 32;
 
-/// Speakers of a dialogue: one or two name words at a line's start (after a line break, an
-/// escaped one, or the text's start) right before a colon (`Kauã: "Who are you?"`), none a
+/// Speakers of a dialogue: one or two name words at a line's start (after a line break, two
+/// spaces not after a colon, as an escaped break is blanked, or the text's start) right before
+/// a colon (`Kauã: "Who are you?"`), none a
 /// word known as something else or a field's label ([`FIELD_LABELS`]); reported (0.6) when
 /// two such lines or more start so, or the speaker is a known given name.
 pub(crate) fn speakers(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mut found: Vec<(usize, usize, bool)> = Vec::new();
     let mut i = 0;
-    while i < t.len() && found.len() < MAX_SPEAKERS {
+    while found.len() < MAX_SPEAKERS {
+        // A speaker starts with a capital: jump from one to the next.
+        i = next_in(t, i, &CAPITALS_OR_LEADS);
+        if i >= t.len() {
+            break;
+        }
         let line_start = i == 0
             || t[i - 1] == b'\n'
             || (i >= 2 && t[i - 1] == b' ' && t[i - 2] == b' ' && (i < 3 || t[i - 3] != b':'));
@@ -752,7 +759,11 @@ fn email_names<'a>(t: &'a [u8], out: &[crate::Finding]) -> Vec<&'a [u8]> {
                 };
             }
         }
-        let named: Vec<&[u8]> = parts.iter().copied().filter(|p| p.len() >= 3).collect();
+        let named: Vec<&[u8]> = parts
+            .iter()
+            .copied()
+            .filter(|p| p.len() >= 3 && lexicon().get(p) & (CALENDAR | TITLE | CUE | NOT_NAME) == 0)
+            .collect();
         if named.len() >= 2 && !parts.iter().any(|p| is_one_of(p, ROLE_MAILBOXES)) {
             for p in named {
                 if names.len() < MAX_MAILED && !names.contains(&p) {
