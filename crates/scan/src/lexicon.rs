@@ -50,8 +50,21 @@ impl Key {
 }
 
 /// Words with a value each.
+/// A key's tag, from its hash: the high half, never 0.
+fn tag(hash: u64) -> u32 {
+    // Truncation is intended: the high half.
+    #[allow(clippy::cast_possible_truncation)]
+    let t = (hash >> 32) as u32;
+    t.max(1)
+}
+
 pub(crate) struct Lexicon {
-    slots: Vec<(Key, u32)>,
+    /// Each slot's tag (the hash's high bits, never 0; 0 is an empty slot) and value: 8 bytes
+    /// a slot, so that the probe of a word that is not listed (most words of a text) reads a
+    /// small table that stays in cache.
+    slots: Vec<(u32, u32)>,
+    /// Each slot's word, read only when its tag matches.
+    keys: Vec<Key>,
     mask: usize,
     /// For each pair of first two letters ([`pair`]), bit `n` is set when a word held has
     /// those first letters and `n` bytes: most words looked up are ruled out by this alone,
@@ -84,7 +97,8 @@ impl Lexicon {
             .collect();
         let size = (words.len() * 2).next_power_of_two().max(16);
         let mut lexicon = Lexicon {
-            slots: vec![(Key::default(), 0); size],
+            slots: vec![(0, 0); size],
+            keys: vec![Key::default(); size],
             mask: size - 1,
             shapes: vec![0; 27 * 27],
         };
@@ -93,7 +107,8 @@ impl Lexicon {
                 lexicon.shapes[p] |= 1 << w.len();
             }
             let slot = lexicon.slot(k);
-            lexicon.slots[slot].0 = k;
+            lexicon.slots[slot].0 = tag(k.hash());
+            lexicon.keys[slot] = k;
             lexicon.slots[slot].1 |= v;
         }
         lexicon
@@ -103,17 +118,18 @@ impl Lexicon {
     fn slot(&self, k: Key) -> usize {
         // Truncation is intended: the mask keeps the low bits.
         #[allow(clippy::cast_possible_truncation)]
-        let mut i = k.hash() as usize & self.mask;
+        let hash = k.hash();
+        let mut i = hash as usize & self.mask;
+        let tag = tag(hash);
         loop {
-            let (s, _) = self.slots[i];
-            if s == k || s == Key::default() {
+            let (t, _) = self.slots[i];
+            if t == 0 || (t == tag && self.keys[i] == k) {
                 return i;
             }
             i = (i + 1) & self.mask;
         }
     }
 
-    /// The value of the word `w` (any case), or 0 when it is not listed.
     pub(crate) fn get(&self, w: &[u8]) -> u32 {
         let shaped =
             w.len() <= MAX && pair(w).is_some_and(|p| self.shapes[p] & (1 << w.len()) != 0);
