@@ -2087,3 +2087,30 @@ fn clause_ends_and_line_marks_in_the_middle_of_a_line() {
         Vec::<&str>::new()
     );
 }
+
+#[test]
+fn a_fields_street_stops_at_its_suite_and_its_line() {
+    use Kind::StreetAddress as S;
+    assert_eq!(
+        address_parts(r"Gijsbrecht\n\n23421 57 Rue Abdelkader\n Apt. 890\n Menara"),
+        vec![
+            (S, "23421"),
+            (S, "57 Rue Abdelkader"),
+            (S, "Apt. 890"),
+            (Kind::Location, "Menara")
+        ]
+    );
+    assert_eq!(
+        address_parts(r"H. Roelink\n    47509 Al. Zwycięstwa 96 Suite 456\n   Gdynia"),
+        vec![
+            (S, "47509"),
+            (S, "Al. Zwycięstwa 96"),
+            (S, "Suite 456"),
+            (Kind::Location, "Gdynia")
+        ]
+    );
+    assert_eq!(
+        address_parts("his address: 393 Plazuela do Porto 63"),
+        vec![(S, "393"), (S, "Plazuela do Porto 63")]
+    );
+}

@@ -270,6 +270,15 @@ const SUFFIXES: &[&str] = &[
 
 /// Street words written before the name.
 const PREFIXES: &[&str] = &[
+    "Plazuela",
+    "Travessa",
+    "Rambla",
+    "Ronda",
+    "Estrada",
+    "Alameda",
+    "Avda",
+    "Calzada",
+    "Pasaje",
     "Via",
     "Viale",
     "Vicolo",
@@ -612,7 +621,7 @@ fn emit(
     }
     if soft {
         // The flat or suite after the street on the same line is a field of its own.
-        let unit_last = b >= last + 2 && lists_of(t, w[b - 1]) & UNIT != 0 && is_number(t, w[b]);
+        let unit_last = b >= a + 2 && lists_of(t, w[b - 1]) & UNIT != 0 && is_number(t, w[b]);
         if unit_last {
             one(out, Kind::StreetAddress, a, b - 2, confidence);
             one(out, Kind::StreetAddress, b - 1, b, confidence);
@@ -875,6 +884,10 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             let mut j = k + 2;
             let mut last = None;
             while j < w.len() && j <= k + 6 {
+                // The name ends at a flat or suite word or a field's gap.
+                if lists_of(t, w[j]) & UNIT != 0 || soft_break(t, w[j - 1].1, w[j].0) {
+                    break;
+                }
                 if is_capitalised(t, w[j]) {
                     last = Some(j);
                 } else if !is_one_of(&t[w[j].0..w[j].1], super::gazetteer::PLACE_PARTICLES) {
