@@ -19,7 +19,9 @@
 //!   `PSC 4432, Box 7018 APO AA 09356`, `Unit 5711 Box 3055 DPO AP 38771`,
 //!   `USNS Comfort FPO AE 09123` ([`military`]);
 //! - a post-office box: `P.O. Box 63`, `PO Box 63`, `Post Office Box 63`, `Postbox 78` (0.7,
-//!   [`po_box`]).
+//!   [`po_box`]);
+//! - an intersection: `the corner of 4308 Morris Street and Åström Viaduct` (0.75,
+//!   [`corner`]).
 //!
 //! - after `at`, `on`, `to` or `address:`, a building number, one or two capitalised words
 //!   and a house number that ends the clause (`at 5625 Dunajska 97`; 0.6,
@@ -1157,6 +1159,78 @@ fn numbered_street(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
         || soft_break(t, w[last].1, w[last + 1].0)
         || &t[w[last + 1].0..w[last + 1].1] == b"St.";
     (named && ends).then_some(last)
+}
+
+/// The most words each street of a corner takes.
+const CORNER_WORDS: usize = 6;
+
+/// An intersection as an address: `the corner of`, a street (capitalised words and numbers,
+/// up to six words), `and`, another street (one to six capitalised words or numbers), up to a
+/// clause's end or a lower-case word (`the corner of 4308 Morris Street and Åström Viaduct`);
+/// one finding from `the` on (0.75, over the streets found alone). Not where `St.` follows
+/// each street (`the corner of Voldi 26 St. and Jimínez Cove St.`: two streets).
+pub(crate) fn corner(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let mut from = 0;
+    while let Some(p) = memchr::memmem::find(&t[from..], b"corner of ") {
+        let c = from + p;
+        from = c + 10;
+        let start = if c >= 4 && t[c - 4..c].eq_ignore_ascii_case(b"the ") {
+            c - 4
+        } else {
+            c
+        };
+        if start > 0 && t[start - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let w = words(&t[from..(from + 160).min(t.len())]);
+        let w: Vec<(usize, usize)> = w.into_iter().map(|(s, e)| (from + s, from + e)).collect();
+        let street_word = |x: (usize, usize)| {
+            let initials = t[x.0..x.1]
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b == b'.');
+            is_capitalised(t, x)
+                || is_upper_word(t, x)
+                || is_number(t, x)
+                || is_particle(t, x)
+                || initials
+        };
+        let Some(and) = w
+            .iter()
+            .take(CORNER_WORDS + 1)
+            .position(|&x| &t[x.0..x.1] == b"and")
+        else {
+            continue;
+        };
+        let first_ok = and > 0
+            && w[..and].iter().all(|&x| street_word(x))
+            && !matches!(&t[w[and - 1].0..w[and - 1].1], b"St." | b"St");
+        if !first_ok {
+            continue;
+        }
+        let mut last = None;
+        for (k, &x) in w.iter().enumerate().skip(and + 1).take(CORNER_WORDS) {
+            if !street_word(trimmed(t, x)) {
+                break;
+            }
+            last = Some(k);
+            if trimmed(t, x) != x {
+                break;
+            }
+        }
+        if let Some(last) = last
+            && !matches!(&t[w[last].0..w[last].1], b"St." | b"St")
+        {
+            push(
+                out,
+                Kind::StreetAddress,
+                start,
+                trimmed(t, w[last]).1,
+                0.75,
+                "street_corner",
+            );
+            from = w[last].1;
+        }
+    }
 }
 
 /// The ship prefixes of a military address's first line (`USNS Comfort`).

@@ -83,6 +83,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         address::street(t, out);
         address::military(t, out);
         address::po_box(t, out);
+        address::corner(t, out);
     }
     secret::prefixed(t, out);
     gazetteer::words(t, out);
