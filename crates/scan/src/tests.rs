@@ -2139,3 +2139,25 @@ fn an_intersection_is_one_address() {
         Vec::<&str>::new()
     );
 }
+
+#[test]
+fn a_places_other_name_in_brackets_and_a_quoted_title() {
+    yes(
+        Kind::Location,
+        "Who is coming to Cyprus (Greek) with me?",
+        "Cyprus (Greek)",
+    );
+    yes(
+        Kind::Location,
+        "her home city Latsia (Lakkia): a town",
+        "Latsia (Lakkia)",
+    );
+    assert_eq!(
+        of(
+            Kind::Person,
+            "an earlier song, \"Carry Me Back To Spain,\" which was arranged"
+        ),
+        Vec::<&str>::new()
+    );
+    yes(Kind::Person, "I saw \"John Smith\" yesterday", "John Smith");
+}

@@ -895,7 +895,14 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
             || (next == b' ' && capital_at(t, e + 1))
             || (next == b'.' && at(t, e + 1).is_ascii_alphanumeric());
         if ok && !glued {
-            push(out, Kind::Location, s, e, 0.5, "place_by_preposition");
+            push(
+                out,
+                Kind::Location,
+                s,
+                with_alias(t, e),
+                0.5,
+                "place_by_preposition",
+            );
         }
         i = e.max(i);
     }
@@ -1090,8 +1097,30 @@ fn entry_at(
         return Some(end);
     }
     let confidence = if context(t, i, CONTEXT) { 0.8 } else { 0.55 };
+    let end = if kind == Kind::Location {
+        with_alias(t, end)
+    } else {
+        end
+    };
     push(out, kind, i, end, confidence, "gazetteer");
     Some(end)
+}
+
+/// A place's end, with the other name in brackets that follows it as part of the name
+/// (`Cyprus (Greek)`, `Latsia (Lakkia)`): one capitalised word, at most 16 bytes.
+fn with_alias(t: &[u8], end: usize) -> usize {
+    if !starts_with(t, end, b" (") || !at(t, end + 2).is_ascii_uppercase() {
+        return end;
+    }
+    let mut e = end + 3;
+    while e < t.len() && e < end + 18 && (t[e].is_ascii_alphabetic() || t[e] >= 0x80) {
+        e += 1;
+    }
+    if at(t, e) == b')' && e > end + 3 {
+        e + 1
+    } else {
+        end
+    }
 }
 
 #[cfg(test)]

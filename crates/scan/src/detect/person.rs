@@ -481,7 +481,14 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                         .or_else(|| {
                             capitalised_words(t, i).map(|e| (e, 0.5, "person_capitalised"))
                         });
-                    match found {
+                    // A title in quotes that goes on in capitals (`"Carry Me Back To Spain,"`).
+                    let quoted_title = |&(e, _, _): &(usize, f32, &str)| {
+                        i > 0
+                            && t[i - 1] == b'"'
+                            && at(t, e) == b' '
+                            && at(t, e + 1).is_ascii_uppercase()
+                    };
+                    match found.filter(|f| !quoted_title(f)) {
                         Some((e, conf, detector)) => {
                             push(out, Kind::Person, i, e, conf, detector);
                             i = e;
