@@ -2138,6 +2138,14 @@ fn an_intersection_is_one_address() {
         of(street, "we met at the corner of park, and the lake"),
         Vec::<&str>::new()
     );
+    // The second street ends at its line.
+    assert_eq!(
+        found(r"the corner of Koskikatu 25 and Knudsen Squares\n66 28 45 office"),
+        vec![
+            (street, "the corner of Koskikatu 25 and Knudsen Squares"),
+            (Kind::Phone, "66 28 45")
+        ]
+    );
 }
 
 #[test]

@@ -1209,7 +1209,10 @@ pub(crate) fn corner(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         let mut last = None;
         for (k, &x) in w.iter().enumerate().skip(and + 1).take(CORNER_WORDS) {
-            if !street_word(trimmed(t, x)) {
+            // The second street ends at its line (a telephone number may follow).
+            let gap = &t[w[k - 1].1..x.0];
+            if !street_word(trimmed(t, x)) || gap.contains(&b'\n') || soft_break(t, w[k - 1].1, x.0)
+            {
                 break;
             }
             last = Some(k);
