@@ -493,10 +493,7 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
         if unit {
             last = j + 1;
             j += 2;
-        } else if &t[w[j].0..w[j].1] == b"," || {
-            let (s, e) = trimmed(t, w[j]);
-            is_one_of(&t[s..e], MISSING)
-        } {
+        } else if &t[w[j].0..w[j].1] == b"," || is_missing(t, w[j]) {
             // A comma written apart, at the start of a line (`Cuntis\n, PO\n Spain`), or a
             // missing region as data tools write it (`Ankaran, nan 16025`).
             j += 1;
@@ -546,6 +543,11 @@ const SLAVIC_PARTICLES: &[&str] = &["u", "pri", "na", "ob", "v", "pod"];
 
 /// How data tools write a missing value (pandas' `nan`, `null`, `None`, `N/A`).
 const MISSING: &[&str] = &["nan", "null", "none", "n/a"];
+
+/// Whether the word, without its trailing punctuation, is one of [`MISSING`].
+fn is_missing(t: &[u8], w: (usize, usize)) -> bool {
+    is_one_of(trimmed_text(t, w), MISSING)
+}
 
 /// Whether words from `j` start like a telephone number: two or more groups of digits one
 /// space apart (the last may go on with other bytes: `24-Office`) holding seven digits or
@@ -698,7 +700,7 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
         let place = |k: usize| {
             is_capitalised(t, w[k])
                 || is_upper_word(t, w[k])
-                || (k > j && (is_particle(t, w[k]) || is_one_of(trimmed_text(t, w[k]), MISSING)))
+                || (k > j && (is_particle(t, w[k]) || is_missing(t, w[k])))
         };
         let words_ok =
             (j..p).all(place) && (p == j || is_capitalised(t, w[j]) || is_upper_word(t, w[j]));
@@ -711,7 +713,7 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
                 0.7,
                 "street_address",
             );
-        } else if e == j && is_one_of(trimmed_text(t, w[j]), MISSING) {
+        } else if e == j && is_missing(t, w[j]) {
         } else if p == j {
             push(
                 out,
@@ -727,8 +729,7 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
             // country (`Estonia 42462`) the last part of the street address.
             let region = |k: usize| {
                 let word = trimmed_text(t, w[k]);
-                is_one_of(word, MISSING)
-                    || (word.len() == 2 && word.iter().all(u8::is_ascii_uppercase))
+                is_missing(t, w[k]) || (word.len() == 2 && word.iter().all(u8::is_ascii_uppercase))
             };
             let town_end = if p > j + 1 && region(p - 1) { p - 1 } else { p };
             let town = |out: &mut Vec<crate::Finding>, a: usize, b: usize| {
@@ -742,7 +743,7 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
                 );
             };
             town(out, j, town_end - 1);
-            if town_end < p && !is_one_of(trimmed_text(t, w[town_end]), MISSING) {
+            if town_end < p && !is_missing(t, w[town_end]) {
                 town(out, town_end, town_end);
             }
             if p <= e {
@@ -1114,15 +1115,18 @@ fn before_street_word(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize>
     }
     let after = *w.get(j + 1)?;
     // Not `St.` before a name: that is a saint (`St. Mary`).
-    let next = w.get(j + 2).map(|&x| &t[x.0..x.1]);
-    let saint = w.get(j + 2).is_some_and(|&x| is_capitalised(t, x));
+    let next = w.get(j + 2).copied();
+    let saint = next.is_some_and(|x| is_capitalised(t, x));
     let street = match &t[after.0..after.1] {
         b"St." | b"St" => !saint,
         // `street` then a clause's end or a preposition, not a noun (`Room 5 street level`).
         b"street." => true,
-        b"street" => {
-            next.is_none_or(|n| is_one_of(n, &["in", "of", "and", "at", "near", "was", "is"]))
-        }
+        b"street" => next.is_none_or(|n| {
+            is_one_of(
+                &t[n.0..n.1],
+                &["in", "of", "and", "at", "near", "was", "is"],
+            )
+        }),
         _ => false,
     };
     (is_number(t, w[j]) && trimmed(t, w[j]).1 == w[j].1 && street).then_some(j)
