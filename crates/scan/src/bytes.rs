@@ -31,6 +31,11 @@ pub(crate) fn blank_escapes(t: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A needle's finder, built once per process (`static N: Needle = Needle::new(|| Finder::new(b"…"))`):
+/// building one, as `memmem::find` does on each call, costs more than searching the short
+/// texts most scans get.
+pub(crate) type Needle = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
+
 /// The byte at `i`, or 0 past the end.
 pub(crate) fn at(t: &[u8], i: usize) -> u8 {
     t.get(i).copied().unwrap_or(0)

@@ -1365,6 +1365,12 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         "the corner of Ab and ",
         "corner of 1 and Ab ",
         "They had 6: Ab, ",
+        "to Ab and Cd 5 ",
+        "at Ab and 5 Cd Street ",
+        "corner of Ab 5 St. and Cd ",
+        "corner of ab 5 and ",
+        "in Ab 12345 in ",
+        "in Ab de ",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);
@@ -2144,6 +2150,119 @@ fn an_intersection_is_one_address() {
         vec![
             (street, "the corner of Koskikatu 25 and Knudsen Squares"),
             (Kind::Phone, "66 28 45")
+        ]
+    );
+}
+
+#[test]
+fn a_name_and_a_street_is_one_address_where_an_address_is_expected() {
+    let street = Kind::StreetAddress;
+    // A street found by the other rules takes the name before it.
+    yes(
+        street,
+        "The letter arrived at Oskar and Hindsholmvej 75 last night.",
+        "Oskar and Hindsholmvej 75",
+    );
+    yes(
+        street,
+        "What is your address? it is Mikael and 3173 Kerry Way",
+        "Mikael and 3173 Kerry Way",
+    );
+    assert_eq!(
+        found("Address:  Julitta and 2870 Fallon Drive"),
+        vec![(street, "Julitta and 2870 Fallon Drive")]
+    );
+    assert_eq!(
+        of(
+            street,
+            "here they are: Sara and ul. Ciupagi 21, and Mikko and ul. Zakrzowska 92"
+        ),
+        vec!["Sara and ul. Ciupagi 21", "Mikko and ul. Zakrzowska 92"]
+    );
+    // Or capitalised words and a house number that end the clause.
+    yes(
+        street,
+        "How do I change my address to Jennifer and Dunajska 56?",
+        "Jennifer and Dunajska 56",
+    );
+    yes(
+        street,
+        "validate the following? Keijo and Λ. Αλκυονίδων 241",
+        "Keijo and Λ. Αλκυονίδων 241",
+    );
+    // Not without a place where an address is expected, nor before more of a sentence.
+    for text in [
+        "Tom and Jerry 2 was a film.",
+        "Tom and Jerry 2.",
+        "We sent it to Tom and Jerry 2 of them",
+        "I gave Oskar and Hindsholmvej 75 a call",
+        "to Anna and Berlin 2019 tickets",
+    ] {
+        assert!(
+            !found(text)
+                .iter()
+                .any(|(k, s)| *k == street && s.contains(" and ")),
+            "{text}: {:?}",
+            found(text)
+        );
+    }
+}
+
+#[test]
+fn a_corner_of_two_streets_each_before_st_and_a_lower_case_street() {
+    let street = Kind::StreetAddress;
+    assert_eq!(
+        of(
+            street,
+            "Ask the driver to stop at the corner of 1570 Blanshard St. and Marsh Wall St."
+        ),
+        vec!["1570 Blanshard St", "Marsh Wall"]
+    );
+    yes(
+        street,
+        "here's the address: the corner of Stensås terrasse 38 and Valida Wall",
+        "the corner of Stensås terrasse 38 and Valida Wall",
+    );
+    yes(
+        street,
+        "the corner of 1356 Impala St and Sara Locks",
+        "the corner of 1356 Impala St and Sara Locks",
+    );
+}
+
+#[test]
+fn a_postal_code_after_a_town_named_after_in() {
+    let code = Kind::PostalCode;
+    yes(
+        code,
+        "Looking to support Acme in Schweinfurt 97419 in its mission",
+        "97419",
+    );
+    yes(code, "an office in Jalón de Cameros 26134, Spain", "26134");
+    yes(code, "moved to a flat in LAHOLM 312 18 last year", "312 18");
+    yes(code, "based in Szczecin 70-762.", "70-762");
+    // Not a year, not a number that goes on, not without `in` before the town.
+    for text in [
+        "we met in Berlin 2019 and again",
+        "in Berlin 12345 Main",
+        "Schweinfurt 97419 in its mission",
+        "in Room 40404 of the hotel",
+    ] {
+        assert_eq!(of(code, text), Vec::<&str>::new(), "{text}");
+    }
+}
+
+#[test]
+fn a_town_line_with_a_three_letter_region() {
+    assert_eq!(
+        found(r"Mrs. Stephanie Stevenson Apt. 189 90 Mandible Street\nBARKLY QLD 4825")
+            .into_iter()
+            .filter(|(k, _)| matches!(k, Kind::Location | Kind::PostalCode))
+            .collect::<Vec<_>>(),
+        vec![
+            (Kind::Location, "BARKLY"),
+            (Kind::Location, "QLD"),
+            (Kind::PostalCode, "4825")
         ]
     );
 }

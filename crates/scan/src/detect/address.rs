@@ -36,8 +36,12 @@
 
 use super::push;
 use crate::Kind;
-use crate::bytes::{alnum_before, at, digits_end, is_alnum, is_one_of, starts_with};
+use crate::bytes::Needle;
+use crate::bytes::{
+    alnum_before, at, capital_at, digits_end, is_alnum, is_one_of, starts_with, word_before,
+};
 use crate::lexicon::Lexicon;
+use memchr::memmem::Finder;
 
 /// Street words written after the name, matched without regard to case only on their first
 /// letter (the word must be capitalised): common British and abbreviated ones, then the rest
@@ -724,12 +728,13 @@ fn parts(t: &[u8], w: &[(usize, usize)], out: &mut Vec<crate::Finding>, mut j: u
                 "address_postcode",
             );
         } else if words_ok && p - j <= 5 {
-            // The town, then maybe its region as a code (`Rohod SZ 4563`) or missing
+            // The town, then maybe its region as a code (`Rohod SZ 4563`, `BARKLY QLD 4825`) or missing
             // (`Gossau nan 8625`), then the postcode: after a region a postal code, after a
             // country (`Estonia 42462`) the last part of the street address.
             let region = |k: usize| {
                 let word = trimmed_text(t, w[k]);
-                is_missing(t, w[k]) || (word.len() == 2 && word.iter().all(u8::is_ascii_uppercase))
+                is_missing(t, w[k])
+                    || ((2..=3).contains(&word.len()) && word.iter().all(u8::is_ascii_uppercase))
             };
             let town_end = if p > j + 1 && region(p - 1) { p - 1 } else { p };
             let town = |out: &mut Vec<crate::Finding>, a: usize, b: usize| {
@@ -1174,8 +1179,9 @@ const CORNER_WORDS: usize = 6;
 /// one finding from `the` on (0.75, over the streets found alone). Not where `St.` follows
 /// each street (`the corner of Voldi 26 St. and Jimínez Cove St.`: two streets).
 pub(crate) fn corner(t: &[u8], out: &mut Vec<crate::Finding>) {
+    static CORNER_OF: Needle = Needle::new(|| Finder::new(b"corner of "));
     let mut from = 0;
-    while let Some(p) = memchr::memmem::find(&t[from..], b"corner of ") {
+    while let Some(p) = CORNER_OF.find(&t[from..]) {
         let c = from + p;
         from = c + 10;
         let start = if c >= 4 && t[c - 4..c].eq_ignore_ascii_case(b"the ") {
@@ -1205,10 +1211,40 @@ pub(crate) fn corner(t: &[u8], out: &mut Vec<crate::Finding>) {
         else {
             continue;
         };
-        let first_ok = and > 0
-            && w[..and].iter().all(|&x| street_word(x))
-            && !matches!(&t[w[and - 1].0..w[and - 1].1], b"St." | b"St");
+        // A first street that ends in its house number may hold lower-case words
+        // (`Stensås terrasse 38`, `ul. Fałata 18`).
+        let numbered = and > 1
+            && is_number(t, w[and - 1])
+            && w[..and - 1].iter().all(|&x| {
+                t[x.0..x.1]
+                    .iter()
+                    .all(|&b| b.is_ascii_alphabetic() || b >= 0x80 || b == b'.')
+            });
+        let first_ok = and > 0 && (numbered || w[..and].iter().all(|&x| street_word(x)));
         if !first_ok {
+            continue;
+        }
+        if &t[w[and - 1].0..w[and - 1].1] == b"St." {
+            // Two streets, each before its `St.`: the first is found alone; the second is
+            // its capitalised words, without the `St.` (`and Jimínez Cove St.`).
+            let st = w
+                .iter()
+                .enumerate()
+                .skip(and + 1)
+                .take(CORNER_WORDS + 1)
+                .find(|&(_, &x)| !is_capitalised(t, x) || trimmed(t, x) != x)
+                .filter(|&(k, &x)| k > and + 1 && &t[x.0..x.1] == b"St.");
+            if let Some((k, _)) = st {
+                push(
+                    out,
+                    Kind::StreetAddress,
+                    w[and + 1].0,
+                    w[k - 1].1,
+                    0.6,
+                    "street_corner",
+                );
+                from = w[k].1;
+            }
             continue;
         }
         let mut last = None;
@@ -1238,6 +1274,101 @@ pub(crate) fn corner(t: &[u8], out: &mut Vec<crate::Finding>) {
             from = w[last].1;
         }
     }
+}
+
+/// Words after which [`named_corner`] takes `Name and street` for an address.
+const NAMED_CORNER_CUES: &[&str] = &["to", "at", "is", "in", "with"];
+
+/// An intersection written as a person's name, `and`, a street (`arrived at Oskar and
+/// Hindsholmvej 75`, `Address: Julitta and 2870 Fallon Drive`), as one address: a
+/// capitalised word, ` and `, then a street found by the detectors above (it takes their
+/// confidence, at least 0.7: over the name alone) or one to three capitalised words and a
+/// house number that ends the clause (0.6). Only where an address is expected before the
+/// name: after `:` or `?`, after one of [`NAMED_CORNER_CUES`] (`to`, `at`, `is`…) or
+/// `, and`, or (for a street found on its own) at a line's or the text's start. Runs after the
+/// other street detectors: it reads their findings.
+pub(crate) fn named_corner(t: &[u8], out: &mut Vec<crate::Finding>) {
+    static AND: Needle = Needle::new(|| Finder::new(b" and "));
+    let mut streets: Vec<(usize, usize, f32)> = out
+        .iter()
+        .filter(|f| f.kind == Kind::StreetAddress)
+        .map(|f| (f.start, f.end, f.confidence))
+        .collect();
+    streets.sort_by_key(|s| s.0);
+    let mut from = 0;
+    while let Some(p) = AND.find(&t[from..]) {
+        let a = from + p;
+        let after = a + 5;
+        from = after;
+        // The name: one word of letters (any script), capitalised.
+        let mut ws = a;
+        while ws > 0 && a - ws < 24 && (t[ws - 1].is_ascii_alphabetic() || t[ws - 1] >= 0x80) {
+            ws -= 1;
+        }
+        if ws == a || (ws > 0 && !matches!(t[ws - 1], b' ' | b'\n' | b'\t')) {
+            continue;
+        }
+        if !is_capitalised(t, (ws, a)) {
+            continue;
+        }
+        // A street the detectors found, starting here or after a short first word
+        // (`Gl. Sygehusvej 83`).
+        let k = streets.partition_point(|s| s.0 < after);
+        let found = streets[k..]
+            .iter()
+            .take_while(|s| s.0 <= after + 4)
+            .find(|s| s.0 == after || !t[after..s.0].contains(&b' ') || t[s.0 - 1] == b' ');
+        let street = match found {
+            Some(&(_, e, c)) if named_corner_cue(t, ws, false) => Some((e, c.max(0.7))),
+            None if named_corner_cue(t, ws, true) => bare_street(t, after).map(|e| (e, 0.6)),
+            _ => None,
+        };
+        if let Some((e, c)) = street {
+            push(out, Kind::StreetAddress, ws, e, c, "street_named_corner");
+            from = e.max(from);
+        }
+    }
+}
+
+/// Whether an address is expected before the word at `ws` (see [`named_corner`]); the
+/// text's or a line's start counts only where the street was found on its own (not for a
+/// `bare` one).
+fn named_corner_cue(t: &[u8], ws: usize, bare: bool) -> bool {
+    let mut b = ws;
+    while b > 0 && t[b - 1].is_ascii_whitespace() {
+        b -= 1;
+    }
+    if b > 0 && matches!(t[b - 1], b':' | b'?') {
+        return true;
+    }
+    if b == 0 || t[b..ws].contains(&b'\n') || ws - b >= 2 {
+        return !bare;
+    }
+    let (w, s) = word_before(t, b, false);
+    if w == b"and" {
+        return s >= 2 && t[s - 2] == b',';
+    }
+    is_one_of(w, NAMED_CORNER_CUES)
+}
+
+/// The end of one to three capitalised words (or a capital's abbreviation, `Λ.`) and a
+/// house number of one to four digits starting at `s`, where the clause ends after the
+/// number (end of text, `.`, `,`, `?`, `!`, or a line break).
+fn bare_street(t: &[u8], s: usize) -> Option<usize> {
+    let w = words(&t[s..(s + 100).min(t.len())]);
+    let w: Vec<(usize, usize)> = w.into_iter().map(|(a, b)| (s + a, s + b)).collect();
+    let last = (1..=3).find(|&j| j < w.len() && is_number(t, w[j]))?;
+    let named = (0..last).all(|j| {
+        let (a, b) = w[j];
+        let abbreviation = b - a <= 3 && t[b - 1] == b'.' && capital_at(t, a);
+        (is_capitalised(t, w[j]) && trimmed(t, w[j]).1 == b || abbreviation)
+            && (j == 0 || t[w[j - 1].1..a] == *b" ")
+    });
+    let (ns, ne) = trimmed(t, w[last]);
+    let ends = ne - ns <= 4
+        && t[w[last - 1].1..w[last].0] == *b" "
+        && (last + 1 == w.len() || ne < w[last].1 || t[w[last].1..w[last + 1].0].contains(&b'\n'));
+    (named && ends).then_some(ne)
 }
 
 /// The ship prefixes of a military address's first line (`USNS Comfort`).

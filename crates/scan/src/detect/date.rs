@@ -2,11 +2,13 @@
 
 use super::push;
 use crate::Kind;
+use crate::bytes::Needle;
 use crate::bytes::{
     DIGITS_AND_CAPITALS, alnum_before, ascii, at, context, digits_end, is_alnum, is_one_of,
     joined_after, joined_before, next_in, num, word_before,
 };
 use custodian_core::vault::value::FieldType;
+use memchr::memmem::Finder;
 
 const DOB_CONTEXT: &[&str] = &[
     "born",
@@ -128,8 +130,9 @@ const BEFORE_WEEKDAY: &[&str] = &["on", "meet", "next", "until", "by", "every"];
 /// `We'll meet Monday`), capitalised, as whole words: 0.5.
 pub(crate) fn weekdays(t: &[u8], out: &mut Vec<crate::Finding>) {
     // Every day's name ends in `day`: jump from one `day` to the next and look back.
+    static DAY: Needle = Needle::new(|| Finder::new(b"day"));
     let mut from = 0;
-    while let Some(p) = memchr::memmem::find(&t[from..], b"day") {
+    while let Some(p) = DAY.find(&t[from..]) {
         let d = from + p;
         from = d + 3;
         let mut s = d;

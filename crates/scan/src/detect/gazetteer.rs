@@ -19,6 +19,7 @@ use super::push;
 use crate::Kind;
 use crate::bytes::{at, capital_at, char_at, context, is_one_of, starts_with, word_before};
 use crate::lexicon::Lexicon;
+use memchr::memmem::Finder;
 
 /// Only capitalised, and not before another capitalised word.
 const CAP: u8 = 1;
@@ -923,9 +924,11 @@ const LANDMARKS: &[&[u8]] = &[
 /// something else, at a sentence's start or after `the`; 0.55 (over a name guessed from
 /// capitals alone).
 pub(crate) fn before_landmark(t: &[u8], out: &mut Vec<crate::Finding>) {
-    for landmark in LANDMARKS {
+    static FINDERS: std::sync::LazyLock<Vec<Finder<'static>>> =
+        std::sync::LazyLock::new(|| LANDMARKS.iter().map(Finder::new).collect());
+    for (landmark, finder) in LANDMARKS.iter().zip(FINDERS.iter()) {
         let mut from = 0;
-        while let Some(p) = memchr::memmem::find(&t[from..], landmark) {
+        while let Some(p) = finder.find(&t[from..]) {
             let e = from + p;
             from = e + landmark.len();
             if t.get(from).is_some_and(u8::is_ascii_alphanumeric) {

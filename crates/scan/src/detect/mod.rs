@@ -84,6 +84,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         address::military(t, out);
         address::po_box(t, out);
         address::corner(t, out);
+        address::named_corner(t, out);
     }
     secret::prefixed(t, out);
     gazetteer::words(t, out);

@@ -18,8 +18,10 @@
 
 use super::push;
 use crate::Kind;
+use crate::bytes::Needle;
 use crate::bytes::is_one_of;
 use crate::lexicon::Lexicon;
+use memchr::memmem::Finder;
 
 /// What a word's key (see [`key`]) makes it.
 #[derive(Clone, Copy, PartialEq)]
@@ -48,10 +50,12 @@ const LEGAL: &[&str] = &[
     "gmbh",
     "inc",
     "incorporated",
+    "kgaa",
     "limited",
     "llc",
     "llp",
     "ltd",
+    "ltda",
     "oyj",
     "plc",
     "pty",
@@ -60,20 +64,28 @@ const LEGAL: &[&str] = &[
 ];
 /// The legal forms that are also short common words.
 const SHORT: &[&str] = &[
-    "ab", "ag", "as", "bv", "co", "kk", "nv", "oy", "sa", "sas", "spa",
+    "ab", "ag", "aps", "as", "bv", "co", "kk", "nv", "oy", "sa", "sas", "se", "spa",
 ];
 /// The sector words that end a name after one name word (`Arrive Labs`).
 const SECTOR_ONE: &[&str] = &[
+    "analytics",
     "associates",
     "biopharmaceuticals",
     "biosciences",
     "biotech",
+    "electronics",
     "enterprises",
     "holdings",
     "industries",
     "laboratories",
     "labs",
+    "logistics",
+    "networks",
+    "pharma",
     "pharmaceuticals",
+    "robotics",
+    "semiconductor",
+    "software",
     "solutions",
     "systems",
     "technologies",
@@ -86,6 +98,7 @@ const SECTOR: &[&str] = &[
     "bank",
     "capital",
     "communications",
+    "energy",
     "etf",
     "financial",
     "fund",
@@ -94,6 +107,7 @@ const SECTOR: &[&str] = &[
     "insurance",
     "partners",
     "resources",
+    "scientific",
     "trust",
     "university",
     "ventures",
@@ -463,8 +477,9 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
         .map(|f| f.end + 4)
         .collect();
     // One pass for ` for `, then the verb before it.
+    static FOR: Needle = Needle::new(|| Finder::new(b" for "));
     let mut i = 0;
-    while let Some(p) = memchr::memmem::find(&t[i..], b" for ") {
+    while let Some(p) = FOR.find(&t[i..]) {
         let f = i + p;
         i = f + 5;
         let verb = EMPLOYER_VERBS.iter().any(|v| {

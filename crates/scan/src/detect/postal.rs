@@ -3,8 +3,8 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    DIGITS, DIGITS_AND_CAPITALS, alnum_before, at, context, digits_end, joined_after,
-    joined_before, next_in, starts_before_digits,
+    DIGITS, DIGITS_AND_CAPITALS, alnum_before, at, capital_at, context, digits_end, is_one_of,
+    joined_after, joined_before, next_in, starts_before_digits,
 };
 
 const ZIP_CONTEXT: &[&str] = &["zip", "zip code", "zipcode", "postal code", "postcode"];
@@ -62,8 +62,10 @@ pub(crate) fn us_zip(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
-/// Other countries' postal codes, only right after a postal-code word (`zip`, `postal code`,
-/// `postcode`, with `:`, `is` or spaces between): 3 to 6 digits (`4032`, Denmark, Austria,
+/// Other countries' postal codes, right after a postal-code word (`zip`, `postal code`,
+/// `postcode`, with `:`, `is` or spaces between), or after a town named after `in` where
+/// the clause ends with the code (`in Schweinfurt 97419 in its mission`; 0.6, not four
+/// digits that read as a year): 3 to 6 digits (`4032`, Denmark, Austria,
 /// Switzerland…), digits in two groups (`860 13` Sweden and Czechia, `00-423` Poland,
 /// `6250-120` Portugal, `01310-100` Brazil), or the Canadian `A9A 9A9`. Confidence 0.7; a US
 /// ZIP with its word is found with more confidence by [`us_zip`].
@@ -80,13 +82,110 @@ pub(crate) fn other_postal_codes(t: &[u8], out: &mut Vec<crate::Finding>) {
             i += 1;
             continue;
         };
-        if joined_after(t, e, b"-./") || !right_after_word(t, i) {
+        if joined_after(t, e, b"-./") {
             i = e;
             continue;
         }
-        push(out, Kind::PostalCode, i, e, 0.7, "postal_code");
+        if right_after_word(t, i) {
+            push(out, Kind::PostalCode, i, e, 0.7, "postal_code");
+        } else if after_town(t, i) && clause_ends(t, e) && !year_like(t, i, e) {
+            push(out, Kind::PostalCode, i, e, 0.6, "postal_code_after_town");
+        }
         i = e;
     }
+}
+
+/// Whether the code at `s` follows a town after `in`: `in` (as a word), then one to four
+/// words of letters (any script), the first capitalised or in capitals, with place
+/// particles between (`in Jalón de Cameros 26134`, `in LAHOLM 312 18`), none a word known
+/// as something else.
+fn after_town(t: &[u8], s: usize) -> bool {
+    if s < 2 || t[s - 1] != b' ' {
+        return false;
+    }
+    let mut e = s - 1;
+    for _ in 0..4 {
+        let mut a = e;
+        while a > 0
+            && e - a < 32
+            && (t[a - 1].is_ascii_alphabetic() || t[a - 1] >= 0x80 || t[a - 1] == b'-')
+        {
+            a -= 1;
+        }
+        let w = &t[a..e];
+        if w.is_empty() || super::person::known_word(w) || is_one_of(w, NUMBERED) {
+            return false;
+        }
+        let capital = capital_at(t, a);
+        if !capital && !is_one_of(w, super::gazetteer::PLACE_PARTICLES) {
+            return false;
+        }
+        let before_in = a >= 3
+            && t[a - 3..a].eq_ignore_ascii_case(b"in ")
+            && (a == 3 || matches!(t[a - 4], b' ' | b'\n' | b'\t' | b','));
+        if before_in {
+            return capital;
+        }
+        if a < 2 || t[a - 1] != b' ' {
+            return false;
+        }
+        e = a - 1;
+    }
+    false
+}
+
+/// Words that number things other than towns (`in Room 40404`), which
+/// [`after_town`] does not take for a town.
+const NUMBERED: &[&str] = &[
+    "account",
+    "apartment",
+    "apt",
+    "block",
+    "box",
+    "build",
+    "building",
+    "case",
+    "chapter",
+    "flat",
+    "flight",
+    "floor",
+    "gate",
+    "hall",
+    "invoice",
+    "level",
+    "line",
+    "lot",
+    "model",
+    "office",
+    "order",
+    "page",
+    "platform",
+    "room",
+    "route",
+    "section",
+    "suite",
+    "terminal",
+    "ticket",
+    "unit",
+    "version",
+    "ward",
+    "windows",
+];
+
+/// Whether the clause ends at `e`: the end of the text or a line, punctuation, or a
+/// lower-case word (`in Schweinfurt 97419 in its mission`).
+fn clause_ends(t: &[u8], e: usize) -> bool {
+    match at(t, e) {
+        0 | b'\n' | b',' | b'.' | b';' | b'!' | b'?' | b')' => true,
+        b' ' => at(t, e + 1).is_ascii_lowercase() || at(t, e + 1) == b' ',
+        _ => false,
+    }
+}
+
+/// Whether the code is four digits that read as a year of the 20th or 21st century
+/// (`in Berlin 2019`): not taken for a postal code after a town.
+fn year_like(t: &[u8], s: usize, e: usize) -> bool {
+    e - s == 4 && matches!(&t[s..s + 2], b"19" | b"20")
 }
 
 /// The end of a postal code's shape at `i` (see [`other_postal_codes`]).

@@ -3,7 +3,9 @@
 
 use super::push;
 use crate::Kind;
+use crate::bytes::Needle;
 use crate::bytes::{alnum_before, at, entropy, starts_with};
+use memchr::memmem::Finder;
 
 /// Known token prefixes: the prefix, the bytes allowed after it, and the least and most
 /// bytes after it.
@@ -151,7 +153,8 @@ pub(crate) fn prefixed(t: &[u8], out: &mut Vec<crate::Finding>) {
         t.get(from..).and_then(f).map_or(t.len(), |k| from + k)
     };
     let three = |h: &[u8]| memchr::memchr3(b'A', b'g', b'x', h);
-    let sk = |h: &[u8]| memchr::memmem::find(h, b"sk");
+    static SK: Needle = Needle::new(|| Finder::new(b"sk"));
+    let sk = |h: &[u8]| SK.find(h);
     let (mut next_three, mut next_sk) = (find(0, &three), find(0, &sk));
     let mut i = 0;
     loop {
