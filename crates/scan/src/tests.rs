@@ -1371,6 +1371,13 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         "corner of ab 5 and ",
         "in Ab 12345 in ",
         "in Ab de ",
+        "the Ab novel ",
+        "Producer Ab ",
+        "to Abton ",
+        "to North Ab ",
+        ", Ab's Cd Ef ",
+        "a year at Ab ",
+        "according to the Ab ",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);
@@ -2250,6 +2257,80 @@ fn a_postal_code_after_a_town_named_after_in() {
     ] {
         assert_eq!(of(code, text), Vec::<&str>::new(), "{text}");
     }
+}
+
+#[test]
+fn names_by_an_artists_trade_and_before_their_work() {
+    yes(
+        Kind::Person,
+        "Producer Svitlana Jurković explained to Fuse TV: \"We all liked it\"",
+        "Svitlana Jurković",
+    );
+    yes(
+        Kind::Person,
+        "Unlike the Kaczmarek novel, it's not about that.",
+        "Kaczmarek",
+    );
+    // Not a word known as something else, nor without `the`.
+    none_of(Kind::Person, &["Unlike the French novel, it is short."]);
+}
+
+#[test]
+fn towns_by_their_english_endings_and_in_capitals() {
+    yes(
+        Kind::Location,
+        "songwriters from around the world to Rennieside to share music",
+        "Rennieside",
+    );
+    yes(
+        Kind::Location,
+        "songwriters from around the world to Lake Sarachester to share",
+        "Lake Sarachester",
+    );
+    yes(
+        Kind::Location,
+        "studying at the University of EAST HOATHLY.",
+        "EAST HOATHLY",
+    );
+    // A word that only ends like a town, and capitals of four letters alone, are not.
+    none_of(
+        Kind::Location,
+        &[
+            "I talked to Clinton yesterday",
+            "send it to Mark Bolton today",
+            "studying at the University of PSC.",
+        ],
+    );
+}
+
+#[test]
+fn employers_by_a_possessive_in_a_list_a_year_at_and_a_website() {
+    let org = Kind::Organization;
+    assert_eq!(
+        of(
+            org,
+            "including Elijah Figueroa of Allot Ltd., Afya's Jose Ramos, and more"
+        ),
+        vec!["Allot Ltd.", "Afya"]
+    );
+    yes(
+        org,
+        "Islambek spent a year at SEASPAN CORP/PFD SH S D as the assistant to Ivan",
+        "SEASPAN CORP/PFD SH S D",
+    );
+    yes(
+        org,
+        "getting paid,\" according to the Northwind Traders website. They offer",
+        "Northwind Traders",
+    );
+    // Not without the role after `at`, nor a book `according to the` names.
+    none_of(
+        org,
+        &[
+            "I spent a year at Oxford and loved it",
+            "according to the Bible, it was so",
+        ],
+    );
 }
 
 #[test]

@@ -812,8 +812,8 @@ pub(crate) fn words(t: &[u8], out: &mut Vec<crate::Finding>) {
 /// (`lives in Groningen`, `moved here from Mabopane`), after `to` or `at` that follow a verb
 /// of going (`flew to Fortaleza`, `arrived at Ehingen`), after `city of`, `University of`
 /// and the like, or after `city` (`her home city Lostorf`), none of them a word known as
-/// something else (see `person::known_word`), not in capitals of four letters or fewer
-/// (`PSC`, `ATM`), not a possessive (`from Jane's`) and not followed by another capitalised
+/// something else (see `person::known_word`), not all in capitals of four letters or fewer
+/// (`PSC`, `ATM`; `EAST HOATHLY` is a place), not a possessive (`from Jane's`) and not followed by another capitalised
 /// word; at 0.5, the lowest confidence reported by default. Listed places are found by
 /// [`words`] with more confidence.
 pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
@@ -833,7 +833,7 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         // word for a town (`the city of`, `University of`); `city` itself (`home city`).
         let after = |n: usize, words: &[&str]| is_one_of(word_before(t, sp - n, false).0, words);
         let n = if ends(b"in")
-            || (ends(b"to") && after(2, GOING_TO))
+            || (ends(b"to") && (after(2, GOING_TO) || town_like(t, i)))
             || (ends(b"at") && after(2, ARRIVING_AT))
             || (ends(b"of") && after(2, TOWNS))
         {
@@ -856,6 +856,9 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         let mut e = s;
         let mut words = 0;
         let mut ok = true;
+        // Words in capitals of four letters or fewer (`PSC`, `EAST`): a place only beside a
+        // longer word (`EAST HOATHLY`).
+        let mut short_caps = 0;
         loop {
             let ws = e;
             // Letters (of any script), and hyphens between them.
@@ -873,10 +876,13 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
             let w = &t[ws..e];
             let caps = w.iter().all(|b| !b.is_ascii_lowercase());
-            if w.len() < 2 || (caps && w.len() <= 4) || super::person::known_word(w) {
+            // (`Lake`, `Port` start a town's name: `Lake Sarachester`.)
+            let town_start = words == 0 && is_one_of(w, TOWN_STARTS) && town_like(t, ws);
+            if w.len() < 2 || (super::person::known_word(w) && !town_start) {
                 ok = false;
                 break;
             }
+            short_caps += usize::from(caps && w.len() <= 4);
             words += 1;
             if at(t, e) == b' ' && capital_at(t, e + 1) && words < 3 {
                 e += 1;
@@ -895,7 +901,7 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
             || next == b'_'
             || (next == b' ' && capital_at(t, e + 1))
             || (next == b'.' && at(t, e + 1).is_ascii_alphanumeric());
-        if ok && !glued {
+        if ok && !glued && short_caps < words {
             push(
                 out,
                 Kind::Location,
@@ -907,6 +913,40 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
         }
         i = e.max(i);
     }
+}
+
+/// Endings of English town names (`Portsmouth`, `Manchester`, `Rennieside`), which make a
+/// capitalised word after `to` a place.
+const TOWN_ENDINGS: &[&[u8]] = &[
+    b"mouth", b"chester", b"caster", b"ville", b"borough", b"burgh", b"bury", b"stad", b"furt",
+    b"haven", b"shire", b"side", b"berg", b"ford", b"field", b"port", b"fort", b"ton", b"town",
+    b"land", b"view", b"wick", b"by",
+];
+
+/// Words that start English town names (`Lake Sarachester`, `Port Everardus`).
+const TOWN_STARTS: &[&str] = &[
+    "north", "south", "east", "west", "new", "lake", "port", "fort", "mount",
+];
+
+/// Whether the word at `i` reads as a town: capitalised, of five letters or more, ending in
+/// one of [`TOWN_ENDINGS`]; or one of [`TOWN_STARTS`] before another capitalised word.
+fn town_like(t: &[u8], i: usize) -> bool {
+    if !at(t, i).is_ascii_uppercase() {
+        return false;
+    }
+    let mut e = i + 1;
+    while at(t, e).is_ascii_alphabetic() || at(t, e) >= 0x80 {
+        e += 1;
+    }
+    let w = &t[i..e];
+    if is_one_of(w, TOWN_STARTS) && at(t, e) == b' ' && capital_at(t, e + 1) {
+        return true;
+    }
+    w.len() >= 5
+        && w[1..].iter().all(|b| !b.is_ascii_uppercase())
+        && TOWN_ENDINGS
+            .iter()
+            .any(|end| w.len() > end.len() + 1 && w.ends_with(end))
 }
 
 /// Landmarks written in lower case after the place they belong to (`the Paterson bridge`).

@@ -463,9 +463,27 @@ const AFTER_EMPLOYER: &[&str] = &["is", "and", "was", "has", "in", "at", "as", "
 /// Verbs whose `for` an employer's name follows (`work for`).
 const EMPLOYER_VERBS: &[&[u8]] = &[b"work", b"works", b"worked", b"working"];
 
+/// Words whose `at` an employer's name follows (`worked at`, `spent a year at`), when a
+/// role follows the name (`as the assistant`).
+const AT_EMPLOYER: &[&[u8]] = &[
+    b"work",
+    b"works",
+    b"worked",
+    b"working",
+    b"year",
+    b"years",
+    b"intern",
+    b"interned",
+    b"employed",
+];
+
 /// Employers named by their place in a sentence, whatever their words: after a person's name
 /// and `of` (`Adam McDowell of DeepOntoscomy,`, `Ruman D. Bataev of TOKYO ROPE MFG.CO.LTD
-/// is…`) or after `work for` (`I work for THALES/EQ`). The name is one to twelve words that
+/// is…`), after `work for` (`I work for THALES/EQ`), after `worked at` or `a year at` when
+/// `as` follows (`spent a year at SEASPAN CORP as the assistant`), between `according to
+/// the` and `website`, or as a possessive opening a list's
+/// item before a person's full name (`…, Allot Ltd., STAMPEDE CAP/SH VTG's Heather Harvey`;
+/// 0.6). The name is one to twelve words that
 /// start with a capital or a non-ASCII letter or hold a digit (`x5`), or `&`, `-`, up to a
 /// comma, `;`, a possessive `'s`, a tab or line break, or a word of [`AFTER_EMPLOYER`]; not a
 /// place found alone. 0.65. Reads the persons
@@ -489,12 +507,62 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
             starts.push(f + 5);
         }
     }
+    // ` at `, then the word before it, and ` as ` after the name; or `according to the`,
+    // then ` website` after the name.
+    static AT: Needle = Needle::new(|| Finder::new(b" at "));
+    static ACCORDING: Needle = Needle::new(|| Finder::new(b"according to the "));
+    let mut roles = Vec::new();
+    let mut i = 0;
+    while let Some(p) = AT.find(&t[i..]) {
+        let a = i + p;
+        i = a + 4;
+        let word = AT_EMPLOYER.iter().any(|v| {
+            t[..a].ends_with(v) && (a == v.len() || !t[a - v.len() - 1].is_ascii_alphanumeric())
+        });
+        if word {
+            roles.push((a + 4, &b" as "[..]));
+        }
+    }
+    let mut i = 0;
+    while let Some(p) = ACCORDING.find(&t[i..]) {
+        i += p + 17;
+        roles.push((i, &b" website"[..]));
+    }
+    for (s, after) in roles {
+        if let Some(e) = employer_end(t, s)
+            && t[e..].starts_with(after)
+        {
+            starts.push(s);
+        }
+    }
     let mut places: Vec<(usize, usize)> = out
         .iter()
         .filter(|f| f.kind == Kind::Location)
         .map(|f| (f.start, f.end))
         .collect();
     places.sort_unstable();
+    // A possessive before a person's full name, opening a list's item (`…, Allot Ltd.,
+    // STAMPEDE CAP/SH VTG's Heather Harvey`, `and Afya's Jose Ramos`).
+    let persons = super::Taken::new(
+        out.iter()
+            .filter(|f| f.kind == Kind::Person)
+            .map(|f| (f.start, f.end)),
+    );
+    let employs: Vec<(usize, usize)> = out
+        .iter()
+        .filter(|f| f.kind == Kind::Person && t[f.start..f.end].contains(&b' '))
+        .filter_map(|f| {
+            let e = f.start.checked_sub(3)?;
+            (&t[e..f.start] == b"'s ").then_some(e)
+        })
+        .filter_map(|e| Some((item_start(t, e)?, e)))
+        .filter(|&(s, e)| persons.free(s, e))
+        .collect();
+    for (s, e) in employs {
+        if employer_end(t, s) == Some(e) && places.binary_search(&(s, e)).is_err() {
+            push(out, Kind::Organization, s, e, 0.6, "employer");
+        }
+    }
     for s in starts {
         let Some(e) = employer_end(t, s) else {
             continue;
@@ -503,6 +571,25 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
             push(out, Kind::Organization, s, e, 0.65, "employer");
         }
     }
+}
+
+/// The start of the list item that ends at `e`: after `, `, `, and ` or ` and ` at most 80
+/// bytes back, the item holding no comma.
+fn item_start(t: &[u8], e: usize) -> Option<usize> {
+    let from = e.saturating_sub(80);
+    let c = t[from..e].iter().rposition(|&b| b == b',')? + from;
+    let mut s = c + 1;
+    if t[s..].starts_with(b" and ") {
+        s += 5;
+    } else if t[s..].starts_with(b" ") {
+        s += 1;
+    } else {
+        return None;
+    }
+    if let Some(a) = memchr::memmem::rfind(&t[s..e], b" and ") {
+        s += a + 5;
+    }
+    (s < e).then_some(s)
 }
 
 /// The end of the employer's name that starts at `s` (see [`employers`]).

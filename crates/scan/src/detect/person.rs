@@ -136,6 +136,17 @@ const CUES: &[(&str, Option<&str>)] = &[
     ("starring", None),
     ("to", Some("assistant")),
     ("given", Some("had")),
+    // An artist's trade before the name (`Producer Svitlana Jurković explained`).
+    ("producer", None),
+    ("songwriter", None),
+    ("singer", None),
+    ("guitarist", None),
+    ("drummer", None),
+    ("bassist", None),
+    ("composer", None),
+    ("novelist", None),
+    ("poet", None),
+    ("actress", None),
 ];
 
 /// Verbs of speech that name the speaker after a quotation (`," says Loginov.`, `I'm so
@@ -460,6 +471,10 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
             }
             _ if let Some(e) = possessive(t, i) => {
                 push(out, Kind::Person, i, e, 0.6, "person_possessive");
+                i = e;
+            }
+            _ if let Some(e) = author_of_work(t, i) => {
+                push(out, Kind::Person, i, e, 0.55, "person_author");
                 i = e;
             }
             _ if let Some(e) = subject(t, i) => {
@@ -792,6 +807,30 @@ fn possessive(t: &[u8], s: usize) -> Option<usize> {
     let named = name.len() >= 2 && !not_a_name(name) && !known_word(name) && !determined;
     (named && at(t, e) == b' ' && word_at(t, e + 1, POSSESSIONS).is_some())
         .then_some(s + name.len())
+}
+
+/// Works named after their author in front of them (`the Waechter novel`).
+const WORKS: &[&str] = &[
+    "novel",
+    "novels",
+    "song",
+    "songs",
+    "album",
+    "film",
+    "biography",
+    "memoir",
+];
+
+/// One name word after `the` and before a work of [`WORKS`] (`Unlike the Kaczmarek novel`),
+/// not a word known as something else: its end.
+fn author_of_work(t: &[u8], s: usize) -> Option<usize> {
+    if !word_before(t, s, false).0.eq_ignore_ascii_case(b"the") {
+        return None;
+    }
+    let e = name_word(t, s, true)?;
+    let name = &t[s..e];
+    let named = name.len() >= 3 && !name.contains(&b'\'') && !not_a_name(name) && !known_word(name);
+    (named && at(t, e) == b' ' && word_at(t, e + 1, WORKS).is_some()).then_some(e)
 }
 
 /// Verbs whose subject is a person (`Pauliina shouted at Rachel`).
