@@ -1378,6 +1378,9 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         ", Ab's Cd Ef ",
         "a year at Ab ",
         "according to the Ab ",
+        "is on Ab 5",
+        "side of Ab Cd 5.",
+        "Ab 5. Apt. 5 ",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);
@@ -2330,6 +2333,44 @@ fn employers_by_a_possessive_in_a_list_a_year_at_and_a_website() {
             "I spent a year at Oxford and loved it",
             "according to the Bible, it was so",
         ],
+    );
+}
+
+#[test]
+fn a_street_named_after_lives_on_and_a_written_address_before_an_escaped_break() {
+    let street = Kind::StreetAddress;
+    yes(
+        street,
+        "The bus station is on Aqqusinersuaq 99",
+        "Aqqusinersuaq 99",
+    );
+    yes(
+        street,
+        "He lives on the north side of Hauger Skolevei 90.",
+        "Hauger Skolevei 90",
+    );
+    // Not a month, nor a number that goes on.
+    none_of(
+        street,
+        &[
+            "The party is on March 12.",
+            "The bus station is on Route 66 today",
+        ],
+    );
+    // A written address (its lines apart by real breaks) is one finding even where an escaped
+    // break follows it; a house number's full stop before a flat does not end it.
+    yes(
+        street,
+        r"Hélène Fremont\nThyrocare Ltd\n0189 Rue des Buissons 386
+ Suite 559
+ Runkelen
+ Belgium 65601\n",
+        "0189 Rue des Buissons 386\n Suite 559\n Runkelen\n Belgium 65601",
+    );
+    yes(
+        street,
+        "please send a new one to 0556 Rákóczi út 41. Apt. 304\nOžbalt\n, nan\n 33690? I am away",
+        "0556 Rákóczi út 41. Apt. 304\nOžbalt\n, nan\n 33690",
     );
 }
 

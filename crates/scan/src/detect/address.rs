@@ -25,7 +25,11 @@
 //!
 //! - after `at`, `on`, `to` or `address:`, a building number, one or two capitalised words
 //!   and a house number that ends the clause (`at 5625 Dunajska 97`; 0.6,
-//!   [`numbered_street`]).
+//!   [`numbered_street`]); after `is on`, `lives on` or `side of`, one to three capitalised
+//!   words and a house number that ends the clause (`is on Aqqusinersuaq 99`; 0.6,
+//!   [`named_on`]);
+//! - a person's name, `and`, a street where an address is expected (`sent to Fumiyo and
+//!   Platåveien 113`; [`named_corner`]).
 //!
 //! Parts are reported apart where the address is written as a record's fields (lines apart
 //! by escaped line breaks or column gaps: [`parts`]), where a building number comes before
@@ -481,16 +485,23 @@ fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, u
     };
     let mut last = last;
     let mut j = last + 1;
+    // Whether the address went on over a real line break: a soft break after that ends a
+    // written address, it does not make its lines a record's fields.
+    let mut lines = false;
     while j < w.len() && j <= last + MAX_TAIL {
         if soft_break(t, w[j - 1].1, w[j].0) {
-            return (first, last, true);
+            return (first, last, !lines);
         }
-        // A full stop, `?` or `!` ends the clause where it is not part of an abbreviation.
-        if matches!(at(t, w[j - 1].1 - 1), b'.' | b'?' | b'!') && lists_of(t, w[j - 1]) & UNIT == 0
+        lines |= t[w[j - 1].1..w[j].0].contains(&b'\n');
+        let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);
+        // A full stop, `?` or `!` ends the clause where it is not part of an abbreviation,
+        // nor a house number's before a flat (`Rákóczi út 41. Apt. 304`).
+        if matches!(at(t, w[j - 1].1 - 1), b'.' | b'?' | b'!')
+            && lists_of(t, w[j - 1]) & UNIT == 0
+            && !(unit && at(t, w[j - 1].1 - 1) == b'.' && is_number(t, w[j - 1]))
         {
             break;
         }
-        let unit = lists_of(t, w[j]) & UNIT != 0 && j + 1 < w.len() && is_number(t, w[j + 1]);
         // A label (`Mobile:`, `Fax:`) or a telephone number on the next line is not the
         // address's.
         let label = at(t, w[j].1 - 1) == b':';
@@ -1009,6 +1020,21 @@ pub(crate) fn street(t: &[u8], out: &mut Vec<crate::Finding>) {
             floor = k;
             continue;
         }
+        // After `lives on`, `is on` or `the north side of`, a street's name and its house
+        // number that end the clause (`The bus station is on Aqqusinersuaq 99`).
+        if let Some(last) = named_on(t, &w, k).filter(|_| k >= floor) {
+            push(
+                out,
+                Kind::StreetAddress,
+                w[k].0,
+                trimmed(t, w[last]).1,
+                0.6,
+                "street_address",
+            );
+            k = last + 1;
+            floor = k;
+            continue;
+        }
         // A flat, suite or unit number, with the street before it when that is a name and a
         // number (`Hlíðarvegur 25 Suite 189`): found by the unit, whatever the street word.
         if k + 1 < w.len()
@@ -1135,6 +1161,35 @@ fn before_street_word(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize>
         _ => false,
     };
     (is_number(t, w[j]) && trimmed(t, w[j]).1 == w[j].1 && street).then_some(j)
+}
+
+/// Words before `on` after which [`named_on`] looks for a street.
+const BEFORE_ON: &[&str] = &["is", "lives", "live", "lived", "located", "situated"];
+
+/// The last word of one to three capitalised words (no month) and a house number of one to
+/// four digits starting at word `k`, after `is on`, `lives on`… ([`BEFORE_ON`]) or `side
+/// of`, where the clause ends after the number (end of text, `.`, `,`, `?`, `!`, or a line
+/// break).
+fn named_on(t: &[u8], w: &[(usize, usize)], k: usize) -> Option<usize> {
+    let word = |j: usize| &t[w[j].0..w[j].1];
+    let cue = k >= 2
+        && ((word(k - 1) == b"on" && is_one_of(word(k - 2), BEFORE_ON))
+            || (word(k - 1) == b"of" && word(k - 2) == b"side"));
+    if !cue || !is_capitalised(t, w[k]) {
+        return None;
+    }
+    let last = (k + 1..=k + 3).find(|&j| j < w.len() && is_number(t, w[j]))?;
+    let named = (k..last).all(|j| {
+        is_capitalised(t, w[j])
+            && trimmed(t, w[j]).1 == w[j].1
+            && !is_month(word(j))
+            && (j == k || w[j].0 == w[j - 1].1 + 1)
+    });
+    let (ns, ne) = trimmed(t, w[last]);
+    let ends = ne - ns <= 4
+        && w[last].0 == w[last - 1].1 + 1
+        && (last + 1 == w.len() || ne < w[last].1 || t[w[last].1..w[last + 1].0].contains(&b'\n'));
+    (named && ends).then_some(last)
 }
 
 /// Words after which [`numbered_street`] looks for an address.
