@@ -1381,6 +1381,9 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
         "is on Ab 5",
         "side of Ab Cd 5.",
         "Ab 5. Apt. 5 ",
+        "Ab Cd, the ab, said ",
+        "mr. ab ",
+        "Ab Cd\nAb engineer\n",
     ] {
         let text = unit.repeat(MIB / unit.len());
         let took = timed(&text);
@@ -2371,6 +2374,60 @@ fn a_street_named_after_lives_on_and_a_written_address_before_an_escaped_break()
         street,
         "please send a new one to 0556 Rákóczi út 41. Apt. 304\nOžbalt\n, nan\n 33690? I am away",
         "0556 Rákóczi út 41. Apt. 304\nOžbalt\n, nan\n 33690",
+    );
+}
+
+#[test]
+fn names_in_apposition_above_a_job_title_and_after_a_lower_case_title() {
+    let person = Kind::Person;
+    yes(
+        person,
+        "Mark Gordon, the Power transformer repairer, said: \"I'm glad\"",
+        "Mark Gordon",
+    );
+    yes(
+        person,
+        "Haroun van der Kruk, the Press relations specialist, said: yes",
+        "Haroun van der Kruk",
+    );
+    yes(
+        person,
+        "Willemine ten Pas lives at 68056 Av. Zumalakarregi 99",
+        "Willemine ten Pas",
+    );
+    // A signature: the name on the line above a job title, the break real or escaped.
+    yes(
+        person,
+        r"Christian Nobbs\nCrop scientist\n",
+        "Christian Nobbs",
+    );
+    yes(
+        person,
+        "Dorothée Jetté\n\nConstruction millwright\n",
+        "Dorothée Jetté",
+    );
+    // A lower-cased title and name.
+    assert_eq!(
+        found("mr. jacobsen is a 31 year old man"),
+        vec![
+            (Kind::Title, "mr."),
+            (person, "jacobsen"),
+            (Kind::Age, "31")
+        ]
+    );
+    yes(
+        person,
+        "hello, this is dr. cody sigfúsdóttir. who are you?",
+        "cody sigfúsdóttir",
+    );
+    // Not without the verb of speech after the role, nor a word known as something else.
+    none_of(
+        person,
+        &[
+            "Mark Gordon, the Power transformer repairer, is here",
+            "ask the dr. about it",
+            "mr. about it",
+        ],
     );
 }
 

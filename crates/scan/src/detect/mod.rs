@@ -87,6 +87,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
         address::named_corner(t, out);
     }
     secret::prefixed(t, out);
+    person::lower_titled(t, out);
     gazetteer::words(t, out);
     job::titles(t, out);
     if any(DASH) {
@@ -98,6 +99,7 @@ pub(crate) fn run_all(t: &[u8], out: &mut Vec<Finding>) {
     if any(UPPER) {
         date::weekdays(t, out);
         person::person(t, out);
+        person::above_job_title(t, out);
         person::addressed_and_paired(t, out);
         org::employers(t, out);
         if any(COLON) {

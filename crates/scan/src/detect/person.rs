@@ -477,6 +477,10 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                 push(out, Kind::Person, i, e, 0.55, "person_author");
                 i = e;
             }
+            _ if let Some(e) = appositive(t, i) => {
+                push(out, Kind::Person, i, e, 0.6, "person_appositive");
+                i = e;
+            }
             _ if let Some(e) = subject(t, i) => {
                 push(out, Kind::Person, i, e, 0.6, "person_subject");
                 i = e;
@@ -513,6 +517,117 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                 }
                 _ => i += 1,
             },
+        }
+    }
+}
+
+/// Lower-case words that end a name found after a lower-case title.
+const AFTER_LOWER_NAME: &[&str] = &[
+    "a", "about", "after", "an", "and", "are", "as", "at", "be", "before", "but", "by", "can",
+    "could", "for", "from", "had", "has", "have", "if", "in", "is", "it", "me", "my", "no", "not",
+    "of", "on", "or", "please", "said", "says", "see", "so", "that", "the", "this", "to", "was",
+    "we", "were", "who", "will", "with", "would", "you", "your",
+];
+
+/// A title with its dot in lower case, as in a lower-cased text (`mr. ackerman is`,
+/// `hello, this is dr. cody sigfúsdóttir.`): the title (0.6) and the one to three lower-case
+/// words after it (letters of any script, an apostrophe inside) as the name (0.55), up to a
+/// clause's punctuation or a word of [`AFTER_LOWER_NAME`]; not a word known as something
+/// else, nor after a determiner (`the dr. about it`).
+pub(crate) fn lower_titled(t: &[u8], out: &mut Vec<crate::Finding>) {
+    for dot in memchr::memchr_iter(b'.', t) {
+        let s = word_before(t, dot, false).1;
+        let title = &t[s..dot];
+        if !matches!(title, b"mr" | b"mrs" | b"ms" | b"dr") || at(t, dot + 1) != b' ' {
+            continue;
+        }
+        if s > 0 && !matches!(t[s - 1], b' ' | b'\n' | b'\t' | b'(' | b'"' | b',') {
+            continue;
+        }
+        // `the dr. said`: a noun, not a title before a name.
+        if is_one_of(word_before(t, s, false).0, DETERMINERS) {
+            continue;
+        }
+        let mut e = dot + 2;
+        let mut end = None;
+        for _ in 0..3 {
+            let ws = e;
+            while at(t, e).is_ascii_lowercase()
+                || at(t, e) >= 0x80
+                || (at(t, e) == b'\'' && at(t, e + 1).is_ascii_lowercase() && e > ws)
+            {
+                e += 1;
+            }
+            let w = &t[ws..e];
+            if w.len() < 2 || is_one_of(w, AFTER_LOWER_NAME) || known_word(w) {
+                break;
+            }
+            end = Some(e);
+            if at(t, e) != b' ' {
+                break;
+            }
+            e += 1;
+        }
+        if let Some(e) = end {
+            push(out, Kind::Title, s, dot + 1, 0.6, "title");
+            push(out, Kind::Person, dot + 2, e, 0.55, "person_context");
+        }
+    }
+}
+
+/// The longest line [`above_job_title`] reads for a name, in bytes.
+const NAME_LINE: usize = 60;
+
+/// A signature's or a business card's name: two or three name words alone on the line
+/// above a job title found alone on its line (`Christian Nobbs\nCrop scientist`, the break
+/// real or escaped), the last not a word known as something else; 0.6. Reads the job titles already
+/// found, so it runs after them.
+pub(crate) fn above_job_title(t: &[u8], out: &mut Vec<crate::Finding>) {
+    let starts: Vec<usize> = out
+        .iter()
+        .filter(|f| f.kind == Kind::JobTitle)
+        .map(|f| f.start)
+        .collect();
+    for js in starts {
+        // The break before the job's line: a line break, or two spaces (an escaped break).
+        let mut b = js;
+        while b > 0 && matches!(t[b - 1], b' ' | b'\t' | b'\r') {
+            b -= 1;
+        }
+        if b > 0 && t[b - 1] == b'\n' {
+            b -= 1;
+            while b > 0 && matches!(t[b - 1], b' ' | b'\t' | b'\r') {
+                b -= 1;
+            }
+        } else if js - b < 2 {
+            continue;
+        }
+        // The line before: from the break before it, at most NAME_LINE bytes back.
+        let from = b.saturating_sub(NAME_LINE);
+        let line = &t[from..b];
+        let after_break = line
+            .iter()
+            .rposition(|&x| x == b'\n')
+            .map(|p| p + 1)
+            .max(memchr::memmem::rfind(line, b"  ").map(|p| p + 2));
+        let mut ls = match after_break {
+            Some(p) => from + p,
+            None if from == 0 => 0,
+            None => continue,
+        };
+        while ls < b && matches!(t[ls], b' ' | b'}' | b']' | b'>' | b'|' | b'?') {
+            ls += 1;
+        }
+        let Some(e) = name_at(t, ls) else {
+            continue;
+        };
+        // The surname no word known as something else (a given name may be: `Christian`).
+        let words_ok = t[ls..e]
+            .rsplit(|&x| x == b' ')
+            .next()
+            .is_some_and(|w| w.len() > 1 && !known_word(w));
+        if e == b && t[ls..e].contains(&b' ') && words_ok {
+            push(out, Kind::Person, ls, e, 0.6, "person_above_job");
         }
     }
 }
@@ -833,6 +948,33 @@ fn author_of_work(t: &[u8], s: usize) -> Option<usize> {
     (named && at(t, e) == b' ' && word_at(t, e + 1, WORKS).is_some()).then_some(e)
 }
 
+/// What follows a speaker's role in apposition (`, the Health educator, said:`).
+const SPOKE: &[&[u8]] = &[
+    b", said",
+    b", says",
+    b", explained",
+    b", added",
+    b", told",
+    b", wrote",
+];
+
+/// Two or three name words, then `, the`, a role of at most 80 bytes in the same sentence,
+/// and a verb of speech (`Mark Gordon, the Power transformer repairer, said:`): the name's
+/// end.
+fn appositive(t: &[u8], s: usize) -> Option<usize> {
+    let e = name_at(t, s)?;
+    if !t[s..e].contains(&b' ') || !t[e..].starts_with(b", the ") {
+        return None;
+    }
+    let from = e + 6;
+    let window = &t[from..(from + 80).min(t.len())];
+    let c = window.iter().position(|&b| b == b',')?;
+    let role_ok = !window[..c]
+        .iter()
+        .any(|&b| matches!(b, b'.' | b'?' | b'!' | b'\n' | b'"'));
+    (role_ok && SPOKE.iter().any(|v| window[c..].starts_with(v))).then_some(e)
+}
+
 /// Verbs whose subject is a person (`Pauliina shouted at Rachel`).
 const DEEDS: &[&str] = &[
     "shouted",
@@ -865,7 +1007,10 @@ const DEED_PAIRS: &[(&str, &str)] = &[
     ("began", "writing"),
     ("lives", "in"),
     ("lives", "on"),
+    ("lives", "at"),
     ("lived", "in"),
+    ("lived", "on"),
+    ("lived", "at"),
 ];
 
 /// Capitalised words that are people but not names, as the subject of a sentence
@@ -963,8 +1108,10 @@ fn subject(t: &[u8], s: usize) -> Option<usize> {
     let end = if deed_at(first) {
         first
     } else if at(t, first) == b' ' {
-        let second = name_word(t, first + 1, false)?;
-        if !deed_at(second) || !fits(&t[first + 1..second]) {
+        // (`Willemine ten Pas lives at`: particles before the second word.)
+        let next = particles_at(t, first + 1).unwrap_or(first + 1);
+        let second = name_word(t, next, false)?;
+        if !deed_at(second) || !fits(&t[next..second]) {
             return None;
         }
         second
