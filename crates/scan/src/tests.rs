@@ -2298,6 +2298,12 @@ fn towns_by_their_english_endings_and_in_capitals() {
         "studying at the University of EAST HOATHLY.",
         "EAST HOATHLY",
     );
+    yes(Kind::Location, "We moved here from Oklahoma City", "Oklahoma City");
+    yes(
+        Kind::Location,
+        "Mr. Mattsson flew to Olešnice na Morave on Thursday morning.",
+        "Olešnice na Morave",
+    );
     // A word that only ends like a town, and capitals of four letters alone, are not.
     none_of(
         Kind::Location,

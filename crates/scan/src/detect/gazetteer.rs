@@ -1059,7 +1059,7 @@ const TOWNS: &[&str] = &["city", "town", "village", "university", "municipality"
 /// Lower-case words inside place names.
 pub(super) const PLACE_PARTICLES: &[&str] = &[
     "de", "du", "des", "do", "da", "das", "dos", "del", "della", "di", "la", "las", "los", "le",
-    "les", "nad", "pod", "am", "an", "im", "sur", "sul", "en", "y",
+    "les", "nad", "pod", "na", "pri", "ob", "am", "an", "im", "sur", "sul", "en", "y",
 ];
 
 /// After a place word ending at `e`: a space, one or two [`PLACE_PARTICLES`] and a space
@@ -1141,12 +1141,22 @@ fn entry_at(
     }
     let confidence = if context(t, i, CONTEXT) { 0.8 } else { 0.55 };
     let end = if kind == Kind::Location {
-        with_alias(t, end)
+        with_alias(t, with_city(t, end))
     } else {
         end
     };
     push(out, kind, i, end, confidence, "gazetteer");
     Some(end)
+}
+
+/// A place's end, with ` City` when that follows it as a word (`Oklahoma City`, `Mexico
+/// City`: the city of that name).
+fn with_city(t: &[u8], end: usize) -> usize {
+    if starts_with(t, end, b" City") && !at(t, end + 5).is_ascii_alphanumeric() {
+        end + 5
+    } else {
+        end
+    }
 }
 
 /// A place's end, with the other name in brackets that follows it as part of the name
