@@ -36,6 +36,16 @@ pub(crate) fn blank_escapes(t: &[u8]) -> Option<Vec<u8>> {
 /// texts most scans get.
 pub(crate) type Needle = std::sync::LazyLock<memchr::memmem::Finder<'static>>;
 
+/// The end of a window of at most `n` bytes from `s`, moved back off the middle of a
+/// character (so that a word cut by the window's end still ends on a `char` boundary).
+pub(crate) fn window_end(t: &[u8], s: usize, n: usize) -> usize {
+    let mut e = s.saturating_add(n).min(t.len());
+    while e > s && e < t.len() && t[e] & 0xC0 == 0x80 {
+        e -= 1;
+    }
+    e
+}
+
 /// The byte at `i`, or 0 past the end.
 pub(crate) fn at(t: &[u8], i: usize) -> u8 {
     t.get(i).copied().unwrap_or(0)

@@ -2241,6 +2241,23 @@ fn a_corner_of_two_streets_each_before_st_and_a_lower_case_street() {
         "the corner of 1356 Impala St and Sara Locks",
         "the corner of 1356 Impala St and Sara Locks",
     );
+    // A street cut by the window the rule reads ends on a character's boundary, or is none.
+    let long = format!("the corner of Main and A{}é", "b".repeat(149));
+    for f in scan(&long) {
+        assert!(
+            long.is_char_boundary(f.start) && long.is_char_boundary(f.end),
+            "{f:?}"
+        );
+    }
+    // A house number the window cuts is not taken for the clause's end.
+    let cut = format!("sent to Anna and B{} 123456789", "b".repeat(94));
+    assert!(
+        !found(&cut)
+            .iter()
+            .any(|(k, s)| *k == street && s.contains(" and ")),
+        "{:?}",
+        found(&cut)
+    );
 }
 
 #[test]
@@ -2298,7 +2315,11 @@ fn towns_by_their_english_endings_and_in_capitals() {
         "studying at the University of EAST HOATHLY.",
         "EAST HOATHLY",
     );
-    yes(Kind::Location, "We moved here from Oklahoma City", "Oklahoma City");
+    yes(
+        Kind::Location,
+        "We moved here from Oklahoma City",
+        "Oklahoma City",
+    );
     yes(
         Kind::Location,
         "Mr. Mattsson flew to Olešnice na Morave on Thursday morning.",
@@ -2309,6 +2330,8 @@ fn towns_by_their_english_endings_and_in_capitals() {
         Kind::Location,
         &[
             "I talked to Clinton yesterday",
+            "Click here to Support the project",
+            "Go to Overview and then to Passport",
             "send it to Mark Bolton today",
             "studying at the University of PSC.",
         ],

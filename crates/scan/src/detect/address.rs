@@ -42,7 +42,8 @@ use super::push;
 use crate::Kind;
 use crate::bytes::Needle;
 use crate::bytes::{
-    alnum_before, at, capital_at, digits_end, is_alnum, is_one_of, starts_with, word_before,
+    alnum_before, at, capital_at, digits_end, is_alnum, is_one_of, starts_with, window_end,
+    word_before,
 };
 use crate::lexicon::Lexicon;
 use memchr::memmem::Finder;
@@ -476,7 +477,8 @@ fn is_upper_word(t: &[u8], w: (usize, usize)) -> bool {
 /// just before it, and after it what an address goes on with (flat or suite, town, region,
 /// country, postcode), up to a word that is none of those, a clause's end or a gap of two
 /// or more spaces ([`soft_break`]). Answers the first and last words, and whether a soft
-/// break ended it.
+/// break ended it before any real line break (after one, the soft break only ends a written
+/// address).
 fn whole(t: &[u8], w: &[(usize, usize)], first: usize, last: usize) -> (usize, usize, bool) {
     let first = if first > 0 && is_number(t, w[first - 1]) && at(t, w[first - 1].1 - 1) != b'.' {
         first - 1
@@ -1231,8 +1233,9 @@ const CORNER_WORDS: usize = 6;
 /// An intersection as an address: `the corner of`, a street (capitalised words and numbers,
 /// up to six words), `and`, another street (one to six capitalised words or numbers), up to a
 /// clause's end or a lower-case word (`the corner of 4308 Morris Street and Åström Viaduct`);
-/// one finding from `the` on (0.75, over the streets found alone). Not where `St.` follows
-/// each street (`the corner of Voldi 26 St. and Jimínez Cove St.`: two streets).
+/// one finding from `the` on (0.75, over the streets found alone). Where `St.` ends the first
+/// street (`the corner of Voldi 26 St. and Jimínez Cove St.`: two streets), the second
+/// street's capitalised words before its own `St.` alone (0.6); the first is found alone.
 pub(crate) fn corner(t: &[u8], out: &mut Vec<crate::Finding>) {
     static CORNER_OF: Needle = Needle::new(|| Finder::new(b"corner of "));
     let mut from = 0;
@@ -1247,7 +1250,7 @@ pub(crate) fn corner(t: &[u8], out: &mut Vec<crate::Finding>) {
         if start > 0 && t[start - 1].is_ascii_alphanumeric() {
             continue;
         }
-        let w = words(&t[from..(from + 160).min(t.len())]);
+        let w = words(&t[from..window_end(t, from, 160)]);
         let w: Vec<(usize, usize)> = w.into_iter().map(|(s, e)| (from + s, from + e)).collect();
         let street_word = |x: (usize, usize)| {
             let initials = t[x.0..x.1]
@@ -1410,7 +1413,8 @@ fn named_corner_cue(t: &[u8], ws: usize, bare: bool) -> bool {
 /// house number of one to four digits starting at `s`, where the clause ends after the
 /// number (end of text, `.`, `,`, `?`, `!`, or a line break).
 fn bare_street(t: &[u8], s: usize) -> Option<usize> {
-    let w = words(&t[s..(s + 100).min(t.len())]);
+    let window = window_end(t, s, 100);
+    let w = words(&t[s..window]);
     let w: Vec<(usize, usize)> = w.into_iter().map(|(a, b)| (s + a, s + b)).collect();
     let last = (1..=3).find(|&j| j < w.len() && is_number(t, w[j]))?;
     let named = (0..last).all(|j| {
@@ -1422,7 +1426,9 @@ fn bare_street(t: &[u8], s: usize) -> Option<usize> {
     let (ns, ne) = trimmed(t, w[last]);
     let ends = ne - ns <= 4
         && t[w[last - 1].1..w[last].0] == *b" "
-        && (last + 1 == w.len() || ne < w[last].1 || t[w[last].1..w[last + 1].0].contains(&b'\n'));
+        && ((last + 1 == w.len() && window == t.len())
+            || ne < w[last].1
+            || t[w[last].1..w[last + 1].0].contains(&b'\n'));
     (named && ends).then_some(ne)
 }
 

@@ -810,7 +810,8 @@ pub(crate) fn words(t: &[u8], out: &mut Vec<crate::Finding>) {
 
 /// Places by where they stand: one to three capitalised words after `in` or `from`
 /// (`lives in Groningen`, `moved here from Mabopane`), after `to` or `at` that follow a verb
-/// of going (`flew to Fortaleza`, `arrived at Ehingen`), after `city of`, `University of`
+/// of going (`flew to Fortaleza`, `arrived at Ehingen`), after `to` before a word that reads
+/// as a town ([`town_like`]: `to Rennieside`), after `city of`, `University of`
 /// and the like, or after `city` (`her home city Lostorf`), none of them a word known as
 /// something else (see `person::known_word`), not all in capitals of four letters or fewer
 /// (`PSC`, `ATM`; `EAST HOATHLY` is a place), not a possessive (`from Jane's`) and not followed by another capitalised
@@ -829,7 +830,8 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
                 b[1..] == w[1..] && b[0].to_ascii_lowercase() == w[0]
             }
         };
-        // `to` and `at` only after a verb of going (`flew to`, `arrived at`); `of` after a
+        // `to` and `at` after a verb of going (`flew to`, `arrived at`), `to` before a town's
+        // name (`to Rennieside`); `of` after a
         // word for a town (`the city of`, `University of`); `city` itself (`home city`).
         let after = |n: usize, words: &[&str]| is_one_of(word_before(t, sp - n, false).0, words);
         let n = if ends(b"in")
@@ -916,11 +918,12 @@ pub(crate) fn after_preposition(t: &[u8], out: &mut Vec<crate::Finding>) {
 }
 
 /// Endings of English town names (`Portsmouth`, `Manchester`, `Rennieside`), which make a
-/// capitalised word after `to` a place.
+/// capitalised word after `to` a place (not `-port` or `-view`: `to Support`, `to
+/// Overview`).
 const TOWN_ENDINGS: &[&[u8]] = &[
     b"mouth", b"chester", b"caster", b"ville", b"borough", b"burgh", b"bury", b"stad", b"furt",
-    b"haven", b"shire", b"side", b"berg", b"ford", b"field", b"port", b"fort", b"ton", b"town",
-    b"land", b"view", b"wick", b"by",
+    b"haven", b"shire", b"side", b"berg", b"ford", b"field", b"fort", b"ton", b"town", b"land",
+    b"wick", b"by",
 ];
 
 /// Words that start English town names (`Lake Sarachester`, `Port Everardus`).
@@ -928,7 +931,7 @@ const TOWN_STARTS: &[&str] = &[
     "north", "south", "east", "west", "new", "lake", "port", "fort", "mount",
 ];
 
-/// Whether the word at `i` reads as a town: capitalised, of five letters or more, ending in
+/// Whether the word at `i` reads as a town: capitalised, of five bytes or more, ending in
 /// one of [`TOWN_ENDINGS`]; or one of [`TOWN_STARTS`] before another capitalised word.
 fn town_like(t: &[u8], i: usize) -> bool {
     if !at(t, i).is_ascii_uppercase() {

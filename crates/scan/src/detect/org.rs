@@ -542,7 +542,7 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
         .collect();
     places.sort_unstable();
     // A possessive before a person's full name, opening a list's item (`…, Allot Ltd.,
-    // STAMPEDE CAP/SH VTG's Heather Harvey`, `and Afya's Jose Ramos`).
+    // STAMPEDE CAP/SH VTG's Heather Harvey`, `, and Afya's Jose Ramos`).
     let persons = super::Taken::new(
         out.iter()
             .filter(|f| f.kind == Kind::Person)
@@ -573,8 +573,9 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
     }
 }
 
-/// The start of the list item that ends at `e`: after `, `, `, and ` or ` and ` at most 80
-/// bytes back, the item holding no comma.
+/// The start of the list item that ends at `e`: after the last comma at most 80 bytes back
+/// (and its space, or ` and `), or after a later ` and ` (`…, Allot Ltd., and Afya`); none
+/// without such a comma.
 fn item_start(t: &[u8], e: usize) -> Option<usize> {
     let from = e.saturating_sub(80);
     let c = t[from..e].iter().rposition(|&b| b == b',')? + from;

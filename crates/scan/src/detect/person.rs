@@ -137,15 +137,13 @@ const CUES: &[(&str, Option<&str>)] = &[
     ("to", Some("assistant")),
     ("given", Some("had")),
     // An artist's trade before the name (`Producer Svitlana Jurković explained`).
+    // (Not `singer`, `poet`, `drummer`: surnames too, and cues are known words.)
     ("producer", None),
     ("songwriter", None),
-    ("singer", None),
     ("guitarist", None),
-    ("drummer", None),
     ("bassist", None),
     ("composer", None),
     ("novelist", None),
-    ("poet", None),
     ("actress", None),
 ];
 
@@ -531,7 +529,8 @@ const AFTER_LOWER_NAME: &[&str] = &[
 
 /// A title with its dot in lower case, as in a lower-cased text (`mr. ackerman is`,
 /// `hello, this is dr. cody sigfúsdóttir.`): the title (0.6) and the one to three lower-case
-/// words after it (letters of any script, an apostrophe inside) as the name (0.55), up to a
+/// words after it (ASCII lower-case letters and non-ASCII characters, an apostrophe inside)
+/// as the name (0.55), up to a
 /// clause's punctuation or a word of [`AFTER_LOWER_NAME`]; not a word known as something
 /// else, nor after a determiner (`the dr. about it`).
 pub(crate) fn lower_titled(t: &[u8], out: &mut Vec<crate::Finding>) {
@@ -579,8 +578,9 @@ pub(crate) fn lower_titled(t: &[u8], out: &mut Vec<crate::Finding>) {
 const NAME_LINE: usize = 60;
 
 /// A signature's or a business card's name: two or three name words alone on the line
-/// above a job title found alone on its line (`Christian Nobbs\nCrop scientist`, the break
-/// real or escaped), the last not a word known as something else; 0.6. Reads the job titles already
+/// above a job title found at its line's start (`Christian Nobbs\nCrop scientist`, the break
+/// real or escaped: a line break or two spaces), the last not a word known as something
+/// else; 0.6. Reads the job titles already
 /// found, so it runs after them.
 pub(crate) fn above_job_title(t: &[u8], out: &mut Vec<crate::Finding>) {
     let starts: Vec<usize> = out
