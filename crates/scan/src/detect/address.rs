@@ -1347,6 +1347,9 @@ const NAMED_CORNER_CUES: &[&str] = &["to", "at", "is", "in", "with"];
 /// other street detectors: it reads their findings.
 pub(crate) fn named_corner(t: &[u8], out: &mut Vec<crate::Finding>) {
     static AND: Needle = Needle::new(|| Finder::new(b" and "));
+    if AND.find(t).is_none() {
+        return;
+    }
     let mut streets: Vec<(usize, usize, f32)> = out
         .iter()
         .filter(|f| f.kind == Kind::StreetAddress)

@@ -494,35 +494,15 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
         .filter(|f| f.kind == Kind::Person && t[f.end..].starts_with(b" of "))
         .map(|f| f.end + 4)
         .collect();
-    // One pass for ` for `, then the verb before it.
+    // ` for ` after a verb of work; ` at ` after one of AT_EMPLOYER, and ` as ` after the
+    // name; or `according to the`, then ` website` after the name.
     static FOR: Needle = Needle::new(|| Finder::new(b" for "));
-    let mut i = 0;
-    while let Some(p) = FOR.find(&t[i..]) {
-        let f = i + p;
-        i = f + 5;
-        let verb = EMPLOYER_VERBS.iter().any(|v| {
-            t[..f].ends_with(v) && (f == v.len() || !t[f - v.len() - 1].is_ascii_alphanumeric())
-        });
-        if verb {
-            starts.push(f + 5);
-        }
-    }
-    // ` at `, then the word before it, and ` as ` after the name; or `according to the`,
-    // then ` website` after the name.
     static AT: Needle = Needle::new(|| Finder::new(b" at "));
     static ACCORDING: Needle = Needle::new(|| Finder::new(b"according to the "));
-    let mut roles = Vec::new();
-    let mut i = 0;
-    while let Some(p) = AT.find(&t[i..]) {
-        let a = i + p;
-        i = a + 4;
-        let word = AT_EMPLOYER.iter().any(|v| {
-            t[..a].ends_with(v) && (a == v.len() || !t[a - v.len() - 1].is_ascii_alphanumeric())
-        });
-        if word {
-            roles.push((a + 4, &b" as "[..]));
-        }
-    }
+    starts.extend(after_word_and(t, &FOR, EMPLOYER_VERBS));
+    let mut roles: Vec<(usize, &[u8])> = after_word_and(t, &AT, AT_EMPLOYER)
+        .map(|s| (s, &b" as "[..]))
+        .collect();
     let mut i = 0;
     while let Some(p) = ACCORDING.find(&t[i..]) {
         i += p + 17;
@@ -571,6 +551,29 @@ pub(crate) fn employers(t: &[u8], out: &mut Vec<crate::Finding>) {
             push(out, Kind::Organization, s, e, 0.65, "employer");
         }
     }
+}
+
+/// Where the text goes on after each `needle` (which starts and ends with a space) that
+/// follows one of `words` as a whole word (`work for `, `a year at `).
+fn after_word_and<'a>(
+    t: &'a [u8],
+    needle: &'a Needle,
+    words: &'a [&[u8]],
+) -> impl Iterator<Item = usize> + 'a {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while let Some(p) = needle.find(&t[i..]) {
+            let a = i + p;
+            i = a + needle.needle().len();
+            let word = words.iter().any(|v| {
+                t[..a].ends_with(v) && (a == v.len() || !t[a - v.len() - 1].is_ascii_alphanumeric())
+            });
+            if word {
+                return Some(i);
+            }
+        }
+        None
+    })
 }
 
 /// The start of the list item that ends at `e`: after the last comma at most 80 bytes back
