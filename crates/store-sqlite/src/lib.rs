@@ -562,25 +562,26 @@ impl Store for SqliteStore {
         &self,
         coords: &[(u32, u64)],
     ) -> Result<HashMap<(u32, u64), Hash>, StoreError> {
-        let mut out = HashMap::with_capacity(coords.len());
-        for chunk in coords.chunks(200) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT level, idx, hash FROM audit_nodes WHERE (level, idx) IN (VALUES ",
-            );
+        // Looked up by post-order position (see migration 0019); a coordinate with no
+        // position names no node that can exist, so it is simply not found.
+        let by_pos: HashMap<i64, (u32, u64)> = coords
+            .iter()
+            .filter_map(|&(l, i)| Some((writer::tree_pos(l, i)?, (l, i))))
+            .collect();
+        let positions: Vec<i64> = by_pos.keys().copied().collect();
+        let mut out = HashMap::with_capacity(positions.len());
+        for chunk in positions.chunks(500) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT pos, hash FROM audit_tree WHERE pos IN (");
             let mut sep = qb.separated(", ");
-            for (l, i) in chunk {
-                sep.push("(");
-                sep.push_bind_unseparated(i64::from(*l));
-                sep.push_unseparated(", ");
-                sep.push_bind_unseparated(*i as i64);
-                sep.push_unseparated(")");
+            for pos in chunk {
+                sep.push_bind(*pos);
             }
             qb.push(")");
             for r in qb.build().fetch_all(&self.reader).await.map_err(backend)? {
-                out.insert(
-                    (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u64),
-                    hash32(r.get(2))?,
-                );
+                if let Some(&coord) = by_pos.get(&r.get::<i64, _>(0)) {
+                    out.insert(coord, hash32(r.get(1))?);
+                }
             }
         }
         Ok(out)

@@ -17,6 +17,15 @@
 //! into at most two runs, one per connection, each its own transaction, committed before the
 //! next begins ([`split`]).
 //!
+//! A run on the writer's own connection stays open while the flusher's fsync runs: jobs that
+//! arrive meanwhile go into the same transaction, which is committed when the flusher is
+//! ready for its next fsync ([`next_job`]), when it holds [`MAX_BATCH`] jobs, or before a run
+//! on the sqlx connection. A commit made during an fsync would wait for the next one anyway;
+//! held back, one commit carries everything that arrived during the fsync (and during the
+//! wait before it under load, [`FLUSH_PACE`]), so the log gets
+//! fewer, fuller pages (an audited read's commit once wrote the same audit pages again for a
+//! handful of events) and readers' page caches are emptied once per fsync.
+//!
 //! Audit events are appended in memory ([`AuditBatch`]): the head is read when the batch
 //! begins, each append is computed against it, and the batch's events, tree nodes and new
 //! head are written just before the commit. A job rolled back to its savepoint takes its
@@ -38,11 +47,11 @@ use std::ops::{Deref, DerefMut};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use custodian_core::audit::merkle::Node;
+use custodian_core::audit::merkle::{self, Node};
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead};
 use futures::future::BoxFuture;
 use futures::task::AtomicWaker;
@@ -64,6 +73,14 @@ const MAX_BATCH: usize = 512;
 /// [`spin_poll`]): longer than a statement's round trip to the connection's thread, shorter
 /// than a commit that checkpoints (50 µs measured slower; 100 and 300 µs alike).
 const SPIN_WINDOW: Duration = Duration::from_micros(100);
+/// Under concurrent load (the last fsync answered at least [`PACE_AFTER`] jobs), the least
+/// time from one fsync's start to the next's (see [`Flusher`]). The writer's open run counts
+/// the wait as part of the fsync: jobs that arrive during the wait or the fsync are committed
+/// together when it ends, and share the fsync after it. A lone writer, whose fsyncs answer a
+/// job or two, is never held back.
+const FLUSH_PACE: Duration = Duration::from_millis(1);
+/// See [`FLUSH_PACE`].
+const PACE_AFTER: usize = 4;
 /// The least time between two background checkpoints while writes are few: each copies what
 /// the commits since the last one wrote, and fsyncs the log and the database file.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(10);
@@ -78,7 +95,7 @@ const BUSY_FRAMES: i64 = 64;
 /// Rows per multi-row insert when the batch's audit events are written (12 parameters each,
 /// well under SQLite's limit on bound parameters).
 const EVENT_ROWS: usize = 256;
-/// Rows per multi-row insert of tree nodes (3 parameters each).
+/// Rows per multi-row insert of tree nodes (2 parameters each).
 const NODE_ROWS: usize = 1024;
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -187,6 +204,23 @@ impl AuditBatch {
         serde_json::to_string(&e.draft.fields)
             .map_err(|e| StoreError::AuditUnavailable(e.to_string()))
     }
+
+    /// A tree node's key in `audit_tree`: its post-order position.
+    fn node_pos(n: &Node) -> Result<i64, StoreError> {
+        tree_pos(n.level, n.index).ok_or_else(|| {
+            StoreError::AuditUnavailable(format!(
+                "tree node {}/{} is beyond any position",
+                n.level, n.index
+            ))
+        })
+    }
+}
+
+/// The `audit_tree` key of the node at `(level, index)`: its post-order position
+/// ([`merkle::postorder`], migration 0019); `None` beyond what the integer key holds (no such
+/// node can exist).
+pub(crate) fn tree_pos(level: u32, index: u64) -> Option<i64> {
+    i64::try_from(merkle::postorder(level, index)?).ok()
 }
 
 /// What a job on the sqlx connection sees: the write connection inside the batch's
@@ -274,11 +308,13 @@ impl WriteTx {
             qb.push("; ");
         }
         for nodes in audit.nodes.chunks(NODE_ROWS) {
-            qb.push("INSERT INTO audit_nodes (level, idx, hash) ");
-            qb.push_values(nodes, |mut b, n| {
-                b.push_bind(n.level as i64)
-                    .push_bind(n.index as i64)
-                    .push_bind(n.hash.to_vec());
+            let rows = nodes
+                .iter()
+                .map(|n| Ok((AuditBatch::node_pos(n)?, n.hash.to_vec())))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            qb.push("INSERT INTO audit_tree (pos, hash) ");
+            qb.push_values(rows, |mut b, (pos, hash)| {
+                b.push_bind(pos).push_bind(hash);
             });
             qb.push("; ");
         }
@@ -530,9 +566,22 @@ async fn run(
         // Commits then checkpoint every 1,000 pages, as SQLite does by default: slower.
         tracing::warn!(error = %e, "the SQLite writer could not defer its checkpoints");
     }
-    while let Some(first) = rx.recv().await {
+    // The transaction on the writer's own connection that jobs are running into, committed
+    // when the flusher is ready for its next fsync: a commit made while an fsync runs would
+    // wait for the next one anyway, and committing then carries everything that arrived in
+    // the meantime in one commit (fewer, fuller pages written to the log, and readers' page
+    // caches emptied once per fsync rather than once per handful of jobs).
+    let mut open: Option<fast::Run> = None;
+    loop {
+        let Some(first) = next_job(&mut rx, &flusher, &mut open, &fast, &mut tx.audit).await else {
+            break;
+        };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        // A run never holds more than MAX_BATCH jobs, however many batches it took.
+        let room = MAX_BATCH
+            .saturating_sub(open.as_ref().map_or(0, fast::Run::jobs))
+            .max(1);
+        while batch.len() < room {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
@@ -543,16 +592,30 @@ async fn run(
             tracing::error!("a write was refused: the write-ahead log could not be flushed");
             continue;
         }
-        // Each run is a transaction of its own, committed before the next begins: the two
-        // connections never hold the write lock at once.
         let (own, sqlx) = split(batch);
         if !own.is_empty() {
-            settle(&flusher, fast::run_batch(&fast, &mut tx.audit, own));
+            if open.is_none() {
+                // If it cannot begin, the jobs are dropped: each caller gets an error.
+                open = fast::Run::begin(&fast, &mut tx.audit);
+            }
+            if let Some(run) = &mut open {
+                run.run(&fast, &mut tx.audit, own);
+            }
         }
         if !sqlx.is_empty() {
+            // Each run is a transaction of its own, committed before the next begins: the two
+            // connections never hold the write lock at once.
+            end_run(&flusher, &fast, &tx.audit, open.take());
             settle(&flusher, spin_poll(run_batch(&mut tx, sqlx)).await);
         }
+        if open
+            .as_ref()
+            .is_some_and(|r| r.broken() || r.jobs() >= MAX_BATCH || flusher.idle())
+        {
+            end_run(&flusher, &fast, &tx.audit, open.take());
+        }
     }
+    end_run(&flusher, &fast, &tx.audit, open.take());
     // Closed before the sqlx connection below, whose return to the pool is what
     // `SqliteStore::close` waits for: a restore moves the files right after.
     drop(fast);
@@ -560,6 +623,55 @@ async fn run(
     // the pool by a task that this runtime would not live to run.
     if let Err(e) = tx.conn.close().await {
         tracing::warn!(error = %e, "closing the SQLite writer's connection failed");
+    }
+}
+
+/// The next job, once one is queued (`None` when every handle is gone). While a run is
+/// open, the flusher becoming ready for another fsync commits it first.
+async fn next_job(
+    rx: &mut mpsc::Receiver<Queued>,
+    flusher: &Flusher,
+    open: &mut Option<fast::Run>,
+    fast: &rusqlite::Connection,
+    audit: &mut AuditBatch,
+) -> Option<Queued> {
+    loop {
+        if open.is_none() {
+            return rx.recv().await;
+        }
+        let ready = std::future::poll_fn(|cx| {
+            if let Poll::Ready(job) = rx.poll_recv(cx) {
+                return Poll::Ready(Some(job));
+            }
+            if flusher.poll_idle(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await;
+        match ready {
+            Some(job) => return job,
+            None => end_run(flusher, fast, audit, open.take()),
+        }
+    }
+}
+
+/// Commits the open run (if any) and hands its answers to the flusher; after a failed fsync,
+/// rolls it back instead and answers its jobs with that failure (what is on disk is unknown,
+/// and nothing more is committed until the store is opened again).
+fn end_run(
+    flusher: &Flusher,
+    fast: &rusqlite::Connection,
+    audit: &AuditBatch,
+    run: Option<fast::Run>,
+) {
+    if let Some(run) = run {
+        let ended = if flusher.failed() {
+            run.abandon(fast, flush_failed())
+        } else {
+            run.end(fast, audit)
+        };
+        settle(flusher, Some(ended));
     }
 }
 
@@ -670,8 +782,9 @@ type Flush = Box<dyn Fn() -> std::io::Result<()> + Send>;
 /// FULL`, while the writer already runs the next batch. An fsync covers every batch
 /// committed before it began: batches that committed while one ran share the next.
 ///
-/// A committed batch is visible to readers before its fsync ends (for about one fsync; it
-/// could be lost only to a power failure, not to a crash of the process). Every audited
+/// A committed batch is visible to readers before its fsync ends (for up to one
+/// [`FLUSH_PACE`] and one fsync; it could be lost only to a power failure, not to a crash of
+/// the process). Every audited
 /// answer waits for its own audit event's fsync, which covers whatever it read.
 ///
 /// A failed fsync leaves what is on disk unknown: the batches waiting get an error, and the
@@ -679,6 +792,10 @@ type Flush = Box<dyn Fn() -> std::io::Result<()> + Send>;
 struct Flusher {
     tx: std::sync::mpsc::Sender<Vec<Completion>>,
     failed: Arc<AtomicBool>,
+    /// Runs handed over whose fsync has not ended yet.
+    pending: Arc<AtomicUsize>,
+    /// The writer, woken when `pending` falls to zero.
+    ready: Arc<AtomicWaker>,
 }
 
 impl Flusher {
@@ -686,14 +803,32 @@ impl Flusher {
         let (tx, rx) = std::sync::mpsc::channel::<Vec<Completion>>();
         let failed = Arc::new(AtomicBool::new(false));
         let failing = failed.clone();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let ready = Arc::new(AtomicWaker::new());
+        let gone = FlusherGone {
+            failed: failed.clone(),
+            pending: pending.clone(),
+            ready: ready.clone(),
+        };
+        let (pending_here, ready_here) = (pending.clone(), ready.clone());
         std::thread::Builder::new()
             .name("sqlite-flush".into())
             .spawn(move || {
+                // Marks the flusher failed when its thread ends, however it ends.
+                let _gone = gone;
+                // When the last fsync began, and whether it answered enough jobs to pace by.
+                let mut last: Option<(Instant, bool)> = None;
                 while let Ok(mut waiting) = rx.recv() {
+                    if let Some((began, true)) = last {
+                        std::thread::sleep(FLUSH_PACE.saturating_sub(began.elapsed()));
+                    }
                     // Everything committed by now is covered by one fsync.
+                    let mut runs = 1;
                     while let Ok(more) = rx.try_recv() {
                         waiting.extend(more);
+                        runs += 1;
                     }
+                    last = Some((Instant::now(), waiting.len() >= PACE_AFTER));
                     let flushed = if failing.load(Ordering::Acquire) {
                         Err(flush_failed())
                     } else {
@@ -707,12 +842,21 @@ impl Flusher {
                             flush_failed()
                         })
                     };
+                    // The writer may commit its next run now, while these are answered.
+                    if pending_here.fetch_sub(runs, Ordering::AcqRel) == runs {
+                        ready_here.wake();
+                    }
                     for c in waiting {
                         c(flushed.clone());
                     }
                 }
             })?;
-        Ok(Self { tx, failed })
+        Ok(Self {
+            tx,
+            failed,
+            pending,
+            ready,
+        })
     }
 
     /// Whether a flush has failed (the writer then refuses every batch).
@@ -720,14 +864,53 @@ impl Flusher {
         self.failed.load(Ordering::Acquire)
     }
 
+    /// Whether no fsync is under way or waiting (a run committed now is flushed at once), or
+    /// the flusher has failed (an open run must then end, rolled back).
+    fn idle(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0 || self.failed()
+    }
+
+    /// Ready once the flusher is [idle](Self::idle).
+    fn poll_idle(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.idle() {
+            return Poll::Ready(());
+        }
+        self.ready.register(cx.waker());
+        // Idle between the first look and the registration: that wake-up found no waker.
+        if self.idle() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// Answers a committed batch's jobs once it is durable.
     fn flush_then_answer(&self, completions: Vec<Completion>) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
         if let Err(std::sync::mpsc::SendError(completions)) = self.tx.send(completions) {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
             // The flusher's thread is gone (it panicked): the batch's durability is unknown.
             for c in completions {
                 c(Err(flush_failed()));
             }
         }
+    }
+}
+
+/// Held by the flusher's thread: when the thread ends (a panic included), the flusher counts
+/// as failed and idle, and the writer is woken, so that a run waiting for the next fsync is
+/// rolled back and answered rather than held open forever.
+struct FlusherGone {
+    failed: Arc<AtomicBool>,
+    pending: Arc<AtomicUsize>,
+    ready: Arc<AtomicWaker>,
+}
+
+impl Drop for FlusherGone {
+    fn drop(&mut self) {
+        self.failed.store(true, Ordering::Release);
+        self.pending.store(0, Ordering::Release);
+        self.ready.wake();
     }
 }
 
@@ -878,6 +1061,64 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// Migration 0019 moves every node of the old `(level, idx)` table to the position
+    /// `merkle::postorder` gives it (its popcount is spelled out bit by bit in SQL).
+    #[test]
+    fn migration_0019_keys_nodes_by_postorder() {
+        let conn = rusqlite::Connection::open_in_memory().expect("db");
+        conn.execute_batch(
+            "CREATE TABLE audit_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, \
+             hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID",
+        )
+        .expect("old table");
+        let mut frontier = Vec::new();
+        let mut nodes = Vec::new();
+        for i in 0..3000u64 {
+            nodes.extend(merkle::frontier_push(
+                &mut frontier,
+                i,
+                merkle::sha256(&[&i.to_be_bytes()]),
+            ));
+        }
+        // A node far out, whose index has high bits set (popcount over all 63 bits).
+        let far = Node {
+            level: 1,
+            index: (1u64 << 52) + (1 << 40) + 7,
+            hash: [7; 32],
+        };
+        nodes.push(far);
+        for n in &nodes {
+            conn.execute(
+                "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+                rusqlite::params![n.level, n.index as i64, &n.hash[..]],
+            )
+            .expect("old node");
+        }
+        conn.execute_batch(include_str!("../migrations/0019_audit_tree.sql"))
+            .expect("migration");
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM audit_tree", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count as usize, nodes.len());
+        for n in &nodes {
+            let pos = AuditBatch::node_pos(n).expect("position");
+            let hash: Vec<u8> = conn
+                .query_row("SELECT hash FROM audit_tree WHERE pos = ?1", [pos], |r| {
+                    r.get(0)
+                })
+                .expect("node at its position");
+            assert_eq!(hash, n.hash.to_vec(), "{n:?}");
+        }
+        let old: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'audit_nodes'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("schema");
+        assert_eq!(old, 0);
+    }
 
     /// Holds the writer in a batch of one job until the sender is used.
     async fn hold_writer(
@@ -1114,6 +1355,25 @@ mod tests {
         )
     }
 
+    /// A [`flushing_writer`] whose every flush waits for a message on the sender answered.
+    async fn gated_writer(
+        store: &crate::SqliteStore,
+        dir: &Path,
+    ) -> (
+        Writer,
+        Arc<std::sync::atomic::AtomicUsize>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+        let gate = std::sync::Mutex::new(gate);
+        let (w, flushes) = flushing_writer(store, dir, move || {
+            let gate = gate.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+            gate.recv().map_err(std::io::Error::other)
+        })
+        .await;
+        (w, flushes, open_gate)
+    }
+
     /// Inserts `n` into table `t` through `w`.
     async fn insert(w: &Writer, n: i64) -> Result<(), StoreError> {
         w.write(move |tx| {
@@ -1207,13 +1467,7 @@ mod tests {
     async fn a_write_is_answered_only_once_its_batch_is_flushed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::SqliteStore::open(dir.path()).await.expect("open");
-        let (open_gate, gate) = std::sync::mpsc::channel::<()>();
-        let gate = std::sync::Mutex::new(gate);
-        let (w, flushes) = flushing_writer(&store, dir.path(), move || {
-            let gate = gate.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-            gate.recv().map_err(std::io::Error::other)
-        })
-        .await;
+        let (w, flushes, open_gate) = gated_writer(&store, dir.path()).await;
         let pending = tokio::spawn({
             let w = w.clone();
             async move { insert(&w, 1).await }
@@ -1238,6 +1492,105 @@ mod tests {
         assert_eq!(insert(&w, 2).await, Ok(()));
         assert_eq!(flushes.load(Ordering::SeqCst), 2);
         assert_eq!(numbers(&store).await, [1, 2]);
+    }
+
+    /// Inserts `n` into table `t` through `w`'s own connection.
+    async fn insert_fast(w: &Writer, n: i64) -> Result<(), StoreError> {
+        w.write_fast(move |tx| {
+            tx.conn()
+                .execute("INSERT INTO t (n) VALUES (?1)", [n])
+                .map(|_| ())
+                .map_err(sqlite_failed)
+        })
+        .await
+    }
+
+    type Insert = tokio::task::JoinHandle<Result<(), StoreError>>;
+
+    /// Inserts 1 through `w`'s own connection and waits until it is committed, then starts
+    /// inserts of 2 to `last`: the first's, and the others' tasks.
+    async fn first_then_more(
+        w: &Writer,
+        store: &crate::SqliteStore,
+        last: i64,
+    ) -> (Insert, Vec<Insert>) {
+        let first = tokio::spawn({
+            let w = w.clone();
+            async move { insert_fast(&w, 1).await }
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while numbers(store).await.is_empty() {
+            assert!(Instant::now() < deadline, "the first write never committed");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let later = (2..=last)
+            .map(|n| {
+                let w = w.clone();
+                tokio::spawn(async move { insert_fast(&w, n).await })
+            })
+            .collect();
+        (first, later)
+    }
+
+    /// Jobs that arrive while an fsync runs go into one open transaction, committed when that
+    /// fsync ends (a commit made earlier would wait for the next fsync anyway): they are
+    /// neither visible nor answered before, and share the next fsync.
+    #[tokio::test]
+    async fn jobs_arriving_during_a_flush_are_committed_together_after_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+        let (w, flushes, open_gate) = gated_writer(&store, dir.path()).await;
+        // The first is committed at once (the flusher was idle), and its fsync hangs.
+        let (first, later) = first_then_more(&w, &store, 4).await;
+        let appended = tokio::spawn({
+            let w = w.clone();
+            async move { w.append(draft("ping", "t")).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(numbers(&store).await, [1], "committed during the fsync");
+        assert!(later.iter().all(|t| !t.is_finished()) && !appended.is_finished());
+        assert_eq!(flushes.load(Ordering::SeqCst), 1);
+        // The fsync ends: the first is answered, the others are committed in one run and
+        // share the second fsync.
+        open_gate.send(()).expect("gate");
+        assert_eq!(first.await.expect("task"), Ok(()));
+        open_gate.send(()).expect("gate");
+        for t in later {
+            assert_eq!(t.await.expect("task"), Ok(()));
+        }
+        appended.await.expect("task").expect("append");
+        assert_eq!(flushes.load(Ordering::SeqCst), 2);
+        assert_eq!(numbers(&store).await, [1, 2, 3, 4]);
+    }
+
+    /// Jobs that ran into the open run while an fsync failed are rolled back, not committed
+    /// after it: their callers get the failure, and nothing of theirs is in the database.
+    #[tokio::test]
+    async fn jobs_waiting_on_a_failing_flush_are_rolled_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::SqliteStore::open(dir.path()).await.expect("open");
+        let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+        let gate = std::sync::Mutex::new(gate);
+        let (w, flushes) = flushing_writer(&store, dir.path(), move || {
+            let gate = gate.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+            gate.recv().map_err(std::io::Error::other)?;
+            Err(std::io::Error::other("the disk is gone"))
+        })
+        .await;
+        let (first, later) = first_then_more(&w, &store, 3).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        open_gate.send(()).expect("gate");
+        assert_eq!(first.await.expect("task"), Err(flush_failed()));
+        for t in later {
+            assert_eq!(t.await.expect("task"), Err(flush_failed()));
+        }
+        assert_eq!(insert_fast(&w, 4).await.map_err(|_| ()), Err(()));
+        assert_eq!(
+            numbers(&store).await,
+            [1],
+            "only what the failed fsync held"
+        );
+        assert_eq!(flushes.load(Ordering::SeqCst), 1);
     }
 
     /// After a failed flush, what is on disk is unknown: the batch's writes fail, and so does

@@ -66,6 +66,23 @@ fn split(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
+/// A node's position in the post-order of the tree (children before their parent, left
+/// before right), which is the order appends complete nodes in: the nodes leaf `i` completes
+/// take the positions right after those of leaf `i - 1`. A store keyed by it appends every
+/// batch's nodes at one end of one index, rather than at the end of each level's run (one
+/// page per level written at every commit). After `n` leaves, `2n - popcount(n)` nodes are
+/// complete, so the node over leaves `[index << level, (index + 1) << level)` comes after all
+/// of those over the leaves before its first, plus its own `2^(level + 1) - 2` descendants.
+/// `None` for a node whose position does not fit in a `u64` (no such node is ever stored).
+pub fn postorder(level: u32, index: u64) -> Option<u64> {
+    let first = index.checked_shl(level).filter(|f| f >> level == index)?;
+    let below = 1u64.checked_shl(level.checked_add(1)?)?.checked_sub(2)?;
+    first
+        .checked_mul(2)?
+        .checked_sub(u64::from(first.count_ones()))?
+        .checked_add(below)
+}
+
 /// Pushes leaf `index` (which must equal the current size) onto a frontier and returns the
 /// nodes this completes, the leaf first.
 pub fn frontier_push(frontier: &mut Vec<Hash>, index: u64, leaf: Hash) -> Vec<Node> {
@@ -541,6 +558,41 @@ mod tests {
             bad[0][0] ^= 16;
             assert!(!verify_consistency(old, new, &r1, &r2, &bad));
         }
+    }
+
+    #[test]
+    fn postorder_is_the_order_appends_complete_nodes_in() {
+        // Every node of a 1,000-leaf tree, in the order frontier_push returns them, takes
+        // the next position, with no gaps.
+        let mut frontier = Vec::new();
+        let mut next = 0u64;
+        for (i, leaf) in (0..1000u64).map(|i| (i, sha256(&[&i.to_be_bytes()]))) {
+            for n in frontier_push(&mut frontier, i, leaf) {
+                assert_eq!(postorder(n.level, n.index), Some(next), "{n:?}");
+                next += 1;
+            }
+        }
+        assert_eq!(next, 2 * 1000 - u64::from(1000u64.count_ones()));
+        // Small cases by hand: leaves 0, 1, their parent, leaf 2, leaf 3, parent, root of 4.
+        let by_hand = [
+            (0, 0),
+            (0, 1),
+            (1, 0),
+            (0, 2),
+            (0, 3),
+            (1, 1),
+            (2, 0),
+            (0, 4),
+        ];
+        for (pos, (level, index)) in by_hand.into_iter().enumerate() {
+            assert_eq!(postorder(level, index), Some(pos as u64));
+        }
+        // Beyond what a u64 holds: no position, no overflow.
+        assert_eq!(postorder(63, 1), None);
+        assert_eq!(postorder(0, u64::MAX), None);
+        assert_eq!(postorder(64, 0), None);
+        assert_eq!(postorder(u32::MAX, 0), None);
+        assert!(postorder(40, 0).is_some());
     }
 
     #[test]

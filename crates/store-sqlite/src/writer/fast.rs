@@ -6,7 +6,8 @@
 //! insert, and every audit append that is a whole job) run here instead, as plain calls on
 //! the writer's thread, each statement prepared once and kept.
 //!
-//! A batch of such jobs is one transaction: `BEGIN IMMEDIATE` and the audit head's read, each
+//! A run of such jobs (those of one or more batches: see [`super::next_job`]) is one
+//! transaction: `BEGIN IMMEDIATE` and the audit head's read, each
 //! job in a savepoint (released when it succeeds, rolled back to when it fails or panics), then
 //! the batch's audit events, tree nodes and head, and the commit, with `synchronous = NORMAL`:
 //! the [`Flusher`](super::Flusher) makes it durable before any job is answered, as for the sqlx
@@ -178,11 +179,11 @@ fn write_audit(conn: &Connection, audit: &AuditBatch) -> Result<(), StoreError> 
             .map_err(failed)?;
     }
     let mut nodes = conn
-        .prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
+        .prepare_cached("INSERT INTO audit_tree (pos, hash) VALUES (?1, ?2)")
         .map_err(failed)?;
     for n in &audit.nodes {
         nodes
-            .execute(params![n.level as i64, n.index as i64, &n.hash[..]])
+            .execute(params![AuditBatch::node_pos(n)?, &n.hash[..]])
             .map_err(failed)?;
     }
     conn.prepare_cached("UPDATE audit_head SET size = ?1, chain = ?2, frontier = ?3 WHERE id = 1")
@@ -197,81 +198,124 @@ fn write_audit(conn: &Connection, audit: &AuditBatch) -> Result<(), StoreError> 
     Ok(())
 }
 
-/// Runs one batch of jobs in one transaction on the writer's own connection and commits it
-/// (without waiting for the disk). Answers as [`super::run_batch`] does.
-pub(super) fn run_batch(
-    conn: &Connection,
-    audit: &mut AuditBatch,
-    batch: Vec<Step>,
-) -> Option<(Vec<Completion>, Result<(), StoreError>)> {
-    let begun_at = Instant::now();
-    if let Err(e) = begin(conn, audit) {
-        tracing::error!(error = %e, "cannot begin a write transaction");
-        // BEGIN may have succeeded before the head's read failed.
-        let _ = exec(conn, "ROLLBACK");
-        return None;
-    }
-    let mut completions = Vec::with_capacity(batch.len());
-    let mut broken = false;
-    for step in batch {
-        if broken {
-            drop(step);
-            continue;
+/// A transaction on the writer's own connection, open while jobs keep running into it: the
+/// writer commits it when the flusher is ready for another fsync (see
+/// [`super::run`]), so one commit carries everything that arrived during the last fsync.
+pub(super) struct Run {
+    begun_at: Instant,
+    completions: Vec<Completion>,
+    /// A savepoint could not be settled: where the transaction stands is unknown, so it is
+    /// rolled back whole and every job of it answered with an error.
+    broken: bool,
+}
+
+impl Run {
+    /// Begins a transaction (and reads the audit head into `audit`); `None` if it could not
+    /// begin (the caller drops the jobs: each caller gets an error).
+    pub(super) fn begin(conn: &Connection, audit: &mut AuditBatch) -> Option<Self> {
+        if let Err(e) = begin(conn, audit) {
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            // BEGIN may have succeeded before the head's read failed.
+            let _ = exec(conn, "ROLLBACK");
+            return None;
         }
-        let mark = audit.mark();
-        let (ok, completion) = match step {
-            Step::Append(append) => append(audit),
-            Step::Job(job) => {
-                if exec(conn, "SAVEPOINT job").is_err() {
-                    broken = true;
-                    drop(job);
-                    continue;
-                }
-                // A job that panics is rolled back alone; its caller's channel is dropped (an
-                // error for that caller) and the writer goes on serving the others.
-                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    job(&mut FastTx {
-                        conn,
-                        audit: &mut *audit,
-                    })
-                }));
-                let (ok, completion) = ran.unwrap_or_else(|_| {
-                    tracing::error!("a write job panicked; it was rolled back");
-                    let noop: Completion = Box::new(|_| {});
-                    (false, noop)
-                });
-                let settled = if ok {
-                    exec(conn, "RELEASE job")
-                } else {
-                    exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
-                };
-                if settled.is_err() {
-                    // Where the savepoint stands is unknown: the whole batch is rolled back.
-                    broken = true;
-                }
-                (ok, completion)
+        Some(Self {
+            begun_at: Instant::now(),
+            completions: Vec::new(),
+            broken: false,
+        })
+    }
+
+    /// Jobs run in the transaction so far.
+    pub(super) fn jobs(&self) -> usize {
+        self.completions.len()
+    }
+
+    /// Whether the transaction must be ended now (it can take no more jobs).
+    pub(super) fn broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Runs `steps` in the transaction, each job in a savepoint of its own.
+    pub(super) fn run(&mut self, conn: &Connection, audit: &mut AuditBatch, steps: Vec<Step>) {
+        for step in steps {
+            if self.broken {
+                drop(step);
+                continue;
             }
-        };
-        if !ok {
-            audit.reset_to(mark);
+            let mark = audit.mark();
+            let (ok, completion) = match step {
+                Step::Append(append) => append(audit),
+                Step::Job(job) => {
+                    if exec(conn, "SAVEPOINT job").is_err() {
+                        self.broken = true;
+                        drop(job);
+                        continue;
+                    }
+                    // A job that panics is rolled back alone; its caller's channel is dropped
+                    // (an error for that caller) and the writer goes on serving the others.
+                    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        job(&mut FastTx {
+                            conn,
+                            audit: &mut *audit,
+                        })
+                    }));
+                    let (ok, completion) = ran.unwrap_or_else(|_| {
+                        tracing::error!("a write job panicked; it was rolled back");
+                        let noop: Completion = Box::new(|_| {});
+                        (false, noop)
+                    });
+                    let settled = if ok {
+                        exec(conn, "RELEASE job")
+                    } else {
+                        exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
+                    };
+                    if settled.is_err() {
+                        self.broken = true;
+                    }
+                    (ok, completion)
+                }
+            };
+            if !ok {
+                audit.reset_to(mark);
+            }
+            self.completions.push(completion);
         }
-        completions.push(completion);
     }
-    let committed = if broken {
-        Err(StoreError::Backend(
-            "a write transaction could not be completed".into(),
-        ))
-    } else {
-        commit(conn, audit)
-    };
-    if committed.is_err() {
+
+    /// Rolls the transaction back and answers every job of it with `error`.
+    pub(super) fn abandon(
+        self,
+        conn: &Connection,
+        error: StoreError,
+    ) -> (Vec<Completion>, Result<(), StoreError>) {
         let _ = exec(conn, "ROLLBACK");
+        (self.completions, Err(error))
     }
-    tracing::debug!(
-        jobs = completions.len(),
-        micros = begun_at.elapsed().as_micros() as u64,
-        committed = committed.is_ok(),
-        "write batch (own connection)"
-    );
-    Some((completions, committed))
+
+    /// Writes the audit events and commits (without waiting for the disk), or rolls back a
+    /// broken transaction. Answers as [`super::run_batch`] does.
+    pub(super) fn end(
+        self,
+        conn: &Connection,
+        audit: &AuditBatch,
+    ) -> (Vec<Completion>, Result<(), StoreError>) {
+        let committed = if self.broken {
+            Err(StoreError::Backend(
+                "a write transaction could not be completed".into(),
+            ))
+        } else {
+            commit(conn, audit)
+        };
+        if committed.is_err() {
+            let _ = exec(conn, "ROLLBACK");
+        }
+        tracing::debug!(
+            jobs = self.completions.len(),
+            micros = self.begun_at.elapsed().as_micros() as u64,
+            committed = committed.is_ok(),
+            "write batch (own connection)"
+        );
+        (self.completions, committed)
+    }
 }
