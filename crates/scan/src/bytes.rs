@@ -7,9 +7,8 @@ use crate::CONTEXT_WINDOW;
 /// the letter) turned into two spaces, so detectors see the word break it stands for at the
 /// same offsets; `None` when `t` holds none (the common case costs one `memchr`-like pass).
 pub(crate) fn blank_escapes(t: &[u8]) -> Option<Vec<u8>> {
-    let first = t
-        .windows(2)
-        .position(|w| w[0] == b'\\' && matches!(w[1], b'n' | b'r' | b't'))?;
+    let first = memchr::memchr_iter(b'\\', t)
+        .find(|&i| matches!(t.get(i + 1), Some(b'n' | b'r' | b't')))?;
     let mut out = t.to_vec();
     // Back up to the start of the run of backslashes before `first`, so that escaped
     // backslashes (`\\n`: a backslash, then the letter n) pair up correctly.

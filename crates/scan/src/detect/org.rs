@@ -246,6 +246,10 @@ fn legal(w: &[u8]) -> bool {
 /// A word glued to its legal form (`HoldingsInc.`, `CompanyLimited`, or in capitals after at
 /// least four capitals, `HOLDINGSINC.`, `COMPANYLIMITED`): where the form starts.
 fn glued_legal(w: &[u8]) -> Option<usize> {
+    // Every form ends in `.` or `d`/`D` and has at least two bytes before it plus four.
+    if w.len() < 6 || !matches!(w[w.len() - 1], b'.' | b'd' | b'D') {
+        return None;
+    }
     let mixed = ["Inc.", "Ltd.", "Corp.", "Limited", "Incorporated"]
         .iter()
         .find_map(|f| {

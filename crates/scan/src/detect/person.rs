@@ -25,10 +25,11 @@
 use super::push;
 use crate::Kind;
 use crate::bytes::{
-    ByteSet, CAPITALS_OR_LEADS, DIGITS, alnum_before, at, capital_at, char_at, digits_end,
+    ByteSet, CAPITALS_OR_LEADS, DIGITS, Needle, alnum_before, at, capital_at, char_at, digits_end,
     is_digit, is_one_of, next_in, set, word_at, word_before,
 };
 use crate::lexicon::Lexicon;
+use memchr::memmem::Finder;
 
 /// Ages.
 pub(crate) fn age(t: &[u8], out: &mut Vec<crate::Finding>) {
@@ -389,6 +390,9 @@ fn name_at(t: &[u8], s: usize) -> Option<usize> {
 
 /// Person names after titles and cues.
 pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
+    // What [`appositive`] needs after a name; most texts do not hold it.
+    static COMMA_THE: Needle = Needle::new(|| Finder::new(b", the "));
+    let comma_the = COMMA_THE.find(t).is_some();
     let mut i = 0;
     while i < t.len() {
         // A capital that starts a word (a non-ASCII one after no other non-ASCII byte).
@@ -400,6 +404,14 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
             i = next_in(t, i + 1, &CAPITALS_OR_LEADS);
             continue;
         }
+        // Every rule below starts with this name word: without one, none finds anything.
+        let Some(first) = name_word(t, i, true) else {
+            i += 1;
+            continue;
+        };
+        // The name words from here, asked by several rules: read once, when first asked.
+        let name_cell = std::cell::OnceCell::new();
+        let name = || *name_cell.get_or_init(|| name_at(t, i));
         // The start of a candidate: what precedes it decides.
         let mut b = i;
         if b > 0 && matches!(t[b - 1], b' ' | b'\n' | b'\t') {
@@ -456,9 +468,9 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
         } else {
             None
         };
-        let named = conf.and_then(|_| name_at(t, i)).filter(|&e| {
-            !role || t[i..e].contains(&b' ') || first_name_word(t, i).is_some_and(|(_, g)| g)
-        });
+        let named = conf
+            .and_then(|_| name())
+            .filter(|&e| !role || t[i..e].contains(&b' ') || given_name(t, i, first));
         match (conf, named) {
             (Some(c), Some(e)) => {
                 if title {
@@ -467,36 +479,36 @@ pub(crate) fn person(t: &[u8], out: &mut Vec<crate::Finding>) {
                 push(out, Kind::Person, i, e, c, "person_context");
                 i = e;
             }
-            _ if let Some(e) = possessive(t, i) => {
+            _ if let Some(e) = possessive(t, i, first) => {
                 push(out, Kind::Person, i, e, 0.6, "person_possessive");
                 i = e;
             }
-            _ if let Some(e) = author_of_work(t, i) => {
+            _ if let Some(e) = author_of_work(t, i, first) => {
                 push(out, Kind::Person, i, e, 0.55, "person_author");
                 i = e;
             }
-            _ if let Some(e) = appositive(t, i) => {
+            _ if comma_the && let Some(e) = appositive(t, i, name()) => {
                 push(out, Kind::Person, i, e, 0.6, "person_appositive");
                 i = e;
             }
-            _ if let Some(e) = subject(t, i) => {
+            _ if let Some(e) = subject(t, i, first) => {
                 push(out, Kind::Person, i, e, 0.6, "person_subject");
                 i = e;
             }
-            _ => match first_name_word(t, i) {
+            _ => match (first, given_name(t, i, first)) {
                 // Every rule below needs a known given name here, or a second name word after
                 // this one: most capitalised words stop at this test.
-                Some((fe, given))
+                (fe, given)
                     if given || (at(t, fe) == b' ' && name_word(t, fe + 1, false).is_some()) =>
                 {
-                    let found = known_full_name(t, i, given)
-                        .or_else(|| surname_like(t, i))
+                    let found = known_full_name(t, i, given, &name)
+                        .or_else(|| surname_like(t, i, &name))
                         .map(|e| (e, 0.6, "person_given_name"))
                         .or_else(|| {
                             known_given_name(t, i, fe, given).map(|e| (e, 0.5, "person_given_name"))
                         })
                         .or_else(|| {
-                            capitalised_words(t, i).map(|e| (e, 0.5, "person_capitalised"))
+                            capitalised_words(t, i, &name).map(|e| (e, 0.5, "person_capitalised"))
                         });
                     // A title in quotes that goes on in capitals (`"Carry Me Back To Spain,"`).
                     let quoted_title = |&(e, _, _): &(usize, f32, &str)| {
@@ -825,6 +837,17 @@ pub(crate) fn addressed_and_paired(t: &[u8], out: &mut Vec<crate::Finding>) {
             continue;
         };
         let word = &t[i..e];
+        // What follows the word decides first (most words are followed by neither).
+        let asked = at(t, e) == b',' && at(t, e + 1) == b' ' && word_at(t, e + 2, ASKING).is_some();
+        let and = if !asked && at(t, e) == b' ' {
+            word_at(t, e + 1, &["and"])
+        } else {
+            None
+        };
+        if !asked && and.is_none() {
+            i = e.max(i + 1);
+            continue;
+        }
         let opens = i == 0 || {
             let (before, _) = word_before(t, i, false);
             before.is_empty()
@@ -834,17 +857,11 @@ pub(crate) fn addressed_and_paired(t: &[u8], out: &mut Vec<crate::Finding>) {
                     .find(|&&b| b != b' ')
                     .is_none_or(|b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"'))
         };
-        if opens
-            && fits(word)
-            && !is_one_of(word, INTERJECTIONS)
-            && at(t, e) == b','
-            && at(t, e + 1) == b' '
-            && word_at(t, e + 2, ASKING).is_some()
-        {
+        if asked && opens && fits(word) && !is_one_of(word, INTERJECTIONS) {
             push(out, Kind::Person, i, e, 0.6, "person_addressed");
         } else if opens
             && fits(word)
-            && let Some(j) = word_at(t, e + 1, &["and"]).filter(|_| at(t, e) == b' ')
+            && let Some(j) = and
             && at(t, j) == b' '
             && let Some(e2) = name_word(t, j + 1, true)
             && fits(&t[j + 1..e2])
@@ -912,11 +929,10 @@ fn email_names<'a>(t: &'a [u8], out: &[crate::Finding]) -> Vec<&'a [u8]> {
     names
 }
 
-/// A name word at `s` whose possessive `'s` is followed by one of [`POSSESSIONS`]
+/// A name word at `s` (ending at `e`) whose possessive `'s` is followed by one of [`POSSESSIONS`]
 /// (`here's Marina's address`), not after a determiner (`the Company's address`) and not a
 /// word known as something else: the end of the name.
-fn possessive(t: &[u8], s: usize) -> Option<usize> {
-    let e = name_word(t, s, true)?;
+fn possessive(t: &[u8], s: usize, e: usize) -> Option<usize> {
     let name = t[s..e].strip_suffix(b"'s")?;
     let determined = is_one_of(word_before(t, s, false).0, DETERMINERS);
     let named = name.len() >= 2 && !not_a_name(name) && !known_word(name) && !determined;
@@ -936,13 +952,12 @@ const WORKS: &[&str] = &[
     "memoir",
 ];
 
-/// One name word after `the` and before a work of [`WORKS`] (`Unlike the Kaczmarek novel`),
+/// One name word (at `s`, ending at `e`) after `the` and before a work of [`WORKS`] (`Unlike the Kaczmarek novel`),
 /// not a word known as something else: its end.
-fn author_of_work(t: &[u8], s: usize) -> Option<usize> {
+fn author_of_work(t: &[u8], s: usize, e: usize) -> Option<usize> {
     if !word_before(t, s, false).0.eq_ignore_ascii_case(b"the") {
         return None;
     }
-    let e = name_word(t, s, true)?;
     let name = &t[s..e];
     let named = name.len() >= 3 && !name.contains(&b'\'') && !not_a_name(name) && !known_word(name);
     (named && at(t, e) == b' ' && word_at(t, e + 1, WORKS).is_some()).then_some(e)
@@ -958,11 +973,11 @@ const SPOKE: &[&[u8]] = &[
     b", wrote",
 ];
 
-/// Two or three name words, then `, the`, a role of at most 80 bytes in the same sentence,
+/// Two or three name words (`name`: [`name_at`] of `s`), then `, the`, a role of at most 80 bytes in the same sentence,
 /// and a verb of speech (`Mark Gordon, the Power transformer repairer, said:`): the name's
 /// end.
-fn appositive(t: &[u8], s: usize) -> Option<usize> {
-    let e = name_at(t, s)?;
+fn appositive(t: &[u8], s: usize, name: Option<usize>) -> Option<usize> {
+    let e = name?;
     if !t[s..e].contains(&b' ') || !t[e..].starts_with(b", the ") {
         return None;
     }
@@ -1089,11 +1104,11 @@ const PEOPLE_NOUNS: &[&str] = &[
     "tourists",
 ];
 
-/// One or two name words from `s` followed by a verb only a person is the subject of
+/// One or two name words from `s` (the first ending at `first`) followed by a verb only a person is the subject of
 /// ([`DEEDS`], [`DEED_PAIRS`]), not after a determiner (`the Senate shouted`), none of them a
 /// word known as something else, a word for people ([`PEOPLE_NOUNS`]) or an initial: the end
 /// of the name.
-fn subject(t: &[u8], s: usize) -> Option<usize> {
+fn subject(t: &[u8], s: usize, first: usize) -> Option<usize> {
     // The verb first: after most capitalised words there is none, and this costs least.
     let deed_at = |e: usize| {
         at(t, e) == b' '
@@ -1104,7 +1119,6 @@ fn subject(t: &[u8], s: usize) -> Option<usize> {
                         .is_some_and(|j| at(t, j) == b' ' && word_at(t, j + 1, &[b]).is_some())
                 }))
     };
-    let first = name_word(t, s, true)?;
     let end = if deed_at(first) {
         first
     } else if at(t, first) == b' ' {
@@ -1142,8 +1156,12 @@ pub(super) const DETERMINERS: &[&str] = &[
 /// name (looked up once here for every rule that needs it).
 fn first_name_word(t: &[u8], s: usize) -> Option<(usize, bool)> {
     let e = name_word(t, s, true)?;
-    let given = (3..=16).contains(&(e - s)) && lexicon().get(&t[s..e]) & GIVEN != 0;
-    Some((e, given))
+    Some((e, given_name(t, s, e)))
+}
+
+/// Whether the name word `t[s..e]` is a known given name.
+fn given_name(t: &[u8], s: usize, e: usize) -> bool {
+    (3..=16).contains(&(e - s)) && lexicon().get(&t[s..e]) & GIVEN != 0
 }
 
 /// Lexicon bits: a known given name (see the file's header for the source), a title, the
@@ -1254,14 +1272,19 @@ pub(super) const WEEKDAYS: [&str; 7] = [
     "sunday",
 ];
 
-/// Two or three name words at `s` whose first is a known given name (`given`, from
-/// [`first_name_word`]) and whose last is neither an initial nor a word of
+/// Two or three name words at `s` (`name`: [`name_at`] of `s`) whose first is a known given
+/// name (`given`, from [`given_name`]) and whose last is neither an initial nor a word of
 /// [`NOT_SURNAMES`]: their end.
-fn known_full_name(t: &[u8], s: usize, given: bool) -> Option<usize> {
+fn known_full_name(
+    t: &[u8],
+    s: usize,
+    given: bool,
+    name: &dyn Fn() -> Option<usize>,
+) -> Option<usize> {
     if !given {
         return None;
     }
-    let end = name_at(t, s)?;
+    let end = name()?;
     let last_start = t[s..end]
         .iter()
         .rposition(|&b| b == b' ')
@@ -1281,16 +1304,16 @@ const SURNAME_ENDINGS: &[&str] = &[
     "ez", "ini", "elli", "etti", "ssen", "berg", "ström", "strom", "quist", "mann", "stein",
 ];
 
-/// Two or three name words at `s`, not after a capitalised word, whose last ends like a
-/// surname ([`SURNAME_ENDINGS`]) and is not a place or organisation word: their end.
-fn surname_like(t: &[u8], s: usize) -> Option<usize> {
+/// Two or three name words at `s` (`name`: [`name_at`] of `s`), not after a capitalised word,
+/// whose last ends like a surname ([`SURNAME_ENDINGS`]) and is not a place or organisation word: their end.
+fn surname_like(t: &[u8], s: usize, name: &dyn Fn() -> Option<usize>) -> Option<usize> {
     if s >= 2 && t[s - 1] == b' ' && t[s - 2].is_ascii_alphabetic() {
         let (w, _) = word_before(t, s, false);
         if w.first().is_some_and(u8::is_ascii_uppercase) {
             return None;
         }
     }
-    let end = name_at(t, s)?;
+    let end = name()?;
     let last_start = t[s..end]
         .iter()
         .rposition(|&b| b == b' ')
@@ -1580,12 +1603,13 @@ pub(super) fn known_word(w: &[u8]) -> bool {
     known.get(w) != 0
 }
 
-/// Two or three capitalised words at `s` (a middle initial allowed), neither in capitals
+/// Two or three capitalised words at `s` (`name`: [`name_at`] of `s`; a middle initial
+/// allowed), neither in capitals
 /// nor part of a longer capitalised phrase, none of them a word this crate knows as
 /// something else (a title, cue, day, month, street, organisation or listed place word, or
 /// one of [`THING_WORDS`]): their end. The weakest evidence of a name, reported at 0.5.
-fn capitalised_words(t: &[u8], s: usize) -> Option<usize> {
-    let end = name_at(t, s)?;
+fn capitalised_words(t: &[u8], s: usize, name: &dyn Fn() -> Option<usize>) -> Option<usize> {
+    let end = name()?;
     let after_phrase = at(t, end) == b' ' && at(t, end + 1).is_ascii_uppercase();
     let before_phrase = s >= 2 && t[s - 1] == b' ' && {
         let (w, _) = word_before(t, s, false);
