@@ -278,30 +278,38 @@ fn name_word(w: &[u8]) -> bool {
 }
 
 /// The words of the text as (start, end, line break before it).
-fn words(t: &[u8]) -> Vec<(usize, usize, bool)> {
-    // About one word in six bytes of prose: one allocation, most of the time.
-    let mut out = Vec::with_capacity(t.len() / 4 + 4);
+fn words(t: &[u8]) -> impl Iterator<Item = (usize, usize, bool)> + '_ {
     let mut i = 0;
     let mut newline = true;
-    while i < t.len() {
-        // A line break, or two blanks in a row (what an escaped `\n` in a JSON string or
-        // a log line has become, see `bytes::blank_escapes`).
-        let from = i;
-        while i < t.len() && t[i].is_ascii_whitespace() {
-            newline |= t[i] == b'\n' || t[i] == b'\r';
-            i += 1;
+    std::iter::from_fn(move || {
+        while i < t.len() {
+            // A line break, or two blanks in a row (what an escaped `\n` in a JSON string or
+            // a log line has become, see `bytes::blank_escapes`).
+            let from = i;
+            while i < t.len() && t[i].is_ascii_whitespace() {
+                newline |= t[i] == b'\n' || t[i] == b'\r';
+                i += 1;
+            }
+            newline |= i - from >= 2;
+            let s = i;
+            while i < t.len() && !t[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if s < i {
+                let word = (s, i, newline);
+                newline = false;
+                return Some(word);
+            }
         }
-        newline |= i - from >= 2;
-        let s = i;
-        while i < t.len() && !t[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if s < i {
-            out.push((s, i, newline));
-            newline = false;
-        }
-    }
-    out
+        None
+    })
+}
+
+/// Whether the word `t[s..e]` may end an organisation's name: a legal form or sector word,
+/// or glued to a legal form; its class and glued form.
+fn ending(t: &[u8], s: usize, e: usize) -> (Class, Option<usize>) {
+    let word = &t[s..core(t, s, e)];
+    (class_of(word), glued_legal(word))
 }
 
 /// The word without what may follow it in a sentence: `,` `;` `:` `)` `"` `?` `!` and a
@@ -335,21 +343,15 @@ fn ends_clause(t: &[u8], (s, e, _): (usize, usize, bool)) -> bool {
 
 /// Pushes organisations.
 pub(crate) fn organizations(t: &[u8], out: &mut Vec<crate::Finding>) {
-    let w = words(t);
-    // Each word's class and glued legal form, once; most texts hold neither.
-    let classes: Vec<(Class, Option<usize>)> = w
-        .iter()
-        .map(|&(s, e, _)| {
-            let word = &t[s..core(t, s, e)];
-            (class_of(word), glued_legal(word))
-        })
-        .collect();
-    if classes
-        .iter()
-        .all(|(c, g)| *c == Class::Other && g.is_none())
-    {
+    // Most texts hold no word that may end a name: one pass, with nothing kept, tells.
+    if words(t).all(|(s, e, _)| ending(t, s, e) == (Class::Other, None)) {
         return;
     }
+    // About one word in six bytes of prose: one allocation, most of the time.
+    let mut w = Vec::with_capacity(t.len() / 4 + 4);
+    w.extend(words(t));
+    // Each word's class and glued legal form, once.
+    let classes: Vec<(Class, Option<usize>)> = w.iter().map(|&(s, e, _)| ending(t, s, e)).collect();
     let mut k = 0;
     while k < w.len() {
         let (s, e, _) = w[k];

@@ -1028,6 +1028,23 @@ const DEED_PAIRS: &[(&str, &str)] = &[
     ("lived", "at"),
 ];
 
+/// Bits of [`deed_words`]: a word of [`DEEDS`], the first word of one of [`DEED_PAIRS`].
+const DEED: u32 = 1;
+const DEED_PAIR: u32 = 2;
+
+/// [`DEEDS`] and the first words of [`DEED_PAIRS`], to look the word after a name up once.
+fn deed_words() -> &'static Lexicon {
+    static DEED_WORDS: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    DEED_WORDS.get_or_init(|| {
+        Lexicon::new(
+            DEEDS
+                .iter()
+                .map(|w| (w.as_bytes(), DEED))
+                .chain(DEED_PAIRS.iter().map(|(a, _)| (a.as_bytes(), DEED_PAIR))),
+        )
+    })
+}
+
 /// Capitalised words that are people but not names, as the subject of a sentence
 /// (`Everyone laughed`, `Protesters shouted`).
 const PEOPLE_NOUNS: &[&str] = &[
@@ -1111,12 +1128,22 @@ const PEOPLE_NOUNS: &[&str] = &[
 fn subject(t: &[u8], s: usize, first: usize) -> Option<usize> {
     // The verb first: after most capitalised words there is none, and this costs least.
     let deed_at = |e: usize| {
-        at(t, e) == b' '
-            && DEED_STARTS[usize::from(at(t, e + 1))]
-            && (word_at(t, e + 1, DEEDS).is_some()
-                || DEED_PAIRS.iter().any(|&(a, b)| {
-                    word_at(t, e + 1, &[a])
-                        .is_some_and(|j| at(t, j) == b' ' && word_at(t, j + 1, &[b]).is_some())
+        if at(t, e) != b' ' || !DEED_STARTS[usize::from(at(t, e + 1))] {
+            return false;
+        }
+        // The next word (its letters), looked up once.
+        let ws = e + 1;
+        let mut we = ws;
+        while at(t, we).is_ascii_alphabetic() {
+            we += 1;
+        }
+        let word = &t[ws..we];
+        let bits = deed_words().get(word);
+        bits & DEED != 0
+            || (bits & DEED_PAIR != 0
+                && at(t, we) == b' '
+                && DEED_PAIRS.iter().any(|&(a, b)| {
+                    word.eq_ignore_ascii_case(a.as_bytes()) && word_at(t, we + 1, &[b]).is_some()
                 }))
     };
     let end = if deed_at(first) {
