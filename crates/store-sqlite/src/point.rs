@@ -133,20 +133,39 @@ impl PointReads {
         id: &str,
     ) -> Result<Option<RecordForRead>, StoreError> {
         self.with(|conn| {
-            let tx = conn.transaction().map_err(failed)?;
-            let Some(record) = record(&tx, collection, id)? else {
-                return Ok(None);
-            };
-            let limits = limits(&tx, &record.subject_id)?;
-            let key = subject_key(&tx, &record.subject_id)?;
-            tx.commit().map_err(failed)?;
-            Ok(Some(RecordForRead {
-                record,
-                limits,
-                key,
-            }))
+            snapshot(conn, |conn| {
+                let Some(record) = record(conn, collection, id)? else {
+                    return Ok(None);
+                };
+                let limits = limits(conn, &record.subject_id)?;
+                let key = subject_key(conn, &record.subject_id)?;
+                Ok(Some(RecordForRead {
+                    record,
+                    limits,
+                    key,
+                }))
+            })
         })
     }
+}
+
+/// Runs `read` in one read transaction (one snapshot), begun and ended by statements prepared
+/// once per connection (`Connection::transaction` prepares both on every call: a measurable
+/// share of a vault read). A failed read leaves the transaction open, so [`PointReads::with`]
+/// closes the connection, which ends it.
+fn snapshot<T>(
+    conn: &Connection,
+    read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let exec = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map_err(failed)
+    };
+    exec("BEGIN")?;
+    let out = read(conn)?;
+    exec("COMMIT")?;
+    Ok(out)
 }
 
 /// A record and its cells (one row per cell, ordered by field; one row with NULL cell
