@@ -2,6 +2,9 @@
 //!
 //! Audit appends lock the single `audit_head` row (`SELECT ... FOR UPDATE`) inside the
 //! transaction of the change they record, so every process extends one chain and one tree.
+//! An append that is a transaction of its own (every audited read) goes through [`Appender`],
+//! which commits the appends that arrive together in one transaction: under concurrent load
+//! they no longer wait for each other's commits on the head's row lock one by one.
 
 mod consent;
 mod governance;
@@ -20,8 +23,8 @@ use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
 use custodian_core::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection, SubjectKey,
-    TokenRecord,
+    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
+    StoredCollection, SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
@@ -31,6 +34,73 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, query};
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    appender: Appender,
+}
+
+/// The most audit events one grouped append commits.
+const MAX_GROUP: usize = 256;
+
+/// An append waiting for its group, and where its answer goes.
+type Waiting = (
+    AuditDraft,
+    tokio::sync::oneshot::Sender<Result<AuditEvent, StoreError>>,
+);
+
+/// Commits appends that are a transaction of their own in groups, on a task of its own: it
+/// takes every append waiting (up to [`MAX_GROUP`]), appends them in one transaction under the
+/// head's row lock, commits once, and answers each; the appends that arrive meanwhile form the
+/// next group. A lone append is one transaction, as before. A failed group fails every append
+/// in it (nothing of it is committed). The task ends when the last clone of the store is
+/// dropped.
+#[derive(Clone)]
+struct Appender {
+    queue: tokio::sync::mpsc::Sender<Waiting>,
+}
+
+impl Appender {
+    fn start(pool: PgPool) -> Self {
+        let (queue, mut waiting) = tokio::sync::mpsc::channel::<Waiting>(4 * MAX_GROUP);
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(MAX_GROUP);
+            while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
+                let (drafts, answers): (Vec<AuditDraft>, Vec<_>) = group.drain(..).unzip();
+                match append_group(&pool, drafts).await {
+                    Ok(events) => {
+                        for (answer, event) in answers.into_iter().zip(events) {
+                            let _ = answer.send(Ok(event));
+                        }
+                    }
+                    Err(e) => {
+                        for answer in answers {
+                            let _ = answer.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    async fn append(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        let gone = || StoreError::AuditUnavailable("the audit appender has stopped".into());
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.queue.send((draft, answer)).await.map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
+    }
+}
+
+/// Appends `drafts`, in order, in one transaction of their own.
+async fn append_group(
+    pool: &PgPool,
+    drafts: Vec<AuditDraft>,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
+    let events = append_all_in(&mut tx, drafts).await?;
+    tx.commit().await.map_err(audit_failed)?;
+    Ok(events)
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -109,7 +179,8 @@ impl PostgresStore {
             .connect_with(opts)
             .await
             .map_err(backend)?;
-        let store = Self { pool };
+        let appender = Appender::start(pool.clone());
+        let store = Self { pool, appender };
         store.migrate().await?;
         Ok(store)
     }
@@ -135,6 +206,18 @@ impl PostgresStore {
 
 /// Appends an audit event inside the caller's transaction.
 async fn append_in(conn: &mut PgConnection, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+    let mut events = append_all_in(conn, vec![draft]).await?;
+    events
+        .pop()
+        .ok_or_else(|| StoreError::AuditUnavailable("no event was appended".into()))
+}
+
+/// Appends `drafts`, in order, inside the caller's transaction: the head is locked and read
+/// once, and the events, their tree nodes and the new head are written in three statements.
+async fn append_all_in(
+    conn: &mut PgConnection,
+    drafts: Vec<AuditDraft>,
+) -> Result<Vec<AuditEvent>, StoreError> {
     let row = query("SELECT size, chain, frontier FROM audit_head WHERE id = 1 FOR UPDATE")
         .fetch_one(&mut *conn)
         .await
@@ -143,44 +226,61 @@ async fn append_in(conn: &mut PgConnection, draft: AuditDraft) -> Result<AuditEv
     let size: i64 = row.try_get(0).map_err(|_| corrupt())?;
     let chain: &[u8] = row.try_get(1).map_err(|_| corrupt())?;
     let frontier: &[u8] = row.try_get(2).map_err(|_| corrupt())?;
-    let head = AuditHead::from_stored(size as u64, chain, frontier).ok_or_else(corrupt)?;
-    let a = head.append(draft);
-    let e = &a.event;
-    query(
+    let mut head = AuditHead::from_stored(size as u64, chain, frontier).ok_or_else(corrupt)?;
+    let mut events = Vec::with_capacity(drafts.len());
+    let mut nodes = Vec::new();
+    for draft in drafts {
+        let a = head.append(draft);
+        events.push(a.event);
+        nodes.extend(a.nodes);
+        head = a.head;
+    }
+    if events.is_empty() {
+        return Ok(events);
+    }
+    let fields = events
+        .iter()
+        .map(|e| serde_json::to_string(&e.draft.fields))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
         "INSERT INTO audit_events (seq, time_ms, request_id, actor, action, resource, subject, \
-         fields, purpose, decision, leaf_hash, chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(e.seq as i64)
-    .bind(e.draft.time.as_millisecond())
-    .bind(&e.draft.request_id)
-    .bind(&e.draft.actor)
-    .bind(&e.draft.action)
-    .bind(&e.draft.resource)
-    .bind(&e.draft.subject)
-    .bind(serde_json::to_string(&e.draft.fields).map_err(|e| StoreError::AuditUnavailable(e.to_string()))?)
-    .bind(&e.draft.purpose)
-    .bind(e.draft.decision.as_str())
-    .bind(&e.leaf_hash[..])
-    .bind(&e.chain_hash[..])
-    .execute(&mut *conn)
-    .await
-    .map_err(audit_failed)?;
-    let mut qb: QueryBuilder<Postgres> =
-        QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
-    qb.push_values(&a.nodes, |mut b, n| {
-        b.push_bind(n.level as i32)
-            .push_bind(n.index as i64)
-            .push_bind(n.hash.to_vec());
+         fields, purpose, decision, leaf_hash, chain_hash) ",
+    );
+    qb.push_values(events.iter().zip(fields), |mut b, (e, fields)| {
+        b.push_bind(e.seq as i64)
+            .push_bind(e.draft.time.as_millisecond())
+            .push_bind(e.draft.request_id.clone())
+            .push_bind(e.draft.actor.clone())
+            .push_bind(e.draft.action.clone())
+            .push_bind(e.draft.resource.clone())
+            .push_bind(e.draft.subject.clone())
+            .push_bind(fields)
+            .push_bind(e.draft.purpose.clone())
+            .push_bind(e.draft.decision.as_str())
+            .push_bind(e.leaf_hash.to_vec())
+            .push_bind(e.chain_hash.to_vec());
     });
     qb.build().execute(&mut *conn).await.map_err(audit_failed)?;
+    // (Every append completes at least its leaf's node.)
+    if !nodes.is_empty() {
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
+        qb.push_values(&nodes, |mut b, n| {
+            b.push_bind(n.level as i32)
+                .push_bind(n.index as i64)
+                .push_bind(n.hash.to_vec());
+        });
+        qb.build().execute(&mut *conn).await.map_err(audit_failed)?;
+    }
     query("UPDATE audit_head SET size = $1, chain = $2, frontier = $3 WHERE id = 1")
-        .bind(a.head.size as i64)
-        .bind(&a.head.chain[..])
-        .bind(a.head.frontier_bytes())
+        .bind(head.size as i64)
+        .bind(&head.chain[..])
+        .bind(head.frontier_bytes())
         .execute(&mut *conn)
         .await
         .map_err(audit_failed)?;
-    Ok(a.event)
+    Ok(events)
 }
 
 fn operator_from(r: &PgRow) -> Result<Operator, StoreError> {
@@ -504,13 +604,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
-        let mut tx = self
-            .begin()
-            .await
-            .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
-        let ev = append_in(&mut tx, draft).await?;
-        tx.commit().await.map_err(audit_failed)?;
-        Ok(ev)
+        self.appender.append(draft).await
     }
 
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {
@@ -650,6 +744,99 @@ impl Store for PostgresStore {
             .await?
             .into_iter()
             .next())
+    }
+
+    /// One statement (one snapshot, one round trip): the record joined with its cells (a row
+    /// each, ordered by field, or one row without a cell), and on every row the subject's key
+    /// and its limits as arrays in (kind, purpose) order.
+    async fn record_for_read(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<RecordForRead>, StoreError> {
+        let rows = query(
+            "SELECT r.id, r.collection, r.subject_id, r.key_version, r.created_at, r.updated_at, \
+             c.field, c.ciphertext, k.key_version AS k_version, k.kek_id, k.wrapped_dek, \
+             k.created_at AS k_created_at, \
+             ARRAY(SELECT l.kind FROM vault_processing_limits l WHERE l.subject_id = r.subject_id \
+                   ORDER BY l.kind, l.purpose) AS l_kinds, \
+             ARRAY(SELECT l.purpose FROM vault_processing_limits l WHERE l.subject_id = r.subject_id \
+                   ORDER BY l.kind, l.purpose) AS l_purposes, \
+             ARRAY(SELECT l.since FROM vault_processing_limits l WHERE l.subject_id = r.subject_id \
+                   ORDER BY l.kind, l.purpose) AS l_since \
+             FROM vault_records r \
+             LEFT JOIN vault_cells c ON c.record_id = r.id \
+             LEFT JOIN vault_subject_keys k ON k.subject_id = r.subject_id \
+             WHERE r.collection = $1 AND r.id = $2 ORDER BY c.field",
+        )
+        .bind(collection)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let get = |r: &PgRow, c: &str| -> Result<i64, StoreError> { r.try_get(c).map_err(backend) };
+        let subject_id: String = first.try_get("subject_id").map_err(backend)?;
+        let mut record = Record {
+            id: first.try_get("id").map_err(backend)?,
+            collection: first.try_get("collection").map_err(backend)?,
+            subject_id: subject_id.clone(),
+            key_version: get(first, "key_version")? as u32,
+            cells: Vec::with_capacity(rows.len()),
+            created_at: ts(get(first, "created_at")?)?,
+            updated_at: ts(get(first, "updated_at")?)?,
+        };
+        for r in &rows {
+            if let Some(field) = r.try_get::<Option<String>, _>("field").map_err(backend)? {
+                record.cells.push(Cell {
+                    field,
+                    ciphertext: r.try_get("ciphertext").map_err(backend)?,
+                });
+            }
+        }
+        let key = match first
+            .try_get::<Option<i64>, _>("k_version")
+            .map_err(backend)?
+        {
+            Some(version) => Some(SubjectKey {
+                subject_id: subject_id.clone(),
+                key_version: version as u32,
+                kek_id: first.try_get("kek_id").map_err(backend)?,
+                wrapped_dek: first.try_get("wrapped_dek").map_err(backend)?,
+                created_at: ts(get(first, "k_created_at")?)?,
+            }),
+            None => None,
+        };
+        let kinds: Vec<String> = first.try_get("l_kinds").map_err(backend)?;
+        let purposes: Vec<String> = first.try_get("l_purposes").map_err(backend)?;
+        let since: Vec<i64> = first.try_get("l_since").map_err(backend)?;
+        if kinds.len() != purposes.len() || kinds.len() != since.len() {
+            return Err(StoreError::Corrupt(
+                "a subject's processing limits were read inconsistently".into(),
+            ));
+        }
+        let limits = kinds
+            .iter()
+            .zip(purposes)
+            .zip(since)
+            .map(|((kind, purpose), since)| {
+                Ok(ProcessingLimit {
+                    subject_id: subject_id.clone(),
+                    kind: LimitKind::parse(kind).ok_or_else(|| {
+                        StoreError::Corrupt("a stored processing limit has an unknown kind".into())
+                    })?,
+                    purpose,
+                    since: ts(since)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(RecordForRead {
+            record,
+            limits,
+            key,
+        }))
     }
 
     async fn find_records(

@@ -72,3 +72,64 @@ async fn fresh() -> Option<(SchemaGuard, PostgresStore)> {
 }
 
 custodian_store_tests::conformance_suite!(fresh);
+
+/// An append that PostgreSQL refuses (text holding a NUL byte) fails alone when it is a group
+/// of its own, commits nothing, and the grouped appender goes on serving the appends after it;
+/// many concurrent appends are all answered, in one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_appends_survive_a_failed_group() {
+    use custodian_core::Timestamp;
+    use custodian_core::audit::{AuditDraft, ChainVerifier, Decision};
+    use custodian_core::ports::{Store, StoreError};
+
+    let Some((_guard, store)) = fresh().await else {
+        eprintln!("skipped: this backend is not configured");
+        return;
+    };
+    let draft = |action: &str, request: &str| {
+        AuditDraft::new(
+            Timestamp::UNIX_EPOCH,
+            request,
+            "cli",
+            action,
+            "test",
+            Decision::Allow,
+        )
+    };
+    store.append_audit(draft("first", "req")).await.unwrap();
+    let refused = store.append_audit(draft("refused", "req\0nul")).await;
+    assert!(
+        matches!(refused, Err(StoreError::AuditUnavailable(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.audit_head().await.unwrap().size,
+        1,
+        "nothing committed"
+    );
+
+    let store = std::sync::Arc::new(store);
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let s = store.clone();
+            tokio::spawn(async move { s.append_audit(draft(&format!("c{i}"), "req")).await })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().unwrap().seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=64).collect::<Vec<u64>>(),
+        "each answered with its own seq"
+    );
+    let events = store.audit_events(0, 1000).await.unwrap();
+    assert_eq!(events.len(), 65);
+    let mut v = ChainVerifier::new();
+    for e in &events {
+        v.push(e).unwrap();
+    }
+    assert_eq!(v.head(), &store.audit_head().await.unwrap());
+}

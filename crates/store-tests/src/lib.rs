@@ -995,6 +995,28 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     assert_eq!(read.record, got);
     assert_eq!(read.limits, vec![limit.clone()]);
     assert_eq!(read.key.map(|k| k.key_version), Some(2));
+    // With several limits, in the order `processing_limits` answers them.
+    for (kind, purpose) in [
+        (LimitKind::Objection, "analytics"),
+        (LimitKind::Restriction, "*"),
+    ] {
+        let more = ProcessingLimit {
+            kind,
+            purpose: purpose.into(),
+            ..limit.clone()
+        };
+        s.put_processing_limit(&more, draft("subject.limit"))
+            .await
+            .expect("limit");
+    }
+    let read = s
+        .record_for_read("customers", "r1")
+        .await
+        .expect("read")
+        .expect("some");
+    let all = s.processing_limits("subj-1").await.expect("limits");
+    assert_eq!(all.len(), 3);
+    assert_eq!(read.limits, all);
     assert_eq!(s.record_for_read("customers", "nope").await, Ok(None));
     assert_eq!(s.record_for_read("other", "r1").await, Ok(None));
 
