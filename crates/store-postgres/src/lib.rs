@@ -49,9 +49,15 @@ type Waiting = (
 /// Commits appends that are a transaction of their own in groups, on a task of its own: it
 /// takes every append waiting (up to [`MAX_GROUP`]), appends them in one transaction under the
 /// head's row lock, commits once, and answers each; the appends that arrive meanwhile form the
-/// next group. A lone append is one transaction, as before. A failed group fails every append
-/// in it (nothing of it is committed). The task ends when the last clone of the store is
-/// dropped.
+/// next group. A lone append is one transaction, as before.
+///
+/// A group whose writes fail commits nothing, and each of its appends is then tried again in a
+/// transaction of its own, so that one append the database refuses fails alone. When no
+/// transaction can be begun at all (the database is unreachable), the group and every append
+/// waiting behind it fail at once rather than each waiting out the pool's timeout in turn.
+/// An append is committed once queued, even if its caller stops waiting for the answer (an
+/// audit log may hold an event for a request whose answer was never sent). The task ends when
+/// the last clone of the store is dropped.
 #[derive(Clone)]
 struct Appender {
     queue: tokio::sync::mpsc::Sender<Waiting>,
@@ -63,16 +69,39 @@ impl Appender {
         tokio::spawn(async move {
             let mut group = Vec::with_capacity(MAX_GROUP);
             while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-                let (drafts, answers): (Vec<AuditDraft>, Vec<_>) = group.drain(..).unzip();
+                let drafts: Vec<AuditDraft> = group.iter().map(|(d, _)| d.clone()).collect();
                 match append_group(&pool, drafts).await {
                     Ok(events) => {
-                        for (answer, event) in answers.into_iter().zip(events) {
+                        for ((_, answer), event) in group.drain(..).zip(events) {
                             let _ = answer.send(Ok(event));
                         }
                     }
-                    Err(e) => {
-                        for answer in answers {
+                    Err(GroupError::Begin(e)) => {
+                        for (_, answer) in group.drain(..) {
                             let _ = answer.send(Err(e.clone()));
+                        }
+                        while let Ok((_, answer)) = waiting.try_recv() {
+                            let _ = answer.send(Err(e.clone()));
+                        }
+                    }
+                    Err(GroupError::Write(e)) if group.len() == 1 => {
+                        for (_, answer) in group.drain(..) {
+                            let _ = answer.send(Err(e.clone()));
+                        }
+                    }
+                    Err(GroupError::Write(_)) => {
+                        tracing::warn!(
+                            appends = group.len(),
+                            "a group of audit appends failed; each is tried alone"
+                        );
+                        for (draft, answer) in group.drain(..) {
+                            let alone = append_group(&pool, vec![draft]).await;
+                            let _ = answer.send(match alone {
+                                Ok(mut events) => events.pop().ok_or_else(|| {
+                                    StoreError::AuditUnavailable("no event was appended".into())
+                                }),
+                                Err(e) => Err(e.into_inner()),
+                            });
                         }
                     }
                 }
@@ -89,17 +118,37 @@ impl Appender {
     }
 }
 
+/// Why a group of appends failed.
+enum GroupError {
+    /// No transaction could be begun.
+    Begin(StoreError),
+    /// A write or the commit failed: nothing of the group was committed.
+    Write(StoreError),
+}
+
+impl GroupError {
+    fn into_inner(self) -> StoreError {
+        match self {
+            GroupError::Begin(e) | GroupError::Write(e) => e,
+        }
+    }
+}
+
 /// Appends `drafts`, in order, in one transaction of their own.
 async fn append_group(
     pool: &PgPool,
     drafts: Vec<AuditDraft>,
-) -> Result<Vec<AuditEvent>, StoreError> {
+) -> Result<Vec<AuditEvent>, GroupError> {
     let mut tx = pool
         .begin()
         .await
-        .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
-    let events = append_all_in(&mut tx, drafts).await?;
-    tx.commit().await.map_err(audit_failed)?;
+        .map_err(|e| GroupError::Begin(StoreError::AuditUnavailable(e.to_string())))?;
+    let events = append_all_in(&mut tx, drafts)
+        .await
+        .map_err(GroupError::Write)?;
+    tx.commit()
+        .await
+        .map_err(|e| GroupError::Write(audit_failed(e)))?;
     Ok(events)
 }
 
@@ -243,36 +292,47 @@ async fn append_all_in(
         .map(|e| serde_json::to_string(&e.draft.fields))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+    // One array per column, so that each statement's text (prepared once per connection) is
+    // the same for any number of events.
+    let text = |f: fn(&AuditEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
+    let bytes = |f: fn(&AuditEvent) -> Vec<u8>| events.iter().map(f).collect::<Vec<_>>();
+    let optional = |f: fn(&AuditEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+    query(
         "INSERT INTO audit_events (seq, time_ms, request_id, actor, action, resource, subject, \
-         fields, purpose, decision, leaf_hash, chain_hash) ",
-    );
-    qb.push_values(events.iter().zip(fields), |mut b, (e, fields)| {
-        b.push_bind(e.seq as i64)
-            .push_bind(e.draft.time.as_millisecond())
-            .push_bind(e.draft.request_id.clone())
-            .push_bind(e.draft.actor.clone())
-            .push_bind(e.draft.action.clone())
-            .push_bind(e.draft.resource.clone())
-            .push_bind(e.draft.subject.clone())
-            .push_bind(fields)
-            .push_bind(e.draft.purpose.clone())
-            .push_bind(e.draft.decision.as_str())
-            .push_bind(e.leaf_hash.to_vec())
-            .push_bind(e.chain_hash.to_vec());
-    });
-    qb.build().execute(&mut *conn).await.map_err(audit_failed)?;
-    // (Every append completes at least its leaf's node.)
-    if !nodes.is_empty() {
-        let mut qb: QueryBuilder<Postgres> =
-            QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
-        qb.push_values(&nodes, |mut b, n| {
-            b.push_bind(n.level as i32)
-                .push_bind(n.index as i64)
-                .push_bind(n.hash.to_vec());
-        });
-        qb.build().execute(&mut *conn).await.map_err(audit_failed)?;
-    }
+         fields, purpose, decision, leaf_hash, chain_hash) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[], $12::bytea[])",
+    )
+    .bind(events.iter().map(|e| e.seq as i64).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.draft.time.as_millisecond())
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|e| e.draft.request_id.clone()))
+    .bind(text(|e| e.draft.actor.clone()))
+    .bind(text(|e| e.draft.action.clone()))
+    .bind(text(|e| e.draft.resource.clone()))
+    .bind(optional(|e| e.draft.subject.clone()))
+    .bind(fields)
+    .bind(optional(|e| e.draft.purpose.clone()))
+    .bind(text(|e| e.draft.decision.as_str().to_owned()))
+    .bind(bytes(|e| e.leaf_hash.to_vec()))
+    .bind(bytes(|e| e.chain_hash.to_vec()))
+    .execute(&mut *conn)
+    .await
+    .map_err(audit_failed)?;
+    query(
+        "INSERT INTO audit_nodes (level, idx, hash) \
+         SELECT * FROM UNNEST($1::integer[], $2::bigint[], $3::bytea[])",
+    )
+    .bind(nodes.iter().map(|n| n.level as i32).collect::<Vec<_>>())
+    .bind(nodes.iter().map(|n| n.index as i64).collect::<Vec<_>>())
+    .bind(nodes.iter().map(|n| n.hash.to_vec()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(audit_failed)?;
     query("UPDATE audit_head SET size = $1, chain = $2, frontier = $3 WHERE id = 1")
         .bind(head.size as i64)
         .bind(&head.chain[..])

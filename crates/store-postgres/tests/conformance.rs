@@ -73,9 +73,10 @@ async fn fresh() -> Option<(SchemaGuard, PostgresStore)> {
 
 custodian_store_tests::conformance_suite!(fresh);
 
-/// An append that PostgreSQL refuses (text holding a NUL byte) fails alone when it is a group
-/// of its own, commits nothing, and the grouped appender goes on serving the appends after it;
-/// many concurrent appends are all answered, in one chain.
+/// An append that PostgreSQL refuses (text holding a NUL byte) fails and commits nothing, and
+/// the grouped appender goes on serving the appends after it; sent among many concurrent
+/// appends (grouped with some of them, or not), it fails alone, and every other one is
+/// answered with its own place in one chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grouped_appends_survive_a_failed_group() {
     use custodian_core::Timestamp;
@@ -109,15 +110,24 @@ async fn grouped_appends_survive_a_failed_group() {
     );
 
     let store = std::sync::Arc::new(store);
-    let tasks: Vec<_> = (0..64)
+    let tasks: Vec<_> = (0..65)
         .map(|i| {
             let s = store.clone();
-            tokio::spawn(async move { s.append_audit(draft(&format!("c{i}"), "req")).await })
+            let request = if i == 32 { "bad\0req" } else { "req" };
+            tokio::spawn(async move { s.append_audit(draft(&format!("c{i}"), request)).await })
         })
         .collect();
     let mut seqs: Vec<u64> = Vec::new();
-    for t in tasks {
-        seqs.push(t.await.unwrap().unwrap().seq);
+    for (i, t) in tasks.into_iter().enumerate() {
+        let answer = t.await.unwrap();
+        if i == 32 {
+            assert!(
+                matches!(answer, Err(StoreError::AuditUnavailable(_))),
+                "{answer:?}"
+            );
+        } else {
+            seqs.push(answer.unwrap().seq);
+        }
     }
     seqs.sort_unstable();
     assert_eq!(
