@@ -625,6 +625,28 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
         s.delete_record("leads", "r2", draft("data.delete")).await,
         Err(StoreError::NotFound)
     );
+    // What a read needs: the cells in field order whatever order they were written in, none
+    // for a record without cells, the subject's key, no limits.
+    let mut shuffled = record("r6", "customers", "subj-2");
+    shuffled.cells.reverse();
+    let mut bare = record("r7", "customers", "subj-2");
+    bare.cells.clear();
+    for r in [&shuffled, &bare] {
+        s.insert_record(r, None, &[], &[], draft("data.write"))
+            .await
+            .expect("insert");
+    }
+    for want in [record("r6", "customers", "subj-2"), bare.clone()] {
+        let read = s
+            .record_for_read("customers", &want.id)
+            .await
+            .expect("read")
+            .expect("some");
+        assert_eq!(read.record, want);
+        assert_eq!(read.key, Some(subject_key("subj-2")));
+        assert!(read.limits.is_empty());
+        assert_eq!(s.get_record("customers", &want.id).await, Ok(Some(want)));
+    }
     let mut v = ChainVerifier::new();
     for e in &s.audit_events(0, 1000).await.expect("events") {
         v.push(e).expect("verifies");
