@@ -284,9 +284,6 @@ async fn append_all_in(
         nodes.extend(a.nodes);
         head = a.head;
     }
-    if events.is_empty() {
-        return Ok(events);
-    }
     let fields = events
         .iter()
         .map(|e| serde_json::to_string(&e.draft.fields))
@@ -294,9 +291,9 @@ async fn append_all_in(
         .map_err(|e| StoreError::AuditUnavailable(e.to_string()))?;
     // One array per column, so that each statement's text (prepared once per connection) is
     // the same for any number of events.
-    let text = |f: fn(&AuditEvent) -> String| events.iter().map(f).collect::<Vec<_>>();
-    let bytes = |f: fn(&AuditEvent) -> Vec<u8>| events.iter().map(f).collect::<Vec<_>>();
-    let optional = |f: fn(&AuditEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+    let text = |f: fn(&AuditEvent) -> &str| events.iter().map(f).collect::<Vec<_>>();
+    let bytes = |f: fn(&AuditEvent) -> &[u8]| events.iter().map(f).collect::<Vec<_>>();
+    let optional = |f: fn(&AuditEvent) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
     query(
         "INSERT INTO audit_events (seq, time_ms, request_id, actor, action, resource, subject, \
          fields, purpose, decision, leaf_hash, chain_hash) \
@@ -310,16 +307,16 @@ async fn append_all_in(
             .map(|e| e.draft.time.as_millisecond())
             .collect::<Vec<_>>(),
     )
-    .bind(text(|e| e.draft.request_id.clone()))
-    .bind(text(|e| e.draft.actor.clone()))
-    .bind(text(|e| e.draft.action.clone()))
-    .bind(text(|e| e.draft.resource.clone()))
-    .bind(optional(|e| e.draft.subject.clone()))
+    .bind(text(|e| &e.draft.request_id))
+    .bind(text(|e| &e.draft.actor))
+    .bind(text(|e| &e.draft.action))
+    .bind(text(|e| &e.draft.resource))
+    .bind(optional(|e| e.draft.subject.as_deref()))
     .bind(fields)
-    .bind(optional(|e| e.draft.purpose.clone()))
-    .bind(text(|e| e.draft.decision.as_str().to_owned()))
-    .bind(bytes(|e| e.leaf_hash.to_vec()))
-    .bind(bytes(|e| e.chain_hash.to_vec()))
+    .bind(optional(|e| e.draft.purpose.as_deref()))
+    .bind(text(|e| e.draft.decision.as_str()))
+    .bind(bytes(|e| &e.leaf_hash[..]))
+    .bind(bytes(|e| &e.chain_hash[..]))
     .execute(&mut *conn)
     .await
     .map_err(audit_failed)?;
@@ -329,7 +326,7 @@ async fn append_all_in(
     )
     .bind(nodes.iter().map(|n| n.level as i32).collect::<Vec<_>>())
     .bind(nodes.iter().map(|n| n.index as i64).collect::<Vec<_>>())
-    .bind(nodes.iter().map(|n| n.hash.to_vec()).collect::<Vec<_>>())
+    .bind(nodes.iter().map(|n| &n.hash[..]).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await
     .map_err(audit_failed)?;
@@ -808,7 +805,7 @@ impl Store for PostgresStore {
 
     /// One statement (one snapshot, one round trip): the record joined with its cells (a row
     /// each, ordered by field, or one row without a cell), and on every row the subject's key
-    /// and its limits as arrays in (kind, purpose) order.
+    /// and its limits as arrays in (kind, purpose) order (gathered once, for the record).
     async fn record_for_read(
         &self,
         collection: &str,
@@ -817,14 +814,13 @@ impl Store for PostgresStore {
         let rows = query(
             "SELECT r.id, r.collection, r.subject_id, r.key_version, r.created_at, r.updated_at, \
              c.field, c.ciphertext, k.key_version AS k_version, k.kek_id, k.wrapped_dek, \
-             k.created_at AS k_created_at, \
-             ARRAY(SELECT l.kind FROM vault_processing_limits l WHERE l.subject_id = r.subject_id \
-                   ORDER BY l.kind, l.purpose) AS l_kinds, \
-             ARRAY(SELECT l.purpose FROM vault_processing_limits l WHERE l.subject_id = r.subject_id \
-                   ORDER BY l.kind, l.purpose) AS l_purposes, \
-             ARRAY(SELECT l.since FROM vault_processing_limits l WHERE l.subject_id = r.subject_id \
-                   ORDER BY l.kind, l.purpose) AS l_since \
+             k.created_at AS k_created_at, l.l_kinds, l.l_purposes, l.l_since \
              FROM vault_records r \
+             CROSS JOIN LATERAL (SELECT \
+                 COALESCE(array_agg(kind ORDER BY kind, purpose), '{}') AS l_kinds, \
+                 COALESCE(array_agg(purpose ORDER BY kind, purpose), '{}') AS l_purposes, \
+                 COALESCE(array_agg(since ORDER BY kind, purpose), '{}') AS l_since \
+                 FROM vault_processing_limits WHERE subject_id = r.subject_id) l \
              LEFT JOIN vault_cells c ON c.record_id = r.id \
              LEFT JOIN vault_subject_keys k ON k.subject_id = r.subject_id \
              WHERE r.collection = $1 AND r.id = $2 ORDER BY c.field",
@@ -837,17 +833,8 @@ impl Store for PostgresStore {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let get = |r: &PgRow, c: &str| -> Result<i64, StoreError> { r.try_get(c).map_err(backend) };
-        let subject_id: String = first.try_get("subject_id").map_err(backend)?;
-        let mut record = Record {
-            id: first.try_get("id").map_err(backend)?,
-            collection: first.try_get("collection").map_err(backend)?,
-            subject_id: subject_id.clone(),
-            key_version: get(first, "key_version")? as u32,
-            cells: Vec::with_capacity(rows.len()),
-            created_at: ts(get(first, "created_at")?)?,
-            updated_at: ts(get(first, "updated_at")?)?,
-        };
+        let mut record = vault::record_from(first)?;
+        let subject_id = record.subject_id.clone();
         for r in &rows {
             if let Some(field) = r.try_get::<Option<String>, _>("field").map_err(backend)? {
                 record.cells.push(Cell {
@@ -865,7 +852,7 @@ impl Store for PostgresStore {
                 key_version: version as u32,
                 kek_id: first.try_get("kek_id").map_err(backend)?,
                 wrapped_dek: first.try_get("wrapped_dek").map_err(backend)?,
-                created_at: ts(get(first, "k_created_at")?)?,
+                created_at: ts(first.try_get("k_created_at").map_err(backend)?)?,
             }),
             None => None,
         };

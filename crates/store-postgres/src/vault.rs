@@ -148,23 +148,28 @@ pub(crate) async fn insert_record(
     insert_indexes(&mut *conn, record, indexes).await
 }
 
+/// A record from a row of `vault_records`' columns, without its cells.
+pub(crate) fn record_from(r: &PgRow) -> Result<Record, StoreError> {
+    Ok(Record {
+        id: r.try_get("id").map_err(backend)?,
+        collection: r.try_get("collection").map_err(backend)?,
+        subject_id: r.try_get("subject_id").map_err(backend)?,
+        key_version: r.try_get::<i64, _>("key_version").map_err(backend)? as u32,
+        cells: Vec::new(),
+        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
 /// Loads the cells of these records and assembles them, keeping the rows' order.
 pub(crate) async fn with_cells(pool: &PgPool, rows: Vec<PgRow>) -> Result<Vec<Record>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut records = Vec::with_capacity(rows.len());
-    for r in &rows {
-        records.push(Record {
-            id: r.try_get("id").map_err(backend)?,
-            collection: r.try_get("collection").map_err(backend)?,
-            subject_id: r.try_get("subject_id").map_err(backend)?,
-            key_version: r.try_get::<i64, _>("key_version").map_err(backend)? as u32,
-            cells: Vec::new(),
-            created_at: ts(r.try_get("created_at").map_err(backend)?)?,
-            updated_at: ts(r.try_get("updated_at").map_err(backend)?)?,
-        });
-    }
+    let mut records = rows
+        .iter()
+        .map(record_from)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut by_id: HashMap<String, Vec<Cell>> = HashMap::new();
     for chunk in records.chunks(500) {
         let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(

@@ -26,7 +26,7 @@ use custodian_core::vault::record::{
 use rusqlite::{Connection, OpenFlags, params};
 
 use crate::ts;
-use crate::writer::sqlite_failed as failed;
+use crate::writer::{exec_cached, sqlite_failed as failed};
 
 /// Connections kept open between reads (one per thread reading at once, at most; a read that
 /// finds none opens one, and one returned to a full stack is closed).
@@ -157,14 +157,9 @@ fn snapshot<T>(
     conn: &Connection,
     read: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let exec = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut st| st.execute([]))
-            .map_err(failed)
-    };
-    exec("BEGIN")?;
+    exec_cached(conn, "BEGIN")?;
     let out = read(conn)?;
-    exec("COMMIT")?;
+    exec_cached(conn, "COMMIT")?;
     Ok(out)
 }
 

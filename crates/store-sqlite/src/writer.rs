@@ -65,7 +65,7 @@ use tokio::sync::{mpsc, oneshot};
 use custodian_core::ports::StoreError;
 
 mod fast;
-pub(crate) use fast::{FastTx, failed as sqlite_failed};
+pub(crate) use fast::{FastTx, exec as exec_cached, failed as sqlite_failed};
 
 /// The most jobs committed together.
 const MAX_BATCH: usize = 512;
@@ -1355,10 +1355,12 @@ mod tests {
         )
     }
 
-    /// A [`flushing_writer`] whose every flush waits for a message on the sender answered.
+    /// A [`flushing_writer`] whose every flush waits for a message on the sender answered,
+    /// then succeeds, or fails when `fails`.
     async fn gated_writer(
         store: &crate::SqliteStore,
         dir: &Path,
+        fails: bool,
     ) -> (
         Writer,
         Arc<std::sync::atomic::AtomicUsize>,
@@ -1368,7 +1370,12 @@ mod tests {
         let gate = std::sync::Mutex::new(gate);
         let (w, flushes) = flushing_writer(store, dir, move || {
             let gate = gate.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-            gate.recv().map_err(std::io::Error::other)
+            gate.recv().map_err(std::io::Error::other)?;
+            if fails {
+                Err(std::io::Error::other("the disk is gone"))
+            } else {
+                Ok(())
+            }
         })
         .await;
         (w, flushes, open_gate)
@@ -1467,7 +1474,7 @@ mod tests {
     async fn a_write_is_answered_only_once_its_batch_is_flushed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::SqliteStore::open(dir.path()).await.expect("open");
-        let (w, flushes, open_gate) = gated_writer(&store, dir.path()).await;
+        let (w, flushes, open_gate) = gated_writer(&store, dir.path(), false).await;
         let pending = tokio::spawn({
             let w = w.clone();
             async move { insert(&w, 1).await }
@@ -1539,7 +1546,7 @@ mod tests {
     async fn jobs_arriving_during_a_flush_are_committed_together_after_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::SqliteStore::open(dir.path()).await.expect("open");
-        let (w, flushes, open_gate) = gated_writer(&store, dir.path()).await;
+        let (w, flushes, open_gate) = gated_writer(&store, dir.path(), false).await;
         // The first is committed at once (the flusher was idle), and its fsync hangs.
         let (first, later) = first_then_more(&w, &store, 4).await;
         let appended = tokio::spawn({
@@ -1569,14 +1576,7 @@ mod tests {
     async fn jobs_waiting_on_a_failing_flush_are_rolled_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::SqliteStore::open(dir.path()).await.expect("open");
-        let (open_gate, gate) = std::sync::mpsc::channel::<()>();
-        let gate = std::sync::Mutex::new(gate);
-        let (w, flushes) = flushing_writer(&store, dir.path(), move || {
-            let gate = gate.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-            gate.recv().map_err(std::io::Error::other)?;
-            Err(std::io::Error::other("the disk is gone"))
-        })
-        .await;
+        let (w, flushes, open_gate) = gated_writer(&store, dir.path(), true).await;
         let (first, later) = first_then_more(&w, &store, 3).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         open_gate.send(()).expect("gate");

@@ -15,7 +15,7 @@ use custodian_core::audit::{AuditDraft, ChainVerifier, Decision, merkle};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store, StoreError};
 use custodian_core::vault::record::{
-    Cell, IndexEntry, LimitKind, ProcessingLimit, Record, SubjectKey, TokenRecord,
+    Cell, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::{CollectionSchema, FieldSpec, Sensitivity, Tokenization};
 use custodian_core::vault::value::FieldType;
@@ -420,6 +420,14 @@ fn subject_key(subject: &str) -> SubjectKey {
     }
 }
 
+/// What a read of record `id` of `customers` needs, which must be there.
+async fn read_of(s: &dyn Store, id: &str) -> RecordForRead {
+    s.record_for_read("customers", id)
+        .await
+        .expect("read")
+        .expect("some")
+}
+
 fn record(id: &str, collection: &str, subject: &str) -> Record {
     Record {
         id: id.into(),
@@ -637,11 +645,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
             .expect("insert");
     }
     for want in [record("r6", "customers", "subj-2"), bare.clone()] {
-        let read = s
-            .record_for_read("customers", &want.id)
-            .await
-            .expect("read")
-            .expect("some");
+        let read = read_of(&*s, &want.id).await;
         assert_eq!(read.record, want);
         assert_eq!(read.key, Some(subject_key("subj-2")));
         assert!(read.limits.is_empty());
@@ -1009,11 +1013,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
         b"resealed-token".to_vec()
     );
     // What a read needs, in one call: the record, the subject's limits, its current key.
-    let read = s
-        .record_for_read("customers", "r1")
-        .await
-        .expect("read")
-        .expect("some");
+    let read = read_of(&*s, "r1").await;
     assert_eq!(read.record, got);
     assert_eq!(read.limits, vec![limit.clone()]);
     assert_eq!(read.key.map(|k| k.key_version), Some(2));
@@ -1031,11 +1031,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
             .await
             .expect("limit");
     }
-    let read = s
-        .record_for_read("customers", "r1")
-        .await
-        .expect("read")
-        .expect("some");
+    let read = read_of(&*s, "r1").await;
     let all = s.processing_limits("subj-1").await.expect("limits");
     assert_eq!(all.len(), 3);
     assert_eq!(read.limits, all);

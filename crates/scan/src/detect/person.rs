@@ -929,8 +929,8 @@ fn email_names<'a>(t: &'a [u8], out: &[crate::Finding]) -> Vec<&'a [u8]> {
     names
 }
 
-/// A name word at `s` (ending at `e`) whose possessive `'s` is followed by one of [`POSSESSIONS`]
-/// (`here's Marina's address`), not after a determiner (`the Company's address`) and not a
+/// A name word at `s` (ending at `e`) whose possessive `'s` is followed by one of
+/// [`POSSESSIONS`] (`here's Marina's address`), not after a determiner (`the Company's address`) and not a
 /// word known as something else: the end of the name.
 fn possessive(t: &[u8], s: usize, e: usize) -> Option<usize> {
     let name = t[s..e].strip_suffix(b"'s")?;
@@ -952,8 +952,8 @@ const WORKS: &[&str] = &[
     "memoir",
 ];
 
-/// One name word (at `s`, ending at `e`) after `the` and before a work of [`WORKS`] (`Unlike the Kaczmarek novel`),
-/// not a word known as something else: its end.
+/// One name word (at `s`, ending at `e`) after `the` and before a work of [`WORKS`] (`Unlike
+/// the Kaczmarek novel`), not a word known as something else: its end.
 fn author_of_work(t: &[u8], s: usize, e: usize) -> Option<usize> {
     if !word_before(t, s, false).0.eq_ignore_ascii_case(b"the") {
         return None;
@@ -973,8 +973,8 @@ const SPOKE: &[&[u8]] = &[
     b", wrote",
 ];
 
-/// Two or three name words (`name`: [`name_at`] of `s`), then `, the`, a role of at most 80 bytes in the same sentence,
-/// and a verb of speech (`Mark Gordon, the Power transformer repairer, said:`): the name's
+/// Two or three name words (`name`: [`name_at`] of `s`), then `, the`, a role of at most 80
+/// bytes in the same sentence, and a verb of speech (`Mark Gordon, the Power transformer repairer, said:`): the name's
 /// end.
 fn appositive(t: &[u8], s: usize, name: Option<usize>) -> Option<usize> {
     let e = name?;
@@ -1121,8 +1121,8 @@ const PEOPLE_NOUNS: &[&str] = &[
     "tourists",
 ];
 
-/// One or two name words from `s` (the first ending at `first`) followed by a verb only a person is the subject of
-/// ([`DEEDS`], [`DEED_PAIRS`]), not after a determiner (`the Senate shouted`), none of them a
+/// One or two name words from `s` (the first ending at `first`) followed by a verb only a
+/// person is the subject of ([`DEEDS`], [`DEED_PAIRS`]), not after a determiner (`the Senate shouted`), none of them a
 /// word known as something else, a word for people ([`PEOPLE_NOUNS`]) or an initial: the end
 /// of the name.
 fn subject(t: &[u8], s: usize, first: usize) -> Option<usize> {
@@ -1131,10 +1131,11 @@ fn subject(t: &[u8], s: usize, first: usize) -> Option<usize> {
         if at(t, e) != b' ' || !DEED_STARTS[usize::from(at(t, e + 1))] {
             return false;
         }
-        // The next word (its letters), looked up once.
+        // The next word (its letters, read no further than the longest word a lexicon
+        // holds), looked up once.
         let ws = e + 1;
         let mut we = ws;
-        while at(t, we).is_ascii_alphabetic() {
+        while we - ws <= crate::lexicon::MAX && at(t, we).is_ascii_alphabetic() {
             we += 1;
         }
         let word = &t[ws..we];
@@ -1332,7 +1333,8 @@ const SURNAME_ENDINGS: &[&str] = &[
 ];
 
 /// Two or three name words at `s` (`name`: [`name_at`] of `s`), not after a capitalised word,
-/// whose last ends like a surname ([`SURNAME_ENDINGS`]) and is not a place or organisation word: their end.
+/// whose last ends like a surname ([`SURNAME_ENDINGS`]) and is not a place or organisation word:
+/// their end.
 fn surname_like(t: &[u8], s: usize, name: &dyn Fn() -> Option<usize>) -> Option<usize> {
     if s >= 2 && t[s - 1] == b' ' && t[s - 2].is_ascii_alphabetic() {
         let (w, _) = word_before(t, s, false);

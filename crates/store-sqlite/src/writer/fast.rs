@@ -66,7 +66,7 @@ pub(crate) fn failed(e: rusqlite::Error) -> StoreError {
 }
 
 /// Runs a statement without parameters, prepared once per connection.
-fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+pub(crate) fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql)
         .and_then(|mut st| st.execute([]))
         .map(|_| ())
