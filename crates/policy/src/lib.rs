@@ -60,40 +60,88 @@ struct DecisionCache {
 /// The most decisions kept; the cache starts over when full.
 const CACHE_MAX: usize = 50_000;
 
-/// Everything a decision depends on, as one string (fields joined by U+001F, which no id,
-/// name, key or purpose may contain).
+/// Everything a decision depends on, as one string: the principal's id, role and training,
+/// the action, the resource (its kind and names), the purpose (`=` and the purpose, or NUL
+/// without one), and the hour and weekday in UTC, joined by U+001F (which no id, name, key or
+/// purpose may contain). Built in one allocation of the right size: a cached decision costs
+/// little more than this key's hash.
 fn cache_key(req: &AccessRequest) -> String {
+    const SEP: &str = "\u{1f}";
     let zoned = req.time.to_zoned(TimeZone::UTC);
-    let resource = match &req.resource {
-        Resource::AuditLog => "audit_log".to_owned(),
-        Resource::PolicySet => "policies".to_owned(),
-        Resource::Operators => "operators".to_owned(),
-        Resource::Subjects => "subjects".to_owned(),
-        Resource::Consent => "consent".to_owned(),
-        Resource::Rights => "rights".to_owned(),
-        Resource::DataMap => "map".to_owned(),
-        Resource::Compliance => "compliance".to_owned(),
-        Resource::Collection { name } => format!("collection\u{1f}{name}"),
+    let (hour, weekday) = (zoned.hour(), zoned.weekday().to_monday_one_offset());
+    let resource: [&str; 5] = match &req.resource {
+        Resource::AuditLog => ["audit_log", "", "", "", ""],
+        Resource::PolicySet => ["policies", "", "", "", ""],
+        Resource::Operators => ["operators", "", "", "", ""],
+        Resource::Subjects => ["subjects", "", "", "", ""],
+        Resource::Consent => ["consent", "", "", "", ""],
+        Resource::Rights => ["rights", "", "", "", ""],
+        Resource::DataMap => ["map", "", "", "", ""],
+        Resource::Compliance => ["compliance", "", "", "", ""],
+        Resource::Collection { name } => ["collection", name, "", "", ""],
         Resource::Field {
             collection,
             field,
             category,
             sensitivity,
-        } => format!("field\u{1f}{collection}\u{1f}{field}\u{1f}{category}\u{1f}{sensitivity}"),
+        } => ["field", collection, field, category, sensitivity],
     };
-    format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        req.principal.operator_id,
+    // The resource's kind, then each of its names after a separator.
+    let names = match &req.resource {
+        Resource::Collection { .. } => 1,
+        Resource::Field { .. } => 4,
+        _ => 0,
+    };
+    let purpose = req.purpose.as_deref();
+    let training = if req.principal.training_current {
+        "true"
+    } else {
+        "false"
+    };
+    let len = req.principal.operator_id.len()
+        + req.principal.role.as_str().len()
+        + training.len()
+        + req.action.as_str().len()
+        + resource[0].len()
+        + resource[1..=names]
+            .iter()
+            .map(|r| SEP.len() + r.len())
+            .sum::<usize>()
+        + purpose.map_or(1, |p| p.len() + 1)
+        + if hour >= 10 { 2 } else { 1 }
+        + 1
+        + 7 * SEP.len();
+    let mut key = String::with_capacity(len);
+    for part in [
+        req.principal.operator_id.as_str(),
         req.principal.role.as_str(),
-        req.principal.training_current,
+        training,
         req.action.as_str(),
-        resource,
-        req.purpose
-            .as_deref()
-            .map_or("\u{0}".to_owned(), |p| format!("={p}")),
-        zoned.hour(),
-        zoned.weekday().to_monday_one_offset(),
-    )
+    ] {
+        key.push_str(part);
+        key.push_str(SEP);
+    }
+    key.push_str(resource[0]);
+    for name in &resource[1..=names] {
+        key.push_str(SEP);
+        key.push_str(name);
+    }
+    key.push_str(SEP);
+    match purpose {
+        Some(p) => {
+            key.push('=');
+            key.push_str(p);
+        }
+        None => key.push('\u{0}'),
+    }
+    key.push_str(SEP);
+    if hour >= 10 {
+        key.push(char::from(b'0' + (hour / 10).unsigned_abs()));
+    }
+    key.push(char::from(b'0' + (hour % 10).unsigned_abs()));
+    key.push_str(SEP);
+    key.push(char::from(b'0' + weekday.unsigned_abs()));
+    key
 }
 
 fn type_name(name: &str) -> EntityTypeName {

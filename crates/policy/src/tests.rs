@@ -306,3 +306,96 @@ when { context.hour < 6 };"#;
         "an emptied set denies everything"
     );
 }
+
+/// The cache key as it was first written (one `format!` per part): the key built in one
+/// allocation must be the same string for every kind of request.
+fn reference_key(req: &AccessRequest) -> String {
+    let zoned = req.time.to_zoned(custodian_core::jiff::tz::TimeZone::UTC);
+    let resource = match &req.resource {
+        Resource::AuditLog => "audit_log".to_owned(),
+        Resource::PolicySet => "policies".to_owned(),
+        Resource::Operators => "operators".to_owned(),
+        Resource::Subjects => "subjects".to_owned(),
+        Resource::Consent => "consent".to_owned(),
+        Resource::Rights => "rights".to_owned(),
+        Resource::DataMap => "map".to_owned(),
+        Resource::Compliance => "compliance".to_owned(),
+        Resource::Collection { name } => format!("collection\u{1f}{name}"),
+        Resource::Field {
+            collection,
+            field,
+            category,
+            sensitivity,
+        } => format!("field\u{1f}{collection}\u{1f}{field}\u{1f}{category}\u{1f}{sensitivity}"),
+    };
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        req.principal.operator_id,
+        req.principal.role.as_str(),
+        req.principal.training_current,
+        req.action.as_str(),
+        resource,
+        req.purpose
+            .as_deref()
+            .map_or("\u{0}".to_owned(), |p| format!("={p}")),
+        zoned.hour(),
+        zoned.weekday().to_monday_one_offset(),
+    )
+}
+
+#[test]
+fn cache_keys_hold_every_part_of_the_request() {
+    let resources = [
+        Resource::AuditLog,
+        Resource::PolicySet,
+        Resource::Operators,
+        Resource::Subjects,
+        Resource::Consent,
+        Resource::Rights,
+        Resource::DataMap,
+        Resource::Compliance,
+        Resource::Collection {
+            name: "customers".into(),
+        },
+        field("user.contact.email", "medium"),
+        field("user.contact.email", "high"),
+        field("user", "low"),
+    ];
+    let mut keys = std::collections::HashSet::new();
+    let mut n = 0;
+    for resource in resources {
+        for (operator_id, role, trained) in [
+            ("op-1", Role::Support, false),
+            ("op-1", Role::Support, true),
+            ("op-2", Role::Dpo, true),
+        ] {
+            for purpose in [None, Some("support"), Some("")] {
+                // Every hour of a week: two-digit hours, every weekday.
+                for hour in [0, 5, 9, 10, 23, 24 + 13, 48, 72 + 11, 96, 120 + 22, 144 + 1] {
+                    let req = AccessRequest {
+                        principal: Principal {
+                            operator_id: operator_id.into(),
+                            role,
+                            training_current: trained,
+                        },
+                        action: Action::DataReveal,
+                        resource: resource.clone(),
+                        purpose: purpose.map(str::to_owned),
+                        time: Timestamp::from_second(1_767_225_600 + hour * 3600)
+                            .unwrap_or(Timestamp::UNIX_EPOCH),
+                    };
+                    let key = super::cache_key(&req);
+                    assert_eq!(key, reference_key(&req));
+                    assert_eq!(
+                        key.capacity(),
+                        key.len(),
+                        "one allocation, of the right size"
+                    );
+                    keys.insert(key);
+                    n += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(keys.len(), n, "every request has a key of its own");
+}
