@@ -813,8 +813,8 @@ impl Store for PostgresStore {
     ) -> Result<Option<RecordForRead>, StoreError> {
         let rows = query(
             "SELECT r.id, r.collection, r.subject_id, r.key_version, r.created_at, r.updated_at, \
-             c.field, c.ciphertext, k.key_version AS k_version, k.kek_id, k.wrapped_dek, \
-             k.created_at AS k_created_at, l.l_kinds, l.l_purposes, l.l_since \
+             c.field, c.ciphertext, k.subject_id AS k_subject_id, k.key_version AS k_version, \
+             k.kek_id, k.wrapped_dek, k.created_at AS k_created_at, l.l_kinds, l.l_purposes, l.l_since \
              FROM vault_records r \
              CROSS JOIN LATERAL (SELECT \
                  COALESCE(array_agg(kind ORDER BY kind, purpose), '{}') AS l_kinds, \
@@ -847,13 +847,16 @@ impl Store for PostgresStore {
             .try_get::<Option<i64>, _>("k_version")
             .map_err(backend)?
         {
-            Some(version) => Some(SubjectKey {
-                subject_id: subject_id.clone(),
-                key_version: version as u32,
-                kek_id: first.try_get("kek_id").map_err(backend)?,
-                wrapped_dek: first.try_get("wrapped_dek").map_err(backend)?,
-                created_at: ts(first.try_get("k_created_at").map_err(backend)?)?,
-            }),
+            Some(_) => Some(vault::subject_key_in(
+                first,
+                &vault::KeyColumns {
+                    subject_id: "k_subject_id",
+                    key_version: "k_version",
+                    kek_id: "kek_id",
+                    wrapped_dek: "wrapped_dek",
+                    created_at: "k_created_at",
+                },
+            )?),
             None => None,
         };
         let kinds: Vec<String> = first.try_get("l_kinds").map_err(backend)?;
@@ -871,9 +874,7 @@ impl Store for PostgresStore {
             .map(|((kind, purpose), since)| {
                 Ok(ProcessingLimit {
                     subject_id: subject_id.clone(),
-                    kind: LimitKind::parse(kind).ok_or_else(|| {
-                        StoreError::Corrupt("a stored processing limit has an unknown kind".into())
-                    })?,
+                    kind: LimitKind::from_stored(kind)?,
                     purpose,
                     since: ts(since)?,
                 })

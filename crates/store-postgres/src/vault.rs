@@ -70,13 +70,37 @@ pub(crate) async fn put_collection(
     }
 }
 
+/// The names of a subject key's columns in a row: `vault_subject_keys`' own, or aliased where
+/// a join also reads a record's columns of the same names.
+pub(crate) struct KeyColumns {
+    pub(crate) subject_id: &'static str,
+    pub(crate) key_version: &'static str,
+    pub(crate) kek_id: &'static str,
+    pub(crate) wrapped_dek: &'static str,
+    pub(crate) created_at: &'static str,
+}
+
+/// The columns of `vault_subject_keys` itself.
+const KEY_COLUMNS: KeyColumns = KeyColumns {
+    subject_id: "subject_id",
+    key_version: "key_version",
+    kek_id: "kek_id",
+    wrapped_dek: "wrapped_dek",
+    created_at: "created_at",
+};
+
 pub(crate) fn subject_key_from(r: &PgRow) -> Result<SubjectKey, StoreError> {
+    subject_key_in(r, &KEY_COLUMNS)
+}
+
+/// A subject key from the columns `c` names in `r`.
+pub(crate) fn subject_key_in(r: &PgRow, c: &KeyColumns) -> Result<SubjectKey, StoreError> {
     Ok(SubjectKey {
-        subject_id: r.try_get("subject_id").map_err(backend)?,
-        key_version: r.try_get::<i64, _>("key_version").map_err(backend)? as u32,
-        kek_id: r.try_get("kek_id").map_err(backend)?,
-        wrapped_dek: r.try_get("wrapped_dek").map_err(backend)?,
-        created_at: ts(r.try_get("created_at").map_err(backend)?)?,
+        subject_id: r.try_get(c.subject_id).map_err(backend)?,
+        key_version: r.try_get::<i64, _>(c.key_version).map_err(backend)? as u32,
+        kek_id: r.try_get(c.kek_id).map_err(backend)?,
+        wrapped_dek: r.try_get(c.wrapped_dek).map_err(backend)?,
+        created_at: ts(r.try_get(c.created_at).map_err(backend)?)?,
     })
 }
 
@@ -395,9 +419,7 @@ pub(crate) fn limit_from(r: &PgRow) -> Result<ProcessingLimit, StoreError> {
     let kind: String = r.try_get("kind").map_err(backend)?;
     Ok(ProcessingLimit {
         subject_id: r.try_get("subject_id").map_err(backend)?,
-        kind: LimitKind::parse(&kind).ok_or_else(|| {
-            StoreError::Corrupt("a stored processing limit has an unknown kind".into())
-        })?,
+        kind: LimitKind::from_stored(&kind)?,
         purpose: r.try_get("purpose").map_err(backend)?,
         since: ts(r.try_get("since").map_err(backend)?)?,
     })

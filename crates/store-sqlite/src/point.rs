@@ -212,9 +212,7 @@ fn limits(conn: &Connection, subject_id: &str) -> Result<Vec<ProcessingLimit>, S
         let kind: String = row.get(0).map_err(failed)?;
         out.push(ProcessingLimit {
             subject_id: subject_id.to_owned(),
-            kind: LimitKind::parse(&kind).ok_or_else(|| {
-                StoreError::Corrupt("a stored processing limit has an unknown kind".into())
-            })?,
+            kind: LimitKind::from_stored(&kind)?,
             purpose: row.get(1).map_err(failed)?,
             since: ts(row.get(2).map_err(failed)?)?,
         });

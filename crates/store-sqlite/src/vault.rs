@@ -576,9 +576,7 @@ pub(crate) fn limit_from(r: &SqliteRow) -> Result<ProcessingLimit, StoreError> {
     let kind: String = r.try_get("kind").map_err(backend)?;
     Ok(ProcessingLimit {
         subject_id: r.try_get("subject_id").map_err(backend)?,
-        kind: LimitKind::parse(&kind).ok_or_else(|| {
-            StoreError::Corrupt("a stored processing limit has an unknown kind".into())
-        })?,
+        kind: LimitKind::from_stored(&kind)?,
         purpose: r.try_get("purpose").map_err(backend)?,
         since: ts(r.try_get("since").map_err(backend)?)?,
     })

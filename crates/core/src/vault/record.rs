@@ -152,6 +152,16 @@ impl LimitKind {
             .into_iter()
             .find(|k| k.as_str() == s)
     }
+
+    /// Parses a kind a store has read back: one it does not know means the stored data is
+    /// corrupt (every store writes [`LimitKind::as_str`]).
+    pub fn from_stored(s: &str) -> Result<Self, crate::ports::StoreError> {
+        Self::parse(s).ok_or_else(|| {
+            crate::ports::StoreError::Corrupt(
+                "a stored processing limit has an unknown kind".into(),
+            )
+        })
+    }
 }
 
 /// A subject's restriction, or objection to one purpose.

@@ -652,10 +652,10 @@ const MAX_REPEATED: usize = 16;
 /// a whole word (`directed by Samuel Dias and starring Dias`) where nothing else was found,
 /// at 0.55. And the name an email address is made of (`GermanKauzar@…`, `jane.doe@…`: two
 /// parts or more, none a role such as `sales`; parts that are a day, a month, a title, a cue
-/// or a sentence word, `march`, are left out), found capitalised as a whole word elsewhere in the text (`while
-/// German is on leave`), at 0.7, over a place or a people the lists found without context
-/// and over a one-word name found otherwise. Reads the findings already in `out`, so it runs after the
-/// other detectors.
+/// or a sentence word, `march`, are left out), found capitalised as a whole word elsewhere
+/// in the text (`while German is on leave`), at 0.7, over a place or a people the lists found
+/// without context and over a one-word name found otherwise. Reads the findings already in
+/// `out`, so it runs after the other detectors.
 pub(crate) fn repeated(t: &[u8], out: &mut Vec<crate::Finding>) {
     let mailed = email_names(t, out);
     let mut names: Vec<&[u8]> = Vec::new();
@@ -930,8 +930,8 @@ fn email_names<'a>(t: &'a [u8], out: &[crate::Finding]) -> Vec<&'a [u8]> {
 }
 
 /// A name word at `s` (ending at `e`) whose possessive `'s` is followed by one of
-/// [`POSSESSIONS`] (`here's Marina's address`), not after a determiner (`the Company's address`) and not a
-/// word known as something else: the end of the name.
+/// [`POSSESSIONS`] (`here's Marina's address`), not after a determiner (`the Company's
+/// address`) and not a word known as something else: the end of the name.
 fn possessive(t: &[u8], s: usize, e: usize) -> Option<usize> {
     let name = t[s..e].strip_suffix(b"'s")?;
     let determined = is_one_of(word_before(t, s, false).0, DETERMINERS);
@@ -974,8 +974,8 @@ const SPOKE: &[&[u8]] = &[
 ];
 
 /// Two or three name words (`name`: [`name_at`] of `s`), then `, the`, a role of at most 80
-/// bytes in the same sentence, and a verb of speech (`Mark Gordon, the Power transformer repairer, said:`): the name's
-/// end.
+/// bytes in the same sentence, and a verb of speech (`Mark Gordon, the Power transformer
+/// repairer, said:`): the name's end.
 fn appositive(t: &[u8], s: usize, name: Option<usize>) -> Option<usize> {
     let e = name?;
     if !t[s..e].contains(&b' ') || !t[e..].starts_with(b", the ") {
@@ -1122,9 +1122,9 @@ const PEOPLE_NOUNS: &[&str] = &[
 ];
 
 /// One or two name words from `s` (the first ending at `first`) followed by a verb only a
-/// person is the subject of ([`DEEDS`], [`DEED_PAIRS`]), not after a determiner (`the Senate shouted`), none of them a
-/// word known as something else, a word for people ([`PEOPLE_NOUNS`]) or an initial: the end
-/// of the name.
+/// person is the subject of ([`DEEDS`], [`DEED_PAIRS`]), not after a determiner (`the Senate
+/// shouted`), none of them a word known as something else, a word for people
+/// ([`PEOPLE_NOUNS`]) or an initial: the end of the name.
 fn subject(t: &[u8], s: usize, first: usize) -> Option<usize> {
     // The verb first: after most capitalised words there is none, and this costs least.
     let deed_at = |e: usize| {
