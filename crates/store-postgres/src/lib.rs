@@ -2,9 +2,10 @@
 //!
 //! Audit appends lock the single `audit_head` row (`SELECT ... FOR UPDATE`) inside the
 //! transaction of the change they record, so every process extends one chain and one tree.
-//! An append that is a transaction of its own (every audited read) goes through [`Appender`],
-//! which commits the appends that arrive together in one transaction: under concurrent load
-//! they no longer wait for each other's commits on the head's row lock one by one.
+//! An append that is a transaction of its own (every audited read) and a vault create (a
+//! record and its event) go through [`Appender`], which commits the writes that arrive together
+//! in one transaction: under concurrent load they no longer wait for each other's commits on
+//! the head's row lock one by one.
 
 mod consent;
 mod governance;
@@ -37,27 +38,46 @@ pub struct PostgresStore {
     appender: Appender,
 }
 
-/// The most audit events one grouped append commits.
+/// The most writes one group commits.
 const MAX_GROUP: usize = 256;
 
-/// An append waiting for its group, and where its answer goes.
-type Waiting = (
-    AuditDraft,
-    tokio::sync::oneshot::Sender<Result<AuditEvent, StoreError>>,
-);
+/// A write waiting for its group: an audit event, with the new record it records for a vault
+/// create; and where its answer goes.
+struct Waiting {
+    draft: AuditDraft,
+    create: Option<Box<vault::NewRecord>>,
+    answer: tokio::sync::oneshot::Sender<Result<AuditEvent, StoreError>>,
+}
 
-/// Commits appends that are a transaction of their own in groups, on a task of its own: it
-/// takes every append waiting (up to [`MAX_GROUP`]), appends them in one transaction under the
-/// head's row lock, commits once, and answers each; the appends that arrive meanwhile form the
-/// next group. A lone append is one transaction, as before.
+impl Waiting {
+    /// What this write answers when its group failed with `e`.
+    fn error(&self, e: &GroupError) -> StoreError {
+        match e {
+            GroupError::Write(e) => e.clone(),
+            GroupError::Begin(m) | GroupError::Commit(m) if self.create.is_some() => {
+                StoreError::Backend(m.clone())
+            }
+            GroupError::Begin(m) | GroupError::Commit(m) => StoreError::AuditUnavailable(m.clone()),
+        }
+    }
+}
+
+/// Commits audit appends that are a transaction of their own and vault creates in groups, on
+/// a task of its own: it takes every write waiting (up to [`MAX_GROUP`]), writes them in one
+/// transaction under the head's row lock (the head first, as every writer of the audit log
+/// locks it, then the creates' keys, records, cells, indexes and tokens, one statement per
+/// table, then the events), commits once, and answers each; the writes that arrive meanwhile
+/// form the next group. A lone write is one transaction, as before.
 ///
-/// A group whose writes fail commits nothing, and each of its appends is then tried again in a
-/// transaction of its own, so that one append the database refuses fails alone. When no
-/// transaction can be begun at all (the database is unreachable), the group and every append
+/// A group whose writes fail commits nothing, and each of its writes is then tried again in a
+/// transaction of its own (not after a failed commit, whose outcome is unknown: each write
+/// then answers the error), so that one write the database refuses (a create whose subject got
+/// a key meanwhile, a duplicate id) fails alone, with the error it would have had alone. When
+/// no transaction can be begun at all (the database is unreachable), the group and every write
 /// waiting behind it fail at once rather than each waiting out the pool's timeout in turn.
-/// An append is committed once queued, even if its caller stops waiting for the answer (an
-/// audit log may hold an event for a request whose answer was never sent). The task ends when
-/// the last clone of the store is dropped.
+/// A write is committed once queued, even if its caller stops waiting for the answer (an
+/// audit log may hold an event, and the vault a record, for a request whose answer was never
+/// sent). The task ends when the last clone of the store is dropped.
 #[derive(Clone)]
 struct Appender {
     queue: tokio::sync::mpsc::Sender<Waiting>,
@@ -69,39 +89,42 @@ impl Appender {
         tokio::spawn(async move {
             let mut group = Vec::with_capacity(MAX_GROUP);
             while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-                let drafts: Vec<AuditDraft> = group.iter().map(|(d, _)| d.clone()).collect();
-                match append_group(&pool, drafts).await {
+                match write_group(&pool, &group).await {
                     Ok(events) => {
-                        for ((_, answer), event) in group.drain(..).zip(events) {
-                            let _ = answer.send(Ok(event));
+                        for (w, event) in group.drain(..).zip(events) {
+                            let _ = w.answer.send(Ok(event));
                         }
                     }
-                    Err(GroupError::Begin(e)) => {
-                        for (_, answer) in group.drain(..) {
-                            let _ = answer.send(Err(e.clone()));
-                        }
-                        while let Ok((_, answer)) = waiting.try_recv() {
-                            let _ = answer.send(Err(e.clone()));
-                        }
-                    }
-                    Err(GroupError::Write(e)) if group.len() == 1 => {
-                        for (_, answer) in group.drain(..) {
-                            let _ = answer.send(Err(e.clone()));
+                    Err(e @ GroupError::Begin(_)) => {
+                        for w in group
+                            .drain(..)
+                            .chain(std::iter::from_fn(|| waiting.try_recv().ok()))
+                        {
+                            let err = w.error(&e);
+                            let _ = w.answer.send(Err(err));
                         }
                     }
-                    Err(GroupError::Write(_)) => {
+                    Err(GroupError::Write(_)) if group.len() > 1 => {
                         tracing::warn!(
-                            appends = group.len(),
-                            "a group of audit appends failed; each is tried alone"
+                            writes = group.len(),
+                            "a group of audited writes failed; each is tried alone"
                         );
-                        for (draft, answer) in group.drain(..) {
-                            let alone = append_group(&pool, vec![draft]).await;
-                            let _ = answer.send(match alone {
+                        for w in group.drain(..) {
+                            let alone = match write_group(&pool, std::slice::from_ref(&w)).await {
                                 Ok(mut events) => events.pop().ok_or_else(|| {
                                     StoreError::AuditUnavailable("no event was appended".into())
                                 }),
-                                Err(e) => Err(e.into_inner()),
-                            });
+                                Err(e) => Err(w.error(&e)),
+                            };
+                            let _ = w.answer.send(alone);
+                        }
+                    }
+                    // A lone write's error, or a failed commit (which may or may not have
+                    // been applied: none is written again).
+                    Err(e) => {
+                        for w in group.drain(..) {
+                            let err = w.error(&e);
+                            let _ = w.answer.send(Err(err));
                         }
                     }
                 }
@@ -110,45 +133,62 @@ impl Appender {
         Self { queue }
     }
 
-    async fn append(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+    /// Queues `draft` (with the record it records, for a vault create) and awaits its group.
+    async fn write(
+        &self,
+        draft: AuditDraft,
+        create: Option<Box<vault::NewRecord>>,
+    ) -> Result<AuditEvent, StoreError> {
         let gone = || StoreError::AuditUnavailable("the audit appender has stopped".into());
         let (answer, answered) = tokio::sync::oneshot::channel();
-        self.queue.send((draft, answer)).await.map_err(|_| gone())?;
+        self.queue
+            .send(Waiting {
+                draft,
+                create,
+                answer,
+            })
+            .await
+            .map_err(|_| gone())?;
         answered.await.map_err(|_| gone())?
     }
-}
 
-/// Why a group of appends failed.
-enum GroupError {
-    /// No transaction could be begun.
-    Begin(StoreError),
-    /// A write or the commit failed: nothing of the group was committed.
-    Write(StoreError),
-}
-
-impl GroupError {
-    fn into_inner(self) -> StoreError {
-        match self {
-            GroupError::Begin(e) | GroupError::Write(e) => e,
-        }
+    async fn append(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        self.write(draft, None).await
     }
 }
 
-/// Appends `drafts`, in order, in one transaction of their own.
-async fn append_group(
-    pool: &PgPool,
-    drafts: Vec<AuditDraft>,
-) -> Result<Vec<AuditEvent>, GroupError> {
+/// Why a group of writes failed (nothing of it was committed).
+enum GroupError {
+    /// No transaction could be begun.
+    Begin(String),
+    /// A write failed.
+    Write(StoreError),
+    /// The commit failed.
+    Commit(String),
+}
+
+/// Writes `group`, in order, in one transaction of its own: the head's lock, the creates'
+/// records, the events.
+async fn write_group(pool: &PgPool, group: &[Waiting]) -> Result<Vec<AuditEvent>, GroupError> {
     let mut tx = pool
         .begin()
         .await
-        .map_err(|e| GroupError::Begin(StoreError::AuditUnavailable(e.to_string())))?;
-    let events = append_all_in(&mut tx, drafts)
+        .map_err(|e| GroupError::Begin(e.to_string()))?;
+    let head = lock_head(&mut tx).await.map_err(GroupError::Write)?;
+    let creates: Vec<&vault::NewRecord> =
+        group.iter().filter_map(|w| w.create.as_deref()).collect();
+    if !creates.is_empty() {
+        vault::insert_records(&mut tx, &creates)
+            .await
+            .map_err(GroupError::Write)?;
+    }
+    let drafts = group.iter().map(|w| w.draft.clone()).collect();
+    let events = write_events(&mut tx, head, drafts)
         .await
         .map_err(GroupError::Write)?;
     tx.commit()
         .await
-        .map_err(|e| GroupError::Write(audit_failed(e)))?;
+        .map_err(|e| GroupError::Commit(e.to_string()))?;
     Ok(events)
 }
 
@@ -267,6 +307,12 @@ async fn append_all_in(
     conn: &mut PgConnection,
     drafts: Vec<AuditDraft>,
 ) -> Result<Vec<AuditEvent>, StoreError> {
+    let head = lock_head(&mut *conn).await?;
+    write_events(conn, head, drafts).await
+}
+
+/// Locks the audit head's row until the caller's transaction ends, and reads it.
+async fn lock_head(conn: &mut PgConnection) -> Result<AuditHead, StoreError> {
     let row = query("SELECT size, chain, frontier FROM audit_head WHERE id = 1 FOR UPDATE")
         .fetch_one(&mut *conn)
         .await
@@ -275,7 +321,16 @@ async fn append_all_in(
     let size: i64 = row.try_get(0).map_err(|_| corrupt())?;
     let chain: &[u8] = row.try_get(1).map_err(|_| corrupt())?;
     let frontier: &[u8] = row.try_get(2).map_err(|_| corrupt())?;
-    let mut head = AuditHead::from_stored(size as u64, chain, frontier).ok_or_else(corrupt)?;
+    AuditHead::from_stored(size as u64, chain, frontier).ok_or_else(corrupt)
+}
+
+/// Appends `drafts` after `head` (read under its lock by [`lock_head`], in the same
+/// transaction): the events, their tree nodes and the new head, in three statements.
+async fn write_events(
+    conn: &mut PgConnection,
+    mut head: AuditHead,
+    drafts: Vec<AuditDraft>,
+) -> Result<Vec<AuditEvent>, StoreError> {
     let mut events = Vec::with_capacity(drafts.len());
     let mut nodes = Vec::new();
     for draft in drafts {
@@ -782,12 +837,13 @@ impl Store for PostgresStore {
         tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let mut tx = self.begin().await?;
-        let ev = append_in(&mut tx, audit).await?;
-        vault::insert_record(&mut tx, record, new_key, indexes).await?;
-        vault::insert_tokens(&mut tx, tokens).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(ev)
+        let create = vault::NewRecord {
+            record: record.clone(),
+            new_key: new_key.cloned(),
+            indexes: indexes.to_vec(),
+            tokens: tokens.to_vec(),
+        };
+        self.appender.write(audit, Some(Box::new(create))).await
     }
 
     async fn get_record(&self, collection: &str, id: &str) -> Result<Option<Record>, StoreError> {
@@ -998,7 +1054,7 @@ impl Store for PostgresStore {
         let mut tx = self.begin().await?;
         let ev = append_in(&mut tx, audit).await?;
         vault::update_record(&mut tx, record, expected_updated_at, indexes).await?;
-        vault::insert_tokens(&mut tx, tokens).await?;
+        vault::insert_tokens(&mut tx, &tokens.iter().collect::<Vec<_>>()).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ev)
     }

@@ -151,25 +151,157 @@ async fn ensure_key(
     Ok(())
 }
 
-pub(crate) async fn insert_record(
+/// A new record as [`Store::insert_record`](custodian_core::ports::Store::insert_record) is
+/// given it, owned, so that it can wait for its group (see `Appender`).
+pub(crate) struct NewRecord {
+    pub(crate) record: Record,
+    pub(crate) new_key: Option<SubjectKey>,
+    pub(crate) indexes: Vec<IndexEntry>,
+    pub(crate) tokens: Vec<TokenRecord>,
+}
+
+/// Stores `records` (their new keys, rows, cells, blind indexes and tokens) with one statement
+/// per table, whatever their number. [`StoreError::Conflict`]`("subject_key")` when a new key is
+/// not the record's, or its subject has a key already (also when two of `records` bring one
+/// for the same subject), or a record written under a stored key finds its subject without a
+/// key of that version (erased meanwhile); the other errors as the statements give them. On any
+/// error the caller's transaction must be rolled back: some statements may have run.
+pub(crate) async fn insert_records(
     conn: &mut PgConnection,
-    record: &Record,
-    new_key: Option<&SubjectKey>,
-    indexes: &[IndexEntry],
+    records: &[&NewRecord],
 ) -> Result<(), StoreError> {
-    ensure_key(&mut *conn, &record.subject_id, record.key_version, new_key).await?;
-    query("INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&record.id)
-        .bind(&record.collection)
-        .bind(&record.subject_id)
-        .bind(i64::from(record.key_version))
-        .bind(record.created_at.as_millisecond())
-        .bind(record.updated_at.as_millisecond())
+    let conflict = || StoreError::Conflict("subject_key");
+    let mut new_keys = Vec::new();
+    let mut held: Vec<(&str, u32)> = Vec::new();
+    for n in records {
+        match &n.new_key {
+            Some(k)
+                if k.subject_id != n.record.subject_id || k.key_version != n.record.key_version =>
+            {
+                return Err(conflict());
+            }
+            Some(k) => new_keys.push(k),
+            None => held.push((&n.record.subject_id, n.record.key_version)),
+        }
+    }
+    if !new_keys.is_empty() {
+        let stored = query(
+            "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::bigint[]) \
+             ON CONFLICT (subject_id) DO NOTHING",
+        )
+        .bind(new_keys.iter().map(|k| k.subject_id.as_str()).collect::<Vec<_>>())
+        .bind(new_keys.iter().map(|k| i64::from(k.key_version)).collect::<Vec<_>>())
+        .bind(new_keys.iter().map(|k| k.kek_id.as_str()).collect::<Vec<_>>())
+        .bind(new_keys.iter().map(|k| &k.wrapped_dek[..]).collect::<Vec<_>>())
+        .bind(new_keys.iter().map(|k| k.created_at.as_millisecond()).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if stored != new_keys.len() as u64 {
+            return Err(conflict());
+        }
+    }
+    if !held.is_empty() {
+        // Locked until the commit, so that an erasure cannot destroy a key a record is being
+        // written under.
+        let versions: HashMap<String, i64> = query(
+            "SELECT subject_id, key_version FROM vault_subject_keys \
+             WHERE subject_id = ANY($1) FOR SHARE",
+        )
+        .bind(held.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+        if held
+            .iter()
+            .any(|(s, v)| versions.get(*s) != Some(&i64::from(*v)))
+        {
+            return Err(conflict());
+        }
+    }
+    let rows = || records.iter().map(|n| &n.record);
+    query(
+        "INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, updated_at) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])",
+    )
+    .bind(rows().map(|r| r.id.as_str()).collect::<Vec<_>>())
+    .bind(rows().map(|r| r.collection.as_str()).collect::<Vec<_>>())
+    .bind(rows().map(|r| r.subject_id.as_str()).collect::<Vec<_>>())
+    .bind(rows().map(|r| i64::from(r.key_version)).collect::<Vec<_>>())
+    .bind(rows().map(|r| r.created_at.as_millisecond()).collect::<Vec<_>>())
+    .bind(rows().map(|r| r.updated_at.as_millisecond()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let cells: Vec<(&str, &Cell)> = rows()
+        .flat_map(|r| r.cells.iter().map(move |c| (r.id.as_str(), c)))
+        .collect();
+    if !cells.is_empty() {
+        query(
+            "INSERT INTO vault_cells (record_id, field, ciphertext) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])",
+        )
+        .bind(cells.iter().map(|(r, _)| *r).collect::<Vec<_>>())
+        .bind(
+            cells
+                .iter()
+                .map(|(_, c)| c.field.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            cells
+                .iter()
+                .map(|(_, c)| &c.ciphertext[..])
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-    insert_cells(&mut *conn, record).await?;
-    insert_indexes(&mut *conn, record, indexes).await
+    }
+    let indexes: Vec<(&Record, &IndexEntry)> = records
+        .iter()
+        .flat_map(|n| n.indexes.iter().map(move |i| (&n.record, i)))
+        .collect();
+    if !indexes.is_empty() {
+        query(
+            "INSERT INTO vault_index (collection, field, idx, record_id) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[])",
+        )
+        .bind(
+            indexes
+                .iter()
+                .map(|(r, _)| r.collection.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            indexes
+                .iter()
+                .map(|(_, i)| i.field.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            indexes
+                .iter()
+                .map(|(_, i)| &i.index[..])
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            indexes
+                .iter()
+                .map(|(r, _)| r.id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    let tokens: Vec<&TokenRecord> = records.iter().flat_map(|n| &n.tokens).collect();
+    insert_tokens(conn, &tokens).await
 }
 
 /// A record from a row of `vault_records`' columns, without its cells.
@@ -400,7 +532,7 @@ pub(crate) async fn put_token(
         return Ok(());
     }
     ensure_key(&mut *conn, &t.subject_id, t.key_version, new_key).await?;
-    insert_tokens(&mut *conn, std::slice::from_ref(t)).await
+    insert_tokens(&mut *conn, &[t]).await
 }
 
 pub(crate) fn token_from(r: &PgRow) -> Result<TokenRecord, StoreError> {
@@ -598,20 +730,25 @@ pub(crate) async fn rotate_key(
 /// holds is kept.
 pub(crate) async fn insert_tokens(
     conn: &mut PgConnection,
-    tokens: &[TokenRecord],
+    tokens: &[&TokenRecord],
 ) -> Result<(), StoreError> {
-    for t in tokens {
-        query("INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token, subject_id) DO NOTHING")
-            .bind(&t.token)
-            .bind(&t.subject_id)
-            .bind(&t.collection)
-            .bind(&t.field)
-            .bind(i64::from(t.key_version))
-            .bind(&t.ciphertext)
-            .bind(t.created_at.as_millisecond())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+    if tokens.is_empty() {
+        return Ok(());
     }
+    query(
+        "INSERT INTO vault_tokens (token, subject_id, collection, field, key_version, ciphertext, created_at) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::bigint[]) \
+         ON CONFLICT (token, subject_id) DO NOTHING",
+    )
+    .bind(tokens.iter().map(|t| t.token.as_str()).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|t| t.subject_id.as_str()).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|t| t.collection.as_str()).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|t| t.field.as_str()).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|t| i64::from(t.key_version)).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|t| &t.ciphertext[..]).collect::<Vec<_>>())
+    .bind(tokens.iter().map(|t| t.created_at.as_millisecond()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }

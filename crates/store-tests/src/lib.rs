@@ -28,7 +28,7 @@ macro_rules! conformance_suite {
             initialize_once, operators, api_keys, policy_versions, audit_log_and_proofs,
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
-            vault_subject_keys_are_race_safe, vault_erasure,
+            vault_subject_keys_are_race_safe, concurrent_vault_creates_fail_alone, vault_erasure,
             vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
             retention_holds_and_jobs, training_register, incident_register,
@@ -709,6 +709,139 @@ pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
         .await,
         Err(StoreError::Conflict("subject_key"))
     );
+}
+
+/// Many creates at once, among plain appends (a backend may commit them together): new
+/// subjects, a subject whose key is stored, a subject two creates bring a first key for, a
+/// record id used twice, a stale key version. Each refused create writes nothing and fails
+/// with the error it would have had alone; every other one is stored whole (record, cells,
+/// index, token) with its event, and the log stays one verifiable chain.
+pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
+    s.put_collection(
+        &collection("customers"),
+        None,
+        t(1),
+        draft("collection.write"),
+    )
+    .await
+    .expect("put");
+    s.insert_record(
+        &record("held-0", "customers", "subj-held"),
+        Some(&subject_key("subj-held")),
+        &[],
+        &[],
+        draft("data.write.held"),
+    )
+    .await
+    .expect("first record of subj-held");
+    let mut tasks = Vec::new();
+    for i in 0..60u8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let (id, subject, new_key, version) = match i % 6 {
+                // A subject with a stored key, written under it.
+                1 => (format!("held-{i}"), "subj-held".to_owned(), false, 1),
+                // A stored key, but not of this version: refused.
+                2 if i == 2 => (format!("stale-{i}"), "subj-held".to_owned(), false, 2),
+                // The id of a record that exists: refused.
+                3 if i == 3 => ("held-0".to_owned(), format!("subj-{i}"), true, 1),
+                // Two first keys for one subject: one of the two is refused.
+                4 if i < 12 => (format!("pair-{i}"), "subj-pair".to_owned(), true, 1),
+                _ => (format!("new-{i}"), format!("subj-{i}"), true, 1),
+            };
+            let mut r = record(&id, "customers", &subject);
+            r.key_version = version;
+            let key = new_key.then(|| subject_key(&subject));
+            let tok = token(&format!("tok-{i}"), &subject);
+            s.insert_record(
+                &r,
+                key.as_ref(),
+                &index(i),
+                &[tok],
+                draft(&format!("data.write.{i}")),
+            )
+            .await
+            .map(|_| (i, id))
+        }));
+    }
+    let appends: Vec<_> = (0..20)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.append_audit(draft(&format!("plain.{i}"))).await })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    let mut refused = Vec::new();
+    for r in futures::future::join_all(tasks).await {
+        match r.expect("task") {
+            Ok(ok) => stored.push(ok),
+            Err(e) => refused.push(e),
+        }
+    }
+    refused.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(
+        refused,
+        [
+            StoreError::Conflict("subject_key"),
+            StoreError::Conflict("subject_key"),
+            StoreError::Conflict("unique"),
+        ],
+        "the stale version, one of the pair, the reused id"
+    );
+    assert_eq!(stored.len(), 57);
+    for r in futures::future::join_all(appends).await {
+        r.expect("task").expect("append");
+    }
+    for (i, id) in &stored {
+        let read = read_of(&*s, id).await;
+        assert_eq!(
+            read.record.cells,
+            record(id, "customers", "x").cells,
+            "{id}"
+        );
+        let found = s
+            .find_records("customers", "email", &index(*i)[0].index, None, 10)
+            .await
+            .expect("find");
+        assert!(
+            found.iter().any(|r| &r.id == id),
+            "{id} is found by its index"
+        );
+        assert_eq!(
+            s.get_token(&format!("tok-{i}")).await.expect("token").len(),
+            1,
+            "{id}'s token"
+        );
+    }
+    for refused in ["stale-2", "held-0"] {
+        let held_0 = s.get_record("customers", refused).await.expect("get");
+        assert!(
+            held_0.is_none_or(|r| r.subject_id == "subj-held"),
+            "{refused} was not written by a refused create"
+        );
+    }
+    assert!(s.get_token("tok-2").await.expect("token").is_empty());
+    assert!(s.get_token("tok-3").await.expect("token").is_empty());
+    assert_eq!(
+        s.subject_records("subj-pair").await.expect("records").len(),
+        1,
+        "one of the pair"
+    );
+    let events = s.audit_events(0, 1000).await.expect("events");
+    // The collection, the first record of subj-held, the stored creates, the plain appends.
+    assert_eq!(events.len(), 2 + 57 + 20);
+    for (i, _) in &stored {
+        let action = format!("data.write.{i}");
+        assert!(events.iter().any(|e| e.draft.action == action), "{action}");
+    }
+    for i in [2, 3] {
+        let action = format!("data.write.{i}");
+        assert!(events.iter().all(|e| e.draft.action != action), "{action}");
+    }
+    let mut v = ChainVerifier::new();
+    for e in &events {
+        v.push(e).expect("verifies");
+    }
 }
 
 /// Erasure destroys the key, the records and the indexes, and leaves a pseudonym in the ledger.
