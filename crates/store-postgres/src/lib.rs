@@ -16,6 +16,7 @@ mod rights;
 mod vault;
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +24,7 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
+use custodian_core::vault::cache::CollectionCache;
 use custodian_core::vault::record::{
     Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
     StoredCollection, SubjectKey, TokenRecord,
@@ -36,7 +38,14 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, query};
 pub struct PostgresStore {
     pool: PgPool,
     appender: Appender,
+    collections: Arc<CollectionCache>,
 }
+
+/// How long a collection read from the database is used before it is read again: this
+/// process's own schema changes are seen at once ([`CollectionCache::forget`]), another
+/// process's within this time, as its policy changes are. Collections found absent are not
+/// kept, so a collection declared anywhere is usable everywhere at once.
+const COLLECTION_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// The most writes one group commits.
 const MAX_GROUP: usize = 256;
@@ -269,7 +278,11 @@ impl PostgresStore {
             .await
             .map_err(backend)?;
         let appender = Appender::start(pool.clone());
-        let store = Self { pool, appender };
+        let store = Self {
+            pool,
+            appender,
+            collections: Arc::new(CollectionCache::new(Some(COLLECTION_MAX_AGE))),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -779,22 +792,45 @@ impl Store for PostgresStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
-        append_in(&mut tx, audit).await?;
-        let v = vault::put_collection(&mut tx, schema, expected_version, at).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(v)
+        let (pool, collections) = (self.pool.clone(), self.collections.clone());
+        let schema = schema.clone();
+        // A task of its own, so that the cache is forgotten after the write even if the
+        // caller stops waiting (a client that disconnects): the commit may still happen.
+        tokio::spawn(async move {
+            let written = async {
+                let mut tx = pool.begin().await.map_err(backend)?;
+                append_in(&mut tx, audit).await?;
+                let v = vault::put_collection(&mut tx, &schema, expected_version, at).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(v)
+            }
+            .await;
+            // Forgotten whatever the outcome: a failed commit may still have been applied.
+            collections.forget();
+            written
+        })
+        .await
+        .map_err(|_| StoreError::Backend("a schema write was abandoned".into()))?
     }
 
     async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {
-        query("SELECT * FROM vault_collections WHERE name = $1")
+        let now = std::time::Instant::now();
+        if let Some(c) = self.collections.get(name, now) {
+            return Ok(c);
+        }
+        let generation = self.collections.generation();
+        let found = query("SELECT * FROM vault_collections WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?
             .as_ref()
             .map(vault::collection_from)
-            .transpose()
+            .transpose()?;
+        if found.is_some() {
+            self.collections.keep(generation, name, &found, now);
+        }
+        Ok(found)
     }
 
     async fn list_collections(&self) -> Result<Vec<StoredCollection>, StoreError> {

@@ -27,6 +27,7 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
+use custodian_core::vault::cache::CollectionCache;
 use custodian_core::vault::record::{
     Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
     StoredCollection, SubjectKey, TokenRecord,
@@ -51,7 +52,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     group: writer::Writer,
     /// Collections by name, as last read (this process is the store's only writer).
-    collections: Arc<vault::CollectionCache>,
+    collections: Arc<CollectionCache>,
     /// Point reads on the caller's thread (see [`point`]).
     points: Arc<point::PointReads>,
 }
@@ -618,7 +619,8 @@ impl Store for SqliteStore {
     }
 
     async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {
-        if let Some(c) = self.collections.get(name) {
+        let now = std::time::Instant::now();
+        if let Some(c) = self.collections.get(name, now) {
             return Ok(c);
         }
         let generation = self.collections.generation();
@@ -630,7 +632,7 @@ impl Store for SqliteStore {
             .as_ref()
             .map(vault::collection_from)
             .transpose()?;
-        self.collections.keep(generation, name, &found);
+        self.collections.keep(generation, name, &found, now);
         Ok(found)
     }
 

@@ -3,6 +3,7 @@
 //! Architecture invariant: a [`value::ValueError`] names the field's rule, never the value, so
 //! it can go into an API error as it is.
 
+pub mod cache;
 pub mod import;
 pub mod mask;
 pub mod record;
