@@ -16,7 +16,6 @@ mod rights;
 mod vault;
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,7 +23,6 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
-use custodian_core::vault::cache::CollectionCache;
 use custodian_core::vault::record::{
     Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
     StoredCollection, SubjectKey, TokenRecord,
@@ -38,14 +36,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, query};
 pub struct PostgresStore {
     pool: PgPool,
     appender: Appender,
-    collections: Arc<CollectionCache>,
 }
-
-/// How long a collection read from the database is used before it is read again: this
-/// process's own schema changes are seen at once ([`CollectionCache::forget`]), another
-/// process's within this time, as its policy changes are. Collections found absent are not
-/// kept, so a collection declared anywhere is usable everywhere at once.
-const COLLECTION_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// The most writes one group commits.
 const MAX_GROUP: usize = 256;
@@ -73,20 +64,25 @@ impl Waiting {
 
 /// Commits audit appends that are a transaction of their own and vault creates in groups, on
 /// a task of its own: it takes every write waiting (up to [`MAX_GROUP`]), writes them in one
-/// transaction under the head's row lock (the head first, as every writer of the audit log
-/// locks it, then the creates' keys, records, cells, indexes and tokens, one statement per
-/// table, then the events), commits once, and answers each; the writes that arrive meanwhile
-/// form the next group. A lone write is one transaction, as before.
+/// transaction under the head's row lock (the head first, then the creates' keys, records,
+/// cells, indexes and tokens, one statement per table, then the events), commits once, and
+/// answers each; the writes that arrive meanwhile form the next group. A lone write is one
+/// transaction, as before.
 ///
-/// A group whose writes fail commits nothing, and each of its writes is then tried again in a
+/// A create refused for its subject's key (the subject got a first key meanwhile, from another
+/// create of the group or before it; its key was erased) is settled inside the group: it
+/// writes nothing, records no event and is answered [`StoreError::Conflict`]`("subject_key")`,
+/// and the others go ahead (after a restart, or with other processes writing, the first
+/// create of a known subject brings a new key and is refused so, by design). A group whose
+/// writes fail otherwise commits nothing, and each of its writes is then tried again in a
 /// transaction of its own (not after a failed commit, whose outcome is unknown: each write
-/// then answers the error), so that one write the database refuses (a create whose subject got
-/// a key meanwhile, a duplicate id) fails alone, with the error it would have had alone. When
-/// no transaction can be begun at all (the database is unreachable), the group and every write
-/// waiting behind it fail at once rather than each waiting out the pool's timeout in turn.
-/// A write is committed once queued, even if its caller stops waiting for the answer (an
-/// audit log may hold an event, and the vault a record, for a request whose answer was never
-/// sent). The task ends when the last clone of the store is dropped.
+/// then answers the error), so that one write the database refuses (a reused id) fails alone,
+/// with the error it would have had alone. When no transaction can be begun at all (the
+/// database is unreachable), the group and every write waiting behind it fail at once rather
+/// than each waiting out the pool's timeout in turn. A write is committed once queued, even if
+/// its caller stops waiting for the answer (an audit log may hold an event, and the vault a
+/// record, for a request whose answer was never sent). The task ends when the last clone of
+/// the store is dropped.
 #[derive(Clone)]
 struct Appender {
     queue: tokio::sync::mpsc::Sender<Waiting>,
@@ -99,9 +95,9 @@ impl Appender {
             let mut group = Vec::with_capacity(MAX_GROUP);
             while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
                 match write_group(&pool, &group).await {
-                    Ok(events) => {
-                        for (w, event) in group.drain(..).zip(events) {
-                            let _ = w.answer.send(Ok(event));
+                    Ok(answers) => {
+                        for (w, answer) in group.drain(..).zip(answers) {
+                            let _ = w.answer.send(answer);
                         }
                     }
                     Err(e @ GroupError::Begin(_)) => {
@@ -120,8 +116,10 @@ impl Appender {
                         );
                         for w in group.drain(..) {
                             let alone = match write_group(&pool, std::slice::from_ref(&w)).await {
-                                Ok(mut events) => events.pop().ok_or_else(|| {
-                                    StoreError::AuditUnavailable("no event was appended".into())
+                                Ok(mut answers) => answers.pop().unwrap_or_else(|| {
+                                    Err(StoreError::AuditUnavailable(
+                                        "no event was appended".into(),
+                                    ))
                                 }),
                                 Err(e) => Err(w.error(&e)),
                             };
@@ -178,7 +176,10 @@ enum GroupError {
 
 /// Writes `group`, in order, in one transaction of its own: the head's lock, the creates'
 /// records, the events.
-async fn write_group(pool: &PgPool, group: &[Waiting]) -> Result<Vec<AuditEvent>, GroupError> {
+async fn write_group(
+    pool: &PgPool,
+    group: &[Waiting],
+) -> Result<Vec<Result<AuditEvent, StoreError>>, GroupError> {
     let mut tx = pool
         .begin()
         .await
@@ -186,19 +187,48 @@ async fn write_group(pool: &PgPool, group: &[Waiting]) -> Result<Vec<AuditEvent>
     let head = lock_head(&mut tx).await.map_err(GroupError::Write)?;
     let creates: Vec<&vault::NewRecord> =
         group.iter().filter_map(|w| w.create.as_deref()).collect();
-    if !creates.is_empty() {
+    // Which writes go ahead: every append, and the creates `insert_records` stored (a refused
+    // one is settled here, without failing the group, and records no event).
+    let mut stored = if creates.is_empty() {
+        Vec::new()
+    } else {
         vault::insert_records(&mut tx, &creates)
             .await
-            .map_err(GroupError::Write)?;
+            .map_err(GroupError::Write)?
     }
-    let drafts = group.iter().map(|w| w.draft.clone()).collect();
-    let events = write_events(&mut tx, head, drafts)
-        .await
-        .map_err(GroupError::Write)?;
+    .into_iter();
+    let goes_ahead: Vec<bool> = group
+        .iter()
+        .map(|w| w.create.is_none() || stored.next().unwrap_or(false))
+        .collect();
+    let drafts: Vec<AuditDraft> = group
+        .iter()
+        .zip(&goes_ahead)
+        .filter(|(_, ok)| **ok)
+        .map(|(w, _)| w.draft.clone())
+        .collect();
+    let mut events = if drafts.is_empty() {
+        Vec::new()
+    } else {
+        write_events(&mut tx, head, drafts)
+            .await
+            .map_err(GroupError::Write)?
+    }
+    .into_iter();
     tx.commit()
         .await
         .map_err(|e| GroupError::Commit(e.to_string()))?;
-    Ok(events)
+    Ok(goes_ahead
+        .into_iter()
+        .map(|ok| {
+            if !ok {
+                return Err(StoreError::Conflict("subject_key"));
+            }
+            events
+                .next()
+                .ok_or_else(|| StoreError::AuditUnavailable("no event was appended".into()))
+        })
+        .collect())
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
@@ -278,11 +308,7 @@ impl PostgresStore {
             .await
             .map_err(backend)?;
         let appender = Appender::start(pool.clone());
-        let store = Self {
-            pool,
-            appender,
-            collections: Arc::new(CollectionCache::new(Some(COLLECTION_MAX_AGE))),
-        };
+        let store = Self { pool, appender };
         store.migrate().await?;
         Ok(store)
     }
@@ -792,45 +818,22 @@ impl Store for PostgresStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<i64, StoreError> {
-        let (pool, collections) = (self.pool.clone(), self.collections.clone());
-        let schema = schema.clone();
-        // A task of its own, so that the cache is forgotten after the write even if the
-        // caller stops waiting (a client that disconnects): the commit may still happen.
-        tokio::spawn(async move {
-            let written = async {
-                let mut tx = pool.begin().await.map_err(backend)?;
-                append_in(&mut tx, audit).await?;
-                let v = vault::put_collection(&mut tx, &schema, expected_version, at).await?;
-                tx.commit().await.map_err(backend)?;
-                Ok(v)
-            }
-            .await;
-            // Forgotten whatever the outcome: a failed commit may still have been applied.
-            collections.forget();
-            written
-        })
-        .await
-        .map_err(|_| StoreError::Backend("a schema write was abandoned".into()))?
+        let mut tx = self.begin().await?;
+        append_in(&mut tx, audit).await?;
+        let v = vault::put_collection(&mut tx, schema, expected_version, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(v)
     }
 
     async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {
-        let now = std::time::Instant::now();
-        if let Some(c) = self.collections.get(name, now) {
-            return Ok(c);
-        }
-        let generation = self.collections.generation();
-        let found = query("SELECT * FROM vault_collections WHERE name = $1")
+        query("SELECT * FROM vault_collections WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?
             .as_ref()
             .map(vault::collection_from)
-            .transpose()?;
-        if found.is_some() {
-            self.collections.keep(generation, name, &found, now);
-        }
-        Ok(found)
+            .transpose()
     }
 
     async fn list_collections(&self) -> Result<Vec<StoredCollection>, StoreError> {

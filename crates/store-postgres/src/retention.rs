@@ -148,6 +148,8 @@ impl RetentionStore for PostgresStore {
         let fields: Option<Vec<String>> = fields.map(<[String]>::to_vec);
         let mut tx = self.begin().await?;
         let out: Result<AuditEvent, StoreError> = async {
+                    // The audit head first, as every writer of the vault locks it (see `Appender`).
+                    let event = append_in(&mut tx, audit).await?;
                     let row = query("SELECT subject_id, updated_at FROM vault_records WHERE id = $1 AND collection = $2 FOR UPDATE")
                         .bind(&id)
                         .bind(&collection)
@@ -212,7 +214,7 @@ impl RetentionStore for PostgresStore {
                         .await
                         .map_err(backend)?;
                     }
-                    append_in(&mut tx, audit).await
+                    Ok(event)
         }
         .await;
         let out = out?;
@@ -230,6 +232,8 @@ impl RetentionStore for PostgresStore {
         audit: AuditDraft,
     ) -> Result<custodian_core::vault::record::Erased, StoreError> {
         let mut tx = self.begin().await?;
+        // The audit head first, as every writer of the vault locks it (see `Appender`).
+        append_in(&mut tx, audit).await?;
         if subject_held(&mut tx, subject_id, at).await? {
             return Err(StoreError::Conflict("held"));
         }
@@ -248,7 +252,6 @@ impl RetentionStore for PostgresStore {
         {
             return Err(StoreError::Conflict("record_version"));
         }
-        append_in(&mut tx, audit).await?;
         let erased = crate::vault::erase_subject(&mut tx, subject_id, pseudonym, at).await?;
         tx.commit().await.map_err(backend)?;
         Ok(erased)

@@ -256,6 +256,8 @@ impl RightsStore for PostgresStore {
         let (request, key, event) = (request.clone(), requester_key.clone(), event.clone());
         let mut tx = self.begin().await?;
         let out: Result<_, StoreError> = async {
+                    // The audit head first, as every writer of the vault locks it (see `Appender`).
+                    let appended = append_in(&mut tx, audit).await?;
                     let n = query(
                         "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
                          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_id) DO NOTHING",
@@ -280,7 +282,7 @@ impl RightsStore for PostgresStore {
                         other => other,
                     })?;
                     insert_event(&mut tx, &event).await?;
-                    append_in(&mut tx, audit).await
+                    Ok(appended)
         }
         .await;
         let out = out?;
@@ -518,6 +520,8 @@ impl RightsStore for PostgresStore {
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = self.begin().await?;
         let out: Result<_, StoreError> = async {
+            // The audit head first, as every writer of the vault locks it (see `Appender`).
+            crate::lock_head(&mut tx).await?;
             let ids: Vec<String> = query(
                 "SELECT id FROM rights_requests WHERE closed_at IS NOT NULL \
                          AND retain_until <= $1 ORDER BY id LIMIT $2",

@@ -160,69 +160,90 @@ pub(crate) struct NewRecord {
     pub(crate) tokens: Vec<TokenRecord>,
 }
 
-/// Stores `records` (their new keys, rows, cells, blind indexes and tokens) with one statement
-/// per table, whatever their number. [`StoreError::Conflict`]`("subject_key")` when a new key is
-/// not the record's, or its subject has a key already (also when two of `records` bring one
-/// for the same subject), or a record written under a stored key finds its subject without a
-/// key of that version (erased meanwhile); the other errors as the statements give them. On any
-/// error the caller's transaction must be rolled back: some statements may have run.
+/// Stores the `records` it can (their new keys, rows, cells, blind indexes and tokens) with one
+/// statement per table, whatever their number, and answers which it stored. One is refused,
+/// written nothing, and left for the caller to answer [`StoreError::Conflict`]`("subject_key")`,
+/// when its new key is not the record's, or its subject has a key already (stored before, or
+/// brought by an earlier one of `records`), or it was written under a stored key that its
+/// subject no longer has at that version (erased meanwhile). Keys stored before this call are
+/// checked before any new one is inserted, so a record sealed under a key erased meanwhile is
+/// not taken for one written under a new key of the same version from the same group. Any other
+/// error is the statement's, and the caller's transaction must then be rolled back.
 pub(crate) async fn insert_records(
     conn: &mut PgConnection,
     records: &[&NewRecord],
-) -> Result<(), StoreError> {
-    let conflict = || StoreError::Conflict("subject_key");
-    let mut new_keys = Vec::new();
-    let mut held: Vec<(&str, u32)> = Vec::new();
-    for n in records {
-        match &n.new_key {
-            Some(k)
-                if k.subject_id != n.record.subject_id || k.key_version != n.record.key_version =>
-            {
-                return Err(conflict());
-            }
-            Some(k) => new_keys.push(k),
-            None => held.push((&n.record.subject_id, n.record.key_version)),
-        }
-    }
-    if !new_keys.is_empty() {
-        let stored = query(
-            "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::bigint[]) \
-             ON CONFLICT (subject_id) DO NOTHING",
-        )
-        .bind(new_keys.iter().map(|k| k.subject_id.as_str()).collect::<Vec<_>>())
-        .bind(new_keys.iter().map(|k| i64::from(k.key_version)).collect::<Vec<_>>())
-        .bind(new_keys.iter().map(|k| k.kek_id.as_str()).collect::<Vec<_>>())
-        .bind(new_keys.iter().map(|k| &k.wrapped_dek[..]).collect::<Vec<_>>())
-        .bind(new_keys.iter().map(|k| k.created_at.as_millisecond()).collect::<Vec<_>>())
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if stored != new_keys.len() as u64 {
-            return Err(conflict());
-        }
-    }
+) -> Result<Vec<bool>, StoreError> {
+    let mut stored = vec![true; records.len()];
+    // Written under a key already stored: that key, still at the record's version, locked
+    // until the commit, so that an erasure cannot destroy it under the record being written.
+    let held: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].new_key.is_none())
+        .collect();
     if !held.is_empty() {
-        // Locked until the commit, so that an erasure cannot destroy a key a record is being
-        // written under.
         let versions: HashMap<String, i64> = query(
             "SELECT subject_id, key_version FROM vault_subject_keys \
              WHERE subject_id = ANY($1) FOR SHARE",
         )
-        .bind(held.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+        .bind(
+            held.iter()
+                .map(|&i| records[i].record.subject_id.as_str())
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-        if held
-            .iter()
-            .any(|(s, v)| versions.get(*s) != Some(&i64::from(*v)))
-        {
-            return Err(conflict());
+        for &i in &held {
+            let r = &records[i].record;
+            stored[i] = versions.get(&r.subject_id) == Some(&i64::from(r.key_version));
         }
+    }
+    // A first key: the first of the group for its subject, unless one is stored already.
+    let mut firsts: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in records.iter().enumerate() {
+        if let Some(k) = &n.new_key {
+            let mine = k.subject_id == n.record.subject_id && k.key_version == n.record.key_version;
+            stored[i] = mine && !firsts.contains_key(k.subject_id.as_str());
+            if stored[i] {
+                firsts.insert(&k.subject_id, i);
+            }
+        }
+    }
+    if !firsts.is_empty() {
+        let keys: Vec<&SubjectKey> = firsts
+            .values()
+            .filter_map(|&i| records[i].new_key.as_ref())
+            .collect();
+        let inserted: Vec<String> = query(
+            "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::bigint[]) \
+             ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id",
+        )
+        .bind(keys.iter().map(|k| k.subject_id.as_str()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| i64::from(k.key_version)).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.kek_id.as_str()).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| &k.wrapped_dek[..]).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.created_at.as_millisecond()).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        for (subject, &i) in &firsts {
+            stored[i] = inserted.iter().any(|s| s.as_str() == *subject);
+        }
+    }
+    let records: Vec<&NewRecord> = records
+        .iter()
+        .zip(&stored)
+        .filter(|(_, ok)| **ok)
+        .map(|(n, _)| *n)
+        .collect();
+    if records.is_empty() {
+        return Ok(stored);
     }
     let rows = || records.iter().map(|n| &n.record);
     query(
@@ -301,7 +322,8 @@ pub(crate) async fn insert_records(
         .map_err(backend)?;
     }
     let tokens: Vec<&TokenRecord> = records.iter().flat_map(|n| &n.tokens).collect();
-    insert_tokens(conn, &tokens).await
+    insert_tokens(conn, &tokens).await?;
+    Ok(stored)
 }
 
 /// A record from a row of `vault_records`' columns, without its cells.

@@ -27,7 +27,6 @@ use custodian_core::Timestamp;
 use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
-use custodian_core::vault::cache::CollectionCache;
 use custodian_core::vault::record::{
     Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
     StoredCollection, SubjectKey, TokenRecord,
@@ -52,7 +51,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     group: writer::Writer,
     /// Collections by name, as last read (this process is the store's only writer).
-    collections: Arc<CollectionCache>,
+    collections: Arc<vault::CollectionCache>,
     /// Point reads on the caller's thread (see [`point`]).
     points: Arc<point::PointReads>,
 }
@@ -619,8 +618,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_collection(&self, name: &str) -> Result<Option<StoredCollection>, StoreError> {
-        let now = std::time::Instant::now();
-        if let Some(c) = self.collections.get(name, now) {
+        if let Some(c) = self.collections.get(name) {
             return Ok(c);
         }
         let generation = self.collections.generation();
@@ -632,7 +630,7 @@ impl Store for SqliteStore {
             .as_ref()
             .map(vault::collection_from)
             .transpose()?;
-        self.collections.keep(generation, name, &found, now);
+        self.collections.keep(generation, name, &found);
         Ok(found)
     }
 

@@ -1,6 +1,8 @@
 //! The vault's tables: collections, subject keys, records, cells, blind indexes, erasure ledger.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
@@ -16,6 +18,52 @@ use rusqlite::OptionalExtension;
 
 use crate::writer::{FastTx, sqlite_failed};
 use crate::{backend, ts};
+
+/// The most collections remembered (a store with more reads the rest from the database).
+const MAX_CACHED_COLLECTIONS: usize = 1024;
+
+/// Collections as last read, absent ones included, so that each record request does not read
+/// its collection's schema again. Valid because the process holding the store is its only
+/// writer: [`forget`](Self::forget) runs after every schema change, and a read that began
+/// before a change is not kept (the generation moved on meanwhile).
+#[derive(Default)]
+pub(crate) struct CollectionCache {
+    generation: AtomicU64,
+    by_name: RwLock<HashMap<String, Option<StoredCollection>>>,
+}
+
+impl CollectionCache {
+    pub(crate) fn get(&self, name: &str) -> Option<Option<StoredCollection>> {
+        self.by_name
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// The generation to hand back to [`keep`](Self::keep) after reading the database.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn keep(&self, generation: u64, name: &str, found: &Option<StoredCollection>) {
+        let mut m = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock that `forget` also takes, so a stale read is never kept.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if m.len() >= MAX_CACHED_COLLECTIONS {
+            m.clear();
+        }
+        m.insert(name.to_owned(), found.clone());
+    }
+
+    pub(crate) fn forget(&self) {
+        let mut m = self.by_name.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        m.clear();
+    }
+}
 
 pub(crate) fn collection_from(r: &SqliteRow) -> Result<StoredCollection, StoreError> {
     let name: String = r.try_get("name").map_err(backend)?;

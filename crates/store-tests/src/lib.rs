@@ -713,7 +713,7 @@ pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
 
 /// Many creates at once, among plain appends (a backend may commit them together): new
 /// subjects, a subject whose key is stored, a subject two creates bring a first key for, a
-/// record id used twice, a stale key version. Each refused create writes nothing and fails
+/// new key for a subject that has one, a record id used twice, a stale key version. Each refused create writes nothing and fails
 /// with the error it would have had alone; every other one is stored whole (record, cells,
 /// index, token) with its event, and the log stays one verifiable chain.
 pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
@@ -747,6 +747,9 @@ pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
                 3 if i == 3 => ("held-0".to_owned(), format!("subj-{i}"), true, 1),
                 // Two first keys for one subject: one of the two is refused.
                 4 if i < 12 => (format!("pair-{i}"), "subj-pair".to_owned(), true, 1),
+                // A new key for a subject that has one (a server that has not seen it yet):
+                // refused.
+                5 if i == 5 => (format!("rekeyed-{i}"), "subj-held".to_owned(), true, 1),
                 _ => (format!("new-{i}"), format!("subj-{i}"), true, 1),
             };
             let mut r = record(&id, "customers", &subject);
@@ -784,11 +787,12 @@ pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
         [
             StoreError::Conflict("subject_key"),
             StoreError::Conflict("subject_key"),
+            StoreError::Conflict("subject_key"),
             StoreError::Conflict("unique"),
         ],
-        "the stale version, one of the pair, the reused id"
+        "the stale version, one of the pair, the second key, the reused id"
     );
-    assert_eq!(stored.len(), 57);
+    assert_eq!(stored.len(), 56);
     for r in futures::future::join_all(appends).await {
         r.expect("task").expect("append");
     }
@@ -813,28 +817,39 @@ pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
             "{id}'s token"
         );
     }
-    for refused in ["stale-2", "held-0"] {
-        let held_0 = s.get_record("customers", refused).await.expect("get");
-        assert!(
-            held_0.is_none_or(|r| r.subject_id == "subj-held"),
-            "{refused} was not written by a refused create"
-        );
-    }
-    assert!(s.get_token("tok-2").await.expect("token").is_empty());
-    assert!(s.get_token("tok-3").await.expect("token").is_empty());
     assert_eq!(
-        s.subject_records("subj-pair").await.expect("records").len(),
-        1,
-        "one of the pair"
+        s.get_record("customers", "stale-2").await.expect("get"),
+        None
     );
+    assert_eq!(
+        s.get_record("customers", "held-0")
+            .await
+            .expect("get")
+            .map(|r| r.subject_id),
+        Some("subj-held".to_owned()),
+        "the reused id still holds the first record"
+    );
+    assert_eq!(
+        s.subject_key("subj-3").await.expect("key"),
+        None,
+        "nor its key"
+    );
+    let pair = s.subject_records("subj-pair").await.expect("records");
+    assert_eq!(pair.len(), 1, "one of the pair");
+    for i in [2, 3, 4, 5, 10] {
+        let tok = format!("tok-{i}");
+        let kept = s.get_token(&tok).await.expect("token").len();
+        let of_pair_winner = pair[0].id == format!("pair-{i}");
+        assert_eq!(kept, usize::from(of_pair_winner), "{tok}");
+    }
     let events = s.audit_events(0, 1000).await.expect("events");
     // The collection, the first record of subj-held, the stored creates, the plain appends.
-    assert_eq!(events.len(), 2 + 57 + 20);
+    assert_eq!(events.len(), 2 + 56 + 20);
     for (i, _) in &stored {
         let action = format!("data.write.{i}");
         assert!(events.iter().any(|e| e.draft.action == action), "{action}");
     }
-    for i in [2, 3] {
+    for i in [2, 3, 5] {
         let action = format!("data.write.{i}");
         assert!(events.iter().all(|e| e.draft.action != action), "{action}");
     }

@@ -3,7 +3,6 @@
 //! Architecture invariant: a [`value::ValueError`] names the field's rule, never the value, so
 //! it can go into an API error as it is.
 
-pub mod cache;
 pub mod import;
 pub mod mask;
 pub mod record;
