@@ -259,68 +259,12 @@ pub(crate) async fn insert_records(
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
-    let cells: Vec<(&str, &Cell)> = rows()
-        .flat_map(|r| r.cells.iter().map(move |c| (r.id.as_str(), c)))
-        .collect();
-    if !cells.is_empty() {
-        query(
-            "INSERT INTO vault_cells (record_id, field, ciphertext) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])",
-        )
-        .bind(cells.iter().map(|(r, _)| *r).collect::<Vec<_>>())
-        .bind(
-            cells
-                .iter()
-                .map(|(_, c)| c.field.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            cells
-                .iter()
-                .map(|(_, c)| &c.ciphertext[..])
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    }
+    insert_cells(&mut *conn, &rows().collect::<Vec<_>>()).await?;
     let indexes: Vec<(&Record, &IndexEntry)> = records
         .iter()
         .flat_map(|n| n.indexes.iter().map(move |i| (&n.record, i)))
         .collect();
-    if !indexes.is_empty() {
-        query(
-            "INSERT INTO vault_index (collection, field, idx, record_id) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[])",
-        )
-        .bind(
-            indexes
-                .iter()
-                .map(|(r, _)| r.collection.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            indexes
-                .iter()
-                .map(|(_, i)| i.field.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            indexes
-                .iter()
-                .map(|(_, i)| &i.index[..])
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            indexes
-                .iter()
-                .map(|(r, _)| r.id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    }
+    insert_indexes(&mut *conn, &indexes).await?;
     let tokens: Vec<&TokenRecord> = records.iter().flat_map(|n| &n.tokens).collect();
     insert_tokens(conn, &tokens).await?;
     Ok(stored)
@@ -456,40 +400,79 @@ pub(crate) async fn erase_subject(
     })
 }
 
-/// Writes the index entries of a record (its old ones must be gone).
+/// Writes index entries, each with the record it indexes (their old ones must be gone), in
+/// one statement whatever their number.
 async fn insert_indexes(
     conn: &mut PgConnection,
-    record: &Record,
-    indexes: &[IndexEntry],
+    entries: &[(&Record, &IndexEntry)],
 ) -> Result<(), StoreError> {
-    if indexes.is_empty() {
+    if entries.is_empty() {
         return Ok(());
     }
-    let mut qb: QueryBuilder<Postgres> =
-        QueryBuilder::new("INSERT INTO vault_index (collection, field, idx, record_id) ");
-    qb.push_values(indexes, |mut b, i| {
-        b.push_bind(&record.collection)
-            .push_bind(&i.field)
-            .push_bind(&i.index)
-            .push_bind(&record.id);
-    });
-    qb.build().execute(&mut *conn).await.map_err(backend)?;
+    query(
+        "INSERT INTO vault_index (collection, field, idx, record_id) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[])",
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|(r, _)| r.collection.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|(_, i)| i.field.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|(_, i)| &i.index[..])
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|(r, _)| r.id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
-/// Writes the cells of a record (its old ones must be gone).
-async fn insert_cells(conn: &mut PgConnection, record: &Record) -> Result<(), StoreError> {
-    if record.cells.is_empty() {
+/// Writes the cells of `records` (their old ones must be gone), in one statement whatever
+/// their number.
+async fn insert_cells(conn: &mut PgConnection, records: &[&Record]) -> Result<(), StoreError> {
+    let cells: Vec<(&str, &Cell)> = records
+        .iter()
+        .flat_map(|r| r.cells.iter().map(move |c| (r.id.as_str(), c)))
+        .collect();
+    if cells.is_empty() {
         return Ok(());
     }
-    let mut qb: QueryBuilder<Postgres> =
-        QueryBuilder::new("INSERT INTO vault_cells (record_id, field, ciphertext) ");
-    qb.push_values(&record.cells, |mut b, c| {
-        b.push_bind(&record.id)
-            .push_bind(&c.field)
-            .push_bind(&c.ciphertext);
-    });
-    qb.build().execute(&mut *conn).await.map_err(backend)?;
+    query(
+        "INSERT INTO vault_cells (record_id, field, ciphertext) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])",
+    )
+    .bind(cells.iter().map(|(r, _)| *r).collect::<Vec<_>>())
+    .bind(
+        cells
+            .iter()
+            .map(|(_, c)| c.field.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        cells
+            .iter()
+            .map(|(_, c)| &c.ciphertext[..])
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -535,8 +518,9 @@ pub(crate) async fn update_record(
             .await
             .map_err(backend)?;
     }
-    insert_cells(&mut *conn, record).await?;
-    insert_indexes(&mut *conn, record, indexes).await
+    insert_cells(&mut *conn, &[record]).await?;
+    let entries: Vec<(&Record, &IndexEntry)> = indexes.iter().map(|i| (record, i)).collect();
+    insert_indexes(&mut *conn, &entries).await
 }
 
 pub(crate) async fn put_token(
@@ -733,7 +717,7 @@ pub(crate) async fn rotate_key(
             .execute(&mut *conn)
             .await
             .map_err(backend)?;
-        insert_cells(&mut *conn, r).await?;
+        insert_cells(&mut *conn, &[r]).await?;
     }
     for t in tokens {
         query("UPDATE vault_tokens SET key_version = $1, ciphertext = $2 WHERE token = $3 AND subject_id = $4")
