@@ -1,6 +1,6 @@
 //! The vault's tables: collections, subject keys, records, cells, blind indexes, erasure ledger.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
@@ -13,6 +13,12 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, query};
 
 use crate::{backend, ts};
+
+/// One column of `rows`, as an array to bind to an `UNNEST($n::type[])` parameter (each
+/// multi-row insert writes any number of rows in one statement this way).
+fn column<'a, T, U>(rows: &'a [T], value: impl FnMut(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(value).collect()
+}
 
 pub(crate) fn collection_from(r: &PgRow) -> Result<StoredCollection, StoreError> {
     let name: String = r.try_get("name").map_err(backend)?;
@@ -184,11 +190,7 @@ pub(crate) async fn insert_records(
             "SELECT subject_id, key_version FROM vault_subject_keys \
              WHERE subject_id = ANY($1) FOR SHARE",
         )
-        .bind(
-            held.iter()
-                .map(|&i| records[i].record.subject_id.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(&held, |&i| records[i].record.subject_id.as_str()))
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?
@@ -216,16 +218,16 @@ pub(crate) async fn insert_records(
             .values()
             .filter_map(|&i| records[i].new_key.as_ref())
             .collect();
-        let inserted: Vec<String> = query(
+        let inserted: HashSet<String> = query(
             "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::bigint[]) \
              ON CONFLICT (subject_id) DO NOTHING RETURNING subject_id",
         )
-        .bind(keys.iter().map(|k| k.subject_id.as_str()).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| i64::from(k.key_version)).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.kek_id.as_str()).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| &k.wrapped_dek[..]).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.created_at.as_millisecond()).collect::<Vec<_>>())
+        .bind(column(&keys, |k| k.subject_id.as_str()))
+        .bind(column(&keys, |k| i64::from(k.key_version)))
+        .bind(column(&keys, |k| k.kek_id.as_str()))
+        .bind(column(&keys, |k| &k.wrapped_dek[..]))
+        .bind(column(&keys, |k| k.created_at.as_millisecond()))
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?
@@ -233,7 +235,7 @@ pub(crate) async fn insert_records(
         .map(|r| r.get(0))
         .collect();
         for (subject, &i) in &firsts {
-            stored[i] = inserted.iter().any(|s| s.as_str() == *subject);
+            stored[i] = inserted.contains(*subject);
         }
     }
     let records: Vec<&NewRecord> = records
@@ -245,21 +247,21 @@ pub(crate) async fn insert_records(
     if records.is_empty() {
         return Ok(stored);
     }
-    let rows = || records.iter().map(|n| &n.record);
+    let rows: Vec<&Record> = records.iter().map(|n| &n.record).collect();
     query(
         "INSERT INTO vault_records (id, collection, subject_id, key_version, created_at, updated_at) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])",
     )
-    .bind(rows().map(|r| r.id.as_str()).collect::<Vec<_>>())
-    .bind(rows().map(|r| r.collection.as_str()).collect::<Vec<_>>())
-    .bind(rows().map(|r| r.subject_id.as_str()).collect::<Vec<_>>())
-    .bind(rows().map(|r| i64::from(r.key_version)).collect::<Vec<_>>())
-    .bind(rows().map(|r| r.created_at.as_millisecond()).collect::<Vec<_>>())
-    .bind(rows().map(|r| r.updated_at.as_millisecond()).collect::<Vec<_>>())
+    .bind(column(&rows, |r| r.id.as_str()))
+    .bind(column(&rows, |r| r.collection.as_str()))
+    .bind(column(&rows, |r| r.subject_id.as_str()))
+    .bind(column(&rows, |r| i64::from(r.key_version)))
+    .bind(column(&rows, |r| r.created_at.as_millisecond()))
+    .bind(column(&rows, |r| r.updated_at.as_millisecond()))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
-    insert_cells(&mut *conn, &rows().collect::<Vec<_>>()).await?;
+    insert_cells(&mut *conn, &rows).await?;
     let indexes: Vec<(&Record, &IndexEntry)> = records
         .iter()
         .flat_map(|n| n.indexes.iter().map(move |i| (&n.record, i)))
@@ -413,30 +415,10 @@ async fn insert_indexes(
         "INSERT INTO vault_index (collection, field, idx, record_id) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[])",
     )
-    .bind(
-        entries
-            .iter()
-            .map(|(r, _)| r.collection.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        entries
-            .iter()
-            .map(|(_, i)| i.field.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        entries
-            .iter()
-            .map(|(_, i)| &i.index[..])
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        entries
-            .iter()
-            .map(|(r, _)| r.id.as_str())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(entries, |(r, _)| r.collection.as_str()))
+    .bind(column(entries, |(_, i)| i.field.as_str()))
+    .bind(column(entries, |(_, i)| &i.index[..]))
+    .bind(column(entries, |(r, _)| r.id.as_str()))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
@@ -457,19 +439,9 @@ async fn insert_cells(conn: &mut PgConnection, records: &[&Record]) -> Result<()
         "INSERT INTO vault_cells (record_id, field, ciphertext) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])",
     )
-    .bind(cells.iter().map(|(r, _)| *r).collect::<Vec<_>>())
-    .bind(
-        cells
-            .iter()
-            .map(|(_, c)| c.field.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        cells
-            .iter()
-            .map(|(_, c)| &c.ciphertext[..])
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(&cells, |(r, _)| *r))
+    .bind(column(&cells, |(_, c)| c.field.as_str()))
+    .bind(column(&cells, |(_, c)| &c.ciphertext[..]))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
@@ -746,13 +718,13 @@ pub(crate) async fn insert_tokens(
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::bigint[]) \
          ON CONFLICT (token, subject_id) DO NOTHING",
     )
-    .bind(tokens.iter().map(|t| t.token.as_str()).collect::<Vec<_>>())
-    .bind(tokens.iter().map(|t| t.subject_id.as_str()).collect::<Vec<_>>())
-    .bind(tokens.iter().map(|t| t.collection.as_str()).collect::<Vec<_>>())
-    .bind(tokens.iter().map(|t| t.field.as_str()).collect::<Vec<_>>())
-    .bind(tokens.iter().map(|t| i64::from(t.key_version)).collect::<Vec<_>>())
-    .bind(tokens.iter().map(|t| &t.ciphertext[..]).collect::<Vec<_>>())
-    .bind(tokens.iter().map(|t| t.created_at.as_millisecond()).collect::<Vec<_>>())
+    .bind(column(tokens, |t| t.token.as_str()))
+    .bind(column(tokens, |t| t.subject_id.as_str()))
+    .bind(column(tokens, |t| t.collection.as_str()))
+    .bind(column(tokens, |t| t.field.as_str()))
+    .bind(column(tokens, |t| i64::from(t.key_version)))
+    .bind(column(tokens, |t| &t.ciphertext[..]))
+    .bind(column(tokens, |t| t.created_at.as_millisecond()))
     .execute(&mut *conn)
     .await
     .map_err(backend)?;

@@ -713,9 +713,10 @@ pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
 
 /// Many creates at once, among plain appends (a backend may commit them together): new
 /// subjects, a subject whose key is stored, a subject two creates bring a first key for, a
-/// new key for a subject that has one, a record id used twice, a stale key version. Each refused create writes nothing and fails
-/// with the error it would have had alone; every other one is stored whole (record, cells,
-/// index, token) with its event, and the log stays one verifiable chain.
+/// new key for a subject that has one, a record id used twice, a stale key version. Each
+/// refused create writes nothing and fails with the error it would have had alone; every other
+/// one is stored whole (record, cells, index, token) with its event, and the log stays one
+/// verifiable chain.
 pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
     s.put_collection(
         &collection("customers"),
