@@ -20,7 +20,7 @@ use crate::rights::RequestType;
 use crate::rights::request::{RightsEvent, RightsRequest, SlaRow};
 use crate::rights::workflow::State;
 use crate::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap, SealedUnder,
     StoredCollection, SubjectKey, TokenRecord,
 };
 use crate::vault::schema::CollectionSchema;
@@ -785,13 +785,15 @@ pub trait Store:
     async fn subject_key(&self, subject_id: &str) -> Result<Option<SubjectKey>, StoreError>;
     /// Stores a record, its blind indexes, the tokens of its tokenized values (sealed under the
     /// record's key; one the subject already holds is kept) and (for a subject's first record)
-    /// its new key, in one transaction. [`StoreError::Conflict`]`("subject_key")` when `new_key` is given but the
-    /// subject has a key already, or is not given and the subject has no key of the record's
-    /// version (erased meanwhile, or a concurrent first write won): re-read the key and retry.
+    /// its new key, in one transaction. [`StoreError::Conflict`]`("subject_key")` when `key`
+    /// is not the record's (subject and version), or is new but the subject has a key already
+    /// (a concurrent first write won), or is held but the subject no longer holds that very key
+    /// (erased meanwhile, perhaps given a new one since, or rewrapped): re-read the key and
+    /// retry.
     async fn insert_record(
         &self,
         record: &Record,
-        new_key: Option<&SubjectKey>,
+        key: &SealedUnder,
         indexes: &[IndexEntry],
         tokens: &[TokenRecord],
         audit: AuditDraft,
@@ -859,24 +861,26 @@ pub trait Store:
 
     /// Replaces a record's cells and blind indexes (rectification), and adds `tokens` as
     /// [`Store::insert_record`] does, if it has not changed since
-    /// `expected_updated_at` and its key is still the subject's; [`StoreError::NotFound`] if it
-    /// is gone, [`StoreError::Conflict`]`("record_version")` if it changed meanwhile,
-    /// `("subject_key")` if its key did.
+    /// `expected_updated_at` and its subject still holds `key` (the key it was read and
+    /// re-sealed with); [`StoreError::NotFound`] if it is gone,
+    /// [`StoreError::Conflict`]`("record_version")` if it changed meanwhile, `("subject_key")`
+    /// if its key did.
     async fn update_record(
         &self,
         record: &Record,
+        key: &SubjectKey,
         expected_updated_at: Timestamp,
         indexes: &[IndexEntry],
         tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
 
-    /// Stores a token (and, for a subject's first value, its new key, as
-    /// [`Store::insert_record`] does). Storing a token the subject already holds is a no-op.
+    /// Stores a token (and, for a subject's first value, its new key), under the key checks of
+    /// [`Store::insert_record`]. Storing a token the subject already holds is a no-op.
     async fn put_token(
         &self,
         token: &TokenRecord,
-        new_key: Option<&SubjectKey>,
+        key: &SealedUnder,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError>;
     /// A token's records (one per subject holding it; deterministic tokens may have several).
@@ -886,11 +890,12 @@ pub trait Store:
     async fn subject_tokens(&self, subject_id: &str) -> Result<Vec<TokenRecord>, StoreError>;
     /// Replaces a subject's data key by `new_key` (a higher version) together with every one of
     /// its records and tokens, re-sealed under it, in one transaction.
-    /// [`StoreError::Conflict`]`("subject_key")` if the stored key is no longer `old_version`,
-    /// `("record_version")` if the subject's records or tokens changed since they were read.
+    /// [`StoreError::Conflict`]`("subject_key")` if the stored key is no longer `old` (see
+    /// [`SubjectKey::is_stored_as`]), `("record_version")` if the subject's records or tokens
+    /// changed since they were read.
     async fn rotate_subject_key(
         &self,
-        old_version: u32,
+        old: &SubjectKey,
         new_key: &SubjectKey,
         records: &[Record],
         tokens: &[TokenRecord],

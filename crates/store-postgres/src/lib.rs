@@ -25,7 +25,7 @@ use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
 use custodian_core::vault::record::{
     Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
-    StoredCollection, SubjectKey, TokenRecord,
+    SealedUnder, StoredCollection, SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
@@ -871,14 +871,14 @@ impl Store for PostgresStore {
     async fn insert_record(
         &self,
         record: &Record,
-        new_key: Option<&SubjectKey>,
+        key: &SealedUnder,
         indexes: &[IndexEntry],
         tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
         let create = vault::NewRecord {
             record: record.clone(),
-            new_key: new_key.cloned(),
+            key: key.clone(),
             indexes: indexes.to_vec(),
             tokens: tokens.to_vec(),
         };
@@ -1085,6 +1085,7 @@ impl Store for PostgresStore {
     async fn update_record(
         &self,
         record: &Record,
+        key: &SubjectKey,
         expected_updated_at: Timestamp,
         indexes: &[IndexEntry],
         tokens: &[TokenRecord],
@@ -1092,7 +1093,7 @@ impl Store for PostgresStore {
     ) -> Result<AuditEvent, StoreError> {
         let mut tx = self.begin().await?;
         let ev = append_in(&mut tx, audit).await?;
-        vault::update_record(&mut tx, record, expected_updated_at, indexes).await?;
+        vault::update_record(&mut tx, record, key, expected_updated_at, indexes).await?;
         vault::insert_tokens(&mut tx, &tokens.iter().collect::<Vec<_>>()).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ev)
@@ -1101,12 +1102,12 @@ impl Store for PostgresStore {
     async fn put_token(
         &self,
         token: &TokenRecord,
-        new_key: Option<&SubjectKey>,
+        key: &SealedUnder,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
         let mut tx = self.begin().await?;
         let ev = append_in(&mut tx, audit).await?;
-        vault::put_token(&mut tx, token, new_key).await?;
+        vault::put_token(&mut tx, token, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ev)
     }
@@ -1135,7 +1136,7 @@ impl Store for PostgresStore {
 
     async fn rotate_subject_key(
         &self,
-        old_version: u32,
+        old: &SubjectKey,
         new_key: &SubjectKey,
         records: &[Record],
         tokens: &[TokenRecord],
@@ -1143,7 +1144,7 @@ impl Store for PostgresStore {
     ) -> Result<AuditEvent, StoreError> {
         let mut tx = self.begin().await?;
         let ev = append_in(&mut tx, audit).await?;
-        vault::rotate_key(&mut tx, old_version, new_key, records, tokens).await?;
+        vault::rotate_key(&mut tx, old, new_key, records, tokens).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ev)
     }

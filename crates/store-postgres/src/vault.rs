@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
 use custodian_core::vault::record::{
-    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection,
-    SubjectKey, TokenRecord,
+    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, SealedUnder,
+    StoredCollection, SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::postgres::{PgConnection, PgRow};
@@ -110,20 +110,24 @@ pub(crate) fn subject_key_in(r: &PgRow, c: &KeyColumns) -> Result<SubjectKey, St
     })
 }
 
-/// Checks that the subject's key is `key_version`, or stores `new_key` as its first key.
-/// The check and the write it guards share one transaction; an erasure that destroys the key
-/// meanwhile makes one of them fail.
+/// Checks that `key` is the one a write for `subject_id` at `key_version` was sealed under,
+/// and that the subject still holds it ([`SubjectKey::is_stored_as`], the stored row locked
+/// until the commit), or, if it is `new`, stores it as the subject's first key. The check and
+/// the write it guards share one transaction; an erasure that destroys the key meanwhile
+/// makes one of them fail.
 async fn ensure_key(
     conn: &mut PgConnection,
     subject_id: &str,
     key_version: u32,
-    new_key: Option<&SubjectKey>,
+    key: &SubjectKey,
+    new: bool,
 ) -> Result<(), StoreError> {
-    match new_key {
-        Some(k) => {
-            if k.subject_id != subject_id || k.key_version != key_version {
-                return Err(StoreError::Conflict("subject_key"));
-            }
+    if key.subject_id != subject_id || key.key_version != key_version {
+        return Err(StoreError::Conflict("subject_key"));
+    }
+    match new {
+        true => {
+            let k = key;
             let n = query(
                 "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_id) DO NOTHING",
@@ -141,15 +145,8 @@ async fn ensure_key(
                 return Err(StoreError::Conflict("subject_key"));
             }
         }
-        None => {
-            let v: Option<i64> =
-                query("SELECT key_version FROM vault_subject_keys WHERE subject_id = $1 FOR SHARE")
-                    .bind(subject_id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .map(|r| r.get(0));
-            if v != Some(i64::from(key_version)) {
+        false => {
+            if !holds_key(conn, key, false).await? {
                 return Err(StoreError::Conflict("subject_key"));
             }
         }
@@ -157,11 +154,36 @@ async fn ensure_key(
     Ok(())
 }
 
+/// Whether `key` is the one stored as `version` and `wrapped` (see [`SubjectKey::is_stored_as`]).
+fn stored_as(key: &SubjectKey, version: i64, wrapped: &[u8]) -> bool {
+    u32::try_from(version).is_ok_and(|v| key.is_stored_as(v, wrapped))
+}
+
+/// Whether the subject of `key` still holds that very key ([`SubjectKey::is_stored_as`]). Its
+/// row stays locked until the commit: shared, or, `for_update`, for a write that replaces it.
+async fn holds_key(
+    conn: &mut PgConnection,
+    key: &SubjectKey,
+    for_update: bool,
+) -> Result<bool, StoreError> {
+    let sql = if for_update {
+        "SELECT key_version, wrapped_dek FROM vault_subject_keys WHERE subject_id = $1 FOR UPDATE"
+    } else {
+        "SELECT key_version, wrapped_dek FROM vault_subject_keys WHERE subject_id = $1 FOR SHARE"
+    };
+    Ok(query(sql)
+        .bind(&key.subject_id)
+        .fetch_optional(conn)
+        .await
+        .map_err(backend)?
+        .is_some_and(|r| stored_as(key, r.get(0), &r.get::<Vec<u8>, _>(1))))
+}
+
 /// A new record as [`Store::insert_record`](custodian_core::ports::Store::insert_record) is
 /// given it, owned, so that it can wait for its group (see `Appender`).
 pub(crate) struct NewRecord {
     pub(crate) record: Record,
-    pub(crate) new_key: Option<SubjectKey>,
+    pub(crate) key: SealedUnder,
     pub(crate) indexes: Vec<IndexEntry>,
     pub(crate) tokens: Vec<TokenRecord>,
 }
@@ -169,11 +191,10 @@ pub(crate) struct NewRecord {
 /// Stores the `records` it can (their new keys, rows, cells, blind indexes and tokens) with one
 /// statement per table, whatever their number, and answers which it stored. One is refused,
 /// written nothing, and left for the caller to answer [`StoreError::Conflict`]`("subject_key")`,
-/// when its new key is not the record's, or its subject has a key already (stored before, or
-/// brought by an earlier one of `records`), or it was written under a stored key that its
-/// subject no longer has at that version (erased meanwhile). Keys stored before this call are
-/// checked before any new one is inserted, so a record sealed under a key erased meanwhile is
-/// not taken for one written under a new key of the same version from the same group. Any other
+/// when its key is not the record's, or is new and its subject has a key already (stored
+/// before, or brought by an earlier one of `records`), or is held and its subject no longer
+/// holds that very key (erased meanwhile, or rewrapped). Keys stored before this call are
+/// checked before any new one is inserted. Any other
 /// error is the statement's, and the caller's transaction must then be rolled back.
 pub(crate) async fn insert_records(
     conn: &mut PgConnection,
@@ -182,12 +203,16 @@ pub(crate) async fn insert_records(
     let mut stored = vec![true; records.len()];
     // Written under a key already stored: that key, still at the record's version, locked
     // until the commit, so that an erasure cannot destroy it under the record being written.
+    for (i, n) in records.iter().enumerate() {
+        let k = n.key.key();
+        stored[i] = k.subject_id == n.record.subject_id && k.key_version == n.record.key_version;
+    }
     let held: Vec<usize> = (0..records.len())
-        .filter(|&i| records[i].new_key.is_none())
+        .filter(|&i| stored[i] && records[i].key.new_key().is_none())
         .collect();
     if !held.is_empty() {
-        let versions: HashMap<String, i64> = query(
-            "SELECT subject_id, key_version FROM vault_subject_keys \
+        let keys: HashMap<String, (i64, Vec<u8>)> = query(
+            "SELECT subject_id, key_version, wrapped_dek FROM vault_subject_keys \
              WHERE subject_id = ANY($1) FOR SHARE",
         )
         .bind(column(&held, |&i| records[i].record.subject_id.as_str()))
@@ -195,19 +220,20 @@ pub(crate) async fn insert_records(
         .await
         .map_err(backend)?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect();
         for &i in &held {
-            let r = &records[i].record;
-            stored[i] = versions.get(&r.subject_id) == Some(&i64::from(r.key_version));
+            let n = records[i];
+            stored[i] = keys
+                .get(&n.record.subject_id)
+                .is_some_and(|(v, w)| stored_as(n.key.key(), *v, w));
         }
     }
     // A first key: the first of the group for its subject, unless one is stored already.
     let mut firsts: HashMap<&str, usize> = HashMap::new();
     for (i, n) in records.iter().enumerate() {
-        if let Some(k) = &n.new_key {
-            let mine = k.subject_id == n.record.subject_id && k.key_version == n.record.key_version;
-            stored[i] = mine && !firsts.contains_key(k.subject_id.as_str());
+        if let (true, Some(k)) = (stored[i], n.key.new_key()) {
+            stored[i] = !firsts.contains_key(k.subject_id.as_str());
             if stored[i] {
                 firsts.insert(&k.subject_id, i);
             }
@@ -216,7 +242,7 @@ pub(crate) async fn insert_records(
     if !firsts.is_empty() {
         let keys: Vec<&SubjectKey> = firsts
             .values()
-            .filter_map(|&i| records[i].new_key.as_ref())
+            .filter_map(|&i| records[i].key.new_key())
             .collect();
         let inserted: HashSet<String> = query(
             "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
@@ -451,10 +477,18 @@ async fn insert_cells(conn: &mut PgConnection, records: &[&Record]) -> Result<()
 pub(crate) async fn update_record(
     conn: &mut PgConnection,
     record: &Record,
+    key: &SubjectKey,
     expected_updated_at: Timestamp,
     indexes: &[IndexEntry],
 ) -> Result<(), StoreError> {
-    ensure_key(&mut *conn, &record.subject_id, record.key_version, None).await?;
+    ensure_key(
+        &mut *conn,
+        &record.subject_id,
+        record.key_version,
+        key,
+        false,
+    )
+    .await?;
     let n = query("UPDATE vault_records SET updated_at = $1 WHERE id = $2 AND collection = $3 AND subject_id = $4 AND key_version = $5 AND updated_at = $6")
         .bind(record.updated_at.as_millisecond())
         .bind(&record.id)
@@ -498,7 +532,7 @@ pub(crate) async fn update_record(
 pub(crate) async fn put_token(
     conn: &mut PgConnection,
     t: &TokenRecord,
-    new_key: Option<&SubjectKey>,
+    key: &SealedUnder,
 ) -> Result<(), StoreError> {
     let held = query("SELECT key_version FROM vault_tokens WHERE token = $1 AND subject_id = $2")
         .bind(&t.token)
@@ -506,10 +540,11 @@ pub(crate) async fn put_token(
         .fetch_optional(&mut *conn)
         .await
         .map_err(backend)?;
-    if held.is_some() && new_key.is_none() {
+    let new = key.new_key().is_some();
+    if held.is_some() && !new {
         return Ok(());
     }
-    ensure_key(&mut *conn, &t.subject_id, t.key_version, new_key).await?;
+    ensure_key(&mut *conn, &t.subject_id, t.key_version, key.key(), new).await?;
     insert_tokens(&mut *conn, &[t]).await
 }
 
@@ -620,20 +655,16 @@ pub(crate) async fn rewrap(conn: &mut PgConnection, rewraps: &[Rewrap]) -> Resul
 
 pub(crate) async fn rotate_key(
     conn: &mut PgConnection,
-    old_version: u32,
+    old: &SubjectKey,
     new_key: &SubjectKey,
     records: &[Record],
     tokens: &[TokenRecord],
 ) -> Result<(), StoreError> {
     let subject = &new_key.subject_id;
-    let current: Option<i64> =
-        query("SELECT key_version FROM vault_subject_keys WHERE subject_id = $1 FOR UPDATE")
-            .bind(subject)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(backend)?
-            .map(|r| r.get(0));
-    if current != Some(i64::from(old_version)) || new_key.key_version <= old_version {
+    if &old.subject_id != subject
+        || !holds_key(&mut *conn, old, true).await?
+        || new_key.key_version <= old.key_version
+    {
         return Err(StoreError::Conflict("subject_key"));
     }
     let mut held: Vec<(String, i64)> =

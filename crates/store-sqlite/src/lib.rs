@@ -28,7 +28,7 @@ use custodian_core::audit::{AuditDraft, AuditEvent, AuditHead, Decision, Hash};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, PolicySetRecord, Store, StoreError};
 use custodian_core::vault::record::{
-    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap,
+    Erased, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap, SealedUnder,
     StoredCollection, SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
@@ -669,21 +669,21 @@ impl Store for SqliteStore {
     async fn insert_record(
         &self,
         record: &Record,
-        new_key: Option<&SubjectKey>,
+        key: &SealedUnder,
         indexes: &[IndexEntry],
         tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let (record, new_key, indexes, tokens) = (
+        let (record, key, indexes, tokens) = (
             record.clone(),
-            new_key.cloned(),
+            key.clone(),
             indexes.to_vec(),
             tokens.to_vec(),
         );
         self.group
             .write_fast(move |tx| {
                 let ev = tx.append(audit)?;
-                vault::insert_record(tx, &record, new_key.as_ref(), &indexes, &tokens)?;
+                vault::insert_record(tx, &record, &key, &indexes, &tokens)?;
                 Ok(ev)
             })
             .await
@@ -816,17 +816,24 @@ impl Store for SqliteStore {
     async fn update_record(
         &self,
         record: &Record,
+        key: &SubjectKey,
         expected_updated_at: Timestamp,
         indexes: &[IndexEntry],
         tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let (record, indexes, tokens) = (record.clone(), indexes.to_vec(), tokens.to_vec());
+        let (record, key, indexes, tokens) = (
+            record.clone(),
+            key.clone(),
+            indexes.to_vec(),
+            tokens.to_vec(),
+        );
         self.group
             .write(move |tx| {
                 Box::pin(async move {
                     let ev = tx.append(audit)?;
-                    vault::update_record(&mut *tx, &record, expected_updated_at, &indexes).await?;
+                    vault::update_record(&mut *tx, &record, &key, expected_updated_at, &indexes)
+                        .await?;
                     vault::insert_tokens(&mut *tx, &tokens).await?;
                     Ok(ev)
                 })
@@ -837,15 +844,15 @@ impl Store for SqliteStore {
     async fn put_token(
         &self,
         token: &TokenRecord,
-        new_key: Option<&SubjectKey>,
+        key: &SealedUnder,
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let (token, new_key) = (token.clone(), new_key.cloned());
+        let (token, key) = (token.clone(), key.clone());
         self.group
             .write(move |tx| {
                 Box::pin(async move {
                     let ev = tx.append(audit)?;
-                    vault::put_token(&mut *tx, &token, new_key.as_ref()).await?;
+                    vault::put_token(&mut *tx, &token, &key).await?;
                     Ok(ev)
                 })
             })
@@ -876,18 +883,23 @@ impl Store for SqliteStore {
 
     async fn rotate_subject_key(
         &self,
-        old_version: u32,
+        old: &SubjectKey,
         new_key: &SubjectKey,
         records: &[Record],
         tokens: &[TokenRecord],
         audit: AuditDraft,
     ) -> Result<AuditEvent, StoreError> {
-        let (new_key, records, tokens) = (new_key.clone(), records.to_vec(), tokens.to_vec());
+        let (old, new_key, records, tokens) = (
+            old.clone(),
+            new_key.clone(),
+            records.to_vec(),
+            tokens.to_vec(),
+        );
         self.group
             .write(move |tx| {
                 Box::pin(async move {
                     let ev = tx.append(audit)?;
-                    vault::rotate_key(&mut *tx, old_version, &new_key, &records, &tokens).await?;
+                    vault::rotate_key(&mut *tx, &old, &new_key, &records, &tokens).await?;
                     Ok(ev)
                 })
             })

@@ -7,8 +7,8 @@ use std::sync::{PoisonError, RwLock};
 use custodian_core::Timestamp;
 use custodian_core::ports::StoreError;
 use custodian_core::vault::record::{
-    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, StoredCollection,
-    SubjectKey, TokenRecord,
+    Cell, Erased, IndexEntry, LimitKind, ProcessingLimit, Record, Rewrap, SealedUnder,
+    StoredCollection, SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::CollectionSchema;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -131,20 +131,40 @@ pub(crate) fn subject_key_from(r: &SqliteRow) -> Result<SubjectKey, StoreError> 
     })
 }
 
-/// Checks that the subject's key is `key_version`, or stores `new_key` as its first key.
-/// The check and the write it guards share one transaction; an erasure that destroys the key
-/// meanwhile makes one of them fail.
+/// Whether `key` is the one stored as `version` and `wrapped` (see [`SubjectKey::is_stored_as`]).
+fn stored_as(key: &SubjectKey, version: i64, wrapped: &[u8]) -> bool {
+    u32::try_from(version).is_ok_and(|v| key.is_stored_as(v, wrapped))
+}
+
+/// Whether the subject of `key` still holds that very key ([`SubjectKey::is_stored_as`]).
+async fn holds_key(conn: &mut SqliteConnection, key: &SubjectKey) -> Result<bool, StoreError> {
+    Ok(
+        query("SELECT key_version, wrapped_dek FROM vault_subject_keys WHERE subject_id = ?")
+            .bind(&key.subject_id)
+            .fetch_optional(conn)
+            .await
+            .map_err(backend)?
+            .is_some_and(|r| stored_as(key, r.get(0), &r.get::<Vec<u8>, _>(1))),
+    )
+}
+
+/// Checks that `key` is the one a write for `subject_id` at `key_version` was sealed under,
+/// and that the subject still holds it ([`SubjectKey::is_stored_as`]), or, if it is `new`,
+/// stores it as the subject's first key. The check and the write it guards share one
+/// transaction; an erasure that destroys the key meanwhile makes one of them fail.
 async fn ensure_key(
     conn: &mut SqliteConnection,
     subject_id: &str,
     key_version: u32,
-    new_key: Option<&SubjectKey>,
+    key: &SubjectKey,
+    new: bool,
 ) -> Result<(), StoreError> {
-    match new_key {
-        Some(k) => {
-            if k.subject_id != subject_id || k.key_version != key_version {
-                return Err(StoreError::Conflict("subject_key"));
-            }
+    if key.subject_id != subject_id || key.key_version != key_version {
+        return Err(StoreError::Conflict("subject_key"));
+    }
+    match new {
+        true => {
+            let k = key;
             let n = query(
                 "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
                  VALUES (?, ?, ?, ?, ?) ON CONFLICT (subject_id) DO NOTHING",
@@ -162,15 +182,8 @@ async fn ensure_key(
                 return Err(StoreError::Conflict("subject_key"));
             }
         }
-        None => {
-            let v: Option<i64> =
-                query("SELECT key_version FROM vault_subject_keys WHERE subject_id = ?")
-                    .bind(subject_id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(backend)?
-                    .map(|r| r.get(0));
-            if v != Some(i64::from(key_version)) {
+        false => {
+            if !holds_key(conn, key).await? {
                 return Err(StoreError::Conflict("subject_key"));
             }
         }
@@ -178,13 +191,13 @@ async fn ensure_key(
     Ok(())
 }
 
-/// Stores a new record with its cells, index entries and tokens, after checking its subject's
-/// key (or storing `new_key` as the subject's first key), on the writer's own connection
-/// (each statement a call on the writer's thread, prepared once).
+/// Stores a new record with its cells, index entries and tokens, after checking the key it was
+/// sealed under (as [`ensure_key`] does), on the writer's own connection (each statement a
+/// call on the writer's thread, prepared once).
 pub(crate) fn insert_record(
     tx: &FastTx<'_>,
     record: &Record,
-    new_key: Option<&SubjectKey>,
+    key: &SealedUnder,
     indexes: &[IndexEntry],
     tokens: &[TokenRecord],
 ) -> Result<(), StoreError> {
@@ -196,11 +209,11 @@ pub(crate) fn insert_record(
     };
     // The key decides first: the new key is stored, or the subject's key is the one the
     // record was sealed with. Otherwise the job fails and its savepoint undoes the rest.
-    let key_holds = match new_key {
-        Some(k) => {
-            k.subject_id == record.subject_id
-                && k.key_version == record.key_version
-                && run(
+    let k = key.key();
+    let key_holds =
+        k.subject_id == record.subject_id && k.key_version == record.key_version && match key {
+            SealedUnder::New(k) => {
+                run(
                     "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, \
                      wrapped_dek, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
                      ON CONFLICT (subject_id) DO NOTHING",
@@ -212,15 +225,20 @@ pub(crate) fn insert_record(
                         k.created_at.as_millisecond()
                     ],
                 )? == 1
-        }
-        None => {
-            let stored: Option<i64> = conn
-                .prepare_cached("SELECT key_version FROM vault_subject_keys WHERE subject_id = ?1")
-                .and_then(|mut st| st.query_row([&record.subject_id], |r| r.get(0)).optional())
-                .map_err(sqlite_failed)?;
-            stored == Some(i64::from(record.key_version))
-        }
-    };
+            }
+            SealedUnder::Held(k) => conn
+                .prepare_cached(
+                    "SELECT key_version, wrapped_dek FROM vault_subject_keys WHERE subject_id = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_row([&record.subject_id], |r| {
+                        Ok(stored_as(k, r.get(0)?, r.get_ref(1)?.as_blob()?))
+                    })
+                    .optional()
+                })
+                .map_err(sqlite_failed)?
+                .unwrap_or(false),
+        };
     if !key_holds {
         return Err(StoreError::Conflict("subject_key"));
     }
@@ -499,10 +517,18 @@ fn push_cells(qb: &mut QueryBuilder<Sqlite>, record: &Record) {
 pub(crate) async fn update_record(
     conn: &mut SqliteConnection,
     record: &Record,
+    key: &SubjectKey,
     expected_updated_at: Timestamp,
     indexes: &[IndexEntry],
 ) -> Result<(), StoreError> {
-    ensure_key(&mut *conn, &record.subject_id, record.key_version, None).await?;
+    ensure_key(
+        &mut *conn,
+        &record.subject_id,
+        record.key_version,
+        key,
+        false,
+    )
+    .await?;
     let n = query("UPDATE vault_records SET updated_at = ? WHERE id = ? AND collection = ? AND subject_id = ? AND key_version = ? AND updated_at = ?")
         .bind(record.updated_at.as_millisecond())
         .bind(&record.id)
@@ -545,7 +571,7 @@ pub(crate) async fn update_record(
 pub(crate) async fn put_token(
     conn: &mut SqliteConnection,
     t: &TokenRecord,
-    new_key: Option<&SubjectKey>,
+    key: &SealedUnder,
 ) -> Result<(), StoreError> {
     let held = query("SELECT key_version FROM vault_tokens WHERE token = ? AND subject_id = ?")
         .bind(&t.token)
@@ -553,10 +579,11 @@ pub(crate) async fn put_token(
         .fetch_optional(&mut *conn)
         .await
         .map_err(backend)?;
-    if held.is_some() && new_key.is_none() {
+    let new = key.new_key().is_some();
+    if held.is_some() && !new {
         return Ok(());
     }
-    ensure_key(&mut *conn, &t.subject_id, t.key_version, new_key).await?;
+    ensure_key(&mut *conn, &t.subject_id, t.key_version, key.key(), new).await?;
     insert_tokens(&mut *conn, std::slice::from_ref(t)).await
 }
 
@@ -670,20 +697,16 @@ pub(crate) async fn rewrap(
 
 pub(crate) async fn rotate_key(
     conn: &mut SqliteConnection,
-    old_version: u32,
+    old: &SubjectKey,
     new_key: &SubjectKey,
     records: &[Record],
     tokens: &[TokenRecord],
 ) -> Result<(), StoreError> {
     let subject = &new_key.subject_id;
-    let current: Option<i64> =
-        query("SELECT key_version FROM vault_subject_keys WHERE subject_id = ?")
-            .bind(subject)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(backend)?
-            .map(|r| r.get(0));
-    if current != Some(i64::from(old_version)) || new_key.key_version <= old_version {
+    if &old.subject_id != subject
+        || !holds_key(&mut *conn, old).await?
+        || new_key.key_version <= old.key_version
+    {
         return Err(StoreError::Conflict("subject_key"));
     }
     let mut held: Vec<(String, i64)> =

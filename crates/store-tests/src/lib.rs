@@ -15,7 +15,8 @@ use custodian_core::audit::{AuditDraft, ChainVerifier, Decision, merkle};
 use custodian_core::operator::{ApiKey, Operator, Role};
 use custodian_core::ports::{Initialization, Installation, Store, StoreError};
 use custodian_core::vault::record::{
-    Cell, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, SubjectKey, TokenRecord,
+    Cell, IndexEntry, LimitKind, ProcessingLimit, Record, RecordForRead, Rewrap, SealedUnder,
+    SubjectKey, TokenRecord,
 };
 use custodian_core::vault::schema::{CollectionSchema, FieldSpec, Sensitivity, Tokenization};
 use custodian_core::vault::value::FieldType;
@@ -29,7 +30,7 @@ macro_rules! conformance_suite {
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, concurrent_vault_creates_fail_alone, vault_erasure,
-            vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
+            vault_writes_need_the_very_key, vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
             retention_holds_and_jobs, training_register, incident_register,
             evidence_bundles_and_figures, register_entries);
@@ -420,6 +421,16 @@ fn subject_key(subject: &str) -> SubjectKey {
     }
 }
 
+/// A write sealed under `subject`'s first key (the one [`subject_key`] makes), stored with it.
+fn first(subject: &str) -> SealedUnder {
+    SealedUnder::New(subject_key(subject))
+}
+
+/// A write sealed under the key [`subject_key`] makes for `subject`, which it must hold.
+fn held(subject: &str) -> SealedUnder {
+    SealedUnder::Held(subject_key(subject))
+}
+
 /// What a read of record `id` of `customers` needs, which must be there.
 async fn read_of(s: &dyn Store, id: &str) -> RecordForRead {
     s.record_for_read("customers", id)
@@ -531,7 +542,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
     let k = subject_key("subj-1");
     s.insert_record(
         &record("r1", "customers", "subj-1"),
-        Some(&k),
+        &SealedUnder::New(k.clone()),
         &index(1),
         &[],
         draft("data.write"),
@@ -540,7 +551,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
     .expect("first");
     s.insert_record(
         &record("r2", "customers", "subj-1"),
-        None,
+        &held("subj-1"),
         &index(1),
         &[],
         draft("data.write"),
@@ -549,7 +560,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
     .expect("second");
     s.insert_record(
         &record("r3", "leads", "subj-1"),
-        None,
+        &held("subj-1"),
         &index(1),
         &[],
         draft("data.write"),
@@ -558,7 +569,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
     .expect("third");
     s.insert_record(
         &record("r4", "customers", "subj-2"),
-        Some(&subject_key("subj-2")),
+        &first("subj-2"),
         &index(2),
         &[],
         draft("data.write"),
@@ -640,7 +651,7 @@ pub async fn vault_records_and_search(s: Arc<dyn Store>) {
     let mut bare = record("r7", "customers", "subj-2");
     bare.cells.clear();
     for r in [&shuffled, &bare] {
-        s.insert_record(r, None, &[], &[], draft("data.write"))
+        s.insert_record(r, &held("subj-2"), &[], &[], draft("data.write"))
             .await
             .expect("insert");
     }
@@ -675,7 +686,7 @@ pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
                 k.wrapped_dek = vec![i as u8; 60];
                 s.insert_record(
                     &record(&format!("r{i}"), "customers", "subj-race"),
-                    Some(&k),
+                    &SealedUnder::New(k.clone()),
                     &[],
                     &[],
                     draft("data.write"),
@@ -701,7 +712,7 @@ pub async fn vault_subject_keys_are_race_safe(s: Arc<dyn Store>) {
     assert_eq!(
         s.insert_record(
             &record("rx", "customers", "subj-none"),
-            None,
+            &held("subj-none"),
             &[],
             &[],
             draft("data.write")
@@ -728,7 +739,7 @@ pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
     .expect("put");
     s.insert_record(
         &record("held-0", "customers", "subj-held"),
-        Some(&subject_key("subj-held")),
+        &first("subj-held"),
         &[],
         &[],
         draft("data.write.held"),
@@ -755,11 +766,18 @@ pub async fn concurrent_vault_creates_fail_alone(s: Arc<dyn Store>) {
             };
             let mut r = record(&id, "customers", &subject);
             r.key_version = version;
-            let key = new_key.then(|| subject_key(&subject));
+            let key = if new_key {
+                first(&subject)
+            } else {
+                SealedUnder::Held(SubjectKey {
+                    key_version: version,
+                    ..subject_key(&subject)
+                })
+            };
             let tok = token(&format!("tok-{i}"), &subject);
             s.insert_record(
                 &r,
-                key.as_ref(),
+                &key,
                 &index(i),
                 &[tok],
                 draft(&format!("data.write.{i}")),
@@ -872,7 +890,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
     .expect("put");
     s.insert_record(
         &record("r1", "customers", "subj-1"),
-        Some(&subject_key("subj-1")),
+        &first("subj-1"),
         &index(1),
         &[],
         draft("data.write"),
@@ -881,7 +899,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
     .expect("insert");
     s.insert_record(
         &record("r2", "customers", "subj-1"),
-        None,
+        &held("subj-1"),
         &index(1),
         &[],
         draft("data.write"),
@@ -890,7 +908,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
     .expect("insert");
     s.insert_record(
         &record("r3", "customers", "subj-2"),
-        Some(&subject_key("subj-2")),
+        &first("subj-2"),
         &index(1),
         &[],
         draft("data.write"),
@@ -921,7 +939,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
     assert_eq!(
         s.insert_record(
             &record("r9", "customers", "subj-1"),
-            None,
+            &held("subj-1"),
             &[],
             &[],
             draft("data.write")
@@ -956,6 +974,191 @@ fn token(token: &str, subject: &str) -> TokenRecord {
     }
 }
 
+/// A write sealed under a key its subject no longer holds is refused, even when the subject
+/// holds another key of the same version: erased, then given a new first key (as happens when
+/// a write that read the old key is overtaken by an erasure and another first write), or
+/// rewrapped. Every kind of write checks it: creates (alone and grouped), tokens,
+/// rectification and data-key rotation; nothing of a refused write is stored.
+pub async fn vault_writes_need_the_very_key(s: Arc<dyn Store>) {
+    s.put_collection(
+        &collection("customers"),
+        None,
+        t(1),
+        draft("collection.write"),
+    )
+    .await
+    .expect("put");
+    let old = subject_key("subj-1");
+    s.insert_record(
+        &record("r1", "customers", "subj-1"),
+        &SealedUnder::New(old.clone()),
+        &index(1),
+        &[],
+        draft("data.write"),
+    )
+    .await
+    .expect("first key");
+    s.erase_subject("subj-1", "pseudo-1", t(4), draft("data.erase"))
+        .await
+        .expect("erase");
+    // The subject comes back: a new first key of the same version, another data key.
+    let new = SubjectKey {
+        wrapped_dek: vec![7; 60],
+        created_at: t(5),
+        ..subject_key("subj-1")
+    };
+    s.insert_record(
+        &record("r2", "customers", "subj-1"),
+        &SealedUnder::New(new.clone()),
+        &index(2),
+        &[],
+        draft("data.write"),
+    )
+    .await
+    .expect("new first key");
+    let stale = SealedUnder::Held(old.clone());
+    let refused = Err(StoreError::Conflict("subject_key"));
+    assert_eq!(
+        s.insert_record(
+            &record("r3", "customers", "subj-1"),
+            &stale,
+            &index(3),
+            &[token("tok-stale", "subj-1")],
+            draft("data.write"),
+        )
+        .await
+        .map(|_| ()),
+        refused,
+        "a create sealed under the erased key"
+    );
+    // Grouped with others that commit, where a backend groups creates.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            let (old, new) = (old.clone(), new.clone());
+            tokio::spawn(async move {
+                let key = if i % 2 == 0 {
+                    SealedUnder::Held(old)
+                } else {
+                    SealedUnder::Held(new)
+                };
+                let id = format!("g{i}");
+                s.insert_record(
+                    &record(&id, "customers", "subj-1"),
+                    &key,
+                    &[],
+                    &[],
+                    draft("data.write"),
+                )
+                .await
+                .map(|_| (i, id))
+            })
+        })
+        .collect();
+    for r in futures::future::join_all(tasks).await {
+        match r.expect("task") {
+            Ok((i, id)) => assert_eq!(i % 2, 1, "{id} was sealed under the erased key"),
+            Err(e) => assert_eq!(e, StoreError::Conflict("subject_key")),
+        }
+    }
+    assert_eq!(
+        s.put_token(&token("tok-stale", "subj-1"), &stale, draft("token.issue"))
+            .await
+            .map(|_| ()),
+        refused,
+        "a token sealed under the erased key"
+    );
+    let mut changed = record("r2", "customers", "subj-1");
+    changed.updated_at = t(6);
+    assert_eq!(
+        s.update_record(&changed, &old, t(4), &[], &[], draft("data.rectify"))
+            .await
+            .map(|_| ()),
+        refused,
+        "a rectification sealed under the erased key"
+    );
+    let r2 = s
+        .get_record("customers", "r2")
+        .await
+        .expect("get")
+        .expect("some");
+    let rotated = SubjectKey {
+        key_version: 2,
+        wrapped_dek: vec![8; 60],
+        ..new.clone()
+    };
+    let resealed = Record {
+        key_version: 2,
+        ..r2.clone()
+    };
+    let group: Vec<Record> = (1..8)
+        .step_by(2)
+        .map(|i| {
+            let mut r = record(&format!("g{i}"), "customers", "subj-1");
+            r.key_version = 2;
+            r
+        })
+        .chain([resealed])
+        .collect();
+    assert_eq!(
+        s.rotate_subject_key(&old, &rotated, &group, &[], draft("rotate"))
+            .await
+            .map(|_| ()),
+        refused,
+        "a rotation from the erased key"
+    );
+    // Nothing of the refused writes is there; the held key works.
+    let mut ids: Vec<String> = s
+        .subject_records("subj-1")
+        .await
+        .expect("records")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["g1", "g3", "g5", "g7", "r2"]);
+    assert_eq!(s.get_token("tok-stale").await, Ok(Vec::new()));
+    assert_eq!(s.subject_key("subj-1").await, Ok(Some(new.clone())));
+    s.put_token(
+        &token("tok-new", "subj-1"),
+        &SealedUnder::Held(new.clone()),
+        draft("token.issue"),
+    )
+    .await
+    .expect("a token under the held key");
+    s.update_record(&changed, &new, t(4), &[], &[], draft("data.rectify"))
+        .await
+        .expect("a rectification under the held key");
+    // A KEK rotation rewraps the key: a write that read it before must read it again.
+    let rewrapped = s
+        .rewrap_subject_keys(
+            &[Rewrap {
+                subject_id: "subj-1".into(),
+                old_kek_id: new.kek_id.clone(),
+                old_wrapped_dek: new.wrapped_dek.clone(),
+                new_kek_id: "kek-2".into(),
+                wrapped_dek: vec![6; 60],
+            }],
+            draft("keys.rotate"),
+        )
+        .await
+        .expect("rewrap");
+    assert_eq!(rewrapped, 1);
+    assert_eq!(
+        s.insert_record(
+            &record("r4", "customers", "subj-1"),
+            &SealedUnder::Held(new.clone()),
+            &[],
+            &[],
+            draft("data.write"),
+        )
+        .await
+        .map(|_| ()),
+        refused,
+        "a create that read the key before it was rewrapped"
+    );
+}
+
 /// Rectification replaces cells and indexes from the version read; tokens, processing limits,
 /// subject-key listing and the ledger lookup; erasure takes tokens and limits too.
 pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
@@ -968,22 +1171,23 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     .await
     .expect("put");
     let r1 = record("r1", "customers", "subj-1");
-    s.insert_record(
-        &r1,
-        Some(&subject_key("subj-1")),
-        &index(1),
-        &[],
-        draft("w"),
-    )
-    .await
-    .expect("insert");
+    s.insert_record(&r1, &first("subj-1"), &index(1), &[], draft("w"))
+        .await
+        .expect("insert");
     let mut changed = r1.clone();
     changed.cells.truncate(1);
     changed.cells[0].ciphertext = b"sealed-email-new".to_vec();
     changed.updated_at = t(6);
-    s.update_record(&changed, t(4), &index(2), &[], draft("data.rectify"))
-        .await
-        .expect("update");
+    s.update_record(
+        &changed,
+        &subject_key("subj-1"),
+        t(4),
+        &index(2),
+        &[],
+        draft("data.rectify"),
+    )
+    .await
+    .expect("update");
     let got = s
         .get_record("customers", "r1")
         .await
@@ -1008,41 +1212,67 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
         1
     );
     assert_eq!(
-        s.update_record(&changed, t(4), &[], &[], draft("data.rectify"))
-            .await
-            .map(|_| ()),
+        s.update_record(
+            &changed,
+            &subject_key("subj-1"),
+            t(4),
+            &[],
+            &[],
+            draft("data.rectify")
+        )
+        .await
+        .map(|_| ()),
         Err(StoreError::Conflict("record_version")),
         "a change from a stale read is refused"
     );
     let mut gone = changed.clone();
     gone.id = "nope".into();
     assert_eq!(
-        s.update_record(&gone, t(6), &[], &[], draft("data.rectify"))
-            .await
-            .map(|_| ()),
+        s.update_record(
+            &gone,
+            &subject_key("subj-1"),
+            t(6),
+            &[],
+            &[],
+            draft("data.rectify")
+        )
+        .await
+        .map(|_| ()),
         Err(StoreError::NotFound)
     );
 
     // Tokens: idempotent per subject, several subjects may hold one deterministic token, a
     // new subject's first token stores its key.
-    s.put_token(&token("dtk_a", "subj-1"), None, draft("token.issue"))
-        .await
-        .expect("token");
-    s.put_token(&token("dtk_a", "subj-1"), None, draft("token.issue"))
-        .await
-        .expect("again");
+    s.put_token(
+        &token("dtk_a", "subj-1"),
+        &held("subj-1"),
+        draft("token.issue"),
+    )
+    .await
+    .expect("token");
+    s.put_token(
+        &token("dtk_a", "subj-1"),
+        &held("subj-1"),
+        draft("token.issue"),
+    )
+    .await
+    .expect("again");
     s.put_token(
         &token("dtk_a", "subj-2"),
-        Some(&subject_key("subj-2")),
+        &first("subj-2"),
         draft("token.issue"),
     )
     .await
     .expect("second subject");
     assert_eq!(s.get_token("dtk_a").await.expect("get").len(), 2);
     assert_eq!(
-        s.put_token(&token("dtk_b", "subj-3"), None, draft("token.issue"))
-            .await
-            .map(|_| ()),
+        s.put_token(
+            &token("dtk_b", "subj-3"),
+            &held("subj-3"),
+            draft("token.issue")
+        )
+        .await
+        .map(|_| ()),
         Err(StoreError::Conflict("subject_key")),
         "no token without a key"
     );
@@ -1108,7 +1338,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     };
     assert_eq!(
         s.rotate_subject_key(
-            1,
+            &subject_key("subj-1"),
             &new_key,
             &[],
             std::slice::from_ref(&tok),
@@ -1121,7 +1351,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
     );
     assert_eq!(
         s.rotate_subject_key(
-            2,
+            &new_key,
             &new_key,
             std::slice::from_ref(&resealed),
             std::slice::from_ref(&tok),
@@ -1133,7 +1363,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
         "a stale key version"
     );
     s.rotate_subject_key(
-        1,
+        &subject_key("subj-1"),
         &new_key,
         std::slice::from_ref(&resealed),
         std::slice::from_ref(&tok),

@@ -33,6 +33,46 @@ pub struct SubjectKey {
     pub created_at: Timestamp,
 }
 
+impl SubjectKey {
+    /// Whether the key a store holds for the subject, as `key_version` and `wrapped_dek`, is
+    /// this very key. The version alone cannot tell: a subject erased and then given a new
+    /// first key is at version 1 again. The wrapped form differs between any two keys (each
+    /// data key is random); it also changes when the KEK is rotated, so a write that read the
+    /// key before a rewrap is refused and retried with the key read again.
+    pub fn is_stored_as(&self, key_version: u32, wrapped_dek: &[u8]) -> bool {
+        self.key_version == key_version && self.wrapped_dek == wrapped_dek
+    }
+}
+
+/// The subject key a write's ciphertexts were sealed under, as the store must find it when the
+/// write commits (in the same transaction as the write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedUnder {
+    /// A new key, the subject's first: stored with the write, which is refused if the subject
+    /// has a key already.
+    New(SubjectKey),
+    /// The key the subject held when it was read: the write is refused unless the subject
+    /// still holds this very key ([`SubjectKey::is_stored_as`]).
+    Held(SubjectKey),
+}
+
+impl SealedUnder {
+    /// The key, new or held.
+    pub fn key(&self) -> &SubjectKey {
+        match self {
+            Self::New(k) | Self::Held(k) => k,
+        }
+    }
+
+    /// The key to store with the write, if it is new.
+    pub fn new_key(&self) -> Option<&SubjectKey> {
+        match self {
+            Self::New(k) => Some(k),
+            Self::Held(_) => None,
+        }
+    }
+}
+
 /// A subject key re-wrapped under another KEK (key rotation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewrap {

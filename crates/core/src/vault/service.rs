@@ -16,8 +16,8 @@ use jiff::Timestamp;
 use zeroize::Zeroizing;
 
 use super::record::{
-    Cell, CellPlace, Erased, IndexEntry, ProcessingLimit, Record, RecordForRead, StoredCollection,
-    SubjectKey, TokenRecord,
+    Cell, CellPlace, Erased, IndexEntry, ProcessingLimit, Record, RecordForRead, SealedUnder,
+    StoredCollection, SubjectKey, TokenRecord,
 };
 use super::schema::{CollectionSchema, FieldSpec, SchemaError, Tokenization};
 use super::value::{FieldType, luhn_valid};
@@ -420,7 +420,7 @@ impl KeyHints {
 struct KeyInUse {
     key: Box<dyn DataKey>,
     version: u32,
-    new: Option<SubjectKey>,
+    sealed: SealedUnder,
 }
 
 impl<'a> Vault<'a> {
@@ -533,7 +533,7 @@ impl<'a> Vault<'a> {
                 Ok(KeyInUse {
                     key: self.crypto.data_key(&k)?,
                     version: k.key_version,
-                    new: None,
+                    sealed: SealedUnder::Held(k),
                 })
             }
             None => self.new_key(subject_id, at),
@@ -565,7 +565,7 @@ impl<'a> Vault<'a> {
         Ok(KeyInUse {
             key,
             version: 1,
-            new: Some(SubjectKey {
+            sealed: SealedUnder::New(SubjectKey {
                 subject_id: subject_id.to_owned(),
                 key_version: 1,
                 kek_id,
@@ -652,10 +652,10 @@ impl<'a> Vault<'a> {
             )?;
             let outcome = self
                 .store
-                .insert_record(&record, k.new.as_ref(), &indexes, &tokens, audit.clone())
+                .insert_record(&record, &k.sealed, &indexes, &tokens, audit.clone())
                 .await;
             // A key read from the store was noted by `key_for`; a new one, once stored.
-            if let (Some(h), Some(_), Ok(_)) = (self.hints, &k.new, &outcome) {
+            if let (Some(h), SealedUnder::New(_), Ok(_)) = (self.hints, &k.sealed, &outcome) {
                 h.saw_key(subject_id);
             }
             match outcome {
@@ -757,11 +757,7 @@ impl<'a> Vault<'a> {
                 ciphertext: k.key.seal(&place, normalized.as_bytes())?,
                 created_at: at,
             };
-            match self
-                .store
-                .put_token(&t, k.new.as_ref(), audit.clone())
-                .await
-            {
+            match self.store.put_token(&t, &k.sealed, audit.clone()).await {
                 Ok(_) => return Ok(token),
                 Err(StoreError::Conflict("subject_key")) => continue,
                 Err(e) => return Err(e.into()),
@@ -1045,7 +1041,14 @@ impl<'a> Vault<'a> {
             )?;
             match self
                 .store
-                .update_record(&record, old.updated_at, &indexes, &tokens, draft.clone())
+                .update_record(
+                    &record,
+                    &key,
+                    old.updated_at,
+                    &indexes,
+                    &tokens,
+                    draft.clone(),
+                )
                 .await
             {
                 Ok(event) => {
@@ -1260,7 +1263,7 @@ impl<'a> Vault<'a> {
             };
             match self
                 .store
-                .rotate_subject_key(old.key_version, &new_key, &records, &tokens, audit.clone())
+                .rotate_subject_key(&old, &new_key, &records, &tokens, audit.clone())
                 .await
             {
                 Ok(_) => return Ok(version),
