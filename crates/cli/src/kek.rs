@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use custodian_core::clock::Clock;
 use custodian_core::ports::Store;
+use custodian_core::rights::request::REQUESTER_PREFIX;
 use custodian_core::vault::record::Rewrap;
 use custodian_crypto::keys::{FileKeyProvider, KeyProvider};
 
@@ -114,7 +115,12 @@ pub async fn rotate_data_keys(
         let keys = store.subject_keys(after.as_deref(), PAGE).await?;
         let Some(last) = keys.last() else { break };
         after = Some(last.subject_id.clone());
-        for k in &keys {
+        // A rights request's requester key seals one value, kept with the request: not a vault
+        // subject's, so not rotated here (the vault refuses to rotate it).
+        for k in keys
+            .iter()
+            .filter(|k| !k.subject_id.starts_with(REQUESTER_PREFIX))
+        {
             match vault.rotate_data_key(&k.subject_id, draft()).await {
                 Ok(_) => n += 1,
                 // Erased meanwhile: nothing left to rotate.

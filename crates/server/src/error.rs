@@ -87,7 +87,7 @@ error_codes! {
     MissingField => (UNPROCESSABLE_ENTITY, "missing_field", "A required field is missing (or a required field cannot be removed)."),
     FieldNotSearchable => (BAD_REQUEST, "field_not_searchable", "The field has no blind index; declare it searchable to search it."),
     FieldNotTokenized => (UNPROCESSABLE_ENTITY, "field_not_tokenized", "The field's tokenization mode is none."),
-    InvalidSubjectId => (UNPROCESSABLE_ENTITY, "invalid_subject_id", "Subject ids are 1 to 128 characters of A-Z, a-z, 0-9, _, -, . and :, starting with a letter or digit."),
+    InvalidSubjectId => (UNPROCESSABLE_ENTITY, "invalid_subject_id", "Subject ids are 1 to 128 characters of A-Z, a-z, 0-9, _, -, . and :, starting with a letter or digit, and not starting with requester: (reserved for rights requests)."),
     RecordNotFound => (NOT_FOUND, "record_not_found", "No record has this id in this collection."),
     SubjectNotFound => (NOT_FOUND, "subject_not_found", "Nothing is held about this subject."),
     SubjectErased => (GONE, "subject_erased", "The subject was erased; its data is gone for good."),

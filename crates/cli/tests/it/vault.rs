@@ -1396,6 +1396,36 @@ async fn data_keys_rotate_per_subject_and_everything_still_opens() {
     .await
     .assert_error(404, "subject_not_found");
 
+    // A rights request seals its requester under a key of its own (`requester:<id>`): not a
+    // vault subject, which the vault refuses to rotate, erase or write, and the job leaves.
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/rights/requests",
+            Some(&k.dpo),
+            Body::Json(json!({"type": "access", "jurisdiction": "GDPR",
+                              "requester": {"email": "ada@example.com"}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let request = r.json["id"].as_str().expect("id").to_owned();
+    let requester = format!("/v1/subjects/requester:{request}");
+    for (method, path, body) in [
+        (Method::POST, format!("{requester}/key:rotate"), Body::None),
+        (Method::DELETE, requester.clone(), Body::None),
+        (Method::GET, requester.clone(), Body::None),
+        (
+            Method::POST,
+            "/v1/collections/customers/records".to_owned(),
+            Body::Json(json!({"subject_id": format!("requester:{request}"),
+                              "fields": {"email": "eve@example.com"}})),
+        ),
+    ] {
+        as_(&s, &k.dpo, Some("dsr"), method, &path, body)
+            .await
+            .assert_error(422, "invalid_subject_id");
+    }
+
     // The job: every subject, while the server runs.
     let dir_s = dir.to_str().expect("utf-8").to_owned();
     let out = tokio::task::spawn_blocking(move || {
@@ -1404,15 +1434,35 @@ async fn data_keys_rotate_per_subject_and_everything_still_opens() {
     .await
     .expect("join");
     assert!(out.contains("2 subjects have a new data key"), "{out}");
-    let versions: Vec<u32> = s
+    let versions: Vec<(String, u32)> = s
         .store
         .subject_keys(None, 10)
         .await
         .expect("keys")
         .iter()
-        .map(|k| k.key_version)
+        .map(|k| (k.subject_id.clone(), k.key_version))
         .collect();
-    assert_eq!(versions, [3, 2]);
+    assert_eq!(
+        versions,
+        [
+            ("cus_1".to_owned(), 3),
+            ("cus_2".to_owned(), 2),
+            (format!("requester:{request}"), 1)
+        ]
+    );
+    let who = s
+        .call(
+            Method::GET,
+            &format!("/v1/rights/requests/{request}/requester"),
+            Some(&k.dpo),
+            Body::None,
+        )
+        .await;
+    assert_eq!(
+        (who.status, who.json["email"].clone()),
+        (200, json!("ada@example.com")),
+        "the requester still opens: {who:?}"
+    );
     let r = as_(
         &s,
         &k.dpo,

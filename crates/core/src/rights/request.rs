@@ -28,9 +28,14 @@ pub const CHALLENGE_SENDS: u32 = 3;
 /// How long the record of a closed request is kept: 24 months (CCPA, 11 CCR §7101(a)).
 pub const RETENTION_MONTHS: i8 = 24;
 
+/// The prefix of the vault subjects whose data keys seal requesters' identities (one per
+/// rights request): reserved, so no caller can name such a subject (see
+/// [`crate::vault::service::valid_subject_id`]).
+pub const REQUESTER_PREFIX: &str = "requester:";
+
 /// The vault subject whose data key seals the requester's identity.
 pub fn requester_subject(request_id: &str) -> String {
-    format!("requester:{request_id}")
+    format!("{REQUESTER_PREFIX}{request_id}")
 }
 
 /// Whether `id` is a request id: `rr_` and a UUID.

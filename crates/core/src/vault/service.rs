@@ -24,6 +24,7 @@ use super::value::{FieldType, luhn_valid};
 use crate::access::{Action, Authorized, Resource};
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::ports::{Store, StoreError};
+use crate::rights::request::REQUESTER_PREFIX;
 
 /// Why the crypto port failed. Holds no key material and no value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -192,12 +193,17 @@ fn plausible_record_id(id: &str) -> Result<(), VaultError> {
 }
 
 /// Checks a subject id: 1 to 128 of `A-Z a-z 0-9 _ - . :`, starting with a letter or digit.
-/// (No `@`, spaces or other characters, so an email address cannot be used as an id.)
+/// (No `@`, spaces or other characters, so an email address cannot be used as an id.) Ids
+/// starting with [`REQUESTER_PREFIX`] are the product's own: the keys that seal rights
+/// requesters' identities, which only the rights workflow uses (a record, a token, an erasure
+/// or a key rotation of such a subject through the vault would make a request's requester
+/// unreadable or mix other data under its key).
 pub fn valid_subject_id(s: &str) -> bool {
     matches!(s.chars().next(), Some(c) if c.is_ascii_alphanumeric())
         && s.len() <= 128
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        && !s.starts_with(REQUESTER_PREFIX)
 }
 
 /// How a field may be read.
@@ -1415,7 +1421,34 @@ pub fn format_preserving(
 
 #[cfg(test)]
 mod tests {
-    use super::KeyHints;
+    use super::{KeyHints, valid_subject_id};
+
+    #[test]
+    fn subject_ids_are_checked_and_requester_ids_reserved() {
+        for ok in [
+            "cus_1",
+            "7",
+            "a.b-c:d_e",
+            &"x".repeat(128),
+            "requesters:1",
+            "Requester:1",
+        ] {
+            assert!(valid_subject_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "_cus",
+            ":x",
+            "jane@example.com",
+            "a b",
+            "é",
+            &"x".repeat(129),
+            "requester:rr_0123456789abcdef0123456789abcdef",
+            "requester:",
+        ] {
+            assert!(!valid_subject_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn key_hints_remember_subjects_and_stay_bounded() {

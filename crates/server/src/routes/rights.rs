@@ -390,7 +390,7 @@ pub async fn step(
             let s = input
                 .subject_id
                 .ok_or_else(|| invalid("subject_id", "required"))?;
-            if !valid_subject_id(&s) || s.starts_with("requester:") {
+            if !valid_subject_id(&s) {
                 return Err(ApiError::new(ErrorCode::InvalidSubjectId));
             }
             if r.progress.state.is_final() {
