@@ -1393,6 +1393,42 @@ fn one_mebibyte_of_mixed_text_scans_in_linear_time() {
             "{unit:?}: {took:?} vs {base:?}"
         );
     }
+    // A start, then one byte repeated: a URL whose every trailing `)` is weighed.
+    for (start, unit) in [("http://a", ")"), ("https://a(", ")")] {
+        let text = format!("{start}{}", unit.repeat(MIB));
+        let took = timed(&text);
+        eprintln!("{start:?} then {unit:?}: {took:?} (mixed text: {base:?})");
+        assert!(
+            took < base * 10 + std::time::Duration::from_secs(2),
+            "{start:?} then {unit:?}: {took:?} vs {base:?}"
+        );
+    }
+}
+
+/// A bare street (`Bb 12`) whose house number is the last word of the detector's 100-byte
+/// window while the text goes on: once an index past the window's words (a panic).
+#[test]
+fn a_house_number_at_the_end_of_the_window_is_not_a_panic() {
+    for tail in [" ", "\n", "  \n", ". "] {
+        for pad in [95, 99, 100, 101, 120] {
+            let text = format!("to Ann and Bb 12{}", tail.repeat(pad));
+            check_well_formed(&text);
+        }
+    }
+    assert_eq!(
+        found(&format!(
+            "Meet me at the corner of Ann and Bb 12\n{}Thanks",
+            " ".repeat(120)
+        ))
+        .iter()
+        .filter(|(k, _)| *k == Kind::StreetAddress)
+        .count(),
+        found("Meet me at the corner of Ann and Bb 12\nThanks")
+            .iter()
+            .filter(|(k, _)| *k == Kind::StreetAddress)
+            .count(),
+        "a line break after the number ends the clause, however far the next word is"
+    );
 }
 
 #[test]
@@ -1444,6 +1480,10 @@ fn national_ids_with_check_digits() {
     assert!(one("DNI 12345678Z").confidence > one("ref 12345678Z").confidence);
     yes(id, "codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S");
     yes(id, "henkilötunnus 131052-308T", "131052-308T");
+    yes(id, "hetu 010101A123N, kiitos", "010101A123N");
+    yes(id, "HETU: 150305Y4563", "150305Y4563");
+    no("010101A123M");
+    no("010101G123N");
     // Wrong check letters, dates or shapes.
     no("ref 12345678A");
     no("X1234567A");

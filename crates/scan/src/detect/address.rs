@@ -1431,7 +1431,8 @@ fn bare_street(t: &[u8], s: usize) -> Option<usize> {
         && t[w[last - 1].1..w[last].0] == *b" "
         && ((last + 1 == w.len() && window == t.len())
             || ne < w[last].1
-            || t[w[last].1..w[last + 1].0].contains(&b'\n'));
+            // Up to the next word, or to the window's end when the number is its last word.
+            || t[w[last].1..w.get(last + 1).map_or(window, |n| n.0)].contains(&b'\n'));
     (named && ends).then_some(ne)
 }
 

@@ -123,9 +123,11 @@ pub(crate) fn url(t: &[u8], out: &mut Vec<crate::Finding>) {
             e += 1;
         }
         let run_end = e;
+        // Where the first `(` is, found once: a `)` is trailing when no `(` comes before it.
+        let open = memchr::memchr(b'(', &t[i..run_end]).map_or(run_end, |k| i + k);
         loop {
             let last = at(t, e.wrapping_sub(1));
-            let trailing = b".,;:!?'".contains(&last) || (last == b')' && !t[i..e].contains(&b'('));
+            let trailing = b".,;:!?'".contains(&last) || (last == b')' && open >= e);
             if e > hs && trailing {
                 e -= 1;
             } else {

@@ -359,7 +359,8 @@ fn letter_checked(t: &[u8], s: usize, e: usize) -> Option<(usize, (f32, &'static
             ),
         ));
     }
-    if tok.len() == 6
+    // A century sign `-` or `+` ends the token; a letter (`A` for 2000-2099, ...) joins it.
+    if (tok.len() == 6 || (tok.len() == 11 && tok[6].is_ascii_alphabetic()))
         && let Some(end) = hetu(t, s)
     {
         return Some((
