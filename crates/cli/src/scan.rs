@@ -71,22 +71,62 @@ struct FileReport {
     findings: Vec<Place>,
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+/// The files under `path`, and what is left out with why. A symbolic link to a file is
+/// scanned as the file; one to a directory is not followed (a link can loop back).
+fn collect(
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<(PathBuf, &'static str)>,
+) -> anyhow::Result<()> {
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.is_dir() {
+    if meta.file_type().is_symlink() {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => out.push(path.to_path_buf()),
+            Ok(m) if m.is_dir() => skipped.push((path.to_path_buf(), "link to a directory")),
+            Ok(_) => skipped.push((path.to_path_buf(), "not a regular file")),
+            Err(_) => skipped.push((path.to_path_buf(), "broken link")),
+        }
+    } else if meta.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .with_context(|| format!("cannot list {}", path.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
         for e in entries {
-            collect(&e, out)?;
+            collect(&e, out, skipped)?;
         }
     } else if meta.is_file() {
         out.push(path.to_path_buf());
+    } else {
+        skipped.push((path.to_path_buf(), "not a regular file"));
     }
     Ok(())
+}
+
+/// The text of a file: UTF-16 when it starts with a byte-order mark (as spreadsheet
+/// programs' "Unicode text" exports do), else UTF-8 (invalid sequences replaced); `None` for
+/// a binary file (a NUL byte in its first 8 KiB).
+fn text_of(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let utf16 = |be: bool| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|p| {
+                if be {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    u16::from_le_bytes([p[0], p[1]])
+                }
+            })
+            .collect();
+        std::borrow::Cow::Owned(String::from_utf16_lossy(&units))
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => Some(utf16(false)),
+        [0xFE, 0xFF, ..] => Some(utf16(true)),
+        _ if bytes.iter().take(8192).any(|&b| b == 0) => None,
+        _ => Some(String::from_utf8_lossy(bytes)),
+    }
 }
 
 /// The places of `text`'s findings (line and column from 1; the column counts characters).
@@ -137,9 +177,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&args.min_confidence) {
         bail!("--min-confidence is between 0 and 1");
     }
-    let mut files = Vec::new();
+    let (mut files, mut skipped) = (Vec::new(), Vec::new());
     for p in &args.paths {
-        collect(p, &mut files)?;
+        collect(p, &mut files, &mut skipped)?;
     }
     let sizes: Vec<u64> = files
         .iter()
@@ -148,7 +188,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<()> {
     let total: u64 = sizes.iter().sum();
     let (started, mut shown) = (Instant::now(), Instant::now());
     let mut done = 0u64;
-    let (mut reports, mut skipped) = (Vec::new(), Vec::new());
+    let mut reports = Vec::new();
     for (path, size) in files.iter().zip(&sizes) {
         if *size > MAX_FILE {
             skipped.push((path.clone(), "larger than 1 GiB"));
@@ -157,11 +197,10 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<()> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         done += *size;
-        if bytes.iter().take(8192).any(|&b| b == 0) {
+        let Some(text) = text_of(&bytes) else {
             skipped.push((path.clone(), "binary"));
             continue;
-        }
-        let text = String::from_utf8_lossy(&bytes);
+        };
         reports.push(FileReport {
             path: path.clone(),
             bytes: *size,
@@ -298,7 +337,7 @@ pub async fn run_database(args: &ScanArgs) -> anyhow::Result<()> {
         _ => anyhow::anyhow!("the database did not answer"),
     })?;
     let mut rows = Vec::new();
-    let mut found: Vec<Kind> = Vec::new();
+    let mut classes = Vec::new();
     for t in &tables {
         for c in &t.columns {
             let Some(k) = c
@@ -308,9 +347,7 @@ pub async fn run_database(args: &ScanArgs) -> anyhow::Result<()> {
             else {
                 continue;
             };
-            if let Some(kind) = k.kind {
-                found.push(kind);
-            }
+            classes.push((k.kind, k.category));
             rows.push(json!({
                 "table": t.name,
                 "column": c.name,
@@ -366,15 +403,84 @@ pub async fn run_database(args: &ScanArgs) -> anyhow::Result<()> {
             )?;
         }
     }
-    let mut failing: Vec<&str> = found
-        .iter()
-        .filter(|k| fail_on.contains(k))
-        .map(|k| k.as_str())
-        .collect();
-    failing.sort_unstable();
-    failing.dedup();
+    let failing = database_failures(&classes, &fail_on);
     if !failing.is_empty() {
         bail!("personal data found: {}", failing.join(", "));
     }
     Ok(())
+}
+
+/// What of `fail_on` the classified columns (kind found in their values, category) hold,
+/// sorted: a column whose values matched counts as that kind; one classified by its name
+/// alone as every kind of its category, and, with every kind asked for (`all`), as its
+/// category even when no kind stands for it (a `password` or `gender` column).
+fn database_failures(
+    classes: &[(Option<Kind>, &'static str)],
+    fail_on: &[Kind],
+) -> Vec<&'static str> {
+    let mut failing = Vec::new();
+    for &(kind, category) in classes {
+        let kinds: Vec<Kind> = match kind {
+            Some(k) => vec![k],
+            None => Kind::ALL
+                .into_iter()
+                .filter(|k| k.taxonomy() == category)
+                .collect(),
+        };
+        if kinds.is_empty() && fail_on.len() == Kind::ALL.len() {
+            failing.push(category);
+        }
+        failing.extend(
+            kinds
+                .into_iter()
+                .filter(|k| fail_on.contains(k))
+                .map(Kind::as_str),
+        );
+    }
+    failing.sort_unstable();
+    failing.dedup();
+    failing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, database_failures, text_of};
+
+    #[test]
+    fn columns_classified_by_name_alone_count_for_fail_on() {
+        let classes = [
+            (Some(Kind::Iban), "user.financial.bank_account"),
+            // `password`, by its name: the category of secrets.
+            (None, "user.authorization.credentials"),
+            // `gender`, by its name: no detector kind has that category.
+            (None, "user.demographic.gender"),
+        ];
+        assert_eq!(
+            database_failures(&classes, &[Kind::UsSsn]),
+            Vec::<&str>::new()
+        );
+        assert_eq!(database_failures(&classes, &[Kind::Iban]), ["iban"]);
+        assert_eq!(database_failures(&classes, &[Kind::Secret]), ["secret"]);
+        assert_eq!(
+            database_failures(&classes, &Kind::ALL),
+            ["iban", "secret", "user.demographic.gender"]
+        );
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_text_and_nul_bytes_are_binary() {
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("a,é\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("a,é\n".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(text_of(&le).as_deref(), Some("a,é\n"));
+        assert_eq!(text_of(&be).as_deref(), Some("a,é\n"));
+        assert_eq!(text_of(b"plain").as_deref(), Some("plain"));
+        assert_eq!(text_of(&[1, 0, 2]), None);
+        assert_eq!(text_of(&[0xFF, 0xFE, 0x41]).as_deref(), Some(""));
+    }
 }

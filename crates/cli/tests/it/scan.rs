@@ -88,6 +88,46 @@ fn a_folder_of_mixed_files_is_scanned_and_no_value_is_printed() {
     assert!(!out.status.success());
 }
 
+/// A UTF-16 export (with its byte-order mark) is read as text; a link to a file is scanned as
+/// the file, and a link to a directory is reported as skipped, not silently dropped: a CI gate
+/// (`--fail-on`) must not pass over them.
+#[test]
+fn utf16_files_and_links_are_scanned_or_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("share");
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in "name,ssn\r\nJane,078-05-1120\r\n".encode_utf16() {
+        utf16.extend(u.to_le_bytes());
+    }
+    std::fs::write(dir.join("export.csv"), utf16).expect("utf-16");
+    std::fs::write(elsewhere.join("cards.txt"), "card 4111 1111 1111 1111\n").expect("txt");
+    std::os::unix::fs::symlink(elsewhere.join("cards.txt"), dir.join("cards.txt")).expect("link");
+    std::os::unix::fs::symlink(&elsewhere, dir.join("more")).expect("link");
+    std::os::unix::fs::symlink(tmp.path().join("gone"), dir.join("gone.txt")).expect("link");
+    let path = dir.to_str().expect("path");
+
+    let out = custodian(&["scan", "--format", "json", path]);
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["summary"]["us_ssn"]["findings"], 1, "{report}");
+    assert_eq!(report["summary"]["credit_card"]["findings"], 1, "{report}");
+    let mut skipped: Vec<String> = report["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    skipped.sort();
+    assert_eq!(skipped, ["broken link", "link to a directory"], "{report}");
+    let out = custodian(&["scan", "--fail-on", "us_ssn", path]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let out = custodian(&["scan", "--fail-on", "credit_card", path]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
 #[tokio::test]
 async fn text_is_scanned_and_redacted_over_http_with_each_operator() {
     use crate::harness::{Body, TestServer};
