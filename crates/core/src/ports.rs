@@ -839,12 +839,15 @@ pub trait Store:
     ) -> Result<AuditEvent, StoreError>;
     /// Crypto-shreds a subject: destroys its data key, deletes its records and indexes, fails
     /// its undelivered consent changes (`subject_erased`) and deletes their sealed outbox
-    /// messages, and appends its pseudonym to the erasure ledger, in one transaction.
+    /// messages, and appends its pseudonym to the erasure ledger, in one transaction. With
+    /// `only_key`, only if the subject still holds that very key ([`SubjectKey::is_stored_as`]);
+    /// otherwise nothing is written and the answer is [`StoreError::Conflict`]`("subject_key")`.
     async fn erase_subject(
         &self,
         subject_id: &str,
         pseudonym: &str,
         at: Timestamp,
+        only_key: Option<&SubjectKey>,
         audit: AuditDraft,
     ) -> Result<Erased, StoreError>;
     /// The erasure ledger: pseudonyms and times, oldest first.

@@ -92,6 +92,7 @@ error_codes! {
     SubjectNotFound => (NOT_FOUND, "subject_not_found", "Nothing is held about this subject."),
     SubjectErased => (GONE, "subject_erased", "The subject was erased; its data is gone for good."),
     TokenNotFound => (NOT_FOUND, "token_not_found", "The token does not resolve (unknown, or its subject was erased)."),
+    TokenAmbiguous => (CONFLICT, "token_ambiguous", "The token was issued in more than one field (the details list them): name the collection and field."),
     ProcessingRestricted => (FORBIDDEN, "processing_restricted", "The subject restricted processing or objected to this purpose; the refusal was audited."),
     ConcurrentChange => (CONFLICT, "concurrent_change", "The data changed concurrently; retry the request."),
     InvalidPurposeDefinition => (UNPROCESSABLE_ENTITY, "invalid_purpose_definition", "The purpose definition breaks a rule (details.field and details.rule say which)."),

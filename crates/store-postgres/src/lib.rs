@@ -1034,9 +1034,15 @@ impl Store for PostgresStore {
         subject_id: &str,
         pseudonym: &str,
         at: Timestamp,
+        only_key: Option<&SubjectKey>,
         audit: AuditDraft,
     ) -> Result<Erased, StoreError> {
         let mut tx = self.begin().await?;
+        if let Some(k) = only_key
+            && (k.subject_id != subject_id || !vault::holds_key(&mut tx, k, true).await?)
+        {
+            return Err(StoreError::Conflict("subject_key"));
+        }
         append_in(&mut tx, audit).await?;
         let erased = vault::erase_subject(&mut tx, subject_id, pseudonym, at).await?;
         tx.commit().await.map_err(backend)?;

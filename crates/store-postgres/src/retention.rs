@@ -201,19 +201,7 @@ impl RetentionStore for PostgresStore {
                                 .map_err(backend)?;
                         }
                     }
-                    for field in &touched {
-                        query(
-                            "DELETE FROM vault_tokens WHERE subject_id = $1 AND collection = $2 AND field = $3 \
-                             AND NOT EXISTS (SELECT 1 FROM vault_cells c JOIN vault_records r ON r.id = c.record_id \
-                             WHERE r.subject_id = $1 AND r.collection = $2 AND c.field = $3)",
-                        )
-                        .bind(&subject)
-                        .bind(&collection)
-                        .bind(field)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    }
+                    crate::vault::forget_tokens(&mut tx, &subject, &collection, &id, &touched).await?;
                     Ok(event)
         }
         .await;

@@ -161,7 +161,7 @@ fn stored_as(key: &SubjectKey, version: i64, wrapped: &[u8]) -> bool {
 
 /// Whether the subject of `key` still holds that very key ([`SubjectKey::is_stored_as`]). Its
 /// row stays locked until the commit: shared, or, `for_update`, for a write that replaces it.
-async fn holds_key(
+pub(crate) async fn holds_key(
     conn: &mut PgConnection,
     key: &SubjectKey,
     for_update: bool,
@@ -200,13 +200,16 @@ pub(crate) async fn insert_records(
     conn: &mut PgConnection,
     records: &[&NewRecord],
 ) -> Result<Vec<bool>, StoreError> {
-    let mut stored = vec![true; records.len()];
-    // Written under a key already stored: that key, still at the record's version, locked
-    // until the commit, so that an erasure cannot destroy it under the record being written.
-    for (i, n) in records.iter().enumerate() {
-        let k = n.key.key();
-        stored[i] = k.subject_id == n.record.subject_id && k.key_version == n.record.key_version;
-    }
+    // A key, new or held, must be the record's: its subject's, at the record's version.
+    let mut stored: Vec<bool> = records
+        .iter()
+        .map(|n| {
+            let k = n.key.key();
+            k.subject_id == n.record.subject_id && k.key_version == n.record.key_version
+        })
+        .collect();
+    // Written under a key already stored: that very key, locked until the commit, so that an
+    // erasure cannot destroy it under the record being written.
     let held: Vec<usize> = (0..records.len())
         .filter(|&i| stored[i] && records[i].key.new_key().is_none())
         .collect();
@@ -346,11 +349,58 @@ pub(crate) async fn with_cells(pool: &PgPool, rows: Vec<PgRow>) -> Result<Vec<Re
     Ok(records)
 }
 
+/// Deletes `subject`'s tokens of `fields` of `collection` that no record of theirs but
+/// `record_id` stands behind: a subject's tokens of a field live while one of its records in
+/// the collection holds a value of that field (a token is the subject's, not a record's).
+/// Called when `record_id` is deleted, or its values of `fields` change or go.
+pub(crate) async fn forget_tokens(
+    conn: &mut PgConnection,
+    subject: &str,
+    collection: &str,
+    record_id: &str,
+    fields: &[String],
+) -> Result<(), StoreError> {
+    for field in fields {
+        query(
+            "DELETE FROM vault_tokens WHERE subject_id = $1 AND collection = $2 AND field = $3 \
+             AND NOT EXISTS (SELECT 1 FROM vault_cells c JOIN vault_records r ON r.id = c.record_id \
+             WHERE r.subject_id = $1 AND r.collection = $2 AND c.field = $3 AND r.id <> $4)",
+        )
+        .bind(subject)
+        .bind(collection)
+        .bind(field)
+        .bind(record_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Deletes a record, its cells and index entries, and the tokens of its values that no other
+/// record of its subject stands behind ([`forget_tokens`]).
 pub(crate) async fn delete_record(
     conn: &mut PgConnection,
     collection: &str,
     id: &str,
 ) -> Result<(), StoreError> {
+    let subject: String =
+        query("SELECT subject_id FROM vault_records WHERE id = $1 AND collection = $2")
+            .bind(id)
+            .bind(collection)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?
+            .get(0);
+    let fields: Vec<String> = query("SELECT field FROM vault_cells WHERE record_id = $1")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     query("DELETE FROM vault_index WHERE record_id = $1 AND collection = $2")
         .bind(id)
         .bind(collection)
@@ -373,7 +423,7 @@ pub(crate) async fn delete_record(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    forget_tokens(conn, &subject, collection, id, &fields).await
 }
 
 pub(crate) async fn erase_subject(
@@ -514,6 +564,28 @@ pub(crate) async fn update_record(
             StoreError::NotFound
         });
     }
+    // The fields whose value changes or goes (a kept value keeps its sealed cell as it was):
+    // the tokens of their old values go with them, unless another record holds the field.
+    let old: Vec<Cell> = query("SELECT field, ciphertext FROM vault_cells WHERE record_id = $1")
+        .bind(&record.id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| Cell {
+            field: r.get(0),
+            ciphertext: r.get(1),
+        })
+        .collect();
+    let changed = record.changed_fields(&old);
+    forget_tokens(
+        &mut *conn,
+        &record.subject_id,
+        &record.collection,
+        &record.id,
+        &changed,
+    )
+    .await?;
     for sql in [
         "DELETE FROM vault_cells WHERE record_id = $1",
         "DELETE FROM vault_index WHERE record_id = $1",

@@ -36,7 +36,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query, query_as};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "custodian.db";
@@ -100,7 +100,10 @@ impl SqliteStore {
             // Each write job of a group commit runs in a savepoint, whose statement journal
             // SQLite keeps in a temporary file unless told otherwise: in memory, a job's
             // pages are not written out twice (creates went from about 3,700/s to 5,000/s).
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Deleted rows are overwritten with zeros, not left in the pages' free space: an
+            // erased subject's wrapped key and sealed cells must not stay in the file.
+            .pragma("secure_delete", "ON");
         // The group writer's connection, the checkpointer's, and two for migrations, backups
         // and tests. Both long-lived ones come from this pool so that closing it waits for
         // them to be closed (a restore renames the files only after that).
@@ -131,6 +134,32 @@ impl SqliteStore {
             collections: Arc::default(),
             points: Arc::new(point::PointReads::new(path)),
         })
+    }
+
+    /// After a crypto-shredding erasure: copies the whole write-ahead log into the database
+    /// file and truncates it, so that the log no longer holds the pages from before the
+    /// erasure (with the destroyed key and sealed cells in them); `secure_delete` has zeroed
+    /// them in the pages written since. Waits (up to the busy timeout) for readers of older
+    /// snapshots and for the writer's open batch; a log that cannot be truncated now is left
+    /// with a warning, and its old pages are overwritten as writes go on.
+    pub(crate) async fn scrub_log(&self) {
+        let outcome = async {
+            let mut conn = self.writer.acquire().await.map_err(backend)?;
+            query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(backend)
+        }
+        .await;
+        match outcome {
+            Ok((0, _, _)) => {}
+            Ok(_) => tracing::warn!(
+                "the write-ahead log could not be truncated after an erasure: the database was busy"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "the write-ahead log could not be truncated after an erasure")
+            }
+        }
     }
 
     /// Applies the embedded migrations that have not run yet.
@@ -757,17 +786,30 @@ impl Store for SqliteStore {
         subject_id: &str,
         pseudonym: &str,
         at: Timestamp,
+        only_key: Option<&SubjectKey>,
         audit: AuditDraft,
     ) -> Result<Erased, StoreError> {
-        let (subject_id, pseudonym) = (subject_id.to_owned(), pseudonym.to_owned());
-        self.group
+        let (subject_id, pseudonym, only_key) = (
+            subject_id.to_owned(),
+            pseudonym.to_owned(),
+            only_key.cloned(),
+        );
+        let erased = self
+            .group
             .write(move |tx| {
                 Box::pin(async move {
+                    if let Some(k) = &only_key
+                        && (k.subject_id != subject_id || !vault::holds_key(&mut *tx, k).await?)
+                    {
+                        return Err(StoreError::Conflict("subject_key"));
+                    }
                     tx.append(audit)?;
                     vault::erase_subject(&mut *tx, &subject_id, &pseudonym, at).await
                 })
             })
-            .await
+            .await?;
+        self.scrub_log().await;
+        Ok(erased)
     }
 
     async fn erasure_ledger(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {

@@ -210,22 +210,7 @@ impl RetentionStore for SqliteStore {
                                 .map_err(backend)?;
                         }
                     }
-                    for field in &touched {
-                        query(
-                            "DELETE FROM vault_tokens WHERE subject_id = ? AND collection = ? AND field = ? \
-                             AND NOT EXISTS (SELECT 1 FROM vault_cells c JOIN vault_records r ON r.id = c.record_id \
-                             WHERE r.subject_id = ? AND r.collection = ? AND c.field = ?)",
-                        )
-                        .bind(&subject)
-                        .bind(&collection)
-                        .bind(field)
-                        .bind(&subject)
-                        .bind(&collection)
-                        .bind(field)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(backend)?;
-                    }
+                    crate::vault::forget_tokens(&mut *tx, &subject, &collection, &id, &touched).await?;
                     tx.append(audit)
                 })
             })
@@ -242,7 +227,8 @@ impl RetentionStore for SqliteStore {
         audit: AuditDraft,
     ) -> Result<custodian_core::vault::record::Erased, StoreError> {
         let (subject, pseudonym) = (subject_id.to_owned(), pseudonym.to_owned());
-        self.group
+        let erased = self
+            .group
             .write(move |tx| {
                 Box::pin(async move {
                     if subject_held(&mut *tx, &subject, at).await? {
@@ -266,7 +252,9 @@ impl RetentionStore for SqliteStore {
                     crate::vault::erase_subject(&mut *tx, &subject, &pseudonym, at).await
                 })
             })
-            .await
+            .await?;
+        self.scrub_log().await;
+        Ok(erased)
     }
 
     async fn renew_retention_job(

@@ -137,7 +137,10 @@ fn stored_as(key: &SubjectKey, version: i64, wrapped: &[u8]) -> bool {
 }
 
 /// Whether the subject of `key` still holds that very key ([`SubjectKey::is_stored_as`]).
-async fn holds_key(conn: &mut SqliteConnection, key: &SubjectKey) -> Result<bool, StoreError> {
+pub(crate) async fn holds_key(
+    conn: &mut SqliteConnection,
+    key: &SubjectKey,
+) -> Result<bool, StoreError> {
     Ok(
         query("SELECT key_version, wrapped_dek FROM vault_subject_keys WHERE subject_id = ?")
             .bind(&key.subject_id)
@@ -387,11 +390,58 @@ pub(crate) async fn with_cells(
     Ok(records)
 }
 
+/// Deletes `subject`'s tokens of `fields` of `collection` that no record of theirs but
+/// `record_id` stands behind: a subject's tokens of a field live while one of its records in
+/// the collection holds a value of that field (a token is the subject's, not a record's).
+/// Called when `record_id` is deleted, or its values of `fields` change or go.
+pub(crate) async fn forget_tokens(
+    conn: &mut SqliteConnection,
+    subject: &str,
+    collection: &str,
+    record_id: &str,
+    fields: &[String],
+) -> Result<(), StoreError> {
+    for field in fields {
+        query(
+            "DELETE FROM vault_tokens WHERE subject_id = ?1 AND collection = ?2 AND field = ?3 \
+             AND NOT EXISTS (SELECT 1 FROM vault_cells c JOIN vault_records r ON r.id = c.record_id \
+             WHERE r.subject_id = ?1 AND r.collection = ?2 AND c.field = ?3 AND r.id <> ?4)",
+        )
+        .bind(subject)
+        .bind(collection)
+        .bind(field)
+        .bind(record_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Deletes a record, its cells and index entries, and the tokens of its values that no other
+/// record of its subject stands behind ([`forget_tokens`]).
 pub(crate) async fn delete_record(
     conn: &mut SqliteConnection,
     collection: &str,
     id: &str,
 ) -> Result<(), StoreError> {
+    let subject: String =
+        query("SELECT subject_id FROM vault_records WHERE id = ? AND collection = ?")
+            .bind(id)
+            .bind(collection)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?
+            .get(0);
+    let fields: Vec<String> = query("SELECT field FROM vault_cells WHERE record_id = ?")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     query("DELETE FROM vault_index WHERE record_id = ? AND collection = ?")
         .bind(id)
         .bind(collection)
@@ -414,7 +464,7 @@ pub(crate) async fn delete_record(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    forget_tokens(conn, &subject, collection, id, &fields).await
 }
 
 pub(crate) async fn erase_subject(
@@ -554,6 +604,28 @@ pub(crate) async fn update_record(
             StoreError::NotFound
         });
     }
+    // The fields whose value changes or goes (a kept value keeps its sealed cell as it was):
+    // the tokens of their old values go with them, unless another record holds the field.
+    let old: Vec<Cell> = query("SELECT field, ciphertext FROM vault_cells WHERE record_id = ?")
+        .bind(&record.id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| Cell {
+            field: r.get(0),
+            ciphertext: r.get(1),
+        })
+        .collect();
+    let changed = record.changed_fields(&old);
+    forget_tokens(
+        &mut *conn,
+        &record.subject_id,
+        &record.collection,
+        &record.id,
+        &changed,
+    )
+    .await?;
     for sql in [
         "DELETE FROM vault_cells WHERE record_id = ?",
         "DELETE FROM vault_index WHERE record_id = ?",

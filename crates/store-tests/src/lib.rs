@@ -30,7 +30,8 @@ macro_rules! conformance_suite {
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, concurrent_vault_creates_fail_alone, vault_erasure,
-            vault_writes_need_the_very_key, vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
+            vault_writes_need_the_very_key, vault_tokens_follow_their_values,
+            vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
             retention_holds_and_jobs, training_register, incident_register,
             evidence_bundles_and_figures, register_entries);
@@ -916,7 +917,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
     .await
     .expect("insert");
     let erased = s
-        .erase_subject("subj-1", "pseudo-1", t(9), draft("data.erase"))
+        .erase_subject("subj-1", "pseudo-1", t(9), None, draft("data.erase"))
         .await
         .expect("erase");
     assert_eq!((erased.records, erased.key_destroyed), (2, true));
@@ -949,7 +950,7 @@ pub async fn vault_erasure(s: Arc<dyn Store>) {
         "nothing can be written under a destroyed key"
     );
     let again = s
-        .erase_subject("subj-1", "pseudo-1", t(10), draft("data.erase"))
+        .erase_subject("subj-1", "pseudo-1", t(10), None, draft("data.erase"))
         .await
         .expect("erase again");
     assert_eq!((again.records, again.key_destroyed), (0, false));
@@ -998,7 +999,7 @@ pub async fn vault_writes_need_the_very_key(s: Arc<dyn Store>) {
     )
     .await
     .expect("first key");
-    s.erase_subject("subj-1", "pseudo-1", t(4), draft("data.erase"))
+    s.erase_subject("subj-1", "pseudo-1", t(4), None, draft("data.erase"))
         .await
         .expect("erase");
     // The subject comes back: a new first key of the same version, another data key.
@@ -1031,6 +1032,36 @@ pub async fn vault_writes_need_the_very_key(s: Arc<dyn Store>) {
         refused,
         "a create sealed under the erased key"
     );
+    // A key that is not the record's: another subject's, or another version.
+    for key in [
+        SealedUnder::Held(SubjectKey {
+            subject_id: "subj-2".into(),
+            ..new.clone()
+        }),
+        SealedUnder::Held(SubjectKey {
+            key_version: 2,
+            ..new.clone()
+        }),
+        SealedUnder::New(SubjectKey {
+            subject_id: "subj-2".into(),
+            ..new.clone()
+        }),
+    ] {
+        assert_eq!(
+            s.insert_record(
+                &record("r3", "customers", "subj-1"),
+                &key,
+                &[],
+                &[],
+                draft("data.write"),
+            )
+            .await
+            .map(|_| ()),
+            refused,
+            "{key:?}"
+        );
+    }
+    assert_eq!(s.subject_key("subj-2").await, Ok(None), "no key was stored");
     // Grouped with others that commit, where a backend groups creates.
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -1157,6 +1188,146 @@ pub async fn vault_writes_need_the_very_key(s: Arc<dyn Store>) {
         refused,
         "a create that read the key before it was rewrapped"
     );
+    // An erasure conditional on a key (a ledger replay's) erases only under that very key.
+    let size = s.audit_head().await.expect("head").size;
+    let ledger = s.erasure_ledger().await.expect("ledger");
+    for stale in [&old, &new] {
+        assert_eq!(
+            s.erase_subject("subj-1", "pseudo-1", t(4), Some(stale), draft("data.erase"))
+                .await
+                .map(|_| ()),
+            refused,
+            "an erasure under a key the subject no longer holds"
+        );
+    }
+    assert_eq!(s.subject_records("subj-1").await.expect("records").len(), 5);
+    assert_eq!(s.erasure_ledger().await.expect("ledger"), ledger);
+    assert_eq!(s.audit_head().await.expect("head").size, size, "no event");
+    let current = s.subject_key("subj-1").await.expect("key").expect("some");
+    let erased = s
+        .erase_subject(
+            "subj-1",
+            "pseudo-1",
+            t(4),
+            Some(&current),
+            draft("data.erase"),
+        )
+        .await
+        .expect("an erasure under the held key");
+    assert_eq!((erased.records, erased.key_destroyed), (5, true));
+}
+
+/// A subject's tokens of a field go when no record of theirs holds a value of that field any
+/// more: when the record is deleted, or its value changes (rectification: the new value's
+/// token replaces the old one) or goes. A value kept as it was keeps its token.
+pub async fn vault_tokens_follow_their_values(s: Arc<dyn Store>) {
+    s.put_collection(
+        &collection("customers"),
+        None,
+        t(1),
+        draft("collection.write"),
+    )
+    .await
+    .expect("put");
+    let tok = |name: &str, field: &str| TokenRecord {
+        field: field.into(),
+        ..token(name, "subj-1")
+    };
+    let tokens = |s: &Arc<dyn Store>| {
+        let s = s.clone();
+        async move {
+            let mut t: Vec<String> = s
+                .subject_tokens("subj-1")
+                .await
+                .expect("tokens")
+                .into_iter()
+                .map(|t| t.token)
+                .collect();
+            t.sort();
+            t
+        }
+    };
+    s.insert_record(
+        &record("r1", "customers", "subj-1"),
+        &first("subj-1"),
+        &[],
+        &[tok("tok-e1", "email"), tok("tok-p1", "phone")],
+        draft("data.write"),
+    )
+    .await
+    .expect("r1");
+    s.insert_record(
+        &record("r2", "customers", "subj-1"),
+        &held("subj-1"),
+        &[],
+        &[tok("tok-e2", "email")],
+        draft("data.write"),
+    )
+    .await
+    .expect("r2");
+    // r2's email changes while r1 still holds an email: a token is the subject's, not a
+    // record's, so the old email tokens cannot be told apart and all stay.
+    let mut changed = record("r2", "customers", "subj-1");
+    changed.cells[0].ciphertext = b"sealed-email-r2-new".to_vec();
+    changed.updated_at = t(5);
+    s.update_record(
+        &changed,
+        &subject_key("subj-1"),
+        t(4),
+        &[],
+        &[tok("tok-e3", "email")],
+        draft("data.rectify"),
+    )
+    .await
+    .expect("rectify r2");
+    assert_eq!(
+        tokens(&s).await,
+        ["tok-e1", "tok-e2", "tok-e3", "tok-p1"],
+        "r1 still holds an email and a phone"
+    );
+    // Deleting r1: its email is still held by r2 (kept), its phone by r2 too.
+    s.delete_record("customers", "r1", draft("data.delete"))
+        .await
+        .expect("delete r1");
+    assert_eq!(tokens(&s).await, ["tok-e1", "tok-e2", "tok-e3", "tok-p1"]);
+    // r2 is now the only record: a new email replaces the old values' tokens; the phone,
+    // kept as it was, keeps its token.
+    let mut again = changed.clone();
+    again.cells[0].ciphertext = b"sealed-email-r2-newer".to_vec();
+    again.updated_at = t(6);
+    s.update_record(
+        &again,
+        &subject_key("subj-1"),
+        t(5),
+        &[],
+        &[tok("tok-e4", "email")],
+        draft("data.rectify"),
+    )
+    .await
+    .expect("rectify r2 again");
+    assert_eq!(tokens(&s).await, ["tok-e4", "tok-p1"]);
+    // The phone goes: its token too.
+    let mut fewer = again.clone();
+    fewer.cells.retain(|c| c.field != "phone");
+    fewer.updated_at = t(7);
+    s.update_record(
+        &fewer,
+        &subject_key("subj-1"),
+        t(6),
+        &[],
+        &[],
+        draft("data.rectify"),
+    )
+    .await
+    .expect("remove the phone");
+    assert_eq!(tokens(&s).await, ["tok-e4"]);
+    assert_eq!(s.get_token("tok-p1").await, Ok(Vec::new()));
+    // The last record goes: every token of its values with it.
+    s.delete_record("customers", "r2", draft("data.delete"))
+        .await
+        .expect("delete r2");
+    assert!(tokens(&s).await.is_empty());
+    assert_eq!(s.get_token("tok-e4").await, Ok(Vec::new()));
 }
 
 /// Rectification replaces cells and indexes from the version read; tokens, processing limits,
@@ -1419,7 +1590,7 @@ pub async fn vault_rectification_tokens_and_limits(s: Arc<dyn Store>) {
 
     // Erasure takes tokens and limits; the ledger answers for the pseudonym.
     assert_eq!(s.erased_at("pseudo-1").await, Ok(None));
-    s.erase_subject("subj-1", "pseudo-1", t(9), draft("data.erase"))
+    s.erase_subject("subj-1", "pseudo-1", t(9), None, draft("data.erase"))
         .await
         .expect("erase");
     let left = s.get_token("dtk_a").await.expect("get");
@@ -1865,7 +2036,7 @@ pub async fn consent_outbox(s: Arc<dyn Store>) {
     s.record_consent(&[e3], &[m3], draft("consent.record"))
         .await
         .expect("record");
-    s.erase_subject("cust-c", "sp_c", t(50), draft("data.erase"))
+    s.erase_subject("cust-c", "sp_c", t(50), None, draft("data.erase"))
         .await
         .expect("erase");
     let d3 = s.deliveries("e3").await.expect("d");
@@ -1884,7 +2055,7 @@ pub async fn consent_outbox(s: Arc<dyn Store>) {
         vec!["e2"],
         "only sp_b's pending change is still due"
     );
-    s.erase_subject("cust-a", "sp_a", t(60), draft("data.erase"))
+    s.erase_subject("cust-a", "sp_a", t(60), None, draft("data.erase"))
         .await
         .expect("erase a");
     assert_eq!(

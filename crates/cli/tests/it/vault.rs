@@ -815,6 +815,83 @@ async fn every_malformed_value_is_refused_by_rule_without_echo() {
     .assert_error(400, "invalid_path_parameter");
 }
 
+/// A format-preserving token is digits only, so one may stand for different values in two
+/// fields (each field's FF1 permutation may map a value to it): such a token is refused as
+/// ambiguous unless the caller names the collection and field.
+#[tokio::test]
+async fn a_token_issued_in_two_fields_must_be_named_by_its_field() {
+    use custodian_core::audit::{AuditDraft, Decision};
+    use custodian_core::vault::record::{SealedUnder, SubjectKey, TokenRecord};
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    let (_, card_token) = seed(&s, &k).await;
+    // The collision, planted: the same digits, another subject's value in another field.
+    let now = custodian_core::Timestamp::now();
+    let key = SubjectKey {
+        subject_id: "cus_planted".into(),
+        key_version: 1,
+        kek_id: "kek".into(),
+        wrapped_dek: vec![0; 60],
+        created_at: now,
+    };
+    s.store
+        .put_token(
+            &TokenRecord {
+                token: card_token.clone(),
+                collection: "customers".into(),
+                field: "phone".into(),
+                subject_id: "cus_planted".into(),
+                key_version: 1,
+                ciphertext: vec![0; 40],
+                created_at: now,
+            },
+            &SealedUnder::New(key),
+            AuditDraft::new(
+                now,
+                "test",
+                "system",
+                "token.issue",
+                "test",
+                Decision::Allow,
+            ),
+        )
+        .await
+        .expect("plant");
+    let detok = |body: Value| {
+        as_(
+            &s,
+            &k.dpo,
+            Some("dsr"),
+            Method::POST,
+            "/v1/detokenize",
+            Body::Json(body),
+        )
+    };
+    let r = detok(json!({"token": card_token})).await;
+    r.assert_error(409, "token_ambiguous");
+    assert_eq!(
+        r.json["error"]["details"]["issued_in"],
+        json!([{"collection": "customers", "field": "card"},
+               {"collection": "customers", "field": "phone"}])
+    );
+    let r = detok(json!({"token": card_token, "collection": "customers", "field": "card"})).await;
+    assert_eq!(
+        (
+            r.status,
+            r.json["value"].clone(),
+            r.json["subject_id"].clone()
+        ),
+        (200, json!(CARD_DIGITS), json!("cus_1")),
+        "{r:?}"
+    );
+    detok(json!({"token": card_token, "collection": "customers", "field": "name"}))
+        .await
+        .assert_error(404, "token_not_found");
+    detok(json!({"token": card_token, "field": 7}))
+        .await
+        .assert_error(422, "invalid_body");
+}
+
 /// Bytes of `needle` or its hex, anywhere in `hay`.
 fn holds(hay: &[u8], needle: &str) -> bool {
     let hex = hex::encode(needle);
@@ -837,6 +914,15 @@ async fn no_plaintext_in_the_sqlite_files() {
     let s = TestServer::start().await;
     let k = keys(&s).await;
     seed(&s, &k).await;
+    let bytes = sqlite_files(&s);
+    assert!(bytes.len() > 10_000, "the database files were read");
+    for v in SEEDED {
+        assert!(!holds(&bytes, v), "{v} is in the database files");
+    }
+}
+
+/// The bytes of every SQLite file of `s`'s database (the database, its log, its index).
+fn sqlite_files(s: &TestServer) -> Vec<u8> {
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(&s.data_dir).expect("dir") {
         let p = entry.expect("entry").path();
@@ -845,9 +931,55 @@ async fn no_plaintext_in_the_sqlite_files() {
             bytes.extend(std::fs::read(&p).expect("read"));
         }
     }
-    assert!(bytes.len() > 10_000, "the database files were read");
-    for v in SEEDED {
-        assert!(!holds(&bytes, v), "{v} is in the database files");
+    bytes
+}
+
+/// Crypto-shredding on SQLite leaves no copy of the destroyed key, nor of the sealed cells,
+/// in the files: deleted rows are zeroed and the log holding the pages from before the
+/// erasure is truncated.
+#[tokio::test]
+async fn an_erased_key_is_in_no_sqlite_file() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    let (id, _) = seed(&s, &k).await;
+    let key = s
+        .store
+        .subject_key("cus_1")
+        .await
+        .expect("key")
+        .expect("some");
+    let cells = s
+        .store
+        .get_record("customers", &id)
+        .await
+        .expect("get")
+        .expect("some")
+        .cells;
+    let held = |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    let before = sqlite_files(&s);
+    assert!(held(&before, &key.wrapped_dek), "the key is stored");
+    assert!(cells.iter().all(|c| held(&before, &c.ciphertext)));
+    let r = as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::DELETE,
+        "/v1/subjects/cus_1",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let after = sqlite_files(&s);
+    assert!(
+        !held(&after, &key.wrapped_dek),
+        "the erased key is in the files"
+    );
+    for c in &cells {
+        assert!(
+            !held(&after, &c.ciphertext),
+            "{}'s sealed cell is in the files",
+            c.field
+        );
     }
 }
 

@@ -1200,7 +1200,7 @@ impl<'a> Vault<'a> {
         let audit = audit.with_subject(Some(pseudonym.clone()));
         Ok(self
             .store
-            .erase_subject(subject_id, &pseudonym, at, audit)
+            .erase_subject(subject_id, &pseudonym, at, None, audit)
             .await?)
     }
 
@@ -1283,8 +1283,9 @@ impl<'a> Vault<'a> {
     /// Re-applies the erasure ledger `ledger` (pseudonyms and times) to this store: its entries
     /// join this store's ledger, and every subject whose pseudonym is in it and whose key
     /// predates the erasure is erased again (recorded at the original erasure time, so a
-    /// subject who came back later is not erased by a later replay). Returns how many
-    /// subjects were erased.
+    /// subject who came back later is not erased by a later replay; the key is checked again
+    /// in the erasure's transaction, so neither is one who comes back while the replay runs).
+    /// Returns how many subjects were erased.
     pub async fn replay_erasures(
         &self,
         ledger: &[(String, Timestamp)],
@@ -1305,12 +1306,38 @@ impl<'a> Vault<'a> {
             after = Some(last.subject_id.clone());
             for k in &keys {
                 let p = self.pseudonym(&k.subject_id);
-                if let Some(at) = latest.get(p.as_str()).filter(|t| k.created_at <= **t) {
+                let Some(&at) = latest.get(p.as_str()) else {
+                    continue;
+                };
+                // Only the key that was read, and only while it predates the erasure: if the
+                // subject is erased and comes back meanwhile (a new key), the store refuses,
+                // and the key is read again.
+                let mut held = Some(k.clone());
+                let mut settled = false;
+                for _ in 0..ATTEMPTS {
+                    let Some(key) = held.take().filter(|h| h.created_at <= at) else {
+                        settled = true;
+                        break;
+                    };
                     let draft = audit(&p).with_subject(Some(p.clone()));
-                    self.store
-                        .erase_subject(&k.subject_id, &p, *at, draft)
-                        .await?;
-                    erased += 1;
+                    match self
+                        .store
+                        .erase_subject(&k.subject_id, &p, at, Some(&key), draft)
+                        .await
+                    {
+                        Ok(_) => {
+                            erased += 1;
+                            settled = true;
+                            break;
+                        }
+                        Err(StoreError::Conflict("subject_key")) => {
+                            held = self.store.subject_key(&k.subject_id).await?;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if !settled {
+                    return Err(VaultError::Busy);
                 }
             }
         }

@@ -305,6 +305,14 @@ pub struct TokenOut {
 pub struct DetokenizeIn {
     /// The token.
     pub token: String,
+    /// The collection the token was issued in. Format-preserving tokens are digits only, so
+    /// one may stand for different values in two fields: without a collection and field to
+    /// tell them apart, such a token answers `409 token_ambiguous`.
+    #[serde(default)]
+    pub collection: Option<String>,
+    /// The field the token was issued for (see `collection`).
+    #[serde(default)]
+    pub field: Option<String>,
 }
 
 /// A token's value.

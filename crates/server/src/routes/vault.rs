@@ -1169,6 +1169,7 @@ impl TokenTarget {
     params(("custodian-purpose" = String, Header, description = "Purpose (required)")),
     request_body = DetokenizeIn, responses(
     (status = 200, body = DetokenizeOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "token_ambiguous"),
 ))]
 pub async fn detokenize(
     State(state): State<AppState>,
@@ -1184,7 +1185,30 @@ pub async fn detokenize(
         purpose: Some(required_purpose(&headers)?),
     };
     let vault = state.vault();
-    let rows = vault.resolve_token(&input.token).await?;
+    let rows: Vec<_> = vault
+        .resolve_token(&input.token)
+        .await?
+        .into_iter()
+        .filter(|t| input.collection.as_ref().is_none_or(|c| *c == t.collection))
+        .filter(|t| input.field.as_ref().is_none_or(|f| *f == t.field))
+        .collect();
+    // Holders of one token in one field hold one value (a deterministic or format-preserving
+    // token stands for the same value of any subject); in two fields, two values may share it.
+    let mut scopes: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|t| (t.collection.as_str(), t.field.as_str()))
+        .collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    if scopes.len() > 1 {
+        let listed: Vec<_> = scopes
+            .iter()
+            .map(|(c, f)| json!({ "collection": c, "field": f }))
+            .collect();
+        return Err(
+            ApiError::new(ErrorCode::TokenAmbiguous).details(json!({ "issued_in": listed }))
+        );
+    }
     let t = rows
         .into_iter()
         .next()

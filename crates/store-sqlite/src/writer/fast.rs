@@ -90,7 +90,8 @@ pub(super) fn open(db: &Path) -> Result<Connection, StoreError> {
     // about as many as a vault insert's batch uses alone).
     conn.set_prepared_statement_cache_capacity(STATEMENTS);
     conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA temp_store = memory; PRAGMA synchronous = NORMAL;",
+        "PRAGMA foreign_keys = ON; PRAGMA temp_store = memory; PRAGMA synchronous = NORMAL; \
+         PRAGMA secure_delete = ON;",
     )
     .map_err(cannot)?;
     conn.execute_batch(&format!("{WAL_AUTOCHECKPOINT};"))
