@@ -350,9 +350,7 @@ pub(crate) async fn with_cells(pool: &PgPool, rows: Vec<PgRow>) -> Result<Vec<Re
 }
 
 /// Deletes `subject`'s tokens of `fields` of `collection` that no record of theirs but
-/// `record_id` stands behind: a subject's tokens of a field live while one of its records in
-/// the collection holds a value of that field (a token is the subject's, not a record's).
-/// Called when `record_id` is deleted, or its values of `fields` change or go.
+/// `record_id` stands behind (retention's disposal of those fields of `record_id`).
 pub(crate) async fn forget_tokens(
     conn: &mut PgConnection,
     subject: &str,
@@ -377,30 +375,11 @@ pub(crate) async fn forget_tokens(
     Ok(())
 }
 
-/// Deletes a record, its cells and index entries, and the tokens of its values that no other
-/// record of its subject stands behind ([`forget_tokens`]).
 pub(crate) async fn delete_record(
     conn: &mut PgConnection,
     collection: &str,
     id: &str,
 ) -> Result<(), StoreError> {
-    let subject: String =
-        query("SELECT subject_id FROM vault_records WHERE id = $1 AND collection = $2")
-            .bind(id)
-            .bind(collection)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?
-            .get(0);
-    let fields: Vec<String> = query("SELECT field FROM vault_cells WHERE record_id = $1")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
     query("DELETE FROM vault_index WHERE record_id = $1 AND collection = $2")
         .bind(id)
         .bind(collection)
@@ -423,7 +402,7 @@ pub(crate) async fn delete_record(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    forget_tokens(conn, &subject, collection, id, &fields).await
+    Ok(())
 }
 
 pub(crate) async fn erase_subject(
@@ -564,28 +543,6 @@ pub(crate) async fn update_record(
             StoreError::NotFound
         });
     }
-    // The fields whose value changes or goes (a kept value keeps its sealed cell as it was):
-    // the tokens of their old values go with them, unless another record holds the field.
-    let old: Vec<Cell> = query("SELECT field, ciphertext FROM vault_cells WHERE record_id = $1")
-        .bind(&record.id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?
-        .iter()
-        .map(|r| Cell {
-            field: r.get(0),
-            ciphertext: r.get(1),
-        })
-        .collect();
-    let changed = record.changed_fields(&old);
-    forget_tokens(
-        &mut *conn,
-        &record.subject_id,
-        &record.collection,
-        &record.id,
-        &changed,
-    )
-    .await?;
     for sql in [
         "DELETE FROM vault_cells WHERE record_id = $1",
         "DELETE FROM vault_index WHERE record_id = $1",

@@ -36,7 +36,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query, query_as};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, query};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "custodian.db";
@@ -134,32 +134,6 @@ impl SqliteStore {
             collections: Arc::default(),
             points: Arc::new(point::PointReads::new(path)),
         })
-    }
-
-    /// After a crypto-shredding erasure: copies the whole write-ahead log into the database
-    /// file and truncates it, so that the log no longer holds the pages from before the
-    /// erasure (with the destroyed key and sealed cells in them); `secure_delete` has zeroed
-    /// them in the pages written since. Waits (up to the busy timeout) for readers of older
-    /// snapshots and for the writer's open batch; a log that cannot be truncated now is left
-    /// with a warning, and its old pages are overwritten as writes go on.
-    pub(crate) async fn scrub_log(&self) {
-        let outcome = async {
-            let mut conn = self.writer.acquire().await.map_err(backend)?;
-            query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(backend)
-        }
-        .await;
-        match outcome {
-            Ok((0, _, _)) => {}
-            Ok(_) => tracing::warn!(
-                "the write-ahead log could not be truncated after an erasure: the database was busy"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "the write-ahead log could not be truncated after an erasure")
-            }
-        }
     }
 
     /// Applies the embedded migrations that have not run yet.
@@ -794,8 +768,7 @@ impl Store for SqliteStore {
             pseudonym.to_owned(),
             only_key.cloned(),
         );
-        let erased = self
-            .group
+        self.group
             .write(move |tx| {
                 Box::pin(async move {
                     if let Some(k) = &only_key
@@ -807,9 +780,7 @@ impl Store for SqliteStore {
                     vault::erase_subject(&mut *tx, &subject_id, &pseudonym, at).await
                 })
             })
-            .await?;
-        self.scrub_log().await;
-        Ok(erased)
+            .await
     }
 
     async fn erasure_ledger(&self) -> Result<Vec<(String, Timestamp)>, StoreError> {

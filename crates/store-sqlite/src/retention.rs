@@ -227,8 +227,7 @@ impl RetentionStore for SqliteStore {
         audit: AuditDraft,
     ) -> Result<custodian_core::vault::record::Erased, StoreError> {
         let (subject, pseudonym) = (subject_id.to_owned(), pseudonym.to_owned());
-        let erased = self
-            .group
+        self.group
             .write(move |tx| {
                 Box::pin(async move {
                     if subject_held(&mut *tx, &subject, at).await? {
@@ -252,9 +251,7 @@ impl RetentionStore for SqliteStore {
                     crate::vault::erase_subject(&mut *tx, &subject, &pseudonym, at).await
                 })
             })
-            .await?;
-        self.scrub_log().await;
-        Ok(erased)
+            .await
     }
 
     async fn renew_retention_job(

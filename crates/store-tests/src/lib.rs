@@ -30,8 +30,7 @@ macro_rules! conformance_suite {
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, concurrent_vault_creates_fail_alone, vault_erasure,
-            vault_writes_need_the_very_key, vault_tokens_follow_their_values,
-            vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
+            vault_writes_need_the_very_key, vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
             retention_holds_and_jobs, training_register, incident_register,
             evidence_bundles_and_figures, register_entries);
@@ -1215,119 +1214,6 @@ pub async fn vault_writes_need_the_very_key(s: Arc<dyn Store>) {
         .await
         .expect("an erasure under the held key");
     assert_eq!((erased.records, erased.key_destroyed), (5, true));
-}
-
-/// A subject's tokens of a field go when no record of theirs holds a value of that field any
-/// more: when the record is deleted, or its value changes (rectification: the new value's
-/// token replaces the old one) or goes. A value kept as it was keeps its token.
-pub async fn vault_tokens_follow_their_values(s: Arc<dyn Store>) {
-    s.put_collection(
-        &collection("customers"),
-        None,
-        t(1),
-        draft("collection.write"),
-    )
-    .await
-    .expect("put");
-    let tok = |name: &str, field: &str| TokenRecord {
-        field: field.into(),
-        ..token(name, "subj-1")
-    };
-    let tokens = |s: &Arc<dyn Store>| {
-        let s = s.clone();
-        async move {
-            let mut t: Vec<String> = s
-                .subject_tokens("subj-1")
-                .await
-                .expect("tokens")
-                .into_iter()
-                .map(|t| t.token)
-                .collect();
-            t.sort();
-            t
-        }
-    };
-    s.insert_record(
-        &record("r1", "customers", "subj-1"),
-        &first("subj-1"),
-        &[],
-        &[tok("tok-e1", "email"), tok("tok-p1", "phone")],
-        draft("data.write"),
-    )
-    .await
-    .expect("r1");
-    s.insert_record(
-        &record("r2", "customers", "subj-1"),
-        &held("subj-1"),
-        &[],
-        &[tok("tok-e2", "email")],
-        draft("data.write"),
-    )
-    .await
-    .expect("r2");
-    // r2's email changes while r1 still holds an email: a token is the subject's, not a
-    // record's, so the old email tokens cannot be told apart and all stay.
-    let mut changed = record("r2", "customers", "subj-1");
-    changed.cells[0].ciphertext = b"sealed-email-r2-new".to_vec();
-    changed.updated_at = t(5);
-    s.update_record(
-        &changed,
-        &subject_key("subj-1"),
-        t(4),
-        &[],
-        &[tok("tok-e3", "email")],
-        draft("data.rectify"),
-    )
-    .await
-    .expect("rectify r2");
-    assert_eq!(
-        tokens(&s).await,
-        ["tok-e1", "tok-e2", "tok-e3", "tok-p1"],
-        "r1 still holds an email and a phone"
-    );
-    // Deleting r1: its email is still held by r2 (kept), its phone by r2 too.
-    s.delete_record("customers", "r1", draft("data.delete"))
-        .await
-        .expect("delete r1");
-    assert_eq!(tokens(&s).await, ["tok-e1", "tok-e2", "tok-e3", "tok-p1"]);
-    // r2 is now the only record: a new email replaces the old values' tokens; the phone,
-    // kept as it was, keeps its token.
-    let mut again = changed.clone();
-    again.cells[0].ciphertext = b"sealed-email-r2-newer".to_vec();
-    again.updated_at = t(6);
-    s.update_record(
-        &again,
-        &subject_key("subj-1"),
-        t(5),
-        &[],
-        &[tok("tok-e4", "email")],
-        draft("data.rectify"),
-    )
-    .await
-    .expect("rectify r2 again");
-    assert_eq!(tokens(&s).await, ["tok-e4", "tok-p1"]);
-    // The phone goes: its token too.
-    let mut fewer = again.clone();
-    fewer.cells.retain(|c| c.field != "phone");
-    fewer.updated_at = t(7);
-    s.update_record(
-        &fewer,
-        &subject_key("subj-1"),
-        t(6),
-        &[],
-        &[],
-        draft("data.rectify"),
-    )
-    .await
-    .expect("remove the phone");
-    assert_eq!(tokens(&s).await, ["tok-e4"]);
-    assert_eq!(s.get_token("tok-p1").await, Ok(Vec::new()));
-    // The last record goes: every token of its values with it.
-    s.delete_record("customers", "r2", draft("data.delete"))
-        .await
-        .expect("delete r2");
-    assert!(tokens(&s).await.is_empty());
-    assert_eq!(s.get_token("tok-e4").await, Ok(Vec::new()));
 }
 
 /// Rectification replaces cells and indexes from the version read; tokens, processing limits,

@@ -73,17 +73,6 @@ impl SealedUnder {
     }
 }
 
-impl Record {
-    /// The fields of `old` (a stored version's cells) whose sealed value this version changes
-    /// or no longer has: a value kept as it was keeps its cell, byte for byte.
-    pub fn changed_fields(&self, old: &[Cell]) -> Vec<String> {
-        old.iter()
-            .filter(|o| !self.cells.contains(o))
-            .map(|o| o.field.clone())
-            .collect()
-    }
-}
-
 /// A subject key re-wrapped under another KEK (key rotation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewrap {
@@ -262,34 +251,5 @@ impl ProcessingLimit {
             LimitKind::Restriction => !RESTRICTION_EXEMPT_PURPOSES.contains(&purpose),
             LimitKind::Objection => self.purpose == purpose,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Cell, Record};
-
-    #[test]
-    fn changed_fields_are_the_old_cells_not_kept_as_they_were() {
-        let cell = |field: &str, sealed: &[u8]| Cell {
-            field: field.into(),
-            ciphertext: sealed.to_vec(),
-        };
-        let new = Record {
-            id: "r".into(),
-            collection: "c".into(),
-            subject_id: "s".into(),
-            key_version: 1,
-            cells: vec![cell("email", b"kept"), cell("phone", b"resealed")],
-            created_at: jiff::Timestamp::UNIX_EPOCH,
-            updated_at: jiff::Timestamp::UNIX_EPOCH,
-        };
-        let old = [
-            cell("email", b"kept"),
-            cell("phone", b"old"),
-            cell("card", b"gone"),
-        ];
-        assert_eq!(new.changed_fields(&old), ["phone", "card"]);
-        assert!(new.changed_fields(&[]).is_empty());
     }
 }

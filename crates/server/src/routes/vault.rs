@@ -1201,13 +1201,33 @@ pub async fn detokenize(
     scopes.sort_unstable();
     scopes.dedup();
     if scopes.len() > 1 {
-        let listed: Vec<_> = scopes
-            .iter()
-            .map(|(c, f)| json!({ "collection": c, "field": f }))
-            .collect();
-        return Err(
-            ApiError::new(ErrorCode::TokenAmbiguous).details(json!({ "issued_in": listed }))
-        );
+        // Named only to a caller who may reveal them; one who may reveal none of them is
+        // refused below (audited) as for any token it may not reveal.
+        let mut listed = Vec::new();
+        for (c, f) in &scopes {
+            let spec = match vault.collection(c).await {
+                Ok(coll) => coll.schema.field(f).cloned(),
+                Err(_) => None,
+            };
+            let may = spec.is_some_and(|spec| {
+                gate::decide(
+                    &state,
+                    &caller,
+                    Action::DataReveal,
+                    gate::field_resource(c, &spec),
+                    ctx.purpose.as_deref(),
+                )
+                .is_some()
+            });
+            if may {
+                listed.push(json!({ "collection": c, "field": f }));
+            }
+        }
+        if !listed.is_empty() {
+            return Err(
+                ApiError::new(ErrorCode::TokenAmbiguous).details(json!({ "issued_in": listed }))
+            );
+        }
     }
     let t = rows
         .into_iter()
