@@ -201,7 +201,7 @@ impl RetentionStore for PostgresStore {
                                 .map_err(backend)?;
                         }
                     }
-                    crate::vault::forget_tokens(&mut tx, &subject, &collection, &id, &touched).await?;
+                    crate::vault::forget_tokens(&mut tx, &subject, &collection, &touched).await?;
                     Ok(event)
         }
         .await;

@@ -125,31 +125,26 @@ async fn ensure_key(
     if key.subject_id != subject_id || key.key_version != key_version {
         return Err(StoreError::Conflict("subject_key"));
     }
-    match new {
-        true => {
-            let k = key;
-            let n = query(
-                "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_id) DO NOTHING",
-            )
-            .bind(&k.subject_id)
-            .bind(i64::from(k.key_version))
-            .bind(&k.kek_id)
-            .bind(&k.wrapped_dek)
-            .bind(k.created_at.as_millisecond())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-            if n == 0 {
-                return Err(StoreError::Conflict("subject_key"));
-            }
-        }
-        false => {
-            if !holds_key(conn, key, false).await? {
-                return Err(StoreError::Conflict("subject_key"));
-            }
-        }
+    let holds = if new {
+        query(
+            "INSERT INTO vault_subject_keys (subject_id, key_version, kek_id, wrapped_dek, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_id) DO NOTHING",
+        )
+        .bind(&key.subject_id)
+        .bind(i64::from(key.key_version))
+        .bind(&key.kek_id)
+        .bind(&key.wrapped_dek)
+        .bind(key.created_at.as_millisecond())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1
+    } else {
+        holds_key(conn, key, false).await?
+    };
+    if !holds {
+        return Err(StoreError::Conflict("subject_key"));
     }
     Ok(())
 }
@@ -349,25 +344,23 @@ pub(crate) async fn with_cells(pool: &PgPool, rows: Vec<PgRow>) -> Result<Vec<Re
     Ok(records)
 }
 
-/// Deletes `subject`'s tokens of `fields` of `collection` that no record of theirs but
-/// `record_id` stands behind (retention's disposal of those fields of `record_id`).
+/// Deletes `subject`'s tokens of `fields` of `collection` that no record of theirs stands
+/// behind any more (after retention disposed of those fields).
 pub(crate) async fn forget_tokens(
     conn: &mut PgConnection,
     subject: &str,
     collection: &str,
-    record_id: &str,
     fields: &[String],
 ) -> Result<(), StoreError> {
     for field in fields {
         query(
             "DELETE FROM vault_tokens WHERE subject_id = $1 AND collection = $2 AND field = $3 \
              AND NOT EXISTS (SELECT 1 FROM vault_cells c JOIN vault_records r ON r.id = c.record_id \
-             WHERE r.subject_id = $1 AND r.collection = $2 AND c.field = $3 AND r.id <> $4)",
+             WHERE r.subject_id = $1 AND r.collection = $2 AND c.field = $3)",
         )
         .bind(subject)
         .bind(collection)
         .bind(field)
-        .bind(record_id)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;

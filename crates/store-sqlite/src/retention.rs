@@ -210,7 +210,7 @@ impl RetentionStore for SqliteStore {
                                 .map_err(backend)?;
                         }
                     }
-                    crate::vault::forget_tokens(&mut *tx, &subject, &collection, &id, &touched).await?;
+                    crate::vault::forget_tokens(&mut *tx, &subject, &collection, &touched).await?;
                     tx.append(audit)
                 })
             })

@@ -425,8 +425,14 @@ impl KeyHints {
 /// A subject's data key, and whether it still has to be stored.
 struct KeyInUse {
     key: Box<dyn DataKey>,
-    version: u32,
     sealed: SealedUnder,
+}
+
+impl KeyInUse {
+    /// The key's version (bound into every cell sealed under it).
+    fn version(&self) -> u32 {
+        self.sealed.key().key_version
+    }
 }
 
 impl<'a> Vault<'a> {
@@ -538,7 +544,6 @@ impl<'a> Vault<'a> {
                 }
                 Ok(KeyInUse {
                     key: self.crypto.data_key(&k)?,
-                    version: k.key_version,
                     sealed: SealedUnder::Held(k),
                 })
             }
@@ -570,7 +575,6 @@ impl<'a> Vault<'a> {
         } = self.crypto.new_data_key(subject_id)?;
         Ok(KeyInUse {
             key,
-            version: 1,
             sealed: SealedUnder::New(SubjectKey {
                 subject_id: subject_id.to_owned(),
                 key_version: 1,
@@ -631,7 +635,7 @@ impl<'a> Vault<'a> {
                         collection,
                         record: record_id,
                         field: &f.name,
-                        key_version: k.version,
+                        key_version: k.version(),
                     };
                     Ok(Cell {
                         field: f.name.clone(),
@@ -643,7 +647,7 @@ impl<'a> Vault<'a> {
                 id: record_id.to_owned(),
                 collection: collection.to_owned(),
                 subject_id: subject_id.to_owned(),
-                key_version: k.version,
+                key_version: k.version(),
                 cells,
                 created_at: at,
                 updated_at: at,
@@ -653,7 +657,7 @@ impl<'a> Vault<'a> {
                 subject_id,
                 &normalized,
                 k.key.as_ref(),
-                k.version,
+                k.version(),
                 at,
             )?;
             let outcome = self
@@ -752,14 +756,14 @@ impl<'a> Vault<'a> {
                 collection,
                 record: &record,
                 field: &f.name,
-                key_version: k.version,
+                key_version: k.version(),
             };
             let t = TokenRecord {
                 token: token.clone(),
                 collection: collection.to_owned(),
                 field: f.name.clone(),
                 subject_id: subject_id.to_owned(),
-                key_version: k.version,
+                key_version: k.version(),
                 ciphertext: k.key.seal(&place, normalized.as_bytes())?,
                 created_at: at,
             };
@@ -1309,39 +1313,44 @@ impl<'a> Vault<'a> {
                 let Some(&at) = latest.get(p.as_str()) else {
                     continue;
                 };
-                // Only the key that was read, and only while it predates the erasure: if the
-                // subject is erased and comes back meanwhile (a new key), the store refuses,
-                // and the key is read again.
-                let mut held = Some(k.clone());
-                let mut settled = false;
-                for _ in 0..ATTEMPTS {
-                    let Some(key) = held.take().filter(|h| h.created_at <= at) else {
-                        settled = true;
-                        break;
-                    };
-                    let draft = audit(&p).with_subject(Some(p.clone()));
-                    match self
-                        .store
-                        .erase_subject(&k.subject_id, &p, at, Some(&key), draft)
-                        .await
-                    {
-                        Ok(_) => {
-                            erased += 1;
-                            settled = true;
-                            break;
-                        }
-                        Err(StoreError::Conflict("subject_key")) => {
-                            held = self.store.subject_key(&k.subject_id).await?;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                if !settled {
-                    return Err(VaultError::Busy);
+                if self.erase_again(k, &p, at, &audit).await? {
+                    erased += 1;
                 }
             }
         }
         Ok(erased)
+    }
+
+    /// Erases `key`'s subject again for a ledger entry of `at` if its key predates `at`: only
+    /// under the key that was read, checked in the erasure's transaction (if the subject is
+    /// erased and comes back meanwhile, with a new key, the store refuses and the key is read
+    /// again). Whether it was erased.
+    async fn erase_again(
+        &self,
+        key: &SubjectKey,
+        pseudonym: &str,
+        at: Timestamp,
+        audit: &impl Fn(&str) -> AuditDraft,
+    ) -> Result<bool, VaultError> {
+        let mut held = Some(key.clone());
+        for _ in 0..ATTEMPTS {
+            let Some(k) = held.filter(|h| h.created_at <= at) else {
+                return Ok(false);
+            };
+            let draft = audit(pseudonym).with_subject(Some(pseudonym.to_owned()));
+            match self
+                .store
+                .erase_subject(&k.subject_id, pseudonym, at, Some(&k), draft)
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(StoreError::Conflict("subject_key")) => {
+                    held = self.store.subject_key(&k.subject_id).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Busy)
     }
 }
 

@@ -1205,19 +1205,17 @@ pub async fn detokenize(
         // refused below (audited) as for any token it may not reveal.
         let mut listed = Vec::new();
         for (c, f) in &scopes {
-            let spec = match vault.collection(c).await {
-                Ok(coll) => coll.schema.field(f).cloned(),
-                Err(_) => None,
-            };
-            let may = spec.is_some_and(|spec| {
-                gate::decide(
-                    &state,
-                    &caller,
-                    Action::DataReveal,
-                    gate::field_resource(c, &spec),
-                    ctx.purpose.as_deref(),
-                )
-                .is_some()
+            let may = vault.collection(c).await.is_ok_and(|coll| {
+                coll.schema.field(f).is_some_and(|spec| {
+                    gate::decide(
+                        &state,
+                        &caller,
+                        Action::DataReveal,
+                        gate::field_resource(c, spec),
+                        ctx.purpose.as_deref(),
+                    )
+                    .is_some()
+                })
             });
             if may {
                 listed.push(json!({ "collection": c, "field": f }));
