@@ -233,16 +233,41 @@ impl Finding {
 /// longer span, then to the earlier one. Runs in time linear in the length of `text` (plus
 /// `n log n` in the number of findings).
 pub fn scan(text: &str) -> Vec<Finding> {
+    resolve(candidates(text))
+}
+
+/// Every detector's findings in `text`, overlapping.
+fn candidates(text: &str) -> Vec<Finding> {
     let mut all = Vec::new();
     // Escaped line breaks and tabs (`\n` in a JSON string or a log line) separate words like
     // the characters they stand for; blanking them keeps every byte offset.
     let blanked = bytes::blank_escapes(text.as_bytes());
     detect::run_all(blanked.as_deref().unwrap_or(text.as_bytes()), &mut all);
-    resolve(all)
+    all
+}
+
+/// Like [`scan`], for redaction: findings below `min` confidence are left out first, and a
+/// finding that loses to an overlapping better one is not dropped whole: each part of its span
+/// that no kept finding covers and that holds a letter or digit is kept as a finding of its
+/// kind. Redacting every finding returned then leaves nothing of either in clear (the path of
+/// `https://jane@example.com/reset?t=…` stays a URL's when the email inside it wins), and each
+/// part still gets its own kind's operator. The findings do not overlap and are sorted by start.
+pub fn scan_covering(text: &str, min: f32) -> Vec<Finding> {
+    let mut all = candidates(text);
+    all.retain(|f| f.confidence >= min);
+    settle(all, Some(text))
 }
 
 /// Drops overlapping findings, keeping the best of each overlapping group, and sorts by start.
-fn resolve(mut all: Vec<Finding>) -> Vec<Finding> {
+fn resolve(all: Vec<Finding>) -> Vec<Finding> {
+    settle(all, None)
+}
+
+/// Keeps the best of each group of overlapping findings: the higher confidence, then the
+/// longer span, then the earlier. With `cover` (the scanned text), the parts of a losing
+/// finding outside every kept one are kept too when they hold a letter or digit (see
+/// [`scan_covering`]). Sorted by start.
+fn settle(mut all: Vec<Finding>, cover: Option<&str>) -> Vec<Finding> {
     all.sort_by(|a, b| {
         b.confidence
             .total_cmp(&a.confidence)
@@ -252,15 +277,45 @@ fn resolve(mut all: Vec<Finding>) -> Vec<Finding> {
     // INVARIANT: the intervals in `kept` (start -> end) never overlap.
     let mut kept: BTreeMap<usize, usize> = BTreeMap::new();
     let mut out = Vec::with_capacity(all.len());
+    let mut gaps = Vec::new();
     for f in all {
-        let before_overlaps = kept
+        let before = kept
             .range(..=f.start)
             .next_back()
-            .is_some_and(|(_, &end)| end > f.start);
-        let after_overlaps = kept.range(f.start..f.end).next().is_some();
-        if !before_overlaps && !after_overlaps {
+            .map(|(_, &end)| end)
+            .filter(|&end| end > f.start);
+        let mut inside = kept.range(f.start..f.end).peekable();
+        if before.is_none() && inside.peek().is_none() {
             kept.insert(f.start, f.end);
             out.push(f);
+            continue;
+        }
+        let Some(t) = cover else {
+            continue;
+        };
+        // The parts of `f` between the kept spans it overlaps.
+        gaps.clear();
+        let mut at = before.unwrap_or(f.start);
+        for (&s, &e) in inside {
+            if s > at {
+                gaps.push((at, s));
+            }
+            at = at.max(e);
+        }
+        if at < f.end {
+            gaps.push((at, f.end));
+        }
+        for &(s, e) in &gaps {
+            if t.get(s..e)
+                .is_some_and(|g| g.chars().any(char::is_alphanumeric))
+            {
+                kept.insert(s, e);
+                out.push(Finding {
+                    start: s,
+                    end: e,
+                    ..f.clone()
+                });
+            }
         }
     }
     out.sort_by_key(|f| (f.start, f.end));

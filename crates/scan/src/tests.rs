@@ -1101,6 +1101,12 @@ fn secrets() {
     );
     let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----";
     yes(Kind::Secret, &format!("key:\n{pem}\nrest"), pem);
+    let pgp = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0Jx2QBCADcKz9mUq3V1W7r\n=Xq7T\n-----END PGP PRIVATE KEY BLOCK-----";
+    yes(Kind::Secret, &format!("backup:\n{pgp}\n"), pgp);
+    // A public key is no secret.
+    no(
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF0Jx2QBCADcKz9\n-----END PGP PUBLIC KEY BLOCK-----",
+    );
     yes(
         Kind::Secret,
         "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -1166,6 +1172,70 @@ fn overlaps_keep_the_higher_confidence_then_the_longer() {
     let f = scan("x 4111 1111 1111 1111 y 078-05-1120");
     assert_eq!(f.len(), 2);
     assert!(f.windows(2).all(|w| w[0].end <= w[1].start));
+}
+
+#[test]
+fn covering_keeps_what_a_losing_finding_holds_outside_the_winner() {
+    let text = "reset at https://app.example/u/jane?to=jane@example.com&t=Zq9 now";
+    // The plain scan keeps the email and drops the URL around it whole.
+    assert_eq!(found(text), vec![(Kind::Email, "jane@example.com")]);
+    let f = crate::scan_covering(text, 0.5);
+    let got: Vec<(Kind, &str)> = f.iter().map(|x| (x.kind, &text[x.start..x.end])).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Kind::Url, "https://app.example/u/jane?to="),
+            (Kind::Email, "jane@example.com"),
+            (Kind::Url, "&t=Zq9"),
+        ]
+    );
+    // A part without a letter or digit is not kept (the URL's `/` after a winning IPv4 would
+    // be one); nor is anything below the threshold.
+    assert!(crate::scan_covering(text, 0.99).is_empty());
+    // Without overlaps it answers what the scan answers.
+    let plain = "mail jane@example.com, call +44 20 7946 0958";
+    assert_eq!(crate::scan_covering(plain, 0.0), scan(plain));
+}
+
+#[test]
+fn covering_leaves_no_letter_or_digit_of_any_finding_in_clear() {
+    let mut rng = Rng(0x5151_2026);
+    let pieces = [
+        "https://jane@example.com/x?y=1 ",
+        "http://203.0.113.7:8080/a/jane.doe@example.org ",
+        "Dr. Jane Doe ",
+        "4111 1111 1111 1111 ",
+        "call +44 20 7946 0958 ",
+        "10 Downing St, London SW1A 2AA ",
+        "api_key=Zx9fQ2LmT7pWc4RbN8vYh3Kd ",
+        "on 14/03/1985 at 1 Main St ",
+        "mailto:jane@example.com ",
+    ];
+    for _ in 0..300 {
+        let mut text = String::new();
+        for _ in 0..rng.below(8) + 1 {
+            text.push_str(pieces[rng.below(pieces.len())]);
+        }
+        let mut raw = Vec::new();
+        crate::detect::run_all(text.as_bytes(), &mut raw);
+        let covered = crate::scan_covering(&text, 0.5);
+        assert!(
+            covered.windows(2).all(|w| w[0].end <= w[1].start),
+            "{covered:?}"
+        );
+        for x in &covered {
+            assert!(text.is_char_boundary(x.start) && text.is_char_boundary(x.end));
+        }
+        for r in raw.iter().filter(|r| r.confidence >= 0.5) {
+            for (i, c) in text[r.start..r.end].char_indices() {
+                let at = r.start + i;
+                assert!(
+                    !c.is_alphanumeric() || covered.iter().any(|x| x.start <= at && at < x.end),
+                    "{text:?}: byte {at} of {r:?} is left in clear by {covered:?}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -183,6 +183,29 @@ async fn text_is_scanned_and_redacted_over_http_with_each_operator() {
         "Ticket: <EMAIL> paid with <CREDIT_CARD> from <IPV4>."
     );
     assert_eq!(r["items"][1]["operator"], "label");
+    // An email inside a URL wins the overlap, and the rest of the URL is redacted as a URL's
+    // (the plain scan reports only the email), each part with its kind's operator.
+    let link = "Reset: https://app.example/reset/jane?to=jane@example.com&t=Zq9 today";
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/redact",
+            Some(&support),
+            Body::Json(json!({"text": link, "operators": {"url": "mask"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json["text"],
+        "Reset: *****://***.*******/*****/****?**=<EMAIL>&*=*** today"
+    );
+    let kinds: Vec<&str> = r.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["url", "email", "url"]);
     let r = redact(json!({"email": "mask", "credit_card": "hash", "default": "keep"})).await;
     let out = r["text"].as_str().expect("text");
     assert!(

@@ -204,14 +204,17 @@ pub(crate) fn prefixed(t: &[u8], out: &mut Vec<crate::Finding>) {
 
 const BEGIN: &[u8] = b"-----BEGIN ";
 const END: &[u8] = b"-----END ";
-const KEY_TAIL: &[u8] = b"PRIVATE KEY-----";
+/// How the label of a private key ends: PEM (`RSA PRIVATE KEY`, `OPENSSH PRIVATE KEY`,
+/// `ENCRYPTED PRIVATE KEY`…) and OpenPGP's ASCII armour (`PGP PRIVATE KEY BLOCK`).
+const KEY_TAILS: [&[u8]; 2] = [b"PRIVATE KEY-----", b"PRIVATE KEY BLOCK-----"];
 
-/// The end of a `…PRIVATE KEY-----` label starting at `i` (capitals and spaces, at most 40).
+/// The end of a `…PRIVATE KEY-----` or `…PRIVATE KEY BLOCK-----` label starting at `i`
+/// (capitals and spaces, at most 40).
 fn label_end(t: &[u8], i: usize) -> Option<usize> {
     let mut j = i;
     while j - i <= 40 {
-        if starts_with(t, j, KEY_TAIL) {
-            return Some(j + KEY_TAIL.len());
+        if let Some(tail) = KEY_TAILS.iter().find(|tail| starts_with(t, j, tail)) {
+            return Some(j + tail.len());
         }
         let b = at(t, j);
         if !(b.is_ascii_uppercase() || b == b' ') {

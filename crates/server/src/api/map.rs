@@ -453,7 +453,9 @@ pub struct RedactedOut {
 pub struct RedactOut {
     /// The text with each finding replaced.
     pub text: String,
-    /// What was found and how it was replaced.
+    /// What was found and how it was replaced, in text order, never overlapping. Where two
+    /// findings overlapped (an email inside a URL), the better one is an item whole and each
+    /// part of the other outside it that holds a letter or digit is an item of its own kind.
     pub items: Vec<RedactedOut>,
 }
 

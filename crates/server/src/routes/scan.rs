@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use custodian_core::access::{Action, Resource};
 use custodian_scan::redact::{Operator, label, redact, sealed_items};
-use custodian_scan::{Finding, Kind, scan};
+use custodian_scan::{Finding, Kind, scan, scan_covering};
 use serde_json::json;
 
 use crate::api::map::{
@@ -29,8 +29,9 @@ fn invalid(field: &str, rule: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidValue).details(json!({ "field": field, "rule": rule }))
 }
 
-/// Authorizes `scan.run`, scans `text` (findings at or above `min`, default 0.5) and audits
-/// the request as `action` with the kinds found, before anything is answered.
+/// Authorizes `scan.run`, scans `text` (findings at or above `min`, default 0.5; for a
+/// redaction, `scan.redact`, with the parts of overlapped findings kept: `scan_covering`) and
+/// audits the request as `action` with the kinds found, before anything is answered.
 async fn scanned(
     state: &AppState,
     caller: &Caller,
@@ -44,10 +45,16 @@ async fn scanned(
     if !(0.0..=1.0).contains(&min) {
         return Err(invalid("min_confidence", "between 0 and 1"));
     }
-    let found: Vec<Finding> = scan(text)
-        .into_iter()
-        .filter(|f| f.confidence >= min)
-        .collect();
+    let found: Vec<Finding> = if action == "scan.redact" {
+        // A redaction also covers what a finding that lost to an overlapping one holds
+        // outside the winner (`scan_covering`).
+        scan_covering(text, min)
+    } else {
+        scan(text)
+            .into_iter()
+            .filter(|f| f.confidence >= min)
+            .collect()
+    };
     let mut draft = permit.draft;
     draft.action = action.into();
     draft.fields = kinds(found.iter().map(|f| f.kind));
