@@ -30,7 +30,8 @@ macro_rules! conformance_suite {
             failed_change_writes_no_audit_event, concurrent_appends_keep_one_chain,
             concurrent_failures_roll_back_alone, vault_collections, vault_records_and_search,
             vault_subject_keys_are_race_safe, concurrent_vault_creates_fail_alone, vault_erasure,
-            vault_writes_need_the_very_key, vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
+            vault_writes_need_the_very_key, vault_reads_racing_an_erasure,
+            vault_rectification_tokens_and_limits, consent_ledger, consent_outbox,
             rights_requests, datasets_and_tasks, map_entries, scan_proposals,
             retention_holds_and_jobs, training_register, incident_register,
             evidence_bundles_and_figures, register_entries);
@@ -972,6 +973,175 @@ fn token(token: &str, subject: &str) -> TokenRecord {
         ciphertext: b"sealed-token".to_vec(),
         created_at: t(5),
     }
+}
+
+/// Allows every request: the reads below are about the vault's keys, not its policy.
+struct AllowAll;
+
+impl custodian_core::access::PolicyEngine for AllowAll {
+    fn decide(
+        &self,
+        _: &custodian_core::access::AccessRequest,
+    ) -> custodian_core::access::PolicyDecision {
+        custodian_core::access::PolicyDecision {
+            allowed: true,
+            policies: vec!["test".into()],
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// A read that got its record or token before the subject was erased and its key after the
+/// subject came back (a new first key of the same version, another data key) answers as after
+/// the erasure (404), not with a failed decryption (500); a stored value that does not open
+/// under its subject's key is still a failure.
+pub async fn vault_reads_racing_an_erasure(s: Arc<dyn Store>) {
+    use custodian_core::access::{AccessRequest, Action, Principal, Resource, authorize};
+    use custodian_core::vault::record::CellPlace;
+    use custodian_core::vault::service::{Grants, Vault, VaultCrypto, VaultError};
+    use custodian_crypto::envelope::EnvelopeCrypto;
+    use custodian_crypto::keys::FileKeyProvider;
+    use custodian_crypto::vault::Key256;
+
+    let crypto = EnvelopeCrypto::new(
+        Arc::new(FileKeyProvider::from_key(Key256::generate().expect("kek"))),
+        &Key256::generate().expect("root"),
+    )
+    .expect("crypto");
+    let schema = collection("customers");
+    s.put_collection(&schema, None, t(1), draft("collection.write"))
+        .await
+        .expect("put");
+    // A first key for `subj-1`, and a record `id` and token `tok-1` sealed under it for real.
+    let sealed = |id: &str| {
+        let k = crypto.new_data_key("subj-1").expect("data key");
+        fn place(record: &str) -> CellPlace<'_> {
+            CellPlace {
+                collection: "customers",
+                record,
+                field: "email",
+                key_version: 1,
+            }
+        }
+        let key = SubjectKey {
+            kek_id: k.kek_id,
+            wrapped_dek: k.wrapped,
+            ..subject_key("subj-1")
+        };
+        let rec = Record {
+            cells: vec![Cell {
+                field: "email".into(),
+                ciphertext: k.key.seal(&place(id), b"jane@example.com").expect("seal"),
+            }],
+            ..record(id, "customers", "subj-1")
+        };
+        let tok = TokenRecord {
+            ciphertext: k
+                .key
+                .seal(&place("token:tok-1"), b"jane@example.com")
+                .expect("seal"),
+            ..token("tok-1", "subj-1")
+        };
+        (key, rec, tok)
+    };
+    let engine = AllowAll;
+    let mut grants = Grants::new();
+    let reveal = authorize(
+        &engine,
+        AccessRequest {
+            principal: Principal {
+                operator_id: "dpo".into(),
+                role: Role::Dpo,
+                training_current: true,
+            },
+            action: Action::DataReveal,
+            resource: Resource::Field {
+                collection: "customers".into(),
+                field: "email".into(),
+                category: "user.contact.email".into(),
+                sensitivity: "medium".into(),
+            },
+            purpose: Some("dsr".into()),
+            time: t(2),
+        },
+    )
+    .expect("allowed");
+    assert!(grants.add(&reveal));
+    let schemas = HashMap::from([("customers".to_owned(), schema.clone())]);
+    let vault = Vault::new(s.as_ref(), &crypto);
+    let open = |r: Record| {
+        let (vault, schemas, grants) = (&vault, &schemas, &grants);
+        async move {
+            vault
+                .open_records(schemas, &[r], grants, vec![draft("data.read")])
+                .await
+                .map(|o| o[0].fields[0].value.clone())
+        }
+    };
+    let open_token = |tok: TokenRecord| {
+        let (vault, grants) = (&vault, &grants);
+        async move { vault.open_token(&tok, grants, draft("token.reveal")).await }
+    };
+
+    let (k1, r1, tok1) = sealed("r1");
+    s.insert_record(
+        &r1,
+        &SealedUnder::New(k1),
+        &index(1),
+        std::slice::from_ref(&tok1),
+        draft("data.write"),
+    )
+    .await
+    .expect("create");
+    let jane = serde_json::json!("jane@example.com");
+    assert_eq!(open(r1.clone()).await, Ok(jane.clone()));
+    assert_eq!(open_token(tok1.clone()).await, Ok(jane.clone()));
+
+    s.erase_subject("subj-1", "pseudo-1", t(5), None, draft("data.erase"))
+        .await
+        .expect("erase");
+    let (k2, r2, tok2) = sealed("r2");
+    s.insert_record(
+        &r2,
+        &SealedUnder::New(k2.clone()),
+        &index(2),
+        &[],
+        draft("data.write"),
+    )
+    .await
+    .expect("back, with a new first key");
+    assert_eq!(open(r1.clone()).await, Err(VaultError::RecordNotFound));
+    assert_eq!(
+        open_token(tok1.clone()).await,
+        Err(VaultError::TokenNotFound)
+    );
+    assert_eq!(open(r2.clone()).await, Ok(jane.clone()));
+    // The token issued again meanwhile (a deterministic token is the same string): the read
+    // that got the old one is told to try again.
+    s.put_token(&tok2, &SealedUnder::Held(k2.clone()), draft("token.issue"))
+        .await
+        .expect("token again");
+    assert_eq!(open_token(tok1.clone()).await, Err(VaultError::Busy));
+    assert_eq!(open_token(tok2).await, Ok(jane));
+    // Stored as read and still not opening: the failure stands.
+    let forged = Record {
+        id: "r3".into(),
+        cells: r1.cells.clone(),
+        ..r2.clone()
+    };
+    s.insert_record(
+        &forged,
+        &SealedUnder::Held(k2),
+        &[],
+        &[],
+        draft("data.write"),
+    )
+    .await
+    .expect("stored");
+    assert!(
+        matches!(open(forged).await, Err(VaultError::Crypto(_))),
+        "a cell that does not open under its subject's key"
+    );
 }
 
 /// A write sealed under a key its subject no longer holds is refused, even when the subject

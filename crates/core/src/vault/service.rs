@@ -849,7 +849,21 @@ impl<'a> Vault<'a> {
             field: &t.field,
             key_version: t.key_version,
         };
-        let plain = dek.open(&place, &t.ciphertext)?;
+        let plain = match dek.open(&place, &t.ciphertext) {
+            Ok(plain) => plain,
+            Err(e) => {
+                // The token and the key were read apart: the subject may have been erased
+                // between the two and come back with a new first key of the same version.
+                let live = self.store.get_token(&t.token).await?;
+                return Err(if live.contains(t) {
+                    VaultError::Crypto(e)
+                } else if live.is_empty() {
+                    VaultError::TokenNotFound
+                } else {
+                    VaultError::Busy
+                });
+            }
+        };
         let text = std::str::from_utf8(&plain)
             .map_err(|_| VaultError::Crypto(CryptoFailure("a sealed value is not text")))?;
         Ok(f.field_type.to_json(text))
@@ -916,7 +930,20 @@ impl<'a> Vault<'a> {
             let dek = keys
                 .get(r.subject_id.as_str())
                 .ok_or(VaultError::RecordNotFound)?;
-            out.push(open_one(schema, r, dek.as_ref(), grants)?);
+            match open_one(schema, r, dek.as_ref(), grants) {
+                Ok(opened) => out.push(opened),
+                // The record and its subject's key were read apart: the subject may have been
+                // erased between the two and come back with a new first key of the same
+                // version. Only a record still stored as read is a real failure.
+                Err(VaultError::Crypto(e)) => {
+                    return Err(match self.store.get_record(&r.collection, &r.id).await? {
+                        Some(now) if now == *r => VaultError::Crypto(e),
+                        Some(_) => VaultError::Busy,
+                        None => VaultError::RecordNotFound,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
