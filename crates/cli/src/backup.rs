@@ -135,7 +135,9 @@ const SQLITE_SUFFIXES: [&str; 3] = ["", "-wal", "-shm"];
 
 /// Replaces the SQLite database by the backup `from`, then re-applies every erasure known to
 /// the database being replaced, to the backup, and to `ledger_file`. The server must be
-/// stopped. The replaced database is kept beside it as `custodian.db.pre-restore-<ms>`.
+/// stopped: the data directory's lock is taken exclusively first, so a restore is refused
+/// while a server runs there (and a server refuses to start during a restore). The replaced
+/// database is kept beside it as `custodian.db.pre-restore-<ms>`.
 pub async fn restore(
     loc: &StoreLocation,
     clock: &dyn Clock,
@@ -147,6 +149,7 @@ pub async fn restore(
         bail!("{} is not a file", from.display());
     }
     let dir = &loc.data_dir;
+    let _lock = setup::lock_data_dir(dir, setup::DirUse::Restore)?;
     let live = dir.join(custodian_store_sqlite::DB_FILE);
     let mut extra = Vec::new();
     if let Some(f) = ledger_file {

@@ -642,6 +642,8 @@ async fn serve(
     server_config: custodian_server::ServerConfig,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
+    // Held until the server stops: a restore of this directory waits for that.
+    let _lock = setup::lock_data_dir(&loc.data_dir, setup::DirUse::Serve)?;
     let store = setup::open_store(&loc).await?;
     let installation = match store.installation().await? {
         Some(i) => i,

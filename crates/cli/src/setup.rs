@@ -59,6 +59,57 @@ pub async fn open_store(loc: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
+/// The lock file of a data directory: `custodian serve` holds it shared while it runs (so
+/// several servers may share a directory), `custodian restore` exclusively, so a restore never
+/// replaces the database under a running server, nor does a server start on a half-restored
+/// one. Advisory (`flock`): released when the holding process ends, however it ends.
+pub const LOCK_FILE: &str = "custodian.lock";
+
+/// Who may hold a data directory's lock alongside whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirUse {
+    /// A running server: other servers too, but no restore.
+    Serve,
+    /// A restore: nobody else.
+    Restore,
+}
+
+/// Takes `dir`'s lock (see [`LOCK_FILE`]) for `using`, creating the directory if needed; the
+/// lock lasts as long as the returned file is open. Fails at once, never waits, when the
+/// directory is held in a way `using` excludes.
+pub fn lock_data_dir(dir: &Path, using: DirUse) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    ensure_dir(dir)?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let taken = match using {
+        DirUse::Serve => file.try_lock_shared(),
+        DirUse::Restore => file.try_lock(),
+    };
+    match taken {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => match using {
+            DirUse::Serve => bail!(
+                "{} is being restored (custodian restore holds {LOCK_FILE}): start the server once it is done",
+                dir.display()
+            ),
+            DirUse::Restore => bail!(
+                "a Custodian server is running on {} (it holds {LOCK_FILE}): stop it before restoring",
+                dir.display()
+            ),
+        },
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {

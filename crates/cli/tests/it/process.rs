@@ -190,6 +190,65 @@ fn sigterm_shuts_down_gracefully() {
     }
 }
 
+/// A restore is refused while a server runs on the data directory (it would replace the
+/// database under it), and works once the server has stopped; a server does not start while a
+/// restore holds the directory. Two servers may share a directory.
+#[test]
+fn restore_waits_for_the_server_to_stop() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let serve = &[
+        "--data-dir",
+        "d",
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+    ];
+    let first = spawn_serve(tmp.path(), serve);
+    let second = spawn_serve(tmp.path(), serve);
+    let backup = run(tmp.path(), &["backup", "--data-dir", "d", "--out", "b.db"]);
+    assert!(backup.status.success(), "{backup:?}");
+    let restore = || {
+        run(
+            tmp.path(),
+            &["restore", "--data-dir", "d", "--from", "b.db"],
+        )
+    };
+    let refused = restore();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("stop it before restoring"),
+        "{refused:?}"
+    );
+    drop(first);
+    assert!(!restore().status.success(), "one server still runs");
+    drop(second);
+    let done = restore();
+    assert!(done.status.success(), "{done:?}");
+    let kept = std::fs::read_dir(tmp.path().join("d"))
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".pre-restore-") && !n.ends_with("-wal") && !n.ends_with("-shm"))
+        .count();
+    assert_eq!(kept, 1, "only the restore that ran moved a database aside");
+
+    // A restore holding the directory: the server refuses to start, and says why.
+    let lock = std::fs::File::open(tmp.path().join("d").join("custodian.lock")).expect("lock");
+    lock.lock().expect("held");
+    let out = run(
+        tmp.path(),
+        &["serve", "--data-dir", "d", "--listen", "127.0.0.1:0"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is being restored"),
+        "{out:?}"
+    );
+    drop(lock);
+    drop(spawn_serve(tmp.path(), serve));
+}
+
 #[test]
 fn init_writes_private_keys_and_refuses_an_initialised_directory() {
     use std::os::unix::fs::PermissionsExt;
