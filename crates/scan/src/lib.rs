@@ -218,6 +218,9 @@ pub struct Finding {
     pub confidence: f32,
     /// The name of the detector that produced the match.
     pub detector: &'static str,
+    /// Whether this is only a part of the match: what a finding that lost an overlap held
+    /// outside the findings kept ([`scan_covering`] only; [`scan`] never answers one).
+    pub part: bool,
 }
 
 impl Finding {
@@ -246,12 +249,14 @@ fn candidates(text: &str) -> Vec<Finding> {
     all
 }
 
-/// Like [`scan`], for redaction: findings below `min` confidence are left out first, and a
-/// finding that loses to an overlapping better one is not dropped whole: each part of its span
-/// that no kept finding covers and that holds a letter or digit is kept as a finding of its
-/// kind. Redacting every finding returned then leaves nothing of either in clear (the path of
-/// `https://jane@example.com/reset?t=…` stays a URL's when the email inside it wins), and each
-/// part still gets its own kind's operator. The findings do not overlap and are sorted by start.
+/// Like [`scan`], for redaction: findings below `min` confidence are left out first, then
+/// overlaps are resolved exactly as [`scan`] does, and a finding that lost is not dropped whole:
+/// each part of its span that no kept finding (nor an earlier part) covers and that holds a
+/// letter or digit is kept too, as a finding of its kind marked [`Finding::part`]. Redacting
+/// every finding returned leaves nothing of either in clear (the path of
+/// `https://jane@example.com/reset?t=…` stays a URL's when the email inside it wins), and
+/// each part still gets its own kind's operator. The findings do not overlap and are sorted
+/// by start; every finding [`scan`] keeps at or above `min` is among them.
 pub fn scan_covering(text: &str, min: f32) -> Vec<Finding> {
     let mut all = candidates(text);
     all.retain(|f| f.confidence >= min);
@@ -264,9 +269,9 @@ fn resolve(all: Vec<Finding>) -> Vec<Finding> {
 }
 
 /// Keeps the best of each group of overlapping findings: the higher confidence, then the
-/// longer span, then the earlier. With `cover` (the scanned text), the parts of a losing
-/// finding outside every kept one are kept too when they hold a letter or digit (see
-/// [`scan_covering`]). Sorted by start.
+/// longer span, then the earlier. With `cover` (the scanned text), a second pass then keeps
+/// the parts of each losing finding, best first, outside every finding and part kept so far,
+/// when they hold a letter or digit (see [`scan_covering`]). Sorted by start.
 fn settle(mut all: Vec<Finding>, cover: Option<&str>) -> Vec<Finding> {
     all.sort_by(|a, b| {
         b.confidence
@@ -277,44 +282,52 @@ fn settle(mut all: Vec<Finding>, cover: Option<&str>) -> Vec<Finding> {
     // INVARIANT: the intervals in `kept` (start -> end) never overlap.
     let mut kept: BTreeMap<usize, usize> = BTreeMap::new();
     let mut out = Vec::with_capacity(all.len());
-    let mut gaps = Vec::new();
+    let mut lost = Vec::new();
     for f in all {
-        let before = kept
+        let before_overlaps = kept
             .range(..=f.start)
             .next_back()
-            .map(|(_, &end)| end)
-            .filter(|&end| end > f.start);
-        let mut inside = kept.range(f.start..f.end).peekable();
-        if before.is_none() && inside.peek().is_none() {
+            .is_some_and(|(_, &end)| end > f.start);
+        let after_overlaps = kept.range(f.start..f.end).next().is_some();
+        if !before_overlaps && !after_overlaps {
             kept.insert(f.start, f.end);
             out.push(f);
-            continue;
+        } else if cover.is_some() {
+            lost.push(f);
         }
-        let Some(t) = cover else {
-            continue;
-        };
-        // The parts of `f` between the kept spans it overlaps.
-        gaps.clear();
-        let mut at = before.unwrap_or(f.start);
-        for (&s, &e) in inside {
-            if s > at {
-                gaps.push((at, s));
+    }
+    if let Some(text) = cover {
+        let mut gaps = Vec::new();
+        // Each losing finding reads the kept spans inside it once; detectors' candidates
+        // overlap a region a bounded number of times, so this stays linear.
+        for f in lost {
+            gaps.clear();
+            let mut at = kept
+                .range(..=f.start)
+                .next_back()
+                .map_or(f.start, |(_, &end)| end.max(f.start));
+            for (&s, &e) in kept.range(f.start..f.end) {
+                if s > at {
+                    gaps.push((at, s));
+                }
+                at = at.max(e);
             }
-            at = at.max(e);
-        }
-        if at < f.end {
-            gaps.push((at, f.end));
-        }
-        for &(s, e) in &gaps {
-            if t.get(s..e)
-                .is_some_and(|g| g.chars().any(char::is_alphanumeric))
-            {
-                kept.insert(s, e);
-                out.push(Finding {
-                    start: s,
-                    end: e,
-                    ..f.clone()
-                });
+            if at < f.end {
+                gaps.push((at, f.end));
+            }
+            for &(start, end) in &gaps {
+                if text
+                    .get(start..end)
+                    .is_some_and(|g| g.chars().any(char::is_alphanumeric))
+                {
+                    kept.insert(start, end);
+                    out.push(Finding {
+                        start,
+                        end,
+                        part: true,
+                        ..f.clone()
+                    });
+                }
             }
         }
     }

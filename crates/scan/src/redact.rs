@@ -266,6 +266,7 @@ mod tests {
                 end: 5,
                 confidence: 1.0,
                 detector: "test",
+                part: false,
             };
             let out = redact("value", &[f], &|_| Operator::Encrypt, &|_, _, _| {
                 "Zz9-_".into()

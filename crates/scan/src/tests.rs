@@ -1179,18 +1179,40 @@ fn covering_keeps_what_a_losing_finding_holds_outside_the_winner() {
     let text = "reset at https://app.example/u/jane?to=jane@example.com&t=Zq9 now";
     // The plain scan keeps the email and drops the URL around it whole.
     assert_eq!(found(text), vec![(Kind::Email, "jane@example.com")]);
-    let f = crate::scan_covering(text, 0.5);
-    let got: Vec<(Kind, &str)> = f.iter().map(|x| (x.kind, &text[x.start..x.end])).collect();
+    let covered = |text| {
+        crate::scan_covering(text, 0.5)
+            .into_iter()
+            .map(|x| (x.kind, &text[x.start..x.end], x.part))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        got,
+        covered(text),
         vec![
-            (Kind::Url, "https://app.example/u/jane?to="),
-            (Kind::Email, "jane@example.com"),
-            (Kind::Url, "&t=Zq9"),
+            (Kind::Url, "https://app.example/u/jane?to=", true),
+            (Kind::Email, "jane@example.com", false),
+            (Kind::Url, "&t=Zq9", true),
         ]
     );
-    // A part without a letter or digit is not kept (the URL's `/` after a winning IPv4 would
-    // be one); nor is anything below the threshold.
+    // What the scan keeps stays whole, even below the losing finding's confidence: the
+    // IPv4 (0.8) loses nothing to the URL (0.9), which lost to the email; a part without a
+    // letter or digit (the `/` between them) is not kept.
+    let text = "see http://203.0.113.7/jane.doe@example.org/ now";
+    assert_eq!(
+        found(text),
+        vec![
+            (Kind::Ipv4, "203.0.113.7"),
+            (Kind::Email, "jane.doe@example.org")
+        ]
+    );
+    assert_eq!(
+        covered(text),
+        vec![
+            (Kind::Url, "http://", true),
+            (Kind::Ipv4, "203.0.113.7", false),
+            (Kind::Email, "jane.doe@example.org", false),
+        ]
+    );
+    // Nothing below the threshold.
     assert!(crate::scan_covering(text, 0.99).is_empty());
     // Without overlaps it answers what the scan answers.
     let plain = "mail jane@example.com, call +44 20 7946 0958";
@@ -1219,6 +1241,13 @@ fn covering_leaves_no_letter_or_digit_of_any_finding_in_clear() {
         let mut raw = Vec::new();
         crate::detect::run_all(text.as_bytes(), &mut raw);
         let covered = crate::scan_covering(&text, 0.5);
+        // Every finding the scan keeps is there, whole.
+        for f in scan(&text).iter().filter(|f| f.confidence >= 0.5) {
+            assert!(
+                covered.contains(f),
+                "{text:?}: {f:?} is missing from {covered:?}"
+            );
+        }
         assert!(
             covered.windows(2).all(|w| w[0].end <= w[1].start),
             "{covered:?}"
@@ -1358,6 +1387,8 @@ fn multibyte_text_around_matches() {
 fn timed(text: &str) -> std::time::Duration {
     let t0 = std::time::Instant::now();
     check_well_formed(text);
+    let covered = crate::scan_covering(text, 0.0);
+    assert!(covered.windows(2).all(|w| w[0].end <= w[1].start));
     t0.elapsed()
 }
 
@@ -1509,6 +1540,7 @@ fn resolve_prefers_confidence_then_length_then_earlier() {
         end,
         confidence,
         detector: "test",
+        part: false,
     };
     let got = crate::resolve(vec![
         f(Kind::Phone, 0, 10, 0.6),

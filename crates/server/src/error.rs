@@ -65,6 +65,8 @@ error_codes! {
     InvalidBody => (UNPROCESSABLE_ENTITY, "invalid_body", "The JSON does not match the expected shape (missing, unknown or mistyped fields)."),
     UnsupportedMediaType => (UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "The body must be sent as application/json."),
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than the server accepts."),
+    PurposeExempt => (UNPROCESSABLE_ENTITY, "purpose_exempt", "No objection can be recorded to this purpose: the law requires the processing whatever the subject wants (handling the subject's own requests, legal claims)."),
+    UploadIncomplete => (BAD_REQUEST, "upload_incomplete", "A streamed upload broke off before its end; the rows before the break were handled."),
     InvalidPathParameter => (BAD_REQUEST, "invalid_path_parameter", "A path parameter is malformed."),
     InvalidQuery => (BAD_REQUEST, "invalid_query", "A query parameter is malformed or out of range."),
     InvalidValue => (UNPROCESSABLE_ENTITY, "invalid_value", "A field's value breaks a validation rule."),

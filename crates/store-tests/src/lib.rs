@@ -1012,9 +1012,9 @@ pub async fn vault_reads_racing_an_erasure(s: Arc<dyn Store>) {
     s.put_collection(&schema, None, t(1), draft("collection.write"))
         .await
         .expect("put");
-    // A first key for `subj-1`, and a record `id` and token `tok-1` sealed under it for real.
-    let sealed = |id: &str| {
-        let k = crypto.new_data_key("subj-1").expect("data key");
+    // A first key for `subject`, and a record `id` and token `tok-1` sealed under it for real.
+    let sealed = |subject: &str, id: &str| {
+        let k = crypto.new_data_key(subject).expect("data key");
         fn place(record: &str) -> CellPlace<'_> {
             CellPlace {
                 collection: "customers",
@@ -1026,21 +1026,21 @@ pub async fn vault_reads_racing_an_erasure(s: Arc<dyn Store>) {
         let key = SubjectKey {
             kek_id: k.kek_id,
             wrapped_dek: k.wrapped,
-            ..subject_key("subj-1")
+            ..subject_key(subject)
         };
         let rec = Record {
             cells: vec![Cell {
                 field: "email".into(),
                 ciphertext: k.key.seal(&place(id), b"jane@example.com").expect("seal"),
             }],
-            ..record(id, "customers", "subj-1")
+            ..record(id, "customers", subject)
         };
         let tok = TokenRecord {
             ciphertext: k
                 .key
                 .seal(&place("token:tok-1"), b"jane@example.com")
                 .expect("seal"),
-            ..token("tok-1", "subj-1")
+            ..token("tok-1", subject)
         };
         (key, rec, tok)
     };
@@ -1083,7 +1083,7 @@ pub async fn vault_reads_racing_an_erasure(s: Arc<dyn Store>) {
         async move { vault.open_token(&tok, grants, draft("token.reveal")).await }
     };
 
-    let (k1, r1, tok1) = sealed("r1");
+    let (k1, r1, tok1) = sealed("subj-1", "r1");
     s.insert_record(
         &r1,
         &SealedUnder::New(k1),
@@ -1100,7 +1100,7 @@ pub async fn vault_reads_racing_an_erasure(s: Arc<dyn Store>) {
     s.erase_subject("subj-1", "pseudo-1", t(5), None, draft("data.erase"))
         .await
         .expect("erase");
-    let (k2, r2, tok2) = sealed("r2");
+    let (k2, r2, tok2) = sealed("subj-1", "r2");
     s.insert_record(
         &r2,
         &SealedUnder::New(k2.clone()),
@@ -1141,6 +1141,40 @@ pub async fn vault_reads_racing_an_erasure(s: Arc<dyn Store>) {
     assert!(
         matches!(open(forged).await, Err(VaultError::Crypto(_))),
         "a cell that does not open under its subject's key"
+    );
+
+    // A data-key rotation reads the key, then the records and tokens: when the subject was
+    // erased and came back in between, the records do not open under the key it read. The
+    // attempt is made again (`None`), not failed; from the key now held it succeeds.
+    let stale = s.subject_key("subj-1").await.expect("key").expect("held");
+    s.erase_subject("subj-1", "pseudo-1", t(6), None, draft("data.erase"))
+        .await
+        .expect("erase");
+    let (k3, r3, _) = sealed("subj-1", "r4");
+    s.insert_record(
+        &r3,
+        &SealedUnder::New(k3.clone()),
+        &[],
+        &[],
+        draft("data.write"),
+    )
+    .await
+    .expect("back again");
+    assert_eq!(
+        vault
+            .rotate_from("subj-1", &stale, &draft("keys.rotate"))
+            .await,
+        Ok(None)
+    );
+    assert_eq!(
+        vault
+            .rotate_from("subj-1", &k3, &draft("keys.rotate"))
+            .await,
+        Ok(Some(2))
+    );
+    assert_eq!(
+        vault.rotate_data_key("subj-1", draft("keys.rotate")).await,
+        Ok(3)
     );
 }
 

@@ -352,7 +352,8 @@ async fn text_is_redacted_into_vault_tokens_that_resolve_until_the_subject_is_er
                 {"name": "email", "type": "email", "category": "user.contact.email", "sensitivity": "medium", "tokenization": "deterministic"},
                 {"name": "card", "type": "card_number", "category": "user.financial.credit_card", "sensitivity": "high", "tokenization": "format_preserving"},
                 {"name": "phone", "type": "phone", "category": "user.contact.phone_number", "sensitivity": "medium", "tokenization": "random"},
-                {"name": "note", "type": "text", "category": "user", "sensitivity": "low"}
+                {"name": "note", "type": "text", "category": "user", "sensitivity": "low"},
+                {"name": "link", "type": "text", "category": "user.contact.url", "sensitivity": "low", "tokenization": "random"}
             ]})),
             &[],
         )
@@ -394,6 +395,26 @@ async fn text_is_redacted_into_vault_tokens_that_resolve_until_the_subject_is_er
     // Deterministic and format-preserving tokens: the same text gives the same tokens.
     let again = engineer_call(ask.clone()).await;
     assert_eq!(again.json["text"], out.as_str());
+    // The part of a URL outside the email inside it is no value of its own: labelled, never
+    // stored as a token.
+    let r = engineer_call(json!({
+        "text": "Reset: https://app.example/r?to=jane.doe@example.com now",
+        "operators": {"url": "tokenize", "email": "tokenize"},
+        "tokenize": {"subject_id": "cus_7", "collection": "tickets", "fields": {"url": "link", "email": "email"}}
+    }))
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["items"][0]["kind"], "url", "{r:?}");
+    assert_eq!(r.json["items"][0]["operator"], "label");
+    assert!(r.json["items"][0].get("token").is_none());
+    assert_eq!(r.json["items"][1]["operator"], "tokenize");
+    assert_eq!(
+        r.json["text"],
+        format!(
+            "Reset: <URL>{} now",
+            r.json["items"][1]["token"].as_str().unwrap_or("?")
+        )
+    );
 
     // The tokens resolve through the vault, for whoever may reveal the field, audited.
     let detok = |key: String, purpose: &'static str, token: String| {

@@ -400,6 +400,54 @@ async fn scenario(s: &TestServer) {
         .status,
         200
     );
+    // Handling the subject's own requests and legal claims cannot be objected to.
+    for exempt in ["dsr", "legal_claims"] {
+        as_(
+            s,
+            &k.dpo,
+            None,
+            Method::PUT,
+            &format!("/v1/subjects/cus_1/objections/{exempt}"),
+            Body::None,
+        )
+        .await
+        .assert_error(422, "purpose_exempt");
+    }
+    // A field given twice, or a search parameter: ambiguous, refused, nothing stored.
+    let r = s
+        .call_with(
+            Method::POST,
+            "/v1/collections/customers/records",
+            Some(&k.engineer),
+            Body::Raw(
+                "application/json",
+                br#"{"subject_id":"cus_twice","fields":{"email":"a@example.com","email":"b@example.com"}}"#.to_vec(),
+            ),
+            &[("custodian-purpose", "service_delivery")],
+        )
+        .await;
+    r.assert_error(422, "invalid_body");
+    assert!(!r.json.to_string().contains("example.com"), "{r:?}");
+    as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/collections/customers/records?email=a@example.com&email=b@example.com",
+        Body::None,
+    )
+    .await
+    .assert_error(400, "invalid_query");
+    as_(
+        s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_twice",
+        Body::None,
+    )
+    .await
+    .assert_error(404, "subject_not_found");
 
     // Everything about a subject.
     let r = as_(
@@ -1375,6 +1423,201 @@ async fn imports_report_refused_rows_by_line_and_store_the_rest() {
     .assert_error(403, "access_denied");
 }
 
+/// A deterministic token several subjects hold (one value, one token) is revealed through a
+/// holder who has not restricted processing, whichever holds it first; once every holder has,
+/// it is refused.
+#[tokio::test]
+async fn a_shared_token_is_revealed_through_a_holder_without_restriction() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    let r = as_(
+        &s,
+        &k.engineer,
+        None,
+        Method::PUT,
+        "/v1/collections/contacts",
+        Body::Json(
+            json!({"fields": [{"name": "email", "type": "email", "category": "user.contact.email",
+            "sensitivity": "medium", "tokenization": "deterministic"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let mut tokens = Vec::new();
+    for subject in ["p_x", "p_y"] {
+        let r = as_(
+            &s,
+            &k.engineer,
+            Some("service_delivery"),
+            Method::POST,
+            "/v1/collections/contacts/records",
+            Body::Json(json!({"subject_id": subject, "fields": {"email": "shared@example.com"}})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        tokens.push(
+            r.json["tokens"]["email"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+        );
+    }
+    assert_eq!(tokens[0], tokens[1], "one value, one token");
+    let detokenize = || {
+        as_(
+            &s,
+            &k.support,
+            Some("support"),
+            Method::POST,
+            "/v1/detokenize",
+            Body::Json(json!({"token": tokens[0]})),
+        )
+    };
+    let restrict = |subject: &str| {
+        let (s, key, path) = (
+            &s,
+            k.dpo.clone(),
+            format!("/v1/subjects/{subject}/restriction"),
+        );
+        async move { as_(s, &key, None, Method::PUT, &path, Body::None).await }
+    };
+    for subject in ["p_x", "p_y"] {
+        let r = restrict(subject).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let r = detokenize().await;
+        if subject == "p_x" {
+            assert_eq!(r.status, 200, "p_y has not restricted it: {r:?}");
+            assert_eq!(r.json["value"], "shared@example.com");
+            assert_eq!(r.json["subject_id"], "p_y");
+        } else {
+            r.assert_error(403, "processing_restricted");
+        }
+    }
+}
+
+/// CSV as spreadsheets and Python's csv module write it: a byte-order mark, spaces after the
+/// header's commas, quoted cells holding line breaks (which do not end the row: a line inside
+/// one is never a record of its own), JSON text for a postal address; rows are reported by
+/// the line they start on. An empty CSV is refused, and a row writing a field the caller may
+/// not write is refused and audited.
+#[tokio::test]
+async fn csv_imports_follow_rfc_4180_and_audit_refused_fields() {
+    let s = TestServer::start().await;
+    let k = keys(&s).await;
+    seed(&s, &k).await;
+    let import = |body: &str| {
+        let (s, key, body) = (&s, k.engineer.clone(), body.as_bytes().to_vec());
+        async move {
+            s.call_with(
+                Method::POST,
+                "/v1/collections/customers/records:import",
+                Some(&key),
+                Body::Raw("text/csv", body),
+                &[("custodian-purpose", "service_delivery")],
+            )
+            .await
+        }
+    };
+    let body = "\u{FEFF}subject_id, email ,name,address\r\n\
+        cus_m1,m1@example.com,\"Call back.\r\ncus_evil,evil@example.com,x,\r\nthanks\",\r\n\
+        cus_m2,not-an-email,Jo,\r\n\
+        cus_m3,m3@example.com,\"Doe, \"\"JD\"\"\",\"{\"\"lines\"\":[\"\"1 Main St\"\"],\"\"city\"\":\"\"Springfield\"\",\"\"country\"\":\"\"US\"\"}\"\r\n";
+    let r = import(body).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (&r.json["rows"], &r.json["imported"], &r.json["failed"]),
+        (&json!(3), &json!(2), &json!(1)),
+        "{r:?}"
+    );
+    assert_eq!(r.json["errors"][0]["row"], 5, "the line the row starts on");
+    assert_eq!(r.json["errors"][0]["field"], "email");
+    as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_evil",
+        Body::None,
+    )
+    .await
+    .assert_error(404, "subject_not_found");
+    let r = as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_m1",
+        Body::None,
+    )
+    .await;
+    assert_eq!(
+        r.json["records"][0]["fields"]["name"],
+        "Call back.\r\ncus_evil,evil@example.com,x,\r\nthanks",
+        "{r:?}"
+    );
+    let r = as_(
+        &s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_m3",
+        Body::None,
+    )
+    .await;
+    let fields = &r.json["records"][0]["fields"];
+    assert_eq!(fields["name"], "Doe, \"JD\"", "{r:?}");
+    assert_eq!(fields["address"]["city"], "Springfield", "{r:?}");
+
+    // Nothing but a byte-order mark and blank lines: no header, refused.
+    import("\u{FEFF}\r\n\r\n")
+        .await
+        .assert_error(422, "invalid_body");
+
+    // Engineers may no longer write special categories: a row with an SSN is refused, and
+    // the refusal is in the audit log, as a single create's would be.
+    let current = s.get("/v1/policies").await;
+    let text = format!(
+        "{}\n@id(\"no-special-writes\")\nforbid (principal, action == Custodian::Action::\"data.write\", resource)\nwhen {{ resource.sensitivity == \"special\" }};\n",
+        current.json["text"].as_str().expect("policies")
+    );
+    let r = s
+        .call(
+            Method::PUT,
+            "/v1/policies",
+            Some(&s.admin_key),
+            Body::Json(json!({ "text": text })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let before = s.audit_size().await;
+    let r =
+        import("subject_id,email,ssn\ncus_s1,s1@example.com,078-05-1120\ncus_s2,s2@example.com,\n")
+            .await;
+    assert_eq!(
+        (&r.json["imported"], &r.json["failed"]),
+        (&json!(1), &json!(1)),
+        "{r:?}"
+    );
+    assert_eq!(r.json["errors"][0]["code"], "access_denied", "{r:?}");
+    assert_eq!(r.json["errors"][0]["row"], 2);
+    let events = s.store.audit_events(before, 100).await.expect("events");
+    let denied: Vec<_> = events
+        .iter()
+        .filter(|e| e.draft.decision.as_str() == "deny")
+        .collect();
+    assert_eq!(denied.len(), 1, "{events:?}");
+    assert_eq!(denied[0].draft.action, "data.write");
+    assert_eq!(denied[0].draft.fields, ["ssn"]);
+    assert!(
+        denied[0]
+            .draft
+            .subject
+            .as_deref()
+            .is_some_and(|p| !p.contains("cus_s1"))
+    );
+    assert!(!format!("{events:?}").contains("078-05-1120"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_import_command_streams_a_csv_file() {
     let s = TestServer::start().await;
@@ -1427,6 +1670,64 @@ async fn the_import_command_streams_a_csv_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("line 1236"), "{stdout}");
+
+    // From a pipe (no length to measure progress against): bytes only; a directory: refused.
+    let (base, key_path) = (s.base.clone(), tmp.path().join("eng.key"));
+    let dir = tmp.path().to_path_buf();
+    let (piped, on_dir) = tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let run = |file: &str, stdin: std::process::Stdio| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+                .args([
+                    "import",
+                    file,
+                    "--collection",
+                    "customers",
+                    "--server",
+                    &base,
+                ])
+                .args([
+                    "--key-file",
+                    key_path.to_str().expect("p"),
+                    "--format",
+                    "csv",
+                ])
+                .args(["--purpose", "service_delivery"])
+                .stdin(stdin)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run")
+        };
+        let mut child = run("/dev/stdin", std::process::Stdio::piped());
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"subject_id,email\ncus_p1,p1@example.com\ncus_p2,p2@example.com\n")
+            .expect("write");
+        drop(stdin);
+        let piped = child.wait_with_output().expect("wait");
+        let on_dir = run(dir.to_str().expect("p"), std::process::Stdio::null())
+            .wait_with_output()
+            .expect("wait");
+        (piped, on_dir)
+    })
+    .await
+    .expect("join");
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&piped.stdout).contains("2 rows: 2 imported"),
+        "{piped:?}"
+    );
+    assert!(
+        !stderr.contains('%'),
+        "no percentage of an unknown length: {stderr}"
+    );
+    assert!(!on_dir.status.success());
+    assert!(
+        String::from_utf8_lossy(&on_dir.stderr).contains("is a directory"),
+        "{on_dir:?}"
+    );
     let r = as_(
         &s,
         &k.support,

@@ -199,7 +199,10 @@ pub struct CsvColumns(Vec<String>);
 impl CsvColumns {
     /// Reads the header line: known columns only, each once, the required ones present.
     pub fn parse(line: &[u8]) -> Result<Self, RowError> {
-        let names = split_csv(line)?;
+        let names: Vec<String> = split_csv(line)?
+            .into_iter()
+            .map(|n| n.trim().to_owned())
+            .collect();
         let mut seen = std::collections::HashSet::new();
         if names.iter().any(|n| !seen.insert(n.as_str())) {
             return Err(RowError("the header names a column twice"));

@@ -227,6 +227,11 @@ pub const RESTRICTION_EXEMPT_PURPOSES: [&str; 4] = [
     "public_interest",
 ];
 
+/// Purposes an objection does not stop, so none can be recorded (GDPR Art. 21(1): the
+/// establishment, exercise or defence of legal claims; and handling the subject's own requests,
+/// a legal obligation, which Art. 21 does not reach): `dsr`, `legal_claims`.
+pub const OBJECTION_EXEMPT_PURPOSES: [&str; 2] = ["dsr", "legal_claims"];
+
 /// What a read of one record needs from the store: the record, its subject's restrictions and
 /// objections, and its subject's wrapped data key (none once the subject is erased).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +254,9 @@ impl ProcessingLimit {
     pub fn refuses(&self, purpose: &str) -> bool {
         match self.kind {
             LimitKind::Restriction => !RESTRICTION_EXEMPT_PURPOSES.contains(&purpose),
-            LimitKind::Objection => self.purpose == purpose,
+            LimitKind::Objection => {
+                self.purpose == purpose && !OBJECTION_EXEMPT_PURPOSES.contains(&purpose)
+            }
         }
     }
 }

@@ -172,6 +172,10 @@ pub fn valid_name(s: &str) -> bool {
         && c.all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
 }
 
+/// Names a field cannot take: the search query's own parameters
+/// (`GET /v1/collections/{c}/records?email=…&after=…&limit=…`).
+pub const RESERVED_FIELD_NAMES: [&str; 2] = ["after", "limit"];
+
 impl CollectionSchema {
     /// Checks the schema on its own.
     pub fn validate(&self) -> Result<(), SchemaError> {
@@ -195,6 +199,12 @@ impl CollectionSchema {
             }
             if !seen.insert(f.name.as_str()) {
                 return Err(err(name, "the field is declared twice"));
+            }
+            if RESERVED_FIELD_NAMES.contains(&f.name.as_str()) {
+                return Err(err(
+                    name,
+                    "after and limit are search parameters, not field names",
+                ));
             }
             if !taxonomy::contains(Kind::DataCategory, &f.category) {
                 return Err(err(
@@ -431,6 +441,14 @@ mod tests {
         let mut s = customers();
         s.fields.clear();
         assert!(s.validate().is_err());
+        for reserved in super::RESERVED_FIELD_NAMES {
+            let mut s = customers();
+            s.fields.push(field(reserved, FieldType::Text, "user"));
+            assert_eq!(
+                s.validate().map_err(|e| e.field),
+                Err(Some(reserved.to_owned()))
+            );
+        }
     }
 
     #[test]

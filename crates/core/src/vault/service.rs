@@ -525,6 +525,13 @@ impl<'a> Vault<'a> {
                                 field: f.name.clone(),
                                 rule: e.0,
                             })?;
+                    if f.required && n.trim().is_empty() {
+                        // Blank text would meet `required` in name only.
+                        return Err(VaultError::InvalidValue {
+                            field: f.name.clone(),
+                            rule: "required: must not be blank",
+                        });
+                    }
                     out.push((f, Zeroizing::new(n)));
                 }
                 None if complete && f.required => {
@@ -1005,7 +1012,7 @@ impl<'a> Vault<'a> {
         for name in changes.keys() {
             grant.check(collection, name)?;
         }
-        for _ in 0..ATTEMPTS {
+        'attempts: for _ in 0..ATTEMPTS {
             let old = self.record(collection, id).await?;
             let Some(key) = self
                 .store
@@ -1033,7 +1040,25 @@ impl<'a> Vault<'a> {
                         field: &c.field,
                         key_version: old.key_version,
                     };
-                    let plain = dek.open(&place, &c.ciphertext)?;
+                    let plain = match dek.open(&place, &c.ciphertext) {
+                        Ok(plain) => plain,
+                        Err(e) => {
+                            // The record and the key were read apart: the subject may have
+                            // been erased and come back (a new first key, same version) since.
+                            // Only both still stored as read make the failure real.
+                            let same_key = self
+                                .store
+                                .subject_key(&old.subject_id)
+                                .await?
+                                .is_some_and(|k| k.is_stored_as(key.key_version, &key.wrapped_dek));
+                            let same_record =
+                                self.store.get_record(collection, id).await?.as_ref() == Some(&old);
+                            if same_key && same_record {
+                                return Err(e.into());
+                            }
+                            continue 'attempts;
+                        }
+                    };
                     let text = String::from_utf8(plain.to_vec()).map_err(|_| {
                         VaultError::Crypto(CryptoFailure("a sealed value is not text"))
                     })?;
@@ -1252,28 +1277,46 @@ impl<'a> Vault<'a> {
             let Some(old) = self.store.subject_key(subject_id).await? else {
                 return Err(self.absent(subject_id).await?);
             };
-            let old_dek = self.crypto.data_key(&old)?;
-            let NewDataKey {
-                key: new_dek,
-                kek_id,
-                wrapped,
-            } = self.crypto.new_data_key(subject_id)?;
-            let version = old.key_version + 1;
-            let reseal = |collection: &str, record: &str, field: &str, sealed: &[u8]| {
-                let from = CellPlace {
-                    collection,
-                    record,
-                    field,
-                    key_version: old.key_version,
-                };
-                let plain = old_dek.open(&from, sealed)?;
-                let to = CellPlace {
-                    key_version: version,
-                    ..from
-                };
-                new_dek.seal(&to, &plain)
+            if let Some(version) = self.rotate_from(subject_id, &old, &audit).await? {
+                return Ok(version);
+            }
+        }
+        Err(VaultError::Busy)
+    }
+
+    /// One attempt of [`Vault::rotate_data_key`] from `old`, the key read: the new version, or
+    /// `None` when the subject's data changed meanwhile and the attempt must be made again
+    /// from a fresh read (public so that the conformance suite can hand it a stale key).
+    pub async fn rotate_from(
+        &self,
+        subject_id: &str,
+        old: &SubjectKey,
+        audit: &AuditDraft,
+    ) -> Result<Option<u32>, VaultError> {
+        let old_dek = self.crypto.data_key(old)?;
+        let NewDataKey {
+            key: new_dek,
+            kek_id,
+            wrapped,
+        } = self.crypto.new_data_key(subject_id)?;
+        let version = old.key_version + 1;
+        let reseal = |collection: &str, record: &str, field: &str, sealed: &[u8]| {
+            let from = CellPlace {
+                collection,
+                record,
+                field,
+                key_version: old.key_version,
             };
-            let mut records = self.store.subject_records(subject_id).await?;
+            let plain = old_dek.open(&from, sealed)?;
+            let to = CellPlace {
+                key_version: version,
+                ..from
+            };
+            new_dek.seal(&to, &plain)
+        };
+        let mut records = self.store.subject_records(subject_id).await?;
+        let mut tokens = self.store.subject_tokens(subject_id).await?;
+        let resealed = (|| {
             for r in &mut records {
                 if r.key_version != old.key_version {
                     return Err(VaultError::Crypto(CryptoFailure(
@@ -1285,30 +1328,41 @@ impl<'a> Vault<'a> {
                 }
                 r.key_version = version;
             }
-            let mut tokens = self.store.subject_tokens(subject_id).await?;
             for t in &mut tokens {
                 let place = format!("token:{}", t.token);
                 t.ciphertext = reseal(&t.collection, &place, &t.field, &t.ciphertext)?;
                 t.key_version = version;
             }
-            let new_key = SubjectKey {
-                subject_id: subject_id.to_owned(),
-                key_version: version,
-                kek_id,
-                wrapped_dek: wrapped,
-                created_at: old.created_at,
-            };
-            match self
-                .store
-                .rotate_subject_key(&old, &new_key, &records, &tokens, audit.clone())
-                .await
-            {
-                Ok(_) => return Ok(version),
-                Err(StoreError::Conflict("subject_key" | "record_version")) => continue,
-                Err(e) => return Err(e.into()),
+            Ok(())
+        })();
+        if let Err(e) = resealed {
+            // The records and tokens were read after the key: if the subject was erased
+            // and came back (a new first key, same version) or its key was rotated since,
+            // they are not sealed under `old`. Only a key still stored as read makes the
+            // failure real; otherwise read again (or answer that the subject is gone).
+            match self.store.subject_key(subject_id).await? {
+                Some(now) if now.is_stored_as(old.key_version, &old.wrapped_dek) => {
+                    return Err(e);
+                }
+                _ => return Ok(None),
             }
         }
-        Err(VaultError::Busy)
+        let new_key = SubjectKey {
+            subject_id: subject_id.to_owned(),
+            key_version: version,
+            kek_id,
+            wrapped_dek: wrapped,
+            created_at: old.created_at,
+        };
+        match self
+            .store
+            .rotate_subject_key(old, &new_key, &records, &tokens, audit.clone())
+            .await
+        {
+            Ok(_) => Ok(Some(version)),
+            Err(StoreError::Conflict("subject_key" | "record_version")) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Re-applies the erasure ledger `ledger` (pseudonyms and times) to this store: its entries
@@ -1511,6 +1565,37 @@ mod tests {
         ] {
             assert!(!valid_subject_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_required_field_is_not_met_by_blank_text() {
+        use super::{Values, Vault, VaultError};
+        use crate::vault::schema::{CollectionSchema, FieldSpec, Sensitivity, Tokenization};
+        use crate::vault::value::FieldType;
+        let schema = CollectionSchema {
+            name: "c".into(),
+            fields: vec![FieldSpec {
+                name: "name".into(),
+                field_type: FieldType::Text,
+                category: "user.name".into(),
+                sensitivity: Sensitivity::Medium,
+                required: true,
+                searchable: false,
+                tokenization: Tokenization::None,
+            }],
+        };
+        for blank in ["", "  ", "\n\t"] {
+            let v = Values::from([("name".to_owned(), serde_json::json!(blank))]);
+            assert!(
+                matches!(
+                    Vault::normalize(&schema, &v, true),
+                    Err(VaultError::InvalidValue { .. })
+                ),
+                "{blank:?}"
+            );
+        }
+        let v = Values::from([("name".to_owned(), serde_json::json!("Jo"))]);
+        assert!(Vault::normalize(&schema, &v, true).is_ok());
     }
 
     #[test]

@@ -126,6 +126,89 @@ impl FieldType {
     }
 }
 
+/// Deserializes a JSON object of field values, refusing a field given twice (`serde_json`
+/// would keep the last one silently, so `{"email": "a@x", "email": "b@y"}` stored `b@y`).
+pub fn unique_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, D::Error> {
+    struct Fields;
+    impl<'de> serde::de::Visitor<'de> for Fields {
+        type Value = std::collections::BTreeMap<String, serde_json::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of field values")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = std::collections::BTreeMap::new();
+            while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                if out.insert(k, v).is_some() {
+                    return Err(serde::de::Error::custom("a field is given twice"));
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Fields)
+}
+
+/// Whether a JSON text has an object with a key given twice, at any depth (`false` for a
+/// text that is not JSON: its parser reports that).
+pub fn has_duplicate_keys(json: &[u8]) -> bool {
+    use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
+    const DUPLICATE: &str = "a key is given twice";
+    struct Unique;
+    impl<'de> DeserializeSeed<'de> for Unique {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(Unique)
+        }
+    }
+    impl<'de> Visitor<'de> for Unique {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            while a.next_element_seed(Unique)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !seen.insert(k) {
+                    return Err(A::Error::custom(DUPLICATE));
+                }
+                m.next_value_seed(Unique)?;
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    Unique
+        .deserialize(&mut de)
+        .is_err_and(|e| e.to_string().starts_with(DUPLICATE))
+}
+
 /// The largest JSON value accepted, in bytes of its canonical form.
 pub const MAX_JSON: usize = 64 * 1024;
 
@@ -340,17 +423,35 @@ fn date(raw: &str) -> Result<String, ValueError> {
 }
 
 fn datetime(raw: &str) -> Result<String, ValueError> {
-    let t: jiff::Timestamp = raw.trim().parse().map_err(|_| {
+    let raw = raw.trim();
+    let t: jiff::Timestamp = raw.parse().map_err(|_| {
         ValueError("datetime: must be RFC 3339 with an offset, e.g. 2026-01-31T12:00:00Z")
     })?;
+    // RFC 3339 allows a leap second (`23:59:60Z`); stored, it would become :59 silently.
+    if raw.get(16..19) == Some(":60") {
+        return Err(ValueError(
+            "datetime: a leap second (:60) cannot be stored exactly",
+        ));
+    }
     Ok(t.to_string())
 }
+
+/// The most significant digits a `number` keeps: every decimal of up to 15 significant digits
+/// survives a 64-bit float exactly; more would be changed without a word.
+const NUMBER_DIGITS: usize = 15;
 
 fn number(raw: &str) -> Result<String, ValueError> {
     let v = raw.trim();
     let n: f64 = v.parse().map_err(|_| ValueError("number: not a number"))?;
     if !n.is_finite() || v.eq_ignore_ascii_case("inf") || v.to_ascii_lowercase().contains("nan") {
         return Err(ValueError("number: must be finite"));
+    }
+    let mantissa = v.split(['e', 'E']).next().unwrap_or_default();
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if digits.trim_start_matches('0').trim_end_matches('0').len() > NUMBER_DIGITS {
+        return Err(ValueError(
+            "number: more than 15 significant digits (they would not be kept exactly)",
+        ));
     }
     Ok(n.to_string())
 }
@@ -754,14 +855,46 @@ mod tests {
             "2026-01-31T11:00:00Z",
         );
         bad(FieldType::Datetime, "2026-01-31 12:00");
+        bad(FieldType::Datetime, "2016-12-31T23:59:60Z");
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth() {
+        use super::has_duplicate_keys as dup;
+        assert!(!dup(br#"{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}"#));
+        assert!(dup(br#"{"a":1,"a":1}"#));
+        assert!(dup(br#"{"x":[1,{"k":null,"k":true}]}"#));
+        assert!(dup(br#"{"\u0061":1,"a":2}"#), "escapes are decoded first");
+        assert!(!dup(b"not json"), "the parser reports that");
+        let fields: Result<std::collections::BTreeMap<String, serde_json::Value>, _> =
+            super::unique_values(&mut serde_json::Deserializer::from_str(
+                r#"{"email":"a@example.com","email":"b@example.com"}"#,
+            ));
+        assert!(fields.is_err());
     }
 
     #[test]
     fn numbers_booleans_ips_and_text() {
         ok(FieldType::Number, " 42.50 ", "42.5");
-        for b in ["NaN", "inf", "1e400", "forty"] {
+        for b in [
+            "NaN",
+            "inf",
+            "1e400",
+            "forty",
+            "123456789012345678901234567890",
+            "0.1234567890123456",
+        ] {
             bad(FieldType::Number, b);
         }
+        ok(FieldType::Number, "123456789012345", "123456789012345");
+        ok(FieldType::Number, "1.5e21", "1500000000000000000000");
+        ok(FieldType::Number, "-0.000120", "-0.00012");
+        assert!(
+            FieldType::Number
+                .normalize_json(&serde_json::json!(123456789012345678901234567890.0))
+                .is_err(),
+            "a JSON number that lost digits on the way in"
+        );
         ok(FieldType::Boolean, "true", "true");
         bad(FieldType::Boolean, "yes");
         ok(FieldType::IpAddress, "::ffff:192.0.2.1", "192.0.2.1");

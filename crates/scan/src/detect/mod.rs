@@ -130,6 +130,7 @@ fn push(
             end,
             confidence: confidence.clamp(0.0, 1.0),
             detector,
+            part: false,
         });
     }
 }

@@ -500,12 +500,12 @@ pub struct ConsentImportOut {
     /// Rows refused.
     pub refused: u64,
     /// The first refusals (line number and rule; never the row).
-    pub errors: Vec<ImportRowError>,
+    pub errors: Vec<ConsentImportRowError>,
 }
 
 /// One refused row.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ImportRowError {
+pub struct ConsentImportRowError {
     /// 1-based line number.
     pub line: u64,
     /// The rule the row broke.

@@ -455,7 +455,8 @@ pub struct RedactOut {
     pub text: String,
     /// What was found and how it was replaced, in text order, never overlapping. Where two
     /// findings overlapped (an email inside a URL), the better one is an item whole and each
-    /// part of the other outside it that holds a letter or digit is an item of its own kind.
+    /// part of the other outside it that holds a letter or digit is an item of its own kind
+    /// (labelled, not tokenized, when its kind's operator is `tokenize`: a part is no value).
     pub items: Vec<RedactedOut>,
 }
 

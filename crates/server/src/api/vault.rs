@@ -144,6 +144,7 @@ pub struct RecordIn {
     pub subject_id: String,
     /// Values by field name.
     #[schema(value_type = Object, example = json!({"email": "jane@example.com", "phone": "+44 20 7946 0958"}))]
+    #[serde(deserialize_with = "custodian_core::vault::value::unique_values")]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
@@ -153,6 +154,7 @@ pub struct RecordIn {
 pub struct RecordPatch {
     /// New values by field name; `null` removes an optional field.
     #[schema(value_type = Object)]
+    #[serde(deserialize_with = "custodian_core::vault::value::unique_values")]
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 

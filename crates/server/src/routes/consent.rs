@@ -693,18 +693,21 @@ pub async fn import(
     let refuse_row = |out: &mut ConsentImportOut, line: u64, reason: &str| {
         out.refused += 1;
         if out.errors.len() < IMPORT_MAX_ERRORS {
-            out.errors.push(ImportRowError {
+            out.errors.push(ConsentImportRowError {
                 line,
                 reason: reason.to_owned(),
             });
         }
     };
     let mut stream = body.into_data_stream();
-    let mut splitter = LineSplitter::new();
+    let mut splitter = if csv {
+        LineSplitter::csv()
+    } else {
+        LineSplitter::new()
+    };
     let mut columns: Option<CsvColumns> = None;
     let mut notices = BTreeMap::new();
     let mut pending = Vec::with_capacity(IMPORT_CHUNK);
-    let mut line_no = 0u64;
     let mut done = false;
     while !done {
         let lines = match super::next_lines(&mut stream, &mut splitter).await {
@@ -718,14 +721,13 @@ pub async fn import(
             }
         };
         for line in lines {
-            line_no += 1;
-            let bytes = match line {
-                Line::TooLong => {
+            let (line_no, bytes) = match line {
+                Line::TooLong(line_no) => {
                     refuse_row(&mut out, line_no, "the row is longer than 262144 bytes");
                     continue;
                 }
-                Line::Row(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
-                Line::Row(b) => b,
+                Line::Row(_, b) if b.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Row(line_no, b) => (line_no, b),
             };
             let parsed = match (csv, &columns) {
                 (true, None) => {
@@ -770,6 +772,12 @@ pub async fn import(
         }
     }
     out.recorded += import_chunk(&state, &mut pending, &audit).await?;
+    if csv && columns.is_none() {
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidBody,
+            "the CSV has no header line",
+        ));
+    }
     Ok(ApiJson(out))
 }
 

@@ -79,8 +79,17 @@ pub fn import_is_csv(headers: &HeaderMap) -> Result<bool, ApiError> {
         .map(str::trim)
         .unwrap_or_default()
     {
-        "application/x-ndjson" | "application/jsonl" | "application/json-lines" => Ok(false),
-        "text/csv" => Ok(true),
+        t if [
+            "application/x-ndjson",
+            "application/jsonl",
+            "application/json-lines",
+        ]
+        .iter()
+        .any(|n| t.eq_ignore_ascii_case(n)) =>
+        {
+            Ok(false)
+        }
+        t if t.eq_ignore_ascii_case("text/csv") => Ok(true),
         _ => Err(ApiError::with_message(
             ErrorCode::UnsupportedMediaType,
             "an import is application/x-ndjson or text/csv",
@@ -97,10 +106,7 @@ pub async fn next_lines(
 ) -> Result<(Vec<Line>, bool), ApiError> {
     match stream.next().await {
         Some(Ok(chunk)) => Ok((splitter.push(&chunk), false)),
-        Some(Err(_)) => Err(ApiError::with_message(
-            ErrorCode::MalformedJson,
-            "the upload broke off; rows before the break were imported",
-        )),
+        Some(Err(_)) => Err(ApiError::new(ErrorCode::UploadIncomplete)),
         None => Ok((splitter.finish().into_iter().collect(), true)),
     }
 }

@@ -219,7 +219,8 @@ pub async fn redact_text(
     // One token per distinct value of a tokenized kind (`None`: its field refused the value).
     let mut tokens: HashMap<(Kind, &str), Option<String>> = HashMap::new();
     if let Some(target) = &target {
-        for f in &found {
+        // A part of a finding is not a value: it is labelled, not tokenized.
+        for f in found.iter().filter(|f| !f.part) {
             let Some(value) = body.text.get(f.start..f.end) else {
                 continue;
             };

@@ -565,7 +565,7 @@ pub async fn search(
     caller: Caller,
     headers: HeaderMap,
     ApiPath(name): ApiPath<String>,
-    ApiQuery(mut query): ApiQuery<HashMap<String, String>>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<ApiJson<RecordPage>, ApiError> {
     let ctx = Ctx {
         state: &state,
@@ -574,6 +574,13 @@ pub async fn search(
         purpose: Some(required_purpose(&headers)?),
     };
     let bad = |m: &str| ApiError::with_message(ErrorCode::InvalidQuery, m.to_owned());
+    // `?email=a&email=b` is ambiguous: refused, not read as its last value.
+    let mut query = HashMap::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        if query.insert(k, v).is_some() {
+            return Err(bad("a query parameter is given twice"));
+        }
+    }
     let limit = match query.remove("limit") {
         None => 50,
         Some(l) => l
@@ -972,13 +979,17 @@ pub async fn unrestrict(
 /// Records an objection to one purpose (GDPR Art. 21, or an opt-out): reads for it are refused.
 #[utoipa::path(put, path = "/v1/subjects/{subject_id}/objections/{purpose}", tag = "vault", security(("bearer" = [])),
     params(("subject_id" = String, Path, description = "Subject id"), ("purpose" = String, Path, description = "Purpose")),
-    responses((status = 200, body = LimitList), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = LimitList), (status = 403, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "purpose_exempt: dsr and legal_claims cannot be objected to")))]
 pub async fn object(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
     caller: Caller,
     ApiPath((subject_id, purpose)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<LimitList>, ApiError> {
+    if custodian_core::vault::record::OBJECTION_EXEMPT_PURPOSES.contains(&purpose.as_str()) {
+        return Err(ApiError::new(ErrorCode::PurposeExempt).details(json!({ "purpose": purpose })));
+    }
     change_limit(
         &state,
         &caller,
@@ -1227,9 +1238,26 @@ pub async fn detokenize(
             );
         }
     }
+    // A value several subjects hold is revealed through one who has not restricted it, or
+    // objected to the purpose, when there is one (looking at the first 100); otherwise the
+    // first holder's limit refuses it, audited, below.
+    let purpose = ctx.purpose.as_deref().unwrap_or_default();
+    let mut open = 0;
+    if rows.len() > 1 {
+        for (i, t) in rows.iter().enumerate().take(100) {
+            if vault
+                .limit_refusing(&t.subject_id, purpose)
+                .await?
+                .is_none()
+            {
+                open = i;
+                break;
+            }
+        }
+    }
     let t = rows
         .into_iter()
-        .next()
+        .nth(open)
         .ok_or_else(|| ApiError::new(ErrorCode::TokenNotFound))?;
     let coll = vault.collection(&t.collection).await?;
     let f = coll
@@ -1310,6 +1338,7 @@ pub async fn import(
     body: axum::body::Body,
 ) -> Result<ApiJson<ImportReport>, ApiError> {
     use custodian_core::vault::import::{CsvHeader, Line, LineSplitter, parse_ndjson};
+    use custodian_core::vault::service::VaultError;
     use futures::StreamExt;
     use futures::stream::FuturesUnordered;
 
@@ -1360,19 +1389,27 @@ pub async fn import(
     let mut report = ImportReport::default();
     let mut failures = Failures::default();
     let mut stream = body.into_data_stream();
-    let mut splitter = LineSplitter::new();
+    let mut splitter = match format {
+        ImportFormat::Csv => LineSplitter::csv(),
+        ImportFormat::Ndjson => LineSplitter::new(),
+    };
     let mut header: Option<CsvHeader> = None;
-    let mut line_no = 0u64;
     let mut pending = FuturesUnordered::new();
     let mut done = false;
     while !done {
-        let (lines, end) = super::next_lines(&mut stream, &mut splitter).await?;
+        let (lines, end) = match super::next_lines(&mut stream, &mut splitter).await {
+            Ok(next) => next,
+            Err(e) => {
+                // The rows already sent on are let finish, so "rows before the break were
+                // imported" holds when the answer is read.
+                while pending.next().await.is_some() {}
+                return Err(e);
+            }
+        };
         done = end;
         for line in lines {
-            line_no += 1;
-            let row = line_no;
-            let bytes = match line {
-                Line::TooLong => {
+            let (row, bytes) = match line {
+                Line::TooLong(row) => {
                     report.rows += 1;
                     fail(
                         &mut report,
@@ -1386,8 +1423,8 @@ pub async fn import(
                     );
                     continue;
                 }
-                Line::Row(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
-                Line::Row(b) => b,
+                Line::Row(_, b) if b.iter().all(u8::is_ascii_whitespace) => continue,
+                Line::Row(row, b) => (row, b),
             };
             let parsed = match (&format, &header) {
                 (ImportFormat::Csv, None) => {
@@ -1411,7 +1448,7 @@ pub async fn import(
                     }
                     continue;
                 }
-                (ImportFormat::Csv, Some(h)) => h.row(&bytes),
+                (ImportFormat::Csv, Some(h)) => h.row(&bytes, &coll.schema),
                 (ImportFormat::Ndjson, _) => parse_ndjson(&bytes),
             };
             report.rows += 1;
@@ -1447,12 +1484,36 @@ pub async fn import(
                         ctx.draft("data.write", format!("record:{name}/{id}"), Decision::Allow),
                     )
                     .await;
+                let result = match result {
+                    // A field the caller may not write: refused and audited as a single
+                    // create's would be.
+                    Err(VaultError::NotGranted(field)) => {
+                        let mut d = ctx
+                            .draft("data.write", format!("collection:{name}"), Decision::Deny)
+                            .with_subject(
+                                custodian_core::vault::service::valid_subject_id(&subject)
+                                    .then(|| vault.pseudonym(&subject)),
+                            );
+                        d.fields = vec![field.clone()];
+                        match ctx.state.store.append_audit(d).await {
+                            Ok(_) => Err(VaultError::NotGranted(field)),
+                            Err(e) => Err(e.into()),
+                        }
+                    }
+                    other => other,
+                };
                 (row, result)
             });
         }
     }
     while let Some((row, result)) = pending.next().await {
         tally(&mut report, &mut failures, row, result);
+    }
+    if matches!(format, ImportFormat::Csv) && header.is_none() {
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidBody,
+            "the CSV has no header line (subject_id and field names)",
+        ));
     }
     report.errors_truncated = report.failed > IMPORT_MAX_ERRORS as u64;
     report.errors = failures.into_sorted();
