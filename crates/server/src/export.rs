@@ -95,10 +95,32 @@ async fn gather(
     let now = state.clock.now();
     let (mut records, mut consents) = (Vec::new(), Vec::new());
     if let Some(subject) = r.subject_id.as_deref() {
-        let (schemas, opened) =
+        let (schemas, opened, tokens) =
             crate::routes::vault::open_for_request(state, caller, rid, subject).await?;
+        let category = |collection: &str, field: &str| {
+            schemas
+                .iter()
+                .find(|s| s.name == collection)
+                .and_then(|s| s.fields.iter().find(|x| x.name == field))
+                .map_or_else(|| "user".to_owned(), |x| x.category.clone())
+        };
+        // A token stands for a value the vault holds about the subject, with or without a
+        // record: the package gives it like a record of one field.
+        for t in tokens {
+            records.push(ExportRecord {
+                source: "vault_token".to_owned(),
+                collection: t.collection.clone(),
+                record_id: format!("token:{}", t.token),
+                created_at: t.created_at,
+                updated_at: t.created_at,
+                fields: vec![ExportField {
+                    category: category(&t.collection, &t.field),
+                    field: t.field,
+                    value: t.value,
+                }],
+            });
+        }
         for o in opened {
-            let schema = schemas.iter().find(|s| s.name == o.collection);
             records.push(ExportRecord {
                 source: "vault".to_owned(),
                 collection: o.collection.clone(),
@@ -109,9 +131,7 @@ async fn gather(
                     .fields
                     .into_iter()
                     .map(|f| ExportField {
-                        category: schema
-                            .and_then(|s| s.fields.iter().find(|x| x.name == f.field))
-                            .map_or_else(|| "user".to_owned(), |x| x.category.clone()),
+                        category: category(&o.collection, &f.field),
                         field: f.field,
                         value: f.value,
                     })

@@ -306,6 +306,32 @@ async fn scenario(s: &TestServer) {
     detok(k.support.clone(), "support")
         .await
         .assert_error(403, "access_denied");
+    // A subject known only by a token (no record) is someone the vault holds data about: the
+    // subject view shows the token and its value, as an access request must.
+    let r = as_(
+        s,
+        &k.engineer,
+        Some("service_delivery"),
+        Method::POST,
+        "/v1/tokenize",
+        Body::Json(json!({"collection": "customers", "field": "card", "subject_id": "cus_ghost", "value": "5555 5555 5555 4444"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = as_(
+        s,
+        &k.dpo,
+        Some("dsr"),
+        Method::GET,
+        "/v1/subjects/cus_ghost",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["records"], json!([]));
+    assert_eq!(r.json["tokens"][0]["field"], "card", "{r:?}");
+    assert_eq!(r.json["tokens"][0]["value"], "5555555555554444");
+    assert_eq!(r.json["tokens"][0]["access"], "reveal");
 
     // Restriction: refused for support, still open for the subject's own request (dsr).
     let r = as_(

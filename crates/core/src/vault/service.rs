@@ -341,6 +341,23 @@ pub struct OpenedRecord {
     pub updated_at: Timestamp,
 }
 
+/// A token's value, opened for a read of everything held about its subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedToken {
+    /// The token.
+    pub token: String,
+    /// The collection whose field typed the value.
+    pub collection: String,
+    /// The field.
+    pub field: String,
+    /// Revealed or masked, as the grants decided.
+    pub access: FieldAccess,
+    /// The value (plaintext or masked).
+    pub value: serde_json::Value,
+    /// When the token was issued.
+    pub created_at: Timestamp,
+}
+
 /// A new record's values, by field name (JSON as received).
 pub type Values = BTreeMap<String, serde_json::Value>;
 
@@ -1215,17 +1232,103 @@ impl<'a> Vault<'a> {
         Ok(subjects.into_iter().collect())
     }
 
-    /// Everything held about a subject: its records. [`VaultError::SubjectErased`] if it was
-    /// erased and nothing was stored since; [`VaultError::SubjectNotFound`] if nothing is held.
-    pub async fn subject_records(&self, subject_id: &str) -> Result<Vec<Record>, VaultError> {
+    /// Everything held about a subject: its records and its tokens (a token may be issued
+    /// without a record, through `tokenize`). [`VaultError::SubjectErased`] if it was erased and
+    /// nothing was stored since; [`VaultError::SubjectNotFound`] if nothing is held.
+    pub async fn subject_holdings(
+        &self,
+        subject_id: &str,
+    ) -> Result<(Vec<Record>, Vec<TokenRecord>), VaultError> {
         if !valid_subject_id(subject_id) {
             return Err(VaultError::InvalidSubject);
         }
         let records = self.store.subject_records(subject_id).await?;
-        if records.is_empty() {
+        let tokens = self.store.subject_tokens(subject_id).await?;
+        if records.is_empty() && tokens.is_empty() {
             return Err(self.absent(subject_id).await?);
         }
-        Ok(records)
+        Ok((records, tokens))
+    }
+
+    /// Opens a subject's `tokens` in the fields `grants` allows (revealed or masked), after
+    /// appending `audit` with the fields read (nothing is appended when none is granted).
+    /// A token gone since it was read (an erasure) is left out.
+    pub async fn open_tokens(
+        &self,
+        schemas: &HashMap<String, CollectionSchema>,
+        subject_id: &str,
+        tokens: &[TokenRecord],
+        grants: &Grants,
+        mut audit: AuditDraft,
+    ) -> Result<Vec<OpenedToken>, VaultError> {
+        let granted: Vec<(&TokenRecord, FieldAccess, &FieldSpec)> = tokens
+            .iter()
+            .filter(|t| t.subject_id == subject_id)
+            .filter_map(|t| {
+                let access = grants.access(&t.collection, &t.field)?;
+                let spec = schemas.get(&t.collection)?.field(&t.field)?;
+                Some((t, access, spec))
+            })
+            .collect();
+        if granted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(key) = self.store.subject_key(subject_id).await? else {
+            return Err(VaultError::SubjectNotFound);
+        };
+        let dek = self.crypto.data_key(&key)?;
+        audit.fields = granted
+            .iter()
+            .map(|(t, a, _)| format!("{}.{}:{}", t.collection, t.field, a.as_str()))
+            .collect();
+        audit.fields.sort();
+        audit.fields.dedup();
+        self.store.append_audit(audit).await?;
+        let mut out = Vec::with_capacity(granted.len());
+        for (t, access, spec) in granted {
+            let record = format!("token:{}", t.token);
+            let place = CellPlace {
+                collection: &t.collection,
+                record: &record,
+                field: &t.field,
+                key_version: t.key_version,
+            };
+            let opened = match dek.open(&place, &t.ciphertext) {
+                Ok(plain) => plain,
+                Err(e) => {
+                    // Read apart from the key: gone since (erased, the subject back) is left
+                    // out, changed (re-sealed by a rotation) is read again by the caller;
+                    // still stored as read, the failure is real.
+                    let live = self.store.get_token(&t.token).await?;
+                    if live.contains(t) {
+                        return Err(VaultError::Crypto(e));
+                    }
+                    if live.iter().any(|l| l.subject_id == t.subject_id) {
+                        return Err(VaultError::Busy);
+                    }
+                    continue;
+                }
+            };
+            let text = std::str::from_utf8(&opened)
+                .map_err(|_| VaultError::Crypto(CryptoFailure("a sealed value is not text")))?;
+            let value = match access {
+                FieldAccess::Reveal => spec.field_type.to_json(text),
+                FieldAccess::Mask => serde_json::Value::String(super::mask::default_mask(
+                    spec.field_type,
+                    &spec.category,
+                    text,
+                )),
+            };
+            out.push(OpenedToken {
+                token: t.token.clone(),
+                collection: t.collection.clone(),
+                field: t.field.clone(),
+                access,
+                value,
+                created_at: t.created_at,
+            });
+        }
+        Ok(out)
     }
 
     /// Why nothing is held about a subject.

@@ -282,7 +282,7 @@ fn postal_address(v: &serde_json::Value) -> Result<String, ValueError> {
         address_part(m.get("city"), 100)?.ok_or(ValueError("postal_address: city is required"))?;
     let country = address_part(m.get("country"), 2)?
         .map(|c| c.to_ascii_uppercase())
-        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        .filter(|c| is_country(c))
         .ok_or(ValueError(
             "postal_address: country must be an ISO 3166-1 alpha-2 code",
         ))?;
@@ -492,6 +492,26 @@ pub fn luhn_valid(digits: &str) -> bool {
     !digits.is_empty() && sum.is_multiple_of(10)
 }
 
+/// The ISO 3166-1 alpha-2 codes officially assigned (249), and `XK` (Kosovo: user-assigned,
+/// but in use by postal and banking systems, IBANs included).
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ \
+    BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ \
+    DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
+    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU \
+    ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ \
+    LA LB LC LI LK LR LS LT LU LV LY \
+    MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ \
+    NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA \
+    RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ \
+    TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ \
+    VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
+
+/// Whether `code` is a country's ISO 3166-1 alpha-2 code (upper case), see [`COUNTRIES`].
+pub fn is_country(code: &str) -> bool {
+    code.len() == 2 && COUNTRIES.split_ascii_whitespace().any(|c| c == code)
+}
+
 fn card(raw: &str) -> Result<String, ValueError> {
     let d = digits_only(raw, &[' ', '-']).ok_or(ValueError(
         "card_number: may hold only digits, spaces and hyphens",
@@ -501,6 +521,12 @@ fn card(raw: &str) -> Result<String, ValueError> {
     }
     if !luhn_valid(&d) {
         return Err(ValueError("card_number: fails the Luhn check"));
+    }
+    // ISO/IEC 7812: the first digit is the major industry; 0 is no card network's.
+    if d.starts_with('0') {
+        return Err(ValueError(
+            "card_number: no card network issues numbers starting with 0",
+        ));
     }
     Ok(d)
 }
@@ -856,6 +882,27 @@ mod tests {
         );
         bad(FieldType::Datetime, "2026-01-31 12:00");
         bad(FieldType::Datetime, "2016-12-31T23:59:60Z");
+    }
+
+    #[test]
+    fn countries_are_iso_3166_and_cards_have_an_industry() {
+        assert_eq!(super::COUNTRIES.split_ascii_whitespace().count(), 250);
+        for c in ["GB", "US", "DE", "XK", "AX", "ZW"] {
+            assert!(super::is_country(c), "{c}");
+        }
+        for c in ["XX", "UK", "EU", "gb", "G", "GBR", ""] {
+            assert!(!super::is_country(c), "{c}");
+        }
+        let a = FieldType::PostalAddress;
+        let v = serde_json::json!({"lines": ["1 Main St"], "city": "Springfield", "country": "XX"});
+        assert!(a.normalize_json(&v).is_err());
+        bad(FieldType::CardNumber, "0000 0000 0000 0000");
+        bad(FieldType::CardNumber, "0000000000000018");
+        ok(
+            FieldType::CardNumber,
+            "4111 1111 1111 1111",
+            "4111111111111111",
+        );
     }
 
     #[test]

@@ -232,6 +232,40 @@ pub struct SubjectOut {
     pub pseudonym: String,
     /// Records across collections.
     pub records: Vec<RecordOut>,
+    /// Tokens issued for the subject's values (with a record or through `POST /v1/tokenize`),
+    /// in fields the caller may see, with their values revealed or masked as for records.
+    pub tokens: Vec<SubjectTokenOut>,
+}
+
+/// A subject's token and the value it stands for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectTokenOut {
+    /// The token.
+    pub token: String,
+    /// The collection whose field typed the value.
+    pub collection: String,
+    /// The field.
+    pub field: String,
+    /// `reveal` or `mask`.
+    pub access: &'static str,
+    /// The value, in plaintext or masked.
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// When the token was issued (RFC 3339).
+    pub created_at: String,
+}
+
+impl From<custodian_core::vault::service::OpenedToken> for SubjectTokenOut {
+    fn from(t: custodian_core::vault::service::OpenedToken) -> Self {
+        Self {
+            token: t.token,
+            collection: t.collection,
+            field: t.field,
+            access: t.access.as_str(),
+            value: t.value,
+            created_at: t.created_at.to_string(),
+        }
+    }
 }
 
 /// What an erasure did.

@@ -18,7 +18,9 @@ use custodian_core::vault::record::{
     LimitKind, ProcessingLimit, RESTRICTION_EXEMPT_PURPOSES, Record,
 };
 use custodian_core::vault::schema::{CollectionSchema, valid_name};
-use custodian_core::vault::service::{Grants, MAX_PAGE, OpenedRecord, WriteGrant};
+use custodian_core::vault::service::{
+    Grants, MAX_PAGE, OpenedRecord, OpenedToken, VaultError, WriteGrant,
+};
 use serde_json::json;
 
 use super::check_id;
@@ -26,7 +28,7 @@ use crate::api::time;
 use crate::api::vault::{
     CollectionIn, CollectionList, CollectionOut, DataKeyOut, DetokenizeIn, DetokenizeOut,
     ErasureOut, ImportReport, ImportRowError, LimitList, LimitOut, RecordIn, RecordOut, RecordPage,
-    RecordPatch, RecordWritten, SubjectOut, TokenOut, TokenizeIn,
+    RecordPatch, RecordWritten, SubjectOut, SubjectTokenOut, TokenOut, TokenizeIn,
 };
 use crate::auth::{Caller, purpose, required_purpose};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, ErrorCode};
@@ -195,6 +197,13 @@ impl Ctx<'_> {
             .await);
         }
         Ok(grants)
+    }
+
+    /// The audit event of a read of a subject's tokens (its fields are set by
+    /// `Vault::open_tokens`).
+    fn tokens_draft(&self, pseudonym: &str) -> AuditDraft {
+        self.draft("data.read", "tokens", Decision::Allow)
+            .with_subject(Some(pseudonym.to_owned()))
     }
 
     /// The audit event of a read of `record`'s fields under `grants`.
@@ -698,9 +707,8 @@ pub async fn get_subject(
     let schemas = all_schemas(&state).await?;
     let refs: Vec<&CollectionSchema> = schemas.iter().collect();
     let grants = ctx.read_grants(&refs, "subject", None).await?;
-    let records: Vec<Record> = vault
-        .subject_records(&subject_id)
-        .await?
+    let (records, tokens) = vault.subject_holdings(&subject_id).await?;
+    let records: Vec<Record> = records
         .into_iter()
         // Records of collections the caller may see nothing of are not even listed.
         .filter(|r| {
@@ -716,13 +724,24 @@ pub async fn get_subject(
     let pseudonym = vault.pseudonym(&subject_id);
     ctx.check_limits(&subject_id, "subject").await?;
     let audits = records.iter().map(|r| ctx.read_draft(r, &grants)).collect();
+    let schemas = schema_map(&schemas);
     let opened: Vec<OpenedRecord> = vault
-        .open_records(&schema_map(&schemas), &records, &grants, audits)
+        .open_records(&schemas, &records, &grants, audits)
+        .await?;
+    let tokens = vault
+        .open_tokens(
+            &schemas,
+            &subject_id,
+            &tokens,
+            &grants,
+            ctx.tokens_draft(&pseudonym),
+        )
         .await?;
     Ok(ApiJson(SubjectOut {
         subject_id,
         pseudonym,
         records: opened.into_iter().map(RecordOut::from).collect(),
+        tokens: tokens.into_iter().map(SubjectTokenOut::from).collect(),
     }))
 }
 
@@ -814,9 +833,9 @@ pub(crate) async fn open_for_request(
     caller: &Caller,
     rid: &RequestId,
     subject_id: &str,
-) -> Result<(Vec<CollectionSchema>, Vec<OpenedRecord>), ApiError> {
+) -> Result<(Vec<CollectionSchema>, Vec<OpenedRecord>, Vec<OpenedToken>), ApiError> {
     if state.store.subject_key(subject_id).await?.is_none() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
     }
     let ctx = Ctx {
         state,
@@ -830,13 +849,30 @@ pub(crate) async fn open_for_request(
         .await?;
     let schemas = all_schemas(state).await?;
     let refs: Vec<&CollectionSchema> = schemas.iter().collect();
-    let grants = ctx.read_grants(&refs, "subject", Some(pseudonym)).await?;
-    let records = vault.subject_records(subject_id).await?;
-    let audits = records.iter().map(|r| ctx.read_draft(r, &grants)).collect();
-    let opened = vault
-        .open_records(&schema_map(&schemas), &records, &grants, audits)
+    let grants = ctx
+        .read_grants(&refs, "subject", Some(pseudonym.clone()))
         .await?;
-    Ok((schemas, opened))
+    let (records, tokens) = match vault.subject_holdings(subject_id).await {
+        Ok(held) => held,
+        // Erased meanwhile (or a key alone, with nothing sealed under it): nothing to give.
+        Err(VaultError::SubjectNotFound | VaultError::SubjectErased(_)) => {
+            return Ok((schemas, Vec::new(), Vec::new()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let audits = records.iter().map(|r| ctx.read_draft(r, &grants)).collect();
+    let map = schema_map(&schemas);
+    let opened = vault.open_records(&map, &records, &grants, audits).await?;
+    let tokens = vault
+        .open_tokens(
+            &map,
+            subject_id,
+            &tokens,
+            &grants,
+            ctx.tokens_draft(&pseudonym),
+        )
+        .await?;
+    Ok((schemas, opened, tokens))
 }
 
 async fn limits_out(state: &AppState, subject_id: &str) -> Result<LimitList, ApiError> {
@@ -1338,7 +1374,6 @@ pub async fn import(
     body: axum::body::Body,
 ) -> Result<ApiJson<ImportReport>, ApiError> {
     use custodian_core::vault::import::{CsvHeader, Line, LineSplitter, parse_ndjson};
-    use custodian_core::vault::service::VaultError;
     use futures::StreamExt;
     use futures::stream::FuturesUnordered;
 
