@@ -106,11 +106,13 @@ async fn gather(
         };
         // A token stands for a value the vault holds about the subject, with or without a
         // record: the package gives it like a record of one field.
-        for t in tokens {
+        // Numbered, not named by the token: a format-preserving token keeps a card's last
+        // digits, and a categories-only package must not carry them.
+        for (n, t) in tokens.into_iter().enumerate() {
             records.push(ExportRecord {
                 source: "vault_token".to_owned(),
                 collection: t.collection.clone(),
-                record_id: format!("token:{}", t.token),
+                record_id: format!("token-{}", n + 1),
                 created_at: t.created_at,
                 updated_at: t.created_at,
                 fields: vec![ExportField {

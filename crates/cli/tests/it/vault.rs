@@ -332,6 +332,22 @@ async fn scenario(s: &TestServer) {
     assert_eq!(r.json["tokens"][0]["field"], "card", "{r:?}");
     assert_eq!(r.json["tokens"][0]["value"], "5555555555554444");
     assert_eq!(r.json["tokens"][0]["access"], "reveal");
+    assert!(r.json["tokens"][0]["token"].is_string(), "{r:?}");
+    // Masked for support, and without the token: a format-preserving token is the same for
+    // anyone's equal value, so beside a masked value it would let the value be guessed.
+    let r = as_(
+        s,
+        &k.support,
+        Some("support"),
+        Method::GET,
+        "/v1/subjects/cus_ghost",
+        Body::None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["tokens"][0]["access"], "mask", "{r:?}");
+    assert!(r.json["tokens"][0].get("token").is_none(), "{r:?}");
+    assert!(!r.json.to_string().contains("5555555555554444"), "{r:?}");
 
     // Restriction: refused for support, still open for the subject's own request (dsr).
     let r = as_(

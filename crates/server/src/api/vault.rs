@@ -240,8 +240,11 @@ pub struct SubjectOut {
 /// A subject's token and the value it stands for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectTokenOut {
-    /// The token.
-    pub token: String,
+    /// The token, to a caller who may reveal the value only: a deterministic or
+    /// format-preserving token is the same for anyone's equal value, so beside a masked value
+    /// it would let a caller who may tokenize find the value by guessing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// The collection whose field typed the value.
     pub collection: String,
     /// The field.
@@ -258,7 +261,8 @@ pub struct SubjectTokenOut {
 impl From<custodian_core::vault::service::OpenedToken> for SubjectTokenOut {
     fn from(t: custodian_core::vault::service::OpenedToken) -> Self {
         Self {
-            token: t.token,
+            token: (t.access == custodian_core::vault::service::FieldAccess::Reveal)
+                .then_some(t.token),
             collection: t.collection,
             field: t.field,
             access: t.access.as_str(),

@@ -199,10 +199,10 @@ impl Ctx<'_> {
         Ok(grants)
     }
 
-    /// The audit event of a read of a subject's tokens (its fields are set by
-    /// `Vault::open_tokens`).
+    /// The audit event of a read of a subject's tokens (its action, `data.reveal` or
+    /// `data.mask`, and its fields are set by `Vault::open_tokens`).
     fn tokens_draft(&self, pseudonym: &str) -> AuditDraft {
-        self.draft("data.read", "tokens", Decision::Allow)
+        self.draft("data.reveal", "tokens", Decision::Allow)
             .with_subject(Some(pseudonym.to_owned()))
     }
 
