@@ -233,9 +233,33 @@ fn restore_waits_for_the_server_to_stop() {
         .count();
     assert_eq!(kept, 1, "only the restore that ran moved a database aside");
 
-    // A restore holding the directory: the server refuses to start, and says why.
-    let lock = std::fs::File::open(tmp.path().join("d").join("custodian.lock")).expect("lock");
-    lock.lock().expect("held");
+    // A restore holding the directory: the server refuses to start, and says why. The lock is
+    // held by another process (`flock -o` keeps it while its command runs): held in this one,
+    // a child forked meanwhile by another test could keep it past its release.
+    let mut holder = Command::new("flock")
+        .args(["-x", "-o", "d/custodian.lock", "sleep", "60"])
+        .current_dir(tmp.path())
+        .spawn()
+        .expect("flock (util-linux)");
+    let lock_path = tmp.path().join("d").join("custodian.lock");
+    let started = Instant::now();
+    loop {
+        // Taken by `flock` once a shared lock is refused here (a shared one taken here is
+        // given back at once; it cannot stop the server below).
+        let probe = std::fs::File::open(&lock_path).expect("lock file");
+        if matches!(
+            probe.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ) {
+            break;
+        }
+        drop(probe);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "flock never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let out = run(
         tmp.path(),
         &["serve", "--data-dir", "d", "--listen", "127.0.0.1:0"],
@@ -245,7 +269,8 @@ fn restore_waits_for_the_server_to_stop() {
         String::from_utf8_lossy(&out.stderr).contains("is being restored"),
         "{out:?}"
     );
-    drop(lock);
+    let _ = holder.kill();
+    let _ = holder.wait();
     drop(spawn_serve(tmp.path(), serve));
 }
 
